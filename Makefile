@@ -1,0 +1,48 @@
+# `make run` and `make test` work on a fresh machine with only python3: they build .venv from the lock.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test test-all lint format chromium lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)  ## the gateway, the Contio sandbox and an embedded PostgreSQL, wired together
+	$(BIN)/gateway dev
+
+test: $(STAMP) chromium  ## the default suite (slow suites: make test-all)
+	$(BIN)/pytest
+
+test-all: $(STAMP) chromium
+	$(BIN)/pytest -m ''
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Browser tests use Debian's Chromium; Playwright's own browser download cannot work here.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	} || { echo "ERROR: /usr/bin/chromium is missing and apt-get could not install it" >&2; exit 1; }
+	@test -x /usr/bin/chromium || { echo "ERROR: /usr/bin/chromium is still missing" >&2; exit 1; }
+
+# Regenerate the lock after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .gateway .mypy_cache .ruff_cache

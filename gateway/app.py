@@ -1,0 +1,93 @@
+"""``create_app``: the gateway's Starlette application; the lifespan builds and disposes resources."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from sqlalchemy.engine import URL
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.connect.endpoints import ConnectFailure, handle_connect_failure
+from gateway.exceptions import GatewayError, handle_gateway_error, plain_error
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.kit.middleware import RequestContext
+from gateway.kit.migrations import head_revision
+from gateway.providers.registry import build_registry
+from gateway.proxy.upstream import HttpxUpstream
+from gateway.resources import Resources
+from gateway.routes import routes
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = HTTP_CODES.get(exc.status_code, "http_error")
+    response = plain_error(exc.status_code, code, str(exc.detail))
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return plain_error(500, "internal_error", "The gateway failed unexpectedly; this is a bug.")
+
+
+def create_app(settings: Settings, database_url: URL) -> Starlette:
+    settings.require("encryption_keys")
+    assert settings.encryption_keys is not None
+    keys = KeyRing.parse(
+        settings.encryption_keys.get_secret_value(), settings.encryption_active_key
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Resources]]:
+        db = Database(database_url, pool_size=settings.database_pool_size)
+        timeout = httpx.Timeout(
+            settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
+        )
+        http = httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
+        upstream = HttpxUpstream(
+            connect_timeout=settings.http_connect_timeout_seconds,
+            read_timeout=settings.http_read_timeout_seconds,
+        )
+        try:
+            yield {
+                "resources": Resources(
+                    settings=settings,
+                    db=db,
+                    keys=keys,
+                    http=http,
+                    providers=build_registry(settings, http),
+                    upstream=upstream,
+                    schema_head=head_revision(),
+                )
+            }
+        finally:
+            await upstream.aclose()
+            await http.aclose()
+            await db.dispose()
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={
+            ConnectFailure: handle_connect_failure,
+            GatewayError: handle_gateway_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )

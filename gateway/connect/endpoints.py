@@ -1,0 +1,263 @@
+"""Connect endpoints: open a session (API), send the browser to the provider, take the callback."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from gateway.clients.auth import require_client
+from gateway.connect import sessions
+from gateway.connect.return_urls import is_allowed, with_params
+from gateway.connections import store
+from gateway.exceptions import BadRequest, GatewayError
+from gateway.kit.body import parse_json
+from gateway.models import ConnectSession
+from gateway.pages import render
+from gateway.providers.client import OAuthClient
+from gateway.providers.tokens import TokenSet
+from gateway.resources import Resources, resources
+
+log = logging.getLogger(__name__)
+
+UserId = Annotated[
+    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+Scope = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+]
+
+
+class ConnectSessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UserId
+    provider: str | None = Field(default=None, max_length=64)
+    return_url: str | None = Field(default=None, max_length=2048)
+    login_hint: str | None = Field(default=None, max_length=320)
+    scopes: list[Scope] | None = Field(default=None, max_length=50)
+
+
+class ConnectFailure(GatewayError):
+    """A connect flow that cannot finish; rendered as a redirect to the return URL or a page."""
+
+    status_code = 400
+
+    def __init__(self, code: str, message: str, session: ConnectSession | None = None) -> None:
+        super().__init__(message, code=code)
+        self.return_url = session.return_url if session is not None else None
+
+
+async def create_connect_session(request: Request) -> Response:
+    principal = await require_client(request, "connect")
+    body = await parse_json(request, ConnectSessionRequest)
+    res = resources(request)
+    provider = res.providers.get(body.provider)
+    if body.return_url is not None and not is_allowed(
+        body.return_url, res.settings.allowed_return_urls
+    ):
+        raise BadRequest(
+            "return_url is not one of GATEWAY_ALLOWED_RETURN_URLS", code="return_url_not_allowed"
+        )
+    async with res.db.transaction() as session:
+        connect_session, token = await sessions.create(
+            session,
+            service_client_id=principal.client_id,
+            user_id=body.user_id,
+            provider=provider.config.name,
+            return_url=body.return_url,
+            login_hint=body.login_hint,
+            scopes=body.scopes,
+            ttl=timedelta(seconds=res.settings.connect_session_ttl_seconds),
+        )
+    return JSONResponse(
+        {
+            "id": str(connect_session.id),
+            "connect_url": f"{res.settings.public_url}/connect?token={token}",
+            "expires_at": connect_session.expires_at.isoformat(),
+        },
+        status_code=201,
+    )
+
+
+def _check_usable(connect_session: ConnectSession) -> None:
+    if connect_session.consumed_at is not None:
+        raise ConnectFailure(
+            "connect_session_used", "This connect link was already used.", connect_session
+        )
+    if connect_session.expires_at <= sessions.now():
+        raise ConnectFailure(
+            "connect_session_expired", "This connect link has expired.", connect_session
+        )
+
+
+async def start_connect(request: Request) -> Response:
+    """``GET /connect?token=...``: bind the flow to this browser and go to the provider."""
+    res = resources(request)
+    token = request.query_params.get("token", "")
+    async with res.db.transaction() as session:
+        connect_session = await sessions.find_by_token(session, token) if token else None
+        if connect_session is None:
+            raise ConnectFailure("invalid_connect_token", "This connect link is not valid.")
+        _check_usable(connect_session)
+        provider = res.providers.get(connect_session.provider)
+        attempt = sessions.begin_attempt(
+            connect_session, res.keys, pkce=provider.config.pkce, openid=provider.uses_openid
+        )
+    location = provider.authorization_url(
+        redirect_uri=res.settings.redirect_uri,
+        state=attempt.state,
+        code_challenge=attempt.code_challenge,
+        nonce=attempt.nonce,
+        scopes=connect_session.scopes,
+        login_hint=connect_session.login_hint,
+    )
+    response = RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        sessions.cookie_name(connect_session.id),
+        attempt.browser_secret,
+        max_age=max(1, int((connect_session.expires_at - sessions.now()).total_seconds())),
+        path="/oauth/callback",
+        secure=res.settings.public_url.startswith("https://"),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def _exchange(
+    res: Resources, provider: OAuthClient, connect_session: ConnectSession, request: Request
+) -> tuple[TokenSet, str]:
+    params = request.query_params
+    if "error" in params:
+        code = "access_denied" if params["error"] == "access_denied" else "provider_error"
+        raise ConnectFailure(code, "The provider did not grant access.", connect_session)
+    if not params.get("code"):
+        raise ConnectFailure("missing_code", "The provider sent no code.", connect_session)
+    try:
+        provider.check_callback_issuer(params.get("iss"))
+        tokens = await provider.exchange_code(
+            code=params["code"],
+            redirect_uri=res.settings.redirect_uri,
+            code_verifier=sessions.code_verifier(connect_session, res.keys),
+        )
+    except GatewayError as exc:
+        log.warning("code exchange failed for connect session %s: %s", connect_session.id, exc.code)
+        raise ConnectFailure(
+            "token_exchange_failed", "The provider refused the sign-in.", connect_session
+        ) from exc
+    try:
+        subject = await provider.subject(tokens, nonce=connect_session.nonce)
+    except GatewayError as exc:
+        log.warning("no subject for connect session %s: %s", connect_session.id, exc.code)
+        await _discard(provider, tokens)
+        raise ConnectFailure(
+            "token_exchange_failed", "The provider's answer could not be verified.", connect_session
+        ) from exc
+    return tokens, subject
+
+
+async def _discard(provider: OAuthClient, tokens: TokenSet) -> None:
+    """Best effort: revoke tokens we obtained but will not keep."""
+    token, hint = (
+        (tokens.refresh_token, "refresh_token")
+        if tokens.refresh_token
+        else (
+            tokens.access_token,
+            "access_token",
+        )
+    )
+    try:
+        await provider.revoke(token.get_secret_value(), hint)
+    except GatewayError as exc:
+        log.warning("could not revoke discarded tokens: %s", exc.code)
+
+
+async def callback(request: Request) -> Response:
+    """``GET /oauth/callback``: check state and browser, exchange the code, store the connection."""
+    res = resources(request)
+    state = request.query_params.get("state", "")
+    async with res.db.transaction() as session:
+        connect_session = await sessions.find_by_state(session, state) if state else None
+    if connect_session is None:
+        raise ConnectFailure(
+            "invalid_state", "This sign-in is unknown or was replaced by a newer one."
+        )
+    _check_usable(connect_session)
+    cookie = request.cookies.get(sessions.cookie_name(connect_session.id))
+    if not sessions.browser_matches(connect_session, cookie):
+        raise ConnectFailure(
+            "browser_mismatch",
+            "This sign-in was started in another browser; open the connect link again here.",
+            connect_session,
+        )
+    provider = res.providers.get(connect_session.provider)
+    tokens, subject = await _exchange(res, provider, connect_session, request)
+
+    try:
+        async with res.db.transaction() as session:
+            if not await sessions.consume(session, connect_session):
+                raise ConnectFailure(
+                    "connect_session_used", "This connect link was already used.", connect_session
+                )
+            connection = await store.save_grant(
+                session,
+                res.keys,
+                user_id=connect_session.user_id,
+                provider=connect_session.provider,
+                subject=subject,
+                tokens=tokens,
+                client_id=connect_session.service_client_id,
+            )
+            await sessions.link(session, connect_session, connection.id)
+    except ConnectFailure:
+        await _discard(provider, tokens)
+        raise
+    log.info("connection %s connected for user via %s", connection.id, connect_session.provider)
+    return _success(res, connect_session, connection.id, provider)
+
+
+def _success(
+    res: Resources, connect_session: ConnectSession, connection_id: uuid.UUID, provider: OAuthClient
+) -> Response:
+    if connect_session.return_url:
+        location = with_params(
+            connect_session.return_url, {"connection_id": str(connection_id), "status": "connected"}
+        )
+        response: Response = RedirectResponse(location, status_code=302)
+    else:
+        response = render(
+            "connect_result.html",
+            ok=True,
+            provider=provider.config.name,
+            connection_id=connection_id,
+        )
+    response.delete_cookie(sessions.cookie_name(connect_session.id), path="/oauth/callback")
+    return response
+
+
+def render_failure(request: Request, exc: ConnectFailure) -> Response:
+    if exc.return_url:
+        location = with_params(exc.return_url, {"status": "error", "error": exc.code})
+        return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers={"Gateway-Error": "1"})
+    response = render(
+        "connect_result.html",
+        status_code=exc.status_code,
+        ok=False,
+        code=exc.code,
+        message=exc.message,
+    )
+    response.headers["Gateway-Error"] = "1"
+    return response
+
+
+async def handle_connect_failure(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConnectFailure)
+    return render_failure(request, exc)

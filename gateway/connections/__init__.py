@@ -1,0 +1,1 @@
+"""Connections: a user's stored grant at a provider, sealed at rest."""

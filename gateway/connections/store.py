@@ -1,0 +1,90 @@
+"""Reading and writing connections. Token columns are sealed, bound to their row; callers own the
+transaction. Every write of the token columns bumps ``token_version``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.kit.crypto import Binding, KeyRing
+from gateway.models import Connection, ConnectionStatus
+from gateway.providers.tokens import TokenSet
+
+TABLE = "connections"
+
+
+def _binding(connection_id: uuid.UUID, column: str) -> Binding:
+    return Binding(TABLE, column, str(connection_id))
+
+
+def seal_tokens(keys: KeyRing, connection: Connection, tokens: TokenSet) -> None:
+    connection.access_token = keys.seal(
+        tokens.access_token.get_secret_value(), _binding(connection.id, "access_token")
+    )
+    if tokens.refresh_token is not None:
+        # A provider that does not rotate refresh tokens sends none back: keep the one we have.
+        connection.refresh_token = keys.seal(
+            tokens.refresh_token.get_secret_value(), _binding(connection.id, "refresh_token")
+        )
+
+
+def access_token(keys: KeyRing, connection: Connection) -> str:
+    return keys.open(connection.access_token, _binding(connection.id, "access_token"))
+
+
+def refresh_token(keys: KeyRing, connection: Connection) -> str | None:
+    if connection.refresh_token is None:
+        return None
+    return keys.open(connection.refresh_token, _binding(connection.id, "refresh_token"))
+
+
+def expiry(tokens: TokenSet, now: datetime) -> datetime | None:
+    return None if tokens.expires_in is None else now + timedelta(seconds=tokens.expires_in)
+
+
+async def find(session: AsyncSession, user_id: str, provider: str) -> Connection | None:
+    return await session.scalar(
+        select(Connection).where(Connection.user_id == user_id, Connection.provider == provider)
+    )
+
+
+async def save_grant(
+    session: AsyncSession,
+    keys: KeyRing,
+    *,
+    user_id: str,
+    provider: str,
+    subject: str,
+    tokens: TokenSet,
+    client_id: uuid.UUID | None,
+) -> Connection:
+    """Create the one connection for (user, provider), or replace its grant after a re-connect."""
+    now = datetime.now(UTC)
+    connection = await session.scalar(
+        select(Connection)
+        .where(Connection.user_id == user_id, Connection.provider == provider)
+        .with_for_update()
+    )
+    if connection is None:
+        connection = Connection(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            provider=provider,
+            created_by_client_id=client_id,
+            token_version=1,
+        )
+        session.add(connection)
+    else:
+        connection.token_version += 1
+        connection.refresh_token = None
+    connection.subject = subject
+    connection.status = ConnectionStatus.ACTIVE
+    connection.expires_at = expiry(tokens, now)
+    connection.scopes = list(tokens.scopes) if tokens.scopes is not None else None
+    connection.connected_at = now
+    seal_tokens(keys, connection, tokens)
+    await session.flush()
+    return connection

@@ -1,0 +1,131 @@
+"""The gateway's one error tree.
+
+Every error a client can see is a ``GatewayError``: it carries an HTTP status, a stable machine ``code``
+and a human message, and is rendered in one shape by ``error_response``::
+
+    {"error": {"code": "...", "message": "...", "details": {...}}}
+
+    GatewayError                      500 internal_error   a bug; never raised on purpose
+     +-- BadRequest                   400                  the request itself is wrong
+     +-- Unauthorized                 401 unauthorized     no or wrong service key
+     +-- Forbidden                    403                  authenticated, but not allowed
+     +-- NotFound                     404
+     +-- Conflict                     409
+     +-- Gone                         410
+     +-- ServiceUnavailable           503                  the gateway cannot serve right now
+     +-- UpstreamError                502                  the provider failed us (see providers.errors)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+GATEWAY_ERROR_HEADER = "Gateway-Error"
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway renders; subclasses set ``status_code`` and ``code``."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = dict(details) if details else None
+        self.headers = dict(headers) if headers else {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequest(GatewayError):
+    """Raised when the request is malformed or names something impossible."""
+
+    status_code = 400
+    code = "invalid_request"
+
+
+class Unauthorized(GatewayError):
+    """Raised when the service key is missing or wrong."""
+
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str = "A valid service key is required.") -> None:
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="gateway"'})
+
+
+class Forbidden(GatewayError):
+    """Raised when the caller is known but may not do this."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(GatewayError):
+    """Raised when the named resource does not exist (or is not the caller's to see)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(GatewayError):
+    """Raised when the resource's state forbids the request."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class Gone(GatewayError):
+    """Raised when the resource existed but is over for good (expired, consumed, revoked)."""
+
+    status_code = 410
+    code = "gone"
+
+
+class ServiceUnavailable(GatewayError):
+    """Raised when the gateway cannot serve right now (database down, schema outdated)."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+
+class UpstreamError(GatewayError):
+    """Raised when the provider failed in a way the caller cannot fix."""
+
+    status_code = 502
+    code = "upstream_error"
+
+
+def error_response(error: GatewayError) -> JSONResponse:
+    headers = {GATEWAY_ERROR_HEADER: "1", **error.headers}
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+
+
+def plain_error(status_code: int, code: str, message: str) -> JSONResponse:
+    """Render an error the framework raised (unknown route, wrong method) in the gateway's shape."""
+    error = GatewayError(message, code=code)
+    error.status_code = status_code
+    return error_response(error)
+
+
+async def handle_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)

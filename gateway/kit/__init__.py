@@ -1,0 +1,1 @@
+"""Domain-free building blocks: encryption, database, HTTP plumbing. Nothing here imports a domain."""

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.models.base import Base, IdMixin, TimestampMixin
+
+
+class ConnectionStatus(enum.StrEnum):
+    ACTIVE = "active"
+    NEEDS_REAUTH = "needs_reauth"
+    REVOKED = "revoked"
+
+
+class Connection(IdMixin, TimestampMixin, Base):
+    """A user's grant at one provider. Token columns hold sealed envelopes bound to this row.
+
+    ``token_version`` grows with every write of the token columns; writers compare and swap on it.
+    """
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("user_id", "provider"),)
+
+    user_id: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    status: Mapped[ConnectionStatus] = mapped_column(
+        Enum(
+            ConnectionStatus,
+            name="connection_status",
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=ConnectionStatus.ACTIVE,
+    )
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    expires_at: Mapped[datetime | None]
+    scopes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    created_by_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("service_clients.id"))
+    connected_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return (
+            f"Connection(id={self.id}, user_id={self.user_id!r}, provider={self.provider!r}, "
+            f"status={self.status.value!r}, tokens=***)"
+        )

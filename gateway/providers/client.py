@@ -1,0 +1,315 @@
+"""A typed async client for one provider's OAuth endpoints, over the app's shared httpx client."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+
+import httpx
+from pydantic import SecretStr
+
+from gateway.providers.config import ProviderConfig
+from gateway.providers.discovery import DiscoveredProvider, discover
+from gateway.providers.errors import (
+    GrantRejected,
+    InvalidIdToken,
+    IssuerMismatch,
+    ProviderError,
+    ProviderUnavailable,
+    bearer_error_from_response,
+    error_from_response,
+    json_body,
+    transport_error,
+)
+from gateway.providers.id_token import IdTokenValidator
+from gateway.providers.tokens import TokenSet
+
+logger = logging.getLogger(__name__)
+
+JSON_ACCEPT = {"Accept": "application/json"}
+
+
+class OAuthClient:
+    """Authorization URLs, token requests, revocation, introspection, userinfo and ID tokens.
+
+    A provider given by its issuer learns its endpoints on first use (one discovery, then cached);
+    the attributes that need no network (``name``, ``issuer``, ``scopes``, ``api_base_url``) are
+    known at once.
+    """
+
+    def __init__(
+        self, source: ProviderConfig | DiscoveredProvider, http: httpx.AsyncClient
+    ) -> None:
+        self._http = http
+        self._source = source
+        self._config = source if isinstance(source, ProviderConfig) else None
+        self._discovering = asyncio.Lock()
+        self._validator: IdTokenValidator | None = None
+
+    def __repr__(self) -> str:
+        return f"<OAuthClient {self.name!r}>"
+
+    @property
+    def name(self) -> str:
+        return self._source.name
+
+    @property
+    def issuer(self) -> str | None:
+        return self._source.issuer
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        return self._source.scopes
+
+    @property
+    def api_base_url(self) -> str:
+        return self._source.api_base_url
+
+    @property
+    def uses_openid(self) -> bool:
+        return "openid" in self.scopes
+
+    async def load_config(self) -> ProviderConfig:
+        """The provider's full config, discovering its endpoints first if need be."""
+        if self._config is None:
+            async with self._discovering:
+                if self._config is None:
+                    assert isinstance(self._source, DiscoveredProvider)
+                    metadata = await discover(self._http, self._source.issuer, provider=self.name)
+                    self._config = self._source.build(metadata)
+        return self._config
+
+    async def authorization_url(
+        self,
+        *,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str | None,
+        nonce: str | None,
+        scopes: Sequence[str] | None = None,
+        login_hint: str | None = None,
+    ) -> str:
+        """The URL to send the user's browser to. Async: a discovered provider may need a lookup.
+
+        ``code_challenge`` (S256) is required when the provider uses PKCE, and ``nonce`` when the
+        request asks for ``openid``; leaving either out is a programming error (ValueError).
+        """
+        config = await self.load_config()
+        requested = tuple(config.scopes if scopes is None else scopes)
+        params = {
+            "response_type": "code",
+            "client_id": config.client_id,
+            "redirect_uri": redirect_uri,
+        }
+        if requested:
+            params["scope"] = " ".join(requested)
+        params["state"] = state
+        if "openid" in requested:
+            if not nonce:
+                raise ValueError("an openid authorization request needs a nonce")
+            params["nonce"] = nonce
+        if config.pkce:
+            if not code_challenge:
+                raise ValueError(f"provider {self.name!r} uses PKCE: pass a code_challenge")
+            params["code_challenge"] = code_challenge
+            params["code_challenge_method"] = "S256"
+        if login_hint:
+            params["login_hint"] = login_hint
+        params.update(config.authorize_params)
+        return _with_query(config.authorize_url, params)
+
+    def check_callback_issuer(self, iss: str | None) -> None:
+        """RFC 9207: an ``iss`` on the authorization response must be this provider's issuer."""
+        if iss is None or iss == self.issuer:
+            return
+        expected = "no issuer is configured" if self.issuer is None else f"expected {self.issuer}"
+        raise IssuerMismatch(
+            f"{self.name} callback names issuer {iss[:100]!r}; {expected}", provider=self.name
+        )
+
+    async def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> TokenSet:
+        config = await self.load_config()
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        if config.pkce:
+            if not code_verifier:
+                raise ValueError(f"provider {self.name!r} uses PKCE: pass the code_verifier")
+            form["code_verifier"] = code_verifier
+        return await self._token_request(config, form, "code exchange")
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        """New tokens for a refresh token.
+
+        When the provider does not rotate refresh tokens (no ``refresh_token`` in the response),
+        the result carries the one passed in, as RFC 6749 §6 says it stays valid.
+        """
+        config = await self.load_config()
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        tokens = await self._token_request(config, form, "token refresh")
+        if tokens.refresh_token is None:
+            return TokenSet(
+                access_token=tokens.access_token,
+                refresh_token=SecretStr(refresh_token),
+                expires_in=tokens.expires_in,
+                scopes=tokens.scopes,
+                id_token=tokens.id_token,
+                token_type=tokens.token_type,
+            )
+        return tokens
+
+    async def revoke(self, token: str, token_type_hint: str) -> None:
+        """RFC 7009. Does nothing when the provider has no revocation endpoint."""
+        config = await self.load_config()
+        if config.revocation_url is None:
+            return
+        form = {"token": token, "token_type_hint": token_type_hint}
+        await self._authenticated_post(config, config.revocation_url, form, "revocation")
+
+    async def introspect(self, token: str) -> dict[str, object]:
+        """RFC 7662: the provider's view of a token (``active``, ``sub``, ``scope``, ``exp``...)."""
+        config = await self.load_config()
+        if config.introspection_url is None:
+            raise ProviderError(f"{self.name} has no introspection endpoint", provider=self.name)
+        response = await self._authenticated_post(
+            config, config.introspection_url, {"token": token}, "introspection"
+        )
+        return self._json_object(response, "introspection")
+
+    async def userinfo(self, access_token: str) -> dict[str, object]:
+        config = await self.load_config()
+        if config.userinfo_url is None:
+            raise ProviderError(f"{self.name} has no userinfo endpoint", provider=self.name)
+        headers = {**JSON_ACCEPT, "Authorization": f"Bearer {access_token}"}
+        response = await self._send("GET", config.userinfo_url, "userinfo request", headers=headers)
+        if not response.is_success:
+            raise bearer_error_from_response(self.name, "userinfo request", response)
+        return self._json_object(response, "userinfo request")
+
+    async def validate_id_token(self, id_token: str, *, nonce: str | None) -> dict[str, object]:
+        """The claims of a valid ID token; InvalidIdToken otherwise."""
+        config = await self.load_config()
+        if self._validator is None:
+            if config.issuer is None or config.jwks_uri is None:
+                raise InvalidIdToken(
+                    f"{self.name} ID token cannot be checked: no issuer or jwks_uri is configured",
+                    provider=self.name,
+                )
+            self._validator = IdTokenValidator(
+                self._http,
+                provider=self.name,
+                issuer=config.issuer,
+                client_id=config.client_id,
+                jwks_uri=config.jwks_uri,
+            )
+        return await self._validator.validate(id_token, nonce=nonce)
+
+    async def subject(self, tokens: TokenSet, *, nonce: str | None) -> str:
+        """The provider's id for the user: from the ID token, else userinfo, else introspection."""
+        if tokens.id_token is not None:
+            claims = await self.validate_id_token(tokens.id_token.get_secret_value(), nonce=nonce)
+            return str(claims["sub"])  # validation made sure it is a non-empty string
+        config = await self.load_config()
+        access_token = tokens.access_token.get_secret_value()
+        if config.userinfo_url is not None:
+            try:
+                sub = _sub(await self.userinfo(access_token))
+            except ProviderUnavailable:
+                raise
+            except ProviderError:
+                if config.introspection_url is None:
+                    raise
+                sub = None  # e.g. a scope without profile; introspection may still say
+            if sub is not None:
+                return sub
+        if config.introspection_url is not None:
+            info = await self.introspect(access_token)
+            if info.get("active") is not True:
+                raise GrantRejected(
+                    f"{self.name} says the new access token is not active", provider=self.name
+                )
+            if (sub := _sub(info)) is not None:
+                return sub
+        raise ProviderError(
+            f"{self.name} did not say who the user is: no ID token, and no sub from userinfo "
+            "or introspection",
+            provider=self.name,
+        )
+
+    async def _token_request(
+        self, config: ProviderConfig, form: dict[str, str], what: str
+    ) -> TokenSet:
+        response = await self._authenticated_post(config, config.token_url, form, what)
+        return TokenSet.from_response(json_body(response), provider=self.name)
+
+    async def _authenticated_post(
+        self, config: ProviderConfig, url: str, form: Mapping[str, str], what: str
+    ) -> httpx.Response:
+        """POST as the gateway's client; on invalid_client, try the next secret (rotation overlap)."""
+        rejected: ProviderError | None = None
+        for index, secret in enumerate(config.client_secrets):
+            data = dict(form)
+            headers = dict(JSON_ACCEPT)
+            if config.token_endpoint_auth_method == "client_secret_basic":
+                headers["Authorization"] = _basic_auth(config.client_id, secret.get_secret_value())
+            else:
+                data["client_id"] = config.client_id
+                data["client_secret"] = secret.get_secret_value()
+            response = await self._send("POST", url, what, data=data, headers=headers)
+            if response.is_success:
+                if index:
+                    logger.warning(
+                        "%s rejected client secret #1; secret #%d worked: finish the rotation",
+                        self.name,
+                        index + 1,
+                    )
+                return response
+            rejected = error_from_response(self.name, what, response)
+            if rejected.oauth_error != "invalid_client":
+                raise rejected
+        assert rejected is not None  # ProviderConfig always has a secret
+        raise rejected  # every secret was refused as invalid_client
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        headers: Mapping[str, str],
+        data: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, headers=headers, data=data)
+        except httpx.HTTPError as exc:
+            raise transport_error(self.name, what, exc) from exc
+
+    def _json_object(self, response: httpx.Response, what: str) -> dict[str, object]:
+        body = json_body(response)
+        if not isinstance(body, dict):
+            raise ProviderError(
+                f"{self.name} {what} answered with something other than a JSON object",
+                provider=self.name,
+                upstream_status=response.status_code,
+            )
+        return body
+
+
+def _basic_auth(client_id: str, secret: str) -> str:
+    # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined and encoded.
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
+def _with_query(url: str, params: Mapping[str, str]) -> str:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _sub(claims: Mapping[str, object]) -> str | None:
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) and sub else None

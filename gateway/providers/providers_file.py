@@ -1,0 +1,219 @@
+"""The providers file (``GATEWAY_PROVIDERS_FILE``): extra OAuth providers in TOML, one table each.
+
+::
+
+    [providers.acme]
+    issuer = "https://login.acme.example"          # endpoints by discovery; or give them below
+    api_base_url = "https://api.acme.example/v2"
+    client_id = "gateway"
+    client_secret_env = "ACME_CLIENT_SECRETS"      # or client_secret = "..." / ["new", "old"]
+    scopes = ["openid", "profile", "offline_access"]
+    # authorize_url, token_url, revocation_url, introspection_url, userinfo_url, jwks_uri:
+    #   required without issuer (the first two); with issuer they override the discovered ones
+    # token_endpoint_auth_method = "client_secret_post"
+    # pkce = true
+    # authorize_params = { prompt = "consent" }
+
+An environment variable named by ``client_secret_env`` holds one secret or a comma-separated list
+(the first is used; the others are tried on ``invalid_client`` during a rotation). Any mistake stops
+start-up with a ``SettingsError`` naming the provider and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from functools import partial
+from pathlib import Path
+from typing import Self
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
+from gateway.providers.contio import CONTIO
+from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
+from gateway.settings import SettingsError, split_commas
+
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+URL_FIELDS = (
+    "issuer",
+    "authorize_url",
+    "token_url",
+    "revocation_url",
+    "introspection_url",
+    "userinfo_url",
+    "jwks_uri",
+    "api_base_url",
+)
+_NO_METADATA = ServerMetadata(issuer="", authorization_endpoint="", token_endpoint="")
+
+ProviderSource = ProviderConfig | DiscoveredProvider
+
+
+class ProviderEntry(BaseModel):
+    """One ``[providers.NAME]`` table, checked strictly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    issuer: str | None = None
+    authorize_url: str | None = None
+    token_url: str | None = None
+    revocation_url: str | None = None
+    introspection_url: str | None = None
+    userinfo_url: str | None = None
+    jwks_uri: str | None = None
+    api_base_url: str
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr | list[SecretStr] | None = None
+    client_secret_env: str | None = Field(default=None, min_length=1)
+    scopes: tuple[str, ...] = ()
+    token_endpoint_auth_method: AuthMethod = "client_secret_basic"
+    pkce: bool = True
+    authorize_params: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator(*URL_FIELDS)
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
+            raise ValueError("must be an absolute http(s) URL")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _single_words(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not scope or scope.split() != [scope] for scope in value):
+            raise ValueError("each scope must be one word without spaces")
+        return value
+
+    @field_validator("authorize_params")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = RESERVED_AUTHORIZE_PARAMS & set(value)
+        if reserved:
+            raise ValueError(f"may not set {', '.join(sorted(reserved))} (the gateway sets them)")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if (self.client_secret is None) == (self.client_secret_env is None):
+            raise ValueError("give exactly one of client_secret and client_secret_env")
+        if self.issuer is None and (self.authorize_url is None or self.token_url is None):
+            raise ValueError("give issuer (for discovery), or both authorize_url and token_url")
+        if self.issuer is None and "openid" in self.scopes:
+            raise ValueError("the openid scope needs issuer, to check ID tokens")
+        return self
+
+    def source(self, name: str, environ: Mapping[str, str]) -> ProviderSource:
+        """The config itself, or with an issuer, what builds it once discovery has run."""
+        secrets = self._secrets(name, environ)
+        if self.issuer is None:
+            return self.config(name, secrets, None)
+        return DiscoveredProvider(
+            name=name,
+            issuer=self.issuer,
+            api_base_url=self.api_base_url.rstrip("/"),
+            scopes=self.scopes,
+            build=partial(self.config, name, secrets),
+        )
+
+    def config(
+        self, name: str, secrets: tuple[SecretStr, ...], metadata: ServerMetadata | None
+    ) -> ProviderConfig:
+        """Explicit endpoints win over discovered ones."""
+        found = (
+            metadata or _NO_METADATA
+        )  # without metadata, validation made the explicit ones required
+        return ProviderConfig(
+            name=name,
+            authorize_url=self.authorize_url or found.authorization_endpoint,
+            token_url=self.token_url or found.token_endpoint,
+            revocation_url=self.revocation_url or found.revocation_endpoint,
+            introspection_url=self.introspection_url or found.introspection_endpoint,
+            userinfo_url=self.userinfo_url or found.userinfo_endpoint,
+            issuer=self.issuer,
+            jwks_uri=self.jwks_uri or found.jwks_uri,
+            api_base_url=self.api_base_url,
+            client_id=self.client_id,
+            client_secrets=secrets,
+            scopes=self.scopes,
+            token_endpoint_auth_method=self.token_endpoint_auth_method,
+            pkce=self.pkce,
+            authorize_params=self.authorize_params,
+        )
+
+    def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:
+        if self.client_secret_env is not None:
+            values = split_commas(environ.get(self.client_secret_env))
+            if not values:
+                raise SettingsError(
+                    f"provider {name!r}: client_secret_env names {self.client_secret_env}, "
+                    "which is unset or empty"
+                )
+            return tuple(SecretStr(value) for value in values)
+        configured = self.client_secret
+        listed = (
+            configured
+            if isinstance(configured, list)
+            else [configured]
+            if configured is not None
+            else []
+        )
+        if not listed or not all(secret.get_secret_value() for secret in listed):
+            raise SettingsError(f"provider {name!r}: client_secret is empty")
+        return tuple(listed)
+
+
+def load_providers_file(path: Path, environ: Mapping[str, str]) -> dict[str, ProviderSource]:
+    """Every provider of the file, in file order; SettingsError on any mistake."""
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except OSError as exc:
+        raise SettingsError(f"cannot read providers file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"providers file {path} is not valid TOML: {exc}") from exc
+    unknown = set(document) - {"providers"}
+    if unknown:
+        raise SettingsError(
+            f"providers file {path}: unknown top-level key(s) {', '.join(sorted(unknown))}; "
+            "put each provider in a [providers.NAME] table"
+        )
+    tables = document.get("providers", {})
+    if not isinstance(tables, dict):
+        raise SettingsError(f"providers file {path}: providers must be a table of tables")
+    return {name: _source(path, name, table, environ) for name, table in tables.items()}
+
+
+def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) -> ProviderSource:
+    where = f"providers file {path}: [providers.{name}]"
+    if name == CONTIO:
+        raise SettingsError(f"{where}: the name {CONTIO!r} is reserved for the built-in provider")
+    if not NAME.fullmatch(name):
+        raise SettingsError(f"{where}: a name is lowercase letters, digits, '-' and '_'")
+    if not isinstance(table, dict):
+        raise SettingsError(f"{where} must be a table")
+    try:
+        entry = ProviderEntry.model_validate(table)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'table'}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        raise SettingsError(f"{where}: {problems}") from None
+    try:
+        return entry.source(name, environ)
+    except ValueError as exc:  # ProviderConfig's own checks
+        raise SettingsError(f"{where}: {exc}") from None

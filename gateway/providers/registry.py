@@ -1,0 +1,77 @@
+"""The configured providers by name: Contio from settings, the rest from the providers file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import httpx
+
+from gateway.providers.client import OAuthClient
+from gateway.providers.contio import CONTIO, NOT_CONFIGURED, contio_config
+from gateway.providers.errors import ProviderNotFound
+from gateway.providers.providers_file import ProviderSource, load_providers_file
+from gateway.settings import ENV_PREFIX, Settings, SettingsError
+
+
+class ProviderRegistry:
+    """One ``OAuthClient`` per configured provider, and which of them is the default."""
+
+    def __init__(
+        self,
+        clients: Mapping[str, OAuthClient],
+        *,
+        default: str,
+        unconfigured: Mapping[str, str] | None = None,
+    ) -> None:
+        """``unconfigured`` maps a known but disabled provider to the reason, for the error."""
+        self._clients = dict(clients)
+        self._unconfigured = dict(unconfigured or {})
+        self._default = default
+
+    @property
+    def default(self) -> str:
+        return self._default
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._clients)
+
+    def get(self, name: str | None) -> OAuthClient:
+        """The named provider's client, or the default's for None; ProviderNotFound otherwise."""
+        key = self.default if name is None else name
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        if key in self._unconfigured:
+            raise ProviderNotFound(self._unconfigured[key], name=key)
+        known = ", ".join(self.names) or "none"
+        raise ProviderNotFound(f"unknown provider {key[:64]!r} (configured: {known})", name=key)
+
+
+def build_registry(
+    settings: Settings, http: httpx.AsyncClient, *, environ: Mapping[str, str] | None = None
+) -> ProviderRegistry:
+    """Read every provider's config; no network. SettingsError when anything is wrong.
+
+    ``environ`` (default ``os.environ``) is where ``client_secret_env`` variables are looked up.
+    """
+    sources: dict[str, ProviderSource] = {}
+    unconfigured: dict[str, str] = {}
+    contio = contio_config(settings)
+    if contio is None:
+        unconfigured[CONTIO] = NOT_CONFIGURED
+    else:
+        sources[CONTIO] = contio
+    if settings.providers_file is not None:
+        env = os.environ if environ is None else environ
+        sources.update(load_providers_file(settings.providers_file, env))
+    default = settings.default_provider
+    if default not in sources and default not in unconfigured:
+        known = ", ".join(sources) or "none"
+        raise SettingsError(
+            f"{ENV_PREFIX}DEFAULT_PROVIDER is {default!r}, which is not a configured provider "
+            f"(configured: {known})"
+        )
+    clients = {name: OAuthClient(source, http) for name, source in sources.items()}
+    return ProviderRegistry(clients, default=default, unconfigured=unconfigured)

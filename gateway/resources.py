@@ -1,0 +1,30 @@
+"""What the lifespan builds and every handler reaches through ``request.state``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from starlette.requests import Request
+
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.providers.registry import ProviderRegistry
+from gateway.proxy.upstream import Upstream
+from gateway.settings import Settings
+
+
+@dataclass(frozen=True)
+class Resources:
+    settings: Settings
+    db: Database
+    keys: KeyRing
+    http: httpx.AsyncClient
+    providers: ProviderRegistry
+    upstream: Upstream
+    schema_head: str | None
+
+
+def resources(request: Request) -> Resources:
+    found: Resources = request.state.resources
+    return found

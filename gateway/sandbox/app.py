@@ -1,0 +1,67 @@
+"""``create_sandbox_app``: the Contio emulator as one Starlette app, and its whole URL map."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from gateway.sandbox import errors
+from gateway.sandbox.authorize import AuthorizeEndpoints
+from gateway.sandbox.discovery import DiscoveryEndpoints
+from gateway.sandbox.introspection import IntrospectionEndpoint
+from gateway.sandbox.jwt import SigningKey
+from gateway.sandbox.middleware import RequestIdMiddleware
+from gateway.sandbox.options import SandboxOptions
+from gateway.sandbox.revocation import RevocationEndpoint
+from gateway.sandbox.store import SandboxStore
+from gateway.sandbox.token import TokenEndpoint
+from gateway.sandbox.user_api import UserApi
+from gateway.sandbox.userinfo import UserInfoEndpoint
+
+USER_API = "/v1/partner/user"
+
+
+def create_sandbox_app(options: SandboxOptions | None = None) -> Starlette:
+    """A fresh sandbox with its own state and signing key; ``app.state.sandbox`` is the store."""
+    options = options or SandboxOptions()
+    store = SandboxStore(options)
+    signing_key = SigningKey.generate()
+    discovery = DiscoveryEndpoints(options, signing_key)
+    authorize = AuthorizeEndpoints(store)
+    token = TokenEndpoint(store, signing_key)
+    revocation = RevocationEndpoint(store)
+    introspection = IntrospectionEndpoint(store)
+    userinfo = UserInfoEndpoint(store)
+    user_api = UserApi(store)
+    routes = [
+        Route("/.well-known/openid_configuration", discovery.openid_configuration),
+        Route("/.well-known/openid-configuration", discovery.openid_configuration),
+        Route("/.well-known/jwks.json", discovery.jwks),
+        Route("/oauth2/health", discovery.health),
+        Route("/oauth2/authorize", authorize.authorize, methods=["GET"]),
+        Route("/oauth2/consent", authorize.consent, methods=["POST"]),
+        Route("/oauth2/token", token.token, methods=["POST"]),
+        Route("/oauth2/revoke", revocation.revoke, methods=["POST"]),
+        Route("/oauth2/introspect", introspection.introspect, methods=["POST"]),
+        Route("/oauth2/userInfo", userinfo.userinfo, methods=["GET", "POST"]),
+        Route(f"{USER_API}/profile", user_api.profile),
+        Route(f"{USER_API}/meetings", user_api.meetings),
+        Route(f"{USER_API}/meetings/{{meeting_id}}", user_api.meeting),
+        Route(f"{USER_API}/action-items", user_api.action_items),
+        Route(f"{USER_API}/calendar/events", user_api.calendar_events),
+        Route(f"{USER_API}/calendar/events/{{calendar_event_id}}", user_api.calendar_event),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={
+            errors.OAuthError: errors.render_oauth_error,
+            errors.ApiError: errors.render_api_error,
+            HTTPException: errors.render_http_exception,
+            Exception: errors.render_unexpected,
+        },
+    )
+    app.state.sandbox = store
+    return app

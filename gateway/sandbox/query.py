@@ -1,0 +1,72 @@
+"""Query parameters of the partner API, read strictly: a bad value is a 400, never a guess."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from starlette.datastructures import QueryParams
+
+from gateway.sandbox.errors import ApiError
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+
+
+def pagination(params: QueryParams) -> tuple[int, int]:
+    """``(limit, offset)``: limit 1-100 (default 25), offset from 0 (default 0)."""
+    limit = _integer(params, "limit", DEFAULT_LIMIT)
+    offset = _integer(params, "offset", 0)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _invalid(f"limit must be an integer from 1 to {MAX_LIMIT}.")
+    if offset < 0:
+        raise _invalid("offset must be a non-negative integer.")
+    return limit, offset
+
+
+def page(items: Sequence[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
+    window = list(items[offset : offset + limit])
+    return {"items": window, "total": len(items), "limit": limit, "offset": offset}
+
+
+def timestamp(params: QueryParams, name: str) -> datetime | None:
+    """An ISO 8601 date or date-time (naive means UTC); errors carry ``invalid_<name>``."""
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ApiError(400, f"invalid_{name}", f"{name} must be an ISO 8601 date-time.") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def boolean(params: QueryParams, name: str) -> bool | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if value.lower() not in ("true", "false"):
+        raise _invalid(f"{name} must be true or false.")
+    return value.lower() == "true"
+
+
+def uuid(value: str, code: str, what: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise ApiError(400, code, f"{what} must be a UUID.") from exc
+
+
+def _integer(params: QueryParams, name: str, default: int) -> int:
+    value = params.get(name)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()):  # no signs, spaces or decimals
+        raise _invalid(f"{name} must be a non-negative integer.")
+    return int(value)
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(400, "invalid_query_parameters", message)

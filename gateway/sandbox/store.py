@@ -1,0 +1,292 @@
+"""The sandbox's whole state, in memory: users, workspaces, codes, grants, tokens, sample data.
+
+Every method runs to completion under one lock and never awaits, so the store is consistent for the
+server's event loop and for a test thread that inspects it at the same time.
+
+Choices where Contio documents nothing (reference §10), made the way a careful provider would:
+
+- Refresh tokens rotate. Every refresh returns a new refresh token and retires the one presented.
+  Presenting a retired refresh token again is treated as theft (RFC 9700 §4.14.2): the answer is
+  ``invalid_grant`` and the whole grant, with every token it issued, is revoked.
+- An authorization code is consumed by the first exchange attempt, successful or not. Presenting it
+  again is ``invalid_grant`` and revokes the grant it produced (RFC 6749 §4.1.2).
+- A ``code_verifier`` sent for a code issued without a challenge is refused (RFC 9700 §2.1.1).
+- Access tokens stay valid until they expire even after a refresh; revoking a refresh token (or the
+  user's grant) ends its access tokens too.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from uuid import UUID
+
+from gateway.sandbox import data, pkce
+from gateway.sandbox.options import SandboxOptions
+from gateway.sandbox.records import (
+    AuthorizationCode,
+    Grant,
+    IssuedToken,
+    LiveToken,
+    TokenSet,
+    User,
+    Workspace,
+)
+
+DEMO_EMAIL = "demo@example.com"
+DEMO_NAME = "Demo User"
+ACCESS_TOKEN_PREFIX = "cto_at_v1_"
+REFRESH_TOKEN_PREFIX = "cto_rt_v1_"
+_TIMEZONES = ("America/New_York", "Europe/London", "Europe/Berlin", "America/Los_Angeles", "UTC")
+_IDS = uuid.UUID("6f1d9a52-3c1e-4f7e-9a0b-5c2d8e4f1a37")  # namespace for ids derived from emails
+
+
+class InvalidGrant(Exception):
+    """A code or refresh token that cannot be redeemed; the message says why."""
+
+
+def name_from_email(email: str) -> str:
+    local = email.split("@", 1)[0]
+    words = [word for word in local.replace("_", ".").replace("-", ".").split(".") if word]
+    return " ".join(word.capitalize() for word in words) or email
+
+
+class SandboxStore:
+    """In-memory Contio. ``app.state.sandbox`` is this object, for tests to inspect."""
+
+    def __init__(self, options: SandboxOptions) -> None:
+        self.options = options
+        self._lock = threading.Lock()
+        self._users: dict[UUID, User] = {}
+        self._workspaces: dict[UUID, Workspace] = {}
+        self._codes: dict[str, AuthorizationCode] = {}
+        self._grants: dict[UUID, Grant] = {}
+        self._tokens: dict[str, IssuedToken] = {}
+        self._data: dict[UUID, data.SampleData] = {}
+        self.sign_in(DEMO_EMAIL, DEMO_NAME)
+
+    def now(self) -> float:
+        return self.options.clock()
+
+    # Users and workspaces
+
+    def sign_in(self, email: str, name: str | None = None) -> User:
+        """The user with this email, created with a personal workspace on first sign-in."""
+        email = email.strip().lower()
+        with self._lock:
+            if user := self._user_by_email(email):
+                return user
+            user_id = uuid.uuid5(_IDS, f"user:{email}")
+            name = name or name_from_email(email)
+            workspace = Workspace(
+                id=uuid.uuid5(_IDS, f"workspace:{email}"),
+                name=f"{name.split(' ', 1)[0]}'s Workspace",
+                created_at=self.now(),
+            )
+            user = User(
+                id=user_id,
+                email=email,
+                name=name,
+                created_at=self.now(),
+                workspace_id=workspace.id,
+                workspace_role="WORKSPACE_OWNER",
+                plan_type="PRO",
+                timezone=_TIMEZONES[user_id.int % len(_TIMEZONES)],
+                locale="en-US",
+            )
+            self._workspaces[workspace.id] = workspace
+            self._users[user.id] = user
+            return user
+
+    def users(self) -> list[User]:
+        with self._lock:
+            return list(self._users.values())
+
+    def user_by_email(self, email: str) -> User | None:
+        with self._lock:
+            return self._user_by_email(email.strip().lower())
+
+    def user_by_id(self, user_id: UUID) -> User | None:
+        with self._lock:
+            return self._users.get(user_id)
+
+    def workspace(self, workspace_id: UUID) -> Workspace:
+        with self._lock:
+            return self._workspaces[workspace_id]
+
+    def sample_data(self, user: User) -> data.SampleData:
+        with self._lock:
+            if user.workspace_id not in self._data:
+                self._data[user.workspace_id] = data.generate(user)
+            return self._data[user.workspace_id]
+
+    # Authorization codes
+
+    def issue_code(
+        self,
+        user: User,
+        redirect_uri: str,
+        scopes: tuple[str, ...],
+        nonce: str | None,
+        code_challenge: str | None,
+    ) -> str:
+        record = AuthorizationCode(
+            code=secrets.token_urlsafe(32),
+            client_id=self.options.client_id,
+            redirect_uri=redirect_uri,
+            user_id=user.id,
+            scopes=scopes,
+            nonce=nonce,
+            code_challenge=code_challenge,
+            expires_at=self.now() + self.options.code_ttl,
+        )
+        with self._lock:
+            self._codes[record.code] = record
+        return record.code
+
+    def redeem_code(
+        self, code: str, client_id: str, redirect_uri: str | None, code_verifier: str | None
+    ) -> TokenSet:
+        with self._lock:
+            record = self._codes.get(code)
+            if record is None:
+                raise InvalidGrant("The authorization code is unknown.")
+            if record.used:
+                if record.grant_id is not None:
+                    self._revoke_grant(record.grant_id)
+                raise InvalidGrant("The authorization code has already been used.")
+            record.used = True
+            if self.now() >= record.expires_at:
+                raise InvalidGrant("The authorization code has expired.")
+            if record.client_id != client_id:
+                raise InvalidGrant("The authorization code was issued to another client.")
+            if redirect_uri != record.redirect_uri:
+                raise InvalidGrant("redirect_uri does not match the authorization request.")
+            _check_pkce(record.code_challenge, code_verifier)
+            grant = Grant(
+                id=uuid.uuid4(),
+                client_id=client_id,
+                user_id=record.user_id,
+                scopes=record.scopes,
+                created_at=self.now(),
+            )
+            self._grants[grant.id] = grant
+            record.grant_id = grant.id
+            return self._issue(grant, nonce=record.nonce)
+
+    # Tokens
+
+    def refresh(self, refresh_token: str, client_id: str) -> TokenSet:
+        with self._lock:
+            record = self._tokens.get(refresh_token)
+            if record is None or record.kind != "refresh_token":
+                raise InvalidGrant("The refresh token is unknown.")
+            grant = self._grants[record.grant_id]
+            if grant.client_id != client_id:
+                raise InvalidGrant("The refresh token was issued to another client.")
+            if record.rotated_at is not None:
+                self._revoke_grant(grant.id)
+                raise InvalidGrant("The refresh token was already used; the grant is revoked.")
+            if record.revoked_at is not None or grant.revoked_at is not None:
+                raise InvalidGrant("The refresh token has been revoked.")
+            if self.now() >= record.expires_at:
+                raise InvalidGrant("The refresh token has expired.")
+            record.rotated_at = self.now()
+            return self._issue(grant, nonce=None)
+
+    def find_live(self, token: str) -> LiveToken | None:
+        """The token if it is still active: neither expired, revoked, rotated nor of a dead grant."""
+        with self._lock:
+            record = self._tokens.get(token)
+            if record is None:
+                return None
+            grant = self._grants[record.grant_id]
+            dead = (
+                record.revoked_at is not None
+                or record.rotated_at is not None
+                or grant.revoked_at is not None
+                or self.now() >= record.expires_at
+            )
+            return None if dead else LiveToken(record, grant, self._users[grant.user_id])
+
+    def authenticate(self, access_token: str) -> LiveToken | None:
+        live = self.find_live(access_token)
+        return live if live is not None and live.token.kind == "access_token" else None
+
+    def revoke_token(self, token: str, client_id: str) -> None:
+        """RFC 7009: a refresh token takes its grant down with it; unknown tokens are ignored."""
+        with self._lock:
+            record = self._tokens.get(token)
+            if record is None or self._grants[record.grant_id].client_id != client_id:
+                return
+            if record.kind == "refresh_token":
+                self._revoke_grant(record.grant_id)
+            elif record.revoked_at is None:
+                record.revoked_at = self.now()
+
+    def revoke_user(self, email: str) -> int:
+        """Revoke every grant of this user (as Contio's admin "revoke connection"); returns how many."""
+        with self._lock:
+            user = self._user_by_email(email.strip().lower())
+            live = [
+                grant.id
+                for grant in self._grants.values()
+                if user is not None and grant.user_id == user.id and grant.revoked_at is None
+            ]
+            for grant_id in live:
+                self._revoke_grant(grant_id)
+            return len(live)
+
+    def grants(self, email: str) -> list[Grant]:
+        with self._lock:
+            user = self._user_by_email(email.strip().lower())
+            return [g for g in self._grants.values() if user is not None and g.user_id == user.id]
+
+    def issued_tokens(self) -> list[str]:
+        """Every access and refresh token string ever issued, live or not."""
+        with self._lock:
+            return list(self._tokens)
+
+    # Internals: callers hold the lock
+
+    def _user_by_email(self, email: str) -> User | None:
+        return next((user for user in self._users.values() if user.email == email), None)
+
+    def _revoke_grant(self, grant_id: UUID) -> None:
+        grant = self._grants[grant_id]
+        if grant.revoked_at is None:
+            grant.revoked_at = self.now()
+
+    def _issue(self, grant: Grant, nonce: str | None) -> TokenSet:
+        now = self.now()
+        access = IssuedToken(
+            token=ACCESS_TOKEN_PREFIX + secrets.token_urlsafe(32),
+            kind="access_token",
+            grant_id=grant.id,
+            issued_at=now,
+            expires_at=now + self.options.access_token_ttl,
+        )
+        refresh = IssuedToken(
+            token=REFRESH_TOKEN_PREFIX + secrets.token_urlsafe(32),
+            kind="refresh_token",
+            grant_id=grant.id,
+            issued_at=now,
+            expires_at=now + self.options.refresh_token_ttl,
+        )
+        self._tokens[access.token] = access
+        self._tokens[refresh.token] = refresh
+        return TokenSet(grant, self._users[grant.user_id], access, refresh, nonce)
+
+
+def _check_pkce(challenge: str | None, verifier: str | None) -> None:
+    if challenge is None:
+        if verifier is not None:
+            raise InvalidGrant(
+                "code_verifier sent, but the authorization request had no challenge."
+            )
+        return
+    if verifier is None:
+        raise InvalidGrant("code_verifier is required for this authorization code.")
+    if not pkce.verify(challenge, verifier):
+        raise InvalidGrant("code_verifier does not match the code challenge.")

@@ -1,0 +1,128 @@
+"""Settings, read from ``GATEWAY_*`` environment variables.
+
+Secrets are ``SecretStr`` and may instead be read from a file named by ``GATEWAY_<NAME>_FILE`` (the
+Docker and Kubernetes way of mounting secrets). Lists are comma-separated strings and scopes are
+space-separated, never JSON. No secret has a default: commands that need one call
+``Settings.require`` and stop with a message naming what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "GATEWAY_"
+
+CONTIO_DEFAULT_SCOPES = (
+    "openid profile email meetings:read meetings:write action-items:read action-items:write "
+    "calendar:read calendar:write"
+)
+
+CommaList = Annotated[tuple[str, ...], NoDecode]
+
+
+class SettingsError(Exception):
+    """Raised when the settings are incomplete or contradictory; the message says how to fix it."""
+
+
+def split_commas(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, list | tuple):
+        return tuple(str(part).strip() for part in value if str(part).strip())
+    raise ValueError("expected a comma-separated string")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: SecretStr | None = None
+    data_dir: Path = Path(".gateway")
+    database_pool_size: int = Field(default=10, ge=1)
+
+    encryption_keys: SecretStr | None = None
+    encryption_active_key: str | None = None
+
+    public_url: str = "http://127.0.0.1:8000"
+    allowed_return_urls: CommaList = ()
+    connect_session_ttl_seconds: int = Field(default=600, ge=1)
+
+    default_provider: str = "contio"
+    providers_file: Path | None = None
+    contio_auth_url: str = "https://auth.contio.ai"
+    contio_api_url: str = "https://api.contio.ai"
+    contio_client_id: str | None = None
+    contio_client_secret: SecretStr | None = None
+    contio_scopes: str = CONTIO_DEFAULT_SCOPES
+
+    http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    http_read_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    log_level: str = "INFO"
+
+    @field_validator("allowed_return_urls", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> tuple[str, ...]:
+        return split_commas(value)
+
+    @field_validator("public_url", "contio_auth_url", "contio_api_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.public_url}/oauth/callback"
+
+    def require(self, *names: str) -> None:
+        """Stop with one clear message listing every named setting that has no value."""
+        missing = [name for name in names if getattr(self, name) is None]
+        if missing:
+            listed = ", ".join(f"{ENV_PREFIX}{name.upper()}" for name in missing)
+            raise SettingsError(
+                f"missing required setting(s): {listed} "
+                f"(set the variable, or {ENV_PREFIX}<NAME>_FILE to a file holding it)"
+            )
+
+
+SECRET_FIELDS = tuple(
+    name for name, field in Settings.model_fields.items() if field.annotation == SecretStr | None
+)
+
+
+def secrets_from_files(environ: Mapping[str, str]) -> dict[str, str]:
+    """Read ``GATEWAY_<SECRET>_FILE`` files; naming a secret both ways is an error."""
+    values: dict[str, str] = {}
+    for name in SECRET_FIELDS:
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        path = environ.get(f"{variable}_FILE")
+        if not path:
+            continue
+        if environ.get(variable):
+            raise SettingsError(f"set either {variable} or {variable}_FILE, not both")
+        try:
+            values[name] = Path(path).read_text().strip()
+        except OSError as exc:
+            raise SettingsError(f"cannot read {variable}_FILE ({path}): {exc.strerror}") from exc
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from the environment (and secret files), then apply ``overrides``."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = secrets_from_files(env)
+    values.update(overrides)
+    if environ is None:
+        return Settings(**values)
+    # An explicit environment replaces os.environ entirely, which keeps tests hermetic.
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX) and not key.endswith("_FILE"):
+            values.setdefault(key[len(ENV_PREFIX) :].lower(), value)
+    return Settings.model_validate(values)

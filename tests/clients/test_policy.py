@@ -1,0 +1,59 @@
+import pytest
+
+from gateway.clients.policy import AllowRule, RuleError, is_allowed, parse_rules
+
+
+def allowed(rules: list[str], method: str, path: str) -> bool:
+    return is_allowed(parse_rules(rules), method, [p for p in path.split("/") if p])
+
+
+def test_nothing_is_allowed_without_rules() -> None:
+    assert not allowed([], "GET", "/meetings")
+
+
+def test_exact_rule_matches_only_its_path_and_method() -> None:
+    rules = ["GET /meetings"]
+    assert allowed(rules, "GET", "/meetings")
+    assert not allowed(rules, "POST", "/meetings")
+    assert not allowed(rules, "GET", "/meetings/1")
+
+
+def test_single_star_matches_exactly_one_segment() -> None:
+    rules = ["GET /meetings/*"]
+    assert allowed(rules, "GET", "/meetings/42")
+    assert not allowed(rules, "GET", "/meetings")
+    assert not allowed(rules, "GET", "/meetings/42/participants")
+
+
+def test_double_star_matches_zero_or_more_segments() -> None:
+    rules = ["GET /meetings/**"]
+    assert allowed(rules, "GET", "/meetings")
+    assert allowed(rules, "GET", "/meetings/42/participants")
+    assert not allowed(rules, "GET", "/action-items")
+
+
+def test_double_star_in_the_middle() -> None:
+    rules = ["GET /meetings/**/participants"]
+    assert allowed(rules, "GET", "/meetings/participants")
+    assert allowed(rules, "GET", "/meetings/1/participants")
+    assert not allowed(rules, "GET", "/meetings/1/agenda-items")
+
+
+def test_star_method_matches_any_method() -> None:
+    assert allowed(["* /profile"], "DELETE", "/profile")
+
+
+def test_method_is_case_insensitive_in_the_rule() -> None:
+    assert allowed(["get /profile"], "GET", "/profile")
+
+
+@pytest.mark.parametrize(
+    "rule", ["FETCH /x", "GET", "GET meetings", "GET /meet*ings", "GET /a b"]
+)
+def test_malformed_rules_are_refused(rule: str) -> None:
+    with pytest.raises(RuleError):
+        AllowRule.parse(rule)
+
+
+def test_rule_prints_in_canonical_form() -> None:
+    assert str(AllowRule.parse("get /meetings//*/")) == "GET /meetings/*"
