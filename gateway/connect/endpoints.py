@@ -69,7 +69,7 @@ async def create_connect_session(request: Request) -> Response:
             session,
             service_client_id=principal.client_id,
             user_id=body.user_id,
-            provider=provider.config.name,
+            provider=provider.name,
             return_url=body.return_url,
             login_hint=body.login_hint,
             scopes=body.scopes,
@@ -106,10 +106,12 @@ async def start_connect(request: Request) -> Response:
             raise ConnectFailure("invalid_connect_token", "This connect link is not valid.")
         _check_usable(connect_session)
         provider = res.providers.get(connect_session.provider)
+        config = await provider.load_config()
+        scopes = connect_session.scopes or config.scopes
         attempt = sessions.begin_attempt(
-            connect_session, res.keys, pkce=provider.config.pkce, openid=provider.uses_openid
+            connect_session, res.keys, pkce=config.pkce, openid="openid" in scopes
         )
-    location = provider.authorization_url(
+    location = await provider.authorization_url(
         redirect_uri=res.settings.redirect_uri,
         state=attempt.state,
         code_challenge=attempt.code_challenge,
@@ -234,7 +236,7 @@ def _success(
         response = render(
             "connect_result.html",
             ok=True,
-            provider=provider.config.name,
+            provider=provider.name,
             connection_id=connection_id,
         )
     response.delete_cookie(sessions.cookie_name(connect_session.id), path="/oauth/callback")

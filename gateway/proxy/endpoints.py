@@ -81,9 +81,9 @@ async def proxy(request: Request) -> Response:
         )
     res = resources(request)
     provider = res.providers.get(request.headers.get(PROVIDER_HEADER))
-    _connection, token = await load_connection(res, user_id, provider.config.name)
+    _connection, token = await load_connection(res, user_id, provider.name)
 
-    url = provider.config.api_base_url + path.encoded
+    url = provider.api_base_url + path.encoded
     query = request.scope.get("query_string", b"").decode("latin-1")
     if query:
         url += "?" + query

@@ -179,7 +179,8 @@ class _Generator:
             event = self.event(title, start, end, meeting_id)
             self.events.append(event)
             event_id = event.id
-        created = start - timedelta(days=rng.randint(1, 14))
+        # Created before it starts, and never after the account's first day.
+        created = min(start, self.anchor) - timedelta(days=rng.randint(1, 14))
         self.meetings.append(
             Meeting(
                 id=meeting_id,

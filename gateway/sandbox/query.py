@@ -18,10 +18,10 @@ MAX_LIMIT = 100
 def pagination(params: QueryParams) -> tuple[int, int]:
     """``(limit, offset)``: limit 1-100 (default 25), offset from 0 (default 0)."""
     limit = _integer(params, "limit", DEFAULT_LIMIT)
-    offset = _integer(params, "offset", 0)
-    if not 1 <= limit <= MAX_LIMIT:
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise _invalid(f"limit must be an integer from 1 to {MAX_LIMIT}.")
-    if offset < 0:
+    offset = _integer(params, "offset", 0)
+    if offset is None:
         raise _invalid("offset must be a non-negative integer.")
     return limit, offset
 
@@ -59,13 +59,12 @@ def uuid(value: str, code: str, what: str) -> UUID:
         raise ApiError(400, code, f"{what} must be a UUID.") from exc
 
 
-def _integer(params: QueryParams, name: str, default: int) -> int:
+def _integer(params: QueryParams, name: str, default: int) -> int | None:
+    """The parameter as a non-negative integer, its default when absent, ``None`` when invalid."""
     value = params.get(name)
     if value is None:
         return default
-    if not (value.isascii() and value.isdigit()):  # no signs, spaces or decimals
-        raise _invalid(f"{name} must be a non-negative integer.")
-    return int(value)
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 def _invalid(message: str) -> ApiError:

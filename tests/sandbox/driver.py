@@ -1,0 +1,124 @@
+"""A test's hands on a running sandbox: its HTTP client, its store, and the steps of the code flow."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from gateway.sandbox import SandboxOptions
+from gateway.sandbox.store import SandboxStore
+
+ALL_SCOPES = "openid profile meetings:read action-items:read calendar:read"
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+_EMAIL_INPUT = re.compile(r'<input[^>]*name="email"[^>]*>')
+
+
+class FakeClock:
+    """Unix seconds that only move when a test says so."""
+
+    def __init__(self, now: float = 1_790_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(frozen=True)
+class Pkce:
+    verifier: str
+    challenge: str
+
+    @classmethod
+    def new(cls) -> Pkce:
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        return cls(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode())
+
+
+def query_of(response: httpx.Response) -> dict[str, str]:
+    """The query parameters of a redirect's ``Location``."""
+    return dict(httpx.URL(response.headers["location"]).params)
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {name: html.unescape(value) for name, value in _HIDDEN.findall(page)}
+
+
+def email_input(page: str) -> str:
+    """The consent page's ``<input name="email" ...>`` tag."""
+    match = _EMAIL_INPUT.search(page)
+    assert match is not None, "no email input on the page"
+    return match.group(0)
+
+
+class Sandbox:
+    def __init__(self, url: str, options: SandboxOptions, store: SandboxStore) -> None:
+        self.url = url
+        self.options = options
+        self.store = store
+        self.http = httpx.Client(base_url=url, timeout=5)
+        self.client_auth = (options.client_id, options.client_secrets[0])
+
+    def close(self) -> None:
+        self.http.close()
+
+    def authorize_params(self, **overrides: str | None) -> dict[str, str]:
+        params: dict[str, str | None] = {
+            "client_id": self.options.client_id,
+            "redirect_uri": self.options.redirect_uris[0],
+            "response_type": "code",
+            "scope": ALL_SCOPES,
+            "state": "state-123",
+            **overrides,
+        }
+        return {name: value for name, value in params.items() if value is not None}
+
+    def authorize(self, **overrides: str | None) -> httpx.Response:
+        return self.http.get("/oauth2/authorize", params=self.authorize_params(**overrides))
+
+    def consent(self, email: str, decision: str = "approve", **overrides: str | None) -> httpx.Response:
+        page = self.authorize(**overrides)
+        assert page.status_code == 200, page.text
+        form = {**hidden_fields(page.text), "email": email, "decision": decision}
+        return self.http.post("/oauth2/consent", data=form)
+
+    def code_for(self, email: str, **overrides: str | None) -> str:
+        response = self.consent(email, **overrides)
+        assert response.status_code == 302, response.text
+        return query_of(response)["code"]
+
+    def token(self, data: dict[str, str], *, basic: bool = True) -> httpx.Response:
+        if basic:
+            return self.http.post("/oauth2/token", data=data, auth=self.client_auth)
+        client_id, secret = self.client_auth
+        return self.http.post(
+            "/oauth2/token", data={**data, "client_id": client_id, "client_secret": secret}
+        )
+
+    def exchange(self, code: str, **extra: str) -> httpx.Response:
+        data = {"grant_type": "authorization_code", "code": code, **extra}
+        data.setdefault("redirect_uri", self.options.redirect_uris[0])
+        return self.token(data)
+
+    def tokens_for(self, email: str, scope: str = ALL_SCOPES) -> dict[str, Any]:
+        response = self.exchange(self.code_for(email, scope=scope))
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def refresh(self, refresh_token: str) -> httpx.Response:
+        return self.token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    def api(self, path: str, access_token: str | None, **params: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
+        return self.http.get(f"/v1/partner/user{path}", params=params, headers=headers)
