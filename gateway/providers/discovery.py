@@ -112,4 +112,5 @@ class DiscoveredProvider:
     issuer: str
     api_base_url: str
     scopes: tuple[str, ...]
+    pkce: bool
     build: Callable[[ServerMetadata], ProviderConfig]

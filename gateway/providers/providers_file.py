@@ -38,6 +38,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
 from gateway.providers.contio import CONTIO
@@ -126,6 +127,7 @@ class ProviderEntry(BaseModel):
             issuer=self.issuer,
             api_base_url=self.api_base_url.rstrip("/"),
             scopes=self.scopes,
+            pkce=self.pkce,
             build=partial(self.config, name, secrets),
         )
 
@@ -209,11 +211,16 @@ def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) ->
         entry = ProviderEntry.model_validate(table)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'table'}: {error['msg']}"
-            for error in exc.errors(include_url=False, include_input=False)
+            _problem(error) for error in exc.errors(include_url=False, include_input=False)
         )
         raise SettingsError(f"{where}: {problems}") from None
     try:
         return entry.source(name, environ)
     except ValueError as exc:  # ProviderConfig's own checks
         raise SettingsError(f"{where}: {exc}") from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    field = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{field}: {message}" if field else message

@@ -23,11 +23,17 @@ from gateway.sandbox.userinfo import UserInfoEndpoint
 USER_API = "/v1/partner/user"
 
 
-def create_sandbox_app(options: SandboxOptions | None = None) -> Starlette:
-    """A fresh sandbox with its own state and signing key; ``app.state.sandbox`` is the store."""
+def create_sandbox_app(
+    options: SandboxOptions | None = None, *, signing_key: SigningKey | None = None
+) -> Starlette:
+    """A fresh sandbox with its own state; ``app.state.sandbox`` is the store.
+
+    The ID-token signing key is generated here unless one is given (tests share one key to save
+    the time RSA key generation takes).
+    """
     options = options or SandboxOptions()
     store = SandboxStore(options)
-    signing_key = SigningKey.generate()
+    signing_key = signing_key or SigningKey.generate()
     discovery = DiscoveryEndpoints(options, signing_key)
     authorize = AuthorizeEndpoints(store)
     token = TokenEndpoint(store, signing_key)

@@ -21,7 +21,16 @@ def is_valid_challenge(challenge: str) -> bool:
     return _CHALLENGE.fullmatch(challenge) is not None
 
 
-def verify(challenge: str, verifier: str) -> bool:
-    if _VERIFIER.fullmatch(verifier) is None:
-        return False
-    return hmac.compare_digest(s256(verifier), challenge)
+def problem(challenge: str | None, verifier: str | None) -> str | None:
+    """Why the token request's verifier fails the authorization request's challenge, if it does.
+
+    PKCE is optional, but a verifier for a code issued without a challenge is refused, so PKCE
+    cannot be downgraded (RFC 9700 §2.1.1).
+    """
+    if challenge is None:
+        return None if verifier is None else "code_verifier sent, but no code_challenge was."
+    if verifier is None:
+        return "code_verifier is required for this authorization code."
+    if _VERIFIER.fullmatch(verifier) is None or not hmac.compare_digest(s256(verifier), challenge):
+        return "code_verifier does not match the code challenge."
+    return None

@@ -163,7 +163,8 @@ class SandboxStore:
                 raise InvalidGrant("The authorization code was issued to another client.")
             if redirect_uri != record.redirect_uri:
                 raise InvalidGrant("redirect_uri does not match the authorization request.")
-            _check_pkce(record.code_challenge, code_verifier)
+            if problem := pkce.problem(record.code_challenge, code_verifier):
+                raise InvalidGrant(problem)
             grant = Grant(
                 id=uuid.uuid4(),
                 client_id=client_id,
@@ -277,16 +278,3 @@ class SandboxStore:
         self._tokens[access.token] = access
         self._tokens[refresh.token] = refresh
         return TokenSet(grant, self._users[grant.user_id], access, refresh, nonce)
-
-
-def _check_pkce(challenge: str | None, verifier: str | None) -> None:
-    if challenge is None:
-        if verifier is not None:
-            raise InvalidGrant(
-                "code_verifier sent, but the authorization request had no challenge."
-            )
-        return
-    if verifier is None:
-        raise InvalidGrant("code_verifier is required for this authorization code.")
-    if not pkce.verify(challenge, verifier):
-        raise InvalidGrant("code_verifier does not match the code challenge.")

@@ -26,9 +26,7 @@ async def to_callback(browser: httpx.AsyncClient, connect_url: str) -> str:
     return authorize.headers["location"]
 
 
-async def connect(
-    http: httpx.AsyncClient, key: str, user_id: str, **body: Any
-) -> httpx.Response:
+async def connect(http: httpx.AsyncClient, key: str, user_id: str, **body: Any) -> httpx.Response:
     """The whole flow; returns the gateway's answer to the callback."""
     session = await open_session(http, key, user_id=user_id, **body)
     async with httpx.AsyncClient(timeout=10) as browser:

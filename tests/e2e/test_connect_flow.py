@@ -50,7 +50,9 @@ async def test_reconnecting_updates_the_same_connection(
     await connect(http, service_key, user_id)
     await connect(http, service_key, user_id)
     async with db.transaction() as session:
-        rows = (await session.scalars(select(Connection).where(Connection.user_id == user_id))).all()
+        rows = (
+            await session.scalars(select(Connection).where(Connection.user_id == user_id))
+        ).all()
     assert len(rows) == 1
     assert rows[0].token_version == 2
 
@@ -83,7 +85,9 @@ async def test_return_url_outside_the_allow_list_is_refused(
     assert response.json()["error"]["code"] == "return_url_not_allowed"
 
 
-async def test_connect_session_needs_the_connect_scope(http: httpx.AsyncClient, db: Database) -> None:
+async def test_connect_session_needs_the_connect_scope(
+    http: httpx.AsyncClient, db: Database
+) -> None:
     key = await new_client(db, ["proxy"])
     response = await http.post(
         "/v1/connect-sessions", json={"user_id": user()}, headers={"Authorization": f"Bearer {key}"}
@@ -236,7 +240,8 @@ async def test_denied_consent_redirects_with_access_denied(
         opened = await browser.get(session["connect_url"])
         state = query(opened.headers["location"])["state"]
         response = await browser.get(
-            f"{http.base_url}".rstrip("/") + "/oauth/callback", params={"state": state, "error": "access_denied"}
+            f"{http.base_url}".rstrip("/") + "/oauth/callback",
+            params={"state": state, "error": "access_denied"},
         )
     assert query(response.headers["location"])["error"] == "access_denied"
 

@@ -140,9 +140,7 @@ async def test_policy_is_checked_on_the_normalised_path(
     http: httpx.AsyncClient, db: Database
 ) -> None:
     narrow = await new_client(db, ["proxy"], ["GET /meetings/**"])
-    response = await http.get(
-        "/proxy/users/u/meetings/%2e%2e/profile", headers=bearer(narrow)
-    )
+    response = await http.get("/proxy/users/u/meetings/%2e%2e/profile", headers=bearer(narrow))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_path"
 

@@ -36,7 +36,7 @@ async def dump_every_table(db: Database) -> str:
                 text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
             )
         ).all()
-        rows = []
+        rows: list[str] = []
         for table in tables:
             result = await session.execute(text(f'SELECT t::text FROM "{table}" AS t'))
             rows.extend(str(row[0]) for row in result)

@@ -21,7 +21,9 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def url_params(http: httpx.AsyncClient, *, config: Any = None, **kwargs: Any) -> dict[str, str]:
+async def url_params(
+    http: httpx.AsyncClient, *, config: Any = None, **kwargs: Any
+) -> dict[str, str]:
     client = OAuthClient(config or make_config(), http)
     arguments: dict[str, Any] = {
         "redirect_uri": REDIRECT,

@@ -61,16 +61,14 @@ def test_unconfigured_contio_says_which_settings_are_unset(http: httpx.AsyncClie
 
 
 def test_file_providers_join_contio(http: httpx.AsyncClient, acme_file: Path) -> None:
-    settings = load_settings({**CONTIO, "GATEWAY_PROVIDERS_FILE": str(acme_file)})
+    settings = load_settings(CONTIO, providers_file=acme_file)
     registry = build_registry(settings, http)
     assert registry.names == ("contio", "acme")
     assert registry.get("acme").api_base_url == "https://api.acme.example"
 
 
 def test_the_default_may_be_a_file_provider(http: httpx.AsyncClient, acme_file: Path) -> None:
-    settings = load_settings(
-        {"GATEWAY_PROVIDERS_FILE": str(acme_file), "GATEWAY_DEFAULT_PROVIDER": "acme"}
-    )
+    settings = load_settings({"GATEWAY_DEFAULT_PROVIDER": "acme"}, providers_file=acme_file)
     assert build_registry(settings, http).get(None).name == "acme"
 
 

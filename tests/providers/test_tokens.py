@@ -43,7 +43,9 @@ def test_absent_optional_fields_are_none() -> None:
     [(3600, 3600), ("3600", 3600), ("3600.0", 3600), (59.9, 59), ("soon", None), (-1, None),
      (True, None), ("inf", None), (None, None)],
 )  # fmt: skip
-def test_expires_in_accepts_numbers_and_numeric_strings(value: object, expected: int | None) -> None:
+def test_expires_in_accepts_numbers_and_numeric_strings(
+    value: object, expected: int | None
+) -> None:
     tokens = TokenSet.from_response({"access_token": "at", "expires_in": value}, provider="p")
     assert tokens.expires_in == expected
 

@@ -1,19 +1,22 @@
 """One loopback server for the whole session; each test mounts a fresh sandbox app on it.
 
-Starting uvicorn costs a few hundred milliseconds, a sandbox app (an RSA key) about thirty, so the
-server stays up and ``AppSlot`` forwards to whichever sandbox the running test created.
+Starting uvicorn costs a few hundred milliseconds, so the server stays up and ``AppSlot`` forwards to
+whichever sandbox the running test created. The tests also share an HTTP client and, since RSA key
+generation is slow too, the ID-token signing key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+import httpx
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.sandbox import SandboxOptions, create_sandbox_app
+from gateway.sandbox.jwt import SigningKey
 from tests.fixtures.servers import serving
 from tests.sandbox.driver import FakeClock, Sandbox
 
@@ -36,11 +39,21 @@ class AppSlot:
         await self.app(scope, receive, send)
 
 
+@dataclass(frozen=True)
+class Session:
+    """What every test shares: the server's slot and URL, an HTTP client and a signing key."""
+
+    slot: AppSlot
+    url: str
+    http: httpx.Client
+    signing_key: SigningKey
+
+
 @pytest.fixture(scope="session")
-def slot() -> Iterator[tuple[AppSlot, str]]:
-    app_slot = AppSlot()
-    with serving(app_slot) as server:
-        yield app_slot, server.url
+def session() -> Iterator[Session]:
+    slot = AppSlot()
+    with serving(slot) as server, httpx.Client(base_url=server.url, timeout=5) as http:
+        yield Session(slot, server.url, http, SigningKey.generate())
 
 
 @pytest.fixture
@@ -49,22 +62,17 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def start_sandbox(slot: tuple[AppSlot, str], clock: FakeClock) -> Iterator[SandboxFactory]:
+def start_sandbox(session: Session, clock: FakeClock) -> Iterator[SandboxFactory]:
     """Mounts a fresh sandbox (fake clock, any option overridden); the last one started serves."""
-    app_slot, url = slot
-    started: list[Sandbox] = []
 
     def start(**overrides: Any) -> Sandbox:
         options = replace(SandboxOptions(clock=clock), **overrides)
-        app = create_sandbox_app(options)
-        app_slot.app = app
-        started.append(Sandbox(url, options, app.state.sandbox))
-        return started[-1]
+        app = create_sandbox_app(options, signing_key=session.signing_key)
+        session.slot.app = app
+        return Sandbox(session.http, options, app.state.sandbox)
 
     yield start
-    app_slot.app = None
-    for sandbox in started:
-        sandbox.close()
+    session.slot.app = None
 
 
 @pytest.fixture

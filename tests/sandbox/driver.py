@@ -62,15 +62,12 @@ def email_input(page: str) -> str:
 
 
 class Sandbox:
-    def __init__(self, url: str, options: SandboxOptions, store: SandboxStore) -> None:
-        self.url = url
+    def __init__(self, http: httpx.Client, options: SandboxOptions, store: SandboxStore) -> None:
+        self.http = http
+        self.url = str(http.base_url).rstrip("/")
         self.options = options
         self.store = store
-        self.http = httpx.Client(base_url=url, timeout=5)
         self.client_auth = (options.client_id, options.client_secrets[0])
-
-    def close(self) -> None:
-        self.http.close()
 
     def authorize_params(self, **overrides: str | None) -> dict[str, str]:
         params: dict[str, str | None] = {
@@ -86,14 +83,16 @@ class Sandbox:
     def authorize(self, **overrides: str | None) -> httpx.Response:
         return self.http.get("/oauth2/authorize", params=self.authorize_params(**overrides))
 
-    def consent(self, email: str, decision: str = "approve", **overrides: str | None) -> httpx.Response:
+    def consent(
+        self, email: str, decision: str = "approve", **overrides: str | None
+    ) -> httpx.Response:
         page = self.authorize(**overrides)
         assert page.status_code == 200, page.text
         form = {**hidden_fields(page.text), "email": email, "decision": decision}
         return self.http.post("/oauth2/consent", data=form)
 
     def code_for(self, email: str, **overrides: str | None) -> str:
-        response = self.consent(email, **overrides)
+        response = self.consent(email, "approve", **overrides)
         assert response.status_code == 302, response.text
         return query_of(response)["code"]
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from gateway.sandbox.store import DEMO_EMAIL
@@ -61,7 +62,10 @@ def test_any_registered_redirect_uri_is_accepted(start_sandbox: SandboxFactory) 
         ({"response_type": "token"}, "unsupported_response_type"),
         ({"response_type": None}, "invalid_request"),
         ({"scope": "openid meetings:delete"}, "invalid_scope"),
-        ({"code_challenge": Pkce.new().challenge, "code_challenge_method": "plain"}, "invalid_request"),
+        (
+            {"code_challenge": Pkce.new().challenge, "code_challenge_method": "plain"},
+            "invalid_request",
+        ),
         ({"code_challenge": Pkce.new().challenge}, "invalid_request"),
         ({"code_challenge": "too-short", "code_challenge_method": "S256"}, "invalid_request"),
         ({"code_challenge_method": "S256"}, "invalid_request"),
@@ -83,7 +87,7 @@ def test_bad_parameters_are_redirected_back_with_an_error(
 
 
 def test_a_repeated_parameter_is_refused(sandbox: Sandbox) -> None:
-    query = [*sandbox.authorize_params().items(), ("scope", "openid")]
+    query = httpx.QueryParams(sandbox.authorize_params()).add("scope", "openid")
 
     response = sandbox.http.get("/oauth2/authorize", params=query)
 

@@ -1,0 +1,93 @@
+"""Liveness, readiness (including an unmigrated database) and the OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy.engine import URL
+from starlette.routing import Route
+
+from gateway.app import create_app
+from gateway.kit.migrations import head_revision
+from gateway.openapi import build
+from gateway.routes import routes
+from tests.fixtures.database import _admin
+from tests.fixtures.servers import ServerThread
+from tests.fixtures.stack import Stack, gateway_settings
+
+
+async def test_healthz_answers_ok(http: httpx.AsyncClient) -> None:
+    response = await http.get("/healthz")
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_the_schema_revision(http: httpx.AsyncClient) -> None:
+    response = await http.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["schema_revision"] == head_revision()
+
+
+@pytest.fixture
+def unmigrated_gateway(server_url: URL, stack: Stack) -> Iterator[str]:
+    name = f"gw_empty_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+    settings = gateway_settings(0, stack.sandbox.url)
+    server = ServerThread(create_app(settings, server_url.set(database=name))).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        asyncio.run(_admin(server_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def test_readyz_is_503_until_migrated(unmigrated_gateway: str) -> None:
+    response = httpx.get(f"{unmigrated_gateway}/readyz")
+    assert response.status_code == 503
+    assert response.headers["gateway-error"] == "1"
+    body = response.json()["error"]
+    assert body["code"] == "schema_outdated"
+    assert body["details"] == {"database_revision": None, "required_revision": head_revision()}
+
+
+async def test_unknown_route_uses_the_error_shape(http: httpx.AsyncClient) -> None:
+    response = await http.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_openapi_document_is_served(http: httpx.AsyncClient) -> None:
+    document = (await http.get("/openapi.json")).json()
+    assert document["openapi"] == "3.1.0"
+
+
+def _openapi_path(route_path: str) -> str:
+    return route_path.replace("{path:path}", "{path}")
+
+
+def test_every_route_is_described_in_openapi() -> None:
+    paths = build()["paths"]
+    for route in routes:
+        assert isinstance(route, Route)
+        described = paths.get(_openapi_path(route.path))
+        assert described is not None, f"{route.path} is missing from the OpenAPI document"
+        for method in route.methods or ():
+            if method != "HEAD":
+                assert method.lower() in described, f"{method} {route.path} is not described"
+
+
+def test_every_error_code_raised_by_connect_is_documented() -> None:
+    import re
+    from pathlib import Path
+
+    import gateway.connect.endpoints as module
+
+    source = Path(module.__file__).read_text()
+    raised = set(re.findall(r'ConnectFailure\(\s*"([a-z_]+)"', source))
+    documented = str(build()["paths"]["/oauth/callback"]) + str(build()["paths"]["/connect"])
+    assert raised, "found no ConnectFailure codes: the test would prove nothing"
+    for code in raised:
+        assert code in documented, f"{code} is not in the OpenAPI document"
