@@ -122,7 +122,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     if environ is None:
         return Settings(**values)
     # An explicit environment replaces os.environ entirely, which keeps tests hermetic.
+    secret_files = {f"{ENV_PREFIX}{name.upper()}_FILE" for name in SECRET_FIELDS}
     for key, value in env.items():
-        if key.startswith(ENV_PREFIX) and not key.endswith("_FILE"):
+        if key.startswith(ENV_PREFIX) and key not in secret_files:
             values.setdefault(key[len(ENV_PREFIX) :].lower(), value)
     return Settings.model_validate(values)

@@ -106,10 +106,9 @@ async def start_connect(request: Request) -> Response:
             raise ConnectFailure("invalid_connect_token", "This connect link is not valid.")
         _check_usable(connect_session)
         provider = res.providers.get(connect_session.provider)
-        config = await provider.load_config()
-        scopes = connect_session.scopes or config.scopes
+        scopes = connect_session.scopes or provider.scopes
         attempt = sessions.begin_attempt(
-            connect_session, res.keys, pkce=config.pkce, openid="openid" in scopes
+            connect_session, res.keys, pkce=provider.pkce, openid="openid" in scopes
         )
     location = await provider.authorization_url(
         redirect_uri=res.settings.redirect_uri,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
@@ -149,20 +150,13 @@ class OAuthClient:
         """New tokens for a refresh token.
 
         When the provider does not rotate refresh tokens (no ``refresh_token`` in the response),
-        the result carries the one passed in, as RFC 6749 §6 says it stays valid.
+        the result carries the one passed in: RFC 6749 §6 lets the client keep using it.
         """
         config = await self.load_config()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         tokens = await self._token_request(config, form, "token refresh")
         if tokens.refresh_token is None:
-            return TokenSet(
-                access_token=tokens.access_token,
-                refresh_token=SecretStr(refresh_token),
-                expires_in=tokens.expires_in,
-                scopes=tokens.scopes,
-                id_token=tokens.id_token,
-                token_type=tokens.token_type,
-            )
+            return dataclasses.replace(tokens, refresh_token=SecretStr(refresh_token))
         return tokens
 
     async def revoke(self, token: str, token_type_hint: str) -> None:

@@ -199,7 +199,7 @@ def unavailable_from_response(
 def error_from_response(provider: str, what: str, response: httpx.Response) -> ProviderError:
     """Classify a failed response of an endpoint that authenticates the gateway's client.
 
-    ``what`` names the endpoint for the message ("token request", "revocation").
+    ``what`` names the endpoint for the message ("code exchange", "revocation").
     """
     status = response.status_code
     if status == 429 or status >= 500:

@@ -11,9 +11,9 @@ from gateway.providers.errors import (
     InvalidIdToken,
     ProviderError,
     clip,
-    error_from_response,
     json_body,
     transport_error,
+    unavailable_from_response,
 )
 
 # Asymmetric algorithms only: "none" and HS* (keyed with the client secret) are never accepted.
@@ -57,7 +57,7 @@ class IdTokenValidator:
         """The token's claims once signature, iss, aud, azp, exp, iat and nonce all check out."""
         for attempt in range(2):
             fresh = self._keys is None
-            keys = self._keys or await self._fetch_keys()
+            keys = self._keys if self._keys is not None else await self._fetch_keys()
             try:
                 token = self._decode(id_token, keys)
                 break
@@ -108,8 +108,14 @@ class IdTokenValidator:
             response = await self._http.get(self._jwks_uri, headers={"Accept": "application/json"})
         except httpx.HTTPError as exc:
             raise transport_error(self._provider, what, exc) from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise unavailable_from_response(self._provider, what, response)
         if response.status_code != 200:
-            raise error_from_response(self._provider, what, response)
+            raise ProviderError(
+                f"{self._provider} {what} failed with HTTP {response.status_code}",
+                provider=self._provider,
+                upstream_status=response.status_code,
+            )
         body = json_body(response)
         if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
             raise ProviderError(f"{self._provider} JWKS is not a key set", provider=self._provider)

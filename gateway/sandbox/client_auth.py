@@ -28,16 +28,18 @@ def authenticate_client(request: Request, form: FormData, options: SandboxOption
     if basic is not None:
         if posted_secret is not None:
             raise OAuthError("invalid_request", "Use one client authentication method, not two.")
-        if posted_id is not None and posted_id != basic[0]:
+        if posted_id is not None and posted_id not in (basic[0], unquote_plus(basic[0])):
             raise OAuthError("invalid_request", "client_id differs from the Authorization header.")
-        client_id, secret = basic
+        # RFC 6749 form-encodes both before base64; Contio's SDK does not. Either is accepted.
+        candidates = [basic, (unquote_plus(basic[0]), unquote_plus(basic[1]))]
     elif posted_id is not None and posted_secret is not None:
-        client_id, secret = posted_id, posted_secret
+        candidates = [(posted_id, posted_secret)]
     else:
         raise _invalid_client("Client authentication is required.")
-    if client_id != options.client_id or not _secret_matches(secret, options.client_secrets):
-        raise _invalid_client("Client authentication failed.")
-    return client_id
+    for client_id, secret in candidates:
+        if client_id == options.client_id and _secret_matches(secret, options.client_secrets):
+            return client_id
+    raise _invalid_client("Client authentication failed.")
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -54,7 +56,7 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise _invalid_client("Malformed Basic credentials.")
-    return unquote_plus(client_id), unquote_plus(secret)
+    return client_id, secret
 
 
 def _secret_matches(secret: str, accepted: tuple[str, ...]) -> bool:

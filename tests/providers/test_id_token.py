@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from gateway.providers import InvalidIdToken, OAuthClient, ProviderUnavailable
+from gateway.providers import InvalidIdToken, OAuthClient, ProviderError, ProviderUnavailable
 from tests.providers.factories import CLIENT_ID, RsaSigner, b64url, id_token_claims, make_config
 
 JwksServer = Callable[..., OAuthClient]
@@ -177,14 +177,20 @@ async def test_a_key_unknown_after_refetching_is_rejected(
     assert len(fetches) == 2
 
 
-async def test_an_unreachable_jwks_is_unavailable(signer: RsaSigner) -> None:
+@pytest.mark.parametrize(
+    ("status", "expected"), [(503, ProviderUnavailable), (404, ProviderError), (200, ProviderError)]
+)
+async def test_a_jwks_failure_is_a_provider_error(
+    signer: RsaSigner, status: int, expected: type[ProviderError]
+) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(503, text="down")
+        return httpx.Response(status, text="<html>not a key set</html>")
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
         client = OAuthClient(make_config(), http)
-        with pytest.raises(ProviderUnavailable):
+        with pytest.raises(ProviderError) as caught:
             await client.validate_id_token(signer.sign(id_token_claims()), nonce=None)
+    assert type(caught.value) is expected
 
 
 async def test_the_message_does_not_quote_the_token(

@@ -78,3 +78,10 @@ def start_sandbox(session: Session, clock: FakeClock) -> Iterator[SandboxFactory
 @pytest.fixture
 def sandbox(start_sandbox: SandboxFactory) -> Sandbox:
     return start_sandbox()
+
+
+@pytest.fixture
+def token(sandbox: Sandbox) -> str:
+    """An access token of ann@example.com with every read scope."""
+    access_token: str = sandbox.tokens_for("ann@example.com")["access_token"]
+    return access_token

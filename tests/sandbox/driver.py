@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from gateway.sandbox import SandboxOptions
 from gateway.sandbox.store import SandboxStore
@@ -59,6 +62,30 @@ def email_input(page: str) -> str:
     match = _EMAIL_INPUT.search(page)
     assert match is not None, "no email input on the page"
     return match.group(0)
+
+
+def _b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def verify_id_token(sandbox: Sandbox, id_token: str) -> dict[str, Any]:
+    """The ID token's claims, after checking its RS256 signature against the sandbox's JWKS."""
+    header_b64, payload_b64, signature_b64 = id_token.split(".")
+    header = json.loads(_b64decode(header_b64))
+    keys = sandbox.http.get("/.well-known/jwks.json").json()["keys"]
+    (jwk,) = [key for key in keys if key["kid"] == header["kid"]]
+    public_key = rsa.RSAPublicNumbers(
+        int.from_bytes(_b64decode(jwk["e"])), int.from_bytes(_b64decode(jwk["n"]))
+    ).public_key()
+    assert header["alg"] == "RS256"
+    public_key.verify(  # raises InvalidSignature
+        _b64decode(signature_b64),
+        f"{header_b64}.{payload_b64}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )
+    claims: dict[str, Any] = json.loads(_b64decode(payload_b64))
+    return claims
 
 
 class Sandbox:

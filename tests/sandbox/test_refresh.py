@@ -1,7 +1,6 @@
 from __future__ import annotations
 
-from tests.sandbox.driver import FakeClock, Sandbox
-from tests.sandbox.test_token import verified_claims
+from tests.sandbox.driver import FakeClock, Sandbox, verify_id_token
 
 
 def test_refresh_returns_a_new_access_token_and_a_new_refresh_token(sandbox: Sandbox) -> None:
@@ -110,6 +109,6 @@ def test_refresh_returns_a_fresh_id_token_without_the_nonce(sandbox: Sandbox) ->
 
     second = sandbox.refresh(first["refresh_token"]).json()
 
-    claims = verified_claims(sandbox, second["id_token"])
+    claims = verify_id_token(sandbox, second["id_token"])
     assert claims["email"] == "ann@example.com"
     assert "nonce" not in claims

@@ -1,38 +1,7 @@
 from __future__ import annotations
 
-import base64
-import json
-from typing import Any
-
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
 from tests.sandbox.conftest import SandboxFactory
-from tests.sandbox.driver import FakeClock, Pkce, Sandbox
-
-
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def verified_claims(sandbox: Sandbox, id_token: str) -> dict[str, Any]:
-    """The ID token's claims, after checking its RS256 signature against the sandbox's JWKS."""
-    header_b64, payload_b64, signature_b64 = id_token.split(".")
-    header = json.loads(_b64decode(header_b64))
-    keys = sandbox.http.get("/.well-known/jwks.json").json()["keys"]
-    (jwk,) = [key for key in keys if key["kid"] == header["kid"]]
-    public_key = rsa.RSAPublicNumbers(
-        int.from_bytes(_b64decode(jwk["e"])), int.from_bytes(_b64decode(jwk["n"]))
-    ).public_key()
-    assert header["alg"] == "RS256"
-    public_key.verify(  # raises InvalidSignature
-        _b64decode(signature_b64),
-        f"{header_b64}.{payload_b64}".encode(),
-        padding.PKCS1v15(),
-        hashes.SHA256(),
-    )
-    claims: dict[str, Any] = json.loads(_b64decode(payload_b64))
-    return claims
+from tests.sandbox.driver import FakeClock, Pkce, Sandbox, verify_id_token
 
 
 def test_code_exchange_with_client_secret_basic_returns_opaque_tokens(sandbox: Sandbox) -> None:
@@ -260,7 +229,7 @@ def test_id_token_is_signed_with_the_jwks_key_and_names_the_user(
     code = sandbox.code_for("ann.lee@example.com", scope="openid profile", nonce="nonce-42")
     id_token = sandbox.exchange(code).json()["id_token"]
 
-    claims = verified_claims(sandbox, id_token)
+    claims = verify_id_token(sandbox, id_token)
 
     user = sandbox.store.user_by_email("ann.lee@example.com")
     assert user is not None
@@ -277,7 +246,7 @@ def test_id_token_is_signed_with_the_jwks_key_and_names_the_user(
 def test_id_token_has_no_nonce_when_none_was_sent(sandbox: Sandbox) -> None:
     id_token = sandbox.tokens_for("ann@example.com", scope="openid")["id_token"]
 
-    assert "nonce" not in verified_claims(sandbox, id_token)
+    assert "nonce" not in verify_id_token(sandbox, id_token)
 
 
 def test_token_endpoint_only_answers_post(sandbox: Sandbox) -> None:
@@ -285,3 +254,11 @@ def test_token_endpoint_only_answers_post(sandbox: Sandbox) -> None:
 
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+
+
+def test_basic_credentials_may_be_form_encoded_or_raw(start_sandbox: SandboxFactory) -> None:
+    sandbox = start_sandbox(client_secrets=("s3cret+/=%",))
+    for secret in ("s3cret+/=%", "s3cret%2B%2F%3D%25"):
+        sandbox.client_auth = ("sandbox-client", secret)
+
+        assert sandbox.tokens_for("ann@example.com")["access_token"]
