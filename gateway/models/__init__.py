@@ -1,8 +1,23 @@
 """ORM models, one table a file, all on one metadata (``Base.metadata``) for Alembic."""
 
+from gateway.models.audit_event import AuditEvent
 from gateway.models.base import Base
 from gateway.models.connect_session import ConnectSession
 from gateway.models.connection import Connection, ConnectionStatus
+from gateway.models.outbox import EventDelivery, OutboxEvent
+from gateway.models.provider_state import ProviderBreaker, SeenWebhook, TokenBudgetWindow
 from gateway.models.service_client import ServiceClient
 
-__all__ = ["Base", "ConnectSession", "Connection", "ConnectionStatus", "ServiceClient"]
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "ConnectSession",
+    "Connection",
+    "ConnectionStatus",
+    "EventDelivery",
+    "OutboxEvent",
+    "ProviderBreaker",
+    "SeenWebhook",
+    "ServiceClient",
+    "TokenBudgetWindow",
+]

@@ -4,8 +4,10 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.dialects.postgresql import ARRAY
+from typing import Any
+
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.models.base import Base, IdMixin, TimestampMixin
@@ -24,7 +26,10 @@ class Connection(IdMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "connections"
-    __table_args__ = (UniqueConstraint("user_id", "provider"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "provider"),
+        Index("ix_connections_due", "next_refresh_at", postgresql_where="status = 'active'"),
+    )
 
     user_id: Mapped[str] = mapped_column(String(255))
     provider: Mapped[str] = mapped_column(String(64))
@@ -44,6 +49,16 @@ class Connection(IdMixin, TimestampMixin, Base):
     scopes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     created_by_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("service_clients.id"))
     connected_at: Mapped[datetime]
+    # Refresh bookkeeping: when the refresher should next act, and how the last attempt went.
+    token_lifetime_seconds: Mapped[int | None] = mapped_column(Integer)
+    refresh_token_expires_at: Mapped[datetime | None]
+    next_refresh_at: Mapped[datetime | None]
+    last_refreshed_at: Mapped[datetime | None]
+    last_refresh_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The cross-process refresh lease: whoever holds it (until it expires) may call the provider.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:
         return (

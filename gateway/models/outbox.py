@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.models.base import Base, IdMixin
+
+
+class OutboxEvent(IdMixin, Base):
+    """An event for internal services, written in the same transaction as the change it reports.
+
+    Its id is the Standard Webhooks ``webhook-id``: stable across every retry to every endpoint.
+    """
+
+    __tablename__ = "outbox_events"
+
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class EventDelivery(IdMixin, Base):
+    """One event on its way to one endpoint."""
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (
+        Index("ix_event_deliveries_due", "next_attempt_at", postgresql_where="delivered_at IS NULL"),
+    )
+
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    endpoint: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    delivered_at: Mapped[datetime | None]
+    abandoned_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
