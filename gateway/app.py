@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ from gateway.proxy.upstream import HttpxUpstream
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
+from gateway.tokens import loop
+from gateway.tokens.refresh import Refresher
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +48,8 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return plain_error(500, "internal_error", "The gateway failed unexpectedly; this is a bug.")
 
 
-def create_app(settings: Settings, database_url: URL) -> Starlette:
+def create_app(settings: Settings, database_url: URL, *, run_refresher: bool = False) -> Starlette:
+    """The gateway; with ``run_refresher`` the refresher loop also runs in this process."""
     settings.require("encryption_keys")
     assert settings.encryption_keys is not None
     keys = KeyRing.parse(
@@ -63,6 +67,22 @@ def create_app(settings: Settings, database_url: URL) -> Starlette:
             connect_timeout=settings.http_connect_timeout_seconds,
             read_timeout=settings.http_read_timeout_seconds,
         )
+        providers = build_registry(settings, http)
+        refresher = Refresher(db, keys, providers, settings)
+        stop = asyncio.Event()
+        background = (
+            asyncio.create_task(
+                loop.run(
+                    db,
+                    refresher,
+                    interval=settings.refresher_interval_seconds,
+                    batch_size=settings.refresher_batch_size,
+                    stop=stop,
+                )
+            )
+            if run_refresher
+            else None
+        )
         try:
             yield {
                 "resources": Resources(
@@ -70,12 +90,16 @@ def create_app(settings: Settings, database_url: URL) -> Starlette:
                     db=db,
                     keys=keys,
                     http=http,
-                    providers=build_registry(settings, http),
+                    providers=providers,
                     upstream=upstream,
+                    refresher=refresher,
                     schema_head=head_revision(),
                 )
             }
         finally:
+            stop.set()
+            if background is not None:
+                await background
             await upstream.aclose()
             await http.aclose()
             await db.dispose()

@@ -12,6 +12,7 @@ from gateway.kit.db import Database
 from gateway.providers.registry import ProviderRegistry
 from gateway.proxy.upstream import Upstream
 from gateway.settings import Settings
+from gateway.tokens.refresh import Refresher
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Resources:
     http: httpx.AsyncClient
     providers: ProviderRegistry
     upstream: Upstream
+    refresher: Refresher
     schema_head: str | None
 
 

@@ -62,12 +62,29 @@ class Settings(BaseSettings):
     contio_client_secret: SecretStr | None = None
     contio_scopes: str = CONTIO_DEFAULT_SCOPES
 
+    contio_admin_api_key: SecretStr | None = None
+    contio_webhook_secrets: SecretStr | None = None
+    contio_token_rate: str | None = None
+
+    refresh_at_fraction: float = Field(default=0.75, gt=0, lt=1)
+    refresh_margin_seconds: int = Field(default=300, ge=0)
+    refresh_jitter_fraction: float = Field(default=0.05, ge=0, lt=0.5)
+    default_token_lifetime_seconds: int = Field(default=3600, ge=1)
+    refresh_lease_seconds: int = Field(default=90, ge=1)
+    refresher_interval_seconds: float = Field(default=5.0, gt=0)
+    refresher_batch_size: int = Field(default=50, ge=1)
+    breaker_open_seconds: float = Field(default=60.0, gt=0)
+
+    event_endpoints: CommaList = ()
+    event_signing_secrets: SecretStr | None = None
+    webhook_tolerance_seconds: int = Field(default=600, ge=1)
+
     http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     http_read_timeout_seconds: float = Field(default=30.0, gt=0)
 
     log_level: str = "INFO"
 
-    @field_validator("allowed_return_urls", mode="before")
+    @field_validator("allowed_return_urls", "event_endpoints", mode="before")
     @classmethod
     def _split(cls, value: object) -> tuple[str, ...]:
         return split_commas(value)

@@ -8,7 +8,7 @@ from gateway.cli.clients import clients
 from gateway.cli.common import run_command
 from gateway.cli.dev import dev
 from gateway.cli.sandbox import sandbox
-from gateway.cli.serve import migrate, serve
+from gateway.cli.serve import migrate, serve, worker
 from gateway.kit.crypto import generate_key_entry
 
 
@@ -30,6 +30,7 @@ def keys_generate(key_id: str) -> None:
 
 
 cli.add_command(serve)
+cli.add_command(worker)
 cli.add_command(migrate)
 cli.add_command(dev)
 cli.add_command(sandbox)

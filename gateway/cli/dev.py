@@ -102,7 +102,7 @@ def dev(port: int, sandbox_port: int) -> None:
     sandbox_app = create_sandbox_app(
         SandboxOptions(redirect_uris=(config.redirect_uri,), auto_approve=False)
     )
-    app = run_command(lambda: create_app(config, url))
+    app = run_command(lambda: create_app(config, url, run_refresher=True))
 
     async def main() -> None:
         db = Database(url, pool_size=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import click
@@ -12,6 +13,7 @@ from gateway.cli.common import run_command, settings
 from gateway.database import database_url
 from gateway.kit.logs import configure
 from gateway.kit.migrations import upgrade
+from gateway.worker import run_worker
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +21,12 @@ log = logging.getLogger(__name__)
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--no-worker",
+    is_flag=True,
+    help="Do not run the refresher here (run `gateway worker` instead).",
+)
+def serve(host: str, port: int, no_worker: bool) -> None:
     """Run the gateway's HTTP service.
 
     Against GATEWAY_DATABASE_URL it never migrates (that is a release step: `gateway migrate`);
@@ -29,7 +36,7 @@ def serve(host: str, port: int) -> None:
     configure(config.log_level)
     run_command(lambda: config.require("encryption_keys"))
     url = run_command(lambda: database_url(config, migrate_embedded=True))
-    app = run_command(lambda: create_app(config, url))
+    app = run_command(lambda: create_app(config, url, run_refresher=not no_worker))
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=None, lifespan="on")
 
 
@@ -41,3 +48,13 @@ def migrate() -> None:
     url = run_command(lambda: database_url(config, migrate_embedded=False))
     run_command(lambda: upgrade(url))
     click.echo("database schema is up to date")
+
+
+@click.command()
+def worker() -> None:
+    """Run the background jobs (the refresher) without the HTTP service."""
+    config = settings()
+    configure(config.log_level)
+    run_command(lambda: config.require("encryption_keys"))
+    url = run_command(lambda: database_url(config, migrate_embedded=True))
+    run_command(lambda: asyncio.run(run_worker(config, url)))

@@ -15,6 +15,7 @@ from gateway.clients.auth import require_client
 from gateway.connect import sessions
 from gateway.connect.return_urls import is_allowed, with_params
 from gateway.connections import store
+from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import BadRequest, GatewayError
 from gateway.kit.body import parse_json
 from gateway.models import ConnectSession
@@ -206,7 +207,7 @@ async def callback(request: Request) -> Response:
                 raise ConnectFailure(
                     "connect_session_used", "This connect link was already used.", connect_session
                 )
-            connection = await store.save_grant(
+            connection, created = await store.save_grant(
                 session,
                 res.keys,
                 user_id=connect_session.user_id,
@@ -214,8 +215,15 @@ async def callback(request: Request) -> Response:
                 subject=subject,
                 tokens=tokens,
                 client_id=connect_session.service_client_id,
+                settings=res.settings,
             )
             await sessions.link(session, connect_session, connection.id)
+            await emit(
+                session,
+                res.settings.event_endpoints,
+                "connection.created" if created else "connection.recovered",
+                connection_data(connection, "connected" if created else "reconnected"),
+            )
     except ConnectFailure:
         await _discard(provider, tokens)
         raise

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.kit.crypto import Binding, KeyRing
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.tokens import TokenSet
+from gateway.settings import Settings
+from gateway.tokens import policy
 
 TABLE = "connections"
 
@@ -41,10 +43,6 @@ def refresh_token(keys: KeyRing, connection: Connection) -> str | None:
     return keys.open(connection.refresh_token, _binding(connection.id, "refresh_token"))
 
 
-def expiry(tokens: TokenSet, now: datetime) -> datetime | None:
-    return None if tokens.expires_in is None else now + timedelta(seconds=tokens.expires_in)
-
-
 async def find(session: AsyncSession, user_id: str, provider: str) -> Connection | None:
     return await session.scalar(
         select(Connection).where(Connection.user_id == user_id, Connection.provider == provider)
@@ -60,8 +58,13 @@ async def save_grant(
     subject: str,
     tokens: TokenSet,
     client_id: uuid.UUID | None,
-) -> Connection:
-    """Create the one connection for (user, provider), or replace its grant after a re-connect."""
+    settings: Settings,
+) -> tuple[Connection, bool]:
+    """Create the one connection for (user, provider), or replace its grant after a re-connect.
+
+    Returns the connection and whether it is new. Takes the row lock, so a refresh in flight cannot
+    write older tokens over these (its compare-and-swap on ``token_version`` fails).
+    """
     now = datetime.now(UTC)
     connection = await session.scalar(
         select(Connection)
@@ -77,14 +80,21 @@ async def save_grant(
             token_version=1,
         )
         session.add(connection)
+        created = True
     else:
+        created = False
         connection.token_version += 1
         connection.refresh_token = None
     connection.subject = subject
     connection.status = ConnectionStatus.ACTIVE
-    connection.expires_at = expiry(tokens, now)
+    lifetime = tokens.expires_in or settings.default_token_lifetime_seconds
+    connection.expires_at = now + timedelta(seconds=lifetime)
+    connection.token_lifetime_seconds = lifetime
+    connection.next_refresh_at = policy.next_refresh_at(now, lifetime, settings)
+    connection.last_refresh_error = None
+    connection.consecutive_failures = 0
     connection.scopes = list(tokens.scopes) if tokens.scopes is not None else None
     connection.connected_at = now
     seal_tokens(keys, connection, tokens)
     await session.flush()
-    return connection
+    return connection, created

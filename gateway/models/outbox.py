@@ -29,7 +29,9 @@ class EventDelivery(IdMixin, Base):
 
     __tablename__ = "event_deliveries"
     __table_args__ = (
-        Index("ix_event_deliveries_due", "next_attempt_at", postgresql_where="delivered_at IS NULL"),
+        Index(
+            "ix_event_deliveries_due", "next_attempt_at", postgresql_where="delivered_at IS NULL"
+        ),
     )
 
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from starlette.background import BackgroundTask
@@ -13,8 +14,10 @@ from gateway.clients.policy import is_allowed
 from gateway.connections import store
 from gateway.exceptions import Conflict, Forbidden, Gone, NotFound
 from gateway.models import Connection, ConnectionStatus
+from gateway.providers.errors import ProviderError
 from gateway.proxy.paths import InvalidPath, ProxyPath, normalise
 from gateway.resources import Resources, resources
+from gateway.tokens.policy import expires_soon
 
 PREFIX = "/proxy/users/"
 PROVIDER_HEADER = "gateway-provider"
@@ -69,6 +72,22 @@ async def load_connection(res: Resources, user_id: str, provider: str) -> tuple[
     return connection, store.access_token(res.keys, connection)
 
 
+async def fresh_token(res: Resources, connection: Connection, token: str) -> tuple[Connection, str]:
+    """Refresh first when the token expires within the margin; keep a still-valid token on a hiccup."""
+    now = datetime.now(UTC)
+    if not expires_soon(
+        connection.expires_at, connection.token_lifetime_seconds, now, res.settings
+    ):
+        return connection, token
+    try:
+        fresh = await res.refresher.refresh(connection.id, seen_version=connection.token_version)
+    except ProviderError:
+        if connection.expires_at is not None and connection.expires_at > now:
+            return connection, token
+        raise
+    return fresh.connection, store.access_token(res.keys, fresh.connection)
+
+
 async def proxy(request: Request) -> Response:
     principal = await require_client(request, "proxy")
     raw_path = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0]
@@ -81,7 +100,8 @@ async def proxy(request: Request) -> Response:
         )
     res = resources(request)
     provider = res.providers.get(request.headers.get(PROVIDER_HEADER))
-    _connection, token = await load_connection(res, user_id, provider.name)
+    connection, token = await load_connection(res, user_id, provider.name)
+    connection, token = await fresh_token(res, connection, token)
 
     url = provider.api_base_url + path.encoded
     query = request.scope.get("query_string", b"").decode("latin-1")
@@ -92,8 +112,18 @@ async def proxy(request: Request) -> Response:
         for name in FORWARDED_REQUEST_HEADERS
         if name in request.headers
     ]
-    headers.append(("authorization", f"Bearer {token}"))
-    upstream = await res.upstream.send(request.method, url, headers, None)
+    upstream = await res.upstream.send(
+        request.method, url, [*headers, ("authorization", f"Bearer {token}")], None
+    )
+    if upstream.status == 401:
+        # The token may have been revoked or rotated early: refresh once (unless another refresh
+        # already replaced it) and retry once.
+        await upstream.aclose()
+        fresh = await res.refresher.refresh(connection.id, seen_version=connection.token_version)
+        token = store.access_token(res.keys, fresh.connection)
+        upstream = await res.upstream.send(
+            request.method, url, [*headers, ("authorization", f"Bearer {token}")], None
+        )
     returned = [(k, v) for k, v in upstream.headers if k.lower() in RETURNED_RESPONSE_HEADERS]
     response = StreamingResponse(
         upstream.body, status_code=upstream.status, background=BackgroundTask(upstream.aclose)

@@ -1,0 +1,49 @@
+"""When to refresh and how long to back off: pure functions of time, lifetimes and settings."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from gateway.settings import Settings
+
+MAX_BACKOFF_SECONDS = 900.0
+BASE_BACKOFF_SECONDS = 5.0
+
+
+def next_refresh_at(
+    issued_at: datetime, lifetime_seconds: int, settings: Settings, rng: random.Random | None = None
+) -> datetime:
+    """Once ``refresh_at_fraction`` of the token's life has passed, minus jitter to spread the load."""
+    jitter = (rng or random).random() * settings.refresh_jitter_fraction * lifetime_seconds
+    return issued_at + timedelta(seconds=lifetime_seconds * settings.refresh_at_fraction - jitter)
+
+
+def refresh_margin(lifetime_seconds: int | None, settings: Settings) -> float:
+    """How close to expiry the proxy refreshes before forwarding.
+
+    Capped at (1 - fraction) x lifetime, so a short-lived token is not refreshed on every call.
+    """
+    if lifetime_seconds is None:
+        return float(settings.refresh_margin_seconds)
+    cap = (1 - settings.refresh_at_fraction) * lifetime_seconds
+    return min(float(settings.refresh_margin_seconds), cap)
+
+
+def expires_soon(
+    expires_at: datetime | None, lifetime_seconds: int | None, now: datetime, settings: Settings
+) -> bool:
+    if expires_at is None:
+        return False
+    return (expires_at - now).total_seconds() <= refresh_margin(lifetime_seconds, settings)
+
+
+def backoff_seconds(
+    failures: int, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
+    """Capped exponential backoff with full jitter; never sooner than the provider's Retry-After."""
+    ceiling = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, failures - 1))
+    delay: float = ceiling / 2 + (rng or random).random() * ceiling / 2
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, MAX_BACKOFF_SECONDS))
+    return delay

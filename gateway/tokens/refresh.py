@@ -1,0 +1,322 @@
+"""One refresh at a time, everywhere.
+
+Within a process, concurrent callers for the same connection share one in-flight refresh
+(single-flight). Across processes, a lease on the connection row (owner and expiry, taken by a
+conditional UPDATE and longer than the token endpoint's timeout) admits one refresher; it re-reads the
+row after taking the lease, so a refresh another process finished is used rather than repeated. No
+transaction or pooled connection is held while the provider is called, and the new tokens are written
+with a compare-and-swap on ``token_version``: a newer refresh token is never overwritten by an older one.
+
+Failures are classified: a rejected grant makes the connection ``needs_reauth`` at once; a rejected
+gateway client trips the provider's breaker and touches no connection; anything transient is retried
+later with backoff while the current token stays in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.connections import store
+from gateway.events.outbox import connection_data, emit
+from gateway.exceptions import Conflict
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.models import AuditEvent, Connection, ConnectionStatus
+from gateway.providers.errors import (
+    ClientRejected,
+    GrantRejected,
+    ProviderError,
+    ProviderUnavailable,
+)
+from gateway.providers.registry import ProviderRegistry
+from gateway.providers.tokens import TokenSet
+from gateway.settings import Settings
+from gateway.tokens import breaker, policy
+
+log = logging.getLogger(__name__)
+
+LEASE_POLL_SECONDS = 0.05
+
+
+class ReauthRequired(Conflict):
+    """Raised when the user's grant is gone: they must connect again."""
+
+    code = "reauth_required"
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """The connection as it stands after a refresh (ours or another process's)."""
+
+    connection: Connection
+    refreshed: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Refresher:
+    """Refreshes connections; one instance per process, shared by the proxy and the refresher loop."""
+
+    def __init__(
+        self, db: Database, keys: KeyRing, providers: ProviderRegistry, settings: Settings
+    ) -> None:
+        self._db = db
+        self._keys = keys
+        self._providers = providers
+        self._settings = settings
+        self.owner = f"{uuid.uuid4().hex[:16]}"
+        self._in_flight: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
+
+    async def refresh(
+        self, connection_id: uuid.UUID, *, seen_version: int | None = None, due_only: bool = False
+    ) -> Fresh:
+        """Refresh unless someone already moved past ``seen_version``; everyone shares one result."""
+        pending = self._in_flight.get(connection_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Fresh] = asyncio.get_running_loop().create_future()
+        self._in_flight[connection_id] = future
+        try:
+            result = await self._refresh_leased(connection_id, seen_version, due_only)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        else:
+            future.set_result(result)
+            return result
+        finally:
+            del self._in_flight[connection_id]
+
+    async def _refresh_leased(
+        self, connection_id: uuid.UUID, seen_version: int | None, due_only: bool
+    ) -> Fresh:
+        connection = await self._take_lease(connection_id)
+        if connection is None:
+            return await self._wait_for_other(connection_id, seen_version)
+        try:
+            if (seen_version is not None and connection.token_version != seen_version) or (
+                due_only
+                and connection.next_refresh_at is not None
+                and connection.next_refresh_at > _now()
+            ):
+                return Fresh(connection, refreshed=False)
+            return await self._refresh_holding_lease(connection)
+        finally:
+            await self._release_lease(connection_id)
+
+    async def _take_lease(self, connection_id: uuid.UUID) -> Connection | None:
+        now = _now()
+        async with self._db.transaction() as session:
+            taken = await session.scalar(
+                update(Connection)
+                .where(
+                    Connection.id == connection_id,
+                    or_(
+                        Connection.lease_owner.is_(None),
+                        Connection.lease_expires_at < now,
+                        Connection.lease_owner == self.owner,
+                    ),
+                )
+                .values(
+                    lease_owner=self.owner,
+                    lease_expires_at=now + timedelta(seconds=self._settings.refresh_lease_seconds),
+                )
+                .returning(Connection)
+                .execution_options(populate_existing=True)
+            )
+        if taken is None:
+            return None
+        if taken.status is not ConnectionStatus.ACTIVE:
+            await self._release_lease(connection_id)
+            raise ReauthRequired(
+                "the user must connect again before their account can be used",
+                details={"connection_id": str(connection_id), "status": taken.status.value},
+            )
+        return taken
+
+    async def _release_lease(self, connection_id: uuid.UUID) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id, Connection.lease_owner == self.owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+
+    async def _wait_for_other(self, connection_id: uuid.UUID, seen_version: int | None) -> Fresh:
+        """Another process holds the lease: use its result once the version moves or the lease ends."""
+        deadline = _now() + timedelta(seconds=self._settings.refresh_lease_seconds)
+        while True:
+            async with self._db.transaction() as session:
+                current = await session.get(Connection, connection_id, populate_existing=True)
+            if current is None:
+                raise LookupError(f"connection {connection_id} vanished")
+            if current.status is not ConnectionStatus.ACTIVE:
+                raise ReauthRequired(
+                    "the user must connect again before their account can be used",
+                    details={"connection_id": str(connection_id)},
+                )
+            moved = seen_version is not None and current.token_version != seen_version
+            if moved or current.lease_owner is None or _now() > deadline:
+                return Fresh(current, refreshed=False)
+            await asyncio.sleep(LEASE_POLL_SECONDS)
+
+    async def _refresh_holding_lease(self, connection: Connection) -> Fresh:
+        provider = self._providers.get(connection.provider)
+        now = _now()
+        async with self._db.transaction() as session:
+            closed_at = await breaker.open_until(session, connection.provider, now)
+        if closed_at is not None:
+            raise ProviderUnavailable(
+                f"{connection.provider} refuses the gateway's client; retrying after {closed_at:%H:%M:%S}",
+                provider=connection.provider,
+                retry_after=(closed_at - now).total_seconds(),
+            )
+        refresh_token = store.refresh_token(self._keys, connection)
+        if refresh_token is None:
+            return await self._grant_lost(connection, "no_refresh_token", "no refresh token")
+        try:
+            tokens = await provider.refresh(refresh_token)
+        except GrantRejected as exc:
+            return await self._grant_lost(connection, exc.code, exc.message)
+        except ClientRejected as exc:
+            await self._client_rejected(connection.provider, exc)
+            raise
+        except ProviderError as exc:
+            await self._transient_failure(connection, exc)
+            raise
+        lifetime = await self._lifetime(provider, tokens)
+        return Fresh(await self._store_refreshed(connection, tokens, lifetime), refreshed=True)
+
+    async def _lifetime(self, provider: Any, tokens: TokenSet) -> int:
+        if tokens.expires_in is not None:
+            return tokens.expires_in
+        try:
+            info = await provider.introspect(tokens.access_token.get_secret_value())
+        except ProviderError:
+            info = {}
+        exp = info.get("exp")
+        if isinstance(exp, int | float):
+            return max(1, int(exp - _now().timestamp()))
+        return self._settings.default_token_lifetime_seconds
+
+    async def _store_refreshed(
+        self, connection: Connection, tokens: TokenSet, lifetime: int
+    ) -> Connection:
+        now = _now()
+        async with self._db.transaction() as session:
+            current = await session.scalar(
+                select(Connection)
+                .where(
+                    Connection.id == connection.id,
+                    Connection.token_version == connection.token_version,
+                )
+                .with_for_update()
+            )
+            if current is None:
+                # Our lease ran out and someone else wrote newer tokens: theirs win.
+                log.error(
+                    "refresh of %s lost its compare-and-swap; keeping the newer tokens",
+                    connection.id,
+                )
+                fresh = await session.get(Connection, connection.id, populate_existing=True)
+                assert fresh is not None
+                return fresh
+            recovering = current.consecutive_failures > 0
+            store.seal_tokens(self._keys, current, tokens)
+            current.token_version += 1
+            current.expires_at = now + timedelta(seconds=lifetime)
+            current.token_lifetime_seconds = lifetime
+            current.next_refresh_at = policy.next_refresh_at(now, lifetime, self._settings)
+            current.last_refreshed_at = now
+            current.last_refresh_error = None
+            current.consecutive_failures = 0
+            if tokens.scopes is not None:
+                current.scopes = list(tokens.scopes)
+            await breaker.reset(session, current.provider)
+            if recovering:
+                await self._event(session, current, "connection.recovered", "refresh_succeeded")
+        log.info("refreshed connection %s (version %s)", connection.id, current.token_version)
+        return current
+
+    async def _grant_lost(self, connection: Connection, code: str, message: str) -> Fresh:
+        now = _now()
+        async with self._db.transaction() as session:
+            current = await session.get(Connection, connection.id, with_for_update=True)
+            assert current is not None
+            if current.token_version == connection.token_version:
+                current.status = ConnectionStatus.NEEDS_REAUTH
+                current.next_refresh_at = None
+                current.last_refresh_error = _error(code, message, now)
+                current.consecutive_failures += 1
+                session.add(
+                    AuditEvent(
+                        actor="gateway:refresher",
+                        action="connection.needs_reauth",
+                        connection_id=current.id,
+                        details={"reason": code},
+                    )
+                )
+                await self._event(session, current, "connection.needs_reauth", code)
+        log.warning("connection %s needs re-authorization: %s", connection.id, code)
+        raise ReauthRequired(
+            "the provider rejected the user's grant; they must connect again",
+            details={"connection_id": str(connection.id), "reason": code},
+        )
+
+    async def _client_rejected(self, provider: str, exc: ProviderError) -> None:
+        async with self._db.transaction() as session:
+            until, opened = await breaker.trip(
+                session, provider, exc.code, _now(), self._settings.breaker_open_seconds
+            )
+            if opened:
+                await emit(
+                    session,
+                    self._settings.event_endpoints,
+                    "provider.client_error",
+                    {"provider": provider, "reason": exc.code, "retry_at": until.isoformat()},
+                )
+        log.error(
+            "ALERT: %s rejects the gateway's client (%s); breaker open until %s",
+            provider,
+            exc.code,
+            until,
+        )
+
+    async def _transient_failure(self, connection: Connection, exc: ProviderError) -> None:
+        now = _now()
+        retry_after = exc.retry_after if isinstance(exc, ProviderUnavailable) else None
+        async with self._db.transaction() as session:
+            current = await session.get(Connection, connection.id, with_for_update=True)
+            assert current is not None
+            current.consecutive_failures += 1
+            current.last_refresh_error = _error(exc.code, exc.message, now)
+            delay = policy.backoff_seconds(current.consecutive_failures, retry_after)
+            current.next_refresh_at = now + timedelta(seconds=delay)
+            if current.consecutive_failures == 1:
+                await self._event(session, current, "connection.refresh_failed", exc.code)
+        log.warning("refresh of %s failed (%s); retrying in %.0fs", connection.id, exc.code, delay)
+
+    async def _event(
+        self, session: AsyncSession, connection: Connection, event_type: str, reason: str
+    ) -> None:
+        await emit(
+            session,
+            self._settings.event_endpoints,
+            event_type,
+            connection_data(connection, reason),
+        )
+
+
+def _error(code: str, message: str, at: datetime) -> dict[str, str]:
+    return {"code": code, "message": message[:300], "at": at.isoformat()}

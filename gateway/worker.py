@@ -1,0 +1,47 @@
+"""The background jobs (the refresher loop), run by ``gateway worker`` or inside ``gateway serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import httpx
+from sqlalchemy.engine import URL
+
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.providers.registry import build_registry
+from gateway.settings import Settings
+from gateway.tokens import loop
+from gateway.tokens.refresh import Refresher
+
+
+async def run_worker(
+    settings: Settings, database_url: URL, stop: asyncio.Event | None = None
+) -> None:
+    """Run until SIGTERM/SIGINT (or ``stop``); every replica may run one: leases keep them apart."""
+    settings.require("encryption_keys")
+    assert settings.encryption_keys is not None
+    keys = KeyRing.parse(
+        settings.encryption_keys.get_secret_value(), settings.encryption_active_key
+    )
+    stop = stop or asyncio.Event()
+    running = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        running.add_signal_handler(signum, stop.set)
+    db = Database(database_url, pool_size=settings.database_pool_size)
+    timeout = httpx.Timeout(
+        settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
+    )
+    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
+        refresher = Refresher(db, keys, build_registry(settings, http), settings)
+        try:
+            await loop.run(
+                db,
+                refresher,
+                interval=settings.refresher_interval_seconds,
+                batch_size=settings.refresher_batch_size,
+                stop=stop,
+            )
+        finally:
+            await db.dispose()

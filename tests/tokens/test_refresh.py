@@ -1,0 +1,238 @@
+"""Refreshing tokens: due refreshes, single flight across callers and processes, classified failures."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select, update
+
+from gateway.connections.store import access_token
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.models import Connection, ConnectionStatus, OutboxEvent, ProviderBreaker
+from gateway.providers.errors import ClientRejected, ProviderUnavailable
+from gateway.providers.registry import build_registry
+from gateway.settings import Settings
+from gateway.tokens.loop import refresh_due
+from gateway.tokens.refresh import ReauthRequired, Refresher
+from tests.e2e.flows import connect
+from tests.fixtures.stack import Stack
+
+
+@pytest.fixture
+async def provider_http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+def make_refresher(db: Database, settings: Settings, http: httpx.AsyncClient) -> Refresher:
+    assert settings.encryption_keys is not None
+    keys = KeyRing.parse(settings.encryption_keys.get_secret_value())
+    return Refresher(db, keys, build_registry(settings, http), settings)
+
+
+async def connected(http: httpx.AsyncClient, key: str, db: Database) -> Connection:
+    user_id = f"user-{uuid.uuid4().hex[:8]}"
+    response = await connect(http, key, user_id, login_hint=f"{user_id}@example.com")
+    assert response.status_code == 200
+    return await load(db, user_id)
+
+
+async def load(db: Database, user_id: str) -> Connection:
+    async with db.transaction() as session:
+        found = await session.scalar(select(Connection).where(Connection.user_id == user_id))
+    assert found is not None
+    return found
+
+
+async def events_for(db: Database, connection: Connection) -> list[str]:
+    async with db.transaction() as session:
+        rows = await session.scalars(
+            select(OutboxEvent).where(
+                OutboxEvent.data["connection_id"].astext == str(connection.id)
+            )
+        )
+        return [row.type for row in rows]
+
+
+async def test_connecting_schedules_the_first_refresh_at_the_fraction(
+    http: httpx.AsyncClient, service_key: str, db: Database, stack: Stack
+) -> None:
+    connection = await connected(http, service_key, db)
+    assert connection.next_refresh_at is not None and connection.expires_at is not None
+    lifetime = (connection.expires_at - connection.connected_at).total_seconds()
+    until_refresh = (connection.next_refresh_at - connection.connected_at).total_seconds()
+    fraction = stack.settings.refresh_at_fraction
+    jitter = stack.settings.refresh_jitter_fraction
+    assert lifetime * (fraction - jitter) <= until_refresh <= lifetime * fraction
+    assert "connection.created" in await events_for(db, connection)
+
+
+async def test_refresher_cycle_refreshes_due_connections_only(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    due, idle = await connected(http, service_key, db), await connected(http, service_key, db)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == due.id)
+            .values(next_refresh_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    refresher = make_refresher(db, stack.settings, provider_http)
+    await refresh_due(db, refresher, batch_size=100)
+    after_due, after_idle = await load(db, due.user_id), await load(db, idle.user_id)
+    assert after_due.token_version == due.token_version + 1
+    assert after_due.last_refreshed_at is not None
+    assert after_due.next_refresh_at is not None
+    assert after_due.next_refresh_at > datetime.now(UTC)
+    assert after_idle.token_version == idle.token_version
+    keys = KeyRing.parse(stack.settings.encryption_keys.get_secret_value())  # type: ignore[union-attr]
+    assert access_token(keys, after_due) != access_token(keys, due)
+
+
+async def test_concurrent_callers_in_one_process_share_one_refresh(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+    refresher = make_refresher(db, stack.settings, provider_http)
+    results = await asyncio.gather(
+        *(
+            refresher.refresh(connection.id, seen_version=connection.token_version)
+            for _ in range(10)
+        )
+    )
+    # One write of new tokens, whose result every caller got.
+    assert {r.connection.token_version for r in results} == {connection.token_version + 1}
+    assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
+    # A second refresh with the rotated-away token would have tripped reuse detection.
+    proxied = await http.get(
+        f"/proxy/users/{connection.user_id}/profile",
+        headers={"Authorization": f"Bearer {service_key}"},
+    )
+    assert proxied.status_code == 200
+
+
+async def test_two_processes_refresh_once_and_both_use_the_result(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+    first = make_refresher(db, stack.settings, provider_http)
+    second = make_refresher(db, stack.settings, provider_http)
+    results = await asyncio.gather(
+        *(
+            refresher.refresh(connection.id, seen_version=connection.token_version)
+            for refresher in (first, second, first, second)
+        )
+    )
+    assert {r.connection.token_version for r in results} == {connection.token_version + 1}
+    after = await load(db, connection.user_id)
+    assert after.token_version == connection.token_version + 1
+    assert after.lease_owner is None
+    proxied = await http.get(
+        f"/proxy/users/{connection.user_id}/profile",
+        headers={"Authorization": f"Bearer {service_key}"},
+    )
+    assert proxied.status_code == 200, "a second refresh would have tripped reuse detection"
+
+
+async def test_rejected_grant_makes_the_connection_need_reauth(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+    stack.sandbox_store.revoke_user(f"{connection.user_id}@example.com")
+    refresher = make_refresher(db, stack.settings, provider_http)
+    with pytest.raises(ReauthRequired):
+        await refresher.refresh(connection.id)
+    after = await load(db, connection.user_id)
+    assert after.status == ConnectionStatus.NEEDS_REAUTH
+    assert after.next_refresh_at is None
+    assert after.last_refresh_error is not None
+    assert after.last_refresh_error["code"] == "grant_rejected"
+    assert "connection.needs_reauth" in await events_for(db, connection)
+    proxied = await http.get(
+        f"/proxy/users/{connection.user_id}/meetings",
+        headers={"Authorization": f"Bearer {service_key}"},
+    )
+    assert proxied.status_code == 409
+
+
+async def test_rejected_client_opens_the_breaker_and_touches_no_connection(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+    wrong = stack.settings.model_copy(update={"contio_client_secret": SecretStr("wrong-secret")})
+    refresher = make_refresher(db, wrong, provider_http)
+    try:
+        with pytest.raises(ClientRejected):
+            await refresher.refresh(connection.id)
+        after = await load(db, connection.user_id)
+        assert after.status == ConnectionStatus.ACTIVE
+        assert after.consecutive_failures == 0
+        assert after.token_version == connection.token_version
+        with pytest.raises(ProviderUnavailable):  # the breaker answers; the provider is not asked
+            await refresher.refresh(connection.id)
+    finally:
+        async with db.transaction() as session:
+            await session.execute(
+                update(ProviderBreaker)
+                .where(ProviderBreaker.provider == "contio")
+                .values(open_until=None, consecutive_failures=0)
+            )
+
+
+async def test_proxy_refreshes_a_token_about_to_expire(
+    http: httpx.AsyncClient, service_key: str, db: Database
+) -> None:
+    connection = await connected(http, service_key, db)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id)
+            .values(expires_at=datetime.now(UTC) + timedelta(seconds=10))
+        )
+    response = await http.get(
+        f"/proxy/users/{connection.user_id}/profile",
+        headers={"Authorization": f"Bearer {service_key}"},
+    )
+    assert response.status_code == 200
+    assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
+
+
+async def test_proxy_refreshes_once_and_retries_on_upstream_401(
+    http: httpx.AsyncClient, service_key: str, db: Database, stack: Stack
+) -> None:
+    connection = await connected(http, service_key, db)
+    keys = KeyRing.parse(stack.settings.encryption_keys.get_secret_value())  # type: ignore[union-attr]
+    stack.sandbox_store.revoke_token(access_token(keys, connection), "sandbox-client")
+    response = await http.get(
+        f"/proxy/users/{connection.user_id}/profile",
+        headers={"Authorization": f"Bearer {service_key}"},
+    )
+    assert response.status_code == 200
+    assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
