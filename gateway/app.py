@@ -26,8 +26,8 @@ from gateway.proxy.upstream import HttpxUpstream
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
-from gateway.tokens import loop
 from gateway.tokens.refresh import Refresher
+from gateway.worker import background_jobs
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +71,7 @@ def create_app(settings: Settings, database_url: URL, *, run_refresher: bool = F
         refresher = Refresher(db, keys, providers, settings)
         stop = asyncio.Event()
         background = (
-            asyncio.create_task(
-                loop.run(
-                    db,
-                    refresher,
-                    interval=settings.refresher_interval_seconds,
-                    batch_size=settings.refresher_batch_size,
-                    stop=stop,
-                )
-            )
+            asyncio.create_task(background_jobs(settings, db, http, refresher, stop))
             if run_refresher
             else None
         )

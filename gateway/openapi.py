@@ -72,6 +72,23 @@ SCHEMAS: dict[str, Any] = {
             "expires_at": {"type": "string", "format": "date-time"},
         },
     },
+    "ContioWebhookEvent": {
+        "type": "object",
+        "required": ["event_type", "event_id", "timestamp", "partner_app_id", "data"],
+        "properties": {
+            "event_type": {"type": "string"},
+            "event_id": {"type": "string", "maxLength": 128},
+            "timestamp": {"type": ["string", "number"], "description": "RFC 3339 or unix s"},
+            "partner_app_id": {"type": "string"},
+            "data": {"type": "object"},
+            "for_user": {"type": "object", "properties": {"id": {"type": "string"}}},
+        },
+    },
+    "WebhookResult": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"enum": ["processed", "ignored", "duplicate"]}},
+    },
 }
 
 PATHS: dict[str, Any] = {
@@ -193,6 +210,39 @@ PATHS: dict[str, Any] = {
                 "410": error("The connection was revoked.", "connection_revoked"),
                 "502": error("The provider could not be reached.", "upstream_unreachable"),
                 "504": error("The provider did not answer in time.", "upstream_timeout"),
+            },
+        }
+    },
+    "/webhooks/contio": {
+        "post": {
+            "summary": "Contio's webhooks (signed with X-Contio-Signature); revokes connections",
+            "security": [],
+            "parameters": [
+                {
+                    "name": "X-Contio-Signature",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/ContioWebhookEvent"}
+                    }
+                },
+            },
+            "responses": {
+                "200": json_body(
+                    {"$ref": "#/components/schemas/WebhookResult"},
+                    "Taken: processed, ignored (another type, no matching connection) or a "
+                    "duplicate of an event already processed.",
+                ),
+                "400": error("Not an event, or too old.", "invalid_event", "stale_event"),
+                "401": error("Missing or wrong signature; nothing changed.", "invalid_signature"),
+                "413": error("The body is larger than 1 MiB.", "payload_too_large"),
+                "503": error("No webhook secret is configured.", "webhooks_not_configured"),
             },
         }
     },

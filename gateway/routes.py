@@ -6,6 +6,7 @@ from starlette.routing import Route
 
 from gateway import health, openapi
 from gateway.connect import endpoints as connect
+from gateway.events import inbound as events_inbound
 from gateway.proxy import endpoints as proxy
 
 routes = [
@@ -16,4 +17,5 @@ routes = [
     Route("/connect", connect.start_connect, methods=["GET"]),
     Route("/oauth/callback", connect.callback, methods=["GET"]),
     Route("/proxy/users/{user_id}/{path:path}", proxy.proxy, methods=["GET"]),
+    Route("/webhooks/contio", events_inbound.contio_webhook, methods=["POST"]),
 ]

@@ -1,4 +1,5 @@
-"""The background jobs (the refresher loop), run by ``gateway worker`` or inside ``gateway serve``."""
+"""The background jobs (the refresher loop and event delivery), run by ``gateway worker`` or inside
+``gateway serve``."""
 
 from __future__ import annotations
 
@@ -8,12 +9,36 @@ import signal
 import httpx
 from sqlalchemy.engine import URL
 
+from gateway.events.delivery import Deliverer
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.providers.registry import build_registry
-from gateway.settings import Settings
+from gateway.settings import Settings, split_commas
 from gateway.tokens import loop
 from gateway.tokens.refresh import Refresher
+
+
+async def background_jobs(
+    settings: Settings,
+    db: Database,
+    http: httpx.AsyncClient,
+    refresher: Refresher,
+    stop: asyncio.Event,
+) -> None:
+    """The refresher loop and, when signing secrets are set, the event deliverer, until ``stop``."""
+    jobs = [
+        loop.run(
+            db,
+            refresher,
+            interval=settings.refresher_interval_seconds,
+            batch_size=settings.refresher_batch_size,
+            stop=stop,
+        )
+    ]
+    if settings.event_signing_secrets is not None:
+        secrets = split_commas(settings.event_signing_secrets.get_secret_value())
+        jobs.append(Deliverer(db, http, secrets).run(stop, settings.refresher_interval_seconds))
+    await asyncio.gather(*jobs)
 
 
 async def run_worker(
@@ -36,12 +61,6 @@ async def run_worker(
     async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
         refresher = Refresher(db, keys, build_registry(settings, http), settings)
         try:
-            await loop.run(
-                db,
-                refresher,
-                interval=settings.refresher_interval_seconds,
-                batch_size=settings.refresher_batch_size,
-                stop=stop,
-            )
+            await background_jobs(settings, db, http, refresher, stop)
         finally:
             await db.dispose()

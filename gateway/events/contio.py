@@ -1,0 +1,100 @@
+"""Contio's webhooks: the ``X-Contio-Signature`` check and the envelope, pure functions without I/O.
+
+Contio signs the raw body: ``sha256=`` + hex HMAC-SHA256 under the partner app's webhook secret.
+Several secrets may be configured (newest first) so a rotation loses no event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+SIGNATURE_HEADER = "x-contio-signature"
+SIGNATURE_PREFIX = "sha256="
+MAX_EVENT_ID_LENGTH = 128  # seen_webhooks.event_id
+
+
+class InvalidEnvelope(ValueError):
+    """Raised when a verified body is not a Contio event envelope."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_type: str
+    event_id: str
+    timestamp: datetime
+    partner_app_id: str
+    data: dict[str, Any]
+    for_user: dict[str, Any] | None = None
+
+
+def signature(secret: str, body: bytes) -> str:
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def is_signed(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
+    """Whether ``header`` is a signature of ``body`` by any secret; every comparison is constant time."""
+    if not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(header.encode(), signature(secret, body).encode())
+    return matched
+
+
+def parse_envelope(body: bytes) -> Envelope:
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidEnvelope("the body is not valid JSON") from exc
+    if not isinstance(document, dict):
+        raise InvalidEnvelope("the body is not a JSON object")
+    missing = [
+        name
+        for name in ("event_type", "event_id", "timestamp", "partner_app_id", "data")
+        if document.get(name) in (None, "")
+    ]
+    if missing:
+        raise InvalidEnvelope(f"missing field(s): {', '.join(missing)}")
+    event_id, event_type = document["event_id"], document["event_type"]
+    if not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID_LENGTH:
+        raise InvalidEnvelope(f"event_id must be a string of at most {MAX_EVENT_ID_LENGTH} chars")
+    if not isinstance(event_type, str) or not isinstance(document["data"], dict):
+        raise InvalidEnvelope("event_type must be a string and data an object")
+    return Envelope(
+        event_type=event_type,
+        event_id=event_id,
+        timestamp=parse_timestamp(document["timestamp"]),
+        partner_app_id=str(document["partner_app_id"]),
+        data=document["data"],
+        for_user=document["for_user"] if isinstance(document.get("for_user"), dict) else None,
+    )
+
+
+def parse_timestamp(value: object) -> datetime:
+    """RFC 3339 (``Z`` or an offset) or unix seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidEnvelope("timestamp is not an RFC 3339 date-time") from exc
+        if parsed.tzinfo is None:
+            raise InvalidEnvelope("timestamp has no time zone")
+        return parsed
+    raise InvalidEnvelope("timestamp must be an RFC 3339 string or unix seconds")
+
+
+def revoked_subject(envelope: Envelope) -> str | None:
+    """The Contio user id of a ``user.connection.revoked`` event: ``for_user.id`` beside ``data``
+    (as the reference places it), or inside ``data`` (accepted too)."""
+    for_user = envelope.for_user or envelope.data.get("for_user")
+    if isinstance(for_user, dict) and isinstance(for_user.get("id"), str | int):
+        return str(for_user["id"])
+    return None

@@ -1,0 +1,60 @@
+"""The outbox: events written in the same transaction as the change they report.
+
+Domains call ``emit`` inside their own transaction and never commit here; the ``Deliverer`` sends the
+rows later, so an event exists if and only if its change was committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import Connection, EventDelivery, OutboxEvent
+from gateway.models.base import utcnow
+
+EVENT_TYPES = (
+    "connection.created",
+    "connection.refresh_failed",
+    "connection.needs_reauth",
+    "connection.recovered",
+    "connection.revoked",
+    "provider.client_error",
+)
+
+
+async def emit(
+    session: AsyncSession,
+    endpoints: Sequence[str],
+    event_type: str,
+    data: Mapping[str, object],
+) -> OutboxEvent:
+    """Add one event and one delivery per endpoint to the caller's transaction (flushed, not committed).
+
+    With no endpoints the event is still written: it is the record of what happened.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}; expected one of {EVENT_TYPES}")
+    now = utcnow()
+    event = OutboxEvent(id=uuid.uuid4(), type=event_type, occurred_at=now, data=dict(data))
+    session.add(event)
+    # No relationship links the two tables, so the unit of work does not order them: event first.
+    await session.flush()
+    session.add_all(
+        EventDelivery(event_id=event.id, endpoint=endpoint, attempts=0, next_attempt_at=now)
+        for endpoint in endpoints
+    )
+    await session.flush()
+    return event
+
+
+def connection_data(connection: Connection, reason: str | None) -> dict[str, object]:
+    """The public face of a connection in an event; never a token."""
+    return {
+        "connection_id": str(connection.id),
+        "user_id": connection.user_id,
+        "provider": connection.provider,
+        "status": connection.status.value,
+        "reason": reason,
+    }
