@@ -1,6 +1,13 @@
-"""``create_sandbox_app``: the Contio emulator as one Starlette app, and its whole URL map."""
+"""``create_sandbox_app``: the Contio emulator as one Starlette app, and its whole URL map.
+
+Besides Contio's own routes it serves ``/_sandbox/``, a control API that exists only in the sandbox
+and needs no authentication (faults, counters, revocations; see ``control``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -8,11 +15,13 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from gateway.sandbox import errors
+from gateway.sandbox.admin import AdminApi
 from gateway.sandbox.authorize import AuthorizeEndpoints
+from gateway.sandbox.control import ControlApi
 from gateway.sandbox.discovery import DiscoveryEndpoints
 from gateway.sandbox.introspection import IntrospectionEndpoint
 from gateway.sandbox.jwt import SigningKey
-from gateway.sandbox.middleware import RequestIdMiddleware
+from gateway.sandbox.middleware import LatencyMiddleware, RequestIdMiddleware
 from gateway.sandbox.options import SandboxOptions
 from gateway.sandbox.revocation import RevocationEndpoint
 from gateway.sandbox.store import SandboxStore
@@ -21,6 +30,8 @@ from gateway.sandbox.user_api import UserApi
 from gateway.sandbox.userinfo import UserInfoEndpoint
 
 USER_API = "/v1/partner/user"
+ADMIN_API = "/v1/partner/admin"
+CONTROL = "/_sandbox"
 
 
 def create_sandbox_app(
@@ -41,6 +52,8 @@ def create_sandbox_app(
     introspection = IntrospectionEndpoint(store)
     userinfo = UserInfoEndpoint(store)
     user_api = UserApi(store)
+    admin = AdminApi(store)
+    control = ControlApi(store)
     routes = [
         Route("/.well-known/openid_configuration", discovery.openid_configuration),
         Route("/.well-known/openid-configuration", discovery.openid_configuration),
@@ -58,10 +71,38 @@ def create_sandbox_app(
         Route(f"{USER_API}/action-items", user_api.action_items),
         Route(f"{USER_API}/calendar/events", user_api.calendar_events),
         Route(f"{USER_API}/calendar/events/{{calendar_event_id}}", user_api.calendar_event),
+        Route(f"{ADMIN_API}/connections", admin.connections),
+        Route(
+            f"{ADMIN_API}/connections/{{connection_id}}",
+            admin.connection,
+            methods=["GET", "DELETE"],
+        ),
+        Route(f"{ADMIN_API}/workspaces", admin.workspaces),
+        Route(f"{ADMIN_API}/webhook-deliveries", admin.deliveries),
+        Route(f"{ADMIN_API}/webhook-deliveries/{{delivery_id}}", admin.delivery),
+        Route(
+            f"{ADMIN_API}/webhook-deliveries/{{delivery_id}}/retry",
+            admin.retry_delivery,
+            methods=["POST"],
+        ),
+        Route(f"{CONTROL}/faults", control.faults, methods=["GET", "POST", "DELETE"]),
+        Route(f"{CONTROL}/stats", control.stats),
+        Route(f"{CONTROL}/stats/reset", control.reset_stats, methods=["POST"]),
+        Route(f"{CONTROL}/connections/revoke", control.revoke_connection, methods=["POST"]),
     ]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        store.close()
+
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(LatencyMiddleware, faults=store.faults),
+        ],
+        lifespan=lifespan,
         exception_handlers={
             errors.OAuthError: errors.render_oauth_error,
             errors.ApiError: errors.render_api_error,

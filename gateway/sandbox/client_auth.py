@@ -18,7 +18,7 @@ from gateway.sandbox.errors import OAuthError
 from gateway.sandbox.forms import form_field
 from gateway.sandbox.options import SandboxOptions
 
-_CHALLENGE = {"WWW-Authenticate": 'Basic realm="contio-sandbox"'}
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="contio-sandbox"'}
 
 
 def authenticate_client(request: Request, form: FormData, options: SandboxOptions) -> str:
@@ -65,4 +65,4 @@ def _secret_matches(secret: str, accepted: tuple[str, ...]) -> bool:
 
 
 def _invalid_client(description: str) -> OAuthError:
-    return OAuthError("invalid_client", description, 401, _CHALLENGE)
+    return OAuthError("invalid_client", description, 401, CHALLENGE)

@@ -2,6 +2,8 @@
 
 Refresh tokens can be introspected too; ``token_type`` tells them apart (``Bearer`` for access
 tokens, ``refresh_token`` otherwise). A token of another client reads as inactive.
+``ext.connection_id`` names the connection the token belongs to, as the admin API and the
+``user.connection.revoked`` webhook do, so a client can match one to the other.
 """
 
 from __future__ import annotations
@@ -39,5 +41,6 @@ class IntrospectionEndpoint:
             "iss": issuer_for(request, self.store.options),
             "aud": [live.grant.client_id],
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
+            "ext": {"connection_id": str(self.store.connection_id(live.user))},
         }
         return JSONResponse(body, headers=NO_STORE)

@@ -1,11 +1,17 @@
-"""Pure-ASGI middleware: every response carries an ``X-Request-Id``, also put in the scope state."""
+"""Pure-ASGI middleware: every response carries an ``X-Request-Id``, also put in the scope state;
+the ``latency_ms`` fault delays the token endpoint and the user API."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.sandbox.faults import FaultSwitch
+
+DELAYED = ("/oauth2/token", "/v1/partner/user/")
 
 
 class RequestIdMiddleware:
@@ -25,3 +31,16 @@ class RequestIdMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class LatencyMiddleware:
+    def __init__(self, app: ASGIApp, faults: FaultSwitch) -> None:
+        self.app = app
+        self.faults = faults
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(DELAYED):
+            latency_ms = self.faults.current().latency_ms
+            if latency_ms:
+                await asyncio.sleep(latency_ms / 1000)  # the provider's emulated slowness
+        await self.app(scope, receive, send)

@@ -1,4 +1,5 @@
-"""How one sandbox instance behaves: its single registered client, lifetimes and clock."""
+"""How one sandbox instance behaves: its single registered client, lifetimes, clock, admin key,
+webhook target and the faults it starts with."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
+from gateway.sandbox.faults import Faults
+
 DAY = 86400
+_SECRETS = ("client_secrets", "admin_api_key", "webhook_secret")
 
 
 @dataclass(frozen=True, repr=False)
@@ -16,6 +20,11 @@ class SandboxOptions:
     ``client_secrets`` is a tuple so that a secret rotation can be emulated: every secret in it is
     accepted. ``clock`` returns Unix seconds; tests inject their own to move time instead of
     sleeping. ``issuer`` defaults to the origin each request came in on.
+
+    ``refresh_reuse_grace``: for this many seconds after a rotation, the rotated-away refresh token
+    replays the pair that replaced it instead of counting as reuse (0 turns the grace off).
+    ``webhook_url``: where ``user.connection.revoked`` events go (``None``: no webhooks);
+    ``webhook_retry_delays`` are the pauses before each retry of a failed delivery.
     """
 
     client_id: str = "sandbox-client"
@@ -28,6 +37,12 @@ class SandboxOptions:
     clock: Callable[[], float] = field(default=time.time, compare=False)
     issuer: str | None = None
     app_name: str = "Sandbox Partner App"
+    refresh_reuse_grace: float = 0
+    admin_api_key: str = "sandbox-admin-key"
+    webhook_url: str | None = None
+    webhook_secret: str = "sandbox-webhook-secret"
+    webhook_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+    faults: Faults = field(default_factory=Faults)
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -39,10 +54,16 @@ class SandboxOptions:
         for name in ("code_ttl", "access_token_ttl", "refresh_token_ttl"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds")
+        if self.refresh_reuse_grace < 0:
+            raise ValueError("refresh_reuse_grace must not be negative")
+        if not self.admin_api_key or not self.webhook_secret:
+            raise ValueError("admin_api_key and webhook_secret must not be empty")
+        if any(delay < 0 for delay in self.webhook_retry_delays):
+            raise ValueError("webhook_retry_delays must not be negative")
 
     def __repr__(self) -> str:
         shown = (
-            f"{f.name}={'***' if f.name == 'client_secrets' else repr(getattr(self, f.name))}"
+            f"{f.name}={'***' if f.name in _SECRETS else repr(getattr(self, f.name))}"
             for f in fields(self)
         )
         return f"SandboxOptions({', '.join(shown)})"

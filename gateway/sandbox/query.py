@@ -15,9 +15,9 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 
 
-def pagination(params: QueryParams) -> tuple[int, int]:
+def pagination(params: QueryParams, default_limit: int = DEFAULT_LIMIT) -> tuple[int, int]:
     """``(limit, offset)``: limit 1-100 (default 25), offset from 0 (default 0)."""
-    limit = _integer(params, "limit", DEFAULT_LIMIT)
+    limit = _integer(params, "limit", default_limit)
     if limit is None or not 1 <= limit <= MAX_LIMIT:
         raise _invalid(f"limit must be an integer from 1 to {MAX_LIMIT}.")
     offset = _integer(params, "offset", 0)
@@ -26,9 +26,11 @@ def pagination(params: QueryParams) -> tuple[int, int]:
     return limit, offset
 
 
-def page(items: Sequence[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
+def page(
+    items: Sequence[dict[str, Any]], limit: int, offset: int, key: str = "items"
+) -> dict[str, Any]:
     window = list(items[offset : offset + limit])
-    return {"items": window, "total": len(items), "limit": limit, "offset": offset}
+    return {key: window, "total": len(items), "limit": limit, "offset": offset}
 
 
 def timestamp(params: QueryParams, name: str) -> datetime | None:
@@ -69,3 +71,10 @@ def _integer(params: QueryParams, name: str, default: int) -> int | None:
 
 def _invalid(message: str) -> ApiError:
     return ApiError(400, "invalid_query_parameters", message)
+
+
+def choice(params: QueryParams, name: str, allowed: Sequence[str]) -> str | None:
+    value = params.get(name)
+    if value is not None and value not in allowed:
+        raise _invalid(f"{name} must be one of: {', '.join(allowed)}.")
+    return value

@@ -1,7 +1,8 @@
-"""What the sandbox remembers: users and their workspaces, authorization codes, grants, tokens.
+"""What the sandbox remembers: users and their workspaces, authorization codes, grants, tokens,
+connections and webhook deliveries.
 
 Times are Unix seconds read from the sandbox clock. A grant is what one consent produced; its access
-and refresh tokens die with it.
+and refresh tokens die with it. A connection is Contio's admin view of one user's grants.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class Grant:
     scopes: tuple[str, ...]
     created_at: float
     revoked_at: float | None = None
+    last_used_at: float | None = None
 
     @property
     def scope(self) -> str:
@@ -80,6 +82,7 @@ class IssuedToken:
     expires_at: float
     revoked_at: float | None = None
     rotated_at: float | None = None
+    successor: TokenSet | None = None  # what the rotation handed out, for grace-period replays
 
     def __repr__(self) -> str:
         return f"IssuedToken(token=***, kind={self.kind!r}, grant_id={self.grant_id})"
@@ -106,3 +109,38 @@ class TokenSet:
     access_token: IssuedToken
     refresh_token: IssuedToken
     nonce: str | None = None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One user's authorization of the partner app, as Contio's admin API shows it.
+
+    ``status`` is ``revoked`` once every grant is revoked, ``active`` while a refresh token is live,
+    and ``expired`` otherwise; ``expires_at`` is when the newest refresh token expires.
+    """
+
+    id: UUID
+    user: User
+    scopes: tuple[str, ...]
+    status: str
+    expires_at: float | None
+    activated_at: float
+    last_used_at: float | None
+    updated_at: float
+
+
+@dataclass
+class WebhookDelivery:
+    """One event on its way to the partner's webhook URL; ``body`` is exactly the bytes signed."""
+
+    id: UUID
+    event_id: UUID
+    event_type: str
+    body: bytes
+    created_at: float
+    status: str = "pending"  # pending, delivered, failed, abandoned
+    retry_count: int = 0
+    http_status_code: int | None = None
+    next_retry_at: float | None = None
+    delivered_at: float | None = None
+    error_message: str | None = None

@@ -22,6 +22,7 @@ class RevocationEndpoint:
     async def revoke(self, request: Request) -> Response:
         form = await request.form()
         client_id = authenticate_client(request, form, self.store.options)
+        self.store.counters.add("revocations")
         # token_type_hint only speeds up a lookup (RFC 7009 §2.1); one table needs no hint.
         self.store.revoke_token(required_field(form, "token"), client_id)
         return Response(status_code=200, headers=NO_STORE)

@@ -1,4 +1,5 @@
-"""The sandbox's whole state, in memory: users, workspaces, codes, grants, tokens, sample data.
+"""The sandbox's whole state, in memory: users, workspaces, codes, grants, tokens, sample data,
+plus its fault switch, counters and webhook deliveries (each thread-safe on its own).
 
 Every method runs to completion under one lock and never awaits, so the store is consistent for the
 server's event loop and for a test thread that inspects it at the same time.
@@ -7,12 +8,17 @@ Choices where Contio documents nothing (reference §10), made the way a careful 
 
 - Refresh tokens rotate. Every refresh returns a new refresh token and retires the one presented.
   Presenting a retired refresh token again is treated as theft (RFC 9700 §4.14.2): the answer is
-  ``invalid_grant`` and the whole grant, with every token it issued, is revoked.
+  ``invalid_grant`` and the whole grant, with every token it issued, is revoked. With
+  ``refresh_reuse_grace`` set, the token just rotated away replays the same new pair for that many
+  seconds (a client that lost the response can retry); the replay is not a new rotation.
 - An authorization code is consumed by the first exchange attempt, successful or not. Presenting it
   again is ``invalid_grant`` and revokes the grant it produced (RFC 6749 §4.1.2).
 - A ``code_verifier`` sent for a code issued without a challenge is refused (RFC 9700 §2.1.1).
 - Access tokens stay valid until they expire even after a refresh; revoking a refresh token (or the
   user's grant) ends its access tokens too.
+- Revoking a user's connection (``revoke_user``, ``revoke_connection``) sends the partner a
+  ``user.connection.revoked`` webhook when ``webhook_url`` is set; token revocation by the client
+  itself (RFC 7009) and reuse detection do not, as they are not the user's or admin's doing.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import threading
 import uuid
 from uuid import UUID
 
-from gateway.sandbox import data, pkce
+from gateway.sandbox import connections, data, pkce
+from gateway.sandbox.faults import FaultSwitch
 from gateway.sandbox.options import SandboxOptions
 from gateway.sandbox.records import (
     AuthorizationCode,
+    Connection,
     Grant,
     IssuedToken,
     LiveToken,
@@ -33,6 +41,8 @@ from gateway.sandbox.records import (
     User,
     Workspace,
 )
+from gateway.sandbox.stats import Counters
+from gateway.sandbox.webhooks import DeliveryLog, WebhookSender
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_NAME = "Demo User"
@@ -64,6 +74,10 @@ class SandboxStore:
         self._grants: dict[UUID, Grant] = {}
         self._tokens: dict[str, IssuedToken] = {}
         self._data: dict[UUID, data.SampleData] = {}
+        self.faults = FaultSwitch(options.faults)
+        self.counters = Counters()
+        self.deliveries = DeliveryLog(options.clock)
+        self.webhooks = WebhookSender(options, self.deliveries, self.counters)
         self.sign_in(DEMO_EMAIL, DEMO_NAME)
 
     def now(self) -> float:
@@ -186,15 +200,20 @@ class SandboxStore:
             grant = self._grants[record.grant_id]
             if grant.client_id != client_id:
                 raise InvalidGrant("The refresh token was issued to another client.")
-            if record.rotated_at is not None:
-                self._revoke_grant(grant.id)
-                raise InvalidGrant("The refresh token was already used; the grant is revoked.")
             if record.revoked_at is not None or grant.revoked_at is not None:
                 raise InvalidGrant("The refresh token has been revoked.")
+            if record.rotated_at is not None:
+                if (replay := self._replay(record)) is not None:
+                    self.counters.add("refresh_replays")
+                    return replay
+                self.counters.add("reuse_detections")
+                self._revoke_grant(grant.id)
+                raise InvalidGrant("The refresh token was already used; the grant is revoked.")
             if self.now() >= record.expires_at:
                 raise InvalidGrant("The refresh token has expired.")
             record.rotated_at = self.now()
-            return self._issue(grant, nonce=None)
+            record.successor = self._issue(grant, nonce=None)
+            return record.successor
 
     def find_live(self, token: str) -> LiveToken | None:
         """The token if it is still active: neither expired, revoked, rotated nor of a dead grant."""
@@ -212,8 +231,13 @@ class SandboxStore:
             return None if dead else LiveToken(record, grant, self._users[grant.user_id])
 
     def authenticate(self, access_token: str) -> LiveToken | None:
+        """The live access token behind an API call; the call counts as a use of its connection."""
         live = self.find_live(access_token)
-        return live if live is not None and live.token.kind == "access_token" else None
+        if live is None or live.token.kind != "access_token":
+            return None
+        with self._lock:
+            live.grant.last_used_at = self.now()
+        return live
 
     def revoke_token(self, token: str, client_id: str) -> None:
         """RFC 7009: a refresh token takes its grant down with it; unknown tokens are ignored."""
@@ -228,16 +252,60 @@ class SandboxStore:
 
     def revoke_user(self, email: str) -> int:
         """Revoke every grant of this user (as Contio's admin "revoke connection"); returns how many."""
+        user = self.user_by_email(email)
+        return 0 if user is None else self._revoke_connection_of(user)
+
+    # Connections (the admin API's view of grants)
+
+    def connections(self) -> list[Connection]:
+        """Every user's connection to the partner app, oldest first."""
         with self._lock:
-            user = self._user_by_email(email.strip().lower())
-            live = [
-                grant.id
-                for grant in self._grants.values()
-                if user is not None and grant.user_id == user.id and grant.revoked_at is None
+            found = [self._connection_of(user) for user in self._users.values()]
+        return sorted((c for c in found if c is not None), key=lambda c: c.activated_at)
+
+    def connection(self, connection_id: UUID) -> Connection | None:
+        return next((c for c in self.connections() if c.id == connection_id), None)
+
+    def connection_id(self, user: User) -> UUID:
+        return connections.connection_id(self.options.client_id, user.id)
+
+    def revoke_connection(self, connection_id: UUID) -> Connection | None:
+        """Revoke every token of the connection's user; ``None`` if there is no such connection."""
+        connection = self.connection(connection_id)
+        if connection is None:
+            return None
+        self._revoke_connection_of(connection.user)
+        return self.connection(connection_id)
+
+    def workspaces(self) -> list[tuple[Workspace, int]]:
+        """Every workspace with its number of users, oldest first."""
+        with self._lock:
+            counted = [
+                (ws, sum(u.workspace_id == ws.id for u in self._users.values()))
+                for ws in self._workspaces.values()
             ]
-            for grant_id in live:
-                self._revoke_grant(grant_id)
-            return len(live)
+        return sorted(counted, key=lambda pair: pair[0].created_at)
+
+    # Webhook deliveries and counters
+
+    def retry_delivery(self, delivery_id: UUID) -> bool:
+        """Queue a settled (delivered or abandoned) delivery again; False if it is still in flight."""
+        record = self.deliveries.get(delivery_id)
+        if record is None or record.status not in ("delivered", "abandoned"):
+            return False
+        self.deliveries.update(delivery_id, status="pending", next_retry_at=None)
+        self.webhooks.send(delivery_id, is_retry=True)
+        return True
+
+    def stats(self) -> dict[str, int]:
+        return self.counters.snapshot()
+
+    def reset_stats(self) -> None:
+        self.counters.reset()
+
+    def close(self) -> None:
+        """Stop webhook deliveries still in flight."""
+        self.webhooks.close()
 
     def grants(self, email: str) -> list[Grant]:
         with self._lock:
@@ -249,7 +317,41 @@ class SandboxStore:
         with self._lock:
             return list(self._tokens)
 
+    def _revoke_connection_of(self, user: User) -> int:
+        with self._lock:
+            live = [
+                grant.id
+                for grant in self._grants.values()
+                if grant.user_id == user.id and grant.revoked_at is None
+            ]
+            for grant_id in live:
+                self._revoke_grant(grant_id)
+        if live and self.options.webhook_url is not None:
+            now = self.now()
+            event_id = uuid.uuid4()
+            body = connections.revoked_event(self.options.client_id, user, now, event_id, now)
+            delivery = self.deliveries.add(connections.REVOKED_EVENT, event_id, body)
+            self.webhooks.send(delivery.id)
+        return len(live)
+
     # Internals: callers hold the lock
+
+    def _connection_of(self, user: User) -> Connection | None:
+        grants = [g for g in self._grants.values() if g.user_id == user.id]
+        if not grants:
+            return None
+        return connections.summarize(
+            self.options.client_id, user, grants, self._tokens.values(), self.now()
+        )
+
+    def _replay(self, rotated: IssuedToken) -> TokenSet | None:
+        """The pair that replaced ``rotated``, while the grace lasts and that pair is untouched."""
+        successor = rotated.successor
+        assert rotated.rotated_at is not None
+        if successor is None or self.now() - rotated.rotated_at >= self.options.refresh_reuse_grace:
+            return None
+        fresh = successor.refresh_token
+        return successor if fresh.rotated_at is None and fresh.revoked_at is None else None
 
     def _user_by_email(self, email: str) -> User | None:
         return next((user for user in self._users.values() if user.email == email), None)

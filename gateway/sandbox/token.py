@@ -3,6 +3,9 @@
 Refresh tokens rotate: each refresh answers with a new refresh token and retires the one presented;
 reusing a retired one is ``invalid_grant`` and revokes the grant (see ``store`` for the reasons).
 ``client_credentials`` has no documented use at Contio and is answered ``unsupported_grant_type``.
+
+The fault switch is consulted before anything else (see ``faults``): a faulted request is counted
+but never reaches the store, so it cannot consume a code or rotate a refresh token.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.sandbox.client_auth import authenticate_client
+from gateway.sandbox.client_auth import CHALLENGE, authenticate_client
 from gateway.sandbox.discovery import issuer_for
 from gateway.sandbox.errors import NO_STORE, OAuthError
 from gateway.sandbox.forms import form_field, required_field
@@ -29,8 +32,11 @@ class TokenEndpoint:
 
     async def token(self, request: Request) -> Response:
         form = await request.form()
-        client_id = authenticate_client(request, form, self.options)
         grant_type = form_field(form, "grant_type")
+        self._count(grant_type)
+        if (faulted := self._fault()) is not None:
+            return faulted
+        client_id = authenticate_client(request, form, self.options)
         try:
             if grant_type == "authorization_code":
                 tokens = self.store.redeem_code(
@@ -47,7 +53,32 @@ class TokenEndpoint:
                 raise OAuthError("unsupported_grant_type", f"Unsupported grant_type: {grant_type}")
         except InvalidGrant as exc:
             raise OAuthError("invalid_grant", str(exc)) from exc
+        if grant_type == "refresh_token":
+            self.store.counters.add("refresh_successes")
         return JSONResponse(self._body(request, tokens), headers=NO_STORE)
+
+    def _count(self, grant_type: str | None) -> None:
+        self.store.counters.add("token_requests")
+        if grant_type == "refresh_token":
+            self.store.counters.add("refresh_calls")
+        elif grant_type == "authorization_code":
+            self.store.counters.add("code_exchanges")
+
+    def _fault(self) -> Response | None:
+        """The answer a switched-on fault gives instead of the real one (latency is middleware)."""
+        faults = self.store.faults.current()
+        if faults.token_endpoint_down:
+            raise OAuthError("temporarily_unavailable", "The token endpoint is down.", 503)
+        if faults.invalid_client:
+            raise OAuthError("invalid_client", "Client authentication failed.", 401, CHALLENGE)
+        if faults.rate_limited:
+            # Contio's rate limiter (AWS WAF) answers with this bare body, not the OAuth error shape.
+            body = {"error": "rate_limit_exceeded", "error_description": "Too many requests."}
+            headers = {**NO_STORE, "Retry-After": str(faults.retry_after)}
+            return JSONResponse(body, 429, headers=headers)
+        if self.store.faults.draw_error():
+            raise OAuthError("temporarily_unavailable", "The token endpoint failed.", 503)
+        return None
 
     def _body(self, request: Request, tokens: TokenSet) -> dict[str, Any]:
         body: dict[str, Any] = {

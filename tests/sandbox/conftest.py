@@ -65,14 +65,19 @@ def clock() -> FakeClock:
 def start_sandbox(session: Session, clock: FakeClock) -> Iterator[SandboxFactory]:
     """Mounts a fresh sandbox (fake clock, any option overridden); the last one started serves."""
 
+    started: list[Sandbox] = []
+
     def start(**overrides: Any) -> Sandbox:
         options = replace(SandboxOptions(clock=clock), **overrides)
         app = create_sandbox_app(options, signing_key=session.signing_key)
         session.slot.app = app
-        return Sandbox(session.http, options, app.state.sandbox)
+        started.append(Sandbox(session.http, options, app.state.sandbox))
+        return started[-1]
 
     yield start
     session.slot.app = None
+    for sandbox in started:  # the slot forwards no lifespan, so webhook senders stop here
+        sandbox.store.close()
 
 
 @pytest.fixture

@@ -145,6 +145,12 @@ class Sandbox:
     def refresh(self, refresh_token: str) -> httpx.Response:
         return self.token({"grant_type": "refresh_token", "refresh_token": refresh_token})
 
+    def admin(
+        self, method: str, path: str, key: str | None = "sandbox-admin-key", **params: str
+    ) -> httpx.Response:
+        headers = {"X-API-Key": key} if key is not None else {}
+        return self.http.request(method, f"/v1/partner/admin{path}", params=params, headers=headers)
+
     def api(self, path: str, access_token: str | None, **params: str) -> httpx.Response:
         headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
         return self.http.get(f"/v1/partner/user{path}", params=params, headers=headers)

@@ -33,6 +33,7 @@ def test_a_live_access_token_is_active_with_its_details(sandbox: Sandbox, clock:
         "iss": sandbox.url,
         "aud": ["sandbox-client"],
         "token_type": "Bearer",
+        "ext": {"connection_id": str(sandbox.store.connection_id(user))},
     }
 
 
@@ -75,3 +76,14 @@ def test_introspection_needs_client_authentication(sandbox: Sandbox) -> None:
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+def test_the_connection_id_matches_the_admin_api(sandbox: Sandbox) -> None:
+    tokens = sandbox.tokens_for("ann@example.com")
+
+    info = introspect(sandbox, tokens["refresh_token"])
+
+    listed = sandbox.http.get(
+        "/v1/partner/admin/connections", headers={"X-API-Key": "sandbox-admin-key"}
+    ).json()["items"]
+    assert [c["id"] for c in listed] == [info["ext"]["connection_id"]]

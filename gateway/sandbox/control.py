@@ -1,0 +1,61 @@
+"""``/_sandbox/``: the control API for tests and developers. It exists only in the sandbox (Contio
+has nothing like it) and needs no authentication, being a local development tool.
+
+- ``GET /_sandbox/faults`` shows the fault switches; ``POST`` updates some of them (a JSON object
+  of ``Faults`` fields); ``DELETE`` resets them to what the sandbox started with.
+- ``GET /_sandbox/stats`` shows the counters (see ``stats``); ``POST /_sandbox/stats/reset`` zeroes
+  them.
+- ``POST /_sandbox/connections/revoke`` with ``{"email": ...}`` revokes that user's connection as an
+  admin would, webhook included; it answers ``{"revoked_grants": n}``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.sandbox.errors import ApiError
+from gateway.sandbox.store import SandboxStore
+
+
+class ControlApi:
+    def __init__(self, store: SandboxStore) -> None:
+        self.store = store
+
+    async def faults(self, request: Request) -> Response:
+        switch = self.store.faults
+        if request.method == "POST":
+            changes = await _json_object(request)
+            try:
+                switch.update(changes)
+            except (TypeError, ValueError) as exc:
+                raise ApiError(400, "invalid_request", str(exc)) from exc
+        elif request.method == "DELETE":
+            switch.reset()
+        return JSONResponse(switch.current().to_json())
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse(self.store.stats())
+
+    async def reset_stats(self, request: Request) -> Response:
+        self.store.reset_stats()
+        return JSONResponse(self.store.stats())
+
+    async def revoke_connection(self, request: Request) -> Response:
+        email = (await _json_object(request)).get("email")
+        if not isinstance(email, str) or not email.strip():
+            raise ApiError(400, "invalid_request", "email is required.")
+        return JSONResponse({"revoked_grants": self.store.revoke_user(email)})
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_request_body", "The body must be a JSON object.") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request_body", "The body must be a JSON object.")
+    return body
