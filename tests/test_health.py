@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -15,7 +13,7 @@ from gateway.app import create_app
 from gateway.kit.migrations import head_revision
 from gateway.openapi import build
 from gateway.routes import routes
-from tests.fixtures.database import _admin
+from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import ServerThread
 from tests.fixtures.stack import Stack, gateway_settings
 
@@ -33,15 +31,13 @@ async def test_readyz_reports_the_schema_revision(http: httpx.AsyncClient) -> No
 
 @pytest.fixture
 def unmigrated_gateway(server_url: URL, stack: Stack) -> Iterator[str]:
-    name = f"gw_empty_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
     settings = gateway_settings(0, stack.sandbox.url)
-    server = ServerThread(create_app(settings, server_url.set(database=name))).start()
-    try:
-        yield server.url
-    finally:
-        server.stop()
-        asyncio.run(_admin(server_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with fresh_database(server_url, "gw_empty", migrate=False) as url:
+        server = ServerThread(create_app(settings, url)).start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 def test_readyz_is_503_until_migrated(unmigrated_gateway: str) -> None:

@@ -18,6 +18,7 @@ from gateway.connections import store
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import BadRequest, GatewayError
 from gateway.kit.body import parse_json
+from gateway.kit.clock import utcnow
 from gateway.models import ConnectSession
 from gateway.pages import render
 from gateway.providers.client import OAuthClient
@@ -91,7 +92,7 @@ def _check_usable(connect_session: ConnectSession) -> None:
         raise ConnectFailure(
             "connect_session_used", "This connect link was already used.", connect_session
         )
-    if connect_session.expires_at <= sessions.now():
+    if connect_session.expires_at <= utcnow():
         raise ConnectFailure(
             "connect_session_expired", "This connect link has expired.", connect_session
         )
@@ -123,7 +124,7 @@ async def start_connect(request: Request) -> Response:
     response.set_cookie(
         sessions.cookie_name(connect_session.id),
         attempt.browser_secret,
-        max_age=max(1, int((connect_session.expires_at - sessions.now()).total_seconds())),
+        max_age=max(1, int((connect_session.expires_at - utcnow()).total_seconds())),
         path="/oauth/callback",
         secure=res.settings.public_url.startswith("https://"),
         httponly=True,

@@ -10,11 +10,12 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, KeyRing
 from gateway.models import ConnectSession
 from gateway.providers.pkce import code_challenge, new_code_verifier, new_nonce, new_state
@@ -69,7 +70,7 @@ async def create(
         login_hint=login_hint,
         scopes=scopes,
         token_hash=digest(token),
-        expires_at=datetime.now(UTC) + ttl,
+        expires_at=utcnow() + ttl,
     )
     session.add(connect_session)
     await session.flush()
@@ -119,7 +120,7 @@ async def consume(session: AsyncSession, connect_session: ConnectSession) -> boo
             ConnectSession.consumed_at.is_(None),
             ConnectSession.state_hash == connect_session.state_hash,
         )
-        .values(consumed_at=now())
+        .values(consumed_at=utcnow())
         .returning(ConnectSession.id)
     )
     return result.first() is not None
@@ -133,10 +134,6 @@ async def link(
         .where(ConnectSession.id == connect_session.id)
         .values(connection_id=connection_id)
     )
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def find_by_token(session: AsyncSession, token: str) -> ConnectSession | None:

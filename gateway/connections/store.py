@@ -4,11 +4,12 @@ transaction. Every write of the token columns bumps ``token_version``."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, KeyRing
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.tokens import TokenSet
@@ -65,7 +66,7 @@ async def save_grant(
     Returns the connection and whether it is new. Takes the row lock, so a refresh in flight cannot
     write older tokens over these (its compare-and-swap on ``token_version`` fails).
     """
-    now = datetime.now(UTC)
+    now = utcnow()
     connection = await session.scalar(
         select(Connection)
         .where(Connection.user_id == user_id, Connection.provider == provider)

@@ -22,9 +22,9 @@ import httpx
 from sqlalchemy import select, update
 
 from gateway.events import signing
+from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import EventDelivery, OutboxEvent
-from gateway.models.base import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from starlette.responses import JSONResponse, Response
 from gateway.events import contio
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import BadRequest, GatewayError, ServiceUnavailable
+from gateway.kit.clock import utcnow
 from gateway.models import AuditEvent, Connection, ConnectionStatus, SeenWebhook
-from gateway.models.base import utcnow
 from gateway.resources import resources
 from gateway.settings import Settings, split_commas
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.kit.clock import utcnow
 from gateway.models import Connection, EventDelivery, OutboxEvent
-from gateway.models.base import utcnow
 
 EVENT_TYPES = (
     "connection.created",

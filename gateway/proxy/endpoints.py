@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import unquote
 
 from starlette.background import BackgroundTask
@@ -12,8 +11,10 @@ from starlette.responses import Response, StreamingResponse
 from gateway.clients.auth import require_client
 from gateway.clients.policy import is_allowed
 from gateway.connections import store
-from gateway.exceptions import Conflict, Forbidden, Gone, NotFound
-from gateway.models import Connection, ConnectionStatus
+from gateway.connections.errors import ensure_usable
+from gateway.exceptions import Forbidden, NotFound
+from gateway.kit.clock import utcnow
+from gateway.models import Connection
 from gateway.providers.errors import ProviderError
 from gateway.proxy.paths import InvalidPath, ProxyPath, normalise
 from gateway.resources import Resources, resources
@@ -57,24 +58,13 @@ async def load_connection(res: Resources, user_id: str, provider: str) -> tuple[
         raise NotFound(
             f"user {user_id!r} has no {provider} connection", code="connection_not_found"
         )
-    if connection.status is ConnectionStatus.NEEDS_REAUTH:
-        raise Conflict(
-            "the user must connect again before their account can be used",
-            code="reauth_required",
-            details={"connection_id": str(connection.id)},
-        )
-    if connection.status is ConnectionStatus.REVOKED:
-        raise Gone(
-            "the connection was revoked",
-            code="connection_revoked",
-            details={"connection_id": str(connection.id)},
-        )
+    ensure_usable(connection)
     return connection, store.access_token(res.keys, connection)
 
 
 async def fresh_token(res: Resources, connection: Connection, token: str) -> tuple[Connection, str]:
     """Refresh first when the token expires within the margin; keep a still-valid token on a hiccup."""
-    now = datetime.now(UTC)
+    now = utcnow()
     if not expires_soon(
         connection.expires_at, connection.token_lifetime_seconds, now, res.settings
     ):

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from gateway.exceptions import GatewayError
+from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.tokens.refresh import Refresher
@@ -25,7 +25,7 @@ CONCURRENCY = 8
 
 async def refresh_due(db: Database, refresher: Refresher, batch_size: int) -> int:
     """One cycle; returns how many connections were attempted."""
-    now = datetime.now(UTC)
+    now = utcnow()
     async with db.transaction() as session:
         due = (
             await session.scalars(

@@ -18,15 +18,16 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections import store
+from gateway.connections.errors import ReauthRequired, ensure_usable
 from gateway.events.outbox import connection_data, emit
-from gateway.exceptions import Conflict
+from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection, ConnectionStatus
@@ -46,22 +47,12 @@ log = logging.getLogger(__name__)
 LEASE_POLL_SECONDS = 0.05
 
 
-class ReauthRequired(Conflict):
-    """Raised when the user's grant is gone: they must connect again."""
-
-    code = "reauth_required"
-
-
 @dataclass(frozen=True)
 class Fresh:
     """The connection as it stands after a refresh (ours or another process's)."""
 
     connection: Connection
     refreshed: bool
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Refresher:
@@ -108,7 +99,7 @@ class Refresher:
             if (seen_version is not None and connection.token_version != seen_version) or (
                 due_only
                 and connection.next_refresh_at is not None
-                and connection.next_refresh_at > _now()
+                and connection.next_refresh_at > utcnow()
             ):
                 return Fresh(connection, refreshed=False)
             return await self._refresh_holding_lease(connection)
@@ -116,7 +107,7 @@ class Refresher:
             await self._release_lease(connection_id)
 
     async def _take_lease(self, connection_id: uuid.UUID) -> Connection | None:
-        now = _now()
+        now = utcnow()
         async with self._db.transaction() as session:
             taken = await session.scalar(
                 update(Connection)
@@ -139,10 +130,7 @@ class Refresher:
             return None
         if taken.status is not ConnectionStatus.ACTIVE:
             await self._release_lease(connection_id)
-            raise ReauthRequired(
-                "the user must connect again before their account can be used",
-                details={"connection_id": str(connection_id), "status": taken.status.value},
-            )
+            ensure_usable(taken)
         return taken
 
     async def _release_lease(self, connection_id: uuid.UUID) -> None:
@@ -155,25 +143,21 @@ class Refresher:
 
     async def _wait_for_other(self, connection_id: uuid.UUID, seen_version: int | None) -> Fresh:
         """Another process holds the lease: use its result once the version moves or the lease ends."""
-        deadline = _now() + timedelta(seconds=self._settings.refresh_lease_seconds)
+        deadline = utcnow() + timedelta(seconds=self._settings.refresh_lease_seconds)
         while True:
             async with self._db.transaction() as session:
                 current = await session.get(Connection, connection_id, populate_existing=True)
             if current is None:
                 raise LookupError(f"connection {connection_id} vanished")
-            if current.status is not ConnectionStatus.ACTIVE:
-                raise ReauthRequired(
-                    "the user must connect again before their account can be used",
-                    details={"connection_id": str(connection_id)},
-                )
+            ensure_usable(current)
             moved = seen_version is not None and current.token_version != seen_version
-            if moved or current.lease_owner is None or _now() > deadline:
+            if moved or current.lease_owner is None or utcnow() > deadline:
                 return Fresh(current, refreshed=False)
             await asyncio.sleep(LEASE_POLL_SECONDS)
 
     async def _refresh_holding_lease(self, connection: Connection) -> Fresh:
         provider = self._providers.get(connection.provider)
-        now = _now()
+        now = utcnow()
         async with self._db.transaction() as session:
             closed_at = await breaker.open_until(session, connection.provider, now)
         if closed_at is not None:
@@ -207,13 +191,13 @@ class Refresher:
             info = {}
         exp = info.get("exp")
         if isinstance(exp, int | float):
-            return max(1, int(exp - _now().timestamp()))
+            return max(1, int(exp - utcnow().timestamp()))
         return self._settings.default_token_lifetime_seconds
 
     async def _store_refreshed(
         self, connection: Connection, tokens: TokenSet, lifetime: int
     ) -> Connection:
-        now = _now()
+        now = utcnow()
         async with self._db.transaction() as session:
             current = await session.scalar(
                 select(Connection)
@@ -250,7 +234,7 @@ class Refresher:
         return current
 
     async def _grant_lost(self, connection: Connection, code: str, message: str) -> Fresh:
-        now = _now()
+        now = utcnow()
         async with self._db.transaction() as session:
             current = await session.get(Connection, connection.id, with_for_update=True)
             assert current is not None
@@ -277,7 +261,7 @@ class Refresher:
     async def _client_rejected(self, provider: str, exc: ProviderError) -> None:
         async with self._db.transaction() as session:
             until, opened = await breaker.trip(
-                session, provider, exc.code, _now(), self._settings.breaker_open_seconds
+                session, provider, exc.code, utcnow(), self._settings.breaker_open_seconds
             )
             if opened:
                 await emit(
@@ -294,7 +278,7 @@ class Refresher:
         )
 
     async def _transient_failure(self, connection: Connection, exc: ProviderError) -> None:
-        now = _now()
+        now = utcnow()
         retry_after = exc.retry_after if isinstance(exc, ProviderUnavailable) else None
         async with self._db.transaction() as session:
             current = await session.get(Connection, connection.id, with_for_update=True)

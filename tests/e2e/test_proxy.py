@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 from sqlalchemy import update
 
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
-from tests.e2e.flows import connect
+from tests.e2e.flows import connect_new_user
 from tests.fixtures.stack import Stack, new_client
-
-
-async def connected_user(http: httpx.AsyncClient, key: str) -> str:
-    user_id = f"user-{uuid.uuid4().hex[:8]}"
-    response = await connect(http, key, user_id, login_hint=f"{user_id}@example.com")
-    assert response.status_code == 200
-    return user_id
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -27,7 +18,7 @@ def bearer(key: str) -> dict[str, str]:
 async def test_proxy_returns_the_users_meetings(
     http: httpx.AsyncClient, service_key: str, stack: Stack
 ) -> None:
-    user_id = await connected_user(http, service_key)
+    user_id = await connect_new_user(http, service_key)
     response = await http.get(f"/proxy/users/{user_id}/meetings", headers=bearer(service_key))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
@@ -39,14 +30,17 @@ async def test_proxy_returns_the_users_meetings(
 
 
 async def test_two_users_see_their_own_meetings(http: httpx.AsyncClient, service_key: str) -> None:
-    first, second = await connected_user(http, service_key), await connected_user(http, service_key)
+    first, second = (
+        await connect_new_user(http, service_key),
+        await connect_new_user(http, service_key),
+    )
     a = (await http.get(f"/proxy/users/{first}/meetings", headers=bearer(service_key))).json()
     b = (await http.get(f"/proxy/users/{second}/meetings", headers=bearer(service_key))).json()
     assert {m["id"] for m in a["items"]}.isdisjoint({m["id"] for m in b["items"]})
 
 
 async def test_query_string_passes_unchanged(http: httpx.AsyncClient, service_key: str) -> None:
-    user_id = await connected_user(http, service_key)
+    user_id = await connect_new_user(http, service_key)
     response = await http.get(
         f"/proxy/users/{user_id}/meetings?limit=5&offset=2", headers=bearer(service_key)
     )
@@ -57,7 +51,7 @@ async def test_query_string_passes_unchanged(http: httpx.AsyncClient, service_ke
 async def test_upstream_errors_pass_through_unchanged(
     http: httpx.AsyncClient, service_key: str
 ) -> None:
-    user_id = await connected_user(http, service_key)
+    user_id = await connect_new_user(http, service_key)
     response = await http.get(
         f"/proxy/users/{user_id}/meetings/not-a-uuid", headers=bearer(service_key)
     )
@@ -78,7 +72,7 @@ async def test_user_without_connection_is_not_found(
 async def test_connection_needing_reauth_answers_409(
     http: httpx.AsyncClient, service_key: str, db: Database
 ) -> None:
-    user_id = await connected_user(http, service_key)
+    user_id = await connect_new_user(http, service_key)
     await set_status(db, user_id, ConnectionStatus.NEEDS_REAUTH)
     response = await http.get(f"/proxy/users/{user_id}/meetings", headers=bearer(service_key))
     assert response.status_code == 409
@@ -88,7 +82,7 @@ async def test_connection_needing_reauth_answers_409(
 async def test_revoked_connection_answers_410(
     http: httpx.AsyncClient, service_key: str, db: Database
 ) -> None:
-    user_id = await connected_user(http, service_key)
+    user_id = await connect_new_user(http, service_key)
     await set_status(db, user_id, ConnectionStatus.REVOKED)
     response = await http.get(f"/proxy/users/{user_id}/meetings", headers=bearer(service_key))
     assert response.status_code == 410
@@ -105,7 +99,7 @@ async def set_status(db: Database, user_id: str, status: ConnectionStatus) -> No
 async def test_calls_outside_the_allow_rules_are_forbidden(
     http: httpx.AsyncClient, service_key: str, db: Database
 ) -> None:
-    user_id = await connected_user(http, service_key)
+    user_id = await connect_new_user(http, service_key)
     narrow = await new_client(db, ["proxy"], ["GET /profile"])
     allowed = await http.get(f"/proxy/users/{user_id}/profile", headers=bearer(narrow))
     refused = await http.get(f"/proxy/users/{user_id}/meetings", headers=bearer(narrow))
@@ -117,7 +111,7 @@ async def test_calls_outside_the_allow_rules_are_forbidden(
 async def test_a_client_without_rules_may_proxy_nothing(
     http: httpx.AsyncClient, service_key: str, db: Database
 ) -> None:
-    user_id = await connected_user(http, service_key)
+    user_id = await connect_new_user(http, service_key)
     bare = await new_client(db, ["proxy"])
     response = await http.get(f"/proxy/users/{user_id}/meetings", headers=bearer(bare))
     assert response.json()["error"]["code"] == "proxy_forbidden"

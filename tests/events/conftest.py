@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
-import asyncpg
 import pytest
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
@@ -18,31 +16,17 @@ from starlette.routing import Route
 
 from gateway.events import signing
 from gateway.kit.db import Database
-from gateway.kit.migrations import upgrade
+from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import serving
 
 SECRETS = ("whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE=",)  # 32 x "A"
 
 
-async def _admin(url: URL, statement: str) -> None:
-    conn = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def outbox_database_url(server_url: URL) -> Iterator[URL]:
     """The deliverer works on committed rows across the whole table, so it gets a database alone."""
-    name = f"gw_events_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
-    url = server_url.set(database=name)
-    try:
-        upgrade(url)
+    with fresh_database(server_url, "gw_events") as url:
         yield url
-    finally:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,9 @@ from sqlalchemy import delete, select
 
 from gateway.events.delivery import CLAIM_SECONDS, Deliverer
 from gateway.events.outbox import emit
+from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import EventDelivery, OutboxEvent
-from gateway.models.base import utcnow
 from tests.events.conftest import SECRETS, Receiver
 from tests.fixtures.servers import free_port
 

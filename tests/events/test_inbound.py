@@ -19,7 +19,8 @@ from gateway.events import contio
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection, ConnectionStatus, OutboxEvent
 from gateway.sandbox import SandboxOptions, create_sandbox_app
-from tests.e2e.flows import connect
+from tests.e2e.flows import connect_new_user
+from tests.e2e.flows import load_connection as load
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import gateway_settings, new_client
 
@@ -57,17 +58,7 @@ async def gw(webhook_gateway: str) -> AsyncIterator[httpx.AsyncClient]:
 async def connection(gw: httpx.AsyncClient, db: Database) -> Connection:
     """A connection made through the sandbox; its subject is the user's Contio id."""
     key = await new_client(db, ["connect"])
-    user_id = f"user-{uuid.uuid4().hex[:8]}"
-    response = await connect(gw, key, user_id, login_hint=f"{user_id}@example.com")
-    assert response.status_code == 200
-    return await load(db, user_id)
-
-
-async def load(db: Database, user_id: str) -> Connection:
-    async with db.transaction() as session:
-        found = await session.scalar(select(Connection).where(Connection.user_id == user_id))
-    assert found is not None
-    return found
+    return await load(db, await connect_new_user(gw, key))
 
 
 def envelope(subject: str = "nobody", **overrides: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +11,7 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
+from gateway.connections.errors import ReauthRequired
 from gateway.connections.store import access_token
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
@@ -20,8 +20,9 @@ from gateway.providers.errors import ClientRejected, ProviderUnavailable
 from gateway.providers.registry import build_registry
 from gateway.settings import Settings
 from gateway.tokens.loop import refresh_due
-from gateway.tokens.refresh import ReauthRequired, Refresher
-from tests.e2e.flows import connect
+from gateway.tokens.refresh import Refresher
+from tests.e2e.flows import connect_new_user, proxy_get
+from tests.e2e.flows import load_connection as load
 from tests.fixtures.stack import Stack
 
 
@@ -38,17 +39,7 @@ def make_refresher(db: Database, settings: Settings, http: httpx.AsyncClient) ->
 
 
 async def connected(http: httpx.AsyncClient, key: str, db: Database) -> Connection:
-    user_id = f"user-{uuid.uuid4().hex[:8]}"
-    response = await connect(http, key, user_id, login_hint=f"{user_id}@example.com")
-    assert response.status_code == 200
-    return await load(db, user_id)
-
-
-async def load(db: Database, user_id: str) -> Connection:
-    async with db.transaction() as session:
-        found = await session.scalar(select(Connection).where(Connection.user_id == user_id))
-    assert found is not None
-    return found
+    return await load(db, await connect_new_user(http, key))
 
 
 async def events_for(db: Database, connection: Connection) -> list[str]:
@@ -119,10 +110,7 @@ async def test_concurrent_callers_in_one_process_share_one_refresh(
     assert {r.connection.token_version for r in results} == {connection.token_version + 1}
     assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
     # A second refresh with the rotated-away token would have tripped reuse detection.
-    proxied = await http.get(
-        f"/proxy/users/{connection.user_id}/profile",
-        headers={"Authorization": f"Bearer {service_key}"},
-    )
+    proxied = await proxy_get(http, service_key, connection.user_id, "/profile")
     assert proxied.status_code == 200
 
 
@@ -146,10 +134,7 @@ async def test_two_processes_refresh_once_and_both_use_the_result(
     after = await load(db, connection.user_id)
     assert after.token_version == connection.token_version + 1
     assert after.lease_owner is None
-    proxied = await http.get(
-        f"/proxy/users/{connection.user_id}/profile",
-        headers={"Authorization": f"Bearer {service_key}"},
-    )
+    proxied = await proxy_get(http, service_key, connection.user_id, "/profile")
     assert proxied.status_code == 200, "a second refresh would have tripped reuse detection"
 
 
@@ -171,10 +156,7 @@ async def test_rejected_grant_makes_the_connection_need_reauth(
     assert after.last_refresh_error is not None
     assert after.last_refresh_error["code"] == "grant_rejected"
     assert "connection.needs_reauth" in await events_for(db, connection)
-    proxied = await http.get(
-        f"/proxy/users/{connection.user_id}/meetings",
-        headers={"Authorization": f"Bearer {service_key}"},
-    )
+    proxied = await proxy_get(http, service_key, connection.user_id, "/meetings")
     assert proxied.status_code == 409
 
 
@@ -216,10 +198,7 @@ async def test_proxy_refreshes_a_token_about_to_expire(
             .where(Connection.id == connection.id)
             .values(expires_at=datetime.now(UTC) + timedelta(seconds=10))
         )
-    response = await http.get(
-        f"/proxy/users/{connection.user_id}/profile",
-        headers={"Authorization": f"Bearer {service_key}"},
-    )
+    response = await proxy_get(http, service_key, connection.user_id, "/profile")
     assert response.status_code == 200
     assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
 
@@ -230,9 +209,6 @@ async def test_proxy_refreshes_once_and_retries_on_upstream_401(
     connection = await connected(http, service_key, db)
     keys = KeyRing.parse(stack.settings.encryption_keys.get_secret_value())  # type: ignore[union-attr]
     stack.sandbox_store.revoke_token(access_token(keys, connection), "sandbox-client")
-    response = await http.get(
-        f"/proxy/users/{connection.user_id}/profile",
-        headers={"Authorization": f"Bearer {service_key}"},
-    )
+    response = await proxy_get(http, service_key, connection.user_id, "/profile")
     assert response.status_code == 200
     assert (await load(db, connection.user_id)).token_version == connection.token_version + 1

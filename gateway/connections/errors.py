@@ -1,0 +1,29 @@
+"""Why a connection cannot be used right now, in the gateway's error tree."""
+
+from __future__ import annotations
+
+from gateway.exceptions import Conflict, Gone
+from gateway.models import Connection, ConnectionStatus
+
+
+class ReauthRequired(Conflict):
+    """Raised when the user's grant is gone: they must connect again."""
+
+    code = "reauth_required"
+
+
+class ConnectionRevoked(Gone):
+    """Raised when the connection was revoked (by an operator, the user or the provider)."""
+
+    code = "connection_revoked"
+
+
+def ensure_usable(connection: Connection) -> None:
+    """Raise unless the connection is active."""
+    details = {"connection_id": str(connection.id)}
+    if connection.status is ConnectionStatus.NEEDS_REAUTH:
+        raise ReauthRequired(
+            "the user must connect again before their account can be used", details=details
+        )
+    if connection.status is ConnectionStatus.REVOKED:
+        raise ConnectionRevoked("the connection was revoked", details=details)
