@@ -61,6 +61,12 @@ SCHEMAS: dict[str, Any] = {
             "return_url": {"type": "string", "format": "uri", "maxLength": 2048},
             "login_hint": {"type": "string", "maxLength": 320},
             "scopes": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+            "replace_identity": {
+                "type": "boolean",
+                "default": False,
+                "description": "Allow a re-connect to bind a different provider account; "
+                "otherwise it is refused with identity_mismatch.",
+            },
         },
     },
     "ConnectSession": {

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -15,11 +16,12 @@ from gateway.clients.auth import require_client
 from gateway.connect import sessions
 from gateway.connect.return_urls import is_allowed, with_params
 from gateway.connections import store
+from gateway.connections.errors import IdentityMismatch
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import BadRequest, GatewayError
 from gateway.kit.body import parse_json
 from gateway.kit.clock import utcnow
-from gateway.models import ConnectSession
+from gateway.models import AuditEvent, Connection, ConnectSession
 from gateway.pages import render
 from gateway.providers.client import OAuthClient
 from gateway.providers.tokens import TokenSet
@@ -43,6 +45,7 @@ class ConnectSessionRequest(BaseModel):
     return_url: str | None = Field(default=None, max_length=2048)
     login_hint: str | None = Field(default=None, max_length=320)
     scopes: list[Scope] | None = Field(default=None, max_length=50)
+    replace_identity: bool = False
 
 
 class ConnectFailure(GatewayError):
@@ -50,8 +53,16 @@ class ConnectFailure(GatewayError):
 
     status_code = 400
 
-    def __init__(self, code: str, message: str, session: ConnectSession | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        session: ConnectSession | None = None,
+        *,
+        status_code: int = 400,
+    ) -> None:
         super().__init__(message, code=code)
+        self.status_code = status_code
         self.return_url = session.return_url if session is not None else None
 
 
@@ -75,6 +86,7 @@ async def create_connect_session(request: Request) -> Response:
             return_url=body.return_url,
             login_hint=body.login_hint,
             scopes=body.scopes,
+            replace_identity=body.replace_identity,
             ttl=timedelta(seconds=res.settings.connect_session_ttl_seconds),
         )
     return JSONResponse(
@@ -208,17 +220,28 @@ async def callback(request: Request) -> Response:
                 raise ConnectFailure(
                     "connect_session_used", "This connect link was already used.", connect_session
                 )
-            connection, created = await store.save_grant(
-                session,
-                res.keys,
-                user_id=connect_session.user_id,
-                provider=connect_session.provider,
-                subject=subject,
-                tokens=tokens,
-                client_id=connect_session.service_client_id,
-                settings=res.settings,
-            )
+            previous_subject = await _recorded_subject(session, connect_session)
+            try:
+                connection, created = await store.save_grant(
+                    session,
+                    res.keys,
+                    user_id=connect_session.user_id,
+                    provider=connect_session.provider,
+                    subject=subject,
+                    tokens=tokens,
+                    client_id=connect_session.service_client_id,
+                    settings=res.settings,
+                    replace_identity=connect_session.replace_identity,
+                )
+            except IdentityMismatch as exc:
+                raise ConnectFailure(
+                    exc.code,
+                    "You signed in with a different account than the one already connected.",
+                    connect_session,
+                    status_code=exc.status_code,
+                ) from exc
             await sessions.link(session, connect_session, connection.id)
+            session.add(_audit(connect_session, connection, created, previous_subject))
             await emit(
                 session,
                 res.settings.event_endpoints,
@@ -230,6 +253,28 @@ async def callback(request: Request) -> Response:
         raise
     log.info("connection %s connected for user via %s", connection.id, connect_session.provider)
     return _success(res, connect_session, connection.id, provider)
+
+
+async def _recorded_subject(session: AsyncSession, connect_session: ConnectSession) -> str | None:
+    existing = await store.find(session, connect_session.user_id, connect_session.provider)
+    return existing.subject if existing is not None else None
+
+
+def _audit(
+    connect_session: ConnectSession,
+    connection: Connection,
+    created: bool,
+    previous_subject: str | None,
+) -> AuditEvent:
+    details: dict[str, object] = {"connect_session_id": str(connect_session.id)}
+    if previous_subject is not None and previous_subject != connection.subject:
+        details["identity_replaced"] = True
+    return AuditEvent(
+        actor=f"client:{connect_session.service_client_id}",
+        action="connection.created" if created else "connection.reconnected",
+        connection_id=connection.id,
+        details=details,
+    )
 
 
 def _success(

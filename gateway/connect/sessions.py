@@ -58,6 +58,7 @@ async def create(
     login_hint: str | None,
     scopes: list[str] | None,
     ttl: timedelta,
+    replace_identity: bool = False,
 ) -> tuple[ConnectSession, str]:
     """A new session and its connect token (shown once, in the connect URL)."""
     token = secrets.token_urlsafe(32)
@@ -69,6 +70,7 @@ async def create(
         return_url=return_url,
         login_hint=login_hint,
         scopes=scopes,
+        replace_identity=replace_identity,
         token_hash=digest(token),
         expires_at=utcnow() + ttl,
     )

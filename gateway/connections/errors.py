@@ -12,6 +12,12 @@ class ReauthRequired(Conflict):
     code = "reauth_required"
 
 
+class IdentityMismatch(Conflict):
+    """Raised when a re-connect signs in as a different provider account than the one on record."""
+
+    code = "identity_mismatch"
+
+
 class ConnectionRevoked(Gone):
     """Raised when the connection was revoked (by an operator, the user or the provider)."""
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.connections.errors import IdentityMismatch
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, KeyRing
 from gateway.models import Connection, ConnectionStatus
@@ -60,11 +61,13 @@ async def save_grant(
     tokens: TokenSet,
     client_id: uuid.UUID | None,
     settings: Settings,
+    replace_identity: bool = False,
 ) -> tuple[Connection, bool]:
     """Create the one connection for (user, provider), or replace its grant after a re-connect.
 
     Returns the connection and whether it is new. Takes the row lock, so a refresh in flight cannot
-    write older tokens over these (its compare-and-swap on ``token_version`` fails).
+    write older tokens over these (its compare-and-swap on ``token_version`` fails). A re-connect as
+    a different provider account raises IdentityMismatch unless ``replace_identity`` is set.
     """
     now = utcnow()
     connection = await session.scalar(
@@ -83,6 +86,11 @@ async def save_grant(
         session.add(connection)
         created = True
     else:
+        if connection.subject != subject and not replace_identity:
+            raise IdentityMismatch(
+                "the user signed in as a different account than the one already connected",
+                details={"connection_id": str(connection.id)},
+            )
         created = False
         connection.token_version += 1
         connection.refresh_token = None

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -24,6 +24,10 @@ class ConnectSession(IdMixin, TimestampMixin, Base):
     return_url: Mapped[str | None] = mapped_column(Text)
     login_hint: Mapped[str | None] = mapped_column(String(320))
     scopes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # Re-auth may bind a different provider account only when the service asked for it.
+    replace_identity: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     browser_hash: Mapped[str | None] = mapped_column(String(64))
