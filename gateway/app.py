@@ -21,12 +21,11 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
-from gateway.providers.registry import build_registry
 from gateway.proxy.upstream import HttpxUpstream
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
-from gateway.tokens.refresh import Refresher
+from gateway.tokens.services import build_refresher
 from gateway.worker import background_jobs
 
 log = logging.getLogger(__name__)
@@ -67,8 +66,8 @@ def create_app(settings: Settings, database_url: URL, *, run_refresher: bool = F
             connect_timeout=settings.http_connect_timeout_seconds,
             read_timeout=settings.http_read_timeout_seconds,
         )
-        providers = build_registry(settings, http)
-        refresher = Refresher(db, keys, providers, settings)
+        refresher = build_refresher(settings, db, keys, http)
+        providers = refresher.providers
         stop = asyncio.Event()
         background = (
             asyncio.create_task(background_jobs(settings, db, http, refresher, stop))

@@ -190,6 +190,16 @@ PATHS: dict[str, Any] = {
                     "missing_code",
                     "token_exchange_failed",
                 ),
+                "409": error(
+                    "The user signed in as a different provider account than the one already "
+                    "connected, and the session did not ask to replace it; nothing was stored.",
+                    "identity_mismatch",
+                ),
+                "503": error(
+                    "The provider is unavailable or its token-endpoint budget is spent; open the "
+                    "connect link again shortly.",
+                    "provider_unavailable",
+                ),
             },
         }
     },

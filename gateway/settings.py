@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     contio_admin_api_key: SecretStr | None = None
     contio_webhook_secrets: SecretStr | None = None
     contio_token_rate: str | None = None
+    # Share of every provider's token-endpoint budget kept for interactive requests.
+    token_rate_reserve: float = Field(default=0.1, ge=0, lt=1)
 
     refresh_at_fraction: float = Field(default=0.75, gt=0, lt=1)
     refresh_margin_seconds: int = Field(default=300, ge=0)
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
     refresher_interval_seconds: float = Field(default=5.0, gt=0)
     refresher_batch_size: int = Field(default=50, ge=1)
     breaker_open_seconds: float = Field(default=60.0, gt=0)
+    # Upstream revocation retries (capped exponential backoff) before giving up: 48 is about 11 h.
+    revocation_max_attempts: int = Field(default=48, ge=1)
 
     event_endpoints: CommaList = ()
     event_signing_secrets: SecretStr | None = None

@@ -12,10 +12,10 @@ from sqlalchemy.engine import URL
 from gateway.events.delivery import Deliverer
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.providers.registry import build_registry
 from gateway.settings import Settings, split_commas
 from gateway.tokens import loop
 from gateway.tokens.refresh import Refresher
+from gateway.tokens.services import build_refresher
 
 
 async def background_jobs(
@@ -59,7 +59,7 @@ async def run_worker(
         settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
     )
     async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
-        refresher = Refresher(db, keys, build_registry(settings, http), settings)
+        refresher = build_refresher(settings, db, keys, http)
         try:
             await background_jobs(settings, db, http, refresher, stop)
         finally:

@@ -24,6 +24,7 @@ from gateway.kit.clock import utcnow
 from gateway.models import AuditEvent, Connection, ConnectSession
 from gateway.pages import render
 from gateway.providers.client import OAuthClient
+from gateway.providers.errors import ProviderUnavailable
 from gateway.providers.tokens import TokenSet
 from gateway.resources import Resources, resources
 
@@ -161,6 +162,16 @@ async def _exchange(
             redirect_uri=res.settings.redirect_uri,
             code_verifier=sessions.code_verifier(connect_session, res.keys),
         )
+    except ProviderUnavailable as exc:
+        log.warning(
+            "code exchange deferred for connect session %s: %s", connect_session.id, exc.code
+        )
+        raise ConnectFailure(
+            "provider_unavailable",
+            "The provider is busy right now; open the connect link again in a minute.",
+            connect_session,
+            status_code=503,
+        ) from exc
     except GatewayError as exc:
         log.warning("code exchange failed for connect session %s: %s", connect_session.id, exc.code)
         raise ConnectFailure(

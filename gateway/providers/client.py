@@ -7,6 +7,7 @@ import base64
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -33,6 +34,12 @@ logger = logging.getLogger(__name__)
 JSON_ACCEPT = {"Accept": "application/json"}
 
 
+class TokenGate(Protocol):
+    """Admits each request to a provider's OAuth endpoints (the rate budget), or raises."""
+
+    async def spend(self, provider: str) -> None: ...
+
+
 class OAuthClient:
     """Authorization URLs, token requests, revocation, introspection, userinfo and ID tokens.
 
@@ -42,9 +49,13 @@ class OAuthClient:
     """
 
     def __init__(
-        self, source: ProviderConfig | DiscoveredProvider, http: httpx.AsyncClient
+        self,
+        source: ProviderConfig | DiscoveredProvider,
+        http: httpx.AsyncClient,
+        gate: TokenGate | None = None,
     ) -> None:
         self._http = http
+        self._gate = gate
         self._source = source
         self._config = source if isinstance(source, ProviderConfig) else None
         self._discovering = asyncio.Lock()
@@ -256,6 +267,8 @@ class OAuthClient:
             else:
                 data["client_id"] = config.client_id
                 data["client_secret"] = secret.get_secret_value()
+            if self._gate is not None:
+                await self._gate.spend(self.name)
             response = await self._send("POST", url, what, data=data, headers=headers)
             if response.is_success:
                 if index:

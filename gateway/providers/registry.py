@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from gateway.providers.client import OAuthClient
+from gateway.providers.client import OAuthClient, TokenGate
 from gateway.providers.contio import CONTIO, NOT_CONFIGURED, contio_config
 from gateway.providers.errors import ProviderNotFound
 from gateway.providers.providers_file import ProviderSource, load_providers_file
@@ -50,11 +50,16 @@ class ProviderRegistry:
 
 
 def build_registry(
-    settings: Settings, http: httpx.AsyncClient, *, environ: Mapping[str, str] | None = None
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    environ: Mapping[str, str] | None = None,
+    gate: TokenGate | None = None,
 ) -> ProviderRegistry:
     """Read every provider's config; no network. SettingsError when anything is wrong.
 
-    ``environ`` (default ``os.environ``) is where ``client_secret_env`` variables are looked up.
+    ``environ`` (default ``os.environ``) is where ``client_secret_env`` variables are looked up;
+    ``gate``, when given, admits every request to the providers' OAuth endpoints (the rate budget).
     """
     sources: dict[str, ProviderSource] = {}
     unconfigured: dict[str, str] = {}
@@ -73,5 +78,5 @@ def build_registry(
             f"{ENV_PREFIX}DEFAULT_PROVIDER is {default!r}, which is not a configured provider "
             f"(configured: {known})"
         )
-    clients = {name: OAuthClient(source, http) for name, source in sources.items()}
+    clients = {name: OAuthClient(source, http, gate) for name, source in sources.items()}
     return ProviderRegistry(clients, default=default, unconfigured=unconfigured)

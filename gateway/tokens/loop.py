@@ -2,6 +2,8 @@
 
 Work per cycle grows with the connections due (an indexed range scan on ``next_refresh_at``), not
 with all connections. Idle connections are refreshed like busy ones, so no refresh token dies of disuse.
+Within a provider's token budget the loop takes the due connections whose tokens expire soonest; the
+rest wait for the next cycle, still usable, their tokens not yet expired.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 
 from sqlalchemy import select
 
@@ -16,6 +19,7 @@ from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
+from gateway.tokens import budget
 from gateway.tokens.refresh import Refresher
 
 log = logging.getLogger(__name__)
@@ -28,8 +32,8 @@ async def refresh_due(db: Database, refresher: Refresher, batch_size: int) -> in
     now = utcnow()
     async with db.transaction() as session:
         due = (
-            await session.scalars(
-                select(Connection.id)
+            await session.execute(
+                select(Connection.id, Connection.provider)
                 .where(
                     Connection.status == ConnectionStatus.ACTIVE,
                     Connection.next_refresh_at <= now,
@@ -39,6 +43,7 @@ async def refresh_due(db: Database, refresher: Refresher, batch_size: int) -> in
                 .limit(batch_size)
             )
         ).all()
+    chosen = await within_budget(refresher.budget, [(row.id, row.provider) for row in due])
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(connection_id: object) -> None:
@@ -48,8 +53,27 @@ async def refresh_due(db: Database, refresher: Refresher, batch_size: int) -> in
             except GatewayError as exc:
                 log.info("refresh of %s did not succeed: %s", connection_id, exc.code)
 
-    await asyncio.gather(*(one(connection_id) for connection_id in due))
+    with budget.background():
+        await asyncio.gather(*(one(connection_id) for connection_id in chosen))
     return len(due)
+
+
+async def within_budget(
+    token_budget: budget.TokenBudget | None, due: list[tuple[object, str]]
+) -> list[object]:
+    """The due connections (already nearest expiry first) each provider's budget can pay for now."""
+    if token_budget is None:
+        return [connection_id for connection_id, _ in due]
+    by_provider: dict[str, list[object]] = defaultdict(list)
+    for connection_id, provider in due:
+        by_provider[provider].append(connection_id)
+    chosen: list[object] = []
+    for provider, ids in by_provider.items():
+        room = await token_budget.available(provider, budget.Priority.BACKGROUND)
+        if room is not None and room < len(ids):
+            log.info("%s token budget: refreshing %d of %d due now", provider, room, len(ids))
+        chosen.extend(ids if room is None else ids[:room])
+    return chosen
 
 
 async def run(

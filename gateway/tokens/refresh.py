@@ -41,6 +41,7 @@ from gateway.providers.registry import ProviderRegistry
 from gateway.providers.tokens import TokenSet
 from gateway.settings import Settings
 from gateway.tokens import breaker, policy
+from gateway.tokens.budget import BudgetExhausted, TokenBudget
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +60,17 @@ class Refresher:
     """Refreshes connections; one instance per process, shared by the proxy and the refresher loop."""
 
     def __init__(
-        self, db: Database, keys: KeyRing, providers: ProviderRegistry, settings: Settings
+        self,
+        db: Database,
+        keys: KeyRing,
+        providers: ProviderRegistry,
+        settings: Settings,
+        budget: TokenBudget | None = None,
     ) -> None:
+        self.budget = budget
+        self.providers = providers
         self._db = db
         self._keys = keys
-        self._providers = providers
         self._settings = settings
         self.owner = f"{uuid.uuid4().hex[:16]}"
         self._in_flight: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
@@ -156,7 +163,7 @@ class Refresher:
             await asyncio.sleep(LEASE_POLL_SECONDS)
 
     async def _refresh_holding_lease(self, connection: Connection) -> Fresh:
-        provider = self._providers.get(connection.provider)
+        provider = self.providers.get(connection.provider)
         now = utcnow()
         async with self._db.transaction() as session:
             closed_at = await breaker.open_until(session, connection.provider, now)
@@ -176,6 +183,8 @@ class Refresher:
         except ClientRejected as exc:
             await self._client_rejected(connection.provider, exc)
             raise
+        except BudgetExhausted:
+            raise  # not a failure: nothing was sent; the loop comes back when there is room
         except ProviderError as exc:
             await self._transient_failure(connection, exc)
             raise

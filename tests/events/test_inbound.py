@@ -107,7 +107,10 @@ async def test_a_revocation_is_audited_and_announced(
     await post(gw, event)
     async with db.transaction() as session:
         audit = await session.scalar(
-            select(AuditEvent).where(AuditEvent.connection_id == connection.id)
+            select(AuditEvent).where(
+                AuditEvent.connection_id == connection.id,
+                AuditEvent.action == "connection.revoked_by_provider",
+            )
         )
         announced = (
             await session.scalars(

@@ -1,0 +1,34 @@
+"""Building the providers, their token budget and the refresher, the same way in every process."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import httpx
+
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.providers.registry import build_registry
+from gateway.settings import Settings
+from gateway.tokens.budget import TokenBudget
+from gateway.tokens.refresh import Refresher
+
+
+def build_refresher(
+    settings: Settings,
+    db: Database,
+    keys: KeyRing,
+    http: httpx.AsyncClient,
+    environ: Mapping[str, str] | None = None,
+) -> Refresher:
+    """The process's refresher; its providers spend one PostgreSQL-held budget per provider.
+
+    Reads every provider's ``GATEWAY_<PROVIDER>_TOKEN_RATE`` now, so a malformed one stops startup.
+    """
+    env = os.environ if environ is None else environ
+    budget = TokenBudget(db, settings, env)
+    providers = build_registry(settings, http, environ=env, gate=budget)
+    for name in providers.names:
+        budget.rate(name)
+    return Refresher(db, keys, providers, settings, budget)
