@@ -21,6 +21,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
+from gateway.metrics import Metrics
 from gateway.proxy.upstream import HttpxUpstream
 from gateway.resources import Resources
 from gateway.routes import routes
@@ -66,7 +67,8 @@ def create_app(settings: Settings, database_url: URL, *, run_refresher: bool = F
             connect_timeout=settings.http_connect_timeout_seconds,
             read_timeout=settings.http_read_timeout_seconds,
         )
-        refresher = build_refresher(settings, db, keys, http)
+        metrics = Metrics()
+        refresher = build_refresher(settings, db, keys, http, metrics)
         providers = refresher.providers
         stop = asyncio.Event()
         background = (
@@ -84,6 +86,7 @@ def create_app(settings: Settings, database_url: URL, *, run_refresher: bool = F
                     providers=providers,
                     upstream=upstream,
                     refresher=refresher,
+                    metrics=metrics,
                     schema_head=head_revision(),
                 )
             }

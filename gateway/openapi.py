@@ -115,6 +115,18 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics: this process's counters and the cluster's gauges",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition format.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
     "/openapi.json": {
         "get": {
             "summary": "This document",

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
+from gateway.metrics import Metrics
 from gateway.providers.registry import ProviderRegistry
 from gateway.proxy.upstream import Upstream
 from gateway.settings import Settings
@@ -24,6 +25,7 @@ class Resources:
     providers: ProviderRegistry
     upstream: Upstream
     refresher: Refresher
+    metrics: Metrics
     schema_head: str | None
 
 

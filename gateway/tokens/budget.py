@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 
 from gateway.kit.db import Database
+from gateway.metrics import Metrics
 from gateway.providers.errors import ProviderUnavailable
 from gateway.settings import ENV_PREFIX, Settings, SettingsError
 
@@ -117,8 +118,15 @@ class Usage:
 class TokenBudget:
     """Admits token-endpoint requests per provider within its rate, across every replica."""
 
-    def __init__(self, db: Database, settings: Settings, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        environ: Mapping[str, str],
+        metrics: Metrics | None = None,
+    ) -> None:
         self._db = db
+        self._metrics = metrics
         self._settings = settings
         self._environ = environ
         self._rates: dict[str, Rate | None] = {}
@@ -164,6 +172,8 @@ class TokenBudget:
                 )
             ).one()
             if used >= limit:
+                if self._metrics is not None:
+                    self._metrics.budget_refusals.labels(provider, priority.value).inc()
                 frees_at = (oldest or slot) + timedelta(seconds=rate.seconds + rate.slot_seconds)
                 raise BudgetExhausted(
                     f"{provider}'s token-endpoint budget ({rate}) is spent; try again shortly",

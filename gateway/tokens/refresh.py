@@ -30,6 +30,7 @@ from gateway.events.outbox import connection_data, emit
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
+from gateway.metrics import Metrics
 from gateway.models import AuditEvent, Connection, ConnectionStatus
 from gateway.providers.errors import (
     ClientRejected,
@@ -66,8 +67,10 @@ class Refresher:
         providers: ProviderRegistry,
         settings: Settings,
         budget: TokenBudget | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.budget = budget
+        self._metrics = metrics
         self.providers = providers
         self._db = db
         self._keys = keys
@@ -168,6 +171,7 @@ class Refresher:
         async with self._db.transaction() as session:
             closed_at = await breaker.open_until(session, connection.provider, now)
         if closed_at is not None:
+            self._count(connection.provider, "breaker_open")
             raise ProviderUnavailable(
                 f"{connection.provider} refuses the gateway's client; retrying after {closed_at:%H:%M:%S}",
                 provider=connection.provider,
@@ -179,17 +183,27 @@ class Refresher:
         try:
             tokens = await provider.refresh(refresh_token)
         except GrantRejected as exc:
+            self._count(connection.provider, "reauth_required")
             return await self._grant_lost(connection, exc.code, exc.message)
         except ClientRejected as exc:
+            self._count(connection.provider, "client_rejected")
             await self._client_rejected(connection.provider, exc)
             raise
         except BudgetExhausted:
-            raise  # not a failure: nothing was sent; the loop comes back when there is room
+            # Not a failure: nothing was sent; the loop comes back when there is room.
+            self._count(connection.provider, "deferred")
+            raise
         except ProviderError as exc:
+            self._count(connection.provider, "transient")
             await self._transient_failure(connection, exc)
             raise
+        self._count(connection.provider, "success")
         lifetime = await self._lifetime(provider, tokens)
         return Fresh(await self._store_refreshed(connection, tokens, lifetime), refreshed=True)
+
+    def _count(self, provider: str, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.refreshes.labels(provider, outcome).inc()
 
     async def _lifetime(self, provider: Any, tokens: TokenSet) -> int:
         if tokens.expires_in is not None:

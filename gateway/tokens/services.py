@@ -9,6 +9,7 @@ import httpx
 
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
+from gateway.metrics import Metrics
 from gateway.providers.registry import build_registry
 from gateway.settings import Settings
 from gateway.tokens.budget import TokenBudget
@@ -20,6 +21,7 @@ def build_refresher(
     db: Database,
     keys: KeyRing,
     http: httpx.AsyncClient,
+    metrics: Metrics | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Refresher:
     """The process's refresher; its providers spend one PostgreSQL-held budget per provider.
@@ -27,8 +29,8 @@ def build_refresher(
     Reads every provider's ``GATEWAY_<PROVIDER>_TOKEN_RATE`` now, so a malformed one stops startup.
     """
     env = os.environ if environ is None else environ
-    budget = TokenBudget(db, settings, env)
+    budget = TokenBudget(db, settings, env, metrics)
     providers = build_registry(settings, http, environ=env, gate=budget)
     for name in providers.names:
         budget.rate(name)
-    return Refresher(db, keys, providers, settings, budget)
+    return Refresher(db, keys, providers, settings, budget, metrics)

@@ -1,0 +1,70 @@
+"""``GET /metrics``: this process's counters and the cluster's gauges, read from PostgreSQL."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.kit.clock import utcnow
+from gateway.models import Connection, ConnectionStatus, ProviderBreaker
+from gateway.resources import resources
+
+
+async def metrics(request: Request) -> Response:
+
+    res = resources(request)
+    metrics = res.metrics
+    now = utcnow()
+    async with res.db.transaction() as session:
+        by_status = (
+            await session.execute(
+                select(Connection.provider, Connection.status, func.count()).group_by(
+                    Connection.provider, Connection.status
+                )
+            )
+        ).all()
+        active = Connection.status == ConnectionStatus.ACTIVE
+        backlog = (
+            await session.execute(
+                select(Connection.provider, func.count())
+                .where(active, Connection.next_refresh_at <= now)
+                .group_by(Connection.provider)
+            )
+        ).all()
+        soonest = (
+            await session.execute(
+                select(Connection.provider, func.min(Connection.expires_at))
+                .where(active)
+                .group_by(Connection.provider)
+            )
+        ).all()
+        breakers = (
+            await session.execute(select(ProviderBreaker.provider, ProviderBreaker.open_until))
+        ).all()
+
+    for gauge in (metrics.connections, metrics.refresh_backlog, metrics.soonest_expiry):
+        gauge.clear()
+    for provider in res.providers.names:
+        for status in ConnectionStatus:
+            metrics.connections.labels(provider, status.value).set(0)
+        metrics.refresh_backlog.labels(provider).set(0)
+        metrics.breaker_open.labels(provider).set(0)
+    for provider, status, count in by_status:
+        metrics.connections.labels(provider, status.value).set(count)
+    for provider, count in backlog:
+        metrics.refresh_backlog.labels(provider).set(count)
+    for provider, expires_at in soonest:
+        if expires_at is not None:
+            metrics.soonest_expiry.labels(provider).set((expires_at - now).total_seconds())
+    for provider, open_until in breakers:
+        metrics.breaker_open.labels(provider).set(int(open_until is not None and open_until > now))
+    budget = res.refresher.budget
+    if budget is not None:
+        for provider in res.providers.names:
+            usage = await budget.usage(provider)
+            if usage is not None:
+                metrics.budget_used.labels(provider).set(usage.used)
+                metrics.budget_limit.labels(provider).set(usage.rate.requests)
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

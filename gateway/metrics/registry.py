@@ -1,0 +1,67 @@
+"""The process's Prometheus metrics.
+
+Counters are this process's own (refresh outcomes, budget refusals). The gauges describe the whole
+cluster and are read from PostgreSQL at scrape time, so every replica reports the same values: in
+PromQL take ``max`` of them across replicas, not ``sum``. No label ever holds a user id or a token.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class Metrics:
+    """The process's metrics, in a registry of their own (created by the lifespan)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.refreshes = Counter(
+            "gateway_refreshes",
+            "Refresh attempts by this process, by outcome "
+            "(success, reauth_required, client_rejected, transient, deferred).",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.budget_refusals = Counter(
+            "gateway_token_budget_refusals",
+            "Token-endpoint requests this process did not send because the budget was spent.",
+            ["provider", "priority"],
+            registry=self.registry,
+        )
+        self.connections = Gauge(
+            "gateway_connections",
+            "Connections in the cluster by status.",
+            ["provider", "status"],
+            registry=self.registry,
+        )
+        self.refresh_backlog = Gauge(
+            "gateway_refresh_backlog",
+            "Active connections whose scheduled refresh time has passed.",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.soonest_expiry = Gauge(
+            "gateway_soonest_token_expiry_seconds",
+            "Seconds until the soonest access-token expiry among active connections "
+            "(negative: a token has expired unrefreshed).",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.budget_used = Gauge(
+            "gateway_token_budget_used",
+            "Token-endpoint requests spent in the provider's current rate window.",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.budget_limit = Gauge(
+            "gateway_token_budget_limit",
+            "Token-endpoint requests allowed per rate window (GATEWAY_<PROVIDER>_TOKEN_RATE).",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.breaker_open = Gauge(
+            "gateway_provider_breaker_open",
+            "1 while the provider refuses the gateway's own client and the breaker is open.",
+            ["provider"],
+            registry=self.registry,
+        )
