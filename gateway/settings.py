@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     http_read_timeout_seconds: float = Field(default=30.0, gt=0)
 
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("allowed_return_urls", "event_endpoints", mode="before")
     @classmethod

@@ -33,7 +33,7 @@ def serve(host: str, port: int, no_worker: bool) -> None:
     without it, it starts and migrates an embedded PostgreSQL for one machine.
     """
     config = settings()
-    configure(config.log_level)
+    configure(config.log_level, config.log_format)
     run_command(lambda: config.require("encryption_keys"))
     url = run_command(lambda: database_url(config, migrate_embedded=True))
     app = run_command(lambda: create_app(config, url, run_refresher=not no_worker))
@@ -44,7 +44,7 @@ def serve(host: str, port: int, no_worker: bool) -> None:
 def migrate() -> None:
     """Upgrade the database schema to this version's (GATEWAY_DATABASE_URL, or the embedded one)."""
     config = settings()
-    configure(config.log_level)
+    configure(config.log_level, config.log_format)
     url = run_command(lambda: database_url(config, migrate_embedded=False))
     run_command(lambda: upgrade(url))
     click.echo("database schema is up to date")
@@ -54,7 +54,7 @@ def migrate() -> None:
 def worker() -> None:
     """Run the background jobs (the refresher) without the HTTP service."""
     config = settings()
-    configure(config.log_level)
+    configure(config.log_level, config.log_format)
     run_command(lambda: config.require("encryption_keys"))
     url = run_command(lambda: database_url(config, migrate_embedded=True))
     run_command(lambda: asyncio.run(run_worker(config, url)))

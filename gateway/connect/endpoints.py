@@ -262,7 +262,12 @@ async def callback(request: Request) -> Response:
     except ConnectFailure:
         await _discard(provider, tokens)
         raise
-    log.info("connection %s connected for user via %s", connection.id, connect_session.provider)
+    log.info(
+        "connection %s connected via %s",
+        connection.id,
+        connect_session.provider,
+        extra={"connection_id": connection.id, "provider": connect_session.provider},
+    )
     return _success(res, connect_session, connection.id, provider)
 
 

@@ -10,6 +10,7 @@ import uuid
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.kit import logs
 from gateway.kit.redact import redact_query
 
 access_log = logging.getLogger("gateway.access")
@@ -33,6 +34,7 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        bound = logs.request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -55,3 +57,4 @@ class RequestContext:
                 (time.perf_counter() - started) * 1000,
                 extra={"request_id": request_id, "status": status},
             )
+            logs.request_id.reset(bound)

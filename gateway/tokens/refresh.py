@@ -253,7 +253,12 @@ class Refresher:
             await breaker.reset(session, current.provider)
             if recovering:
                 await self._event(session, current, "connection.recovered", "refresh_succeeded")
-        log.info("refreshed connection %s (version %s)", connection.id, current.token_version)
+        log.info(
+            "refreshed connection %s (version %s)",
+            connection.id,
+            current.token_version,
+            extra={"connection_id": connection.id, "provider": connection.provider},
+        )
         return current
 
     async def _grant_lost(self, connection: Connection, code: str, message: str) -> Fresh:
@@ -275,7 +280,12 @@ class Refresher:
                     )
                 )
                 await self._event(session, current, "connection.needs_reauth", code)
-        log.warning("connection %s needs re-authorization: %s", connection.id, code)
+        log.warning(
+            "connection %s needs re-authorization: %s",
+            connection.id,
+            code,
+            extra={"connection_id": connection.id, "provider": connection.provider},
+        )
         raise ReauthRequired(
             "the provider rejected the user's grant; they must connect again",
             details={"connection_id": str(connection.id), "reason": code},
@@ -312,7 +322,13 @@ class Refresher:
             current.next_refresh_at = now + timedelta(seconds=delay)
             if current.consecutive_failures == 1:
                 await self._event(session, current, "connection.refresh_failed", exc.code)
-        log.warning("refresh of %s failed (%s); retrying in %.0fs", connection.id, exc.code, delay)
+        log.warning(
+            "refresh of %s failed (%s); retrying in %.0fs",
+            connection.id,
+            exc.code,
+            delay,
+            extra={"connection_id": connection.id, "provider": connection.provider},
+        )
 
     async def _event(
         self, session: AsyncSession, connection: Connection, event_type: str, reason: str
