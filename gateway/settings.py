@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     event_endpoints: CommaList = ()
     event_signing_secrets: SecretStr | None = None
     webhook_tolerance_seconds: int = Field(default=600, ge=1)
+    outbox_retention_days: float = Field(default=7, gt=0)
+    dead_letter_retention_days: float = Field(default=30, gt=0)
+    audit_retention_days: float = Field(default=365, gt=0)
+    retention_interval_seconds: float = Field(default=3600, gt=0)
 
     http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     http_read_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -9,6 +9,7 @@ import signal
 import httpx
 from sqlalchemy.engine import URL
 
+from gateway.events import retention
 from gateway.events.delivery import Deliverer
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
@@ -33,7 +34,8 @@ async def background_jobs(
             interval=settings.refresher_interval_seconds,
             batch_size=settings.refresher_batch_size,
             stop=stop,
-        )
+        ),
+        retention.run(db, settings, stop),
     ]
     if settings.event_signing_secrets is not None:
         secrets = split_commas(settings.event_signing_secrets.get_secret_value())

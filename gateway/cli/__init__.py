@@ -7,6 +7,7 @@ import click
 from gateway.cli.clients import clients
 from gateway.cli.common import run_command
 from gateway.cli.dev import dev
+from gateway.cli.events import events
 from gateway.cli.sandbox import sandbox
 from gateway.cli.serve import migrate, serve, worker
 from gateway.kit.crypto import generate_key_entry
@@ -35,6 +36,7 @@ cli.add_command(migrate)
 cli.add_command(dev)
 cli.add_command(sandbox)
 cli.add_command(clients)
+cli.add_command(events)
 
 
 def main() -> None:

@@ -1,0 +1,115 @@
+"""Keeping the outbox and the audit trail from growing for ever.
+
+Delivered events (and events that had nowhere to go) are deleted after ``outbox_retention_days``;
+events with an abandoned delivery are the dead-letter list and stay for ``dead_letter_retention_days``
+so that ``gateway events replay`` can still re-send them; audit events stay for
+``audit_retention_days``. Deletes run in batches, each its own short transaction, and only one
+replica prunes at a time (an advisory lock), so pruning never blocks the service for long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Select, and_, delete, exists, select, text
+
+from gateway.kit.clock import utcnow
+from gateway.kit.db import Database
+from gateway.models import AuditEvent, EventDelivery, OutboxEvent
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000
+LOCK_KEY = "gateway:retention"
+
+
+@dataclass(frozen=True)
+class Pruned:
+    events: int = 0
+    dead_letters: int = 0
+    audit_events: int = 0
+
+
+async def prune(db: Database, settings: Settings, now: datetime | None = None) -> Pruned | None:
+    """One pass; None when another replica holds the pruning lock."""
+    now = now or utcnow()
+    async with db.engine.connect() as lock_conn:
+        taken = await lock_conn.scalar(
+            text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": LOCK_KEY}
+        )
+        if not taken:
+            return None
+        try:
+            return Pruned(
+                events=await _prune_events(
+                    db, now - timedelta(days=settings.outbox_retention_days), dead=False
+                ),
+                dead_letters=await _prune_events(
+                    db, now - timedelta(days=settings.dead_letter_retention_days), dead=True
+                ),
+                audit_events=await _prune_audit(
+                    db, now - timedelta(days=settings.audit_retention_days)
+                ),
+            )
+        finally:
+            await lock_conn.execute(
+                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": LOCK_KEY}
+            )
+            await lock_conn.commit()
+
+
+async def _prune_events(db: Database, before: datetime, *, dead: bool) -> int:
+    """Events older than ``before``: finished ones, or (``dead``) those with an abandoned delivery."""
+    unfinished = exists().where(
+        EventDelivery.event_id == OutboxEvent.id, EventDelivery.delivered_at.is_(None)
+    )
+    abandoned = exists().where(
+        EventDelivery.event_id == OutboxEvent.id, EventDelivery.abandoned_at.is_not(None)
+    )
+    condition = abandoned if dead else ~unfinished
+    batch = select(OutboxEvent.id).where(and_(OutboxEvent.occurred_at < before, condition))
+    return await _delete_in_batches(db, OutboxEvent, batch)
+
+
+async def _prune_audit(db: Database, before: datetime) -> int:
+    batch = select(AuditEvent.id).where(AuditEvent.occurred_at < before)
+    return await _delete_in_batches(db, AuditEvent, batch)
+
+
+async def _delete_in_batches(
+    db: Database, model: type[OutboxEvent] | type[AuditEvent], batch: Select[uuid.UUID]
+) -> int:
+    total = 0
+    while True:
+        async with db.transaction() as session:
+            result = await session.execute(
+                delete(model).where(model.id.in_(batch.limit(BATCH).scalar_subquery()))
+            )
+        deleted = int(getattr(result, "rowcount", 0) or 0)
+        total += deleted
+        if deleted < BATCH:
+            return total
+
+
+async def run(db: Database, settings: Settings, stop: asyncio.Event) -> None:
+    """Prune every ``retention_interval_seconds`` until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            pruned = await prune(db, settings)
+            if pruned is not None and (pruned.events or pruned.dead_letters or pruned.audit_events):
+                log.info(
+                    "retention: deleted %d events, %d dead letters, %d audit events",
+                    pruned.events,
+                    pruned.dead_letters,
+                    pruned.audit_events,
+                )
+        except Exception:
+            log.exception("retention pass failed; trying again next interval")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=settings.retention_interval_seconds)
