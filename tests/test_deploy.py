@@ -51,9 +51,15 @@ def gateway_environment() -> dict[str, str]:
     return env
 
 
+def local_environment() -> dict[str, str]:
+    compose = yaml.safe_load((DEPLOY / "compose.local.yaml").read_text())
+    env: dict[str, str] = compose["x-gateway"]["environment"]
+    return env
+
+
 def test_every_variable_the_examples_set_is_a_setting() -> None:
     fields = set(Settings.model_fields)
-    for name in gateway_environment():
+    for name in [*gateway_environment(), *local_environment()]:
         assert name.startswith(ENV_PREFIX), name
         setting = name.removeprefix(ENV_PREFIX).removesuffix("_FILE").lower()
         assert setting in fields or setting.endswith("_token_rate"), f"{name} is not a setting"
@@ -76,3 +82,14 @@ def test_secrets_come_from_files_not_from_the_manifests() -> None:
     ):
         assert f"{ENV_PREFIX}{secret}" not in env
         assert env[f"{ENV_PREFIX}{secret}_FILE"].startswith("/run/secrets/")
+
+
+def test_the_local_stack_runs_the_sandbox_and_makes_you_bring_your_own_key() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.local.yaml").read_text())
+    assert {"postgres", "migrate", "gateway", "sandbox"} <= set(compose["services"])
+    env = local_environment()
+    assert env["GATEWAY_CONTIO_AUTH_URL"].startswith("http://sandbox.localhost")
+    assert env["GATEWAY_ENCRYPTION_KEYS"].startswith("${GATEWAY_ENCRYPTION_KEYS:?")
+    sandbox = compose["services"]["sandbox"]
+    assert "sandbox.localhost" in sandbox["networks"]["default"]["aliases"]
+    assert f"{env['GATEWAY_PUBLIC_URL']}/oauth/callback" in sandbox["command"]
