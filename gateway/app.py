@@ -94,6 +94,7 @@ def create_app(settings: Settings, database_url: URL, *, run_refresher: bool = F
             stop.set()
             if background is not None:
                 await background
+            await refresher.release_all()
             await upstream.aclose()
             await http.aclose()
             await db.dispose()

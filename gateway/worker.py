@@ -65,4 +65,5 @@ async def run_worker(
         try:
             await background_jobs(settings, db, http, refresher, stop)
         finally:
+            await refresher.release_all()
             await db.dispose()

@@ -151,6 +151,16 @@ class Refresher:
                 .values(lease_owner=None, lease_expires_at=None)
             )
 
+    async def release_all(self) -> int:
+        """Give up every lease this process holds (on shutdown), so no refresh waits for them."""
+        async with self._db.transaction() as session:
+            result = await session.execute(
+                update(Connection)
+                .where(Connection.lease_owner == self.owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+        return int(getattr(result, "rowcount", 0) or 0)
+
     async def _wait_for_other(self, connection_id: uuid.UUID, seen_version: int | None) -> Fresh:
         """Another process holds the lease: use its result once the version moves or the lease ends."""
         deadline = utcnow() + timedelta(seconds=self._settings.refresh_lease_seconds)

@@ -212,3 +212,27 @@ async def test_proxy_refreshes_once_and_retries_on_upstream_401(
     response = await proxy_get(http, service_key, connection.user_id, "/profile")
     assert response.status_code == 200
     assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
+
+
+async def test_shutdown_gives_up_this_process_leases_only(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    mine, theirs = await connected(http, service_key, db), await connected(http, service_key, db)
+    refresher = make_refresher(db, stack.settings, provider_http)
+    later = datetime.now(UTC) + timedelta(seconds=60)
+    async with db.transaction() as session:
+        for connection, owner in ((mine, refresher.owner), (theirs, "another-process")):
+            await session.execute(
+                update(Connection)
+                .where(Connection.id == connection.id)
+                .values(lease_owner=owner, lease_expires_at=later)
+            )
+
+    assert await refresher.release_all() == 1
+
+    assert (await load(db, mine.user_id)).lease_owner is None
+    assert (await load(db, theirs.user_id)).lease_owner == "another-process"
