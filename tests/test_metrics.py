@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.engine import URL
 
 from gateway.app import create_app
+from gateway.events.outbox import emit
 from gateway.kit.db import Database
-from gateway.models import Connection
+from gateway.models import Connection, OutboxEvent
 from tests.e2e.flows import connect_new_user, load_connection, proxy_get
 from tests.fixtures.servers import serving
 from tests.fixtures.stack import Stack
@@ -95,3 +96,24 @@ async def test_the_budget_in_use_and_its_limit_are_exported(
     assert value(text, "gateway_token_budget_limit", provider="contio") == 100
     used = value(text, "gateway_token_budget_used", provider="contio")
     assert used is not None and 0 <= used <= 100
+
+
+async def test_outbox_lag_is_the_age_of_the_oldest_waiting_delivery(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    async with db.transaction() as session:
+        event = await emit(session, ["http://127.0.0.1:9/events"], "connection.created", {})
+        await session.flush()
+        await session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event.id)
+            .values(occurred_at=datetime.now(UTC) - timedelta(minutes=10))
+        )
+    try:
+        text = (await http.get("/metrics")).text
+    finally:
+        async with db.transaction() as session:
+            await session.execute(delete(OutboxEvent).where(OutboxEvent.id == event.id))
+    lag = value(text, "gateway_outbox_lag_seconds")
+    assert lag is not None and lag >= 600
+    assert value(text, "gateway_event_dead_letters") is not None

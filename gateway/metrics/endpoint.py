@@ -8,7 +8,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.kit.clock import utcnow
-from gateway.models import Connection, ConnectionStatus, ProviderBreaker
+from gateway.models import (
+    Connection,
+    ConnectionStatus,
+    EventDelivery,
+    OutboxEvent,
+    ProviderBreaker,
+)
 from gateway.resources import resources
 
 
@@ -43,6 +49,15 @@ async def metrics(request: Request) -> Response:
         breakers = (
             await session.execute(select(ProviderBreaker.provider, ProviderBreaker.open_until))
         ).all()
+        waiting = EventDelivery.delivered_at.is_(None) & EventDelivery.abandoned_at.is_(None)
+        oldest_waiting = await session.scalar(
+            select(func.min(OutboxEvent.occurred_at))
+            .join(EventDelivery, EventDelivery.event_id == OutboxEvent.id)
+            .where(waiting)
+        )
+        dead_letters = await session.scalar(
+            select(func.count()).where(EventDelivery.abandoned_at.is_not(None))
+        )
 
     for gauge in (metrics.connections, metrics.refresh_backlog, metrics.soonest_expiry):
         gauge.clear()
@@ -60,6 +75,9 @@ async def metrics(request: Request) -> Response:
             metrics.soonest_expiry.labels(provider).set((expires_at - now).total_seconds())
     for provider, open_until in breakers:
         metrics.breaker_open.labels(provider).set(int(open_until is not None and open_until > now))
+    lag = (now - oldest_waiting).total_seconds() if oldest_waiting is not None else 0.0
+    metrics.outbox_lag.set(max(0.0, lag))
+    metrics.dead_letters.set(dead_letters or 0)
     budget = res.refresher.budget
     if budget is not None:
         for provider in res.providers.names:

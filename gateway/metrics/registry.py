@@ -59,6 +59,23 @@ class Metrics:
             ["provider"],
             registry=self.registry,
         )
+        self.lease_waits = Counter(
+            "gateway_refresh_lease_waits",
+            "Refreshes this process did not run because another process held the connection's "
+            "lease (it used that process's result).",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.outbox_lag = Gauge(
+            "gateway_outbox_lag_seconds",
+            "Age of the oldest event delivery still waiting to be sent (0 when none).",
+            registry=self.registry,
+        )
+        self.dead_letters = Gauge(
+            "gateway_event_dead_letters",
+            "Event deliveries abandoned after their last attempt (gateway events dead).",
+            registry=self.registry,
+        )
         self.breaker_open = Gauge(
             "gateway_provider_breaker_open",
             "1 while the provider refuses the gateway's own client and the breaker is open.",

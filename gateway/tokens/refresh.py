@@ -104,7 +104,10 @@ class Refresher:
     ) -> Fresh:
         connection = await self._take_lease(connection_id)
         if connection is None:
-            return await self._wait_for_other(connection_id, seen_version)
+            fresh = await self._wait_for_other(connection_id, seen_version)
+            if self._metrics is not None:
+                self._metrics.lease_waits.labels(fresh.connection.provider).inc()
+            return fresh
         try:
             if (seen_version is not None and connection.token_version != seen_version) or (
                 due_only

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from gateway.connections.errors import ReauthRequired
 from gateway.connections.store import access_token
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
+from gateway.metrics import Metrics
 from gateway.models import Connection, ConnectionStatus, OutboxEvent, ProviderBreaker
 from gateway.providers.errors import ClientRejected, ProviderUnavailable
 from gateway.providers.registry import build_registry
@@ -236,3 +238,51 @@ async def test_shutdown_gives_up_this_process_leases_only(
 
     assert (await load(db, mine.user_id)).lease_owner is None
     assert (await load(db, theirs.user_id)).lease_owner == "another-process"
+
+
+async def test_waiting_for_another_process_lease_uses_its_result_and_is_counted(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+    assert stack.settings.encryption_keys is not None
+    keys = KeyRing.parse(stack.settings.encryption_keys.get_secret_value())
+    metrics = Metrics()
+    refresher = Refresher(
+        db, keys, build_registry(stack.settings, provider_http), stack.settings, metrics=metrics
+    )
+    later = datetime.now(UTC) + timedelta(seconds=60)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id)
+            .values(lease_owner="another-process", lease_expires_at=later)
+        )
+    started_waiting = asyncio.Event()
+    wait_for_other = refresher._wait_for_other
+
+    async def observed(*args: Any) -> Any:
+        started_waiting.set()
+        return await wait_for_other(*args)
+
+    refresher._wait_for_other = observed  # type: ignore[method-assign,assignment]
+    waiting = asyncio.create_task(
+        refresher.refresh(connection.id, seen_version=connection.token_version)
+    )
+    await asyncio.wait_for(started_waiting.wait(), timeout=10)
+    # The other process finishes: a new version, its lease given up.
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id)
+            .values(token_version=connection.token_version + 1, lease_owner=None)
+        )
+    fresh = await waiting
+    assert (fresh.refreshed, fresh.connection.token_version) == (
+        False,
+        connection.token_version + 1,
+    )
+    assert metrics.lease_waits.labels("contio")._value.get() == 1
