@@ -20,6 +20,7 @@ from gateway.exceptions import GatewayError, handle_gateway_error, plain_error
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
+from gateway.listeners import PublicListener
 from gateway.kit.migrations import head_revision
 from gateway.metrics import Metrics
 from gateway.proxy.upstream import HttpxUpstream
@@ -48,8 +49,15 @@ async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return plain_error(500, "internal_error", "The gateway failed unexpectedly; this is a bug.")
 
 
-def create_app(settings: Settings, database_url: URL, *, run_refresher: bool = False) -> Starlette:
-    """The gateway; with ``run_refresher`` the refresher loop also runs in this process."""
+def create_app(
+    settings: Settings,
+    database_url: URL,
+    *,
+    run_refresher: bool = False,
+    public_port: int | None = None,
+) -> Starlette:
+    """The gateway; with ``run_refresher`` the refresher loop also runs in this process, and with
+    ``public_port`` only the browser-facing routes answer on that port."""
     settings.require("encryption_keys")
     assert settings.encryption_keys is not None
     keys = KeyRing.parse(
@@ -101,7 +109,7 @@ def create_app(settings: Settings, database_url: URL, *, run_refresher: bool = F
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContext)],
+        middleware=[Middleware(RequestContext), Middleware(PublicListener, public_port=public_port)],
         exception_handlers={
             ConnectFailure: handle_connect_failure,
             GatewayError: handle_gateway_error,

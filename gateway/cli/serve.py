@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 
 import click
 import uvicorn
@@ -22,22 +23,53 @@ log = logging.getLogger(__name__)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option(
+    "--public-port",
+    type=int,
+    default=None,
+    help="Serve the browser-facing routes (connect, callback, provisioning page) on this port "
+    "too; only they answer there.",
+)
+@click.option(
+    "--public-host",
+    default=None,
+    help="Interface for --public-port (default: --host).",
+)
+@click.option(
     "--no-worker",
     is_flag=True,
     help="Do not run the refresher here (run `gateway worker` instead).",
 )
-def serve(host: str, port: int, no_worker: bool) -> None:
+def serve(
+    host: str, port: int, public_port: int | None, public_host: str | None, no_worker: bool
+) -> None:
     """Run the gateway's HTTP service.
 
     Against GATEWAY_DATABASE_URL it never migrates (that is a release step: `gateway migrate`);
     without it, it starts and migrates an embedded PostgreSQL for one machine.
     """
+    if public_port is not None and public_port == port:
+        raise click.UsageError("--public-port must differ from --port")
     config = settings()
     configure(config.log_level, config.log_format)
     run_command(lambda: config.require("encryption_keys"))
     url = run_command(lambda: database_url(config, migrate_embedded=True))
-    app = run_command(lambda: create_app(config, url, run_refresher=not no_worker))
-    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None, lifespan="on")
+    app = run_command(
+        lambda: create_app(config, url, run_refresher=not no_worker, public_port=public_port)
+    )
+    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_config=None, lifespan="on"))
+    listeners = [(host, port)]
+    if public_port is not None:
+        listeners.append((public_host or host, public_port))
+    sockets = [_listen(address) for address in listeners]
+    server.run(sockets=sockets)
+
+
+def _listen(address: tuple[str, int]) -> socket.socket:
+    try:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        return socket.create_server(address, family=family, backlog=2048)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {address[0]}:{address[1]}: {exc}") from exc
 
 
 @click.command()

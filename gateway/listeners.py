@@ -1,0 +1,38 @@
+"""Two listeners, one app: with ``serve --public-port`` the browser-facing routes get a port of their
+own, and only they answer there, so the internal API, proxy, console and metrics are never exposed to
+browsers (point the public load balancer at the public port only)."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.exceptions import plain_error
+
+# What a user's browser needs: the connect redirect, the provider's callback, the provisioning code
+# page, and a health check for the load balancer in front of it.
+PUBLIC_PATHS = ("/connect", "/oauth/callback", "/healthz")
+PUBLIC_PREFIXES = ("/provision/",)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+class PublicListener:
+    """Answers 404 on the public port for anything that is not a browser-facing route."""
+
+    def __init__(self, app: ASGIApp, public_port: int | None = None) -> None:
+        self.app = app
+        self.public_port = public_port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.public_port is not None
+            and scope["type"] == "http"
+            and (scope.get("server") or (None, None))[1] == self.public_port
+            and not is_public(scope["path"])
+        ):
+            response = plain_error(404, "not_found", "Not found.")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
