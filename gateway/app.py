@@ -109,7 +109,10 @@ def create_app(
 
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContext), Middleware(PublicListener, public_port=public_port)],
+        middleware=[
+            Middleware(RequestContext),
+            Middleware(PublicListener, public_port=public_port),
+        ],
         exception_handlers={
             ConnectFailure: handle_connect_failure,
             GatewayError: handle_gateway_error,
