@@ -14,6 +14,7 @@ from gateway.cli.common import run_command, settings
 from gateway.database import database_url
 from gateway.kit.logs import configure
 from gateway.kit.migrations import upgrade
+from gateway.kit.tracing import configure_tracing
 from gateway.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ def serve(
         raise click.UsageError("--public-port must differ from --port")
     config = settings()
     configure(config.log_level, config.log_format)
+    configure_tracing("gateway")
     run_command(lambda: config.require("encryption_keys"))
     url = run_command(lambda: database_url(config, migrate_embedded=True))
     app = run_command(
@@ -87,6 +89,7 @@ def worker() -> None:
     """Run the background jobs (the refresher) without the HTTP service."""
     config = settings()
     configure(config.log_level, config.log_format)
+    configure_tracing("gateway-worker")
     run_command(lambda: config.require("encryption_keys"))
     url = run_command(lambda: database_url(config, migrate_embedded=True))
     run_command(lambda: asyncio.run(run_worker(config, url)))

@@ -1,0 +1,66 @@
+"""Every request observed: metrics by route template and OpenTelemetry spans, never a secret."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from gateway.kit.tracing import configure_tracing, exporter_configured
+from tests.e2e.flows import connect, proxy_get
+from tests.test_metrics import value
+
+
+@pytest.fixture(scope="session")
+def spans() -> InMemorySpanExporter:
+    exporter = InMemorySpanExporter()
+    # The first provider set wins for the whole process; later tests keep recording into it.
+    assert configure_tracing("gateway-test", exporter=exporter)
+    return exporter
+
+
+def test_tracing_is_off_without_an_exporter() -> None:
+    assert not exporter_configured({})
+    assert exporter_configured({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318"})
+    assert not configure_tracing("gateway", environ={})
+
+
+async def test_requests_are_counted_by_route_template_not_by_path(
+    http: httpx.AsyncClient, service_key: str
+) -> None:
+    user_id = f"user-{uuid.uuid4().hex[:8]}"
+    await proxy_get(http, service_key, user_id, "/meetings")  # 404: not connected
+    text = (await http.get("/metrics")).text
+    route = "/proxy/users/{user_id}/{path:path}"
+    assert (
+        value(text, "gateway_http_requests_total", route=route, method="GET", status="404") or 0
+    ) >= 1
+    assert user_id not in text
+
+
+async def test_a_traced_request_continues_the_callers_trace_and_keeps_secrets_out(
+    http: httpx.AsyncClient, service_key: str, spans: InMemorySpanExporter
+) -> None:
+    spans.clear()
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    user_id = f"user-{uuid.uuid4().hex[:8]}"
+    response = await connect(http, service_key, user_id)
+    assert response.status_code == 200
+    traced = await http.get(
+        "/healthz", headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"}
+    )
+    assert traced.status_code == 200
+    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+
+    finished = spans.get_finished_spans()
+    by_name = {span.name: span for span in finished}
+    assert "GET /oauth/callback" in by_name and "GET /connect" in by_name
+    health = by_name["GET /healthz"]
+    assert format(health.context.trace_id, "032x") == caller_trace
+    assert health.attributes is not None and health.attributes["http.response.status_code"] == 200
+    recorded = repr([(s.name, dict(s.attributes or {})) for s in finished])
+    assert "code=" not in recorded and "token=" not in recorded and "state=" not in recorded
+    assert user_id not in recorded
