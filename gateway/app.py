@@ -23,6 +23,7 @@ from gateway.kit.middleware import RequestContext
 from gateway.listeners import PublicListener
 from gateway.kit.migrations import head_revision
 from gateway.metrics import Metrics
+from gateway.metrics.http import Observe
 from gateway.proxy.upstream import HttpxUpstream
 from gateway.resources import Resources
 from gateway.routes import routes
@@ -63,6 +64,7 @@ def create_app(
     keys = KeyRing.parse(
         settings.encryption_keys.get_secret_value(), settings.encryption_active_key
     )
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Resources]]:
@@ -75,7 +77,6 @@ def create_app(
             connect_timeout=settings.http_connect_timeout_seconds,
             read_timeout=settings.http_read_timeout_seconds,
         )
-        metrics = Metrics()
         refresher = build_refresher(settings, db, keys, http, metrics)
         providers = refresher.providers
         stop = asyncio.Event()
@@ -110,6 +111,7 @@ def create_app(
     return Starlette(
         routes=routes,
         middleware=[
+            Middleware(Observe, metrics=metrics),
             Middleware(RequestContext),
             Middleware(PublicListener, public_port=public_port),
         ],
