@@ -10,8 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import URL
 
+from gateway.cli import cli
 from gateway.kit.crypto import generate_key_entry
 from gateway.kit.db import sync_url
 from gateway.listeners import is_public
@@ -101,11 +103,6 @@ def test_the_public_port_hides_everything_else(two_listeners: tuple[str, str], p
 
 
 def test_the_same_port_twice_is_a_usage_error() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "gateway", "serve", "--port", "8123", "--public-port", "8123"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 2
-    assert "--public-port must differ" in result.stderr
+    result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--public-port", "8123"])
+    assert result.exit_code == 2
+    assert "--public-port must differ" in result.output
