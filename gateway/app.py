@@ -20,11 +20,11 @@ from gateway.exceptions import GatewayError, handle_gateway_error, plain_error
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
-from gateway.listeners import PublicListener
 from gateway.kit.migrations import head_revision
+from gateway.listeners import PublicListener
 from gateway.metrics import Metrics
 from gateway.metrics.http import Observe
-from gateway.proxy.upstream import HttpxUpstream
+from gateway.proxy.runtime import ProxyRuntime
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
@@ -73,13 +73,12 @@ def create_app(
             settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
         )
         http = httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
-        upstream = HttpxUpstream(
-            connect_timeout=settings.http_connect_timeout_seconds,
-            read_timeout=settings.http_read_timeout_seconds,
-        )
         refresher = build_refresher(settings, db, keys, http, metrics)
         providers = refresher.providers
+        proxy = ProxyRuntime.build(settings, db, keys, refresher)
         stop = asyncio.Event()
+        # The proxy's caches serve only while this listens for their invalidations.
+        proxy_listener = asyncio.create_task(proxy.run(stop))
         background = (
             asyncio.create_task(background_jobs(settings, db, http, refresher, stop))
             if run_refresher
@@ -93,7 +92,7 @@ def create_app(
                     keys=keys,
                     http=http,
                     providers=providers,
-                    upstream=upstream,
+                    proxy=proxy,
                     refresher=refresher,
                     metrics=metrics,
                     schema_head=head_revision(),
@@ -104,7 +103,8 @@ def create_app(
             if background is not None:
                 await background
             await refresher.release_all()
-            await upstream.aclose()
+            await proxy_listener
+            await proxy.aclose()
             await http.aclose()
             await db.dispose()
 

@@ -12,6 +12,7 @@ and a human message, and is rendered in one shape by ``error_response``::
      +-- NotFound                     404
      +-- Conflict                     409
      +-- Gone                         410
+     +-- UnprocessableContent         422                  well-formed, but the provider refused it
      +-- ServiceUnavailable           503                  the gateway cannot serve right now
      +-- UpstreamError                502                  the provider failed us (see providers.errors)
 """
@@ -98,6 +99,13 @@ class Gone(GatewayError):
 
     status_code = 410
     code = "gone"
+
+
+class UnprocessableContent(GatewayError):
+    """Raised when a well-formed request names something the provider will not accept."""
+
+    status_code = 422
+    code = "unprocessable_content"
 
 
 class ServiceUnavailable(GatewayError):

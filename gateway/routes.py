@@ -5,10 +5,14 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from gateway import health, openapi
+from gateway.audit import endpoints as audit
 from gateway.connect import endpoints as connect
+from gateway.connections import endpoints as connections
 from gateway.events import inbound as events_inbound
 from gateway.metrics import endpoint as metrics
-from gateway.proxy import endpoints as proxy
+from gateway.provisioning import endpoints as provisioning
+from gateway.provisioning import page as provisioning_page
+from gateway.proxy.route import ProxyRoute
 
 routes = [
     Route("/healthz", health.healthz, methods=["GET"]),
@@ -18,6 +22,23 @@ routes = [
     Route("/v1/connect-sessions", connect.create_connect_session, methods=["POST"]),
     Route("/connect", connect.start_connect, methods=["GET"]),
     Route("/oauth/callback", connect.callback, methods=["GET"]),
-    Route("/proxy/users/{user_id}/{path:path}", proxy.proxy, methods=["GET"]),
+    Route("/v1/provisioning", provisioning.create_provisioning, methods=["POST"]),
+    Route("/v1/provisioning/{provisioning_id}", provisioning.get_provisioning, methods=["GET"]),
+    Route(
+        "/v1/provisioning/{provisioning_id}/verify",
+        provisioning.verify_provisioning,
+        methods=["POST"],
+    ),
+    Route("/provision/{provisioning_id}", provisioning_page.show, methods=["GET"]),
+    Route("/provision/{provisioning_id}", provisioning_page.submit, methods=["POST"]),
+    ProxyRoute(),  # /proxy/users/{user_id}/{path}, every method
     Route("/webhooks/contio", events_inbound.contio_webhook, methods=["POST"]),
+    Route("/v1/connections", connections.list_connections, methods=["GET"]),
+    # Before /v1/connections/{connection_id}, which would take "import" for an id.
+    Route("/v1/connections/import", connections.import_connection, methods=["POST"]),
+    Route("/v1/connections/{connection_id}", connections.connection, methods=["GET", "DELETE"]),
+    Route(
+        "/v1/connections/{connection_id}/refresh", connections.refresh_connection, methods=["POST"]
+    ),
+    Route("/v1/audit-events", audit.list_audit_events, methods=["GET"]),
 ]

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     allowed_return_urls: CommaList = ()
     connect_session_ttl_seconds: int = Field(default=600, ge=1)
+    # Partner-auth provisioning (reference §3): Contio's one-time code lives 3 minutes and the
+    # session a verified code opens 30; the gateway holds both to its own clock too.
+    provisioning_code_ttl_seconds: int = Field(default=180, ge=1)
+    provisioning_session_ttl_seconds: int = Field(default=1800, ge=1)
+    provisioning_max_attempts: int = Field(default=5, ge=1)
+    # How long one verify (or the first request of an Idempotency-Key) may run before another may
+    # take over: longer than its provider calls can take.
+    provisioning_lease_seconds: int = Field(default=120, ge=1)
 
     default_provider: str = "contio"
     providers_file: Path | None = None
@@ -89,6 +97,23 @@ class Settings(BaseSettings):
 
     http_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     http_read_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # The proxy's own upstream client (aiohttp), separate from the OAuth client above.
+    proxy_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    proxy_read_timeout_seconds: float = Field(default=30.0, gt=0)
+    # Until the provider's answer starts, every attempt and backoff included.
+    proxy_total_timeout_seconds: float = Field(default=60.0, gt=0)
+    proxy_max_attempts: int = Field(default=3, ge=1)
+    proxy_retry_base_seconds: float = Field(default=0.1, ge=0)
+    proxy_retry_max_seconds: float = Field(default=2.0, ge=0)
+    # Request bodies up to this size are kept so they can be sent again (retry, 401 refresh).
+    proxy_replay_buffer_bytes: int = Field(default=1024 * 1024, ge=0)
+    # Response bodies up to this size are read whole before the answer starts, so that a reply
+    # lost halfway is retried (when safe) or reported as 502 rather than cut short.
+    proxy_response_buffer_bytes: int = Field(default=256 * 1024, ge=0)
+    proxy_max_connections: int = Field(default=512, ge=1)
+    # Backstop for LISTEN/NOTIFY: cached keys and tokens are re-read at least this often (0: off).
+    proxy_cache_ttl_seconds: float = Field(default=30.0, ge=0)
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -9,6 +9,7 @@ import signal
 import httpx
 from sqlalchemy.engine import URL
 
+from gateway.connections.upstream_revocation import UpstreamRevoker
 from gateway.events import retention
 from gateway.events.delivery import Deliverer
 from gateway.kit.crypto import KeyRing
@@ -26,7 +27,8 @@ async def background_jobs(
     refresher: Refresher,
     stop: asyncio.Event,
 ) -> None:
-    """The refresher loop and, when signing secrets are set, the event deliverer, until ``stop``."""
+    """The refresher loop, upstream revocation retries and, when signing secrets are set, the event
+    deliverer, until ``stop``."""
     jobs = [
         loop.run(
             db,
@@ -37,6 +39,8 @@ async def background_jobs(
         ),
         retention.run(db, settings, stop),
     ]
+    revoker = UpstreamRevoker.for_worker(settings, db, http, refresher.providers)
+    jobs.append(revoker.run(stop, settings.refresher_interval_seconds))
     if settings.event_signing_secrets is not None:
         secrets = split_commas(settings.event_signing_secrets.get_secret_value())
         jobs.append(Deliverer(db, http, secrets).run(stop, settings.refresher_interval_seconds))

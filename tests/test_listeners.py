@@ -76,9 +76,8 @@ def two_listeners(database_url: URL) -> Iterator[tuple[str, str]]:
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"serve did not start: {process.stderr.read() if process.stderr else ''}"
-                )
+                output = process.stderr.read().decode(errors="replace") if process.stderr else ""
+                raise RuntimeError(f"serve did not start: {output}")
             time.sleep(0.05)
         yield urls
     finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 
 import httpx
@@ -53,11 +55,17 @@ async def test_a_traced_request_continues_the_callers_trace_and_keeps_secrets_ou
         "/healthz", headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"}
     )
     assert traced.status_code == 200
-    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
-
-    finished = spans.get_finished_spans()
-    by_name = {span.name: span for span in finished}
-    assert "GET /oauth/callback" in by_name and "GET /connect" in by_name
+    # A server span ends just after its response is sent: wait for the three to be exported.
+    wanted = {"GET /oauth/callback", "GET /connect", "GET /healthz"}
+    deadline = time.monotonic() + 10
+    while True:
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        finished = spans.get_finished_spans()
+        by_name = {span.name: span for span in finished}
+        if wanted <= set(by_name) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.01)
+    assert wanted <= set(by_name)
     health = by_name["GET /healthz"]
     assert format(health.context.trace_id, "032x") == caller_trace
     assert health.attributes is not None and health.attributes["http.response.status_code"] == 200

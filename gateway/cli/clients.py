@@ -1,19 +1,39 @@
-"""``gateway clients``: the internal services allowed to call the gateway."""
+"""``gateway clients``: the internal services allowed to call the gateway.
+
+A change made here reaches every running replica's cache of service keys within moments (the
+database notifies them on commit; see ``gateway.proxy.listener``).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.cli.common import echo_json, json_option, with_session
+from gateway.audit import store as audit
+from gateway.cli.common import echo_json, json_option, run_command, with_session
+from gateway.cli.connections import actor
 from gateway.clients.keys import IssuedKey
-from gateway.clients.store import SCOPES, create_client, list_clients
+from gateway.clients.limits import RateLimit, RateLimitError
+from gateway.clients.store import (
+    SCOPES,
+    ClientChanges,
+    create_client,
+    find_client,
+    list_clients,
+    update_client,
+)
+from gateway.clients.views import client_json
+from gateway.exceptions import BadRequest
 from gateway.models import ServiceClient
+
+RULE_HELP = "'METHOD /pattern': * is one segment, ** any number; repeatable"
 
 
 @click.group()
 def clients() -> None:
-    """Service clients: their keys, scopes and proxy rules."""
+    """Service clients: their keys, scopes, proxy rules, user namespace and rate limit."""
 
 
 @clients.command("create")
@@ -64,22 +84,139 @@ def create(name: str, scopes: tuple[str, ...], allow: tuple[str, ...], as_json: 
 def list_(as_json: bool) -> None:
     """List clients (never their keys)."""
 
-    async def work(session: AsyncSession) -> list[dict[str, object]]:
-        return [
-            {
-                "id": str(c.id),
-                "name": c.name,
-                "key_prefix": c.key_prefix,
-                "scopes": c.scopes,
-                "allow": c.allow_rules,
-                "revoked": c.revoked_at is not None,
-            }
-            for c in await list_clients(session)
-        ]
+    async def work(session: AsyncSession) -> list[dict[str, Any]]:
+        return [client_json(c) for c in await list_clients(session)]
 
     rows = with_session(work)
     if as_json:
         echo_json(rows)
         return
     for row in rows:
-        click.echo(f"{row['name']:<24} {row['key_prefix']}…  {' '.join(row['scopes'])}")  # type: ignore[arg-type]
+        state = "  (disabled)" if row["revoked"] else ""
+        click.echo(f"{row['name']:<24} {row['key_prefix']}…  {' '.join(row['scopes'])}{state}")
+
+
+@clients.command("show")
+@click.argument("name")
+@json_option
+def show(name: str, as_json: bool) -> None:
+    """Show one client: scopes, allow rules, user namespace, rate limit (never its key)."""
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return client_json(await find_client(session, name))
+
+    row = with_session(work)
+    if as_json:
+        echo_json(row)
+    else:
+        _print(row)
+
+
+def _rate_limit(spec: str | None, burst: int | None) -> RateLimit | None:
+    if spec is None:
+        if burst is not None:
+            raise BadRequest("--burst goes with --rate-limit", code="invalid_rate_limit")
+        return None
+    try:
+        return RateLimit.parse(spec, burst)
+    except RateLimitError as exc:
+        raise BadRequest(str(exc), code="invalid_rate_limit") from exc
+
+
+@clients.command("update")
+@click.argument("name")
+@click.option(
+    "--add-allow", multiple=True, metavar="'METHOD /pattern'", help=f"Add a rule ({RULE_HELP})."
+)
+@click.option("--remove-allow", multiple=True, metavar="'METHOD /pattern'", help="Remove a rule.")
+@click.option("--add-scope", multiple=True, type=click.Choice(SCOPES), help="Grant a scope.")
+@click.option("--remove-scope", multiple=True, type=click.Choice(SCOPES), help="Take a scope away.")
+@click.option(
+    "--own-users-only/--any-users",
+    default=None,
+    help="Confine the client to the users it connected itself (or lift that).",
+)
+@click.option(
+    "--user-pattern",
+    metavar="REGEX",
+    help="Confine the client to user ids the regular expression matches in full.",
+)
+@click.option("--no-user-pattern", is_flag=True, help="Lift the user-id pattern.")
+@click.option(
+    "--rate-limit",
+    metavar="RATE/UNIT",
+    help="Requests per replica, e.g. 50/s, 3000/min (a token bucket in each replica).",
+)
+@click.option("--burst", type=int, help="Requests the bucket holds (default: one second's worth).")
+@click.option("--no-rate-limit", is_flag=True, help="Lift the rate limit.")
+@click.option("--disable/--enable", default=None, help="Refuse (or accept again) the client's key.")
+@json_option
+def update(
+    name: str,
+    add_allow: tuple[str, ...],
+    remove_allow: tuple[str, ...],
+    add_scope: tuple[str, ...],
+    remove_scope: tuple[str, ...],
+    own_users_only: bool | None,
+    user_pattern: str | None,
+    no_user_pattern: bool,
+    rate_limit: str | None,
+    burst: int | None,
+    no_rate_limit: bool,
+    disable: bool | None,
+    as_json: bool,
+) -> None:
+    """Change a client; running gateways pick the change up within a second."""
+    if user_pattern is not None and no_user_pattern:
+        raise click.UsageError("--user-pattern and --no-user-pattern exclude each other")
+    if rate_limit is not None and no_rate_limit:
+        raise click.UsageError("--rate-limit and --no-rate-limit exclude each other")
+    changes = ClientChanges(
+        add_allow=add_allow,
+        remove_allow=remove_allow,
+        add_scopes=add_scope,
+        remove_scopes=remove_scope,
+        own_users_only=own_users_only,
+        user_pattern=user_pattern,
+        clear_user_pattern=no_user_pattern,
+        rate_limit=run_command(lambda: _rate_limit(rate_limit, burst)),
+        clear_rate_limit=no_rate_limit,
+        disabled=disable,
+    )
+    who = actor()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        before = client_json(await find_client(session, name))
+        after = client_json(await update_client(session, name, changes))
+        changed = {k: after[k] for k in after if after[k] != before[k] and k != "updated_at"}
+        audit.record(
+            session,
+            actor=who,
+            action="client.updated",
+            connection_id=None,
+            details={"client": name, "changed": changed},
+        )
+        return after
+
+    row = with_session(work)
+    if as_json:
+        echo_json(row)
+    else:
+        _print(row)
+
+
+def _print(row: dict[str, Any]) -> None:
+    limit = row["rate_limit"]
+    namespace = [
+        *(["only the users it connected"] if row["own_users_only"] else []),
+        *([f"user ids matching {row['user_pattern']!r}"] if row["user_pattern"] else []),
+    ]
+    click.echo(f"client {row['name']} ({row['id']}){'  DISABLED' if row['revoked'] else ''}")
+    click.echo(f"key:        {row['key_prefix']}…")
+    click.echo(f"scopes:     {' '.join(row['scopes'])}")
+    click.echo(f"allow:      {', '.join(row['allow']) or '(nothing: proxy calls are denied)'}")
+    click.echo(f"users:      {' and '.join(namespace) or 'any'}")
+    click.echo(
+        "rate limit: "
+        + (f"{limit['per_second']:g}/s, burst {limit['burst']} (per replica)" if limit else "none")
+    )

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import uvicorn
 
 from gateway.kit.logs import configure
 from gateway.sandbox import SandboxOptions, create_sandbox_app
+from gateway.sandbox import seed as seeds
 from gateway.sandbox.faults import Faults
+from gateway.sandbox.ratelimit import RateLimits
 
 _SECONDS = click.FloatRange(min=0)
+_POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
+_COUNT = click.IntRange(min=1)
+
+
+def _delays(value: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise click.BadParameter("a comma-separated list of seconds, e.g. 0.5,1,2") from exc
+    if any(delay < 0 for delay in delays):
+        raise click.BadParameter("delays must not be negative")
+    return delays
 
 
 @click.command()
@@ -43,8 +59,45 @@ _SECONDS = click.FloatRange(min=0)
     help="How long a rotated-away refresh token replays its successor pair (0: never).",
 )
 @click.option("--admin-api-key", default="sandbox-admin-key", show_default=True)
-@click.option("--webhook-url", default=None, help="Where user.connection.revoked events go.")
+@click.option("--webhook-url", default=None, help="Where signed events go (none: no webhooks).")
 @click.option("--webhook-secret", default="sandbox-webhook-secret", show_default=True)
+@click.option(
+    "--webhook-retry-delays",
+    default="0.5,1,2",
+    show_default=True,
+    metavar="SECONDS,...",
+    help="Pauses before each retry of a failed webhook delivery.",
+)
+@click.option(
+    "--seed",
+    "seed_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON or TOML file of workspaces, users and meetings (replaces the default seed).",
+)
+@click.option(
+    "--otp-ttl", default=180.0, show_default=True, type=_POSITIVE_SECONDS, metavar="SECONDS"
+)
+@click.option(
+    "--session-ttl", default=1800.0, show_default=True, type=_POSITIVE_SECONDS, metavar="SECONDS"
+)
+@click.option("--otp-attempts", default=5, show_default=True, type=_COUNT)
+@click.option(
+    "--enforce-rate-limits", is_flag=True, help="Apply Contio's per-IP limits per 5 minutes."
+)
+@click.option("--rate-limit-user", default=1000, show_default=True, type=_COUNT)
+@click.option("--rate-limit-admin", default=500, show_default=True, type=_COUNT)
+@click.option("--rate-limit-auth", default=100, show_default=True, type=_COUNT)
+@click.option(
+    "--lose-response",
+    type=click.Choice(["drop", "502"]),
+    default=None,
+    help="Execute mutating API calls, then drop the connection or answer 502.",
+)
+@click.option(
+    "--lose-next", default=0, show_default=True, type=click.IntRange(min=0), help="0: every call."
+)
+@click.option("--lose-prefix", default="/v1/partner/", show_default=True)
 @click.option("--latency-ms", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--error-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1))
 @click.option("--fault-seed", default=0, show_default=True, type=int, help="Seeds --error-rate.")
@@ -66,6 +119,18 @@ def sandbox(
     admin_api_key: str,
     webhook_url: str | None,
     webhook_secret: str,
+    webhook_retry_delays: str,
+    seed_file: Path | None,
+    otp_ttl: float,
+    session_ttl: float,
+    otp_attempts: int,
+    enforce_rate_limits: bool,
+    rate_limit_user: int,
+    rate_limit_admin: int,
+    rate_limit_auth: int,
+    lose_response: str | None,
+    lose_next: int,
+    lose_prefix: str,
     latency_ms: int,
     error_rate: float,
     fault_seed: int,
@@ -79,6 +144,10 @@ def sandbox(
     Faults can also be switched at runtime through /_sandbox/faults.
     """
     configure()
+    try:
+        seed = seeds.load(seed_file) if seed_file else seeds.DEFAULT
+    except seeds.SeedError as exc:
+        raise click.BadParameter(str(exc), param_hint="--seed") from exc
     defaults = SandboxOptions()
     options = SandboxOptions(
         client_id=client_id,
@@ -92,6 +161,12 @@ def sandbox(
         admin_api_key=admin_api_key,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        webhook_retry_delays=_delays(webhook_retry_delays),
+        seed=seed,
+        otp_ttl=otp_ttl,
+        session_ttl=session_ttl,
+        otp_max_attempts=otp_attempts,
+        rate_limits=RateLimits(rate_limit_user, rate_limit_admin, rate_limit_auth),
         faults=Faults(
             latency_ms=latency_ms,
             error_rate=error_rate,
@@ -100,6 +175,10 @@ def sandbox(
             token_endpoint_down=token_endpoint_down,
             invalid_client=invalid_client,
             seed=fault_seed,
+            enforce_rate_limits=enforce_rate_limits,
+            lose_response=lose_response or "",
+            lose_next=lose_next,
+            lose_prefix=lose_prefix,
         ),
     )
     uvicorn.run(create_sandbox_app(options), host=host, port=port, log_config=None)

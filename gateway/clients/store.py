@@ -1,21 +1,30 @@
-"""Creating, finding and authenticating service clients. Callers own the transaction."""
+"""Creating, changing, finding and authenticating service clients. Callers own the transaction."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clients.keys import IssuedKey, issue_key, key_matches, lookup_prefix
+from gateway.clients.limits import RateLimit
+from gateway.clients.namespace import PatternError, UserNamespace, compile_pattern
 from gateway.clients.policy import AllowRule, RuleError, parse_rules
-from gateway.exceptions import BadRequest, Conflict
+from gateway.exceptions import BadRequest, Conflict, NotFound
+from gateway.kit.clock import utcnow
 from gateway.models import ServiceClient
 
 SCOPES = ("connect", "proxy", "admin")
+
+
+class ClientNotFound(NotFound):
+    """Raised when no service client has the given name."""
+
+    code = "client_not_found"
 
 
 @dataclass(frozen=True)
@@ -26,13 +35,43 @@ class Principal:
     name: str
     scopes: frozenset[str]
     rules: tuple[AllowRule, ...]
+    namespace: UserNamespace = field(default_factory=UserNamespace)
+    rate_limit: RateLimit | None = None
 
 
-def validate_client(name: str, scopes: Sequence[str], allow: Sequence[str]) -> None:
-    if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").isalnum():
-        raise BadRequest(
-            "client name must be 1-100 letters, digits, - or _", code="invalid_client_name"
-        )
+@dataclass(frozen=True)
+class ClientChanges:
+    """What ``update_client`` changes; everything left at its default stays as it is."""
+
+    add_allow: Sequence[str] = ()
+    remove_allow: Sequence[str] = ()
+    add_scopes: Sequence[str] = ()
+    remove_scopes: Sequence[str] = ()
+    own_users_only: bool | None = None
+    user_pattern: str | None = None
+    clear_user_pattern: bool = False
+    rate_limit: RateLimit | None = None
+    clear_rate_limit: bool = False
+    disabled: bool | None = None
+
+
+def principal_of(client: ServiceClient) -> Principal:
+    limit = (
+        RateLimit.of(client.rate_limit_per_second, client.rate_limit_burst)
+        if client.rate_limit_per_second is not None
+        else None
+    )
+    return Principal(
+        client_id=client.id,
+        name=client.name,
+        scopes=frozenset(client.scopes),
+        rules=parse_rules(client.allow_rules),
+        namespace=UserNamespace(client.own_users_only, client.user_pattern),
+        rate_limit=limit,
+    )
+
+
+def _check_scopes(scopes: Sequence[str]) -> None:
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown or not scopes:
         raise BadRequest(
@@ -40,10 +79,22 @@ def validate_client(name: str, scopes: Sequence[str], allow: Sequence[str]) -> N
             code="invalid_scope",
             details={"unknown": unknown},
         )
+
+
+def _rules(texts: Sequence[str]) -> tuple[AllowRule, ...]:
     try:
-        parse_rules(allow)
+        return parse_rules(texts)
     except RuleError as exc:
         raise BadRequest(str(exc), code="invalid_rule") from exc
+
+
+def validate_client(name: str, scopes: Sequence[str], allow: Sequence[str]) -> None:
+    if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").isalnum():
+        raise BadRequest(
+            "client name must be 1-100 letters, digits, - or _", code="invalid_client_name"
+        )
+    _check_scopes(scopes)
+    _rules(allow)
 
 
 async def create_client(
@@ -57,6 +108,7 @@ async def create_client(
         key_hash=issued.key_hash,
         scopes=sorted(set(scopes)),
         allow_rules=[str(rule) for rule in parse_rules(allow)],
+        own_users_only=False,
     )
     session.add(client)
     try:
@@ -65,6 +117,64 @@ async def create_client(
     except IntegrityError as exc:
         raise Conflict(f"a client named {name!r} already exists", code="client_exists") from exc
     return client, issued
+
+
+async def find_client(
+    session: AsyncSession, name: str, *, for_update: bool = False
+) -> ServiceClient:
+    statement = select(ServiceClient).where(ServiceClient.name == name)
+    if for_update:
+        statement = statement.with_for_update()
+    client = await session.scalar(statement)
+    if client is None:
+        raise ClientNotFound(f"no client is named {name!r}")
+    return client
+
+
+def _changed_rules(current: Sequence[str], changes: ClientChanges) -> list[str]:
+    rules = [str(rule) for rule in _rules(current)]
+    for rule in (str(r) for r in _rules(changes.remove_allow)):
+        if rule not in rules:
+            raise BadRequest(f"the client has no rule {rule!r}", code="rule_not_found")
+        rules.remove(rule)
+    for rule in (str(r) for r in _rules(changes.add_allow)):
+        if rule not in rules:
+            rules.append(rule)
+    return rules
+
+
+def _changed_scopes(current: Sequence[str], changes: ClientChanges) -> list[str]:
+    _check_scopes(changes.add_scopes or SCOPES)  # nothing unknown may be added
+    scopes = sorted((set(current) | set(changes.add_scopes)) - set(changes.remove_scopes))
+    _check_scopes(scopes)  # and something must be left
+    return scopes
+
+
+async def update_client(session: AsyncSession, name: str, changes: ClientChanges) -> ServiceClient:
+    """Apply ``changes`` to the named client; the change reaches every replica's cache on commit."""
+    client = await find_client(session, name, for_update=True)
+    client.allow_rules = _changed_rules(client.allow_rules, changes)
+    client.scopes = _changed_scopes(client.scopes, changes)
+    if changes.own_users_only is not None:
+        client.own_users_only = changes.own_users_only
+    if changes.clear_user_pattern:
+        client.user_pattern = None
+    elif changes.user_pattern is not None:
+        try:
+            compile_pattern(changes.user_pattern)
+        except PatternError as exc:
+            raise BadRequest(str(exc), code="invalid_user_pattern") from exc
+        client.user_pattern = changes.user_pattern
+    if changes.clear_rate_limit:
+        client.rate_limit_per_second = client.rate_limit_burst = None
+    elif changes.rate_limit is not None:
+        client.rate_limit_per_second = changes.rate_limit.per_second
+        client.rate_limit_burst = changes.rate_limit.burst
+    if changes.disabled is not None:
+        client.revoked_at = (client.revoked_at or utcnow()) if changes.disabled else None
+    await session.flush()
+    await session.refresh(client)  # updated_at is the database's
+    return client
 
 
 async def list_clients(session: AsyncSession) -> Sequence[ServiceClient]:
@@ -82,10 +192,5 @@ async def authenticate(session: AsyncSession, key: str) -> Principal | None:
     )
     for client in candidates:
         if key_matches(key, client.key_hash):
-            return Principal(
-                client_id=client.id,
-                name=client.name,
-                scopes=frozenset(client.scopes),
-                rules=parse_rules(client.allow_rules),
-            )
+            return principal_of(client)
     return None

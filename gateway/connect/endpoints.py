@@ -8,20 +8,17 @@ from datetime import timedelta
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from gateway.clients.auth import require_client
-from gateway.connect import sessions
+from gateway.connect import grants, sessions
 from gateway.connect.return_urls import is_allowed, with_params
-from gateway.connections import store
 from gateway.connections.errors import IdentityMismatch
-from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import BadRequest, GatewayError
 from gateway.kit.body import parse_json
 from gateway.kit.clock import utcnow
-from gateway.models import AuditEvent, Connection, ConnectSession
+from gateway.models import ConnectSession
 from gateway.pages import render
 from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderUnavailable
@@ -181,27 +178,11 @@ async def _exchange(
         subject = await provider.subject(tokens, nonce=connect_session.nonce)
     except GatewayError as exc:
         log.warning("no subject for connect session %s: %s", connect_session.id, exc.code)
-        await _discard(provider, tokens)
+        await grants.discard(provider, tokens)
         raise ConnectFailure(
             "token_exchange_failed", "The provider's answer could not be verified.", connect_session
         ) from exc
     return tokens, subject
-
-
-async def _discard(provider: OAuthClient, tokens: TokenSet) -> None:
-    """Best effort: revoke tokens we obtained but will not keep."""
-    token, hint = (
-        (tokens.refresh_token, "refresh_token")
-        if tokens.refresh_token
-        else (
-            tokens.access_token,
-            "access_token",
-        )
-    )
-    try:
-        await provider.revoke(token.get_secret_value(), hint)
-    except GatewayError as exc:
-        log.warning("could not revoke discarded tokens: %s", exc.code)
 
 
 async def callback(request: Request) -> Response:
@@ -225,43 +206,30 @@ async def callback(request: Request) -> Response:
     provider = res.providers.get(connect_session.provider)
     tokens, subject = await _exchange(res, provider, connect_session, request)
 
-    try:
-        async with res.db.transaction() as session:
-            if not await sessions.consume(session, connect_session):
-                raise ConnectFailure(
-                    "connect_session_used", "This connect link was already used.", connect_session
-                )
-            previous_subject = await _recorded_subject(session, connect_session)
-            try:
-                connection, created = await store.save_grant(
-                    session,
-                    res.keys,
-                    user_id=connect_session.user_id,
-                    provider=connect_session.provider,
-                    subject=subject,
-                    tokens=tokens,
-                    client_id=connect_session.service_client_id,
-                    settings=res.settings,
-                    replace_identity=connect_session.replace_identity,
-                )
-            except IdentityMismatch as exc:
-                raise ConnectFailure(
-                    exc.code,
-                    "You signed in with a different account than the one already connected.",
-                    connect_session,
-                    status_code=exc.status_code,
-                ) from exc
-            await sessions.link(session, connect_session, connection.id)
-            session.add(_audit(connect_session, connection, created, previous_subject))
-            await emit(
-                session,
-                res.settings.event_endpoints,
-                "connection.created" if created else "connection.recovered",
-                connection_data(connection, "connected" if created else "reconnected"),
+    grant = grants.Grant(
+        user_id=connect_session.user_id,
+        provider=connect_session.provider,
+        subject=subject,
+        tokens=tokens,
+        client_id=connect_session.service_client_id,
+        replace_identity=connect_session.replace_identity,
+        origin={"connect_session_id": str(connect_session.id)},
+    )
+    async with grants.transaction(res.db, provider, tokens) as session:
+        if not await sessions.consume(session, connect_session):
+            raise ConnectFailure(
+                "connect_session_used", "This connect link was already used.", connect_session
             )
-    except ConnectFailure:
-        await _discard(provider, tokens)
-        raise
+        try:
+            connection, _created = await grants.save(session, res.keys, res.settings, grant)
+        except IdentityMismatch as exc:
+            raise ConnectFailure(
+                exc.code,
+                "You signed in with a different account than the one already connected.",
+                connect_session,
+                status_code=exc.status_code,
+            ) from exc
+        await sessions.link(session, connect_session, connection.id)
     log.info(
         "connection %s connected via %s",
         connection.id,
@@ -269,28 +237,6 @@ async def callback(request: Request) -> Response:
         extra={"connection_id": connection.id, "provider": connect_session.provider},
     )
     return _success(res, connect_session, connection.id, provider)
-
-
-async def _recorded_subject(session: AsyncSession, connect_session: ConnectSession) -> str | None:
-    existing = await store.find(session, connect_session.user_id, connect_session.provider)
-    return existing.subject if existing is not None else None
-
-
-def _audit(
-    connect_session: ConnectSession,
-    connection: Connection,
-    created: bool,
-    previous_subject: str | None,
-) -> AuditEvent:
-    details: dict[str, object] = {"connect_session_id": str(connect_session.id)}
-    if previous_subject is not None and previous_subject != connection.subject:
-        details["identity_replaced"] = True
-    return AuditEvent(
-        actor=f"client:{connect_session.service_client_id}",
-        action="connection.created" if created else "connection.reconnected",
-        connection_id=connection.id,
-        details=details,
-    )
 
 
 def _success(

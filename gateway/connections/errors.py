@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from gateway.exceptions import Conflict, Gone
+from gateway.exceptions import Conflict, Gone, NotFound
 from gateway.models import Connection, ConnectionStatus
+
+
+class ConnectionNotFound(NotFound):
+    """Raised when no connection has the given id (a malformed id included)."""
+
+    code = "connection_not_found"
 
 
 class ReauthRequired(Conflict):

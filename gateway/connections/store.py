@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections.errors import IdentityMismatch
+from gateway.connections.errors import ConnectionRevoked, IdentityMismatch
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, KeyRing
 from gateway.models import Connection, ConnectionStatus
@@ -36,7 +36,19 @@ def seal_tokens(keys: KeyRing, connection: Connection, tokens: TokenSet) -> None
 
 
 def access_token(keys: KeyRing, connection: Connection) -> str:
+    if connection.access_token is None:
+        # Only revocation erases the ciphertexts (a caller may hold a row read before it).
+        raise ConnectionRevoked(
+            "the connection was revoked", details={"connection_id": str(connection.id)}
+        )
     return keys.open(connection.access_token, _binding(connection.id, "access_token"))
+
+
+def erase_tokens(connection: Connection) -> None:
+    """Forget the ciphertexts (revocation); a token write like any other, so it bumps the version."""
+    connection.access_token = None
+    connection.refresh_token = None
+    connection.token_version += 1
 
 
 def refresh_token(keys: KeyRing, connection: Connection) -> str | None:
@@ -94,6 +106,7 @@ async def save_grant(
         created = False
         connection.token_version += 1
         connection.refresh_token = None
+        connection.provider_connection_id = None  # a new grant: learned again when needed
     connection.subject = subject
     connection.status = ConnectionStatus.ACTIVE
     lifetime = tokens.expires_in or settings.default_token_lifetime_seconds

@@ -91,6 +91,12 @@ def parse_timestamp(value: object) -> datetime:
     raise InvalidEnvelope("timestamp must be an RFC 3339 string or unix seconds")
 
 
+def revoked_connection_id(envelope: Envelope) -> str | None:
+    """Contio's own id of the revoked connection (``data.connection_id``), when the event has one."""
+    value = envelope.data.get("connection_id")
+    return str(value) if isinstance(value, str | int) and str(value) else None
+
+
 def revoked_subject(envelope: Envelope) -> str | None:
     """The Contio user id of a ``user.connection.revoked`` event: ``for_user.id`` beside ``data``
     (as the reference places it), or inside ``data`` (accepted too)."""

@@ -10,17 +10,17 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.connections.revocation import mark_revoked
 from gateway.events import contio
-from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import BadRequest, GatewayError, ServiceUnavailable
 from gateway.kit.clock import utcnow
-from gateway.models import AuditEvent, Connection, ConnectionStatus, SeenWebhook
+from gateway.models import Connection, ConnectionStatus, SeenWebhook
 from gateway.resources import resources
 from gateway.settings import Settings, split_commas
 
@@ -108,15 +108,22 @@ async def apply(
 ) -> str:
     if envelope.event_type != REVOKED:
         return "ignored"
+    # Matched by Contio's connection id when we learned it, else by the user's subject.
     subject = contio.revoked_subject(envelope)
-    if subject is None:
+    provider_connection_id = contio.revoked_connection_id(envelope)
+    matches = []
+    if subject is not None:
+        matches.append(Connection.subject == subject)
+    if provider_connection_id is not None:
+        matches.append(Connection.provider_connection_id == provider_connection_id)
+    if not matches:
         return "ignored"
     connections = (
         await session.scalars(
             select(Connection)
             .where(
                 Connection.provider == PROVIDER,
-                Connection.subject == subject,
+                or_(*matches),
                 Connection.status != ConnectionStatus.REVOKED,
             )
             .with_for_update()
@@ -130,17 +137,13 @@ async def apply(
 async def revoke(
     session: AsyncSession, endpoints: tuple[str, ...], connection: Connection, event_id: str
 ) -> None:
-    # Only the status: the token columns belong to the token writers (compare-and-swap on
-    # token_version), and a revoked connection is never refreshed or proxied.
-    connection.status = ConnectionStatus.REVOKED
-    session.add(
-        AuditEvent(
-            actor=ACTOR,
-            action="connection.revoked_by_provider",
-            connection_id=connection.id,
-            details={"event_id": event_id},
-        )
-    )
-    await emit(
-        session, endpoints, "connection.revoked", connection_data(connection, "revoked_by_provider")
+    # Contio has revoked the grant itself: nothing is left to revoke upstream.
+    await mark_revoked(
+        session,
+        endpoints,
+        connection,
+        actor=ACTOR,
+        action="connection.revoked_by_provider",
+        reason="revoked_by_provider",
+        details={"event_id": event_id},
     )

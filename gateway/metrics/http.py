@@ -35,12 +35,25 @@ class Observe:
             await self.app(scope, receive, send)
             return
         status = 500
+        recorded = False
         started = time.perf_counter()
+
+        def record() -> None:
+            nonlocal recorded
+            if not recorded:
+                recorded = True
+                route, method = _route(scope), scope["method"]
+                self.metrics.http_requests.labels(route, method, str(status)).inc()
+                self.metrics.http_duration.labels(route, method).observe(
+                    time.perf_counter() - started
+                )
 
         async def observed_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                record()  # before the last byte leaves, so a caller never sees it uncounted
             await send(message)
 
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -50,14 +63,11 @@ class Observe:
             try:
                 await self.app(scope, receive, observed_send)
             finally:
-                route = _route(scope)
-                method = scope["method"]
-                elapsed = time.perf_counter() - started
-                self.metrics.http_requests.labels(route, method, str(status)).inc()
-                self.metrics.http_duration.labels(route, method).observe(elapsed)
+                record()
                 if span.is_recording():
-                    span.update_name(f"{method} {route}")
-                    span.set_attribute("http.request.method", method)
+                    route = _route(scope)
+                    span.update_name(f"{scope['method']} {route}")
+                    span.set_attribute("http.request.method", scope["method"])
                     span.set_attribute("http.route", route)
                     span.set_attribute("http.response.status_code", status)
                     if status >= 500:

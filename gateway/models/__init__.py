@@ -4,8 +4,11 @@ from gateway.models.audit_event import AuditEvent
 from gateway.models.base import Base
 from gateway.models.connect_session import ConnectSession
 from gateway.models.connection import Connection, ConnectionStatus
+from gateway.models.idempotency_key import IdempotencyKey
 from gateway.models.outbox import EventDelivery, OutboxEvent
+from gateway.models.pending_revocation import PendingRevocation
 from gateway.models.provider_state import ProviderBreaker, SeenWebhook, TokenBudgetWindow
+from gateway.models.provisioning import Provisioning, ProvisioningStatus
 from gateway.models.service_client import ServiceClient
 
 __all__ = [
@@ -15,8 +18,12 @@ __all__ = [
     "Connection",
     "ConnectionStatus",
     "EventDelivery",
+    "IdempotencyKey",
     "OutboxEvent",
+    "PendingRevocation",
     "ProviderBreaker",
+    "Provisioning",
+    "ProvisioningStatus",
     "SeenWebhook",
     "ServiceClient",
     "TokenBudgetWindow",

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Uuid, func
+from sqlalchemy import Index, String, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,6 +15,7 @@ class AuditEvent(IdMixin, Base):
     """Who did what to which connection or client, and when. Never holds a token."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_occurred_at_id", "occurred_at", "id"),)
 
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
     actor: Mapped[str] = mapped_column(String(200))

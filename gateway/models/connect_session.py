@@ -25,13 +25,11 @@ class ConnectSession(IdMixin, TimestampMixin, Base):
     login_hint: Mapped[str | None] = mapped_column(String(320))
     scopes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     # Re-auth may bind a different provider account only when the service asked for it.
-    replace_identity: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default="false"
-    )
+    replace_identity: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     browser_hash: Mapped[str | None] = mapped_column(String(64))
-    code_verifier: Mapped[str | None] = mapped_column(Text)
+    code_verifier: Mapped[str | None] = mapped_column(Text, info={"sealed": True})
     nonce: Mapped[str | None] = mapped_column(String(128))
     expires_at: Mapped[datetime]
     consumed_at: Mapped[datetime | None]

@@ -28,6 +28,7 @@ class Connection(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("user_id", "provider"),
         Index("ix_connections_due", "next_refresh_at", postgresql_where="status = 'active'"),
+        Index("ix_connections_created_at_id", "created_at", "id"),
     )
 
     user_id: Mapped[str] = mapped_column(String(255))
@@ -41,11 +42,14 @@ class Connection(IdMixin, TimestampMixin, Base):
         ),
         default=ConnectionStatus.ACTIVE,
     )
-    access_token: Mapped[str] = mapped_column(Text)
-    refresh_token: Mapped[str | None] = mapped_column(Text)
+    # NULL once the connection is revoked: its ciphertexts are erased.
+    access_token: Mapped[str | None] = mapped_column(Text, info={"sealed": True})
+    refresh_token: Mapped[str | None] = mapped_column(Text, info={"sealed": True})
     token_version: Mapped[int] = mapped_column(Integer, default=1)
     expires_at: Mapped[datetime | None]
     scopes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
+    # The provider's own id for this grant (Contio: introspection's ``ext.connection_id``), when known.
+    provider_connection_id: Mapped[str | None] = mapped_column(String(128))
     created_by_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("service_clients.id"))
     connected_at: Mapped[datetime]
     # Refresh bookkeeping: when the refresher should next act, and how the last attempt went.

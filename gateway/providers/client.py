@@ -6,7 +6,7 @@ import asyncio
 import base64
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 
@@ -24,7 +24,9 @@ from gateway.providers.errors import (
     bearer_error_from_response,
     error_from_response,
     json_body,
+    oauth_error_fields,
     transport_error,
+    unavailable_from_response,
 )
 from gateway.providers.id_token import IdTokenValidator
 from gateway.providers.tokens import TokenSet
@@ -254,12 +256,35 @@ class OAuthClient:
         response = await self._authenticated_post(config, config.token_url, form, what)
         return TokenSet.from_response(json_body(response), provider=self.name)
 
+    async def post_json(self, url: str, body: Mapping[str, object], what: str) -> httpx.Response:
+        """POST JSON as the gateway's client: Basic auth and ``client_id`` in the body, as Contio's
+        partner endpoints (``/auth/*``, ``POST /oauth2/authorize``) want.
+
+        Spends the budget and tries the next secret on ``invalid_client`` like the token requests.
+        Transient failures raise ProviderUnavailable; any other answer, success or not, is returned
+        for the caller to classify (the partner endpoints' error bodies carry more than OAuth's).
+        """
+        config = await self.load_config()
+        payload = {"client_id": config.client_id, **body}
+
+        async def send(secret: SecretStr) -> httpx.Response:
+            headers = {
+                **JSON_ACCEPT,
+                "Authorization": _basic_auth(config.client_id, secret.get_secret_value()),
+            }
+            return await self._send("POST", url, what, json=payload, headers=headers)
+
+        response = await self._as_client(config, send)
+        if response.status_code == 429 or response.status_code >= 500:
+            raise unavailable_from_response(self.name, what, response)
+        return response
+
     async def _authenticated_post(
         self, config: ProviderConfig, url: str, form: Mapping[str, str], what: str
     ) -> httpx.Response:
-        """POST as the gateway's client; on invalid_client, try the next secret (rotation overlap)."""
-        rejected: ProviderError | None = None
-        for index, secret in enumerate(config.client_secrets):
+        """POST a form as the gateway's client; any failure becomes a ProviderError."""
+
+        async def send(secret: SecretStr) -> httpx.Response:
             data = dict(form)
             headers = dict(JSON_ACCEPT)
             if config.token_endpoint_auth_method == "client_secret_basic":
@@ -267,22 +292,36 @@ class OAuthClient:
             else:
                 data["client_id"] = config.client_id
                 data["client_secret"] = secret.get_secret_value()
+            return await self._send("POST", url, what, data=data, headers=headers)
+
+        response = await self._as_client(config, send)
+        if not response.is_success:
+            raise error_from_response(self.name, what, response)
+        return response
+
+    async def _as_client(
+        self, config: ProviderConfig, send: Callable[[SecretStr], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        """Send with each client secret in turn until one is not refused as ``invalid_client``
+        (the overlap of a rotation); every attempt spends the budget. Returns the last answer."""
+        response: httpx.Response | None = None
+        for index, secret in enumerate(config.client_secrets):
             if self._gate is not None:
                 await self._gate.spend(self.name)
-            response = await self._send("POST", url, what, data=data, headers=headers)
-            if response.is_success:
-                if index:
+            response = await send(secret)
+            if (
+                response.is_success
+                or oauth_error_fields(json_body(response))[0] != "invalid_client"
+            ):
+                if index and response.is_success:
                     logger.warning(
                         "%s rejected client secret #1; secret #%d worked: finish the rotation",
                         self.name,
                         index + 1,
                     )
                 return response
-            rejected = error_from_response(self.name, what, response)
-            if rejected.oauth_error != "invalid_client":
-                raise rejected
-        assert rejected is not None  # ProviderConfig always has a secret
-        raise rejected  # every secret was refused as invalid_client
+        assert response is not None  # ProviderConfig always has a secret
+        return response  # every secret was refused as invalid_client
 
     async def _send(
         self,
@@ -292,9 +331,10 @@ class OAuthClient:
         *,
         headers: Mapping[str, str],
         data: Mapping[str, str] | None = None,
+        json: Mapping[str, object] | None = None,
     ) -> httpx.Response:
         try:
-            return await self._http.request(method, url, headers=headers, data=data)
+            return await self._http.request(method, url, headers=headers, data=data, json=json)
         except httpx.HTTPError as exc:
             raise transport_error(self.name, what, exc) from exc
 

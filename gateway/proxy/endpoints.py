@@ -1,122 +1,142 @@
-"""``/proxy/users/{user_id}/{path}``: forward a service's call with the user's access token."""
+"""``/proxy/users/{user_id}/{path}``: forward a service's call with the user's access token.
+
+A plain ASGI endpoint mounted in the Starlette app (same URL, same errors): on the hot path there is no
+Request or Response object, no database round trip and no decryption once the caller's key and the
+user's token are cached. In order: authenticate the service key (cached), spend its rate limit,
+normalise the path, check the allow rules and the user namespace (refusals are audited), find the
+user's token (cached), refresh it if it is about to expire, then exchange with the provider
+(``forward``) and relay the answer. A 401 from the provider refreshes the token once and, when the
+body can be sent again, retries once.
+"""
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import unquote
 
-from starlette.background import BackgroundTask
-from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from gateway.clients.auth import require_client
-from gateway.clients.policy import is_allowed
-from gateway.connections import store
-from gateway.connections.errors import ensure_usable
-from gateway.exceptions import Forbidden, NotFound
-from gateway.kit.clock import utcnow
-from gateway.models import Connection
-from gateway.providers.errors import ProviderError
+from gateway.clients.store import Principal
+from gateway.exceptions import Forbidden, GatewayError, Unauthorized, error_response
+from gateway.providers.client import OAuthClient
+from gateway.proxy.access import Call, check_call, check_connection
+from gateway.proxy.body import CallerGone, read_body
+from gateway.proxy.errors import RateLimited
+from gateway.proxy.forward import Answer, Outgoing
+from gateway.proxy.headers import header
 from gateway.proxy.paths import InvalidPath, ProxyPath, normalise
-from gateway.resources import Resources, resources
-from gateway.tokens.policy import expires_soon
+from gateway.proxy.relay import relay
+from gateway.proxy.retries import repeatable
+from gateway.proxy.tokens import UserToken
+from gateway.resources import Resources
 
 PREFIX = "/proxy/users/"
-PROVIDER_HEADER = "gateway-provider"
-FORWARDED_REQUEST_HEADERS = ("accept", "accept-language", "x-client-timezone", "if-none-match")
-RETURNED_RESPONSE_HEADERS = frozenset(
-    {
-        "content-type",
-        "content-length",
-        "content-encoding",
-        "content-disposition",
-        "content-language",
-        "cache-control",
-        "etag",
-        "last-modified",
-        "expires",
-        "location",
-        "retry-after",
-        "idempotent-replayed",
-    }
-)
+PROVIDER_HEADER = b"gateway-provider"
 MAX_USER_ID_LENGTH = 255
+SCOPE = "proxy"
+
+
+def route_path(path: str, scope: Scope) -> str:
+    """``path`` without the app's root path, when it is mounted below one."""
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
 
 
 def split_target(raw_path: str) -> tuple[str, ProxyPath]:
     """The user id and the normalised path from the raw request path."""
-    user_part, _, rest = raw_path[len(PREFIX) :].partition("/")
+    user_part, slash, rest = raw_path[len(PREFIX) :].partition("/")
     user_id = unquote(user_part)
+    if not slash:
+        raise InvalidPath("the proxied path must name a path below the user id")
     if not user_id or len(user_id) > MAX_USER_ID_LENGTH or any(ord(c) < 0x20 for c in user_id):
         raise InvalidPath("the user id in the proxied path is empty, too long or malformed")
     return user_id, normalise("/" + rest)
 
 
-async def load_connection(res: Resources, user_id: str, provider: str) -> tuple[Connection, str]:
-    async with res.db.transaction() as session:
-        connection = await store.find(session, user_id, provider)
-    if connection is None:
-        raise NotFound(
-            f"user {user_id!r} has no {provider} connection", code="connection_not_found"
-        )
-    ensure_usable(connection)
-    return connection, store.access_token(res.keys, connection)
-
-
-async def fresh_token(res: Resources, connection: Connection, token: str) -> tuple[Connection, str]:
-    """Refresh first when the token expires within the margin; keep a still-valid token on a hiccup."""
-    now = utcnow()
-    if not expires_soon(
-        connection.expires_at, connection.token_lifetime_seconds, now, res.settings
-    ):
-        return connection, token
-    try:
-        fresh = await res.refresher.refresh(connection.id, seen_version=connection.token_version)
-    except ProviderError:
-        if connection.expires_at is not None and connection.expires_at > now:
-            return connection, token
-        raise
-    return fresh.connection, store.access_token(res.keys, fresh.connection)
-
-
-async def proxy(request: Request) -> Response:
-    principal = await require_client(request, "proxy")
-    raw_path = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0]
-    user_id, path = split_target(raw_path)
-    if not is_allowed(principal.rules, request.method, path.segments):
+async def authenticate(res: Resources, scope: Scope) -> Principal:
+    """The calling service, which must hold the ``proxy`` scope; 401 or 403 otherwise."""
+    authorization = header(scope["headers"], b"authorization") or b""
+    scheme, _, credentials = authorization.decode("latin-1").partition(" ")
+    key = credentials.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("send your service key as Authorization: Bearer <key>")
+    principal = await res.proxy.client_keys.authenticate(key)
+    if principal is None:
+        raise Unauthorized("the service key is not valid")
+    if SCOPE not in principal.scopes:
         raise Forbidden(
-            f"this service may not {request.method} {path.encoded}",
-            code="proxy_forbidden",
-            details={"method": request.method, "path": path.encoded},
+            f"this service key lacks the {SCOPE!r} scope",
+            code="insufficient_scope",
+            details={"required_scope": SCOPE},
         )
-    res = resources(request)
-    provider = res.providers.get(request.headers.get(PROVIDER_HEADER))
-    connection, token = await load_connection(res, user_id, provider.name)
-    connection, token = await fresh_token(res, connection, token)
+    return principal
 
-    url = provider.api_base_url + path.encoded
-    query = request.scope.get("query_string", b"").decode("latin-1")
+
+async def admit(res: Resources, scope: Scope) -> tuple[Call, OAuthClient, UserToken]:
+    """Everything before the provider is called: who calls, for whom, to which provider, with
+    which token; each refusal raised in the gateway's error shape."""
+    principal = await authenticate(res, scope)
+    if principal.rate_limit is not None:
+        wait = res.proxy.rate_limits.take(principal.client_id, principal.rate_limit)
+        if wait is not None:
+            raise RateLimited("this service's rate limit is spent; retry later", retry_after=wait)
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    user_id, path = split_target(route_path(raw_path.partition("?")[0], scope))
+    call = Call(principal, scope["method"], path, user_id)
+    await check_call(res.db, call)
+    requested = header(scope["headers"], PROVIDER_HEADER)
+    provider = res.providers.get(requested.decode("latin-1") if requested is not None else None)
+    token = await res.proxy.tokens.current(user_id, provider.name)
+    await check_connection(res.db, call, token.connection_id, token.created_by_client_id)
+    token = await res.proxy.tokens.fresh(token, user_id, provider.name)
+    return call, provider, token
+
+
+async def answer(res: Resources, scope: Scope, receive: Receive) -> tuple[Answer, bool]:
+    """The provider's answer to the call, and whether the caller's body was read to its end."""
+    proxy = res.proxy
+    call, provider, token = await admit(res, scope)
+    body = await read_body(scope, receive, proxy.replay_buffer)
+    url = provider.api_base_url + call.path.encoded
+    query: bytes = scope.get("query_string", b"")
     if query:
-        url += "?" + query
-    headers = [
-        (name, request.headers[name])
-        for name in FORWARDED_REQUEST_HEADERS
-        if name in request.headers
-    ]
-    upstream = await res.upstream.send(
-        request.method, url, [*headers, ("authorization", f"Bearer {token}")], None
+        url += "?" + query.decode("latin-1")
+    outgoing = Outgoing(
+        method=call.method,
+        url=url,
+        caller_headers=scope["headers"],
+        request_id=scope.get("state", {}).get("request_id") or uuid.uuid4().hex,
+        body=body,
+        repeatable=repeatable(
+            call.method, header(scope["headers"], b"idempotency-key") is not None
+        ),
     )
-    if upstream.status == 401:
+    deadline = proxy.forwarder.deadline()
+    reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
+    if reply.status == 401:
         # The token may have been revoked or rotated early: refresh once (unless another refresh
-        # already replaced it) and retry once.
-        await upstream.aclose()
-        fresh = await res.refresher.refresh(connection.id, seen_version=connection.token_version)
-        token = store.access_token(res.keys, fresh.connection)
-        upstream = await res.upstream.send(
-            request.method, url, [*headers, ("authorization", f"Bearer {token}")], None
-        )
-    returned = [(k, v) for k, v in upstream.headers if k.lower() in RETURNED_RESPONSE_HEADERS]
-    response = StreamingResponse(
-        upstream.body, status_code=upstream.status, background=BackgroundTask(upstream.aclose)
-    )
-    response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in returned]
-    return response
+        # already replaced it) and retry once; a body already streamed away gets the 401 back.
+        try:
+            token = await proxy.tokens.replace(token, call.user_id, provider.name)
+        except BaseException:
+            reply.response.close()
+            raise
+        if body.replayable:
+            reply.response.close()
+            reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
+    return reply, body.finished
+
+
+class ProxyEndpoint:
+    """The ASGI app behind the route; it keeps nothing itself (resources come from the lifespan)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        res: Resources = scope["state"]["resources"]
+        try:
+            reply, body_read = await answer(res, scope, receive)
+        except GatewayError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        except CallerGone:
+            return
+        await relay(reply, scope["method"], receive if body_read else None, send)

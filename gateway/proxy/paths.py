@@ -1,12 +1,22 @@
 """Normalising the proxied path so that nothing accepted can leave the provider's API base.
 
-Works on the raw (still percent-encoded) path: encoded slashes or backslashes, dot segments (plain or
-encoded), empty segments, absolute URLs, control characters and invalid encodings are all refused.
-The accepted path is re-encoded segment by segment, so what goes upstream is canonical.
+Works on the raw (still percent-encoded) path. Refused with 400 ``invalid_path``:
+
+- anything but printable ASCII in the raw path (a client must percent-encode), and over-long paths;
+- encoded slashes or backslashes, and backslashes;
+- dot segments, plain or encoded, and segments of dots only or dots before ``;`` (``...``, ``..;x``:
+  what some servers still read as a step up);
+- empty segments and absolute URLs (``//host``, ``http://``);
+- invalid percent-encodings, encodings that are not UTF-8, and double encodings (``%25``);
+- decoded control characters and decoded non-ASCII (look-alike dots and slashes).
+
+The accepted path is re-encoded segment by segment (``;`` included), so what goes upstream is
+canonical and is exactly what the allow rules were checked against.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -14,7 +24,10 @@ from gateway.exceptions import BadRequest
 
 MAX_PATH_LENGTH = 2048
 MAX_SEGMENTS = 64
-SEGMENT_SAFE = "!$&'()*+,;=:@-._~"
+SEGMENT_SAFE = "!$&'()*+,=:@-._~"
+_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]*$")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_DOTS_ONLY = re.compile(r"^\.+(;.*)?$")
 
 
 class InvalidPath(BadRequest):
@@ -36,19 +49,20 @@ def _decode_segment(raw: str) -> str:
     lowered = raw.lower()
     if "%2f" in lowered or "%5c" in lowered or "\\" in raw:
         raise InvalidPath("encoded slashes and backslashes are not allowed in a proxied path")
+    if _BAD_ESCAPE.search(raw):
+        raise InvalidPath("the proxied path has an invalid percent-encoding")
+    if "%25" in raw:
+        raise InvalidPath("double percent-encoding is not allowed in a proxied path")
     try:
         segment = unquote(raw, errors="strict")
     except UnicodeDecodeError as exc:
         raise InvalidPath("the proxied path is not valid UTF-8") from exc
-    if "%" in raw and any(
-        len(part) < 2 or not all(c in "0123456789abcdefABCDEF" for c in part[:2])
-        for part in raw.split("%")[1:]
-    ):
-        raise InvalidPath("the proxied path has an invalid percent-encoding")
-    if segment in (".", ".."):
+    if _DOTS_ONLY.match(segment):
         raise InvalidPath("dot segments are not allowed in a proxied path")
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in segment):
-        raise InvalidPath("control characters are not allowed in a proxied path")
+    if any(not 0x20 <= ord(char) < 0x7F for char in segment):
+        raise InvalidPath(
+            "control characters and non-ASCII characters are not allowed in a proxied path"
+        )
     return segment
 
 
@@ -58,6 +72,8 @@ def normalise(raw_path: str) -> ProxyPath:
         raise InvalidPath(f"the proxied path is longer than {MAX_PATH_LENGTH} characters")
     if not raw_path.startswith("/"):
         raise InvalidPath("the proxied path must start with /")
+    if not _PRINTABLE_ASCII.match(raw_path):
+        raise InvalidPath("the proxied path must be printable ASCII (percent-encode the rest)")
     parts = raw_path[1:].split("/")
     if parts == [""]:
         return ProxyPath(())

@@ -1,81 +1,144 @@
 """The proxy's upstream HTTP client, behind a small interface of ours.
 
-The implementation is swappable (a later benchmark picks the fastest that holds up under concurrency);
-the rest of the proxy sees only ``Upstream``, ``UpstreamResponse`` and our own errors.
+One ``aiohttp.ClientSession`` per process (opened in the lifespan) carries every proxied call: its pool
+holds up under concurrency where httpx's does not (see issue 5). The rest of the proxy sees only
+``Upstream``, ``UpstreamResponse`` and our own errors; aiohttp's exceptions are translated here and go
+no further. The session follows no redirects, keeps no cookies (it is shared by every user), adds no
+headers of its own and does not decompress: bytes pass through as the provider sent them.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Protocol
 
-import httpx
+import aiohttp
+from yarl import URL
 
-from gateway.exceptions import GatewayError, UpstreamError
+from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout, UpstreamUnreachable
+from gateway.proxy.headers import RawHeaders
 
-Headers = Sequence[tuple[str, str]]
-
-
-class UpstreamUnreachable(UpstreamError):
-    """Raised when the provider's API cannot be reached (DNS, refused, reset)."""
-
-    code = "upstream_unreachable"
+Body = bytes | AsyncIterable[bytes] | None
+# Headers aiohttp would otherwise add on its own; the proxy sends exactly what it chose.
+SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
 
-class UpstreamTimeout(GatewayError):
-    """Raised when the provider's API did not answer in time."""
+class UpstreamResponse(Protocol):
+    """The provider's answer, its body not yet read; header names are lower-case."""
 
-    status_code = 504
-    code = "upstream_timeout"
-
-
-@dataclass
-class UpstreamResponse:
     status: int
-    headers: list[tuple[str, str]]
-    body: AsyncIterator[bytes]
-    _response: httpx.Response
+    headers: RawHeaders
 
-    async def aclose(self) -> None:
-        await self._response.aclose()
+    async def read_head(self, limit: int) -> tuple[bytes, bool]:
+        """At least ``limit`` bytes of the body (or all of it), and whether that is all of it."""
+        ...
+
+    def rest(self) -> AsyncIterator[bytes]:
+        """The body after what ``read_head`` returned."""
+        ...
+
+    def close(self) -> None:
+        """Give the connection back (or drop it, when the body was not read to the end)."""
+        ...
 
 
 class Upstream(Protocol):
     async def send(
-        self, method: str, url: str, headers: Headers, body: bytes | None
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
     ) -> UpstreamResponse: ...
 
     async def aclose(self) -> None: ...
 
 
-class HttpxUpstream:
-    """``Upstream`` over one shared ``httpx.AsyncClient``; redirects are returned, never followed."""
+def translate(exc: BaseException) -> UpstreamFailure:
+    """Our error for aiohttp's (or a timeout's); ``before_sending`` only when nothing left us."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamTimeout(
+            "the provider's API could not be reached in time", before_sending=True
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return UpstreamUnreachable("the provider's API could not be reached", before_sending=True)
+    if isinstance(exc, TimeoutError):
+        return UpstreamTimeout("the provider's API did not answer in time")
+    return UpstreamUnreachable("the connection to the provider's API broke off")
 
-    def __init__(self, *, connect_timeout: float, read_timeout: float) -> None:
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            follow_redirects=False,
+
+class AiohttpResponse:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers: RawHeaders = [(name.lower(), value) for name, value in response.raw_headers]
+
+    async def read_head(self, limit: int) -> tuple[bytes, bool]:
+        content = self._response.content
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    return b"".join(chunks), True
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= limit:
+                    return b"".join(chunks), content.at_eof()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise translate(exc) from exc
+
+    async def rest(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        try:
+            while chunk := await content.readany():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise translate(exc) from exc
+
+    def close(self) -> None:
+        if self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+
+
+class AiohttpUpstream:
+    """``Upstream`` over one shared ``aiohttp.ClientSession``; create it inside the running loop."""
+
+    def __init__(
+        self, *, connect_timeout: float, read_timeout: float, max_connections: int
+    ) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=max_connections, limit_per_host=0, ttl_dns_cache=60
+            ),
+            timeout=aiohttp.ClientTimeout(
+                total=None,
+                connect=connect_timeout,
+                sock_connect=connect_timeout,
+                sock_read=read_timeout,
+            ),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            skip_auto_headers=SKIP_AUTO_HEADERS,
             trust_env=False,
         )
 
     async def send(
-        self, method: str, url: str, headers: Headers, body: bytes | None
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
     ) -> UpstreamResponse:
-        request = self._client.build_request(method, url, headers=list(headers), content=body)
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout("the provider's API did not answer in time") from exc
-        except httpx.TransportError as exc:
-            raise UpstreamUnreachable("the provider's API could not be reached") from exc
-        return UpstreamResponse(
-            status=response.status_code,
-            headers=list(response.headers.multi_items()),
-            body=response.aiter_raw(),
-            _response=response,
-        )
+            response = await self._session.request(
+                method,
+                URL(url, encoded=True),
+                headers=list(headers),
+                data=body,
+                allow_redirects=False,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise translate(exc) from exc
+        return AiohttpResponse(response)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
+        # Let the transports finish closing before the loop goes (aiohttp's documented advice).
+        await asyncio.sleep(0)

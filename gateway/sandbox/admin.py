@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.sandbox import connections, query
-from gateway.sandbox.data import rfc3339
 from gateway.sandbox.errors import ApiError
 from gateway.sandbox.records import Connection
+from gateway.sandbox.resources import rfc3339
 from gateway.sandbox.store import SandboxStore
 from gateway.sandbox.webhooks import DELIVERY_STATUSES, delivery_json
 

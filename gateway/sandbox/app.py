@@ -1,15 +1,21 @@
 """``create_sandbox_app``: the Contio emulator as one Starlette app, and its whole URL map.
 
 Besides Contio's own routes it serves ``/_sandbox/``, a control API that exists only in the sandbox
-and needs no authentication (faults, counters, revocations; see ``control``).
+and needs no authentication (faults, counters, revocations, the code outbox; see ``control``).
+
+Middleware, outermost first: request ids; lost responses (outside idempotency, so a lost answer has
+been stored for the retry); rate limits; idempotency keys; latency (inside idempotency, so a slow
+request is "in flight"); the execution counter, right before the endpoints.
 """
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -17,16 +23,26 @@ from starlette.routing import Route
 from gateway.sandbox import errors
 from gateway.sandbox.admin import AdminApi
 from gateway.sandbox.authorize import AuthorizeEndpoints
+from gateway.sandbox.consent_api import ConsentEndpoints
 from gateway.sandbox.control import ControlApi
 from gateway.sandbox.discovery import DiscoveryEndpoints
+from gateway.sandbox.idempotency import IdempotencyMiddleware, Identify
 from gateway.sandbox.introspection import IntrospectionEndpoint
 from gateway.sandbox.jwt import SigningKey
-from gateway.sandbox.middleware import LatencyMiddleware, RequestIdMiddleware
+from gateway.sandbox.lost import LostResponseMiddleware
+from gateway.sandbox.middleware import ExecutionMiddleware, LatencyMiddleware, RequestIdMiddleware
 from gateway.sandbox.options import SandboxOptions
+from gateway.sandbox.partner_auth import PartnerAuthEndpoints
+from gateway.sandbox.ratelimit import RateLimitMiddleware
 from gateway.sandbox.revocation import RevocationEndpoint
 from gateway.sandbox.store import SandboxStore
 from gateway.sandbox.token import TokenEndpoint
-from gateway.sandbox.user_api import UserApi
+from gateway.sandbox.user_api.action_items import ActionItemEndpoints
+from gateway.sandbox.user_api.agenda import AgendaEndpoints
+from gateway.sandbox.user_api.calendar import CalendarEndpoints
+from gateway.sandbox.user_api.meetings import MeetingEndpoints
+from gateway.sandbox.user_api.participants import ParticipantEndpoints
+from gateway.sandbox.user_api.profile import ProfileEndpoint
 from gateway.sandbox.userinfo import UserInfoEndpoint
 
 USER_API = "/v1/partner/user"
@@ -45,51 +61,8 @@ def create_sandbox_app(
     options = options or SandboxOptions()
     store = SandboxStore(options)
     signing_key = signing_key or SigningKey.generate()
-    discovery = DiscoveryEndpoints(options, signing_key)
-    authorize = AuthorizeEndpoints(store)
-    token = TokenEndpoint(store, signing_key)
-    revocation = RevocationEndpoint(store)
-    introspection = IntrospectionEndpoint(store)
-    userinfo = UserInfoEndpoint(store)
-    user_api = UserApi(store)
-    admin = AdminApi(store)
-    control = ControlApi(store)
-    routes = [
-        Route("/.well-known/openid_configuration", discovery.openid_configuration),
-        Route("/.well-known/openid-configuration", discovery.openid_configuration),
-        Route("/.well-known/jwks.json", discovery.jwks),
-        Route("/oauth2/health", discovery.health),
-        Route("/oauth2/authorize", authorize.authorize, methods=["GET"]),
-        Route("/oauth2/consent", authorize.consent, methods=["POST"]),
-        Route("/oauth2/token", token.token, methods=["POST"]),
-        Route("/oauth2/revoke", revocation.revoke, methods=["POST"]),
-        Route("/oauth2/introspect", introspection.introspect, methods=["POST"]),
-        Route("/oauth2/userInfo", userinfo.userinfo, methods=["GET", "POST"]),
-        Route(f"{USER_API}/profile", user_api.profile),
-        Route(f"{USER_API}/meetings", user_api.meetings),
-        Route(f"{USER_API}/meetings/{{meeting_id}}", user_api.meeting),
-        Route(f"{USER_API}/action-items", user_api.action_items),
-        Route(f"{USER_API}/calendar/events", user_api.calendar_events),
-        Route(f"{USER_API}/calendar/events/{{calendar_event_id}}", user_api.calendar_event),
-        Route(f"{ADMIN_API}/connections", admin.connections),
-        Route(
-            f"{ADMIN_API}/connections/{{connection_id}}",
-            admin.connection,
-            methods=["GET", "DELETE"],
-        ),
-        Route(f"{ADMIN_API}/workspaces", admin.workspaces),
-        Route(f"{ADMIN_API}/webhook-deliveries", admin.deliveries),
-        Route(f"{ADMIN_API}/webhook-deliveries/{{delivery_id}}", admin.delivery),
-        Route(
-            f"{ADMIN_API}/webhook-deliveries/{{delivery_id}}/retry",
-            admin.retry_delivery,
-            methods=["POST"],
-        ),
-        Route(f"{CONTROL}/faults", control.faults, methods=["GET", "POST", "DELETE"]),
-        Route(f"{CONTROL}/stats", control.stats),
-        Route(f"{CONTROL}/stats/reset", control.reset_stats, methods=["POST"]),
-        Route(f"{CONTROL}/connections/revoke", control.revoke_connection, methods=["POST"]),
-    ]
+    routes = [*_oauth_routes(store, options, signing_key), *_user_routes(store)]
+    routes += _admin_routes(store) + _control_routes(store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,7 +73,21 @@ def create_sandbox_app(
         routes=routes,
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(LostResponseMiddleware, faults=store.faults, counters=store.counters),
+            Middleware(
+                RateLimitMiddleware,
+                limiter=store.rate_limiter,
+                faults=store.faults,
+                counters=store.counters,
+            ),
+            Middleware(
+                IdempotencyMiddleware,
+                keys=store.idempotency,
+                identify=_key_owner(store),
+                counters=store.counters,
+            ),
             Middleware(LatencyMiddleware, faults=store.faults),
+            Middleware(ExecutionMiddleware, counters=store.counters),
         ],
         lifespan=lifespan,
         exception_handlers={
@@ -112,3 +99,108 @@ def create_sandbox_app(
     )
     app.state.sandbox = store
     return app
+
+
+def _oauth_routes(
+    store: SandboxStore, options: SandboxOptions, signing_key: SigningKey
+) -> list[Route]:
+    discovery = DiscoveryEndpoints(options, signing_key)
+    authorize = AuthorizeEndpoints(store)
+    consent = ConsentEndpoints(store)
+    partner_auth = PartnerAuthEndpoints(store)
+    token = TokenEndpoint(store, signing_key)
+    userinfo = UserInfoEndpoint(store)
+    return [
+        Route("/.well-known/openid_configuration", discovery.openid_configuration),
+        Route("/.well-known/openid-configuration", discovery.openid_configuration),
+        Route("/.well-known/jwks.json", discovery.jwks),
+        Route("/oauth2/health", discovery.health),
+        Route("/oauth2/authorize", authorize.authorize, methods=["GET"]),
+        Route("/oauth2/authorize", consent.authorize, methods=["POST"]),
+        Route("/oauth2/consent", authorize.consent, methods=["POST"]),
+        Route("/oauth2/check-consent", consent.check_consent, methods=["POST"]),
+        Route("/oauth2/token", token.token, methods=["POST"]),
+        Route("/oauth2/revoke", RevocationEndpoint(store).revoke, methods=["POST"]),
+        Route("/oauth2/introspect", IntrospectionEndpoint(store).introspect, methods=["POST"]),
+        Route("/oauth2/userInfo", userinfo.userinfo, methods=["GET", "POST"]),
+        Route("/auth/initiate", partner_auth.initiate, methods=["POST"]),
+        Route("/auth/verify", partner_auth.verify, methods=["POST"]),
+    ]
+
+
+def _user_routes(store: SandboxStore) -> list[Route]:
+    meetings = MeetingEndpoints(store)
+    participants = ParticipantEndpoints(store)
+    agenda = AgendaEndpoints(store)
+    action_items = ActionItemEndpoints(store)
+    calendar = CalendarEndpoints(store)
+    meeting = f"{USER_API}/meetings/{{meeting_id}}"
+    action_item = f"{USER_API}/action-items/{{action_item_id}}"
+    event = f"{USER_API}/calendar/events/{{calendar_event_id}}"
+    return [
+        Route(f"{USER_API}/profile", ProfileEndpoint(store).profile),
+        Route(f"{USER_API}/meetings", meetings.meetings, methods=["GET", "POST"]),
+        Route(meeting, meetings.meeting, methods=["GET", "PATCH"]),
+        Route(f"{meeting}/participants", participants.participants, methods=["GET", "POST"]),
+        Route(
+            f"{meeting}/participants/{{participant_id}}", participants.remove, methods=["DELETE"]
+        ),
+        Route(f"{meeting}/agenda-items", agenda.agenda_items, methods=["GET", "POST"]),
+        Route(
+            f"{meeting}/agenda-items/{{item_id}}",
+            agenda.agenda_item,
+            methods=["PUT", "PATCH", "DELETE"],
+        ),
+        Route(f"{USER_API}/action-items", action_items.action_items, methods=["GET", "POST"]),
+        Route(action_item, action_items.action_item, methods=["GET", "PUT", "PATCH", "DELETE"]),
+        Route(f"{USER_API}/calendar/events", calendar.calendar_events),
+        Route(event, calendar.calendar_event),
+        Route(f"{event}/meeting", calendar.create_meeting, methods=["POST"]),
+    ]
+
+
+def _admin_routes(store: SandboxStore) -> list[Route]:
+    admin = AdminApi(store)
+    delivery = f"{ADMIN_API}/webhook-deliveries/{{delivery_id}}"
+    return [
+        Route(f"{ADMIN_API}/connections", admin.connections),
+        Route(
+            f"{ADMIN_API}/connections/{{connection_id}}",
+            admin.connection,
+            methods=["GET", "DELETE"],
+        ),
+        Route(f"{ADMIN_API}/workspaces", admin.workspaces),
+        Route(f"{ADMIN_API}/webhook-deliveries", admin.deliveries),
+        Route(delivery, admin.delivery),
+        Route(f"{delivery}/retry", admin.retry_delivery, methods=["POST"]),
+    ]
+
+
+def _control_routes(store: SandboxStore) -> list[Route]:
+    control = ControlApi(store)
+    return [
+        Route(f"{CONTROL}/faults", control.faults, methods=["GET", "POST", "DELETE"]),
+        Route(f"{CONTROL}/stats", control.stats),
+        Route(f"{CONTROL}/stats/reset", control.reset_stats, methods=["POST"]),
+        Route(f"{CONTROL}/executions", control.executions),
+        Route(f"{CONTROL}/connections/revoke", control.revoke_connection, methods=["POST"]),
+        Route(f"{CONTROL}/outbox", control.outbox, methods=["GET", "DELETE"]),
+    ]
+
+
+def _key_owner(store: SandboxStore) -> Identify:
+    """Whose ``Idempotency-Key`` a request carries: its user (user API) or the partner (admin)."""
+
+    def identify(path: str, headers: Headers) -> str | None:
+        if path.startswith(f"{USER_API}/"):
+            scheme, _, token = headers.get("authorization", "").partition(" ")
+            live = store.find_live(token.strip()) if scheme.lower() == "bearer" else None
+            if live is not None and live.token.kind == "access_token":
+                return f"user:{live.user.id}"
+        elif path.startswith(f"{ADMIN_API}/"):
+            key = headers.get("x-api-key", "").encode()
+            if hmac.compare_digest(key, store.options.admin_api_key.encode()):
+                return "partner"
+        return None
+
+    return identify

@@ -120,6 +120,7 @@ class AuthorizeEndpoints:
 
     def _approve(self, auth: AuthorizationRequest, email: str, reply: Reply) -> Response:
         user = self.store.sign_in(email)
+        self.store.record_consent(user, auth.scopes)
         code = self.store.issue_code(
             user, auth.redirect_uri, auth.scopes, auth.nonce, auth.code_challenge
         )

@@ -6,18 +6,16 @@ re-authorization and can be found again from any token of that user (introspecti
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from gateway.sandbox.data import rfc3339
 from gateway.sandbox.records import Connection, Grant, IssuedToken, User
+from gateway.sandbox.resources import rfc3339
 
 _IDS = uuid.UUID("0b6c2f4e-8d1a-4c39-a5e7-3f9b1d2c6a80")
 STATUSES = ("active", "revoked", "expired")
-REVOKED_EVENT = "user.connection.revoked"
 
 
 def connection_id(client_id: str, user_id: UUID) -> UUID:
@@ -80,22 +78,3 @@ def to_json(connection: Connection) -> dict[str, Any]:
         "created_at": rfc3339(connection.activated_at),
         "updated_at": rfc3339(connection.updated_at),
     }
-
-
-def revoked_event(
-    client_id: str, user: User, revoked_at: float, event_id: UUID, now: float
-) -> bytes:
-    """The ``user.connection.revoked`` envelope (reference §6), serialized once so the signature
-    covers exactly the bytes sent."""
-    envelope = {
-        "event_type": REVOKED_EVENT,
-        "event_id": str(event_id),
-        "timestamp": rfc3339(now),
-        "partner_app_id": str(partner_app_id(client_id)),
-        "data": {
-            "connection_id": str(connection_id(client_id, user.id)),
-            "revoked_at": rfc3339(revoked_at),
-        },
-        "for_user": {"id": str(user.id), "email": user.email},
-    }
-    return json.dumps(envelope, separators=(",", ":")).encode()

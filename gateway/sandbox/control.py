@@ -5,8 +5,14 @@ has nothing like it) and needs no authentication, being a local development tool
   of ``Faults`` fields); ``DELETE`` resets them to what the sandbox started with.
 - ``GET /_sandbox/stats`` shows the counters (see ``stats``); ``POST /_sandbox/stats/reset`` zeroes
   them.
+- ``GET /_sandbox/executions`` counts executed mutating requests per ``"METHOD /path"`` (reset
+  with the stats), so a test can tell "executed once" from "executed twice".
 - ``POST /_sandbox/connections/revoke`` with ``{"email": ...}`` revokes that user's connection as an
   admin would, webhook included; it answers ``{"revoked_grants": n}``.
+- ``GET /_sandbox/outbox[?email=...]`` shows the one-time codes the sandbox would have emailed,
+  oldest first: ``{"messages": [{"email", "code", "sent_at"}]}``; ``DELETE`` empties it.
+
+Changing the faults also clears the rate limiter's windows, so switching limits on starts afresh.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.sandbox.errors import ApiError
+from gateway.sandbox.resources import rfc3339
 from gateway.sandbox.store import SandboxStore
 
 
@@ -35,6 +42,8 @@ class ControlApi:
                 raise ApiError(400, "invalid_request", str(exc)) from exc
         elif request.method == "DELETE":
             switch.reset()
+        if request.method != "GET":
+            self.store.rate_limiter.reset()
         return JSONResponse(switch.current().to_json())
 
     async def stats(self, request: Request) -> Response:
@@ -43,6 +52,19 @@ class ControlApi:
     async def reset_stats(self, request: Request) -> Response:
         self.store.reset_stats()
         return JSONResponse(self.store.stats())
+
+    async def executions(self, request: Request) -> Response:
+        return JSONResponse(self.store.counters.executions_by_route())
+
+    async def outbox(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            self.store.challenges.clear_outbox()
+        email = request.query_params.get("email")
+        messages = self.store.challenges.outbox(email.strip().lower() if email else None)
+        shown = [
+            {"email": m.email, "code": m.code, "sent_at": rfc3339(m.sent_at)} for m in messages
+        ]
+        return JSONResponse({"messages": shown})
 
     async def revoke_connection(self, request: Request) -> Response:
         email = (await _json_object(request)).get("email")

@@ -1,19 +1,30 @@
-"""Sample meetings, action items and calendar events for each user's workspace.
+"""Sample meetings (with participants and agenda items), action items and calendar events for a
+workspace, generated for its owner.
 
-Generated on first use and deterministic: the data depends only on the user's id and the day their
-account was created, so a user sees the same workspace on every run. Meetings spread over the three
-weeks before that day and the two weeks after it.
+Generated on first use and deterministic: the data depends only on the owner's id and the day their
+account was created, so a workspace looks the same on every run. Meetings spread over the three
+weeks before that day and the two weeks after it. Participants and agenda items come from a second
+generator, so adding them left the rest of the data as it was.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from gateway.sandbox.records import User
+from gateway.sandbox.records import User, Workspace
+from gateway.sandbox.resources import (
+    ActionItem,
+    AgendaItem,
+    CalendarEvent,
+    Meeting,
+    Participant,
+    utc,
+)
+from gateway.sandbox.seed import Seed, SeedMeeting
 
 MEETING_COUNT = 30
 COLLEAGUES = (
@@ -50,53 +61,10 @@ LOCATIONS = (
     "Main Office, 3rd Floor",
 )
 STANDALONE_EVENTS = ("Focus Time", "Lunch & Learn: Security Basics", "Company All-Hands")
-
-
-@dataclass(frozen=True)
-class Meeting:
-    id: UUID
-    title: str
-    summary_notes: str | None
-    start_time: datetime
-    end_time: datetime
-    status: str
-    workspace_id: UUID
-    created_by_user_id: UUID
-    calendar_event_id: UUID | None
-    created_at: datetime
-    updated_at: datetime
-    redirect_to_meeting_id: UUID | None = None
-
-
-@dataclass(frozen=True)
-class ActionItem:
-    id: UUID
-    meeting_id: UUID
-    assigned_to_user_id: UUID | None
-    title: str
-    description: str
-    status: str
-    is_completed: bool
-    due_date: date | None
-    completed_at: datetime | None
-    has_partner_assignment: bool
-    partner_context: dict[str, Any] | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class CalendarEvent:
-    id: UUID
-    title: str
-    description: str
-    start_time: datetime
-    end_time: datetime
-    location: str
-    attendees: tuple[dict[str, str], ...]
-    organizer: dict[str, str]
-    linked_meetings: tuple[UUID, ...]
-    meeting_id: UUID | None
+AGENDA = (
+    ("Updates since last time", "DISCUSSION"), ("Open questions", "QUESTIONS_TO_ANSWER"),
+    ("Decisions and owners", "DISCUSSION"), ("Wrap-up", "ADJOURN"),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -104,33 +72,114 @@ class SampleData:
     meetings: tuple[Meeting, ...]
     action_items: tuple[ActionItem, ...]
     calendar_events: tuple[CalendarEvent, ...]
-
-
-def to_json(record: Meeting | ActionItem | CalendarEvent) -> dict[str, Any]:
-    return {f.name: _json_value(getattr(record, f.name)) for f in fields(record)}
-
-
-def rfc3339(moment: datetime | float) -> str:
-    """UTC, to the second: ``2026-05-04T09:30:00Z``. A float is Unix seconds."""
-    if not isinstance(moment, datetime):
-        moment = datetime.fromtimestamp(moment, UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime):  # before date: a datetime is a date
-        return rfc3339(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, tuple):
-        return [_json_value(item) for item in value]
-    return value
+    participants: tuple[Participant, ...] = ()
+    agenda_items: tuple[AgendaItem, ...] = ()
 
 
 def generate(user: User) -> SampleData:
     return _Generator(user).run()
+
+
+def for_workspace(workspace: Workspace, members: list[User], seed: Seed, now: float) -> SampleData:
+    """A workspace's starting content: sample data generated for its owner (the first of
+    ``members``) unless the seed turned that off, plus the meetings and events the seed lists."""
+    owner = members[0] if members else None
+    base = (
+        generate(owner) if owner is not None and workspace.sample_data else SampleData((), (), ())
+    )
+    owner_id = owner.id if owner is not None else UUID(int=0)
+    meetings, participants, action_items = list(base.meetings), list(base.participants), []
+    for index, entry in enumerate(m for m in seed.meetings if m.workspace == workspace.id):
+        meeting = _seeded_meeting(entry, workspace.id, owner_id, index, now)
+        meetings.append(meeting)
+        if owner is not None:
+            participants.append(
+                Participant(
+                    uuid.uuid5(meeting.id, "owner"),
+                    meeting.id,
+                    owner.id,
+                    owner.email,
+                    owner.name,
+                    "EDITOR",
+                    False,
+                    meeting.created_at,
+                    meeting.created_at,
+                )
+            )
+        for position, item in enumerate(entry.action_items):
+            done = item.status == "completed"
+            action_items.append(
+                ActionItem(
+                    id=uuid.uuid5(meeting.id, f"action-item:{position}"),
+                    meeting_id=meeting.id,
+                    assigned_to_user_id=owner.id if owner is not None else None,
+                    title=item.title,
+                    description=item.description or "",
+                    status=item.status,
+                    is_completed=done,
+                    due_date=item.due_date,
+                    completed_at=utc(now) if done else None,
+                    has_partner_assignment=False,
+                    partner_context=None,
+                    created_at=utc(now),
+                    updated_at=utc(now),
+                )
+            )
+    events = list(base.calendar_events)
+    organizer = {"email": owner.email, "name": owner.name} if owner is not None else {}
+    for index, event in enumerate(e for e in seed.calendar_events if e.workspace == workspace.id):
+        events.append(
+            CalendarEvent(
+                id=uuid.uuid5(workspace.id, f"event:{index}:{event.title}"),
+                title=event.title,
+                description=event.title,
+                start_time=event.start_time.astimezone(UTC),
+                end_time=event.end_time.astimezone(UTC),
+                location=event.location,
+                attendees=(
+                    ({**organizer, "status": "accepted", "type": "required"},) if organizer else ()
+                ),
+                organizer=organizer,
+                linked_meetings=(),
+                meeting_id=None,
+            )
+        )
+    return SampleData(
+        meetings=tuple(meetings),
+        action_items=(*base.action_items, *action_items),
+        calendar_events=tuple(events),
+        participants=tuple(participants),
+        agenda_items=base.agenda_items,
+    )
+
+
+def _seeded_meeting(
+    entry: SeedMeeting, workspace_id: UUID, owner_id: UUID, index: int, now: float
+) -> Meeting:
+    start = entry.start_time.astimezone(UTC) if entry.start_time else None
+    end = entry.end_time.astimezone(UTC) if entry.end_time else None
+    status = entry.status
+    if status is None:
+        moment = utc(now)
+        if start is None or end is None:
+            status = "draft"
+        elif end <= moment:
+            status = "completed"
+        else:
+            status = "scheduled" if start > moment else "in_progress"
+    return Meeting(
+        id=uuid.uuid5(workspace_id, f"meeting:{index}:{entry.title}"),
+        title=entry.title,
+        summary_notes=entry.summary_notes,
+        start_time=start,
+        end_time=end,
+        status=status,
+        workspace_id=workspace_id,
+        created_by_user_id=owner_id,
+        calendar_event_id=None,
+        created_at=utc(now),
+        updated_at=utc(now),
+    )
 
 
 class _Generator:
@@ -152,12 +201,17 @@ class _Generator:
         for title in STANDALONE_EVENTS:
             start = self.slot(self.rng.randint(-7, 14))
             self.events.append(self.event(title, start, start + timedelta(minutes=60), None))
+        extras = _Extras(self.user, self.events)
+        for meeting in self.meetings:
+            extras.add(meeting)
         return SampleData(
-            meetings=tuple(sorted(self.meetings, key=lambda m: (m.start_time, m.id), reverse=True)),
+            meetings=tuple(sorted(self.meetings, key=lambda m: (m.sort_time, m.id), reverse=True)),
             action_items=tuple(
                 sorted(self.action_items, key=lambda a: (a.created_at, a.id), reverse=True)
             ),
             calendar_events=tuple(sorted(self.events, key=lambda e: (e.start_time, e.id))),
+            participants=tuple(extras.participants),
+            agenda_items=tuple(extras.agenda_items),
         )
 
     def slot(self, day: int) -> datetime:
@@ -254,3 +308,50 @@ class _Generator:
             linked_meetings=(meeting_id,) if meeting_id else (),
             meeting_id=meeting_id,
         )
+
+
+class _Extras:
+    """Each meeting's participants (the owner as editor, the event's guests as viewers) and agenda."""
+
+    def __init__(self, user: User, events: list[CalendarEvent]) -> None:
+        self.user = user
+        self.rng = random.Random(user.id.int ^ 0x5EED)
+        self.events = {event.id: event for event in events}
+        self.participants: list[Participant] = []
+        self.agenda_items: list[AgendaItem] = []
+
+    def new_id(self) -> UUID:
+        return UUID(int=self.rng.getrandbits(128), version=4)
+
+    def add(self, meeting: Meeting) -> None:
+        event = self.events.get(meeting.calendar_event_id) if meeting.calendar_event_id else None
+        guests = [(a["email"], a["name"]) for a in event.attendees[1:]] if event else []
+        at = meeting.created_at
+        people: list[tuple[str, str, UUID | None, str]] = [
+            (self.user.email, self.user.name, self.user.id, "EDITOR")
+        ]
+        people += [(email, name, None, "VIEWER") for email, name in guests]
+        done = meeting.status in ("ended", "completed")
+        for email, name, user_id, role in people:
+            attended = done and self.rng.random() < 0.85
+            self.participants.append(
+                Participant(self.new_id(), meeting.id, user_id, email, name, role, attended, at, at)
+            )
+        for position, (title, item_type) in enumerate(AGENDA[: self.rng.randint(0, 3)], 1):
+            self.agenda_items.append(
+                AgendaItem(
+                    id=self.new_id(),
+                    meeting_id=meeting.id,
+                    title=title,
+                    description=None,
+                    item_type=item_type,
+                    status="completed" if done else "pending",
+                    sequence=str(position),
+                    time_allocation_minutes=self.rng.choice((5, 10, 15)),
+                    talking_points=None,
+                    presenters=(),
+                    presenter_details=(),
+                    created_at=at,
+                    updated_at=at,
+                )
+            )

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import Scope
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -39,7 +40,8 @@ class OAuthError(Exception):
 
 
 class ApiError(Exception):
-    """A partner API endpoint refuses the request."""
+    """A partner API endpoint refuses the request; ``extra`` fields join the body (as
+    ``workspace_conflict``'s ``workspace_id`` does)."""
 
     def __init__(
         self,
@@ -47,12 +49,14 @@ class ApiError(Exception):
         code: str,
         message: str,
         headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
 
 
 def request_id(request: Request) -> str:
@@ -75,13 +79,27 @@ async def render_oauth_error(request: Request, exc: Exception) -> Response:
 
 async def render_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return _api_body(request, exc.status_code, exc.code, exc.message, exc.headers)
+    return api_error_response(request.scope, exc)
+
+
+def api_error_response(scope: Scope, exc: ApiError) -> Response:
+    """The partner API error body for ``exc``; usable from ASGI middleware too."""
+    body = {
+        "code": exc.code,
+        "error": exc.message,
+        "message": exc.message,
+        "request_id": scope.get("state", {}).get("request_id", ""),
+        **exc.extra,
+    }
+    return JSONResponse(body, exc.status_code, headers=exc.headers)
 
 
 async def render_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "bad_request")
-    return _api_body(request, exc.status_code, code, exc.detail, exc.headers or {})
+    return api_error_response(
+        request.scope, ApiError(exc.status_code, code, exc.detail, exc.headers or {})
+    )
 
 
 async def render_unexpected(request: Request, exc: Exception) -> Response:
@@ -90,10 +108,3 @@ async def render_unexpected(request: Request, exc: Exception) -> Response:
     rid = request.scope.get("state", {}).get("request_id", "")
     body = {"code": "internal_error", "error": "Internal error.", "message": "Internal error."}
     return JSONResponse({**body, "request_id": rid}, 500, headers={"X-Request-Id": rid})
-
-
-def _api_body(
-    request: Request, status_code: int, code: str, message: str, headers: Mapping[str, str]
-) -> Response:
-    body = {"code": code, "error": message, "message": message, "request_id": request_id(request)}
-    return JSONResponse(body, status_code, headers=dict(headers))

@@ -3,7 +3,8 @@
 ``Faults`` is one immutable setting; ``FaultSwitch`` holds the current one (thread-safe) and the
 seeded random generator ``error_rate`` draws from, so a test with a fixed seed sees the same
 sequence of failures every run. The token endpoint consults the switch; the latency also applies
-to the user API (see ``LatencyMiddleware``).
+to the user API (see ``LatencyMiddleware``); the rate limits and lost responses have middleware of
+their own (``ratelimit``, ``lost``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import random
 import threading
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
+
+LOSE_MODES = ("", "drop", "502")
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,11 @@ class Faults:
     - ``token_endpoint_down``: the token endpoint answers 503 to everything.
     - ``invalid_client``: the token endpoint answers 401 ``invalid_client`` to everything.
     - ``seed``: seeds the generator behind ``error_rate``.
+    - ``enforce_rate_limits``: apply Contio's per-IP request limits (see ``ratelimit``).
+    - ``lose_response``: ``"drop"`` or ``"502"``: a mutating request (POST, PUT, PATCH, DELETE) whose
+      path starts with ``lose_prefix`` is executed, then its answer is lost: the connection closes
+      mid-response, or a 502 comes instead. ``lose_next`` > 0 limits it to that many requests,
+      after which it switches itself off; 0 loses every one while it is on.
     """
 
     latency_ms: int = 0
@@ -33,6 +42,10 @@ class Faults:
     token_endpoint_down: bool = False
     invalid_client: bool = False
     seed: int = 0
+    enforce_rate_limits: bool = False
+    lose_response: str = ""
+    lose_next: int = 0
+    lose_prefix: str = "/v1/partner/"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -45,8 +58,12 @@ class Faults:
                 isinstance(value, bool) or not isinstance(value, int | float)
             ):
                 raise ValueError(f"{f.name} must be a number")
-        if self.latency_ms < 0 or self.retry_after < 0:
-            raise ValueError("latency_ms and retry_after must not be negative")
+            if f.type == "str" and not isinstance(value, str):
+                raise ValueError(f"{f.name} must be a string")
+        if self.latency_ms < 0 or self.retry_after < 0 or self.lose_next < 0:
+            raise ValueError("latency_ms, retry_after and lose_next must not be negative")
+        if self.lose_response not in LOSE_MODES:
+            raise ValueError("lose_response must be one of: drop, 502 (or empty: off)")
         if not 0 <= self.error_rate <= 1:
             raise ValueError("error_rate must be between 0 and 1")
 
@@ -87,3 +104,18 @@ class FaultSwitch:
         with self._lock:
             rate = self._current.error_rate
             return rate > 0 and self._random.random() < rate
+
+    def take_lost_response(self, method: str, path: str) -> str | None:
+        """``"drop"`` or ``"502"`` if this request's answer is to be lost (counting it against
+        ``lose_next``), else ``None``."""
+        with self._lock:
+            current = self._current
+            if not current.lose_response or method not in MUTATING:
+                return None
+            if not path.startswith(current.lose_prefix):
+                return None
+            if current.lose_next == 1:
+                self._current = replace(current, lose_response="", lose_next=0)
+            elif current.lose_next > 1:
+                self._current = replace(current, lose_next=current.lose_next - 1)
+            return current.lose_response

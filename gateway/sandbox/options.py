@@ -1,5 +1,5 @@
 """How one sandbox instance behaves: its single registered client, lifetimes, clock, admin key,
-webhook target and the faults it starts with."""
+webhook target, seeded data, rate limits and the faults it starts with."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
+from gateway.sandbox import seed as seeds
 from gateway.sandbox.faults import Faults
+from gateway.sandbox.ratelimit import RateLimits
 
 DAY = 86400
 _SECRETS = ("client_secrets", "admin_api_key", "webhook_secret")
@@ -23,8 +25,14 @@ class SandboxOptions:
 
     ``refresh_reuse_grace``: for this many seconds after a rotation, the rotated-away refresh token
     replays the pair that replaced it instead of counting as reuse (0 turns the grace off).
-    ``webhook_url``: where ``user.connection.revoked`` events go (``None``: no webhooks);
-    ``webhook_retry_delays`` are the pauses before each retry of a failed delivery.
+    ``webhook_url``: where events go (``None``: no webhooks); ``webhook_retry_delays`` are the
+    pauses before each retry of a failed delivery.
+
+    ``otp_ttl``: how long a one-time code of ``/auth/initiate`` is valid (3 minutes at Contio);
+    ``session_ttl``: how long the session a verified code opens lasts (30 minutes);
+    ``otp_max_attempts``: wrong codes a challenge takes before it closes.
+    ``seed``: the workspaces and users (and meetings) the sandbox starts with.
+    ``rate_limits``: the limits the ``enforce_rate_limits`` fault applies.
     """
 
     client_id: str = "sandbox-client"
@@ -43,6 +51,11 @@ class SandboxOptions:
     webhook_secret: str = "sandbox-webhook-secret"
     webhook_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
     faults: Faults = field(default_factory=Faults)
+    otp_ttl: float = 180
+    session_ttl: float = 1800
+    otp_max_attempts: int = 5
+    seed: seeds.Seed = field(default=seeds.DEFAULT, compare=False)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -51,7 +64,7 @@ class SandboxOptions:
             raise ValueError("at least one non-empty client secret is required")
         if not self.redirect_uris:
             raise ValueError("at least one redirect URI is required")
-        for name in ("code_ttl", "access_token_ttl", "refresh_token_ttl"):
+        for name in ("code_ttl", "access_token_ttl", "refresh_token_ttl", "otp_ttl", "session_ttl"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be a positive number of seconds")
         if self.refresh_reuse_grace < 0:
@@ -60,6 +73,8 @@ class SandboxOptions:
             raise ValueError("admin_api_key and webhook_secret must not be empty")
         if any(delay < 0 for delay in self.webhook_retry_delays):
             raise ValueError("webhook_retry_delays must not be negative")
+        if self.otp_max_attempts < 1:
+            raise ValueError("otp_max_attempts must be at least 1")
 
     def __repr__(self) -> str:
         shown = (

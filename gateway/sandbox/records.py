@@ -13,9 +13,14 @@ from uuid import UUID
 
 @dataclass(frozen=True)
 class Workspace:
+    """``client_id`` is the partner app whose user owns the workspace: only that partner may
+    provision users into it. ``sample_data`` says whether it gets generated meetings."""
+
     id: UUID
     name: str
     created_at: float
+    client_id: str
+    sample_data: bool = True
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,22 @@
 - ``reuse_detections``: rotated refresh tokens presented again, each revoking its grant.
 - ``revocations``: authenticated calls to the revocation endpoint.
 - ``webhooks_sent``: webhook POST attempts, whatever their outcome.
+- ``executions``: mutating requests (POST, PUT, PATCH, DELETE) that reached an endpoint, outside
+  ``/_sandbox/``; an idempotent replay, a rate-limited or an in-flight refusal did not.
+- ``idempotent_replays``: responses replayed for a repeated ``Idempotency-Key``.
+- ``responses_lost``: executed requests whose answer the ``lose_response`` fault dropped or
+  replaced by a 502.
+- ``rate_limited``: requests refused with 429 by the enforced rate limits.
+- ``codes_sent`` / ``codes_verified``: one-time codes put in the outbox, and accepted.
+
+Besides, ``executions_by_route()`` counts executions per ``"METHOD /path"``, so a test can assert
+that one particular call ran exactly once.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 NAMES = (
     "refresh_calls",
@@ -22,6 +33,12 @@ NAMES = (
     "token_requests",
     "code_exchanges",
     "webhooks_sent",
+    "executions",
+    "idempotent_replays",
+    "responses_lost",
+    "rate_limited",
+    "codes_sent",
+    "codes_verified",
 )
 
 
@@ -29,15 +46,26 @@ class Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(NAMES, 0)
+        self._routes: Counter[str] = Counter()
 
     def add(self, name: str) -> None:
         with self._lock:
             self._counts[name] += 1
 
+    def executed(self, method: str, path: str) -> None:
+        with self._lock:
+            self._counts["executions"] += 1
+            self._routes[f"{method} {path}"] += 1
+
     def snapshot(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)
 
+    def executions_by_route(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._routes)
+
     def reset(self) -> None:
         with self._lock:
             self._counts = dict.fromkeys(NAMES, 0)
+            self._routes.clear()

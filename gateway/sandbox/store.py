@@ -1,5 +1,7 @@
-"""The sandbox's whole state, in memory: users, workspaces, codes, grants, tokens, sample data,
-plus its fault switch, counters and webhook deliveries (each thread-safe on its own).
+"""The sandbox's whole state, in memory: codes, grants, tokens and consents here; users and
+workspaces in its ``directory``, one-time codes in ``challenges``, each workspace's meetings in its
+``content``; plus the fault switch, counters, idempotency keys, rate limiter and webhook deliveries
+(each thread-safe on its own).
 
 Every method runs to completion under one lock and never awaits, so the store is consistent for the
 server's event loop and for a test thread that inspects it at the same time.
@@ -19,6 +21,8 @@ Choices where Contio documents nothing (reference §10), made the way a careful 
 - Revoking a user's connection (``revoke_user``, ``revoke_connection``) sends the partner a
   ``user.connection.revoked`` webhook when ``webhook_url`` is set; token revocation by the client
   itself (RFC 7009) and reuse detection do not, as they are not the user's or admin's doing.
+- A consent (on the page or through the headless ``POST /oauth2/authorize``) is remembered per user
+  until their connection is revoked; check-consent reports it for the scopes it covers.
 """
 
 from __future__ import annotations
@@ -28,9 +32,14 @@ import threading
 import uuid
 from uuid import UUID
 
-from gateway.sandbox import connections, data, pkce
+from gateway.sandbox import connections, data, events, pkce
+from gateway.sandbox.challenges import Challenges, Lifetimes
+from gateway.sandbox.content import WorkspaceContent
+from gateway.sandbox.directory import Directory
 from gateway.sandbox.faults import FaultSwitch
+from gateway.sandbox.idempotency import IdempotencyKeys
 from gateway.sandbox.options import SandboxOptions
+from gateway.sandbox.ratelimit import RateLimiter
 from gateway.sandbox.records import (
     AuthorizationCode,
     Connection,
@@ -41,25 +50,17 @@ from gateway.sandbox.records import (
     User,
     Workspace,
 )
+from gateway.sandbox.resources import rfc3339
 from gateway.sandbox.stats import Counters
 from gateway.sandbox.webhooks import DeliveryLog, WebhookSender
 
-DEMO_EMAIL = "demo@example.com"
-DEMO_NAME = "Demo User"
+DEMO_EMAIL = "demo@example.com"  # seeded by default (see ``seed``); auto-approve's fallback user
 ACCESS_TOKEN_PREFIX = "cto_at_v1_"
 REFRESH_TOKEN_PREFIX = "cto_rt_v1_"
-_TIMEZONES = ("America/New_York", "Europe/London", "Europe/Berlin", "America/Los_Angeles", "UTC")
-_IDS = uuid.UUID("6f1d9a52-3c1e-4f7e-9a0b-5c2d8e4f1a37")  # namespace for ids derived from emails
 
 
 class InvalidGrant(Exception):
     """A code or refresh token that cannot be redeemed; the message says why."""
-
-
-def name_from_email(email: str) -> str:
-    local = email.split("@", 1)[0]
-    words = [word for word in local.replace("_", ".").replace("-", ".").split(".") if word]
-    return " ".join(word.capitalize() for word in words) or email
 
 
 class SandboxStore:
@@ -68,72 +69,67 @@ class SandboxStore:
     def __init__(self, options: SandboxOptions) -> None:
         self.options = options
         self._lock = threading.Lock()
-        self._users: dict[UUID, User] = {}
-        self._workspaces: dict[UUID, Workspace] = {}
         self._codes: dict[str, AuthorizationCode] = {}
         self._grants: dict[UUID, Grant] = {}
         self._tokens: dict[str, IssuedToken] = {}
-        self._data: dict[UUID, data.SampleData] = {}
+        self._consents: dict[UUID, set[str]] = {}
+        self._content: dict[UUID, WorkspaceContent] = {}
+        self.directory = Directory(options.client_id, options.clock, options.seed)
+        lifetimes = Lifetimes(options.otp_ttl, options.session_ttl, options.otp_max_attempts)
+        self.challenges = Challenges(lifetimes, options.clock)
         self.faults = FaultSwitch(options.faults)
         self.counters = Counters()
+        self.idempotency = IdempotencyKeys(options.clock)
+        self.rate_limiter = RateLimiter(options.rate_limits, options.clock)
         self.deliveries = DeliveryLog(options.clock)
         self.webhooks = WebhookSender(options, self.deliveries, self.counters)
-        self.sign_in(DEMO_EMAIL, DEMO_NAME)
+        self.events = events.Publisher(options, self.deliveries, self.webhooks)
 
     def now(self) -> float:
         return self.options.clock()
 
-    # Users and workspaces
+    # Users, workspaces and what is in them
 
     def sign_in(self, email: str, name: str | None = None) -> User:
         """The user with this email, created with a personal workspace on first sign-in."""
-        email = email.strip().lower()
-        with self._lock:
-            if user := self._user_by_email(email):
-                return user
-            user_id = uuid.uuid5(_IDS, f"user:{email}")
-            name = name or name_from_email(email)
-            workspace = Workspace(
-                id=uuid.uuid5(_IDS, f"workspace:{email}"),
-                name=f"{name.split(' ', 1)[0]}'s Workspace",
-                created_at=self.now(),
-            )
-            user = User(
-                id=user_id,
-                email=email,
-                name=name,
-                created_at=self.now(),
-                workspace_id=workspace.id,
-                workspace_role="WORKSPACE_OWNER",
-                plan_type="PRO",
-                timezone=_TIMEZONES[user_id.int % len(_TIMEZONES)],
-                locale="en-US",
-            )
-            self._workspaces[workspace.id] = workspace
-            self._users[user.id] = user
-            return user
+        return self.directory.sign_in(email, name)
 
     def users(self) -> list[User]:
-        with self._lock:
-            return list(self._users.values())
+        return self.directory.users()
 
     def user_by_email(self, email: str) -> User | None:
-        with self._lock:
-            return self._user_by_email(email.strip().lower())
+        return self.directory.user_by_email(email)
 
     def user_by_id(self, user_id: UUID) -> User | None:
-        with self._lock:
-            return self._users.get(user_id)
+        return self.directory.user_by_id(user_id)
 
     def workspace(self, workspace_id: UUID) -> Workspace:
-        with self._lock:
-            return self._workspaces[workspace_id]
+        return self.directory.workspace(workspace_id)
 
-    def sample_data(self, user: User) -> data.SampleData:
+    def workspaces(self) -> list[tuple[Workspace, int]]:
+        """This partner app's workspaces with their number of users, oldest first."""
+        return self.directory.workspaces()
+
+    def content(self, workspace_id: UUID) -> WorkspaceContent:
+        """The workspace's meetings and the rest, generated (and seeded) on first use."""
         with self._lock:
-            if user.workspace_id not in self._data:
-                self._data[user.workspace_id] = data.generate(user)
-            return self._data[user.workspace_id]
+            found = self._content.get(workspace_id)
+            if found is None:
+                workspace = self.directory.workspace(workspace_id)
+                members = self.directory.members(workspace_id)
+                seeded = data.for_workspace(workspace, members, self.options.seed, self.now())
+                found = self._content[workspace_id] = WorkspaceContent(workspace_id, seeded)
+            return found
+
+    # Consents
+
+    def record_consent(self, user: User, scopes: tuple[str, ...]) -> None:
+        with self._lock:
+            self._consents.setdefault(user.id, set()).update(scopes)
+
+    def has_consent(self, user: User, scopes: tuple[str, ...]) -> bool:
+        with self._lock:
+            return set(scopes) <= self._consents.get(user.id, set())
 
     # Authorization codes
 
@@ -228,7 +224,8 @@ class SandboxStore:
                 or grant.revoked_at is not None
                 or self.now() >= record.expires_at
             )
-            return None if dead else LiveToken(record, grant, self._users[grant.user_id])
+            user = self.directory.user_by_id(grant.user_id)
+            return None if dead or user is None else LiveToken(record, grant, user)
 
     def authenticate(self, access_token: str) -> LiveToken | None:
         """The live access token behind an API call; the call counts as a use of its connection."""
@@ -260,7 +257,7 @@ class SandboxStore:
     def connections(self) -> list[Connection]:
         """Every user's connection to the partner app, oldest first."""
         with self._lock:
-            found = [self._connection_of(user) for user in self._users.values()]
+            found = [self._connection_of(user) for user in self.directory.users()]
         return sorted((c for c in found if c is not None), key=lambda c: c.activated_at)
 
     def connection(self, connection_id: UUID) -> Connection | None:
@@ -276,15 +273,6 @@ class SandboxStore:
             return None
         self._revoke_connection_of(connection.user)
         return self.connection(connection_id)
-
-    def workspaces(self) -> list[tuple[Workspace, int]]:
-        """Every workspace with its number of users, oldest first."""
-        with self._lock:
-            counted = [
-                (ws, sum(u.workspace_id == ws.id for u in self._users.values()))
-                for ws in self._workspaces.values()
-            ]
-        return sorted(counted, key=lambda pair: pair[0].created_at)
 
     # Webhook deliveries and counters
 
@@ -308,8 +296,8 @@ class SandboxStore:
         self.webhooks.close()
 
     def grants(self, email: str) -> list[Grant]:
+        user = self.directory.user_by_email(email)
         with self._lock:
-            user = self._user_by_email(email.strip().lower())
             return [g for g in self._grants.values() if user is not None and g.user_id == user.id]
 
     def issued_tokens(self) -> list[str]:
@@ -326,12 +314,13 @@ class SandboxStore:
             ]
             for grant_id in live:
                 self._revoke_grant(grant_id)
-        if live and self.options.webhook_url is not None:
-            now = self.now()
-            event_id = uuid.uuid4()
-            body = connections.revoked_event(self.options.client_id, user, now, event_id, now)
-            delivery = self.deliveries.add(connections.REVOKED_EVENT, event_id, body)
-            self.webhooks.send(delivery.id)
+            self._consents.pop(user.id, None)
+        if live:
+            revoked = {
+                "connection_id": str(self.connection_id(user)),
+                "revoked_at": rfc3339(self.now()),
+            }
+            self.events.publish(events.CONNECTION_REVOKED, revoked, for_user=user)
         return len(live)
 
     # Internals: callers hold the lock
@@ -352,9 +341,6 @@ class SandboxStore:
             return None
         fresh = successor.refresh_token
         return successor if fresh.rotated_at is None and fresh.revoked_at is None else None
-
-    def _user_by_email(self, email: str) -> User | None:
-        return next((user for user in self._users.values() if user.email == email), None)
 
     def _revoke_grant(self, grant_id: UUID) -> None:
         grant = self._grants[grant_id]
@@ -379,4 +365,6 @@ class SandboxStore:
         )
         self._tokens[access.token] = access
         self._tokens[refresh.token] = refresh
-        return TokenSet(grant, self._users[grant.user_id], access, refresh, nonce)
+        user = self.directory.user_by_id(grant.user_id)
+        assert user is not None  # users are never deleted
+        return TokenSet(grant, user, access, refresh, nonce)

@@ -26,9 +26,9 @@ from uuid import UUID
 
 import httpx
 
-from gateway.sandbox.data import rfc3339
 from gateway.sandbox.options import SandboxOptions
 from gateway.sandbox.records import WebhookDelivery
+from gateway.sandbox.resources import rfc3339
 from gateway.sandbox.stats import Counters
 
 TIMEOUT = httpx.Timeout(5.0)  # Contio asks receivers to answer within 5 s

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections import store
+from gateway.connections import store, upstream_revocation
 from gateway.connections.errors import ReauthRequired, ensure_usable
 from gateway.events.outbox import connection_data, emit
 from gateway.kit.clock import utcnow
@@ -104,7 +104,9 @@ class Refresher:
     ) -> Fresh:
         connection = await self._take_lease(connection_id)
         if connection is None:
-            fresh = await self._wait_for_other(connection_id, seen_version)
+            # The refresher loop moves on: every replica's loop sees the same due connections, and
+            # waiting out each other's leases starved them all of refresh slots.
+            fresh = await self._wait_for_other(connection_id, seen_version, patient=not due_only)
             if self._metrics is not None:
                 self._metrics.lease_waits.labels(fresh.connection.provider).inc()
             return fresh
@@ -164,8 +166,11 @@ class Refresher:
             )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    async def _wait_for_other(self, connection_id: uuid.UUID, seen_version: int | None) -> Fresh:
-        """Another process holds the lease: use its result once the version moves or the lease ends."""
+    async def _wait_for_other(
+        self, connection_id: uuid.UUID, seen_version: int | None, *, patient: bool = True
+    ) -> Fresh:
+        """Another process holds the lease: use its result once the version moves or the lease ends
+        (or at once, unless ``patient``)."""
         deadline = utcnow() + timedelta(seconds=self._settings.refresh_lease_seconds)
         while True:
             async with self._db.transaction() as session:
@@ -174,7 +179,7 @@ class Refresher:
                 raise LookupError(f"connection {connection_id} vanished")
             ensure_usable(current)
             moved = seen_version is not None and current.token_version != seen_version
-            if moved or current.lease_owner is None or utcnow() > deadline:
+            if moved or current.lease_owner is None or not patient or utcnow() > deadline:
                 return Fresh(current, refreshed=False)
             await asyncio.sleep(LEASE_POLL_SECONDS)
 
@@ -244,28 +249,27 @@ class Refresher:
                 .with_for_update()
             )
             if current is None:
-                # Our lease ran out and someone else wrote newer tokens: theirs win.
-                log.error(
-                    "refresh of %s lost its compare-and-swap; keeping the newer tokens",
-                    connection.id,
-                )
-                fresh = await session.get(Connection, connection.id, populate_existing=True)
-                assert fresh is not None
-                return fresh
-            recovering = current.consecutive_failures > 0
-            store.seal_tokens(self._keys, current, tokens)
-            current.token_version += 1
-            current.expires_at = now + timedelta(seconds=lifetime)
-            current.token_lifetime_seconds = lifetime
-            current.next_refresh_at = policy.next_refresh_at(now, lifetime, self._settings)
-            current.last_refreshed_at = now
-            current.last_refresh_error = None
-            current.consecutive_failures = 0
-            if tokens.scopes is not None:
-                current.scopes = list(tokens.scopes)
-            await breaker.reset(session, current.provider)
-            if recovering:
-                await self._event(session, current, "connection.recovered", "refresh_succeeded")
+                winner = await self._lost_race(session, connection, tokens, now)
+            else:
+                winner = None
+                recovering = current.consecutive_failures > 0
+                store.seal_tokens(self._keys, current, tokens)
+                current.token_version += 1
+                current.expires_at = now + timedelta(seconds=lifetime)
+                current.token_lifetime_seconds = lifetime
+                current.next_refresh_at = policy.next_refresh_at(now, lifetime, self._settings)
+                current.last_refreshed_at = now
+                current.last_refresh_error = None
+                current.consecutive_failures = 0
+                if tokens.scopes is not None:
+                    current.scopes = list(tokens.scopes)
+                await breaker.reset(session, current.provider)
+                if recovering:
+                    await self._event(session, current, "connection.recovered", "refresh_succeeded")
+        if winner is not None:
+            ensure_usable(winner)  # a revoked one raises, its tokens' queue entry committed
+            return winner
+        assert current is not None
         log.info(
             "refreshed connection %s (version %s)",
             connection.id,
@@ -273,6 +277,29 @@ class Refresher:
             extra={"connection_id": connection.id, "provider": connection.provider},
         )
         return current
+
+    async def _lost_race(
+        self, session: AsyncSession, connection: Connection, tokens: TokenSet, now: datetime
+    ) -> Connection:
+        """Someone wrote the token columns while the provider answered us: their write wins."""
+        winner = await session.get(Connection, connection.id, populate_existing=True)
+        assert winner is not None
+        if winner.status is ConnectionStatus.REVOKED:
+            # Revoked meanwhile: the tokens we were just given must not outlive the connection.
+            upstream_revocation.add(
+                session,
+                self._keys,
+                winner,
+                upstream_revocation.Tokens(tokens.access_token, tokens.refresh_token),
+                self._settings,
+                now,
+            )
+        else:
+            # Our lease ran out and another refresh (or a re-connect) wrote newer tokens.
+            log.error(
+                "refresh of %s lost its compare-and-swap; keeping the newer tokens", connection.id
+            )
+        return winner
 
     async def _grant_lost(self, connection: Connection, code: str, message: str) -> Fresh:
         now = utcnow()

@@ -155,7 +155,31 @@ async def test_unknown_provider_header_is_refused(
     assert response.json()["error"]["code"] == "unknown_provider"
 
 
-async def test_other_methods_are_not_proxied_yet(http: httpx.AsyncClient, service_key: str) -> None:
-    response = await http.post("/proxy/users/u/meetings", headers=bearer(service_key))
+async def test_methods_the_proxy_does_not_carry_are_refused(
+    http: httpx.AsyncClient, service_key: str
+) -> None:
+    response = await http.request("TRACE", "/proxy/users/u/meetings", headers=bearer(service_key))
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_a_meeting_is_created_and_changed_through_the_proxy(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    key = await new_client(
+        db, ["connect", "proxy"], ["GET /meetings/**", "POST /meetings", "PATCH /meetings/*"]
+    )
+    user_id = await connect_new_user(http, key)
+    created = await http.post(
+        f"/proxy/users/{user_id}/meetings", json={"title": "Kick-off"}, headers=bearer(key)
+    )
+    assert created.status_code == 201, created.text
+    meeting_id = created.json()["id"]
+    changed = await http.patch(
+        f"/proxy/users/{user_id}/meetings/{meeting_id}",
+        json={"title": "Kick-off (moved)"},
+        headers=bearer(key),
+    )
+    assert changed.status_code == 200, changed.text
+    read = await http.get(f"/proxy/users/{user_id}/meetings/{meeting_id}", headers=bearer(key))
+    assert read.json()["title"] == "Kick-off (moved)"

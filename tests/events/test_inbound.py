@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import URL
 
 from gateway.app import create_app
@@ -92,11 +92,11 @@ async def test_a_signed_revocation_revokes_the_connection(
     assert response.json() == {"status": "processed"}
     after = await load(db, connection.user_id)
     assert after.status is ConnectionStatus.REVOKED
-    # The token columns are the token writers' alone.
+    # Revoked like any revocation: ciphertexts erased, as a token write (compare-and-swap version).
     assert (after.access_token, after.refresh_token, after.token_version) == (
-        connection.access_token,
-        connection.refresh_token,
-        connection.token_version,
+        None,
+        None,
+        connection.token_version + 1,
     )
 
 
@@ -140,6 +140,23 @@ async def test_for_user_inside_data_is_accepted_too(
     event = envelope(data={"for_user": {"id": connection.subject}})
     del event["for_user"]
     assert (await post(gw, event)).json() == {"status": "processed"}
+
+
+async def test_a_revocation_matches_on_contios_connection_id_when_we_know_it(
+    gw: httpx.AsyncClient, db: Database, connection: Connection
+) -> None:
+    contio_id = str(uuid.uuid4())
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id)
+            .values(provider_connection_id=contio_id)
+        )
+    # No user in the envelope at all: the connection id alone finds it.
+    event = envelope(data={"connection_id": contio_id})
+    del event["for_user"]
+    assert (await post(gw, event)).json() == {"status": "processed"}
+    assert (await load(db, connection.user_id)).status is ConnectionStatus.REVOKED
 
 
 async def test_the_previous_secret_still_verifies_during_a_rotation(

@@ -13,12 +13,15 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.sandbox import SandboxOptions, create_sandbox_app
 from gateway.sandbox.jwt import SigningKey
 from tests.fixtures.servers import serving
 from tests.sandbox.driver import FakeClock, Sandbox
+from tests.sandbox.receiver import SECRET, Receiver
 
 SandboxFactory = Callable[..., Sandbox]
 
@@ -90,3 +93,29 @@ def token(sandbox: Sandbox) -> str:
     """An access token of ann@example.com with every read scope."""
     access_token: str = sandbox.tokens_for("ann@example.com")["access_token"]
     return access_token
+
+
+@pytest.fixture(scope="session")
+def webhook_server() -> Iterator[Receiver]:
+    receiver = Receiver()
+    app = Starlette(routes=[Route("/hook", receiver.hook, methods=["POST"])])
+    with serving(app) as running:
+        receiver.url = f"{running.url}/hook"
+        yield receiver
+
+
+@pytest.fixture
+def receiver(webhook_server: Receiver) -> Receiver:
+    """The webhook receiver, emptied, answering 200 unless told otherwise."""
+    webhook_server.statuses.clear()
+    webhook_server.received.clear()
+    webhook_server.arrived.clear()
+    return webhook_server
+
+
+@pytest.fixture
+def hooked(start_sandbox: SandboxFactory, receiver: Receiver) -> Sandbox:
+    """A sandbox sending its webhooks to ``receiver``, retrying quickly."""
+    return start_sandbox(
+        webhook_url=receiver.url, webhook_secret=SECRET, webhook_retry_delays=(0.01, 0.01)
+    )

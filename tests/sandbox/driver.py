@@ -19,6 +19,10 @@ from gateway.sandbox import SandboxOptions
 from gateway.sandbox.store import SandboxStore
 
 ALL_SCOPES = "openid profile meetings:read action-items:read calendar:read"
+WRITE_SCOPES = (
+    "openid profile meetings:read meetings:write action-items:read action-items:write "
+    "calendar:read calendar:write"
+)
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 _EMAIL_INPUT = re.compile(r'<input[^>]*name="email"[^>]*>')
 
@@ -154,3 +158,82 @@ class Sandbox:
     def api(self, path: str, access_token: str | None, **params: str) -> httpx.Response:
         headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
         return self.http.get(f"/v1/partner/user{path}", params=params, headers=headers)
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        access_token: str | None,
+        body: Any = None,
+        key: str | None = None,
+    ) -> httpx.Response:
+        """A user API request with a JSON body and, when ``key`` is given, an Idempotency-Key."""
+        headers = {"Authorization": f"Bearer {access_token}"} if access_token else {}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return self.http.request(method, f"/v1/partner/user{path}", json=body, headers=headers)
+
+    def writer(self, email: str = "ann@example.com") -> str:
+        """An access token of ``email`` with every read and write scope of the user API.
+
+        Issued through the store, not the consent page: setup for tests of the user API, which
+        the OAuth tests cover over HTTP already."""
+        user = self.store.sign_in(email)
+        redirect_uri = self.options.redirect_uris[0]
+        code = self.store.issue_code(user, redirect_uri, tuple(WRITE_SCOPES.split()), None, None)
+        tokens = self.store.redeem_code(code, self.options.client_id, redirect_uri, None)
+        return tokens.access_token.token
+
+    # Partner-auth provisioning (reference §3)
+
+    def initiate(self, email: str, **fields: Any) -> httpx.Response:
+        body = {"client_id": self.options.client_id, "email": email, **fields}
+        return self.http.post("/auth/initiate", json=body, auth=self.client_auth)
+
+    def last_code(self, email: str) -> str:
+        messages = self.http.get("/_sandbox/outbox", params={"email": email}).json()["messages"]
+        assert messages, f"no code was sent to {email}"
+        code: str = messages[-1]["code"]
+        return code
+
+    def verify(self, email: str, session: str, code: str) -> httpx.Response:
+        body = {
+            "client_id": self.options.client_id,
+            "email": email,
+            "code": code,
+            "session": session,
+        }
+        return self.http.post("/auth/verify", json=body, auth=self.client_auth)
+
+    def sign_in_headless(self, email: str, **fields: Any) -> None:
+        """Initiate and verify with the code from the outbox: a live session for ``email``."""
+        initiated = self.initiate(email, **fields)
+        assert initiated.status_code == 200, initiated.text
+        verified = self.verify(email, initiated.json()["session"], self.last_code(email))
+        assert verified.status_code == 200, verified.text
+
+    def authorize_headless(self, email: str, **overrides: Any) -> httpx.Response:
+        body = {
+            "client_id": self.options.client_id,
+            "email": email,
+            "consent": True,
+            "redirect_uri": self.options.redirect_uris[0],
+            "response_type": "code",
+            "scope": WRITE_SCOPES,
+            "state": "state-123",
+            **overrides,
+        }
+        return self.http.post("/oauth2/authorize", json=body)
+
+    def provisioned_tokens(self, email: str, **fields: Any) -> dict[str, Any]:
+        """The whole headless flow with PKCE: initiate, verify, consent, exchange."""
+        self.sign_in_headless(email, **fields)
+        pkce = Pkce.new()
+        consented = self.authorize_headless(
+            email, code_challenge=pkce.challenge, code_challenge_method="S256"
+        )
+        assert consented.status_code == 200, consented.text
+        response = self.exchange(consented.json()["code"], code_verifier=pkce.verifier)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body

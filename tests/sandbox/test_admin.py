@@ -148,12 +148,14 @@ def test_reauthorizing_keeps_the_connection_id_and_reactivates_it(sandbox: Sandb
     assert after["status"] == "active"
 
 
-def test_workspaces_list_every_workspace_with_its_user_count(sandbox: Sandbox) -> None:
+def test_workspaces_list_the_partners_workspaces_with_their_user_counts(sandbox: Sandbox) -> None:
     sandbox.tokens_for("ann@example.com")
 
     body = sandbox.admin("GET", "/workspaces").json()
 
-    assert body["total"] == 2  # the demo user's and ann's
-    assert {w["workspace_name"] for w in body["items"]} == {"Demo's Workspace", "Ann's Workspace"}
-    assert all(w["user_count"] == 1 for w in body["items"])
+    # The seeded demo user's and Acme Team (see seed.DEFAULT), then ann's; Globex is another
+    # partner's and not listed.
+    counts = {w["workspace_name"]: w["user_count"] for w in body["items"]}
+    assert counts == {"Demo's Workspace": 1, "Acme Team": 3, "Ann's Workspace": 1}
+    assert body["total"] == 3
     assert body["limit"] == 50

@@ -5,74 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
-
-import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from gateway.sandbox.connections import partner_app_id
-from tests.fixtures.servers import serving
 from tests.sandbox.conftest import SandboxFactory
 from tests.sandbox.driver import Sandbox
-
-SECRET = "test-webhook-secret"
-
-
-@dataclass
-class Receiver:
-    """Records every POST; answers each with the next of ``statuses`` (then 200)."""
-
-    url: str = ""
-    statuses: list[int] = field(default_factory=list)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    arrived: threading.Event = field(default_factory=threading.Event)
-
-    async def hook(self, request: Request) -> Response:
-        self.received.append((dict(request.headers), await request.body()))
-        self.arrived.set()
-        status = self.statuses.pop(0) if self.statuses else 200
-        return JSONResponse({"received": True}, status)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Receiver]:
-    receiver = Receiver()
-    app = Starlette(routes=[Route("/hook", receiver.hook, methods=["POST"])])
-    with serving(app) as running:
-        receiver.url = f"{running.url}/hook"
-        yield receiver
-
-
-@pytest.fixture
-def receiver(server: Receiver) -> Receiver:
-    server.statuses.clear()
-    server.received.clear()
-    server.arrived.clear()
-    return server
-
-
-@pytest.fixture
-def hooked(start_sandbox: SandboxFactory, receiver: Receiver) -> Sandbox:
-    return start_sandbox(
-        webhook_url=receiver.url, webhook_secret=SECRET, webhook_retry_delays=(0.01, 0.01)
-    )
-
-
-def settled(sandbox: Sandbox, count: int = 1) -> list[Any]:
-    """Wait until ``count`` deliveries are delivered or abandoned; their admin JSON."""
-    done = sandbox.store.deliveries.wait_for(
-        lambda all_: sum(d.status in ("delivered", "abandoned") for d in all_) >= count
-    )
-    assert done, "webhook deliveries did not settle in time"
-    deliveries: list[Any] = sandbox.admin("GET", "/webhook-deliveries").json()["deliveries"]
-    return deliveries
+from tests.sandbox.receiver import SECRET, Receiver, settled
 
 
 def test_revoking_a_connection_posts_a_signed_envelope(hooked: Sandbox, receiver: Receiver) -> None:

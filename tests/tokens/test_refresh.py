@@ -264,11 +264,11 @@ async def test_waiting_for_another_process_lease_uses_its_result_and_is_counted(
     started_waiting = asyncio.Event()
     wait_for_other = refresher._wait_for_other
 
-    async def observed(*args: Any) -> Any:
+    async def observed(*args: Any, **kwargs: Any) -> Any:
         started_waiting.set()
-        return await wait_for_other(*args)
+        return await wait_for_other(*args, **kwargs)
 
-    refresher._wait_for_other = observed  # type: ignore[method-assign,assignment]
+    refresher._wait_for_other = observed  # type: ignore[method-assign]
     waiting = asyncio.create_task(
         refresher.refresh(connection.id, seen_version=connection.token_version)
     )

@@ -1,0 +1,33 @@
+"""``GET /v1/audit-events`` (scope ``admin``): the audit trail, newest first."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.audit import store
+from gateway.clients.auth import require_client
+from gateway.kit import query
+from gateway.kit.pagination import parse_limit
+from gateway.resources import resources
+
+PARAMETERS = ("connection_id", "action", "limit", "cursor")
+
+
+async def list_audit_events(request: Request) -> Response:
+    await require_client(request, "admin")
+    params = request.query_params
+    query.only(params, PARAMETERS)
+    connection_id = query.uuid_param(params, "connection_id")
+    action = query.text(params, "action", max_length=64)
+    limit = parse_limit(params.get("limit"))
+    async with resources(request).db.transaction() as session:
+        page = await store.page(
+            session,
+            connection_id=connection_id,
+            action=action,
+            cursor=params.get("cursor"),
+            limit=limit,
+        )
+        items = [store.event_json(event) for event in page.items]
+    return JSONResponse({"items": items, "next_cursor": page.next_cursor})

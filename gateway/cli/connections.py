@@ -1,0 +1,281 @@
+"""``gateway connections``: list, show, refresh and revoke users' connections.
+
+Works on the database directly (the HTTP service may be down), through the same service functions
+as the admin API. Exit codes: 0 done, 1 not found or refused, 2 usage.
+"""
+
+from __future__ import annotations
+
+import getpass
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit import store as audit
+from gateway.cli.common import echo_json, json_option, run_command, with_session
+from gateway.cli.runtime import Runtime, with_runtime
+from gateway.connections import queries
+from gateway.connections.refreshing import refresh_now
+from gateway.connections.revocation import Revocation
+from gateway.connections.upstream_revocation import pending_for
+from gateway.connections.views import connection_json, refresh_error_json
+from gateway.kit.clock import rfc3339, utcnow
+from gateway.kit.pagination import MAX_LIMIT
+from gateway.models import AuditEvent, Connection, ConnectionStatus, PendingRevocation
+
+SHOWN_EVENTS = 10
+STATUS_MEANING = {
+    ConnectionStatus.ACTIVE: "usable; the gateway refreshes it ahead of expiry",
+    ConnectionStatus.NEEDS_REAUTH: (
+        "the provider rejected the user's grant; it is not refreshed or proxied until the user "
+        "connects again (a new connect session reactivates this connection)"
+    ),
+    ConnectionStatus.REVOKED: (
+        "revoked and its tokens erased; never refreshed or proxied (a new connect session "
+        "for the user reactivates it)"
+    ),
+}
+
+
+def actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return "cli:unknown"
+
+
+def parse_id(text: str) -> uuid.UUID:
+    """A malformed id names no connection: exit 1 like an unknown one."""
+    return run_command(lambda: queries.parse_id(text))
+
+
+@click.group()
+def connections() -> None:
+    """Users' connections: what state they are in, refresh and revoke them."""
+
+
+@connections.command("list")
+@click.option("--user", "user_id", help="Only this user's connections.")
+@click.option("--provider", help="Only connections to this provider.")
+@click.option("--status", type=click.Choice(queries.STATUSES), help="Only in this state.")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, MAX_LIMIT), help="Page size."
+)
+@click.option("--cursor", help="The next_cursor a previous page printed.")
+@json_option
+def list_(
+    user_id: str | None,
+    provider: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """List connections, newest first."""
+    where = queries.ConnectionFilter(
+        user_id=user_id,
+        provider=provider,
+        status=ConnectionStatus(status) if status is not None else None,
+    )
+
+    async def work(session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
+        page = await queries.page(session, where, cursor=cursor, limit=limit)
+        return [connection_json(c) for c in page.items], page.next_cursor
+
+    items, next_cursor = with_session(work)
+    if as_json:
+        echo_json({"items": items, "next_cursor": next_cursor})
+        return
+    if not items:
+        click.echo("no connections match")
+        return
+    click.echo(f"{'ID':<36}  {'USER':<24}  {'PROVIDER':<10}  {'STATUS':<12}  ACCESS TOKEN EXPIRES")
+    for item in items:
+        click.echo(
+            f"{item['id']:<36}  {item['user_id'][:24]:<24}  {item['provider'][:10]:<10}  "
+            f"{item['status']:<12}  {item['access_token_expires_at'] or '-'}"
+        )
+    if next_cursor:
+        click.echo(f"more: gateway connections list --cursor {next_cursor}")
+
+
+@dataclass(frozen=True)
+class Details:
+    connection: Connection
+    pending: PendingRevocation | None
+    events: list[AuditEvent]
+
+
+@connections.command("show")
+@click.argument("connection_id")
+@json_option
+def show(connection_id: str, as_json: bool) -> None:
+    """What state a connection is in, and what happened to it lately."""
+    wanted = parse_id(connection_id)
+
+    async def work(session: AsyncSession) -> Details:
+        connection = await queries.get(session, wanted)
+        pending = await pending_for(session, wanted)
+        events = list(await audit.latest(session, wanted, SHOWN_EVENTS))
+        return Details(connection, pending, events)
+
+    details = with_session(work)
+    if as_json:
+        echo_json(
+            {
+                **connection_json(details.connection),
+                "pending_upstream_revocation": _pending_json(details.pending),
+                "audit_events": [audit.event_json(event) for event in details.events],
+            }
+        )
+        return
+    for line in describe(details):
+        click.echo(line)
+
+
+@connections.command("refresh")
+@click.argument("connection_id")
+@json_option
+def refresh(connection_id: str, as_json: bool) -> None:
+    """Refresh a connection's tokens now (with the same lease as the refresher)."""
+    wanted = parse_id(connection_id)
+
+    async def work(runtime: Runtime) -> Connection:
+        return await refresh_now(runtime.db, runtime.refresher, wanted)
+
+    connection = with_runtime(work)
+    if as_json:
+        echo_json(connection_json(connection))
+        return
+    click.echo(
+        f"refreshed connection {connection.id}: the access token now expires at "
+        f"{rfc3339(connection.expires_at) or 'an unknown time'}"
+    )
+
+
+@connections.command("revoke")
+@click.argument("connection_id", required=False)
+@click.option("--user", "user_id", help="Revoke this user's connections (asks first).")
+@click.option("--provider", help="With --user: only the connection to this provider.")
+@click.option("--yes", is_flag=True, help="With --user: do not ask for confirmation.")
+@json_option
+def revoke(
+    connection_id: str | None,
+    user_id: str | None,
+    provider: str | None,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Revoke a connection (ID) or a user's connections (--user), here and at the provider."""
+    if (connection_id is None) == (user_id is None):
+        raise click.UsageError("give a connection ID or --user USER_ID, not both")
+    if provider is not None and user_id is None:
+        raise click.UsageError("--provider goes with --user")
+    if connection_id is not None:
+        targets = [parse_id(connection_id)]
+    else:
+        assert user_id is not None
+        targets = _confirmed_targets(user_id, provider, yes)
+
+    async def work(runtime: Runtime) -> list[Revocation]:
+        revoker = runtime.revoker()
+        return [await revoker.revoke(target, actor=actor()) for target in targets]
+
+    done = with_runtime(work)
+    if as_json:
+        echo_json(
+            [{**connection_json(r.connection), "upstream_revocation": r.upstream} for r in done]
+        )
+        return
+    for revocation in done:
+        connection = revocation.connection
+        click.echo(
+            f"revoked connection {connection.id} (user {connection.user_id}, "
+            f"{connection.provider}); upstream revocation: {revocation.upstream}"
+        )
+        if revocation.upstream == "pending":
+            click.echo(
+                "  the provider could not be reached; `gateway worker` (or serve) retries it",
+            )
+
+
+def _confirmed_targets(user_id: str, provider: str | None, yes: bool) -> list[uuid.UUID]:
+    async def work(session: AsyncSession) -> list[Connection]:
+        return list(await queries.of_user(session, user_id, provider))
+
+    found = with_session(work)
+    if not found:
+        where = f" at {provider}" if provider else ""
+        raise click.ClickException(f"user {user_id!r} has no connection{where}")
+    listed = ", ".join(f"{c.provider} ({c.status.value})" for c in found)
+    if not yes:
+        click.confirm(
+            f"Revoke {len(found)} connection(s) of user {user_id!r}: {listed}?", abort=True
+        )
+    return [connection.id for connection in found]
+
+
+def describe(details: Details) -> list[str]:
+    """The ``show`` text: enough for an operator to tell what happened and what to do."""
+    c = details.connection
+    error = refresh_error_json(c.last_refresh_error)
+    lines = [
+        f"connection {c.id}",
+        f"  user:                {c.user_id}",
+        f"  provider:            {c.provider} (account {c.subject})",
+        f"  status:              {c.status.value}: {STATUS_MEANING[c.status]}",
+        f"  scopes:              {' '.join(c.scopes or []) or '-'}",
+        f"  created:             {rfc3339(c.created_at)}",
+        f"  last connected:      {rfc3339(c.connected_at)}",
+        f"  updated:             {rfc3339(c.updated_at)}",
+        f"  access token:        {_expiry(c.expires_at)}",
+        f"  refresh token:       {_expiry(c.refresh_token_expires_at)}",
+        f"  last refreshed:      {rfc3339(c.last_refreshed_at) or 'never'}",
+        f"  next refresh:        {rfc3339(c.next_refresh_at) or '-'}",
+        f"  failures in a row:   {c.consecutive_failures}",
+    ]
+    if error:
+        lines.append(
+            f"  last refresh error:  {error['code']}: {error['message']} (at {error['at'] or '?'})"
+        )
+    if details.pending is not None:
+        p = details.pending
+        lines.append(
+            f"  upstream revocation: pending after {p.attempts} attempt(s); next at "
+            f"{rfc3339(p.next_attempt_at)}; last error: {p.last_error or '-'}"
+        )
+    lines.append("recent events (newest first):")
+    if not details.events:
+        lines.append("  none")
+    for event in details.events:
+        extra = ", ".join(f"{k}={v}" for k, v in event.details.items())
+        lines.append(
+            f"  {rfc3339(event.occurred_at)}  {event.action:<40} by {event.actor}"
+            + (f"  ({extra})" if extra else "")
+        )
+    return lines
+
+
+def _expiry(moment: datetime | None) -> str:
+    if moment is None:
+        return "expiry unknown"
+    left = (moment - utcnow()).total_seconds()
+    when = rfc3339(moment)
+    if left <= 0:
+        return f"expired at {when}"
+    hours, rest = divmod(int(left), 3600)
+    return f"expires at {when} (in {hours}h {rest // 60:02d}m)"
+
+
+def _pending_json(pending: PendingRevocation | None) -> dict[str, Any] | None:
+    if pending is None:
+        return None
+    return {
+        "attempts": pending.attempts,
+        "next_attempt_at": rfc3339(pending.next_attempt_at),
+        "last_error": pending.last_error,
+    }

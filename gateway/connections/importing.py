@@ -1,0 +1,227 @@
+"""Importing a user's existing tokens from another broker, so they need not connect again.
+
+The tokens are checked with the provider before anything is stored: with introspection when the
+provider has it (the refresh token must be active; the access token too, else a refresh replaces it;
+both must be ours and the same user's, whose ``sub`` becomes the connection's subject), otherwise
+with a refresh. They are then stored the way a connect stores them (``store.save_grant``: the row
+lock and a ``token_version`` bump, so a refresh in flight cannot write older tokens over them; a
+different subject than the one on record is ``identity_mismatch`` unless ``replace`` is set).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+
+from gateway.audit import store as audit
+from gateway.connect.endpoints import Scope, UserId
+from gateway.connections import queries, store
+from gateway.events.outbox import connection_data, emit
+from gateway.exceptions import UnprocessableContent
+from gateway.kit.clock import utcnow
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.models import Connection
+from gateway.providers.client import OAuthClient
+from gateway.providers.contio_admin import connection_id
+from gateway.providers.errors import GrantRejected
+from gateway.providers.registry import ProviderRegistry
+from gateway.providers.tokens import TokenSet
+from gateway.settings import Settings
+
+MAX_TOKEN_LENGTH = 8192
+TEN_YEARS = 10 * 365 * 86400
+Token = Annotated[SecretStr, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
+
+
+class InvalidTokens(UnprocessableContent):
+    """Raised when the provider does not accept the tokens offered for import."""
+
+    code = "invalid_tokens"
+
+
+class ImportRequest(BaseModel):
+    """``POST /v1/connections/import``. Tokens are ``SecretStr``: never echoed, logged or shown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: UserId
+    provider: str | None = Field(default=None, max_length=64)
+    access_token: Token
+    refresh_token: Token
+    expires_in: StrictInt | None = Field(default=None, ge=1, le=TEN_YEARS)
+    expires_at: AwareDatetime | None = None
+    scopes: list[Scope] | None = Field(default=None, max_length=50)
+    replace: StrictBool = False
+
+    @field_validator("expires_at", mode="before")
+    @classmethod
+    def _rfc3339_only(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("expires_at must be an RFC 3339 date-time string")
+        return value
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> Self:
+        if self.expires_in is not None and self.expires_at is not None:
+            raise ValueError("give expires_in or expires_at, not both")
+        return self
+
+
+@dataclass(frozen=True)
+class Verified:
+    tokens: TokenSet
+    subject: str
+    provider_connection_id: str | None
+
+
+@dataclass(frozen=True)
+class Imported:
+    connection: Connection
+    created: bool
+
+
+async def import_grant(
+    db: Database,
+    keys: KeyRing,
+    providers: ProviderRegistry,
+    settings: Settings,
+    request: ImportRequest,
+    *,
+    actor: str,
+    client_id: uuid.UUID | None,
+) -> Imported:
+    provider = providers.get(request.provider)
+    verified = await verify(provider, request)
+    async with db.transaction() as session:
+        previous = await store.find(session, request.user_id, provider.name)
+        connection, created = await store.save_grant(
+            session,
+            keys,
+            user_id=request.user_id,
+            provider=provider.name,
+            subject=verified.subject,
+            tokens=verified.tokens,
+            client_id=client_id,
+            settings=settings,
+            replace_identity=request.replace,
+        )
+        if verified.provider_connection_id is not None:
+            connection.provider_connection_id = verified.provider_connection_id
+        details: dict[str, Any] = {"created": created}
+        if previous is not None and previous.subject != verified.subject:
+            details["identity_replaced"] = True
+        audit.record(
+            session,
+            actor=actor,
+            action="connection.imported",
+            connection_id=connection.id,
+            details=details,
+        )
+        await emit(
+            session,
+            settings.event_endpoints,
+            "connection.created" if created else "connection.recovered",
+            connection_data(connection, "imported"),
+        )
+    async with db.transaction() as session:
+        return Imported(await queries.get(session, connection.id), created)
+
+
+async def verify(provider: OAuthClient, request: ImportRequest) -> Verified:
+    """Check the tokens with the provider; InvalidTokens when it does not accept them."""
+    config = await provider.load_config()
+    if config.introspection_url is None:
+        return await _by_refresh(provider, request, subject=None)
+    grant = await provider.introspect(request.refresh_token.get_secret_value())
+    _require_active(grant, "refresh token", config.client_id)
+    access = await provider.introspect(request.access_token.get_secret_value())
+    if access.get("active") is not True:
+        # Expired (or never valid): the grant is good, so a refresh gets a pair that works.
+        return await _by_refresh(provider, request, subject=_sub(grant))
+    _require_active(access, "access token", config.client_id)
+    subjects = {sub for sub in (_sub(access), _sub(grant)) if sub is not None}
+    if len(subjects) > 1:
+        raise InvalidTokens("the access and refresh tokens belong to different users")
+    tokens = TokenSet(
+        access_token=request.access_token,
+        refresh_token=request.refresh_token,
+        expires_in=_expires_in(access, request),
+        scopes=_scopes(access, request),
+        id_token=None,
+        token_type="Bearer",
+    )
+    subject = subjects.pop() if subjects else await _subject(provider, tokens)
+    return Verified(tokens, subject, connection_id(access) or connection_id(grant))
+
+
+async def _by_refresh(
+    provider: OAuthClient, request: ImportRequest, *, subject: str | None
+) -> Verified:
+    try:
+        tokens = await provider.refresh(request.refresh_token.get_secret_value())
+    except GrantRejected as exc:
+        raise InvalidTokens(
+            "the provider rejected the refresh token",
+            details={"reason": exc.oauth_error or exc.code},
+        ) from exc
+    if tokens.scopes is None and request.scopes is not None:
+        tokens = dataclasses.replace(tokens, scopes=tuple(request.scopes))
+    return Verified(tokens, subject or await _subject(provider, tokens), None)
+
+
+async def _subject(provider: OAuthClient, tokens: TokenSet) -> str:
+    try:
+        return await provider.subject(tokens, nonce=None)
+    except GrantRejected as exc:
+        raise InvalidTokens("the provider does not accept the access token") from exc
+
+
+def _require_active(info: dict[str, object], what: str, client_id: str) -> None:
+    if info.get("active") is not True:
+        raise InvalidTokens(f"the provider says the {what} is not active", details={"token": what})
+    issued_to = info.get("client_id")
+    if isinstance(issued_to, str) and issued_to != client_id:
+        raise InvalidTokens(
+            f"the {what} was issued to another client than the gateway's",
+            details={"token": what},
+        )
+
+
+def _sub(info: dict[str, object]) -> str | None:
+    sub = info.get("sub")
+    return sub if isinstance(sub, str) and sub else None
+
+
+def _expires_in(introspection: dict[str, object], request: ImportRequest) -> int | None:
+    """Seconds left: the provider's ``exp`` first, then what the caller said."""
+    now = utcnow()
+    exp = introspection.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        return max(1, int(exp - now.timestamp()))
+    if request.expires_in is not None:
+        return request.expires_in
+    if request.expires_at is not None:
+        return max(1, int((request.expires_at - now).total_seconds()))
+    return None
+
+
+def _scopes(introspection: dict[str, object], request: ImportRequest) -> tuple[str, ...] | None:
+    if request.scopes is not None:
+        return tuple(request.scopes)
+    scope = introspection.get("scope")
+    return tuple(scope.split()) if isinstance(scope, str) else None

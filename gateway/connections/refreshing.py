@@ -1,0 +1,45 @@
+"""An operator's "refresh now": through the one Refresher, so it shares the lease and single flight."""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+from gateway.connections import queries
+from gateway.connections.errors import ensure_usable
+from gateway.kit.clock import utcnow
+from gateway.kit.db import Database
+from gateway.models import Connection
+from gateway.providers.errors import ProviderUnavailable
+from gateway.tokens.refresh import Refresher
+
+DEFAULT_RETRY_AFTER_SECONDS = 30
+
+
+async def refresh_now(db: Database, refresher: Refresher, connection_id: uuid.UUID) -> Connection:
+    """Refresh and return the connection as stored afterwards.
+
+    Raises ConnectionNotFound, ReauthRequired (409), ConnectionRevoked (410), or ProviderUnavailable
+    (503) with a ``Retry-After``: the provider's, else when the refresher will try again.
+    """
+    async with db.transaction() as session:
+        await queries.get(session, connection_id)
+    try:
+        await refresher.refresh(connection_id)
+    except ProviderUnavailable as exc:
+        if "Retry-After" not in exc.headers:
+            exc.headers["Retry-After"] = str(await _retry_after(db, connection_id))
+        raise
+    async with db.transaction() as session:
+        connection = await queries.get(session, connection_id)
+    # Revoked while the refresh was in flight: its compare-and-swap lost, and so does the caller.
+    ensure_usable(connection)
+    return connection
+
+
+async def _retry_after(db: Database, connection_id: uuid.UUID) -> int:
+    async with db.transaction() as session:
+        connection = await queries.get(session, connection_id)
+    if connection.next_refresh_at is None:
+        return DEFAULT_RETRY_AFTER_SECONDS
+    return max(1, math.ceil((connection.next_refresh_at - utcnow()).total_seconds()))

@@ -1,0 +1,348 @@
+"""Revoking a revoked connection's tokens at the provider: at once, or later if it cannot be reached.
+
+Revocation erases the connection's ciphertexts; the tokens still to be revoked upstream are copied, in
+the same transaction, into a ``pending_revocations`` row (sealed, bound to that row). The row is
+deleted as soon as the provider has revoked them (RFC 7009, and for Contio its admin API when
+``GATEWAY_CONTIO_ADMIN_API_KEY`` is set) or after ``revocation_max_attempts`` attempts.
+
+Rows are claimed with ``FOR UPDATE SKIP LOCKED`` by moving ``next_attempt_at`` past the longest an
+attempt can take, so any number of replicas retry without two of them calling the provider for the
+same row at once; a replica that dies mid-attempt leaves the row to be claimed again when that time
+is up. No transaction is held while the provider is called.
+
+Contio's admin API revokes every grant of the user, a newer one included, so it is only called while
+the connection is still revoked at the version the revocation left it at: once the user has
+connected again, only the old tokens are revoked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit import store as audit
+from gateway.exceptions import GatewayError
+from gateway.kit.clock import utcnow
+from gateway.kit.crypto import Binding, DecryptionError, KeyRing
+from gateway.kit.db import Database
+from gateway.models import Connection, ConnectionStatus, PendingRevocation
+from gateway.providers.client import OAuthClient
+from gateway.providers.contio import CONTIO
+from gateway.providers.contio_admin import ContioAdmin, connection_id, contio_admin
+from gateway.providers.errors import ProviderError, ProviderUnavailable
+from gateway.providers.registry import ProviderRegistry
+from gateway.settings import Settings
+from gateway.tokens import budget
+from gateway.tokens.policy import backoff_seconds
+
+log = logging.getLogger(__name__)
+
+TABLE = "pending_revocations"
+ACTOR = "gateway:revoker"
+BATCH_SIZE = 20
+CONCURRENCY = 4
+# Upstream calls of one attempt at most: introspection, two RFC 7009 revocations, the admin API.
+CALLS_PER_ATTEMPT = 4
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Tokens on their way to being revoked; the repr shows stars."""
+
+    access_token: SecretStr | None
+    refresh_token: SecretStr | None
+
+    def __bool__(self) -> bool:
+        return self.access_token is not None or self.refresh_token is not None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One attempt's hold on a pending row, with its tokens opened."""
+
+    id: uuid.UUID
+    connection_id: uuid.UUID
+    provider: str
+    tokens: Tokens
+    provider_connection_id: str | None
+    revoked_version: int
+    attempts: int
+
+
+def claim_seconds(settings: Settings) -> float:
+    per_call = settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds
+    return CALLS_PER_ATTEMPT * per_call
+
+
+def _binding(row_id: uuid.UUID, column: str) -> Binding:
+    return Binding(TABLE, column, str(row_id))
+
+
+def add(
+    session: AsyncSession,
+    keys: KeyRing,
+    connection: Connection,
+    tokens: Tokens,
+    settings: Settings,
+    now: datetime,
+) -> Claim:
+    """Queue ``tokens`` of the (just revoked) ``connection``, claimed by the caller for one attempt."""
+    row = PendingRevocation(
+        id=uuid.uuid4(),
+        connection_id=connection.id,
+        provider=connection.provider,
+        provider_connection_id=connection.provider_connection_id,
+        revoked_version=connection.token_version,
+        attempts=1,
+        next_attempt_at=now + timedelta(seconds=claim_seconds(settings)),
+    )
+    for column in ("access_token", "refresh_token"):
+        token: SecretStr | None = getattr(tokens, column)
+        if token is not None:
+            sealed = keys.seal(token.get_secret_value(), _binding(row.id, column))
+            setattr(row, column, sealed)
+    session.add(row)
+    return _claim(row, tokens)
+
+
+async def pending_for(session: AsyncSession, connection_id: uuid.UUID) -> PendingRevocation | None:
+    return await session.scalar(
+        select(PendingRevocation)
+        .where(PendingRevocation.connection_id == connection_id)
+        .order_by(PendingRevocation.created_at.desc())
+        .limit(1)
+    )
+
+
+def _claim(row: PendingRevocation, tokens: Tokens) -> Claim:
+    return Claim(
+        id=row.id,
+        connection_id=row.connection_id,
+        provider=row.provider,
+        tokens=tokens,
+        provider_connection_id=row.provider_connection_id,
+        revoked_version=row.revoked_version,
+        attempts=row.attempts,
+    )
+
+
+class UpstreamRevoker:
+    """Attempts and retries upstream revocation; one per process is plenty, any number may run."""
+
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyRing,
+        providers: ProviderRegistry,
+        settings: Settings,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self._db = db
+        self._keys = keys
+        self._providers = providers
+        self._settings = settings
+        self._admin: ContioAdmin | None = contio_admin(settings, http)
+
+    @classmethod
+    def for_worker(
+        cls, settings: Settings, db: Database, http: httpx.AsyncClient, providers: ProviderRegistry
+    ) -> UpstreamRevoker:
+        """For the background jobs: ``providers`` is the process's (spending its token budget)."""
+        settings.require("encryption_keys")
+        assert settings.encryption_keys is not None
+        keys = KeyRing.parse(
+            settings.encryption_keys.get_secret_value(), settings.encryption_active_key
+        )
+        return cls(db, keys, providers, settings, http)
+
+    async def is_pending(self, connection_id: uuid.UUID) -> bool:
+        async with self._db.transaction() as session:
+            found = await session.scalar(
+                select(exists().where(PendingRevocation.connection_id == connection_id))
+            )
+        return bool(found)
+
+    async def attempt(self, claim: Claim) -> bool:
+        """One try at revoking ``claim``'s tokens upstream; True when the provider has them revoked."""
+        known = claim.provider_connection_id
+        error: GatewayError | None = None
+        try:
+            provider = self._providers.get(claim.provider)
+            admin = await self._admin_for(claim)
+            if admin is not None and known is None:
+                known = await _learn_connection_id(provider, claim.tokens)
+            await _revoke_tokens(provider, claim.tokens)
+            if admin is not None and known is not None:
+                await admin.revoke_connection(known)
+            elif admin is not None:
+                log.warning(
+                    "connection %s: %s's connection id is unknown (introspection did not say); "
+                    "revoked its tokens but not through the admin API",
+                    claim.connection_id,
+                    claim.provider,
+                )
+        except GatewayError as exc:
+            error = exc
+        return await self._settle(claim, known, error)
+
+    async def retry_due(self, *, now: datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
+        """Claim the rows due at ``now`` and attempt each; returns how many were claimed."""
+        now = now or utcnow()
+        claims: list[Claim] = []
+        async with self._db.transaction() as session:
+            rows = (
+                await session.scalars(
+                    select(PendingRevocation)
+                    .where(PendingRevocation.next_attempt_at <= now)
+                    .order_by(PendingRevocation.next_attempt_at)
+                    .limit(batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = now + timedelta(seconds=claim_seconds(self._settings))
+                try:
+                    claims.append(_claim(row, self._open(row)))
+                except DecryptionError:
+                    await self._give_up(session, row, "tokens_unreadable")
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(claim: Claim) -> None:
+            async with gate:
+                await self.attempt(claim)
+
+        await asyncio.gather(*(one(claim) for claim in claims))
+        return len(rows)
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        """Retry due rows until ``stop``; a full batch goes round again at once."""
+        while not stop.is_set():
+            try:
+                with budget.background():  # what no one is waiting on yields to what someone is
+                    claimed = await self.retry_due()
+            except Exception:
+                log.exception("upstream revocation cycle failed; trying again next cycle")
+                claimed = 0
+            if claimed >= BATCH_SIZE:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def _admin_for(self, claim: Claim) -> ContioAdmin | None:
+        """The admin API, if it applies: Contio, a key, and the user has not connected again."""
+        if self._admin is None or claim.provider != CONTIO:
+            return None
+        async with self._db.transaction() as session:
+            connection = await session.get(Connection, claim.connection_id)
+        untouched = (
+            connection is not None
+            and connection.status is ConnectionStatus.REVOKED
+            and connection.token_version == claim.revoked_version
+        )
+        return self._admin if untouched else None
+
+    def _open(self, row: PendingRevocation) -> Tokens:
+        def opened(column: str) -> SecretStr | None:
+            sealed: str | None = getattr(row, column)
+            if sealed is None:
+                return None
+            return SecretStr(self._keys.open(sealed, _binding(row.id, column)))
+
+        return Tokens(access_token=opened("access_token"), refresh_token=opened("refresh_token"))
+
+    async def _settle(self, claim: Claim, known: str | None, error: GatewayError | None) -> bool:
+        now = utcnow()
+        async with self._db.transaction() as session:
+            row = await session.get(PendingRevocation, claim.id, with_for_update=True)
+            if row is None:
+                return error is None  # another replica settled it
+            if known is not None and row.provider_connection_id is None:
+                row.provider_connection_id = known
+                await _remember_connection_id(session, claim, known)
+            if error is None:
+                await session.delete(row)
+                audit.record(
+                    session,
+                    actor=ACTOR,
+                    action="connection.upstream_revoked",
+                    connection_id=claim.connection_id,
+                    details={"provider": claim.provider, "attempts": row.attempts},
+                )
+                log.info("connection %s: revoked at %s", claim.connection_id, claim.provider)
+                return True
+            row.last_error = f"{error.code}: {error.message}"[:500]
+            if row.attempts >= self._settings.revocation_max_attempts:
+                await self._give_up(session, row, error.code)
+                return False
+            retry_after = error.retry_after if isinstance(error, ProviderUnavailable) else None
+            row.next_attempt_at = now + timedelta(
+                seconds=backoff_seconds(row.attempts, retry_after)
+            )
+        log.warning(
+            "connection %s: upstream revocation failed (%s), attempt %d; retrying at %s",
+            claim.connection_id,
+            error.code,
+            claim.attempts,
+            row.next_attempt_at,
+        )
+        return False
+
+    async def _give_up(self, session: AsyncSession, row: PendingRevocation, reason: str) -> None:
+        await session.delete(row)
+        audit.record(
+            session,
+            actor=ACTOR,
+            action="connection.upstream_revocation_abandoned",
+            connection_id=row.connection_id,
+            details={"provider": row.provider, "attempts": row.attempts, "reason": reason},
+        )
+        log.error(
+            "ALERT: gave up revoking connection %s at %s after %d attempts (%s); "
+            "revoke it in the provider's console",
+            row.connection_id,
+            row.provider,
+            row.attempts,
+            reason,
+        )
+
+
+async def _revoke_tokens(provider: OAuthClient, tokens: Tokens) -> None:
+    # The refresh token first: revoking it ends the grant, its access tokens included (RFC 7009 §2.1).
+    if tokens.refresh_token is not None:
+        await provider.revoke(tokens.refresh_token.get_secret_value(), "refresh_token")
+    if tokens.access_token is not None:
+        await provider.revoke(tokens.access_token.get_secret_value(), "access_token")
+
+
+async def _learn_connection_id(provider: OAuthClient, tokens: Tokens) -> str | None:
+    """Ask introspection for the provider's connection id, before the tokens stop being active."""
+    for token in (tokens.refresh_token, tokens.access_token):
+        if token is None:
+            continue
+        try:
+            found = connection_id(await provider.introspect(token.get_secret_value()))
+        except ProviderUnavailable:
+            raise
+        except ProviderError as exc:
+            log.info("introspection for the provider's connection id failed: %s", exc.code)
+            return None
+        if found is not None:
+            return found
+    return None
+
+
+async def _remember_connection_id(session: AsyncSession, claim: Claim, known: str) -> None:
+    """Keep the learned id on the connection, unless a newer grant has replaced the revoked one."""
+    connection = await session.get(Connection, claim.connection_id)
+    if connection is not None and connection.token_version == claim.revoked_version:
+        connection.provider_connection_id = known

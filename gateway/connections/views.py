@@ -1,0 +1,42 @@
+"""A connection as the admin API and the CLI show it: state and times, never a token."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from gateway.kit.clock import rfc3339
+from gateway.models import Connection
+
+
+def connection_json(connection: Connection) -> dict[str, Any]:
+    return {
+        "id": str(connection.id),
+        "user_id": connection.user_id,
+        "provider": connection.provider,
+        "status": connection.status.value,
+        "scopes": list(connection.scopes or []),
+        "access_token_expires_at": rfc3339(connection.expires_at),
+        "refresh_token_expires_at": rfc3339(connection.refresh_token_expires_at),
+        "last_refreshed_at": rfc3339(connection.last_refreshed_at),
+        "last_refresh_error": refresh_error_json(connection.last_refresh_error),
+        "consecutive_failures": connection.consecutive_failures,
+        "created_at": rfc3339(connection.created_at),
+        "updated_at": rfc3339(connection.updated_at),
+    }
+
+
+def refresh_error_json(stored: dict[str, Any] | None) -> dict[str, str | None] | None:
+    """``{code, message, at}`` from what the refresher stored (its ``at`` is any ISO offset)."""
+    if not stored:
+        return None
+    at = stored.get("at")
+    try:
+        moment = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        moment = None
+    return {
+        "code": str(stored.get("code", "unknown")),
+        "message": str(stored.get("message", "")),
+        "at": rfc3339(moment) if moment is not None and moment.tzinfo is not None else None,
+    }

@@ -1,0 +1,136 @@
+"""Re-sealing every secret at rest under the active key, while the service keeps serving.
+
+A pass walks each table with sealed columns in id order (a keyset cursor, so it is resumable: a new
+run simply finds what is still sealed under another key). Each batch is one short transaction that
+locks its rows (``FOR UPDATE SKIP LOCKED``: rows a refresh holds are left for the next pass), opens
+each value with whichever key sealed it and seals it again under the active key, the same plaintext
+bound to the same row. The update compares and swaps on the old ciphertext and never touches
+``token_version``, so a refresh in flight keeps its compare-and-swap and its fresher tokens win.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.keys.sealed import SealedTable, sealed_tables
+from gateway.kit.crypto import Binding, KeyRing
+from gateway.kit.db import Database
+
+BATCH = 200
+MAX_PASSES = 10
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Report:
+    rotated: int = 0
+    passes_with_leftovers: int = 0
+    remaining: dict[str, int] = field(default_factory=dict)  # key id -> values still under it
+
+
+def _stale(sealed: SealedTable, active: str) -> object:
+    """Rows with at least one value sealed under a key other than ``active``."""
+    prefix = f"v1.{active}.%"
+    return or_(*(and_(column.is_not(None), column.not_like(prefix)) for column in sealed.columns))
+
+
+async def count_stale(db: Database, keys: KeyRing) -> int:
+    """Rows that still hold a value sealed under another key than the active one."""
+    total = 0
+    async with db.transaction() as session:
+        for sealed in sealed_tables():
+            stale = _stale(sealed, keys.active_key_id)
+            total += (
+                await session.scalar(
+                    select(func.count()).select_from(sealed.table).where(stale)  # type: ignore[arg-type]
+                )
+                or 0
+            )
+    return total
+
+
+async def usage(db: Database) -> Counter[str]:
+    """How many values each key id seals, over every sealed column."""
+    counts: Counter[str] = Counter()
+    async with db.transaction() as session:
+        for sealed in sealed_tables():
+            for column in sealed.columns:
+                key_id = func.split_part(column, ".", 2)
+                rows = await session.execute(
+                    select(key_id, func.count()).where(column.is_not(None)).group_by(key_id)
+                )
+                for found, count in rows:
+                    counts[found] += count
+    return counts
+
+
+async def rotate(db: Database, keys: KeyRing, progress: Progress | None = None) -> Report:
+    """Re-seal everything under the active key.
+
+    Rows locked by a refresh at the time are skipped and taken by the next pass; after
+    ``MAX_PASSES`` the report says what is left (for example when a replica still seals with an
+    old key because it has not been given the new active key yet).
+    """
+    report = Report()
+    for _ in range(MAX_PASSES):
+        for sealed in sealed_tables():
+            report.rotated += await _rotate_table(db, keys, sealed, progress)
+        if await count_stale(db, keys) == 0:
+            break
+        report.passes_with_leftovers += 1
+    report.remaining = {
+        key_id: count for key_id, count in (await usage(db)).items() if key_id != keys.active_key_id
+    }
+    return report
+
+
+async def _rotate_table(
+    db: Database, keys: KeyRing, sealed: SealedTable, progress: Progress | None
+) -> int:
+    rotated = 0
+    after: uuid.UUID | None = None
+    id_column = sealed.table.c.id
+    while True:
+        async with db.transaction() as session:
+            rows = (await session.execute(_batch(sealed, keys.active_key_id, after))).all()
+            if not rows:
+                return rotated
+            for row in rows:
+                rotated += await _reseal(session, keys, sealed, row._mapping)
+            after = rows[-1]._mapping[id_column.name]
+        if progress is not None:
+            progress(len(rows))
+
+
+def _batch(sealed: SealedTable, active: str, after: uuid.UUID | None) -> Select[tuple[object, ...]]:
+    id_column = sealed.table.c.id
+    query = select(id_column, *sealed.columns).where(_stale(sealed, active))  # type: ignore[arg-type]
+    if after is not None:
+        query = query.where(id_column > after)
+    return query.order_by(id_column).limit(BATCH).with_for_update(skip_locked=True)
+
+
+async def _reseal(session: AsyncSession, keys: KeyRing, sealed: SealedTable, row: object) -> int:
+    values = dict(row)  # type: ignore[call-overload]
+    row_id = values["id"]
+    fresh: dict[str, str] = {}
+    for column in sealed.columns:
+        old = values[column.name]
+        if old is None or KeyRing.key_id_of(old) == keys.active_key_id:
+            continue
+        binding = Binding(sealed.name, column.name, str(row_id))
+        fresh[column.name] = keys.seal(keys.open(old, binding), binding)
+    if not fresh:
+        return 0
+    compare = [sealed.table.c[name] == values[name] for name in fresh]
+    result = await session.execute(
+        update(sealed.table).where(sealed.table.c.id == row_id, *compare).values(**fresh)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

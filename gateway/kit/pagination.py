@@ -1,0 +1,99 @@
+"""Keyset pagination, newest first, over a (timestamp, id) pair, with opaque cursors.
+
+A cursor names the last row of a page and the listing it belongs to; it is base64url JSON, opaque to
+callers, and anything that does not decode to a cursor of the same listing is ``invalid_cursor``.
+Rows inserted while a caller pages never shift later pages (no OFFSET).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from gateway.exceptions import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    listing: str
+    at: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        raw = json.dumps({"l": self.listing, "t": self.at.isoformat(), "i": str(self.id)})
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, listing: str, text: str) -> Cursor:
+        """The cursor ``text`` of ``listing``; BadRequest ``invalid_cursor`` otherwise."""
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            data = json.loads(raw)
+            cursor = cls(data["l"], datetime.fromisoformat(data["t"]), uuid.UUID(data["i"]))
+        except (binascii.Error, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise invalid_cursor() from exc
+        if cursor.listing != listing or cursor.at.tzinfo is None:
+            raise invalid_cursor()
+        return cursor
+
+
+def invalid_cursor() -> BadRequest:
+    return BadRequest("cursor is not a next_cursor this listing returned", code="invalid_cursor")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    next_cursor: str | None
+
+
+def parse_limit(text: str | None) -> int:
+    """``limit``: 1 to MAX_LIMIT, DEFAULT_LIMIT when absent; BadRequest ``invalid_limit`` else."""
+    if text is None:
+        return DEFAULT_LIMIT
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
+        raise BadRequest(
+            f"limit must be a whole number from 1 to {MAX_LIMIT}",
+            code="invalid_limit",
+            details={"max": MAX_LIMIT},
+        )
+    return int(text)
+
+
+async def keyset_page(
+    session: AsyncSession,
+    statement: Select[T],
+    *,
+    listing: str,
+    at: InstrumentedAttribute[datetime],
+    id_: InstrumentedAttribute[uuid.UUID],
+    cursor: str | None,
+    limit: int,
+) -> Page[T]:
+    """One page of ``statement``'s rows, newest ``at`` first (ties broken by id)."""
+    if cursor is not None:
+        after = Cursor.decode(listing, cursor)
+        statement = statement.where(tuple_(at, id_) < tuple_(after.at, after.id))
+    rows = list(
+        (await session.scalars(statement.order_by(at.desc(), id_.desc()).limit(limit + 1))).all()
+    )
+    if len(rows) <= limit:
+        return Page(rows, None)
+    last: Any = rows[limit - 1]
+    next_cursor = Cursor(listing, getattr(last, at.key), getattr(last, id_.key)).encode()
+    return Page(rows[:limit], next_cursor)

@@ -1,0 +1,49 @@
+"""Reading query parameters strictly: an unknown or malformed parameter is a 400, never ignored."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+
+from starlette.datastructures import QueryParams
+
+from gateway.exceptions import BadRequest
+
+
+def only(params: QueryParams, allowed: Collection[str]) -> None:
+    """Refuse parameters outside ``allowed`` (a typo such as ``userid`` must not list everything)."""
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise BadRequest(
+            f"unknown query parameter(s): {', '.join(unknown)[:200]}",
+            code="unknown_parameter",
+            details={"unknown": unknown[:20], "allowed": sorted(allowed)},
+        )
+
+
+def text(params: QueryParams, name: str, *, max_length: int) -> str | None:
+    value = params.get(name)
+    if value is not None and not 1 <= len(value) <= max_length:
+        raise BadRequest(f"{name} must be 1 to {max_length} characters", code=f"invalid_{name}")
+    return value
+
+
+def choice(params: QueryParams, name: str, choices: Sequence[str]) -> str | None:
+    value = params.get(name)
+    if value is not None and value not in choices:
+        raise BadRequest(
+            f"{name} must be one of {', '.join(choices)}",
+            code=f"invalid_{name}",
+            details={"allowed": list(choices)},
+        )
+    return value
+
+
+def uuid_param(params: QueryParams, name: str) -> uuid.UUID | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be a UUID", code=f"invalid_{name}") from exc

@@ -1,0 +1,83 @@
+"""A short-lived in-process cache that is only trusted while invalidations reach it.
+
+Entries live ``ttl`` seconds at most. Every replica drops an entry within moments of the row behind it
+changing, because PostgreSQL tells it (``listener``); while that channel is down the cache serves
+nothing (``suspend``), and when it is back the cache starts empty (``resume``), so no change made in
+between is missed. The TTL is the backstop for a connection that died without anyone noticing.
+
+A reader that missed must not put back a value read before an invalidation it raced with: it takes
+``epoch`` before reading the database and ``put`` refuses the value if any invalidation came since.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+MAX_ENTRIES = 100_000
+
+
+class LocalCache(Generic[K, V]):
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        max_entries: int = MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[K, tuple[float, V]] = {}
+        self.epoch = 0
+        self.live = False
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: K) -> V | None:
+        if not self.live:
+            return None
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] <= self._clock():
+            del self._entries[key]
+            return None
+        return found[1]
+
+    def put(self, key: K, value: V, epoch: int) -> None:
+        """Keep ``value``, read when the cache was at ``epoch``, unless anything changed since."""
+        if not self.live or epoch != self.epoch or self._ttl <= 0:
+            return
+        if len(self._entries) >= self._max_entries:
+            # Oldest first (dicts keep insertion order): a full cache sheds what it read longest ago.
+            del self._entries[next(iter(self._entries))]
+        self._entries[key] = (self._clock() + self._ttl, value)
+
+    def invalidate(self, key: K) -> None:
+        self._entries.pop(key, None)
+        self.epoch += 1
+
+    def invalidate_where(self, stale: Callable[[V], bool]) -> None:
+        for key in [key for key, (_, value) in self._entries.items() if stale(value)]:
+            del self._entries[key]
+        self.epoch += 1
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self.epoch += 1
+
+    def suspend(self) -> None:
+        """Stop serving: changes can no longer be heard of."""
+        self.live = False
+        self.clear()
+
+    def resume(self) -> None:
+        """Serve again, from empty: changes are heard of again."""
+        self.clear()
+        self.live = True

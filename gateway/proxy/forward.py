@@ -1,0 +1,144 @@
+"""One exchange with the provider's API: attempts, retries and the wait between, within a deadline.
+
+An attempt sends the request and reads the answer's head: its status, headers and the first
+``response_buffer`` bytes of its body (all of a small body). Reading that much before answering the
+caller means a reply lost halfway (the connection closing mid-body) is still a failed attempt, retried
+when ``retries`` allows it, or a clean 502 otherwise, instead of a caller's truncated 200. What to
+retry is ``retries``' rule; this module applies it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.proxy.body import RequestBody
+from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout
+from gateway.proxy.headers import header, upstream_request_headers
+from gateway.proxy.retries import RETRIED_STATUSES, RetryPolicy, retry_after_seconds
+from gateway.proxy.upstream import Upstream, UpstreamResponse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """The call as the provider gets it, but for the token."""
+
+    method: str
+    url: str
+    caller_headers: Sequence[tuple[bytes, bytes]]
+    request_id: str
+    body: RequestBody
+    repeatable: bool
+
+    @property
+    def logged_as(self) -> str:
+        """Method and URL without the query string (which may carry what logs must not)."""
+        return f"{self.method} {self.url.partition('?')[0]}"
+
+
+@dataclass
+class Answer:
+    response: UpstreamResponse
+    head: bytes
+    complete: bool
+    attempts: int
+
+    @property
+    def status(self) -> int:
+        return self.response.status
+
+
+class Forwarder:
+    def __init__(
+        self,
+        upstream: Upstream,
+        policy: RetryPolicy,
+        response_buffer: int,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._upstream = upstream
+        self.policy = policy
+        self._response_buffer = response_buffer
+        self._rng = rng
+
+    def deadline(self) -> float:
+        return asyncio.get_running_loop().time() + self.policy.total_seconds
+
+    async def exchange(self, outgoing: Outgoing, token: str, deadline: float) -> Answer:
+        """The provider's answer, retried as far as is safe; our error when there is none."""
+        loop = asyncio.get_running_loop()
+        headers = upstream_request_headers(outgoing.caller_headers, token, outgoing.request_id)
+        if outgoing.body.streamed and outgoing.body.length is not None:
+            # Sent as announced rather than chunked: some servers take no chunked uploads.
+            headers.append(("Content-Length", str(outgoing.body.length)))
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                answer = await self._attempt(outgoing, headers, deadline, attempt)
+            except UpstreamFailure as failure:
+                may = outgoing.body.replayable and (failure.before_sending or outgoing.repeatable)
+                wait = (
+                    self.policy.wait(attempt, deadline - loop.time(), rng=self._rng)
+                    if may
+                    else None
+                )
+                if wait is None:
+                    raise
+                log.warning(
+                    "%s: attempt %d failed (%s); retrying in %.2fs",
+                    outgoing.logged_as,
+                    attempt,
+                    failure.code,
+                    wait,
+                    extra={"request_id": outgoing.request_id},
+                )
+                await asyncio.sleep(wait)
+                continue
+            if (
+                answer.status in RETRIED_STATUSES
+                and outgoing.repeatable
+                and outgoing.body.replayable
+            ):
+                retry_after = retry_after_seconds(header(answer.response.headers, b"retry-after"))
+                wait = self.policy.wait(attempt, deadline - loop.time(), retry_after, self._rng)
+                if wait is not None:
+                    answer.response.close()
+                    log.warning(
+                        "%s: attempt %d answered %d; retrying in %.2fs",
+                        outgoing.logged_as,
+                        attempt,
+                        answer.status,
+                        wait,
+                        extra={"request_id": outgoing.request_id},
+                    )
+                    await asyncio.sleep(wait)
+                    continue
+            return answer
+
+    async def _attempt(
+        self, outgoing: Outgoing, headers: list[tuple[str, str]], deadline: float, attempt: int
+    ) -> Answer:
+        response: UpstreamResponse | None = None
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self._upstream.send(
+                    outgoing.method, outgoing.url, headers, outgoing.body.content()
+                )
+                head, complete = await response.read_head(self._response_buffer)
+        except TimeoutError as exc:
+            if response is not None:
+                response.close()
+            raise UpstreamTimeout(
+                "the provider's API did not answer within the proxy's deadline"
+            ) from exc
+        except BaseException:
+            if response is not None:
+                response.close()
+            raise
+        return Answer(response, head, complete, attempt)

@@ -1,0 +1,78 @@
+"""What the proxy keeps per process: the upstream session, the caches and their listener, the
+rate-limit buckets. Built inside the lifespan (aiohttp wants the running loop) and closed by it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from gateway.clients.store import Principal
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.proxy.cache import LocalCache
+from gateway.proxy.callers import ClientKeys
+from gateway.proxy.forward import Forwarder
+from gateway.proxy.listener import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener
+from gateway.proxy.ratelimit import RateLimiter
+from gateway.proxy.retries import RetryPolicy
+from gateway.proxy.tokens import Key, TokenSource, UserToken
+from gateway.proxy.upstream import AiohttpUpstream, Upstream
+from gateway.settings import Settings
+from gateway.tokens.refresh import Refresher
+
+
+@dataclass(frozen=True)
+class ProxyRuntime:
+    upstream: Upstream
+    forwarder: Forwarder
+    tokens: TokenSource
+    client_keys: ClientKeys
+    rate_limits: RateLimiter
+    listener: ChangeListener | None
+    replay_buffer: int
+
+    @classmethod
+    def build(
+        cls, settings: Settings, db: Database, keys: KeyRing, refresher: Refresher
+    ) -> ProxyRuntime:
+        upstream = AiohttpUpstream(
+            connect_timeout=settings.proxy_connect_timeout_seconds,
+            read_timeout=settings.proxy_read_timeout_seconds,
+            max_connections=settings.proxy_max_connections,
+        )
+        ttl = settings.proxy_cache_ttl_seconds
+        token_cache: LocalCache[Key, UserToken] = LocalCache(ttl)
+        key_cache: LocalCache[str, Principal] = LocalCache(ttl)
+        tokens = TokenSource(db, keys, refresher, settings, token_cache)
+        client_keys = ClientKeys(db, key_cache)
+        listener = (
+            ChangeListener(
+                db.url,
+                {
+                    CONNECTION_CHANNEL: tokens.connection_changed,
+                    CLIENT_CHANNEL: client_keys.client_changed,
+                },
+                [token_cache, key_cache],
+            )
+            if ttl > 0
+            else None
+        )
+        return cls(
+            upstream=upstream,
+            forwarder=Forwarder(
+                upstream, RetryPolicy.from_settings(settings), settings.proxy_response_buffer_bytes
+            ),
+            tokens=tokens,
+            client_keys=client_keys,
+            rate_limits=RateLimiter(),
+            listener=listener,
+            replay_buffer=settings.proxy_replay_buffer_bytes,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the caches honest until ``stop`` (without a listener they never serve)."""
+        if self.listener is not None:
+            await self.listener.run(stop)
+
+    async def aclose(self) -> None:
+        await self.upstream.aclose()

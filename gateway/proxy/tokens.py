@@ -1,0 +1,121 @@
+"""The user's access token for a proxied call, read and decrypted once, then cached.
+
+A hit costs a dictionary lookup: no database round trip, no decryption. A miss reads the connection,
+checks it is usable and opens the token. The cache is dropped per user on every replica when the
+connection's token, status or owner changes (``listener``), so a refreshed token is picked up and a
+revoked one refused within moments everywhere.
+
+The refresh behaviour is the token lifecycle's: a token within its refresh margin is refreshed first
+(a still-valid one is used if the provider hiccups), and an upstream 401 refreshes once, unless
+another refresh already replaced the token the call used.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.connections import store
+from gateway.connections.errors import ensure_usable
+from gateway.exceptions import NotFound
+from gateway.kit.clock import utcnow
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.models import Connection
+from gateway.providers.errors import ProviderError
+from gateway.proxy.cache import LocalCache
+from gateway.settings import Settings
+from gateway.tokens.policy import expires_soon
+from gateway.tokens.refresh import Refresher
+
+Key = tuple[str, str]  # (user_id, provider)
+
+
+@dataclass(frozen=True, repr=False)
+class UserToken:
+    connection_id: uuid.UUID
+    created_by_client_id: uuid.UUID | None
+    version: int
+    expires_at: datetime | None
+    lifetime_seconds: int | None
+    access_token: str
+
+    def __repr__(self) -> str:
+        return f"UserToken(connection_id={self.connection_id}, version={self.version}, token=***)"
+
+    @classmethod
+    def of(cls, connection: Connection, keys: KeyRing) -> UserToken:
+        return cls(
+            connection_id=connection.id,
+            created_by_client_id=connection.created_by_client_id,
+            version=connection.token_version,
+            expires_at=connection.expires_at,
+            lifetime_seconds=connection.token_lifetime_seconds,
+            access_token=store.access_token(keys, connection),
+        )
+
+
+class TokenSource:
+    """One per process, from the lifespan."""
+
+    def __init__(
+        self,
+        db: Database,
+        keys: KeyRing,
+        refresher: Refresher,
+        settings: Settings,
+        cache: LocalCache[Key, UserToken],
+    ) -> None:
+        self._db = db
+        self._keys = keys
+        self._refresher = refresher
+        self._settings = settings
+        self.cache = cache
+
+    async def current(self, user_id: str, provider: str) -> UserToken:
+        """The usable connection's token; 404, 409 or 410 otherwise."""
+        key = (user_id, provider)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached
+        epoch = self.cache.epoch
+        async with self._db.transaction() as session:
+            connection = await store.find(session, user_id, provider)
+        if connection is None:
+            raise NotFound(
+                f"user {user_id!r} has no {provider} connection", code="connection_not_found"
+            )
+        ensure_usable(connection)
+        token = UserToken.of(connection, self._keys)
+        self.cache.put(key, token, epoch)
+        return token
+
+    async def fresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+        """Refresh first when the token expires within the margin; keep a still-valid one on a hiccup."""
+        now = utcnow()
+        if not expires_soon(token.expires_at, token.lifetime_seconds, now, self._settings):
+            return token
+        try:
+            return await self._refresh(token, user_id, provider)
+        except ProviderError:
+            if token.expires_at is not None and token.expires_at > now:
+                return token
+            raise
+
+    async def replace(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+        """After the provider refused ``token`` (401): refreshed, or whatever replaced it since."""
+        return await self._refresh(token, user_id, provider)
+
+    async def _refresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+        epoch = self.cache.epoch
+        fresh = await self._refresher.refresh(token.connection_id, seen_version=token.version)
+        refreshed = UserToken.of(fresh.connection, self._keys)
+        self.cache.put((user_id, provider), refreshed, epoch)
+        return refreshed
+
+    def connection_changed(self, payload: str) -> None:
+        """The listener's handler: ``{"user_id": ..., "provider": ...}`` of a changed connection."""
+        changed = json.loads(payload)
+        self.cache.invalidate((str(changed["user_id"]), str(changed["provider"])))

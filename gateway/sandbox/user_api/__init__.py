@@ -1,0 +1,3 @@
+"""The partner user API under ``/v1/partner/user`` (reference §4): profile, meetings with their
+participants and agenda items, action items and calendar events, one module each; ``caller`` says
+who may do what and ``bodies`` reads request bodies."""

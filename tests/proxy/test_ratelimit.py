@@ -1,0 +1,34 @@
+import uuid
+
+import pytest
+
+from gateway.clients.limits import RateLimit
+from gateway.proxy.ratelimit import RateLimiter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_is_admitted_then_the_rest_waits_for_refill() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock)
+    client = uuid.uuid4()
+    limit = RateLimit.parse("2/s", burst=3)
+    assert [limiter.take(client, limit) for _ in range(3)] == [None, None, None]
+    assert limiter.take(client, limit) == pytest.approx(0.5)
+    clock.now += 0.5
+    assert limiter.take(client, limit) is None
+
+
+def test_clients_have_buckets_of_their_own() -> None:
+    limiter = RateLimiter(Clock())
+    limit = RateLimit.parse("1/min", burst=1)
+    first, second = uuid.uuid4(), uuid.uuid4()
+    assert limiter.take(first, limit) is None
+    assert limiter.take(first, limit) == pytest.approx(60.0)
+    assert limiter.take(second, limit) is None

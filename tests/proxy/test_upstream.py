@@ -1,0 +1,80 @@
+"""The upstream client's failures, as the rest of the proxy sees them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from gateway.proxy.errors import UpstreamTimeout, UpstreamUnreachable
+from gateway.proxy.upstream import AiohttpUpstream, translate
+from tests.fixtures.servers import free_port
+
+
+@pytest.fixture
+async def upstream() -> AsyncIterator[AiohttpUpstream]:
+    client = AiohttpUpstream(connect_timeout=1.0, read_timeout=0.2, max_connections=4)
+    yield client
+    await client.aclose()
+
+
+async def test_a_refused_connection_is_unreachable_before_sending(
+    upstream: AiohttpUpstream,
+) -> None:
+    with pytest.raises(UpstreamUnreachable) as caught:
+        await upstream.send("POST", f"http://127.0.0.1:{free_port()}/x", [], b"{}")
+    assert caught.value.before_sending
+    assert caught.value.status_code == 502
+
+
+async def test_a_silent_server_is_a_timeout_after_sending(upstream: AiohttpUpstream) -> None:
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(UpstreamTimeout) as caught:
+            await upstream.send("GET", f"http://127.0.0.1:{port}/x", [], None)
+    finally:
+        server.close()
+    assert not caught.value.before_sending
+    assert caught.value.status_code == 504
+
+
+async def test_a_connection_closed_before_the_answer_is_unreachable_after_sending(
+    upstream: AiohttpUpstream,
+) -> None:
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(UpstreamUnreachable) as caught:
+            await upstream.send("POST", f"http://127.0.0.1:{port}/x", [], b"{}")
+    finally:
+        server.close()
+    assert not caught.value.before_sending
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "before_sending"),
+    [
+        (aiohttp.ConnectionTimeoutError(), UpstreamTimeout, True),
+        (aiohttp.SocketTimeoutError(), UpstreamTimeout, False),
+        (aiohttp.ServerDisconnectedError(), UpstreamUnreachable, False),
+        (aiohttp.ClientPayloadError("cut short"), UpstreamUnreachable, False),
+        (TimeoutError(), UpstreamTimeout, False),
+    ],
+)
+def test_aiohttp_errors_become_ours(
+    error: BaseException, kind: type[Exception], before_sending: bool
+) -> None:
+    translated = translate(error)
+    assert isinstance(translated, kind)
+    assert translated.before_sending is before_sending
