@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy.engine import URL
 
 from gateway.connections.upstream_revocation import UpstreamRevoker
-from gateway.events import retention
+from gateway import retention
 from gateway.events.delivery import Deliverer
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database

@@ -14,14 +14,23 @@ from click.testing import CliRunner, Result
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.engine import URL
 
+from gateway import retention
 from gateway.cli import cli
-from gateway.events import retention
+from gateway.clients.store import create_client
 from gateway.events.dead_letters import list_dead, replay
 from gateway.events.delivery import Deliverer
 from gateway.events.outbox import emit
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database, sync_url
-from gateway.models import AuditEvent, EventDelivery, OutboxEvent
+from gateway.models import (
+    AuditEvent,
+    ConnectSession,
+    EventDelivery,
+    IdempotencyKey,
+    OutboxEvent,
+    Provisioning,
+    SeenWebhook,
+)
 from gateway.settings import Settings
 from tests.events.conftest import SECRETS, Receiver
 
@@ -33,8 +42,9 @@ SETTINGS = Settings(
 @pytest.fixture
 async def outbox(outbox_db: Database) -> Database:
     async with outbox_db.transaction() as session:
-        await session.execute(delete(OutboxEvent))
-        await session.execute(delete(AuditEvent))
+        for model in (OutboxEvent, AuditEvent, ConnectSession, Provisioning, IdempotencyKey):
+            await session.execute(delete(model))
+        await session.execute(delete(SeenWebhook))
     return outbox_db
 
 
@@ -162,3 +172,57 @@ async def test_the_cli_lists_and_replays_dead_letters(
     assert (await gateway("events", "replay", "--all", answer="n\n")).exit_code == 1
     everything = await gateway("events", "replay", "--all", "--yes")
     assert (everything.exit_code, everything.output.strip()) == (0, "1 delivery queued again")
+
+
+async def test_finished_flows_are_pruned_a_day_after_they_ended(outbox: Database) -> None:
+    now = utcnow()
+    long_ago, soon = now - timedelta(days=2), now + timedelta(minutes=5)
+    async with outbox.transaction() as session:
+        client, _ = await create_client(session, f"svc-{uuid.uuid4().hex[:8]}", ["connect"], [])
+        for expires_at in (long_ago, soon):
+            session.add(
+                ConnectSession(
+                    id=uuid.uuid4(),
+                    service_client_id=client.id,
+                    user_id="u",
+                    provider="contio",
+                    token_hash=uuid.uuid4().hex,
+                    expires_at=expires_at,
+                )
+            )
+            session.add(
+                Provisioning(
+                    id=uuid.uuid4(),
+                    service_client_id=client.id,
+                    user_id="u",
+                    provider="contio",
+                    email="u@example.com",
+                    token_hash=uuid.uuid4().hex,
+                    code_expires_at=expires_at,
+                    created_at=expires_at,
+                    updated_at=expires_at,
+                )
+            )
+            session.add(
+                IdempotencyKey(
+                    id=uuid.uuid4(),
+                    service_client_id=client.id,
+                    operation="provisioning.create",
+                    key=uuid.uuid4().hex,
+                    request_hash="0" * 64,
+                    expires_at=expires_at,
+                )
+            )
+        session.add(SeenWebhook(event_id=f"evt_{uuid.uuid4().hex}", received_at=long_ago))
+
+    pruned = await retention.prune(outbox, SETTINGS)
+
+    assert pruned is not None and pruned.flows == 4
+    async with outbox.transaction() as session:
+        for column in (
+            ConnectSession.expires_at,
+            Provisioning.code_expires_at,
+            IdempotencyKey.expires_at,
+        ):
+            left = list(await session.scalars(select(column)))
+            assert [moment > now for moment in left] == [True], column

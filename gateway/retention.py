@@ -1,9 +1,11 @@
-"""Keeping the outbox and the audit trail from growing for ever.
+"""Keeping the tables that only grow from growing for ever.
 
 Delivered events (and events that had nowhere to go) are deleted after ``outbox_retention_days``;
 events with an abandoned delivery are the dead-letter list and stay for ``dead_letter_retention_days``
 so that ``gateway events replay`` can still re-send them; audit events stay for
-``audit_retention_days``. Deletes run in batches, each its own short transaction, and only one
+``audit_retention_days``. Finished flows go a day after they ended: connect sessions past their
+expiry, provisionings past their session, Idempotency-Key answers past their 24 hours, and provider
+webhook ids past the replay window. Deletes run in batches, each its own short transaction, and only one
 replica prunes at a time (an advisory lock), so pruning never blocks the service for long.
 """
 
@@ -16,16 +18,26 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, delete, exists, select, text
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, text
 
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
-from gateway.models import AuditEvent, EventDelivery, OutboxEvent
+from gateway.models import (
+    AuditEvent,
+    ConnectSession,
+    EventDelivery,
+    IdempotencyKey,
+    OutboxEvent,
+    Provisioning,
+    SeenWebhook,
+)
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
+FINISHED_FLOW_GRACE = timedelta(days=1)
+HasId = AuditEvent | ConnectSession | IdempotencyKey | OutboxEvent | Provisioning
 LOCK_KEY = "gateway:retention"
 
 
@@ -34,6 +46,7 @@ class Pruned:
     events: int = 0
     dead_letters: int = 0
     audit_events: int = 0
+    flows: int = 0
 
 
 async def prune(db: Database, settings: Settings, now: datetime | None = None) -> Pruned | None:
@@ -56,6 +69,7 @@ async def prune(db: Database, settings: Settings, now: datetime | None = None) -
                 audit_events=await _prune_audit(
                     db, now - timedelta(days=settings.audit_retention_days)
                 ),
+                flows=await _prune_flows(db, settings, now),
             )
         finally:
             await lock_conn.execute(
@@ -82,9 +96,35 @@ async def _prune_audit(db: Database, before: datetime) -> int:
     return await _delete_in_batches(db, AuditEvent, batch)
 
 
-async def _delete_in_batches(
-    db: Database, model: type[OutboxEvent] | type[AuditEvent], batch: Select[uuid.UUID]
-) -> int:
+async def _prune_flows(db: Database, settings: Settings, now: datetime) -> int:
+    """Connect sessions, provisionings, idempotency answers and webhook ids nobody can use any more."""
+    day_ago = now - FINISHED_FLOW_GRACE
+    deleted = await _delete_in_batches(
+        db, ConnectSession, select(ConnectSession.id).where(ConnectSession.expires_at < day_ago)
+    )
+    ended = func.coalesce(Provisioning.session_expires_at, Provisioning.code_expires_at)
+    deleted += await _delete_in_batches(
+        db,
+        Provisioning,
+        select(Provisioning.id).where(ended < day_ago, Provisioning.updated_at < day_ago),
+    )
+    deleted += await _delete_in_batches(
+        db,
+        IdempotencyKey,
+        select(IdempotencyKey.id).where(
+            IdempotencyKey.expires_at < now,
+            or_(IdempotencyKey.lease_expires_at.is_(None), IdempotencyKey.lease_expires_at < now),
+        ),
+    )
+    replay_window = timedelta(seconds=2 * settings.webhook_tolerance_seconds)
+    async with db.transaction() as session:
+        result = await session.execute(
+            delete(SeenWebhook).where(SeenWebhook.received_at < now - replay_window)
+        )
+    return deleted + int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _delete_in_batches(db: Database, model: type[HasId], batch: Select[uuid.UUID]) -> int:
     total = 0
     while True:
         async with db.transaction() as session:
@@ -102,12 +142,14 @@ async def run(db: Database, settings: Settings, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             pruned = await prune(db, settings)
-            if pruned is not None and (pruned.events or pruned.dead_letters or pruned.audit_events):
+            if pruned is not None and any(vars(pruned).values()):
                 log.info(
-                    "retention: deleted %d events, %d dead letters, %d audit events",
+                    "retention: deleted %d events, %d dead letters, %d audit events, "
+                    "%d finished flows",
                     pruned.events,
                     pruned.dead_letters,
                     pruned.audit_events,
+                    pruned.flows,
                 )
         except Exception:
             log.exception("retention pass failed; trying again next interval")
