@@ -8,6 +8,7 @@ from gateway import health, openapi
 from gateway.audit import endpoints as audit
 from gateway.connect import endpoints as connect
 from gateway.connections import endpoints as connections
+from gateway.console.routes import console
 from gateway.events import inbound as events_inbound
 from gateway.metrics import endpoint as metrics
 from gateway.provisioning import endpoints as provisioning
@@ -41,4 +42,5 @@ routes = [
         "/v1/connections/{connection_id}/refresh", connections.refresh_connection, methods=["POST"]
     ),
     Route("/v1/audit-events", audit.list_audit_events, methods=["GET"]),
+    console,  # /console/...: the operators' HTML pages
 ]

@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     # Backstop for LISTEN/NOTIFY: cached keys and tokens are re-read at least this often (0: off).
     proxy_cache_ttl_seconds: float = Field(default=30.0, ge=0)
 
+    # The operators' console: a session ends after this long without a page view, and in any case
+    # this long after signing in. The cookie is Secure when public_url is https unless set here.
+    console_idle_timeout_seconds: int = Field(default=1800, ge=1)
+    console_session_max_seconds: int = Field(default=12 * 3600, ge=1)
+    console_secure_cookie: bool | None = None
+
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

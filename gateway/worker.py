@@ -9,8 +9,8 @@ import signal
 import httpx
 from sqlalchemy.engine import URL
 
-from gateway.connections.upstream_revocation import UpstreamRevoker
 from gateway import retention
+from gateway.connections.upstream_revocation import UpstreamRevoker
 from gateway.events.delivery import Deliverer
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -72,6 +73,24 @@ async def page(
         cursor=cursor,
         limit=limit,
     )
+
+
+async def since(
+    session: AsyncSession,
+    moment: datetime,
+    *,
+    connection_id: uuid.UUID | None = None,
+    action: str | None = None,
+    limit: int = 500,
+) -> Sequence[AuditEvent]:
+    """Events that occurred at or after ``moment``, oldest first (for following the trail)."""
+    statement = select(AuditEvent).where(AuditEvent.occurred_at >= moment)
+    if connection_id is not None:
+        statement = statement.where(AuditEvent.connection_id == connection_id)
+    if action is not None:
+        statement = statement.where(AuditEvent.action == action)
+    statement = statement.order_by(AuditEvent.occurred_at, AuditEvent.id).limit(limit)
+    return (await session.scalars(statement)).all()
 
 
 def event_json(event: AuditEvent) -> dict[str, Any]:

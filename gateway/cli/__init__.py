@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli.audit import audit_group
 from gateway.cli.clients import clients
 from gateway.cli.connections import connections
 from gateway.cli.dev import dev
@@ -27,6 +28,7 @@ cli.add_command(clients)
 cli.add_command(connections)
 cli.add_command(events)
 cli.add_command(keys)
+cli.add_command(audit_group, name="audit")
 
 
 def main() -> None:

@@ -205,6 +205,33 @@ def update(
         _print(row)
 
 
+@clients.command("revoke")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def revoke(name: str, yes: bool) -> None:
+    """Stop accepting a client's key for good (running gateways stop within a second).
+
+    `update --enable` undoes it; a new key needs a new client.
+    """
+    if not yes:
+        click.confirm(f"Revoke client {name!r}? Its key stops working everywhere.", abort=True)
+    who = actor()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        client = await update_client(session, name, ClientChanges(disabled=True))
+        audit.record(
+            session,
+            actor=who,
+            action="client.revoked",
+            connection_id=None,
+            details={"client": name},
+        )
+        return client_json(client)
+
+    row = with_session(work)
+    click.echo(f"revoked client {row['name']} ({row['id']}); its key no longer works")
+
+
 def _print(row: dict[str, Any]) -> None:
     limit = row["rate_limit"]
     namespace = [

@@ -7,6 +7,7 @@ as the admin API. Exit codes: 0 done, 1 not found or refused, 2 usage.
 from __future__ import annotations
 
 import getpass
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,30 +161,48 @@ def refresh(connection_id: str, as_json: bool) -> None:
 @connections.command("revoke")
 @click.argument("connection_id", required=False)
 @click.option("--user", "user_id", help="Revoke this user's connections (asks first).")
-@click.option("--provider", help="With --user: only the connection to this provider.")
-@click.option("--yes", is_flag=True, help="With --user: do not ask for confirmation.")
+@click.option(
+    "--status",
+    type=click.Choice([s for s in queries.STATUSES if s != ConnectionStatus.REVOKED.value]),
+    help="Revoke every connection in this status (asks first).",
+)
+@click.option("--provider", help="With --user or --status: only connections to this provider.")
+@click.option("--yes", is_flag=True, help="With --user or --status: do not ask for confirmation.")
 @json_option
 def revoke(
     connection_id: str | None,
     user_id: str | None,
+    status: str | None,
     provider: str | None,
     yes: bool,
     as_json: bool,
 ) -> None:
-    """Revoke a connection (ID) or a user's connections (--user), here and at the provider."""
-    if (connection_id is None) == (user_id is None):
-        raise click.UsageError("give a connection ID or --user USER_ID, not both")
-    if provider is not None and user_id is None:
-        raise click.UsageError("--provider goes with --user")
+    """Revoke a connection (ID), a user's connections (--user) or all in a status (--status),
+    here and at the provider."""
+    if sum(x is not None for x in (connection_id, user_id, status)) != 1:
+        raise click.UsageError("give a connection ID, --user USER_ID or --status STATUS")
+    if provider is not None and connection_id is not None:
+        raise click.UsageError("--provider goes with --user or --status")
     if connection_id is not None:
         targets = [parse_id(connection_id)]
     else:
-        assert user_id is not None
-        targets = _confirmed_targets(user_id, provider, yes)
+        where = queries.ConnectionFilter(
+            user_id=user_id,
+            provider=provider,
+            status=ConnectionStatus(status) if status is not None else None,
+        )
+        targets = _confirmed_targets(where, yes)
 
     async def work(runtime: Runtime) -> list[Revocation]:
         revoker = runtime.revoker()
-        return [await revoker.revoke(target, actor=actor()) for target in targets]
+        done = []
+        with click.progressbar(
+            length=len(targets), label="revoking", file=sys.stderr, hidden=len(targets) < 2
+        ) as bar:
+            for target in targets:
+                done.append(await revoker.revoke(target, actor=actor()))
+                bar.update(1)
+        return done
 
     done = with_runtime(work)
     if as_json:
@@ -203,18 +222,21 @@ def revoke(
             )
 
 
-def _confirmed_targets(user_id: str, provider: str | None, yes: bool) -> list[uuid.UUID]:
+def _confirmed_targets(where: queries.ConnectionFilter, yes: bool) -> list[uuid.UUID]:
     async def work(session: AsyncSession) -> list[Connection]:
-        return list(await queries.of_user(session, user_id, provider))
+        found = await queries.matching(session, where)
+        return [c for c in found if c.status is not ConnectionStatus.REVOKED or c.access_token]
 
     found = with_session(work)
+    scope = f"user {where.user_id!r}" if where.user_id else f"status {where.status}"
+    at = f" at {where.provider}" if where.provider else ""
     if not found:
-        where = f" at {provider}" if provider else ""
-        raise click.ClickException(f"user {user_id!r} has no connection{where}")
-    listed = ", ".join(f"{c.provider} ({c.status.value})" for c in found)
+        raise click.ClickException(f"no connection to revoke for {scope}{at}")
     if not yes:
+        listed = ", ".join(f"{c.user_id}/{c.provider} ({c.status.value})" for c in found[:10])
+        more = f" and {len(found) - 10} more" if len(found) > 10 else ""
         click.confirm(
-            f"Revoke {len(found)} connection(s) of user {user_id!r}: {listed}?", abort=True
+            f"Revoke {len(found)} connection(s) for {scope}{at}: {listed}{more}?", abort=True
         )
     return [connection.id for connection in found]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections.errors import ConnectionNotFound
@@ -14,6 +15,7 @@ from gateway.kit.pagination import Page, keyset_page
 from gateway.models import Connection, ConnectionStatus
 
 LISTING = "connections"
+S = TypeVar("S", bound=Select[Any])
 STATUSES = tuple(status.value for status in ConnectionStatus)
 
 
@@ -44,36 +46,41 @@ async def get(
     return connection
 
 
-async def of_user(
-    session: AsyncSession, user_id: str, provider: str | None = None
-) -> Sequence[Connection]:
-    statement = select(Connection).where(Connection.user_id == user_id)
-    if provider is not None:
-        statement = statement.where(Connection.provider == provider)
-    return (await session.scalars(statement.order_by(Connection.provider))).all()
-
-
 @dataclass(frozen=True)
 class ConnectionFilter:
     user_id: str | None = None
     provider: str | None = None
     status: ConnectionStatus | None = None
+    # User ids that begin with this (the console's search); LIKE wildcards in it are literal.
+    user_id_prefix: str | None = None
+
+    def apply(self, statement: S) -> S:
+        if self.user_id is not None:
+            statement = statement.where(Connection.user_id == self.user_id)
+        if self.user_id_prefix is not None:
+            statement = statement.where(
+                Connection.user_id.startswith(self.user_id_prefix, autoescape=True)
+            )
+        if self.provider is not None:
+            statement = statement.where(Connection.provider == self.provider)
+        if self.status is not None:
+            statement = statement.where(Connection.status == self.status)
+        return statement
+
+
+async def matching(session: AsyncSession, where: ConnectionFilter) -> Sequence[Connection]:
+    """Every connection the filter matches (for bulk operations), oldest first."""
+    statement = where.apply(select(Connection)).order_by(Connection.created_at, Connection.id)
+    return (await session.scalars(statement)).all()
 
 
 async def page(
     session: AsyncSession, where: ConnectionFilter, *, cursor: str | None, limit: int
 ) -> Page[Connection]:
     """Newest first; keyset-paginated on (created_at, id)."""
-    statement = select(Connection)
-    if where.user_id is not None:
-        statement = statement.where(Connection.user_id == where.user_id)
-    if where.provider is not None:
-        statement = statement.where(Connection.provider == where.provider)
-    if where.status is not None:
-        statement = statement.where(Connection.status == where.status)
     return await keyset_page(
         session,
-        statement,
+        where.apply(select(Connection)),
         listing=LISTING,
         at=Connection.created_at,
         id_=Connection.id,

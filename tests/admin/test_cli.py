@@ -9,12 +9,13 @@ from collections.abc import Sequence
 import httpx
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import update
 from sqlalchemy.engine import URL
 
 from gateway.cli import cli
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database, sync_url
-from gateway.models import ConnectionStatus
+from gateway.models import Connection, ConnectionStatus
 from tests.admin.conftest import audit_actions, connected, reload, tokens_of
 from tests.fixtures.stack import Stack
 
@@ -148,7 +149,7 @@ async def test_revoke_by_user_asks_first_and_a_no_changes_nothing(
     result = await gateway(["connections", "revoke", "--user", connection.user_id], input="n\n")
 
     assert result.exit_code == 1
-    assert "Revoke 1 connection(s) of user" in result.output
+    assert "Revoke 1 connection(s) for user" in result.output
     assert (await reload(db, connection.id)).status is ConnectionStatus.ACTIVE
 
 
@@ -184,7 +185,7 @@ async def test_revoke_of_a_user_without_connections_exits_1() -> None:
     result = await gateway(["connections", "revoke", "--user", "nobody-at-all", "--yes"])
 
     assert result.exit_code == 1
-    assert "has no connection" in result.output
+    assert "no connection to revoke" in result.output
 
 
 @pytest.mark.parametrize(
@@ -204,3 +205,34 @@ async def test_revoke_usage_errors_exit_2(args: list[str]) -> None:
 async def test_every_connections_command_has_help() -> None:
     for command in ("list", "show", "refresh", "revoke"):
         assert (await gateway(["connections", command, "--help"])).exit_code == 0
+
+
+async def test_revoke_by_status_takes_every_connection_in_it_and_no_other(
+    http: httpx.AsyncClient, service_key: str, db: Database
+) -> None:
+    stuck, healthy = await connected(http, service_key, db), await connected(http, service_key, db)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == stuck.id)
+            .values(status=ConnectionStatus.NEEDS_REAUTH)
+        )
+
+    asked = await gateway(["connections", "revoke", "--status", "needs_reauth"], input="n\n")
+    assert asked.exit_code == 1 and "Revoke" in asked.output and "(needs_reauth)" in asked.output
+    assert (await reload(db, stuck.id)).status is ConnectionStatus.NEEDS_REAUTH
+
+    result = await gateway(["connections", "revoke", "--status", "needs_reauth", "--yes", "--json"])
+
+    assert result.exit_code == 0, result.output
+    revoked = {item["id"] for item in json.loads(result.output)}
+    assert str(stuck.id) in revoked and str(healthy.id) not in revoked
+    assert (await reload(db, stuck.id)).status is ConnectionStatus.REVOKED
+    assert (await reload(db, healthy.id)).status is ConnectionStatus.ACTIVE
+
+
+async def test_revoke_takes_exactly_one_way_of_choosing() -> None:
+    both = await gateway(["connections", "revoke", "--user", "u", "--status", "needs_reauth"])
+    assert both.exit_code == 2
+    revoked_status = await gateway(["connections", "revoke", "--status", "revoked"])
+    assert revoked_status.exit_code == 2

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import queue
+import subprocess
+import sys
+import threading
 import uuid
 from typing import Any
 
@@ -123,3 +128,87 @@ def test_an_unknown_client_exits_1(env: None) -> None:
     result = CliRunner().invoke(cli, ["clients", "show", "nobody-by-that-name"])
     assert result.exit_code == 1
     assert "client_not_found" in result.output
+
+
+def test_revoke_asks_first_then_disables_the_key_and_audits(name: str) -> None:
+    refused = CliRunner().invoke(cli, ["clients", "revoke", name], input="n\n")
+    assert refused.exit_code == 1
+    assert run("show", name)["revoked"] is False
+
+    result = CliRunner().invoke(cli, ["clients", "revoke", name, "--yes"])
+
+    assert result.exit_code == 0, result.output
+    assert run("show", name)["revoked"] is True
+    tail = CliRunner().invoke(cli, ["audit", "tail", "--action", "client.revoked", "--json"])
+    assert tail.exit_code == 0, tail.output
+    events = [json.loads(line) for line in tail.output.splitlines()]
+    assert events[-1]["details"] == {"client": name}
+    assert events[-1]["actor"].startswith("cli:")
+
+
+def test_revoking_an_unknown_client_exits_1(env: None) -> None:
+    result = CliRunner().invoke(cli, ["clients", "revoke", "nobody-here", "--yes"])
+    assert result.exit_code == 1
+    assert "client_not_found" in result.output
+
+
+def test_audit_tail_prints_the_newest_events_oldest_first(name: str) -> None:
+    for change in ("--own-users-only", "--any-users"):
+        assert CliRunner().invoke(cli, ["clients", "update", name, change]).exit_code == 0
+    tail = CliRunner().invoke(cli, ["audit", "tail", "-n", "2", "--action", "client.updated"])
+    assert tail.exit_code == 0, tail.output
+    first, second = tail.output.splitlines()
+    assert "own_users_only" in first and "own_users_only" in second
+    assert first[:24] <= second[:24]  # RFC 3339 times sort as text: oldest first
+
+
+def test_audit_tail_follow_prints_events_as_they_are_written(name: str, database_url: URL) -> None:
+    earlier = f"svc-{uuid.uuid4().hex[:8]}"
+    assert (
+        CliRunner().invoke(cli, ["clients", "create", earlier, "--scope", "proxy"]).exit_code == 0
+    )
+    assert CliRunner().invoke(cli, ["clients", "revoke", earlier, "--yes"]).exit_code == 0
+    env = {
+        **os.environ,
+        "GATEWAY_DATABASE_URL": sync_url(database_url),
+        "GATEWAY_LOG_FORMAT": "text",
+    }
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "audit",
+            "tail",
+            "-n",
+            "1",
+            "--follow",
+            "--interval",
+            "0.1",
+            "--action",
+            "client.revoked",
+            "--json",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in follower.stdout or ():
+            lines.put(line)
+
+    def next_revoked_client() -> str:
+        event = json.loads(lines.get(timeout=20))
+        client: str = event["details"]["client"]
+        return client
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert next_revoked_client() == earlier  # it has printed the newest and now follows
+        assert CliRunner().invoke(cli, ["clients", "revoke", name, "--yes"]).exit_code == 0
+        assert next_revoked_client() == name
+    finally:
+        follower.terminate()
+        follower.wait(10)

@@ -1,0 +1,107 @@
+"""The connections list (search by user id, filter by status and provider, page) and a
+connection's page."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.connections import queries
+from gateway.console import history, search, views
+from gateway.console.guard import Operator, operator_page
+from gateway.console.render import page
+from gateway.kit import query
+from gateway.kit.clock import utcnow
+from gateway.kit.pagination import DEFAULT_LIMIT
+from gateway.models import ConnectionStatus
+from gateway.resources import resources
+
+LIST = "/console/connections"
+PARAMETERS = ("user", "match", "provider", "status", "cursor")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action just did, shown at the top of the connection's page."""
+
+    ok: bool
+    action: str
+    message: str
+    upstream: str | None = None
+
+
+def parse_search(params: QueryParams) -> search.Search:
+    """The search of a submitted form, where an empty field means no filter."""
+    given = QueryParams({name: value.strip() for name, value in params.items() if value.strip()})
+    query.only(given, PARAMETERS)
+    match = query.choice(given, "match", search.MATCHES)
+    status = query.choice(given, "status", queries.STATUSES)
+    return search.Search(
+        user=query.text(given, "user", max_length=255),
+        match="exact" if match == "exact" else "prefix",
+        provider=query.text(given, "provider", max_length=64),
+        status=ConnectionStatus(status) if status is not None else None,
+    )
+
+
+def search_url(found: search.Search, cursor: str | None = None) -> str:
+    params = {
+        "user": found.user or "",
+        "match": found.match,
+        "status": found.status.value if found.status else "",
+        "provider": found.provider or "",
+        **({"cursor": cursor} if cursor else {}),
+    }
+    return f"{LIST}?{urlencode({k: v for k, v in params.items() if v})}"
+
+
+@operator_page
+async def list_connections(request: Request, operator: Operator) -> Response:
+    res = resources(request)
+    found = parse_search(request.query_params)
+    cursor = request.query_params.get("cursor") or None
+    async with res.db.transaction() as session:
+        results = await search.page(session, found, cursor=cursor, limit=DEFAULT_LIMIT)
+    now = utcnow()
+    return page(
+        "connections.html",
+        operator=operator,
+        search=found,
+        rows=[views.connection(c, now) for c in results.items],
+        statuses=queries.STATUSES,
+        providers=sorted({*res.providers.names, *([found.provider] if found.provider else [])}),
+        next_url=search_url(found, results.next_cursor) if results.next_cursor else None,
+        first_url=search_url(found) if cursor else None,
+    )
+
+
+@operator_page
+async def show_connection(request: Request, operator: Operator) -> Response:
+    connection_id = queries.parse_id(request.path_params["connection_id"])
+    return await connection_page(request, operator, connection_id)
+
+
+async def connection_page(
+    request: Request, operator: Operator, connection_id: uuid.UUID, outcome: Outcome | None = None
+) -> Response:
+    async with resources(request).db.transaction() as session:
+        found = await history.load(session, connection_id)
+    now = utcnow()
+    pending = found.pending
+    return page(
+        "connection.html",
+        operator=operator,
+        outcome=outcome,
+        c=views.connection(found.connection, now),
+        pending=pending,
+        pending_next=views.moment(pending.next_attempt_at, now) if pending else None,
+        refreshes=views.refresh_history(found, now),
+        audit=views.audit_entries(found.audit, now),
+        events=[views.event(o, now) for o in found.outbound],
+        shown=history.SHOWN,
+    )

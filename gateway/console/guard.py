@@ -1,0 +1,153 @@
+"""Who is signed in to the console, and the CSRF check of every form they post.
+
+A session names a service client; on every request the client must still exist, be enabled, hold the
+``admin`` scope and have the key it signed in with, so disabling an operator's client or giving it a
+new key ends their sessions at once, on every replica.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.clients.store import Principal, principal_of
+from gateway.connections.endpoints import actor
+from gateway.console import session as sessions
+from gateway.console.errors import CsrfRejected
+from gateway.console.render import error_page, see_other
+from gateway.console.secret import SigningKeys, signing_keys
+from gateway.console.session import Session
+from gateway.exceptions import GatewayError
+from gateway.kit.clock import utcnow
+from gateway.kit.db import Database
+from gateway.models import ServiceClient
+from gateway.resources import Resources, resources
+
+ADMIN_SCOPE = "admin"
+HOME = "/console/connections"
+SIGN_IN = "/console/sign-in"
+
+
+@dataclass(frozen=True)
+class Operator:
+    principal: Principal
+    session: Session
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    @property
+    def actor(self) -> str:
+        """The admin API's actor (``client:<name>``): the audit trail reads alike either way."""
+        return actor(self.principal)
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every console handler needs: the resources, the signing keys, and the time now."""
+
+    res: Resources
+    keys: SigningKeys
+    now: int
+
+    def session(self, request: Request) -> Session | None:
+        return sessions.read(request, self.keys, self.res.settings, self.now)
+
+    def keep(self, response: Response, session: Session) -> None:
+        sessions.write(response, session, self.keys, self.res.settings)
+
+
+def context(request: Request) -> Context:
+    res = resources(request)
+    keys = signing_keys(res.settings, res.keys.active_key_id)
+    return Context(res, keys, int(utcnow().timestamp()))
+
+
+async def principal_of_session(db: Database, session: Session) -> Principal | None:
+    """The session's operator, if they may still use the console."""
+    if session.client_id is None:
+        return None
+    async with db.transaction() as tx:
+        client = await tx.get(ServiceClient, session.client_id)
+    if (
+        client is None
+        or client.revoked_at is not None
+        or ADMIN_SCOPE not in client.scopes
+        or not hmac.compare_digest(sessions.key_check(client.key_hash), session.key_check or "")
+    ):
+        return None
+    return principal_of(client)
+
+
+def csrf_matches(form: FormData, session: Session) -> bool:
+    token = form.get("csrf")
+    return isinstance(token, str) and hmac.compare_digest(token.encode(), session.csrf.encode())
+
+
+async def check_csrf(request: Request, session: Session) -> None:
+    if not csrf_matches(await request.form(), session):
+        raise CsrfRejected(
+            "This form did not come from your console session. Reload the page and try again."
+        )
+
+
+def safe_next(value: object) -> str:
+    """Where to go after signing in: a console path, never another site."""
+    if (
+        isinstance(value, str)
+        and len(value) <= 2000
+        and (value == "/console" or value.startswith("/console/"))
+        and value.isprintable()
+        and "\\" not in value
+    ):
+        return value
+    return HOME
+
+
+def to_sign_in(request: Request, ctx: Context) -> Response:
+    target = SIGN_IN
+    if request.method == "GET":
+        path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target += "?" + urlencode({"next": path})
+    response = see_other(target)
+    if sessions.COOKIE in request.cookies:
+        sessions.clear(response, ctx.res.settings)
+    return response
+
+
+Handler = Callable[[Request, Operator], Awaitable[Response]]
+
+
+def operator_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """A console page behind sign-in: signed-out requests go to the sign-in page, every POST must
+    carry the session's CSRF token, the gateway's expected errors become pages, and each view
+    re-signs the session (its idle timeout slides)."""
+
+    async def endpoint(request: Request) -> Response:
+        ctx = context(request)
+        session = ctx.session(request)
+        principal = await principal_of_session(ctx.res.db, session) if session else None
+        if session is None or principal is None:
+            return to_sign_in(request, ctx)
+        operator = Operator(principal, session)
+        try:
+            if request.method == "POST":
+                await check_csrf(request, session)
+            response = await handler(request, operator)
+        except GatewayError as exc:
+            response = error_page(exc, operator=operator)
+        ctx.keep(response, session.seen(ctx.now))
+        return response
+
+    return endpoint

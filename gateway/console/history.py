@@ -1,0 +1,71 @@
+"""What happened to a connection, for its console page: audit trail, outbound events, pending
+upstream revocation. Callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit import store as audit
+from gateway.connections import queries
+from gateway.connections.upstream_revocation import pending_for
+from gateway.models import AuditEvent, Connection, EventDelivery, OutboxEvent, PendingRevocation
+
+SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """An outbound event about the connection and its delivery to each endpoint."""
+
+    event: OutboxEvent
+    deliveries: Sequence[EventDelivery]
+
+
+@dataclass(frozen=True)
+class History:
+    connection: Connection
+    pending: PendingRevocation | None
+    audit: Sequence[AuditEvent]
+    outbound: Sequence[Outbound]
+
+
+async def load(session: AsyncSession, connection_id: uuid.UUID) -> History:
+    """ConnectionNotFound unless the connection exists."""
+    connection = await queries.get(session, connection_id)
+    return History(
+        connection=connection,
+        pending=await pending_for(session, connection_id),
+        audit=await audit.latest(session, connection_id, SHOWN),
+        outbound=await outbound(session, connection_id, SHOWN),
+    )
+
+
+async def outbound(session: AsyncSession, connection_id: uuid.UUID, limit: int) -> list[Outbound]:
+    """The connection's newest outbound events, newest first.
+
+    Events name their connection inside ``data``; the outbox is kept for days, not forever (see
+    ``events.retention``), so this unindexed lookup stays small.
+    """
+    events = (
+        await session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.data["connection_id"].astext == str(connection_id))
+            .order_by(OutboxEvent.occurred_at.desc(), OutboxEvent.id.desc())
+            .limit(limit)
+        )
+    ).all()
+    if not events:
+        return []
+    deliveries = (
+        await session.scalars(
+            select(EventDelivery)
+            .where(EventDelivery.event_id.in_([event.id for event in events]))
+            .order_by(EventDelivery.endpoint)
+        )
+    ).all()
+    return [Outbound(event, [d for d in deliveries if d.event_id == event.id]) for event in events]

@@ -1,0 +1,107 @@
+"""An operator in a real headless Chromium (Debian's, via Playwright): sign in, find a user's
+connection by searching, open it, revoke it after confirming, and see it revoked. Screenshots go to
+tests/artifacts/console-*.png."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.engine import URL
+
+from gateway.kit.db import Database
+from tests.console.conftest import Admin, new_operator
+from tests.e2e.flows import connect_new_user
+from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.stack import Stack, new_client
+from tests.fixtures.sync import run_sync
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def scene(stack: Stack, database_url: URL) -> tuple[Admin, str]:
+    """An operator's admin client and a freshly connected user."""
+
+    async def make() -> tuple[Admin, str]:
+        db = Database(database_url, pool_size=1)
+        try:
+            admin = await new_operator(db)
+            key = await new_client(db, ["connect", "proxy"], ["GET /**"])
+        finally:
+            await db.dispose()
+        async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=10) as http:
+            return admin, await connect_new_user(http, key)
+
+    return run_sync(make)
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
+
+
+def test_operator_finds_and_revokes_a_users_connection(
+    chromium: Browser, stack: Stack, scene: tuple[Admin, str]
+) -> None:
+    admin, user_id = scene
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    # Anything the console's CSP refuses (an inline style, say) is reported on the browser console.
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(f"{stack.gateway.url}/console")
+    assert page.url.startswith(f"{stack.gateway.url}/console/sign-in")
+
+    page.fill("#key", admin.key)
+    shot(page, "sign-in")
+    page.click("#sign-in button[type=submit]")
+    assert page.inner_text("#operator") == admin.name
+
+    page.fill("#user", user_id[: len("user-") + 4])
+    page.click("#search button[type=submit]")
+    row = page.locator(f'tr[data-user-id="{user_id}"]')
+    shot(page, "search")
+    row.locator("a").click()
+    assert page.get_attribute("#status", "data-status") == "active"
+    assert page.locator("#audit tr[data-action='connection.created']").count() == 1
+    shot(page, "connection")
+
+    page.click("#revoke")
+    assert user_id in page.inner_text("#confirm-user")
+    shot(page, "confirm-revoke")
+    page.click("#confirm-revoke")
+
+    assert page.get_attribute("#outcome", "data-upstream") == "done"
+    assert page.get_attribute("#status", "data-status") == "revoked"
+    audit = page.locator("#audit tr[data-action='connection.revoked'] .actor")
+    assert audit.inner_text() == admin.actor
+    shot(page, "revoked")
+    assert refused == []
+    page.close()
+
+
+def test_a_wrong_key_shows_the_error_in_the_browser(chromium: Browser, stack: Stack) -> None:
+    page = chromium.new_page()
+    page.goto(f"{stack.gateway.url}/console/sign-in")
+    page.fill("#key", f"gw_{uuid.uuid4().hex}")
+    page.click("#sign-in button[type=submit]")
+
+    assert "cannot sign in" in page.inner_text("#sign-in-error")
+    shot(page, "sign-in-refused")
+    page.close()
