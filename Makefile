@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-all lint format chromium lock clean
+.PHONY: run test test-all test-long lint format chromium lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP) chromium  ## the default suite (slow suites: make test-all)
 
 test-all: $(STAMP) chromium
 	$(BIN)/pytest -m ''
+
+test-long: $(STAMP)  ## the soak: 500 connections, 5-second tokens, a minute of kills and outages
+	$(BIN)/pytest -m soak
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,14 +1,19 @@
 """The gateway-wide circuit breaker per provider, held in PostgreSQL so every replica sees it.
 
 It opens when the provider refuses the gateway's own client (``invalid_client`` and the like): such an
-error says nothing about any user's grant, so no connection is touched while it is open.
+error says nothing about any user's grant, so no connection is touched while it is open. While open,
+no refresh calls the provider. When the open period ends, one caller in the whole cluster is let
+through as a probe (a conditional update decides who); the others keep waiting for the probe window.
+A probe that succeeds closes the breaker; one that is refused again opens it for twice as long (up to
+``MAX_OPEN_SECONDS``). Refusals of calls that were already in flight when it opened change nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,23 +22,66 @@ from gateway.models import ProviderBreaker
 MAX_OPEN_SECONDS = 900.0
 
 
-async def open_until(session: AsyncSession, provider: str, now: datetime) -> datetime | None:
-    """When the breaker closes again, or None when it is closed."""
-    until = await session.scalar(
-        select(ProviderBreaker.open_until).where(ProviderBreaker.provider == provider)
+@dataclass(frozen=True)
+class Admission:
+    """Whether a call may go to the provider; ``probe`` when it is the one testing a tripped breaker."""
+
+    allowed: bool
+    probe: bool = False
+    closed_until: datetime | None = None
+
+
+async def admit(
+    session: AsyncSession, provider: str, now: datetime, probe_seconds: float
+) -> Admission:
+    row = (
+        await session.execute(
+            select(ProviderBreaker.open_until, ProviderBreaker.consecutive_failures).where(
+                ProviderBreaker.provider == provider
+            )
+        )
+    ).first()
+    if row is None or (row.open_until is None and not row.consecutive_failures):
+        return Admission(allowed=True)
+    if row.open_until is not None and row.open_until > now:
+        return Admission(allowed=False, closed_until=row.open_until)
+    # Half open: the first caller to move the window forward is the probe.
+    won = await session.scalar(
+        update(ProviderBreaker)
+        .where(
+            ProviderBreaker.provider == provider,
+            (ProviderBreaker.open_until.is_(None)) | (ProviderBreaker.open_until <= now),
+        )
+        .values(open_until=now + timedelta(seconds=probe_seconds))
+        .returning(ProviderBreaker.provider)
     )
-    return until if until is not None and until > now else None
+    if won is None:
+        return Admission(allowed=False, closed_until=now + timedelta(seconds=probe_seconds))
+    return Admission(allowed=True, probe=True)
 
 
 async def trip(
-    session: AsyncSession, provider: str, error: str, now: datetime, base_seconds: float
+    session: AsyncSession,
+    provider: str,
+    error: str,
+    now: datetime,
+    base_seconds: float,
+    *,
+    probe: bool = False,
 ) -> tuple[datetime, bool]:
-    """Open (or keep open, for longer) the breaker; returns when it closes and whether it just opened."""
+    """Open the breaker, or after a failed probe keep it open for longer.
+
+    Returns when it closes and whether this refusal opened it (the alert is raised once). A refusal
+    of a call that was not the probe, while the breaker is already tripped, changes nothing.
+    """
     row = await session.scalar(
         select(ProviderBreaker).where(ProviderBreaker.provider == provider).with_for_update()
     )
+    tripped = row is not None and row.consecutive_failures > 0
+    if tripped and not probe:
+        assert row is not None
+        return (row.open_until or now), False
     failures = 1 if row is None else row.consecutive_failures + 1
-    was_open = row is not None and row.open_until is not None and row.open_until > now
     seconds = min(MAX_OPEN_SECONDS, base_seconds * 2 ** (failures - 1))
     until = now + timedelta(seconds=seconds)
     await session.execute(
@@ -55,7 +103,7 @@ async def trip(
             },
         )
     )
-    return until, not was_open
+    return until, not tripped
 
 
 async def reset(session: AsyncSession, provider: str) -> None:

@@ -186,14 +186,19 @@ class Refresher:
     async def _refresh_holding_lease(self, connection: Connection) -> Fresh:
         provider = self.providers.get(connection.provider)
         now = utcnow()
+        # A probe may take as long as a token request can.
+        probe_seconds = (
+            self._settings.http_connect_timeout_seconds + self._settings.http_read_timeout_seconds
+        )
         async with self._db.transaction() as session:
-            closed_at = await breaker.open_until(session, connection.provider, now)
-        if closed_at is not None:
+            admission = await breaker.admit(session, connection.provider, now, probe_seconds)
+        if not admission.allowed:
             self._count(connection.provider, "breaker_open")
+            closed_at = admission.closed_until or now
             raise ProviderUnavailable(
                 f"{connection.provider} refuses the gateway's client; retrying after {closed_at:%H:%M:%S}",
                 provider=connection.provider,
-                retry_after=(closed_at - now).total_seconds(),
+                retry_after=max(1.0, (closed_at - now).total_seconds()),
             )
         refresh_token = store.refresh_token(self._keys, connection)
         if refresh_token is None:
@@ -205,7 +210,7 @@ class Refresher:
             return await self._grant_lost(connection, exc.code, exc.message)
         except ClientRejected as exc:
             self._count(connection.provider, "client_rejected")
-            await self._client_rejected(connection.provider, exc)
+            await self._client_rejected(connection.provider, exc, probe=admission.probe)
             raise
         except BudgetExhausted:
             # Not a failure: nothing was sent; the loop comes back when there is room.
@@ -331,10 +336,15 @@ class Refresher:
             details={"connection_id": str(connection.id), "reason": code},
         )
 
-    async def _client_rejected(self, provider: str, exc: ProviderError) -> None:
+    async def _client_rejected(self, provider: str, exc: ProviderError, *, probe: bool) -> None:
         async with self._db.transaction() as session:
             until, opened = await breaker.trip(
-                session, provider, exc.code, utcnow(), self._settings.breaker_open_seconds
+                session,
+                provider,
+                exc.code,
+                utcnow(),
+                self._settings.breaker_open_seconds,
+                probe=probe,
             )
             if opened:
                 await emit(
