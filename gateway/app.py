@@ -7,7 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 import httpx
+import sqlalchemy.exc
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -42,6 +44,29 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     response = plain_error(exc.status_code, code, str(exc.detail))
     if exc.headers:
         response.headers.update(exc.headers)
+    return response
+
+
+# What the database (or its pool) raises when it cannot be reached or is full: the gateway cannot
+# serve right now, which is a 503 for the caller to retry, not a bug.
+DATABASE_UNAVAILABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    ConnectionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    log.error(
+        "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    response = plain_error(
+        503, "database_unavailable", "The gateway cannot reach its database; try again shortly."
+    )
+    response.headers["Retry-After"] = "1"
     return response
 
 
@@ -119,6 +144,7 @@ def create_app(
             ConnectFailure: handle_connect_failure,
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
+            **dict.fromkeys(DATABASE_UNAVAILABLE, handle_database_unavailable),
             Exception: handle_unexpected,
         },
         lifespan=lifespan,

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections import store, upstream_revocation
@@ -47,6 +48,7 @@ from gateway.tokens.budget import BudgetExhausted, TokenBudget
 log = logging.getLogger(__name__)
 
 LEASE_POLL_SECONDS = 0.05
+ON_DEMAND_RETRY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Fresh:
 
     connection: Connection
     refreshed: bool
+    holder_gone: bool = False  # another process held the lease and let it run out
 
 
 class Refresher:
@@ -109,7 +112,12 @@ class Refresher:
             fresh = await self._wait_for_other(connection_id, seen_version, patient=not due_only)
             if self._metrics is not None:
                 self._metrics.lease_waits.labels(fresh.connection.provider).inc()
-            return fresh
+            if not fresh.holder_gone:
+                return fresh
+            # The holder died mid-refresh (its lease ran out): take over rather than give up.
+            connection = await self._take_lease(connection_id)
+            if connection is None:
+                return fresh
         try:
             if (seen_version is not None and connection.token_version != seen_version) or (
                 due_only
@@ -117,9 +125,29 @@ class Refresher:
                 and connection.next_refresh_at > utcnow()
             ):
                 return Fresh(connection, refreshed=False)
+            if not due_only:
+                self._space_out_on_demand(connection)
             return await self._refresh_holding_lease(connection)
         finally:
             await self._release_lease(connection_id)
+
+    def _space_out_on_demand(self, connection: Connection) -> None:
+        """While a connection's refreshes fail, callers (the proxy, an operator) try the provider at
+        most once every ``ON_DEMAND_RETRY_SECONDS``: an outage is not hammered by every call, and its
+        end is noticed within seconds, whatever the refresher's own backoff has grown to."""
+        error = connection.last_refresh_error
+        if not connection.consecutive_failures or not error or "at" not in error:
+            return
+        now = utcnow()
+        retry_at = datetime.fromisoformat(error["at"]) + timedelta(seconds=ON_DEMAND_RETRY_SECONDS)
+        if retry_at > now:
+            self._count(connection.provider, "backing_off")
+            raise ProviderUnavailable(
+                f"refreshing this connection failed moments ago ({error.get('code')}); "
+                "trying again shortly",
+                provider=connection.provider,
+                retry_after=max(1.0, (retry_at - now).total_seconds()),
+            )
 
     async def _take_lease(self, connection_id: uuid.UUID) -> Connection | None:
         now = utcnow()
@@ -157,13 +185,20 @@ class Refresher:
             )
 
     async def release_all(self) -> int:
-        """Give up every lease this process holds (on shutdown), so no refresh waits for them."""
-        async with self._db.transaction() as session:
-            result = await session.execute(
-                update(Connection)
-                .where(Connection.lease_owner == self.owner)
-                .values(lease_owner=None, lease_expires_at=None)
-            )
+        """Give up every lease this process holds (on shutdown), so no refresh waits for them.
+
+        Best effort: if the database cannot be reached the leases simply run out.
+        """
+        try:
+            async with self._db.transaction() as session:
+                result = await session.execute(
+                    update(Connection)
+                    .where(Connection.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not give up refresh leases (%s); they expire", type(exc).__name__)
+            return 0
         return int(getattr(result, "rowcount", 0) or 0)
 
     async def _wait_for_other(
@@ -181,6 +216,8 @@ class Refresher:
             moved = seen_version is not None and current.token_version != seen_version
             if moved or current.lease_owner is None or not patient or utcnow() > deadline:
                 return Fresh(current, refreshed=False)
+            if current.lease_expires_at is not None and current.lease_expires_at < utcnow():
+                return Fresh(current, refreshed=False, holder_gone=True)
             await asyncio.sleep(LEASE_POLL_SECONDS)
 
     async def _refresh_holding_lease(self, connection: Connection) -> Fresh:

@@ -225,7 +225,7 @@ async def test_revoke_by_status_takes_every_connection_in_it_and_no_other(
     result = await gateway(["connections", "revoke", "--status", "needs_reauth", "--yes", "--json"])
 
     assert result.exit_code == 0, result.output
-    revoked = {item["id"] for item in json.loads(result.output)}
+    revoked = {item["id"] for item in json.loads(result.stdout)}  # the progress bar is on stderr
     assert str(stuck.id) in revoked and str(healthy.id) not in revoked
     assert (await reload(db, stuck.id)).status is ConnectionStatus.REVOKED
     assert (await reload(db, healthy.id)).status is ConnectionStatus.ACTIVE

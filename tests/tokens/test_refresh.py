@@ -286,3 +286,67 @@ async def test_waiting_for_another_process_lease_uses_its_result_and_is_counted(
         connection.token_version + 1,
     )
     assert metrics.lease_waits.labels("contio")._value.get() == 1
+
+
+async def test_a_dead_holders_lease_is_taken_over_once_it_runs_out(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id)
+            .values(
+                lease_owner="killed-process",
+                lease_expires_at=datetime.now(UTC) + timedelta(seconds=0.3),
+            )
+        )
+    refresher = make_refresher(db, stack.settings, provider_http)
+
+    fresh = await refresher.refresh(connection.id, seen_version=connection.token_version)
+
+    assert fresh.refreshed
+    assert fresh.connection.token_version == connection.token_version + 1
+    assert (await load(db, connection.user_id)).lease_owner is None
+
+
+async def test_while_refreshes_fail_callers_try_the_provider_at_most_every_few_seconds(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+
+    async def failed(seconds_ago: float) -> None:
+        at = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+        async with db.transaction() as session:
+            await session.execute(
+                update(Connection)
+                .where(Connection.id == connection.id)
+                .values(
+                    consecutive_failures=3,
+                    last_refresh_error={
+                        "code": "provider_unavailable",
+                        "message": "down",
+                        "at": at.isoformat(),
+                    },
+                )
+            )
+
+    refresher = make_refresher(db, stack.settings, provider_http)
+    calls = stack.sandbox_store.stats()["refresh_calls"]
+    await failed(seconds_ago=2)
+    with pytest.raises(ProviderUnavailable) as spaced:
+        await refresher.refresh(connection.id)
+    assert spaced.value.retry_after is not None and 7 <= spaced.value.retry_after <= 8.5
+    assert stack.sandbox_store.stats()["refresh_calls"] == calls
+
+    await failed(seconds_ago=11)
+    fresh = await refresher.refresh(connection.id)
+    assert fresh.refreshed and fresh.connection.consecutive_failures == 0
