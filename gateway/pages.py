@@ -30,3 +30,12 @@ def environment() -> Environment:
 def render(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     html = environment().get_template(template).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+def failure_page(status_code: int, code: str, message: str) -> HTMLResponse:
+    """A flow that could not finish, told to the person in the browser (marked as our error)."""
+    response = render(
+        "connect_result.html", status_code=status_code, ok=False, code=code, message=message
+    )
+    response.headers["Gateway-Error"] = "1"
+    return response

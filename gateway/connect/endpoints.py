@@ -19,7 +19,7 @@ from gateway.exceptions import BadRequest, GatewayError
 from gateway.kit.body import parse_json
 from gateway.kit.clock import utcnow
 from gateway.models import ConnectSession
-from gateway.pages import render
+from gateway.pages import failure_page, render
 from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderUnavailable
 from gateway.providers.tokens import TokenSet
@@ -264,15 +264,7 @@ def render_failure(request: Request, exc: ConnectFailure) -> Response:
         return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(exc.body(), status_code=exc.status_code, headers={"Gateway-Error": "1"})
-    response = render(
-        "connect_result.html",
-        status_code=exc.status_code,
-        ok=False,
-        code=exc.code,
-        message=exc.message,
-    )
-    response.headers["Gateway-Error"] = "1"
-    return response
+    return failure_page(exc.status_code, exc.code, exc.message)
 
 
 async def handle_connect_failure(request: Request, exc: Exception) -> Response:

@@ -17,7 +17,7 @@ from starlette.responses import HTMLResponse, Response
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.models import Provisioning, ProvisioningStatus
-from gateway.pages import render
+from gateway.pages import failure_page, render
 from gateway.providers.errors import ProviderUnavailable
 from gateway.providers.partner_auth import InvalidCode
 from gateway.provisioning import service, store
@@ -128,12 +128,4 @@ def _connected(provisioning: Provisioning) -> HTMLResponse:
 
 
 def _result(exc: GatewayError) -> HTMLResponse:
-    response = render(
-        "connect_result.html",
-        status_code=exc.status_code,
-        ok=False,
-        code=exc.code,
-        message=exc.message,
-    )
-    response.headers["Gateway-Error"] = "1"
-    return response
+    return failure_page(exc.status_code, exc.code, exc.message)
