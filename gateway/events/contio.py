@@ -50,7 +50,7 @@ def is_signed(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
 def parse_envelope(body: bytes) -> Envelope:
     try:
         document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InvalidEnvelope("the body is not valid JSON") from exc
     if not isinstance(document, dict):
         raise InvalidEnvelope("the body is not a JSON object")
@@ -62,8 +62,11 @@ def parse_envelope(body: bytes) -> Envelope:
     if missing:
         raise InvalidEnvelope(f"missing field(s): {', '.join(missing)}")
     event_id, event_type = document["event_id"], document["event_type"]
-    if not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID_LENGTH:
-        raise InvalidEnvelope(f"event_id must be a string of at most {MAX_EVENT_ID_LENGTH} chars")
+    # The id is stored (seen_webhooks), and PostgreSQL text cannot hold U+0000.
+    if not isinstance(event_id, str) or len(event_id) > MAX_EVENT_ID_LENGTH or "\x00" in event_id:
+        raise InvalidEnvelope(
+            f"event_id must be a string of at most {MAX_EVENT_ID_LENGTH} chars, without NUL"
+        )
     if not isinstance(event_type, str) or not isinstance(document["data"], dict):
         raise InvalidEnvelope("event_type must be a string and data an object")
     return Envelope(
@@ -79,7 +82,10 @@ def parse_envelope(body: bytes) -> Envelope:
 def parse_timestamp(value: object) -> datetime:
     """RFC 3339 (``Z`` or an offset) or unix seconds."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError) as exc:  # NaN, infinities, far out of range
+            raise InvalidEnvelope("timestamp is not a time unix seconds can name") from exc
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -8,12 +8,11 @@ Rows inserted while a caller pages never shift later pages (no OFFSET).
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, tuple_
@@ -26,6 +25,9 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 T = TypeVar("T")
+# What decoding a cursor that is not ours raises. binascii.Error is a ValueError; OverflowError: a
+# time beyond years 1 to 9999 in UTC; RecursionError: JSON nested deeper than the parser goes.
+UNDECODABLE = (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError)
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ class Cursor:
             raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
             data = json.loads(raw)
             cursor = cls(data["l"], datetime.fromisoformat(data["t"]), uuid.UUID(data["i"]))
-        except (binascii.Error, ValueError, TypeError, KeyError, AttributeError) as exc:
+            if cursor.at.tzinfo is not None:
+                cursor.at.astimezone(UTC)
+        except UNDECODABLE as exc:
             raise invalid_cursor() from exc
         if cursor.listing != listing or cursor.at.tzinfo is None:
             raise invalid_cursor()

@@ -23,8 +23,11 @@ def only(params: QueryParams, allowed: Collection[str]) -> None:
 
 def text(params: QueryParams, name: str, *, max_length: int) -> str | None:
     value = params.get(name)
-    if value is not None and not 1 <= len(value) <= max_length:
-        raise BadRequest(f"{name} must be 1 to {max_length} characters", code=f"invalid_{name}")
+    # PostgreSQL text cannot hold U+0000: such a filter would fail in the database, not match.
+    if value is not None and (not 1 <= len(value) <= max_length or "\x00" in value):
+        raise BadRequest(
+            f"{name} must be 1 to {max_length} characters, without NUL", code=f"invalid_{name}"
+        )
     return value
 
 

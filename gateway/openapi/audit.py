@@ -1,0 +1,63 @@
+"""The audit trail (scope admin): who did what to which connection, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.openapi.common import (
+    DATABASE_DOWN,
+    PAGE_ERRORS,
+    PAGE_PARAMETERS,
+    UNAUTHORIZED,
+    Schema,
+    error,
+    json_body,
+    page_of,
+    query_parameter,
+    ref,
+)
+
+SCHEMAS: dict[str, Schema] = {
+    "AuditEvent": {
+        "type": "object",
+        "required": ["id", "occurred_at", "actor", "action", "connection_id", "details"],
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "occurred_at": {"type": "string", "format": "date-time"},
+            "actor": {
+                "type": "string",
+                "description": "client:<name>, cli:<os user>, gateway:<job> or provider:<name>",
+            },
+            "action": {"type": "string"},
+            "connection_id": {"type": ["string", "null"], "format": "uuid"},
+            "details": {"type": "object"},
+        },
+    },
+    "AuditEventPage": page_of("AuditEvent"),
+}
+
+PATHS: dict[str, Any] = {
+    "/v1/audit-events": {
+        "get": {
+            "summary": "The audit trail, newest first (scope admin)",
+            "description": "Any other query parameter is refused (unknown_parameter).",
+            "parameters": [
+                query_parameter("connection_id", {"type": "string", "format": "uuid"}),
+                query_parameter("action", {"type": "string", "minLength": 1, "maxLength": 64}),
+                *PAGE_PARAMETERS,
+            ],
+            "responses": {
+                "200": json_body(ref("AuditEventPage"), "One page."),
+                "400": error(
+                    "A bad filter or page parameter.",
+                    *PAGE_ERRORS,
+                    "invalid_connection_id",
+                    "invalid_action",
+                ),
+                "401": UNAUTHORIZED,
+                "403": error("The key lacks the admin scope.", "insufficient_scope"),
+                "503": DATABASE_DOWN,
+            },
+        }
+    },
+}

@@ -1,0 +1,72 @@
+"""Liveness, readiness, metrics and this document: for probes and scrapers, without a key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.openapi.common import DATABASE_DOWN, Schema, error, json_body, ref
+
+SCHEMAS: dict[str, Schema] = {
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"const": "ok"}},
+    },
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "schema_revision"],
+        "properties": {
+            "status": {"const": "ready"},
+            "schema_revision": {"type": "string", "description": "The Alembic head."},
+        },
+    },
+}
+
+PATHS: dict[str, Any] = {
+    "/healthz": {
+        "get": {
+            "summary": "Liveness",
+            "security": [],
+            "responses": {"200": json_body(ref("Health"), "Up.")},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: the database answers and its schema is current",
+            "security": [],
+            "responses": {
+                "200": json_body(ref("Readiness"), "Ready."),
+                "503": error(
+                    "Not ready: the database cannot be reached, or its schema is not this "
+                    "version's (details.database_revision, details.required_revision).",
+                    "database_unavailable",
+                    "schema_outdated",
+                ),
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics: this process's counters and the cluster's gauges",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition format 0.0.4.",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                },
+                "503": DATABASE_DOWN,
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {
+                "200": json_body(
+                    {"type": "object", "required": ["openapi", "paths"]}, "OpenAPI 3.1."
+                )
+            },
+        }
+    },
+}

@@ -1,0 +1,98 @@
+"""The token-injecting proxy: a service calls the provider's API as one of its users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.openapi.common import UNAUTHORIZED, Schema, error, unavailable
+
+SCHEMAS: dict[str, Schema] = {}
+
+METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
+
+OPERATION: dict[str, Any] = {
+    "summary": "Call the provider's API as the user (scope proxy and a matching allow rule)",
+    "description": (
+        "The path below the user id goes to the provider's API base, normalised; the query string "
+        "unchanged. Bodies stream both ways. Forwarded request headers: Accept, Accept-Encoding, "
+        "Accept-Language, Content-Type, Content-Encoding, Content-Language, Idempotency-Key, "
+        "X-Client-Timezone, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, "
+        "If-Range, Range, Prefer; the gateway sets Authorization (the user's token) and "
+        "X-Request-Id. GET, HEAD, OPTIONS, PUT, DELETE and requests with an Idempotency-Key are "
+        "retried on connection failures, 502, 503 and 504; redirects are returned, not followed. "
+        "The provider's answers, errors included, come back as they are and without a "
+        "Gateway-Error header (the default response, whatever the status); the statuses "
+        "listed are the gateway's own errors, which carry Gateway-Error: 1."
+    ),
+    "parameters": [
+        {
+            "name": "user_id",
+            "in": "path",
+            "required": True,
+            "description": "Your id for the user, percent-encoded.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        },
+        {
+            "name": "path",
+            "in": "path",
+            "required": True,
+            "description": "The path at the provider's API base: printable ASCII, "
+            "percent-encoded, no dot segments, empty segments or encoded slashes.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "Gateway-Provider",
+            "in": "header",
+            "required": False,
+            "description": "Which of the user's connections; default: the default provider.",
+            "schema": {"type": "string"},
+        },
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "Forwarded; makes an unsafe method retryable.",
+            "schema": {"type": "string"},
+        },
+        {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+    ],
+    "responses": {
+        "default": {"description": "The provider's answer, passed through."},
+        "400": error(
+            "Bad path, provider or Content-Length.",
+            "invalid_path",
+            "unknown_provider",
+            "invalid_request",
+        ),
+        "401": UNAUTHORIZED,
+        "403": error(
+            "The key lacks the scope, no allow rule matches, or the user is outside the client's "
+            "namespace (refusals are audited).",
+            "insufficient_scope",
+            "proxy_forbidden",
+        ),
+        "404": error("The user has no connection.", "connection_not_found"),
+        "409": error("The user must connect again.", "reauth_required"),
+        "410": error("The connection was revoked.", "connection_revoked"),
+        "429": error(
+            "The client's rate limit (per replica) is spent; see Retry-After.",
+            "rate_limited",
+            retry_after=True,
+        ),
+        "502": error(
+            "The provider could not be reached or broke off, or refused the refresh the token "
+            "needed.",
+            "upstream_unreachable",
+            "provider_error",
+            "provider_client_rejected",
+        ),
+        "503": unavailable(
+            "The token needed refreshing and the provider is unavailable; see Retry-After.",
+            "provider_unavailable",
+            "token_budget_exhausted",
+        ),
+        "504": error("The provider did not answer in time.", "upstream_timeout"),
+    },
+}
+
+PATHS: dict[str, Any] = {"/proxy/users/{user_id}/{path}": dict.fromkeys(METHODS, OPERATION)}
