@@ -13,8 +13,13 @@ and a human message, and is rendered in one shape by ``error_response``::
      +-- Conflict                     409
      +-- Gone                         410
      +-- UnprocessableContent         422                  well-formed, but the provider refused it
+     +-- TooManyRequests              429                  a limit is spent; Retry-After says when
      +-- ServiceUnavailable           503                  the gateway cannot serve right now
      +-- UpstreamError                502                  the provider failed us (see providers.errors)
+     +-- GatewayTimeout               504                  the provider did not answer in time
+
+Domain errors subclass these with their own codes (``connections.errors``, ``proxy.errors``,
+``providers.errors``, ``provisioning.errors``).
 """
 
 from __future__ import annotations
@@ -108,6 +113,13 @@ class UnprocessableContent(GatewayError):
     code = "unprocessable_content"
 
 
+class TooManyRequests(GatewayError):
+    """Raised when a rate limit is spent; carries Retry-After."""
+
+    status_code = 429
+    code = "rate_limited"
+
+
 class ServiceUnavailable(GatewayError):
     """Raised when the gateway cannot serve right now (database down, schema outdated)."""
 
@@ -120,6 +132,13 @@ class UpstreamError(GatewayError):
 
     status_code = 502
     code = "upstream_error"
+
+
+class GatewayTimeout(GatewayError):
+    """Raised when the provider did not answer in time."""
+
+    status_code = 504
+    code = "gateway_timeout"
 
 
 def error_response(error: GatewayError) -> JSONResponse:

@@ -2,9 +2,9 @@
 
     BadRequest             400 invalid_path          (``paths.InvalidPath``)
     Forbidden              403 proxy_forbidden       no allow rule, or the user is outside the namespace
-    GatewayError           429 rate_limited          the client's rate limit is spent (Retry-After)
+    TooManyRequests        429 rate_limited          the client's rate limit is spent (Retry-After)
     UpstreamError          502 upstream_unreachable  the provider's API could not be reached, or broke off
-    GatewayError           504 upstream_timeout      the provider's API did not answer in time
+    GatewayTimeout         504 upstream_timeout      the provider's API did not answer in time
 
 All are rendered with ``Gateway-Error: 1``; an error the provider answers with is passed through as
 it came, so a caller can always tell the two apart.
@@ -16,7 +16,13 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.exceptions import Forbidden, GatewayError, UpstreamError
+from gateway.exceptions import (
+    Forbidden,
+    GatewayError,
+    GatewayTimeout,
+    TooManyRequests,
+    UpstreamError,
+)
 
 
 class ProxyForbidden(Forbidden):
@@ -25,11 +31,8 @@ class ProxyForbidden(Forbidden):
     code = "proxy_forbidden"
 
 
-class RateLimited(GatewayError):
+class RateLimited(TooManyRequests):
     """Raised when the client has spent its rate limit on this replica."""
-
-    status_code = 429
-    code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(
@@ -60,8 +63,7 @@ class UpstreamUnreachable(UpstreamFailure, UpstreamError):
     code = "upstream_unreachable"
 
 
-class UpstreamTimeout(UpstreamFailure):
+class UpstreamTimeout(UpstreamFailure, GatewayTimeout):
     """Raised when the provider's API did not answer in time."""
 
-    status_code = 504
     code = "upstream_timeout"
