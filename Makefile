@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-all test-long lint format chromium lock clean
+.PHONY: run test test-all test-long bench lint format chromium lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ test-all: $(STAMP) chromium
 
 test-long: $(STAMP)  ## the soak: 500 connections, 5-second tokens, a minute of kills and outages
 	$(BIN)/pytest -m soak
+
+# The proxy against nginx and a bare pass-through, the refresher against the sandbox (issue 5);
+# installs wrk and nginx with apt-get when missing. BENCH_DURATION=SECONDS shortens each point;
+# see bench/settings.py for the other BENCH_* knobs. Writes bench/results/latest.json and .png.
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 
@@ -63,6 +64,10 @@ def serve(
     if public_port is not None:
         listeners.append((public_host or host, public_port))
     sockets = [_listen(address) for address in listeners]
+    # What is imported and built by now lives as long as the process: keep it out of the cyclic
+    # collector's full passes, which stalled every request in flight for 100 ms and more under
+    # load (make bench, concurrency 32: p99 about 100 ms before, 10 to 35 ms after).
+    gc.freeze()
     server.run(sockets=sockets)
 
 

@@ -13,7 +13,7 @@ from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.kit.tracing import tracer
+from gateway.kit.tracing import tracer, tracing_on
 from gateway.metrics.registry import Metrics
 
 UNMATCHED = "unmatched"
@@ -56,6 +56,12 @@ class Observe:
                 record()  # before the last byte leaves, so a caller never sees it uncounted
             await send(message)
 
+        if not tracing_on():
+            try:
+                await self.app(scope, receive, observed_send)
+            finally:
+                record()
+            return
         carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         with tracer.start_as_current_span(
             "HTTP " + scope["method"], context=propagate.extract(carrier), kind=SpanKind.SERVER

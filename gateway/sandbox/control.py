@@ -11,6 +11,10 @@ has nothing like it) and needs no authentication, being a local development tool
   admin would, webhook included; it answers ``{"revoked_grants": n}``.
 - ``GET /_sandbox/outbox[?email=...]`` shows the one-time codes the sandbox would have emailed,
   oldest first: ``{"messages": [{"email", "code", "sent_at"}]}``; ``DELETE`` empties it.
+- ``POST /_sandbox/grants`` with ``{"email", "count"[, "scope"]}`` issues ``count`` grants to that
+  user at once, as if each consent had been given and its code redeemed (for benchmarks that need
+  many refresh tokens): ``{"subject", "scope", "expires_in", "grants": [{"access_token",
+  "refresh_token"}]}``. At most ``MAX_GRANTS`` a call.
 
 Changing the faults also clears the rate limiter's windows, so switching limits on starts afresh.
 """
@@ -26,6 +30,8 @@ from starlette.responses import JSONResponse, Response
 from gateway.sandbox.errors import ApiError
 from gateway.sandbox.resources import rfc3339
 from gateway.sandbox.store import SandboxStore
+
+MAX_GRANTS = 10_000
 
 
 class ControlApi:
@@ -71,6 +77,29 @@ class ControlApi:
         if not isinstance(email, str) or not email.strip():
             raise ApiError(400, "invalid_request", "email is required.")
         return JSONResponse({"revoked_grants": self.store.revoke_user(email)})
+
+    async def issue_grants(self, request: Request) -> Response:
+        body = await _json_object(request)
+        email, count, scope = body.get("email"), body.get("count"), body.get("scope", "openid")
+        if not isinstance(email, str) or not email.strip() or not isinstance(scope, str):
+            raise ApiError(400, "invalid_request", "email (and scope, if given) must be strings.")
+        if not isinstance(count, int) or not 1 <= count <= MAX_GRANTS:
+            raise ApiError(400, "invalid_request", f"count must be 1 to {MAX_GRANTS}.")
+        store, options = self.store, self.store.options
+        user = store.sign_in(email)
+        redirect_uri = options.redirect_uris[0]
+        grants = []
+        for _ in range(count):
+            code = store.issue_code(user, redirect_uri, tuple(scope.split()), None, None)
+            tokens = store.redeem_code(code, options.client_id, redirect_uri, None)
+            grants.append(
+                {
+                    "access_token": tokens.access_token.token,
+                    "refresh_token": tokens.refresh_token.token,
+                }
+            )
+        shown = {"subject": str(user.id), "scope": scope, "expires_in": options.access_token_ttl}
+        return JSONResponse({**shown, "grants": grants})
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

@@ -1,0 +1,228 @@
+"""From measured points to ``latest.json``: medians per target and concurrency, the ratios the goals
+are stated in, and the verdict on each goal. Pure functions, so a test can check them without load."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+TARGET_ORDER = ("direct", "nginx", "passthrough", "gateway", "gateway_cached")
+THROUGHPUT_GOAL = 0.8  # gateway rps / passthrough rps, at every concurrency
+ADDED_P50_GOAL_MS = 0.5  # gateway p50 - direct p50, at concurrency 1
+MEMORY_GROWTH_GOAL = 0.05  # RSS growth across the soak that still counts as flat
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One wrk run: a target at a concurrency in one round."""
+
+    target: str
+    concurrency: int
+    round: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    failed: int
+
+
+def summarise(samples: Iterable[Sample]) -> list[dict[str, Any]]:
+    """One run per target and concurrency: the median of its rounds (each figure on its own)."""
+    grouped: dict[tuple[str, int], list[Sample]] = {}
+    for sample in samples:
+        grouped.setdefault((sample.target, sample.concurrency), []).append(sample)
+    order = {target: n for n, target in enumerate(TARGET_ORDER)}
+    runs = []
+    for (target, concurrency), group in sorted(
+        grouped.items(), key=lambda item: (order.get(item[0][0], 99), item[0][1])
+    ):
+        runs.append(
+            {
+                "target": target,
+                "concurrency": concurrency,
+                "rps": round(statistics.median(s.rps for s in group), 1),
+                "p50_ms": round(statistics.median(s.p50_ms for s in group), 3),
+                "p99_ms": round(statistics.median(s.p99_ms for s in group), 3),
+                "failed": sum(s.failed for s in group),
+                "rounds": [
+                    {k: v for k, v in asdict(s).items() if k not in ("target", "concurrency")}
+                    for s in sorted(group, key=lambda s: s.round)
+                ],
+            }
+        )
+    return runs
+
+
+def _find(runs: Sequence[dict[str, Any]], target: str, concurrency: int) -> dict[str, Any] | None:
+    return next(
+        (r for r in runs if r["target"] == target and r["concurrency"] == concurrency), None
+    )
+
+
+def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per concurrency: gateway/passthrough and gateway/nginx throughput, latency added over direct."""
+    found = []
+    for concurrency in sorted({r["concurrency"] for r in runs}):
+        gateway = _find(runs, "gateway", concurrency)
+        if gateway is None:
+            continue
+        row: dict[str, Any] = {"concurrency": concurrency}
+        for other in ("passthrough", "nginx"):
+            base = _find(runs, other, concurrency)
+            row[f"gateway_over_{other}"] = (
+                round(gateway["rps"] / base["rps"], 3) if base and base["rps"] else None
+            )
+        cached = _find(runs, "gateway_cached", concurrency)
+        base = _find(runs, "passthrough", concurrency)
+        if cached is not None and base is not None and base["rps"]:
+            row["gateway_cached_over_passthrough"] = round(cached["rps"] / base["rps"], 3)
+        direct = _find(runs, "direct", concurrency)
+        for figure in ("p50_ms", "p99_ms"):
+            row[f"added_{figure}"] = (
+                round(gateway[figure] - direct[figure], 3) if direct is not None else None
+            )
+        found.append(row)
+    return found
+
+
+def memory(samples: Sequence[tuple[float, float]]) -> dict[str, Any]:
+    """The gateway's RSS across the soak, from ``(seconds, MiB)`` samples."""
+    start, end = samples[0][1], samples[-1][1]
+    return {
+        "rss_start_mib": round(start, 1),
+        "rss_end_mib": round(end, 1),
+        "rss_max_mib": round(max(mib for _, mib in samples), 1),
+        "growth": round((end - start) / start, 4),
+        "samples": [[round(t, 1), round(mib, 1)] for t, mib in samples],
+    }
+
+
+def goals(rows: Sequence[dict[str, Any]], soak: dict[str, Any] | None) -> dict[str, Any]:
+    """Each goal of issue 5 with the figure it is judged on and whether it is met."""
+    verdict: dict[str, Any] = {}
+    throughput = [(r["concurrency"], r["gateway_over_passthrough"]) for r in rows]
+    if throughput and all(ratio is not None for _, ratio in throughput):
+        verdict["throughput"] = {
+            "goal": f"gateway rps >= {THROUGHPUT_GOAL} x passthrough at every concurrency",
+            "ratios": dict(throughput),
+            "met": all(ratio >= THROUGHPUT_GOAL for _, ratio in throughput),
+        }
+    first = next((r for r in rows if r["concurrency"] == 1), None)
+    if first is not None and first["added_p50_ms"] is not None:
+        verdict["latency"] = {
+            "goal": f"added p50 over direct < {ADDED_P50_GOAL_MS} ms at concurrency 1",
+            "added_p50_ms": first["added_p50_ms"],
+            "met": first["added_p50_ms"] < ADDED_P50_GOAL_MS,
+        }
+    if soak is not None:
+        verdict["memory"] = {
+            "goal": f"RSS growth across the soak <= {MEMORY_GROWTH_GOAL:.0%}",
+            "growth": soak["memory"]["growth"],
+            "met": soak["memory"]["growth"] <= MEMORY_GROWTH_GOAL,
+        }
+    return verdict
+
+
+def render(document: dict[str, Any]) -> str:
+    """The figures for a person at a terminal."""
+    lines = []
+    runs = document.get("runs", [])
+    if runs:
+        lines.append(f"{'target':<15}{'conc':>6}{'req/s':>11}{'p50 ms':>10}{'p99 ms':>10}")
+        for run in runs:
+            lines.append(
+                f"{run['target']:<15}{run['concurrency']:>6}{run['rps']:>11,.0f}"
+                f"{run['p50_ms']:>10.3f}{run['p99_ms']:>10.3f}"
+                + (f"  ({run['failed']} failed)" if run["failed"] else "")
+            )
+    rows = document.get("ratios", [])
+    if rows:
+        lines.append("")
+        lines.append(
+            f"{'conc':>6}{'gw/passthrough':>16}{'gw/nginx':>10}{'+p50 ms':>10}{'+p99 ms':>10}"
+        )
+        for row in rows:
+            lines.append(
+                f"{row['concurrency']:>6}{_ratio(row['gateway_over_passthrough']):>16}"
+                f"{_ratio(row['gateway_over_nginx']):>10}"
+                f"{_ms(row['added_p50_ms']):>10}{_ms(row['added_p99_ms']):>10}"
+            )
+    soak = document.get("soak")
+    if soak:
+        mem = soak["memory"]
+        lines.append("")
+        lines.append(
+            f"soak {soak['seconds']:.0f}s at concurrency {soak['concurrency']}: "
+            f"{soak['rps']:,.0f} req/s; gateway RSS {mem['rss_start_mib']} -> "
+            f"{mem['rss_end_mib']} MiB (max {mem['rss_max_mib']}, {mem['growth']:+.1%})"
+        )
+    refresher = document.get("refresher")
+    if refresher:
+        lines.append("")
+        lines.append(
+            f"refresher: {refresher['refreshed']:,} of {refresher['connections']:,} due at once "
+            f"in {refresher['seconds']:.1f}s = {refresher['refreshes_per_s']:,.0f} refreshes/s; "
+            f"sandbox token endpoint alone: {refresher['token_endpoint_rps']:,.0f} req/s"
+        )
+        for case in refresher.get("due_set", []):
+            lines.append(
+                f"  {case['due']:,} due among {case['total']:,}: drained in "
+                f"{case['drain_s']:.2f}s, {case['cycle_ms_median']:.1f} ms a cycle of "
+                f"{case['batch']}, due query {case['due_query_ms']:.3f} ms"
+            )
+    verdict = document.get("goals", {})
+    if verdict:
+        lines.append("")
+        for name, goal in verdict.items():
+            lines.append(f"{'MET   ' if goal['met'] else 'MISSED'} {name}: {goal['goal']}")
+    return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.3f}"
+
+
+# What each part of a run writes; a run of some parts keeps the others from the previous results.
+PART_KEYS = {
+    "proxy": ("runs", "ratios", "gateway_log"),
+    "soak": ("soak",),
+    "refresher": ("refresher",),
+}
+
+
+def carry_over(document: dict[str, Any], previous: dict[str, Any], parts: Sequence[str]) -> None:
+    """Keep the figures of the parts not run this time, saying when they were measured."""
+    kept = {}
+    for part, keys in PART_KEYS.items():
+        if part in parts or keys[0] not in previous:
+            continue
+        for key in keys:
+            if key in previous and key not in document:
+                document[key] = previous[key]
+        kept[part] = previous.get("measured_at", {}).get(part, previous.get("started_at"))
+    measured = {part: document["started_at"] for part in parts}
+    document["measured_at"] = {**kept, **measured}
+
+
+def load(out_dir: Path) -> dict[str, Any]:
+    path = out_dir / "latest.json"
+    try:
+        found: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return found
+
+
+def write(document: dict[str, Any], out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "latest.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path

@@ -1,0 +1,74 @@
+"""What one benchmark run does, read from ``BENCH_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PARTS = ("proxy", "soak", "refresher")
+RESULTS = Path(__file__).parent / "results"
+
+
+class BenchSettingsError(ValueError):
+    """Raised when a ``BENCH_*`` variable is malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    duration: float  # seconds of load per measured point
+    warmup: float  # seconds of uncounted load on the same target right before each point
+    rounds: int  # interleaved rounds; each point is the median of these
+    concurrency: tuple[int, ...]
+    connections: int  # connections seeded for the proxy benchmark
+    soak_seconds: float
+    soak_concurrency: int
+    refresh_connections: int  # connections due at once in the refresher benchmark
+    parts: tuple[str, ...]
+    out_dir: Path
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BenchSettings:
+        env = os.environ if environ is None else environ
+        parts = tuple(p.strip() for p in env.get("BENCH_PARTS", ",".join(PARTS)).split(","))
+        unknown = [part for part in parts if part not in PARTS]
+        if unknown or not parts:
+            raise BenchSettingsError(f"BENCH_PARTS must name some of {', '.join(PARTS)}")
+        return cls(
+            duration=_number(env, "BENCH_DURATION", 10.0, minimum=1),
+            warmup=_number(env, "BENCH_WARMUP", 5.0, minimum=1),
+            rounds=int(_number(env, "BENCH_ROUNDS", 3, minimum=1)),
+            concurrency=tuple(
+                int(_positive(part, "BENCH_CONCURRENCY"))
+                for part in env.get("BENCH_CONCURRENCY", "1,8,32,128").split(",")
+            ),
+            connections=int(_number(env, "BENCH_CONNECTIONS", 5000, minimum=1)),
+            soak_seconds=_number(env, "BENCH_SOAK_SECONDS", 300.0, minimum=10),
+            soak_concurrency=int(_number(env, "BENCH_SOAK_CONCURRENCY", 32, minimum=1)),
+            refresh_connections=int(
+                _number(env, "BENCH_REFRESH_CONNECTIONS", 100_000, minimum=100)
+            ),
+            parts=parts,
+            out_dir=Path(env.get("BENCH_OUT", str(RESULTS))),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = _positive(raw, name)
+    if value < minimum:
+        raise BenchSettingsError(f"{name} must be at least {minimum:g}, not {raw!r}")
+    return value
+
+
+def _positive(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BenchSettingsError(f"{name} must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise BenchSettingsError(f"{name} must be positive, not {raw!r}")
+    return value
