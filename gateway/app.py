@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import asyncpg
-import httpx
 import sqlalchemy.exc
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
@@ -19,7 +18,6 @@ from starlette.responses import Response
 
 from gateway.connect.endpoints import ConnectFailure, handle_connect_failure
 from gateway.exceptions import GatewayError, handle_gateway_error, plain_error
-from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
@@ -30,7 +28,7 @@ from gateway.proxy.runtime import ProxyRuntime
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
-from gateway.tokens.services import build_refresher
+from gateway.tokens.services import build_refresher, key_ring, provider_http
 from gateway.worker import background_jobs
 
 log = logging.getLogger(__name__)
@@ -84,20 +82,13 @@ def create_app(
 ) -> Starlette:
     """The gateway; with ``run_refresher`` the refresher loop also runs in this process, and with
     ``public_port`` only the browser-facing routes answer on that port."""
-    settings.require("encryption_keys")
-    assert settings.encryption_keys is not None
-    keys = KeyRing.parse(
-        settings.encryption_keys.get_secret_value(), settings.encryption_active_key
-    )
+    keys = key_ring(settings)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Resources]]:
         db = Database(database_url, pool_size=settings.database_pool_size)
-        timeout = httpx.Timeout(
-            settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
-        )
-        http = httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
+        http = provider_http(settings)
         refresher = build_refresher(settings, db, keys, http, metrics)
         providers = refresher.providers
         proxy = ProxyRuntime.build(settings, db, keys, refresher)

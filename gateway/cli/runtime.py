@@ -22,7 +22,7 @@ from gateway.kit.db import Database
 from gateway.providers.registry import ProviderRegistry
 from gateway.settings import Settings
 from gateway.tokens.refresh import Refresher
-from gateway.tokens.services import build_refresher
+from gateway.tokens.services import build_refresher, key_ring, provider_http
 
 T = TypeVar("T")
 
@@ -48,22 +48,14 @@ def with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
     config = settings()
 
     def prepare() -> tuple[KeyRing, URL]:
-        config.require("encryption_keys")
-        assert config.encryption_keys is not None
-        keys = KeyRing.parse(
-            config.encryption_keys.get_secret_value(), config.encryption_active_key
-        )
-        return keys, database_url(config, migrate_embedded=True)
+        return key_ring(config), database_url(config, migrate_embedded=True)
 
     keys, url = run_command(prepare)
 
     async def main() -> T:
         db = Database(url, pool_size=2)
-        timeout = httpx.Timeout(
-            config.http_read_timeout_seconds, connect=config.http_connect_timeout_seconds
-        )
         try:
-            async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
+            async with provider_http(config) as http:
                 refresher = build_refresher(config, db, keys, http)
                 try:
                     return await work(Runtime(config, db, keys, http, refresher))

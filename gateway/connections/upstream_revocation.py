@@ -152,18 +152,6 @@ class UpstreamRevoker:
         self._settings = settings
         self._admin: ContioAdmin | None = contio_admin(settings, http)
 
-    @classmethod
-    def for_worker(
-        cls, settings: Settings, db: Database, http: httpx.AsyncClient, providers: ProviderRegistry
-    ) -> UpstreamRevoker:
-        """For the background jobs: ``providers`` is the process's (spending its token budget)."""
-        settings.require("encryption_keys")
-        assert settings.encryption_keys is not None
-        keys = KeyRing.parse(
-            settings.encryption_keys.get_secret_value(), settings.encryption_active_key
-        )
-        return cls(db, keys, providers, settings, http)
-
     async def is_pending(self, connection_id: uuid.UUID) -> bool:
         async with self._db.transaction() as session:
             found = await session.scalar(

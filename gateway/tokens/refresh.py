@@ -76,7 +76,7 @@ class Refresher:
         self._metrics = metrics
         self.providers = providers
         self._db = db
-        self._keys = keys
+        self.keys = keys
         self._settings = settings
         self.owner = f"{uuid.uuid4().hex[:16]}"
         self._in_flight: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
@@ -237,7 +237,7 @@ class Refresher:
                 provider=connection.provider,
                 retry_after=max(1.0, (closed_at - now).total_seconds()),
             )
-        refresh_token = store.refresh_token(self._keys, connection)
+        refresh_token = store.refresh_token(self.keys, connection)
         if refresh_token is None:
             return await self._grant_lost(connection, "no_refresh_token", "no refresh token")
         try:
@@ -295,7 +295,7 @@ class Refresher:
             else:
                 winner = None
                 recovering = current.consecutive_failures > 0
-                store.seal_tokens(self._keys, current, tokens)
+                store.seal_tokens(self.keys, current, tokens)
                 current.token_version += 1
                 current.expires_at = now + timedelta(seconds=lifetime)
                 current.token_lifetime_seconds = lifetime
@@ -330,7 +330,7 @@ class Refresher:
             # Revoked meanwhile: the tokens we were just given must not outlive the connection.
             upstream_revocation.add(
                 session,
-                self._keys,
+                self.keys,
                 winner,
                 upstream_revocation.Tokens(tokens.access_token, tokens.refresh_token),
                 self._settings,

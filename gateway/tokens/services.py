@@ -16,6 +16,23 @@ from gateway.tokens.budget import TokenBudget
 from gateway.tokens.refresh import Refresher
 
 
+def key_ring(settings: Settings) -> KeyRing:
+    """The key ring from the settings; SettingsError when there is none."""
+    settings.require("encryption_keys")
+    assert settings.encryption_keys is not None
+    return KeyRing.parse(
+        settings.encryption_keys.get_secret_value(), settings.encryption_active_key
+    )
+
+
+def provider_http(settings: Settings) -> httpx.AsyncClient:
+    """The process's client for providers' OAuth endpoints: explicit timeouts, no redirects."""
+    timeout = httpx.Timeout(
+        settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
+    )
+    return httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
+
+
 def build_refresher(
     settings: Settings,
     db: Database,
