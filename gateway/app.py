@@ -6,24 +6,26 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-import asyncpg
-import sqlalchemy.exc
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from gateway.connect.endpoints import ConnectFailure, handle_connect_failure
 from gateway.exceptions import GatewayError, handle_gateway_error, plain_error
+from gateway.failures import DATABASE_UNAVAILABLE, database_unavailable, unexpected
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
 from gateway.listeners import PublicListener
 from gateway.metrics import Metrics
 from gateway.metrics.http import Observe
+from gateway.proxy.front import ProxyFront
 from gateway.proxy.runtime import ProxyRuntime
 from gateway.resources import Resources
 from gateway.routes import routes
@@ -45,32 +47,30 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
-# What the database (or its pool) raises when it cannot be reached or is full: the gateway cannot
-# serve right now, which is a 503 for the caller to retry, not a bug.
-DATABASE_UNAVAILABLE = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.TimeoutError,
-    ConnectionError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.CannotConnectNowError,
-)
-
-
 async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
     log.error(
         "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
     )
-    response = plain_error(
-        503, "database_unavailable", "The gateway cannot reach its database; try again shortly."
-    )
-    response.headers["Retry-After"] = "1"
-    return response
+    return database_unavailable()
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return plain_error(500, "internal_error", "The gateway failed unexpectedly; this is a bug.")
+    return unexpected()
+
+
+class Gateway(Starlette):
+    """The Starlette app with the proxy's front door ahead of its middleware stack (``front``)."""
+
+    def __init__(self, front: ProxyFront, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.front = front
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front.takes(scope):
+            await self.front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -124,7 +124,8 @@ def create_app(
             await http.aclose()
             await db.dispose()
 
-    return Starlette(
+    return Gateway(
+        ProxyFront(metrics, public_port),
         routes=routes,
         middleware=[
             Middleware(Observe, metrics=metrics),

@@ -9,6 +9,7 @@ bodies, so no token or authorization code can reach a trace.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 
 from opentelemetry import trace
@@ -19,6 +20,12 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 tracer = trace.get_tracer("gateway")
+# Asking OpenTelemetry whether a provider is installed reads the environment each time, which a
+# busy proxy notices: the answer is kept, and a "no" asked again at most this often (a provider,
+# once installed, stays for the life of the process).
+RECHECK_SECONDS = 1.0
+_installed = False
+_checked_at = -RECHECK_SECONDS
 
 
 def exporter_configured(environ: Mapping[str, str] | None = None) -> bool:
@@ -29,8 +36,15 @@ def exporter_configured(environ: Mapping[str, str] | None = None) -> bool:
 def tracing_on() -> bool:
     """Whether any tracer provider is installed (ours or an auto-instrumentation's); until one is,
     every span is a no-op, and the request path skips making one (it cost about 5% of the
-    proxy's CPU in ``make bench``)."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    proxy's CPU in ``make bench``). A provider installed later is seen within a second."""
+    global _installed, _checked_at
+    if _installed:
+        return True
+    now = time.monotonic()
+    if now - _checked_at >= RECHECK_SECONDS:
+        _checked_at = now
+        _installed = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return _installed
 
 
 def configure_tracing(
@@ -48,4 +62,6 @@ def configure_tracing(
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    global _checked_at
+    _checked_at = -RECHECK_SECONDS  # seen at once by the next request
     return True

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from starlette.types import Receive, Scope
+from starlette.types import Receive
 
 from gateway.exceptions import BadRequest
-from gateway.proxy.headers import header
+from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.upstream import Body
 
 
@@ -73,12 +73,10 @@ class RequestBody:
                 return
 
 
-async def read_body(scope: Scope, receive: Receive, replay_limit: int) -> RequestBody:
+async def read_body(caller: CallerHeaders, receive: Receive, replay_limit: int) -> RequestBody:
     """The caller's body: kept whole up to ``replay_limit`` bytes, streamed beyond."""
-    headers = scope["headers"]
-    declared = header(headers, b"content-length")
-    chunked = header(headers, b"transfer-encoding") is not None
-    if declared is None and not chunked:
+    declared = caller.content_length
+    if declared is None and not caller.chunked:
         return RequestBody(b"")
     length = _content_length(declared) if declared is not None else None
     if length is not None and length > replay_limit:

@@ -7,10 +7,17 @@ between is missed. The TTL is the backstop for a connection that died without an
 
 A reader that missed must not put back a value read before an invalidation it raced with: it takes
 ``epoch`` before reading the database and ``put`` refuses the value if any invalidation came since.
+
+An entry that is read often need never be missed: from a random moment between ``RENEW_FROM`` and
+``RENEW_TO`` of its TTL, ``lookup`` asks one reader (and only one) to read it again in the
+background while everyone goes on being served the entry. Entries put together (a burst of new
+users, a replica starting) are thus renewed spread out, never all missed at once.
 """
 
 from __future__ import annotations
 
+import math
+import random
 import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
@@ -19,6 +26,8 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 MAX_ENTRIES = 100_000
+RENEW_FROM = 0.6
+RENEW_TO = 0.9
 
 
 class LocalCache(Generic[K, V]):
@@ -32,7 +41,8 @@ class LocalCache(Generic[K, V]):
         self._ttl = ttl
         self._max_entries = max_entries
         self._clock = clock
-        self._entries: dict[K, tuple[float, V]] = {}
+        # key -> (expires at, renew from, value)
+        self._entries: dict[K, tuple[float, float, V]] = {}
         self.epoch = 0
         self.live = False
 
@@ -40,15 +50,25 @@ class LocalCache(Generic[K, V]):
         return len(self._entries)
 
     def get(self, key: K) -> V | None:
+        return self.lookup(key)[0]
+
+    def lookup(self, key: K) -> tuple[V | None, bool]:
+        """The value (or None), and whether this reader should renew it: true for one reader
+        once the entry is past its renewal moment."""
         if not self.live:
-            return None
+            return None, False
         found = self._entries.get(key)
         if found is None:
-            return None
-        if found[0] <= self._clock():
+            return None, False
+        expires, renew_from, value = found
+        now = self._clock()
+        if expires <= now:
             del self._entries[key]
-            return None
-        return found[1]
+            return None, False
+        if renew_from <= now:
+            self._entries[key] = (expires, math.inf, value)
+            return value, True
+        return value, False
 
     def put(self, key: K, value: V, epoch: int) -> None:
         """Keep ``value``, read when the cache was at ``epoch``, unless anything changed since."""
@@ -57,14 +77,16 @@ class LocalCache(Generic[K, V]):
         if len(self._entries) >= self._max_entries:
             # Oldest first (dicts keep insertion order): a full cache sheds what it read longest ago.
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = (self._clock() + self._ttl, value)
+        now = self._clock()
+        renew_from = now + self._ttl * random.uniform(RENEW_FROM, RENEW_TO)  # noqa: S311 (spread)
+        self._entries[key] = (now + self._ttl, renew_from, value)
 
     def invalidate(self, key: K) -> None:
         self._entries.pop(key, None)
         self.epoch += 1
 
     def invalidate_where(self, stale: Callable[[V], bool]) -> None:
-        for key in [key for key, (_, value) in self._entries.items() if stale(value)]:
+        for key in [key for key, (_, _, value) in self._entries.items() if stale(value)]:
             del self._entries[key]
         self.epoch += 1
 

@@ -30,7 +30,7 @@ class Outgoing:
 
     method: str
     url: str
-    caller_headers: Sequence[tuple[bytes, bytes]]
+    forwarded: Sequence[tuple[str, str]]  # the caller's headers that go on (``CallerHeaders``)
     request_id: str
     body: RequestBody
     repeatable: bool
@@ -72,7 +72,7 @@ class Forwarder:
     async def exchange(self, outgoing: Outgoing, token: str, deadline: float) -> Answer:
         """The provider's answer, retried as far as is safe; our error when there is none."""
         loop = asyncio.get_running_loop()
-        headers = upstream_request_headers(outgoing.caller_headers, token, outgoing.request_id)
+        headers = upstream_request_headers(outgoing.forwarded, token, outgoing.request_id)
         if outgoing.body.streamed and outgoing.body.length is not None:
             # Sent as announced rather than chunked: some servers take no chunked uploads.
             headers.append(("Content-Length", str(outgoing.body.length)))

@@ -12,6 +12,7 @@ Headers are ASGI's: lower-case byte names with latin-1 values.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -61,6 +62,50 @@ NOT_RETURNED = HOP_BY_HOP | {
 USER_AGENT = "gateway-proxy/1"
 
 
+@dataclass(slots=True)
+class CallerHeaders:
+    """What the proxy reads from the caller's headers, found in one pass over them."""
+
+    authorization: bytes | None = None
+    request_id: bytes | None = None
+    provider: bytes | None = None
+    content_length: bytes | None = None
+    chunked: bool = False
+    idempotency_key: bool = False
+    forwarded: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, raw: Iterable[tuple[bytes, bytes]]) -> CallerHeaders:
+        found = cls()
+        connection: list[bytes] = []
+        for name, value in raw:
+            if name in FORWARDED:
+                found.forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
+                if name == b"idempotency-key":
+                    found.idempotency_key = True
+            # A header sent twice counts as first sent, as ``header`` reads it.
+            elif name == b"authorization":
+                found.authorization = found.authorization or value
+            elif name == b"x-request-id":
+                found.request_id = found.request_id or value
+            elif name == b"gateway-provider":
+                found.provider = found.provider or value
+            elif name == b"content-length":
+                found.content_length = found.content_length or value
+            elif name == b"transfer-encoding":
+                found.chunked = True
+            elif name == b"connection":
+                connection.append(value)
+        if connection:
+            # Whatever the caller's Connection header names is hop-by-hop too.
+            named = _connection_tokens((b"connection", value) for value in connection)
+            found.forwarded = [
+                (name, value) for name, value in found.forwarded if name.encode() not in named
+            ]
+            found.idempotency_key = any(name == "idempotency-key" for name, _ in found.forwarded)
+        return found
+
+
 def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
     named: set[bytes] = set()
     for name, value in headers:
@@ -70,32 +115,34 @@ def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[byte
 
 
 def upstream_request_headers(
-    caller: Iterable[tuple[bytes, bytes]], token: str, request_id: str
+    forwarded: Iterable[tuple[str, str]], token: str, request_id: str
 ) -> list[tuple[str, str]]:
-    """The headers sent to the provider: the allowed ones of the caller's, then the gateway's own.
+    """The headers sent to the provider: the caller's allowed ones (``CallerHeaders.forwarded``),
+    then the gateway's own.
 
     ``Content-Length`` and ``Transfer-Encoding`` are the upstream client's to set from the body.
     """
-    caller = list(caller)
-    named = _connection_tokens(caller)
-    headers = [
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in caller
-        if name in FORWARDED and name not in named
-    ]
+    headers = list(forwarded)
+    sent = {name for name, _ in headers}
+    # Said outright, so the upstream client has nothing to add on its own: any media type, and
+    # no compression the caller did not ask for (bytes pass through as the provider sends them).
+    if "accept" not in sent:
+        headers.append(("Accept", "*/*"))
+    if "accept-encoding" not in sent:
+        headers.append(("Accept-Encoding", "identity"))
     headers.append(("Authorization", f"Bearer {token}"))
     headers.append(("X-Request-Id", request_id))
     headers.append(("User-Agent", USER_AGENT))
     return headers
 
 
-def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
+def returned_headers(upstream: RawHeaders) -> RawHeaders:
     """The provider's response headers (lower-case names) as they go back to the caller."""
-    upstream = list(upstream)
-    named = _connection_tokens(upstream)
-    return [
-        (name, value) for name, value in upstream if name not in NOT_RETURNED and name not in named
-    ]
+    returned = [(name, value) for name, value in upstream if name not in NOT_RETURNED]
+    if any(name == b"connection" for name, _ in upstream):
+        named = _connection_tokens(upstream)
+        returned = [(name, value) for name, value in returned if name not in named]
+    return returned
 
 
 def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:

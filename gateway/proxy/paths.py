@@ -20,8 +20,12 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
+from starlette.types import Scope
+
 from gateway.exceptions import BadRequest
 
+PREFIX = "/proxy/users/"
+MAX_USER_ID_LENGTH = 255
 MAX_PATH_LENGTH = 2048
 MAX_SEGMENTS = 64
 SEGMENT_SAFE = "!$&'()*+,=:@-._~"
@@ -43,6 +47,29 @@ class ProxyPath:
     @property
     def encoded(self) -> str:
         return "/" + "/".join(quote(segment, safe=SEGMENT_SAFE) for segment in self.segments)
+
+
+def route_path(path: str, scope: Scope) -> str:
+    """``path`` without the app's root path, when it is mounted below one."""
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def raw_target(scope: Scope) -> str:
+    """The request's path as the caller sent it (still percent-encoded), below any root path."""
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    return route_path(raw_path.partition("?")[0], scope)
+
+
+def split_target(target: str) -> tuple[str, ProxyPath]:
+    """The user id and the normalised path from ``/proxy/users/{user_id}/{path}`` (raw)."""
+    user_part, slash, rest = target[len(PREFIX) :].partition("/")
+    user_id = unquote(user_part)
+    if not slash:
+        raise InvalidPath("the proxied path must name a path below the user id")
+    if not user_id or len(user_id) > MAX_USER_ID_LENGTH or any(ord(c) < 0x20 for c in user_id):
+        raise InvalidPath("the user id in the proxied path is empty, too long or malformed")
+    return user_id, normalise("/" + rest)
 
 
 def _decode_segment(raw: str) -> str:

@@ -10,14 +10,16 @@ from __future__ import annotations
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from gateway.proxy.endpoints import PREFIX, ProxyEndpoint, route_path
+from gateway.proxy.endpoints import ProxyEndpoint
+from gateway.proxy.paths import PREFIX, route_path
 
-METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+TEMPLATE = f"{PREFIX}{{user_id}}/{{path:path}}"  # the route's label in metrics and spans
 
 
 class ProxyRoute(Route):
     def __init__(self) -> None:
-        super().__init__(f"{PREFIX}{{user_id}}/{{path:path}}", ProxyEndpoint(), methods=METHODS)
+        super().__init__(TEMPLATE, ProxyEndpoint(), methods=METHODS)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] != "http" or not route_path(scope["path"], scope).startswith(PREFIX):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from gateway.clients.store import Principal
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
+from gateway.proxy.admission import Admission, AdmissionKey, Admissions
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.callers import ClientKeys
 from gateway.proxy.forward import Forwarder
@@ -27,7 +28,7 @@ class ProxyRuntime:
     forwarder: Forwarder
     tokens: TokenSource
     client_keys: ClientKeys
-    rate_limits: RateLimiter
+    admissions: Admissions
     listener: ChangeListener | None
     replay_buffer: int
 
@@ -43,16 +44,22 @@ class ProxyRuntime:
         ttl = settings.proxy_cache_ttl_seconds
         token_cache: LocalCache[Key, UserToken] = LocalCache(ttl)
         key_cache: LocalCache[str, Principal] = LocalCache(ttl)
+        admission_cache: LocalCache[AdmissionKey, Admission] = LocalCache(ttl)
         tokens = TokenSource(db, keys, refresher, settings, token_cache)
         client_keys = ClientKeys(db, key_cache)
+        admissions = Admissions(
+            db, client_keys, refresher.providers, RateLimiter(), admission_cache
+        )
+
+        def client_changed(payload: str) -> None:
+            client_keys.client_changed(payload)
+            admissions.client_changed(payload)
+
         listener = (
             ChangeListener(
                 db.url,
-                {
-                    CONNECTION_CHANNEL: tokens.connection_changed,
-                    CLIENT_CHANNEL: client_keys.client_changed,
-                },
-                [token_cache, key_cache],
+                {CONNECTION_CHANNEL: tokens.connection_changed, CLIENT_CHANNEL: client_changed},
+                [token_cache, key_cache, admission_cache],
             )
             if ttl > 0
             else None
@@ -64,7 +71,7 @@ class ProxyRuntime:
             ),
             tokens=tokens,
             client_keys=client_keys,
-            rate_limits=RateLimiter(),
+            admissions=admissions,
             listener=listener,
             replay_buffer=settings.proxy_replay_buffer_bytes,
         )
@@ -75,4 +82,5 @@ class ProxyRuntime:
             await self.listener.run(stop)
 
     async def aclose(self) -> None:
+        await self.tokens.aclose()
         await self.upstream.aclose()

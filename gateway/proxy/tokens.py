@@ -12,14 +12,18 @@ another refresh already replaced the token the call used.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import math
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.connections import store
 from gateway.connections.errors import ensure_usable
-from gateway.exceptions import NotFound
+from gateway.exceptions import GatewayError, NotFound
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
@@ -27,8 +31,10 @@ from gateway.models import Connection
 from gateway.providers.errors import ProviderError
 from gateway.proxy.cache import LocalCache
 from gateway.settings import Settings
-from gateway.tokens.policy import expires_soon
+from gateway.tokens.policy import refresh_margin
 from gateway.tokens.refresh import Refresher
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (user_id, provider)
 
@@ -41,19 +47,27 @@ class UserToken:
     expires_at: datetime | None
     lifetime_seconds: int | None
     access_token: str
+    refresh_from: float  # the Unix time from which the proxy refreshes before forwarding
 
     def __repr__(self) -> str:
         return f"UserToken(connection_id={self.connection_id}, version={self.version}, token=***)"
 
     @classmethod
-    def of(cls, connection: Connection, keys: KeyRing) -> UserToken:
+    def of(cls, connection: Connection, keys: KeyRing, settings: Settings) -> UserToken:
+        expires_at = connection.expires_at
+        lifetime = connection.token_lifetime_seconds
         return cls(
             connection_id=connection.id,
             created_by_client_id=connection.created_by_client_id,
             version=connection.token_version,
-            expires_at=connection.expires_at,
-            lifetime_seconds=connection.token_lifetime_seconds,
+            expires_at=expires_at,
+            lifetime_seconds=lifetime,
             access_token=store.access_token(keys, connection),
+            refresh_from=(
+                expires_at.timestamp() - refresh_margin(lifetime, settings)
+                if expires_at is not None
+                else math.inf
+            ),
         )
 
 
@@ -73,13 +87,22 @@ class TokenSource:
         self._refresher = refresher
         self._settings = settings
         self.cache = cache
+        self._renewals: set[asyncio.Task[None]] = set()
 
     async def current(self, user_id: str, provider: str) -> UserToken:
         """The usable connection's token; 404, 409 or 410 otherwise."""
         key = (user_id, provider)
-        cached = self.cache.get(key)
+        cached, renew = self.cache.lookup(key)
         if cached is not None:
+            if renew:
+                task = asyncio.create_task(self._renew(key))
+                self._renewals.add(task)
+                task.add_done_callback(self._renewals.discard)
             return cached
+        return await self._load(key)
+
+    async def _load(self, key: Key) -> UserToken:
+        user_id, provider = key
         epoch = self.cache.epoch
         async with self._db.transaction() as session:
             connection = await store.find(session, user_id, provider)
@@ -88,19 +111,32 @@ class TokenSource:
                 f"user {user_id!r} has no {provider} connection", code="connection_not_found"
             )
         ensure_usable(connection)
-        token = UserToken.of(connection, self._keys)
+        token = UserToken.of(connection, self._keys, self._settings)
         self.cache.put(key, token, epoch)
         return token
 
+    async def _renew(self, key: Key) -> None:
+        """Read a cached token again in the background, so that busy users never miss."""
+        try:
+            await self._load(key)
+        except GatewayError:
+            self.cache.invalidate(key)  # gone or unusable: the next call finds out why
+        except Exception as exc:  # the database, briefly: the entry serves out its TTL
+            log.warning("could not renew a cached token: %s", type(exc).__name__)
+
+    async def aclose(self) -> None:
+        for task in list(self._renewals):
+            task.cancel()
+        await asyncio.gather(*self._renewals, return_exceptions=True)
+
     async def fresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
         """Refresh first when the token expires within the margin; keep a still-valid one on a hiccup."""
-        now = utcnow()
-        if not expires_soon(token.expires_at, token.lifetime_seconds, now, self._settings):
+        if time.time() < token.refresh_from:
             return token
         try:
             return await self._refresh(token, user_id, provider)
         except ProviderError:
-            if token.expires_at is not None and token.expires_at > now:
+            if token.expires_at is not None and token.expires_at > utcnow():
                 return token
             raise
 
@@ -111,7 +147,7 @@ class TokenSource:
     async def _refresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
         epoch = self.cache.epoch
         fresh = await self._refresher.refresh(token.connection_id, seen_version=token.version)
-        refreshed = UserToken.of(fresh.connection, self._keys)
+        refreshed = UserToken.of(fresh.connection, self._keys, self._settings)
         self.cache.put((user_id, provider), refreshed, epoch)
         return refreshed
 

@@ -20,8 +20,10 @@ from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout, UpstreamUnrea
 from gateway.proxy.headers import RawHeaders
 
 Body = bytes | AsyncIterable[bytes] | None
-# Headers aiohttp would otherwise add on its own; the proxy sends exactly what it chose.
-SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
+# aiohttp adds Accept, Accept-Encoding and User-Agent unless they are sent (``headers`` always
+# sends them: asking aiohttp to skip them costs more on every request), and a Content-Type for a
+# body that has none, unless told not to.
+SKIP_CONTENT_TYPE = ("Content-Type",)
 
 
 class UpstreamResponse(Protocol):
@@ -111,21 +113,20 @@ class AiohttpUpstream:
             connector=aiohttp.TCPConnector(
                 limit=max_connections, limit_per_host=0, ttl_dns_cache=60
             ),
+            # The wait for a pooled connection is bounded by the exchange's deadline
+            # (``forward``), the connecting itself by ``sock_connect``.
             timeout=aiohttp.ClientTimeout(
-                total=None,
-                connect=connect_timeout,
-                sock_connect=connect_timeout,
-                sock_read=read_timeout,
+                total=None, sock_connect=connect_timeout, sock_read=read_timeout
             ),
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            skip_auto_headers=SKIP_AUTO_HEADERS,
             trust_env=False,
         )
 
     async def send(
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
     ) -> UpstreamResponse:
+        typed = body is None or any(name.lower() == "content-type" for name, _ in headers)
         try:
             response = await self._session.request(
                 method,
@@ -133,6 +134,7 @@ class AiohttpUpstream:
                 headers=list(headers),
                 data=body,
                 allow_redirects=False,
+                skip_auto_headers=None if typed else SKIP_CONTENT_TYPE,
             )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc) from exc

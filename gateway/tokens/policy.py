@@ -30,14 +30,6 @@ def refresh_margin(lifetime_seconds: int | None, settings: Settings) -> float:
     return min(float(settings.refresh_margin_seconds), cap)
 
 
-def expires_soon(
-    expires_at: datetime | None, lifetime_seconds: int | None, now: datetime, settings: Settings
-) -> bool:
-    if expires_at is None:
-        return False
-    return (expires_at - now).total_seconds() <= refresh_margin(lifetime_seconds, settings)
-
-
 def backoff_seconds(
     failures: int, retry_after: float | None = None, rng: random.Random | None = None
 ) -> float:

@@ -64,3 +64,31 @@ def test_a_zero_ttl_caches_nothing() -> None:
     cache = live_cache(0.0)
     cache.put("a", 1, cache.epoch)
     assert cache.get("a") is None
+
+
+def test_one_reader_is_asked_to_renew_an_entry_late_in_its_life() -> None:
+    clock = Clock()
+    cache = live_cache(10.0, clock)
+    cache.put("a", 1, cache.epoch)
+    clock.now = 5.9  # before the earliest renewal moment (60 % of the TTL)
+    assert cache.lookup("a") == (1, False)
+    clock.now = 9.0  # past the latest one (90 %)
+    assert cache.lookup("a") == (1, True)
+    assert cache.lookup("a") == (1, False)  # the others are served, not asked again
+    cache.put("a", 2, cache.epoch)  # the renewal lands
+    assert cache.lookup("a") == (2, False)
+    clock.now = 18.5  # its own life counts from when it landed
+    assert cache.lookup("a") == (2, True)
+
+
+def test_entries_put_together_are_renewed_spread_out() -> None:
+    clock = Clock()
+    cache = live_cache(100.0, clock)
+    for n in range(200):
+        cache.put(str(n), n, cache.epoch)
+    asked_at: list[float] = []
+    for tenth in range(60, 91):
+        clock.now = float(tenth)
+        asked_at += [clock.now for n in range(200) if cache.lookup(str(n))[1]]
+    assert len(asked_at) == 200  # each entry renewed once, between 60 % and 90 % of its TTL
+    assert len(set(asked_at)) > 20  # not all at one moment
