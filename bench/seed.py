@@ -39,8 +39,9 @@ async def connections(
     lifetime_seconds: int,
     due: bool,
     client_id: uuid.UUID | None = None,
+    user_prefix: str = USER_PREFIX,
 ) -> None:
-    """One active connection per token pair, for users ``bench-user-1`` onwards.
+    """One active connection per token pair, for users ``<user_prefix>1`` onwards.
 
     ``due``: the refresher should take them all now (their tokens still valid, expiring one
     second apart so "nearest expiry first" has an order to follow); else not for hours.
@@ -52,7 +53,7 @@ async def connections(
             expires = now + timedelta(seconds=lifetime_seconds + (number if due else 0))
             row = Connection(
                 id=uuid.uuid4(),
-                user_id=f"{USER_PREFIX}{number}",
+                user_id=f"{user_prefix}{number}",
                 provider=PROVIDER,
                 subject=subject,
                 status=ConnectionStatus.ACTIVE,

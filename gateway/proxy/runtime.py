@@ -14,9 +14,10 @@ from gateway.proxy.cache import LocalCache
 from gateway.proxy.callers import ClientKeys
 from gateway.proxy.forward import Forwarder
 from gateway.proxy.listener import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener
+from gateway.proxy.loader import Key
 from gateway.proxy.ratelimit import RateLimiter
 from gateway.proxy.retries import RetryPolicy
-from gateway.proxy.tokens import Key, TokenSource, UserToken
+from gateway.proxy.tokens import TokenSource, UserToken
 from gateway.proxy.upstream import AiohttpUpstream, Upstream
 from gateway.settings import Settings
 from gateway.tokens.refresh import Refresher

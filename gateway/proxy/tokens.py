@@ -30,13 +30,12 @@ from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.errors import ProviderError
 from gateway.proxy.cache import LocalCache
+from gateway.proxy.loader import ConnectionLoader, Key
 from gateway.settings import Settings
 from gateway.tokens.policy import refresh_margin
 from gateway.tokens.refresh import Refresher
 
 log = logging.getLogger(__name__)
-
-Key = tuple[str, str]  # (user_id, provider)
 
 
 @dataclass(frozen=True, repr=False)
@@ -82,11 +81,11 @@ class TokenSource:
         settings: Settings,
         cache: LocalCache[Key, UserToken],
     ) -> None:
-        self._db = db
         self._keys = keys
         self._refresher = refresher
         self._settings = settings
         self.cache = cache
+        self._loader = ConnectionLoader(db)
         self._renewals: set[asyncio.Task[None]] = set()
 
     async def current(self, user_id: str, provider: str) -> UserToken:
@@ -104,8 +103,7 @@ class TokenSource:
     async def _load(self, key: Key) -> UserToken:
         user_id, provider = key
         epoch = self.cache.epoch
-        async with self._db.transaction() as session:
-            connection = await store.find(session, user_id, provider)
+        connection = await self._loader.load(key)
         if connection is None:
             raise NotFound(
                 f"user {user_id!r} has no {provider} connection", code="connection_not_found"
@@ -128,6 +126,7 @@ class TokenSource:
         for task in list(self._renewals):
             task.cancel()
         await asyncio.gather(*self._renewals, return_exceptions=True)
+        await self._loader.aclose()
 
     async def fresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
         """Refresh first when the token expires within the margin; keep a still-valid one on a hiccup."""
