@@ -93,8 +93,9 @@ def create_app(
         providers = refresher.providers
         proxy = ProxyRuntime.build(settings, db, keys, refresher)
         stop = asyncio.Event()
-        # The proxy's caches serve only while this listens for their invalidations.
-        proxy_listener = asyncio.create_task(proxy.run(stop))
+        # The proxy's caches serve only while this listens for their invalidations, and its
+        # deadlines are kept by this.
+        proxy_jobs = asyncio.create_task(proxy.run(stop))
         background = (
             asyncio.create_task(background_jobs(settings, db, http, refresher, stop))
             if run_refresher
@@ -119,7 +120,7 @@ def create_app(
             if background is not None:
                 await background
             await refresher.release_all()
-            await proxy_listener
+            await proxy_jobs
             await proxy.aclose()
             await http.aclose()
             await db.dispose()

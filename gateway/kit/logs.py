@@ -126,9 +126,13 @@ _quote = json.encoder.encode_basestring
 def json_line(level: str, logger: str, message: str, **fields: str) -> str:
     """The line ``JsonFormatter`` would write for such a record made now, without making one
     (a record and its formatting cost several times what the line does)."""
-    items = {"time": timestamp(time.time()), "level": level, "logger": logger, "message": message}
-    items.update(fields)
-    return "{" + ", ".join(f"{_quote(key)}: {_quote(value)}" for key, value in items.items()) + "}"
+    line = (
+        f'{{"time": "{timestamp(time.time())}", "level": {_quote(level)}, '
+        f'"logger": {_quote(logger)}, "message": {_quote(message)}'
+    )
+    for key, value in fields.items():
+        line += f", {_quote(key)}: {_quote(value)}"
+    return line + "}"
 
 
 class TextFormatter(logging.Formatter):

@@ -69,16 +69,13 @@ async def check_call(db: Database, call: Call) -> None:
         await refuse(db, call, "user_pattern", "this service may not act for this user")
 
 
-async def check_connection(
-    db: Database, call: Call, connection_id: uuid.UUID, created_by: uuid.UUID | None
-) -> None:
-    """``own_users_only``: the connection must be one this client created."""
-    principal = call.principal
-    if not principal.namespace.admits_connection(principal.client_id, created_by):
-        await refuse(
-            db,
-            call,
-            "not_own_user",
-            "this service may act only for the users it connected",
-            connection_id,
-        )
+async def refuse_connection(db: Database, call: Call, connection_id: uuid.UUID) -> NoReturn:
+    """``own_users_only``: the connection is not one this client created (``UserNamespace``
+    tells, on the hot path)."""
+    await refuse(
+        db,
+        call,
+        "not_own_user",
+        "this service may act only for the users it connected",
+        connection_id,
+    )

@@ -14,11 +14,13 @@ log and the metrics; ``ProxyRoute`` mounts the same endpoint in Starlette's rout
 
 from __future__ import annotations
 
+import time
+
 from starlette.types import Receive, Scope, Send
 
 from gateway.exceptions import GatewayError, error_response
-from gateway.proxy.access import check_connection
-from gateway.proxy.body import CallerGone, read_body
+from gateway.proxy.access import refuse_connection
+from gateway.proxy.body import CallerGone, RequestBody, read_body
 from gateway.proxy.forward import Answer, Outgoing
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.relay import relay
@@ -35,9 +37,16 @@ async def answer(
     call = admission.call
     provider = admission.provider.name
     token = await proxy.tokens.current(call.user_id, provider)
-    await check_connection(res.db, call, token.connection_id, token.created_by_client_id)
-    token = await proxy.tokens.fresh(token, call.user_id, provider)
-    body = await read_body(caller, receive, proxy.replay_buffer)
+    if not call.principal.namespace.admits_connection(
+        call.principal.client_id, token.created_by_client_id
+    ):
+        await refuse_connection(res.db, call, token.connection_id)
+    if time.time() >= token.refresh_from:
+        token = await proxy.tokens.fresh(token, call.user_id, provider)
+    if caller.content_length is None and not caller.chunked:
+        body = RequestBody(b"")
+    else:
+        body = await read_body(caller, receive, proxy.replay_buffer)
     url = admission.url
     query: bytes = scope.get("query_string", b"")
     if query:

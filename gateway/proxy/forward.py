@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.proxy.body import RequestBody
+from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout
 from gateway.proxy.headers import header, upstream_request_headers
 from gateway.proxy.retries import RETRIED_STATUSES, RetryPolicy, retry_after_seconds
@@ -24,7 +25,7 @@ from gateway.proxy.upstream import Upstream, UpstreamResponse
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Outgoing:
     """The call as the provider gets it, but for the token."""
 
@@ -59,9 +60,11 @@ class Forwarder:
         upstream: Upstream,
         policy: RetryPolicy,
         response_buffer: int,
+        watchdog: Watchdog,
         rng: random.Random | None = None,
     ) -> None:
         self._upstream = upstream
+        self._watchdog = watchdog
         self.policy = policy
         self._response_buffer = response_buffer
         self._rng = rng
@@ -126,7 +129,7 @@ class Forwarder:
     ) -> Answer:
         response: UpstreamResponse | None = None
         try:
-            async with asyncio.timeout_at(deadline):
+            async with self._watchdog.limit(deadline):
                 response = await self._upstream.send(
                     outgoing.method, outgoing.url, headers, outgoing.body.content()
                 )

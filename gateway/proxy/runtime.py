@@ -12,6 +12,7 @@ from gateway.kit.db import Database
 from gateway.proxy.admission import Admission, AdmissionKey, Admissions
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.callers import ClientKeys
+from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.forward import Forwarder
 from gateway.proxy.listener import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener
 from gateway.proxy.loader import Key
@@ -27,6 +28,7 @@ from gateway.tokens.refresh import Refresher
 class ProxyRuntime:
     upstream: Upstream
     forwarder: Forwarder
+    watchdog: Watchdog
     tokens: TokenSource
     client_keys: ClientKeys
     admissions: Admissions
@@ -65,11 +67,16 @@ class ProxyRuntime:
             if ttl > 0
             else None
         )
+        watchdog = Watchdog()
         return cls(
             upstream=upstream,
             forwarder=Forwarder(
-                upstream, RetryPolicy.from_settings(settings), settings.proxy_response_buffer_bytes
+                upstream,
+                RetryPolicy.from_settings(settings),
+                settings.proxy_response_buffer_bytes,
+                watchdog,
             ),
+            watchdog=watchdog,
             tokens=tokens,
             client_keys=client_keys,
             admissions=admissions,
@@ -78,9 +85,12 @@ class ProxyRuntime:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep the caches honest until ``stop`` (without a listener they never serve)."""
+        """Keep the caches honest and the deadlines kept until ``stop`` (without a listener the
+        caches never serve)."""
+        jobs = [self.watchdog.run(stop)]
         if self.listener is not None:
-            await self.listener.run(stop)
+            jobs.append(self.listener.run(stop))
+        await asyncio.gather(*jobs)
 
     async def aclose(self) -> None:
         await self.tokens.aclose()

@@ -129,7 +129,8 @@ class TokenSource:
         await self._loader.aclose()
 
     async def fresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
-        """Refresh first when the token expires within the margin; keep a still-valid one on a hiccup."""
+        """Refresh first when the token expires within the margin (``refresh_from``, which the hot
+        path checks before calling); keep a still-valid one on a hiccup."""
         if time.time() < token.refresh_from:
             return token
         try:

@@ -83,7 +83,7 @@ class AiohttpResponse:
                     return b"".join(chunks), True
                 chunks.append(chunk)
                 size += len(chunk)
-                if size >= limit:
+                if size >= limit or content.at_eof():
                     return b"".join(chunks), content.at_eof()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc) from exc

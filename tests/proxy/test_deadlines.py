@@ -1,0 +1,81 @@
+"""The proxy's deadlines: one watchdog cancels what runs past its deadline, as a timer would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+import pytest
+
+from gateway.proxy.body import RequestBody
+from gateway.proxy.deadlines import Watchdog
+from gateway.proxy.errors import UpstreamTimeout
+from gateway.proxy.forward import Forwarder, Outgoing
+from gateway.proxy.retries import RetryPolicy
+from gateway.proxy.upstream import Body, UpstreamResponse
+
+
+@pytest.fixture
+async def watchdog() -> AsyncIterator[Watchdog]:
+    watchdog = Watchdog()
+    stop = asyncio.Event()
+    running = asyncio.create_task(watchdog.run(stop))
+    yield watchdog
+    stop.set()
+    await running
+
+
+async def test_a_block_past_its_deadline_raises_timeout(watchdog: Watchdog) -> None:
+    loop = asyncio.get_running_loop()
+    never = asyncio.Event()
+    with pytest.raises(TimeoutError):
+        async with watchdog.limit(loop.time() + 0.1):
+            await never.wait()
+
+
+async def test_a_block_within_its_deadline_is_untouched(watchdog: Watchdog) -> None:
+    loop = asyncio.get_running_loop()
+    async with watchdog.limit(loop.time() + 60):
+        await asyncio.sleep(0)
+    async with watchdog.limit(loop.time() - 1):  # already past, but nothing to wait for
+        pass
+    assert not watchdog._pending
+
+
+async def test_a_cancellation_from_outside_stays_a_cancellation(watchdog: Watchdog) -> None:
+    loop = asyncio.get_running_loop()
+    entered = asyncio.Event()
+
+    async def guarded() -> None:
+        async with watchdog.limit(loop.time() + 60):
+            entered.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(guarded())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+class Silent:
+    """An upstream that never answers."""
+
+    async def send(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
+    ) -> UpstreamResponse:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_an_exchange_past_the_total_deadline_is_an_upstream_timeout(
+    watchdog: Watchdog,
+) -> None:
+    policy = RetryPolicy(max_attempts=3, base_seconds=0.01, max_seconds=0.05, total_seconds=0.2)
+    forwarder = Forwarder(Silent(), policy, 1024, watchdog)
+    outgoing = Outgoing("GET", "http://upstream/x", [], "req-1", RequestBody(b""), True)
+    with pytest.raises(UpstreamTimeout):
+        await forwarder.exchange(outgoing, "token", forwarder.deadline())
