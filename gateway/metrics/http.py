@@ -11,34 +11,12 @@ import time
 
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
-from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.kit.tracing import tracer, tracing_on
 from gateway.metrics.registry import Metrics
 
 UNMATCHED = "unmatched"
-
-
-class RouteRequests:
-    """The counter and histogram of one route, their labelled series looked up once per method
-    and status rather than on every request (the lookup costs more than the counting)."""
-
-    def __init__(self, metrics: Metrics, route: str) -> None:
-        self._metrics = metrics
-        self._route = route
-        self._series: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
-
-    def observe(self, method: str, status: int, seconds: float) -> None:
-        series = self._series.get((method, status))
-        if series is None:
-            series = (
-                self._metrics.http_requests.labels(self._route, method, str(status)),
-                self._metrics.http_duration.labels(self._route, method),
-            )
-            self._series[(method, status)] = series
-        series[0].inc()
-        series[1].observe(seconds)
 
 
 def _route(scope: Scope) -> str:
@@ -64,10 +42,8 @@ class Observe:
             nonlocal recorded
             if not recorded:
                 recorded = True
-                route, method = _route(scope), scope["method"]
-                self.metrics.http_requests.labels(route, method, str(status)).inc()
-                self.metrics.http_duration.labels(route, method).observe(
-                    time.perf_counter() - started
+                self.metrics.requests.observe(
+                    _route(scope), scope["method"], status, time.perf_counter() - started
                 )
 
         async def observed_send(message: Message) -> None:

@@ -7,7 +7,9 @@ PromQL take ``max`` of them across replicas, not ``sum``. No label ever holds a 
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from gateway.metrics.requests import RequestStats
 
 
 class Metrics:
@@ -15,19 +17,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.http_requests = Counter(
-            "gateway_http_requests",
-            "Requests served, by route template, method and status (the proxy's included).",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.http_duration = Histogram(
-            "gateway_http_request_duration_seconds",
-            "Time to the end of the response, by route template and method.",
-            ["route", "method"],
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=self.registry,
-        )
+        self.requests = RequestStats()
+        self.registry.register(self.requests)
         self.refreshes = Counter(
             "gateway_refreshes",
             "Refresh attempts by this process, by outcome "

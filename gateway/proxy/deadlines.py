@@ -18,29 +18,30 @@ RESOLUTION = 0.05
 
 
 class Deadline:
-    """``async with watchdog.limit(when):`` TimeoutError if the block runs past ``when``
-    (the event loop's clock)."""
+    """``with watchdog.limit(when):`` TimeoutError if the block, inside a task, runs past
+    ``when`` (the event loop's clock). A plain context manager: entering and leaving cost two
+    dictionary operations and no coroutine."""
 
-    __slots__ = ("_expired", "_task", "_watchdog", "when")
+    __slots__ = ("_expired", "_pending", "_task", "when")
 
-    def __init__(self, watchdog: Watchdog, when: float) -> None:
-        self._watchdog = watchdog
+    def __init__(self, pending: dict[Deadline, None], when: float) -> None:
+        self._pending = pending
         self.when = when
         self._task: asyncio.Task[object] | None = None
         self._expired = False
 
-    async def __aenter__(self) -> Deadline:
+    def __enter__(self) -> Deadline:
         self._task = asyncio.current_task()
-        self._watchdog.watch(self)
+        self._pending[self] = None
         return self
 
-    async def __aexit__(
+    def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._watchdog.forget(self)
+        del self._pending[self]
         if self._expired and exc_type is asyncio.CancelledError:
             assert self._task is not None
             if self._task.uncancel() == 0:  # cancelled by us alone, not also from outside
@@ -60,15 +61,9 @@ class Watchdog:
         self._wake = asyncio.Event()
 
     def limit(self, when: float) -> Deadline:
-        return Deadline(self, when)
-
-    def watch(self, deadline: Deadline) -> None:
-        self._pending[deadline] = None
-        if len(self._pending) == 1:
-            self._wake.set()
-
-    def forget(self, deadline: Deadline) -> None:
-        self._pending.pop(deadline, None)
+        if not self._pending:
+            self._wake.set()  # the first deadline in a while: the watchdog wakes up
+        return Deadline(self._pending, when)
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from gateway.proxy.body import RequestBody
 from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout
-from gateway.proxy.headers import header, upstream_request_headers
+from gateway.proxy.headers import received_header, upstream_request_headers
 from gateway.proxy.retries import RETRIED_STATUSES, RetryPolicy, retry_after_seconds
 from gateway.proxy.upstream import Upstream, UpstreamResponse
 
@@ -42,16 +42,13 @@ class Outgoing:
         return f"{self.method} {self.url.partition('?')[0]}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
     response: UpstreamResponse
     head: bytes
     complete: bool
     attempts: int
-
-    @property
-    def status(self) -> int:
-        return self.response.status
+    status: int
 
 
 class Forwarder:
@@ -108,7 +105,9 @@ class Forwarder:
                 and outgoing.repeatable
                 and outgoing.body.replayable
             ):
-                retry_after = retry_after_seconds(header(answer.response.headers, b"retry-after"))
+                retry_after = retry_after_seconds(
+                    received_header(answer.response.headers, b"retry-after")
+                )
                 wait = self.policy.wait(attempt, deadline - loop.time(), retry_after, self._rng)
                 if wait is not None:
                     answer.response.close()
@@ -129,7 +128,7 @@ class Forwarder:
     ) -> Answer:
         response: UpstreamResponse | None = None
         try:
-            async with self._watchdog.limit(deadline):
+            with self._watchdog.limit(deadline):
                 response = await self._upstream.send(
                     outgoing.method, outgoing.url, headers, outgoing.body.content()
                 )
@@ -144,4 +143,4 @@ class Forwarder:
             if response is not None:
                 response.close()
             raise
-        return Answer(response, head, complete, attempt)
+        return Answer(response, head, complete, attempt, response.status)

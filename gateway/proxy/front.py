@@ -25,7 +25,6 @@ from gateway.kit.access import log_access
 from gateway.kit.middleware import REQUEST_ID_HEADER, accepted_request_id
 from gateway.kit.tracing import tracing_on
 from gateway.metrics import Metrics
-from gateway.metrics.http import RouteRequests
 from gateway.proxy.endpoints import serve
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.paths import PREFIX
@@ -36,7 +35,7 @@ log = logging.getLogger(__name__)
 
 class ProxyFront:
     def __init__(self, metrics: Metrics, public_port: int | None) -> None:
-        self._requests = RouteRequests(metrics, TEMPLATE)
+        self._requests = metrics.requests
         self._public_port = public_port
 
     def takes(self, scope: Scope) -> bool:
@@ -64,7 +63,7 @@ class ProxyFront:
                 done = True
                 answered = status or 500
                 elapsed = time.perf_counter() - started
-                self._requests.observe(scope["method"], answered, elapsed)
+                self._requests.observe(TEMPLATE, scope["method"], answered, elapsed)
                 log_access(
                     request_id,
                     scope["method"],

@@ -136,11 +136,18 @@ def upstream_request_headers(
     return headers
 
 
-def returned_headers(upstream: RawHeaders) -> RawHeaders:
-    """The provider's response headers (lower-case names) as they go back to the caller."""
-    returned = [(name, value) for name, value in upstream if name not in NOT_RETURNED]
-    if any(name == b"connection" for name, _ in upstream):
-        named = _connection_tokens(upstream)
+def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
+    """The provider's response headers (any case) as they go back to the caller (lower-case)."""
+    returned: RawHeaders = []
+    connection: list[bytes] = []
+    for name, value in upstream:
+        name = name.lower()
+        if name not in NOT_RETURNED:
+            returned.append((name, value))
+        elif name == b"connection":
+            connection.append(value)
+    if connection:
+        named = _connection_tokens((b"connection", value) for value in connection)
         returned = [(name, value) for name, value in returned if name not in named]
     return returned
 
@@ -148,5 +155,13 @@ def returned_headers(upstream: RawHeaders) -> RawHeaders:
 def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     for key, value in headers:
         if key == name:
+            return value
+    return None
+
+
+def received_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    """``header`` for headers as a server sent them (``name`` in lower case, theirs in any)."""
+    for key, value in headers:
+        if key.lower() == name:
             return value
     return None

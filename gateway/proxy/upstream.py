@@ -27,7 +27,7 @@ SKIP_CONTENT_TYPE = ("Content-Type",)
 
 
 class UpstreamResponse(Protocol):
-    """The provider's answer, its body not yet read; header names are lower-case."""
+    """The provider's answer, its body not yet read; ``headers`` as received (names in any case)."""
 
     status: int
     headers: RawHeaders
@@ -70,7 +70,7 @@ class AiohttpResponse:
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
         self.status = response.status
-        self.headers: RawHeaders = [(name.lower(), value) for name, value in response.raw_headers]
+        self.headers: RawHeaders = list(response.raw_headers)
 
     async def read_head(self, limit: int) -> tuple[bytes, bool]:
         content = self._response.content

@@ -92,16 +92,39 @@ def test_nothing_is_written_below_the_level(json_stdout: CountingStream) -> None
     assert json_stdout.getvalue() == ""
 
 
-async def test_lines_of_one_loop_turn_are_flushed_together() -> None:
+async def test_lines_are_written_together_after_a_moment() -> None:
     stream = CountingStream()
-    handler = logs.JsonLines()
+    handler = logs.JsonLines(flush_seconds=0)  # the next turn of the loop
     handler.setStream(stream)
     for n in range(3):
         handler.write_line(f'{{"n": {n}}}')
-    assert stream.flushes == 0  # written, not yet flushed
-    await asyncio.sleep(0)  # the loop's next turn
+    assert stream.getvalue() == ""  # kept, not yet written
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # a timer of 0 seconds runs on the turn after the next
     assert stream.flushes == 1
     assert [json.loads(line)["n"] for line in stream.getvalue().splitlines()] == [0, 1, 2]
+
+
+def test_a_record_never_overtakes_the_lines_before_it() -> None:
+    stream = CountingStream()
+    handler = logs.JsonLines()
+    handler.setStream(stream)
+    handler._pending.append('{"n": 0}')  # a line kept while a loop was running
+    record = logging.LogRecord("gateway.test", logging.WARNING, __file__, 0, "late", None, None)
+    handler.handle(record)
+    first, second = stream.getvalue().splitlines()
+    assert json.loads(first) == {"n": 0}
+    assert json.loads(second)["message"] == "late"
+
+
+def test_many_lines_are_written_without_waiting() -> None:
+    stream = CountingStream()
+    handler = logs.JsonLines()
+    handler.setStream(stream)
+    for n in range(handler.MAX_PENDING):
+        handler._pending.append(f'{{"n": {n}}}')  # as kept on a loop
+    handler.write_line('{"n": -1}')
+    assert len(stream.getvalue().splitlines()) == handler.MAX_PENDING + 1
 
 
 def test_outside_a_loop_a_line_is_flushed_at_once() -> None:

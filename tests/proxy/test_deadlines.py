@@ -28,16 +28,15 @@ async def watchdog() -> AsyncIterator[Watchdog]:
 async def test_a_block_past_its_deadline_raises_timeout(watchdog: Watchdog) -> None:
     loop = asyncio.get_running_loop()
     never = asyncio.Event()
-    with pytest.raises(TimeoutError):
-        async with watchdog.limit(loop.time() + 0.1):
-            await never.wait()
+    with pytest.raises(TimeoutError), watchdog.limit(loop.time() + 0.1):
+        await never.wait()
 
 
 async def test_a_block_within_its_deadline_is_untouched(watchdog: Watchdog) -> None:
     loop = asyncio.get_running_loop()
-    async with watchdog.limit(loop.time() + 60):
+    with watchdog.limit(loop.time() + 60):
         await asyncio.sleep(0)
-    async with watchdog.limit(loop.time() - 1):  # already past, but nothing to wait for
+    with watchdog.limit(loop.time() - 1):  # already past, but nothing to wait for
         pass
     assert not watchdog._pending
 
@@ -47,7 +46,7 @@ async def test_a_cancellation_from_outside_stays_a_cancellation(watchdog: Watchd
     entered = asyncio.Event()
 
     async def guarded() -> None:
-        async with watchdog.limit(loop.time() + 60):
+        with watchdog.limit(loop.time() + 60):
             entered.set()
             await asyncio.Event().wait()
 
