@@ -58,15 +58,23 @@ class Admissions:
         self._rate_limits = rate_limits
         self.cache = cache
 
+    def admitted(self, scope: Scope, caller: CallerHeaders) -> Admission | None:
+        """The call's admission if it is cached (its rate limit spent), else None: ``admit``."""
+        key = _key(scope, caller)
+        admission = self.cache.lookup(key)[0]
+        if admission is not None:
+            self._spend(admission.call.principal)
+        return admission
+
     async def admit(self, scope: Scope, caller: CallerHeaders) -> Admission:
         """The admitted call; each refusal raised in the gateway's error shape."""
-        target = raw_target(scope)
-        authorization = caller.authorization or b""
-        key = (hashlib.sha256(authorization).digest(), scope["method"], target, caller.provider)
-        admission = self.cache.get(key)
+        key = _key(scope, caller)
+        admission = self.cache.lookup(key)[0]
         if admission is not None:
             self._spend(admission.call.principal)
             return admission
+        target = key[2]
+        authorization = caller.authorization or b""
         epoch = self.cache.epoch
         principal = await self._authenticate(authorization)
         self._spend(principal)
@@ -106,3 +114,13 @@ class Admissions:
     def client_changed(self, _payload: str) -> None:
         """The listener's handler: any client changed, so every admission is decided again."""
         self.cache.clear()
+
+
+def _key(scope: Scope, caller: CallerHeaders) -> AdmissionKey:
+    authorization = caller.authorization or b""
+    return (
+        hashlib.sha256(authorization).digest(),
+        scope["method"],
+        raw_target(scope),
+        caller.provider,
+    )

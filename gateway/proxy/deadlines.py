@@ -61,7 +61,7 @@ class Watchdog:
         self._wake = asyncio.Event()
 
     def limit(self, when: float) -> Deadline:
-        if not self._pending:
+        if not self._pending and not self._wake.is_set():
             self._wake.set()  # the first deadline in a while: the watchdog wakes up
         return Deadline(self._pending, when)
 

@@ -33,10 +33,15 @@ async def answer(
 ) -> tuple[Answer, bool]:
     """The provider's answer to the call, and whether the caller's body was read to its end."""
     proxy = res.proxy
-    admission = await proxy.admissions.admit(scope, caller)
+    # The cached answers first, without a coroutine each (this is most calls).
+    admission = proxy.admissions.admitted(scope, caller) or await proxy.admissions.admit(
+        scope, caller
+    )
     call = admission.call
     provider = admission.provider.name
-    token = await proxy.tokens.current(call.user_id, provider)
+    token = proxy.tokens.cached(call.user_id, provider) or await proxy.tokens.current(
+        call.user_id, provider
+    )
     if not call.principal.namespace.admits_connection(
         call.principal.client_id, token.created_by_client_id
     ):
@@ -54,7 +59,7 @@ async def answer(
     outgoing = Outgoing(
         method=call.method,
         url=url,
-        forwarded=caller.forwarded,
+        caller=caller,
         request_id=request_id,
         body=body,
         repeatable=repeatable(call.method, caller.idempotency_key),

@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.proxy.body import RequestBody
 from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout
-from gateway.proxy.headers import received_header, upstream_request_headers
+from gateway.proxy.headers import CallerHeaders, received_header, upstream_request_headers
 from gateway.proxy.retries import RETRIED_STATUSES, RetryPolicy, retry_after_seconds
 from gateway.proxy.upstream import Upstream, UpstreamResponse
 
@@ -31,7 +30,7 @@ class Outgoing:
 
     method: str
     url: str
-    forwarded: Sequence[tuple[str, str]]  # the caller's headers that go on (``CallerHeaders``)
+    caller: CallerHeaders
     request_id: str
     body: RequestBody
     repeatable: bool
@@ -72,7 +71,7 @@ class Forwarder:
     async def exchange(self, outgoing: Outgoing, token: str, deadline: float) -> Answer:
         """The provider's answer, retried as far as is safe; our error when there is none."""
         loop = asyncio.get_running_loop()
-        headers = upstream_request_headers(outgoing.forwarded, token, outgoing.request_id)
+        headers = upstream_request_headers(outgoing.caller, token, outgoing.request_id)
         if outgoing.body.streamed and outgoing.body.length is not None:
             # Sent as announced rather than chunked: some servers take no chunked uploads.
             headers.append(("Content-Length", str(outgoing.body.length)))

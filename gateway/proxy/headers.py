@@ -72,6 +72,8 @@ class CallerHeaders:
     content_length: bytes | None = None
     chunked: bool = False
     idempotency_key: bool = False
+    accept: bool = False  # Accept sent
+    accept_encoding: bool = False  # Accept-Encoding sent
     forwarded: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
@@ -81,7 +83,11 @@ class CallerHeaders:
         for name, value in raw:
             if name in FORWARDED:
                 found.forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
-                if name == b"idempotency-key":
+                if name == b"accept":
+                    found.accept = True
+                elif name == b"accept-encoding":
+                    found.accept_encoding = True
+                elif name == b"idempotency-key":
                     found.idempotency_key = True
             # A header sent twice counts as first sent, as ``header`` reads it.
             elif name == b"authorization":
@@ -102,7 +108,10 @@ class CallerHeaders:
             found.forwarded = [
                 (name, value) for name, value in found.forwarded if name.encode() not in named
             ]
-            found.idempotency_key = any(name == "idempotency-key" for name, _ in found.forwarded)
+            sent = {name for name, _ in found.forwarded}
+            found.idempotency_key = "idempotency-key" in sent
+            found.accept = "accept" in sent
+            found.accept_encoding = "accept-encoding" in sent
         return found
 
 
@@ -115,20 +124,19 @@ def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[byte
 
 
 def upstream_request_headers(
-    forwarded: Iterable[tuple[str, str]], token: str, request_id: str
+    caller: CallerHeaders, token: str, request_id: str
 ) -> list[tuple[str, str]]:
     """The headers sent to the provider: the caller's allowed ones (``CallerHeaders.forwarded``),
     then the gateway's own.
 
     ``Content-Length`` and ``Transfer-Encoding`` are the upstream client's to set from the body.
     """
-    headers = list(forwarded)
-    sent = {name for name, _ in headers}
+    headers = list(caller.forwarded)
     # Said outright, so the upstream client has nothing to add on its own: any media type, and
     # no compression the caller did not ask for (bytes pass through as the provider sends them).
-    if "accept" not in sent:
+    if not caller.accept:
         headers.append(("Accept", "*/*"))
-    if "accept-encoding" not in sent:
+    if not caller.accept_encoding:
         headers.append(("Accept-Encoding", "identity"))
     headers.append(("Authorization", f"Bearer {token}"))
     headers.append(("X-Request-Id", request_id))
@@ -147,8 +155,10 @@ def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
         elif name == b"connection":
             connection.append(value)
     if connection:
-        named = _connection_tokens((b"connection", value) for value in connection)
-        returned = [(name, value) for name, value in returned if name not in named]
+        # Usually just keep-alive or close, hop-by-hop already; anything else named goes too.
+        named = _connection_tokens((b"connection", value) for value in connection) - NOT_RETURNED
+        if named:
+            returned = [(name, value) for name, value in returned if name not in named]
     return returned
 
 

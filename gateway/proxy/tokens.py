@@ -88,17 +88,19 @@ class TokenSource:
         self._loader = ConnectionLoader(db)
         self._renewals: set[asyncio.Task[None]] = set()
 
-    async def current(self, user_id: str, provider: str) -> UserToken:
-        """The usable connection's token; 404, 409 or 410 otherwise."""
+    def cached(self, user_id: str, provider: str) -> UserToken | None:
+        """The token if it is cached, else None: ``current``."""
         key = (user_id, provider)
         cached, renew = self.cache.lookup(key)
-        if cached is not None:
-            if renew:
-                task = asyncio.create_task(self._renew(key))
-                self._renewals.add(task)
-                task.add_done_callback(self._renewals.discard)
-            return cached
-        return await self._load(key)
+        if renew:
+            task = asyncio.create_task(self._renew(key))
+            self._renewals.add(task)
+            task.add_done_callback(self._renewals.discard)
+        return cached
+
+    async def current(self, user_id: str, provider: str) -> UserToken:
+        """The usable connection's token; 404, 409 or 410 otherwise."""
+        return self.cached(user_id, provider) or await self._load((user_id, provider))
 
     async def _load(self, key: Key) -> UserToken:
         user_id, provider = key

@@ -11,6 +11,7 @@ from gateway.proxy.body import RequestBody
 from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamTimeout
 from gateway.proxy.forward import Forwarder, Outgoing
+from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.retries import RetryPolicy
 from gateway.proxy.upstream import Body, UpstreamResponse
 
@@ -75,6 +76,8 @@ async def test_an_exchange_past_the_total_deadline_is_an_upstream_timeout(
 ) -> None:
     policy = RetryPolicy(max_attempts=3, base_seconds=0.01, max_seconds=0.05, total_seconds=0.2)
     forwarder = Forwarder(Silent(), policy, 1024, watchdog)
-    outgoing = Outgoing("GET", "http://upstream/x", [], "req-1", RequestBody(b""), True)
+    outgoing = Outgoing(
+        "GET", "http://upstream/x", CallerHeaders(), "req-1", RequestBody(b""), True
+    )
     with pytest.raises(UpstreamTimeout):
         await forwarder.exchange(outgoing, "token", forwarder.deadline())
