@@ -92,7 +92,10 @@ def test_the_public_port_serves_the_connect_routes(two_listeners: tuple[str, str
     assert "text/html" in response.headers["content-type"]
 
 
-@pytest.mark.parametrize("path", ["/metrics", "/openapi.json", "/v1/connect-sessions", "/readyz"])
+@pytest.mark.parametrize(
+    "path",
+    ["/metrics", "/openapi.json", "/v1/connect-sessions", "/readyz", "/proxy/users/u/meetings"],
+)
 def test_the_public_port_hides_everything_else(two_listeners: tuple[str, str], path: str) -> None:
     internal, public = two_listeners
     hidden = httpx.get(f"{public}{path}")

@@ -72,3 +72,32 @@ async def test_a_traced_request_continues_the_callers_trace_and_keeps_secrets_ou
     recorded = repr([(s.name, dict(s.attributes or {})) for s in finished])
     assert "code=" not in recorded and "token=" not in recorded and "state=" not in recorded
     assert user_id not in recorded
+
+
+async def test_a_proxied_call_is_traced_when_tracing_is_on(
+    http: httpx.AsyncClient, service_key: str, spans: InMemorySpanExporter
+) -> None:
+    """With a tracer installed, the proxy's front door steps aside for the traced route."""
+    spans.clear()
+    caller_trace = "0af7651916cd43dd8448eb211c80319c"
+    user_id = f"user-{uuid.uuid4().hex[:8]}"
+    response = await http.get(
+        f"/proxy/users/{user_id}/meetings?token=s3cret",
+        headers={
+            "Authorization": f"Bearer {service_key}",
+            "traceparent": f"00-{caller_trace}-b7ad6b7169203331-01",
+        },
+    )
+    assert response.status_code == 404  # not connected: still a traced call
+    wanted = "GET /proxy/users/{user_id}/{path:path}"
+    deadline = time.monotonic() + 10
+    while True:
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        found = [span for span in spans.get_finished_spans() if span.name == wanted]
+        if found or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.01)
+    [span] = found
+    assert format(span.context.trace_id, "032x") == caller_trace
+    recorded = repr(dict(span.attributes or {}))
+    assert user_id not in recorded and "s3cret" not in recorded

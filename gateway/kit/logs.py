@@ -71,18 +71,17 @@ class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
     lines already formatted (the access log's) written without a record.
 
     A record is written and flushed at once, as ``StreamHandler`` does. Formatted lines are kept
-    and written together: ``flush_seconds`` after the first of them (on the event loop), when
-    ``MAX_PENDING`` are waiting, before any record (so the order holds) and on ``flush``. One write
-    to stdout for hundreds of requests, instead of one each; a crash loses at most the lines of
-    the last ``flush_seconds``, as with nginx's buffered access log.
+    and written together on the event loop's next turn (or when ``MAX_PENDING`` are waiting, and
+    before any record, so the order holds): one write to stdout for all the requests a turn
+    finished, instead of one each. A write stays small, so a slow reader of stdout (a pipe holds
+    64 KiB) holds the process up no more than before.
     """
 
-    MAX_PENDING = 256
+    MAX_PENDING = 128
 
-    def __init__(self, flush_seconds: float = 0.1) -> None:
+    def __init__(self) -> None:
         super().__init__(sys.stdout)
         self.setFormatter(JsonFormatter())
-        self.flush_seconds = flush_seconds
         self._pending: list[str] = []
 
     def write_line(self, line: str) -> None:
@@ -95,7 +94,7 @@ class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
             except RuntimeError:
                 self.flush()
                 return
-            loop.call_later(self.flush_seconds, self.flush)
+            loop.call_soon(self.flush)
         elif waiting >= self.MAX_PENDING:
             self.flush()
 

@@ -73,11 +73,15 @@ class RequestBody:
                 return
 
 
+# What a call without a body sends; shared, since a body given as bytes is never changed.
+NO_BODY = RequestBody(b"")
+
+
 async def read_body(caller: CallerHeaders, receive: Receive, replay_limit: int) -> RequestBody:
     """The caller's body: kept whole up to ``replay_limit`` bytes, streamed beyond."""
     declared = caller.content_length
     if declared is None and not caller.chunked:
-        return RequestBody(b"")
+        return NO_BODY
     length = _content_length(declared) if declared is not None else None
     if length is not None and length > replay_limit:
         return RequestBody(None, receive=receive, length=length)

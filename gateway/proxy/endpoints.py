@@ -20,7 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.exceptions import GatewayError, error_response
 from gateway.proxy.access import refuse_connection
-from gateway.proxy.body import CallerGone, RequestBody, read_body
+from gateway.proxy.body import NO_BODY, CallerGone, read_body
 from gateway.proxy.forward import Answer, Outgoing
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.relay import relay
@@ -49,7 +49,7 @@ async def answer(
     if time.time() >= token.refresh_from:
         token = await proxy.tokens.fresh(token, call.user_id, provider)
     if caller.content_length is None and not caller.chunked:
-        body = RequestBody(b"")
+        body = NO_BODY
     else:
         body = await read_body(caller, receive, proxy.replay_buffer)
     url = admission.url

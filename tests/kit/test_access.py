@@ -92,15 +92,14 @@ def test_nothing_is_written_below_the_level(json_stdout: CountingStream) -> None
     assert json_stdout.getvalue() == ""
 
 
-async def test_lines_are_written_together_after_a_moment() -> None:
+async def test_lines_of_one_loop_turn_are_written_together() -> None:
     stream = CountingStream()
-    handler = logs.JsonLines(flush_seconds=0)  # the next turn of the loop
+    handler = logs.JsonLines()
     handler.setStream(stream)
     for n in range(3):
         handler.write_line(f'{{"n": {n}}}')
     assert stream.getvalue() == ""  # kept, not yet written
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)  # a timer of 0 seconds runs on the turn after the next
+    await asyncio.sleep(0)  # the loop's next turn
     assert stream.flushes == 1
     assert [json.loads(line)["n"] for line in stream.getvalue().splitlines()] == [0, 1, 2]
 
