@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -83,20 +84,33 @@ class JsonLines(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(sys.stdout)
         self.setFormatter(JsonFormatter())
         self._pending: list[str] = []
+        self._loop: tuple[int, asyncio.AbstractEventLoop | None] = (0, None)
 
     def write_line(self, line: str) -> None:
         with self.lock:  # type: ignore[union-attr]
             self._pending.append(line)
             waiting = len(self._pending)
         if waiting == 1:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
+            loop = self._running_loop()
+            if loop is None:
                 self.flush()
                 return
             loop.call_soon(self.flush)
         elif waiting >= self.MAX_PENDING:
             self.flush()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop | None:
+        """This thread's running loop, remembered (on Python 3.11 asking asyncio is a system
+        call each time)."""
+        thread, loop = self._loop
+        if loop is not None and thread == threading.get_ident() and loop.is_running():
+            return loop
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        self._loop = (threading.get_ident(), loop)
+        return loop
 
     def _write_pending(self) -> None:
         if self._pending:

@@ -6,12 +6,16 @@ dictionary: one watchdog task, awake only while deadlines are pending, looks eve
 seconds and cancels each task whose deadline has passed; the task's ``limit`` block then raises
 ``TimeoutError``, exactly as ``asyncio.timeout_at`` would. A deadline may so be overrun by up to
 ``RESOLUTION``, which is nothing next to the proxy's timeouts (seconds).
+
+Deadlines are on ``time.monotonic``'s clock. Nothing here asks asyncio for the running loop per
+call: on Python 3.11 every such question is a ``getpid`` system call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from types import TracebackType
 
 RESOLUTION = 0.05
@@ -19,19 +23,25 @@ RESOLUTION = 0.05
 
 class Deadline:
     """``with watchdog.limit(when):`` TimeoutError if the block, inside a task, runs past
-    ``when`` (the event loop's clock). A plain context manager: entering and leaving cost two
+    ``when`` (``time.monotonic``). A plain context manager: entering and leaving cost two
     dictionary operations and no coroutine."""
 
-    __slots__ = ("_expired", "_pending", "_task", "when")
+    __slots__ = ("_expired", "_loop", "_pending", "_task", "when")
 
-    def __init__(self, pending: dict[Deadline, None], when: float) -> None:
+    def __init__(
+        self,
+        pending: dict[Deadline, None],
+        when: float,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
         self._pending = pending
         self.when = when
+        self._loop = loop
         self._task: asyncio.Task[object] | None = None
         self._expired = False
 
     def __enter__(self) -> Deadline:
-        self._task = asyncio.current_task()
+        self._task = asyncio.current_task(self._loop)
         self._pending[self] = None
         return self
 
@@ -59,14 +69,15 @@ class Watchdog:
     def __init__(self) -> None:
         self._pending: dict[Deadline, None] = {}
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the watchdog's, once it runs
 
     def limit(self, when: float) -> Deadline:
         if not self._pending and not self._wake.is_set():
             self._wake.set()  # the first deadline in a while: the watchdog wakes up
-        return Deadline(self._pending, when)
+        return Deadline(self._pending, when, self._loop)
 
     async def run(self, stop: asyncio.Event) -> None:
-        loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -77,7 +88,7 @@ class Watchdog:
                     woken.cancel()
                     continue
                 await asyncio.sleep(RESOLUTION)
-                now = loop.time()
+                now = time.monotonic()
                 for deadline in [d for d in self._pending if d.when <= now]:
                     deadline.expire()
         finally:

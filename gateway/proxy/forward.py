@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from dataclasses import dataclass
 
 from gateway.proxy.body import RequestBody
@@ -66,11 +67,11 @@ class Forwarder:
         self._rng = rng
 
     def deadline(self) -> float:
-        return asyncio.get_running_loop().time() + self.policy.total_seconds
+        """When the exchange must be over, on the deadlines' clock (``time.monotonic``)."""
+        return time.monotonic() + self.policy.total_seconds
 
     async def exchange(self, outgoing: Outgoing, token: str, deadline: float) -> Answer:
         """The provider's answer, retried as far as is safe; our error when there is none."""
-        loop = asyncio.get_running_loop()
         headers = upstream_request_headers(outgoing.caller, token, outgoing.request_id)
         if outgoing.body.streamed and outgoing.body.length is not None:
             # Sent as announced rather than chunked: some servers take no chunked uploads.
@@ -83,7 +84,7 @@ class Forwarder:
             except UpstreamFailure as failure:
                 may = outgoing.body.replayable and (failure.before_sending or outgoing.repeatable)
                 wait = (
-                    self.policy.wait(attempt, deadline - loop.time(), rng=self._rng)
+                    self.policy.wait(attempt, deadline - time.monotonic(), rng=self._rng)
                     if may
                     else None
                 )
@@ -107,7 +108,9 @@ class Forwarder:
                 retry_after = retry_after_seconds(
                     received_header(answer.response.headers, b"retry-after")
                 )
-                wait = self.policy.wait(attempt, deadline - loop.time(), retry_after, self._rng)
+                wait = self.policy.wait(
+                    attempt, deadline - time.monotonic(), retry_after, self._rng
+                )
                 if wait is not None:
                     answer.response.close()
                     log.warning(
