@@ -38,7 +38,7 @@ class LocalCache(Generic[K, V]):
         max_entries: int = MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._ttl = ttl
+        self.ttl = ttl
         self._max_entries = max_entries
         self._clock = clock
         # key -> (expires at, renew from, value)
@@ -72,14 +72,14 @@ class LocalCache(Generic[K, V]):
 
     def put(self, key: K, value: V, epoch: int) -> None:
         """Keep ``value``, read when the cache was at ``epoch``, unless anything changed since."""
-        if not self.live or epoch != self.epoch or self._ttl <= 0:
+        if not self.live or epoch != self.epoch or self.ttl <= 0:
             return
         if len(self._entries) >= self._max_entries:
             # Oldest first (dicts keep insertion order): a full cache sheds what it read longest ago.
             del self._entries[next(iter(self._entries))]
         now = self._clock()
-        renew_from = now + self._ttl * random.uniform(RENEW_FROM, RENEW_TO)  # noqa: S311 (spread)
-        self._entries[key] = (now + self._ttl, renew_from, value)
+        renew_from = now + self.ttl * random.uniform(RENEW_FROM, RENEW_TO)  # noqa: S311 (spread)
+        self._entries[key] = (now + self.ttl, renew_from, value)
 
     def invalidate(self, key: K) -> None:
         self._entries.pop(key, None)

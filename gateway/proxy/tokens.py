@@ -37,6 +37,8 @@ from gateway.tokens.refresh import Refresher
 
 log = logging.getLogger(__name__)
 
+RENEW_EVERY_SECONDS = 1.0
+
 
 @dataclass(frozen=True, repr=False)
 class UserToken:
@@ -86,6 +88,7 @@ class TokenSource:
         self._settings = settings
         self.cache = cache
         self._loader = ConnectionLoader(db)
+        self._due: set[Key] = set()  # tokens to read again, together, shortly
         self._renewals: set[asyncio.Task[None]] = set()
 
     def cached(self, user_id: str, provider: str) -> UserToken | None:
@@ -93,10 +96,23 @@ class TokenSource:
         key = (user_id, provider)
         cached, renew = self.cache.lookup(key)
         if renew:
-            task = asyncio.create_task(self._renew(key))
-            self._renewals.add(task)
-            task.add_done_callback(self._renewals.discard)
+            self._due.add(key)
+            if len(self._due) == 1:
+                # Everything due meanwhile is read in one query; the wait is a small part of
+                # what is left of the entry's life (at least a tenth of the TTL).
+                wait = min(RENEW_EVERY_SECONDS, self.cache.ttl / 20)
+                asyncio.get_running_loop().call_later(wait, self._start_renewals)
         return cached
+
+    def _start_renewals(self) -> None:
+        task = asyncio.create_task(self.renew_due())
+        self._renewals.add(task)
+        task.add_done_callback(self._renewals.discard)
+
+    async def renew_due(self) -> None:
+        """Read again every cached token due for it, in the background (one query per batch)."""
+        keys, self._due = self._due, set()
+        await asyncio.gather(*(self._renew(key) for key in keys))
 
     async def current(self, user_id: str, provider: str) -> UserToken:
         """The usable connection's token; 404, 409 or 410 otherwise."""

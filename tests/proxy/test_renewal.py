@@ -3,7 +3,6 @@ was told of (a missed notification) is picked up without any call waiting for th
 
 from __future__ import annotations
 
-import asyncio
 from typing import cast
 
 from pydantic import SecretStr
@@ -20,7 +19,7 @@ from gateway.proxy.tokens import TokenSource, UserToken
 from gateway.settings import Settings
 from gateway.tokens.refresh import Refresher
 from tests.proxy.test_cache import Clock
-from tests.proxy.test_loader import seeded_users
+from tests.proxy.test_loader import counted_statements, seeded_users
 
 TTL = 30.0
 
@@ -47,9 +46,31 @@ async def test_a_token_is_renewed_in_the_background_before_it_expires(db: Databa
         clock.now = TTL * 0.95  # past every entry's renewal moment, before its expiry
         served = await tokens.current(user, "contio")
         assert served.access_token == "a0"  # the call is served from the cache at once ...
-        renewals = list(tokens._renewals)
-        assert len(renewals) == 1  # ... and one background read started
-        await asyncio.gather(*renewals)
+        with counted_statements(db) as statements:
+            await tokens.renew_due()  # ... and the token is read again (the timer's work)
+        assert len(statements) == 1
         assert (await tokens.current(user, "contio")).access_token == "rotated"
+    finally:
+        await tokens.aclose()
+
+
+async def test_tokens_due_together_are_read_again_with_one_query(db: Database) -> None:
+    keys = KeyRing.parse(generate_key_entry("k1"))
+    users = await seeded_users(db, 30, keys)
+    clock = Clock()
+    cache: LocalCache[Key, UserToken] = LocalCache(TTL, clock=clock)
+    cache.resume()
+    tokens = TokenSource(db, keys, cast(Refresher, None), Settings(), cache)
+    try:
+        for user in users:
+            await tokens.current(user, "contio")
+        clock.now = TTL * 0.95
+        for user in users:
+            assert tokens.cached(user, "contio") is not None
+        with counted_statements(db) as statements:
+            await tokens.renew_due()
+        assert len(statements) == 1
+        clock.now = TTL * 1.5  # past the first entries' life: the renewed ones serve on
+        assert all(tokens.cached(user, "contio") is not None for user in users)
     finally:
         await tokens.aclose()
