@@ -76,6 +76,20 @@ class Targets:
             service.stop()
 
 
+def start_gateway(
+    name: str, plan: CpuPlan, database: URL, upstream: str, encryption_key: str, **extra: str
+) -> Service:
+    """``gateway serve`` on a port of its own, on the servers' core, with ``extra`` settings."""
+    port = free_port()
+    return start(
+        name,
+        plan.pinned([str(BIN / "gateway"), "serve", f"--port={port}"], "servers"),
+        url=f"http://127.0.0.1:{port}",
+        ready_path="/healthz",
+        env={**gateway_env(database, upstream, encryption_key, port), **extra},
+    )
+
+
 def start_all(
     tools: dict[str, str], plan: CpuPlan, work: Path, database: URL, encryption_key: str
 ) -> Targets:
@@ -114,25 +128,15 @@ def start_all(
             env=clean_env(BENCH_UPSTREAM=upstream_url, PYTHONPATH=str(ROOT)),
         )
         started.append(passthrough)
-        port = free_port()
-        gateway = start(
-            "gateway",
-            plan.pinned([str(BIN / "gateway"), "serve", f"--port={port}"], "servers"),
-            url=f"http://127.0.0.1:{port}",
-            ready_path="/healthz",
-            env=gateway_env(database, upstream_url, encryption_key, port),
-        )
+        gateway = start_gateway("gateway", plan, database, upstream_url, encryption_key)
         started.append(gateway)
-        port = free_port()
-        cached = start(
+        cached = start_gateway(
             "gateway_cached",
-            plan.pinned([str(BIN / "gateway"), "serve", f"--port={port}"], "servers"),
-            url=f"http://127.0.0.1:{port}",
-            ready_path="/healthz",
-            env={
-                **gateway_env(database, upstream_url, encryption_key, port),
-                "GATEWAY_PROXY_CACHE_TTL_SECONDS": CACHED_TTL_SECONDS,
-            },
+            plan,
+            database,
+            upstream_url,
+            encryption_key,
+            GATEWAY_PROXY_CACHE_TTL_SECONDS=CACHED_TTL_SECONDS,
         )
         started.append(cached)
     except BaseException:

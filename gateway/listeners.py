@@ -18,6 +18,12 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
+def on_public_listener(scope: Scope, public_port: int | None) -> bool:
+    """Whether an HTTP request came in on the public port."""
+    server = scope.get("server")
+    return public_port is not None and server is not None and server[1] == public_port
+
+
 class PublicListener:
     """Answers 404 on the public port for anything that is not a browser-facing route."""
 
@@ -27,9 +33,8 @@ class PublicListener:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
-            self.public_port is not None
-            and scope["type"] == "http"
-            and (scope.get("server") or (None, None))[1] == self.public_port
+            scope["type"] == "http"
+            and on_public_listener(scope, self.public_port)
             and not is_public(scope["path"])
         ):
             response = plain_error(404, "not_found", "Not found.")

@@ -9,6 +9,7 @@ import uuid
 import httpx
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.kit.tracing import configure_tracing, exporter_configured
@@ -22,6 +23,18 @@ def spans() -> InMemorySpanExporter:
     # The first provider set wins for the whole process; later tests keep recording into it.
     assert configure_tracing("gateway-test", exporter=exporter)
     return exporter
+
+
+async def exported(spans: InMemorySpanExporter, names: set[str]) -> tuple[ReadableSpan, ...]:
+    """The finished spans once every one of ``names`` is among them (or after 10 s): a server
+    span ends just after its response is sent."""
+    deadline = time.monotonic() + 10
+    while True:
+        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+        finished = spans.get_finished_spans()
+        if names <= {span.name for span in finished} or time.monotonic() > deadline:
+            return finished
+        await asyncio.sleep(0.01)
 
 
 def test_tracing_is_off_without_an_exporter() -> None:
@@ -55,16 +68,9 @@ async def test_a_traced_request_continues_the_callers_trace_and_keeps_secrets_ou
         "/healthz", headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"}
     )
     assert traced.status_code == 200
-    # A server span ends just after its response is sent: wait for the three to be exported.
     wanted = {"GET /oauth/callback", "GET /connect", "GET /healthz"}
-    deadline = time.monotonic() + 10
-    while True:
-        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
-        finished = spans.get_finished_spans()
-        by_name = {span.name: span for span in finished}
-        if wanted <= set(by_name) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.01)
+    finished = await exported(spans, wanted)
+    by_name = {span.name: span for span in finished}
     assert wanted <= set(by_name)
     health = by_name["GET /healthz"]
     assert format(health.context.trace_id, "032x") == caller_trace
@@ -90,13 +96,7 @@ async def test_a_proxied_call_is_traced_when_tracing_is_on(
     )
     assert response.status_code == 404  # not connected: still a traced call
     wanted = "GET /proxy/users/{user_id}/{path:path}"
-    deadline = time.monotonic() + 10
-    while True:
-        trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
-        found = [span for span in spans.get_finished_spans() if span.name == wanted]
-        if found or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.01)
+    found = [span for span in await exported(spans, {wanted}) if span.name == wanted]
     [span] = found
     assert format(span.context.trace_id, "032x") == caller_trace
     recorded = repr(dict(span.attributes or {}))

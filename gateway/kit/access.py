@@ -24,20 +24,11 @@ def log_access(
         return
     redacted = redact_query(query.decode("latin-1")) if query else ""
     target = f"{path}?{redacted}" if redacted else path
-    milliseconds = seconds * 1000
+    message = f'{request_id} "{method} {target}" {status} {seconds * 1000:.1f}ms'
     handler = logs.sole_json_handler(access_log, LEVEL)
     if handler is None:
-        access_log.info(
-            '%s "%s %s" %s %.1fms',
-            request_id,
-            method,
-            target,
-            status,
-            milliseconds,
-            extra={"request_id": request_id, "status": status},
-        )
+        access_log.info("%s", message, extra={"request_id": request_id, "status": status})
         return
-    message = f'{request_id} "{method} {target}" {status} {milliseconds:.1f}ms'
     handler.write_line(
         logs.json_line("INFO", access_log.name, message, request_id=request_id, status=str(status))
     )

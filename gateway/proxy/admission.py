@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from starlette.types import Scope
 
+from gateway.clients.credentials import bearer_credentials, missing_key, require_scope
 from gateway.clients.store import Principal
-from gateway.exceptions import Forbidden, Unauthorized
 from gateway.kit.db import Database
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry
@@ -58,27 +58,23 @@ class Admissions:
         self._rate_limits = rate_limits
         self.cache = cache
 
-    def admitted(self, scope: Scope, caller: CallerHeaders) -> Admission | None:
-        """The call's admission if it is cached (its rate limit spent), else None: ``admit``."""
-        key = _key(scope, caller)
+    def admitted(self, key: AdmissionKey) -> Admission | None:
+        """The call's admission if it is cached (its rate limit then spent), else None."""
         admission = self.cache.lookup(key)[0]
         if admission is not None:
             self._spend(admission.call.principal)
         return admission
 
-    async def admit(self, scope: Scope, caller: CallerHeaders) -> Admission:
-        """The admitted call; each refusal raised in the gateway's error shape."""
-        key = _key(scope, caller)
-        admission = self.cache.lookup(key)[0]
-        if admission is not None:
-            self._spend(admission.call.principal)
-            return admission
-        target = key[2]
-        authorization = caller.authorization or b""
+    async def admit(self, key: AdmissionKey, scope: Scope, caller: CallerHeaders) -> Admission:
+        """Decide a call ``admitted`` does not know; each refusal raised in the gateway's error
+        shape."""
         epoch = self.cache.epoch
-        principal = await self._authenticate(authorization)
+        credentials = bearer_credentials((caller.authorization or b"").decode("latin-1"))
+        if credentials is None:
+            raise missing_key()
+        principal = require_scope(await self._client_keys.authenticate(credentials), SCOPE)
         self._spend(principal)
-        user_id, path = split_target(target)
+        user_id, path = split_target(key[2])
         call = Call(principal, scope["method"], path, user_id)
         await check_call(self._db, call)
         requested = caller.provider
@@ -86,23 +82,6 @@ class Admissions:
         admission = Admission(call, provider, provider.api_base_url + path.encoded)
         self.cache.put(key, admission, epoch)
         return admission
-
-    async def _authenticate(self, authorization: bytes) -> Principal:
-        """The calling service, which must hold the ``proxy`` scope; 401 or 403 otherwise."""
-        scheme, _, credentials = authorization.decode("latin-1").partition(" ")
-        key = credentials.strip()
-        if scheme.lower() != "bearer" or not key:
-            raise Unauthorized("send your service key as Authorization: Bearer <key>")
-        principal = await self._client_keys.authenticate(key)
-        if principal is None:
-            raise Unauthorized("the service key is not valid")
-        if SCOPE not in principal.scopes:
-            raise Forbidden(
-                f"this service key lacks the {SCOPE!r} scope",
-                code="insufficient_scope",
-                details={"required_scope": SCOPE},
-            )
-        return principal
 
     def _spend(self, principal: Principal) -> None:
         if principal.rate_limit is None:
@@ -116,7 +95,9 @@ class Admissions:
         self.cache.clear()
 
 
-def _key(scope: Scope, caller: CallerHeaders) -> AdmissionKey:
+def admission_key(scope: Scope, caller: CallerHeaders) -> AdmissionKey:
+    """What an admission depends on: the key (as its digest), the method, the raw path and the
+    provider asked for."""
     authorization = caller.authorization or b""
     return (
         hashlib.sha256(authorization).digest(),

@@ -78,10 +78,9 @@ NO_BODY = RequestBody(b"")
 
 
 async def read_body(caller: CallerHeaders, receive: Receive, replay_limit: int) -> RequestBody:
-    """The caller's body: kept whole up to ``replay_limit`` bytes, streamed beyond."""
+    """The body of a caller that sends one (``CallerHeaders.sends_body``; else ``NO_BODY``):
+    kept whole up to ``replay_limit`` bytes, streamed beyond."""
     declared = caller.content_length
-    if declared is None and not caller.chunked:
-        return NO_BODY
     length = _content_length(declared) if declared is not None else None
     if length is not None and length > replay_limit:
         return RequestBody(None, receive=receive, length=length)

@@ -8,9 +8,10 @@ between is missed. The TTL is the backstop for a connection that died without an
 A reader that missed must not put back a value read before an invalidation it raced with: it takes
 ``epoch`` before reading the database and ``put`` refuses the value if any invalidation came since.
 
-An entry that is read often need never be missed: from a random moment between ``RENEW_FROM`` and
-``RENEW_TO`` of its TTL, ``lookup`` asks one reader (and only one) to read it again in the
-background while everyone goes on being served the entry. Entries put together (a burst of new
+In a cache made with ``renews`` (the token cache), an entry that is read often need never be
+missed: from a random moment between ``RENEW_FROM`` and ``RENEW_TO`` of its TTL, ``lookup`` asks
+one reader (and only one) to read it again in the background while everyone goes on being served
+the entry. Entries put together (a burst of new
 users, a replica starting) are thus renewed spread out, never all missed at once.
 """
 
@@ -37,8 +38,10 @@ class LocalCache(Generic[K, V]):
         *,
         max_entries: int = MAX_ENTRIES,
         clock: Callable[[], float] = time.monotonic,
+        renews: bool = False,
     ) -> None:
         self.ttl = ttl
+        self._renews = renews
         self._max_entries = max_entries
         self._clock = clock
         # key -> (expires at, renew from, value)
@@ -78,7 +81,11 @@ class LocalCache(Generic[K, V]):
             # Oldest first (dicts keep insertion order): a full cache sheds what it read longest ago.
             del self._entries[next(iter(self._entries))]
         now = self._clock()
-        renew_from = now + self.ttl * random.uniform(RENEW_FROM, RENEW_TO)  # noqa: S311 (spread)
+        renew_from = (
+            now + self.ttl * random.uniform(RENEW_FROM, RENEW_TO)  # noqa: S311 (spread)
+            if self._renews
+            else math.inf
+        )
         self._entries[key] = (now + self.ttl, renew_from, value)
 
     def invalidate(self, key: K) -> None:

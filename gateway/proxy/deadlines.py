@@ -2,10 +2,10 @@
 
 ``asyncio.timeout_at`` arms an event-loop timer for every use, and on uvloop arming and disarming
 one costs about a sixth of all the rest the proxy does for a call. Here a deadline is an entry in a
-dictionary: one watchdog task, awake only while deadlines are pending, looks every ``RESOLUTION``
-seconds and cancels each task whose deadline has passed; the task's ``limit`` block then raises
-``TimeoutError``, exactly as ``asyncio.timeout_at`` would. A deadline may so be overrun by up to
-``RESOLUTION``, which is nothing next to the proxy's timeouts (seconds).
+dictionary: one watchdog task looks every ``RESOLUTION`` seconds and cancels each task whose
+deadline has passed; the task's ``limit`` block then raises ``TimeoutError``, exactly as
+``asyncio.timeout_at`` would. A deadline may so be overrun by up to ``RESOLUTION``, which is
+nothing next to the proxy's timeouts (seconds).
 
 Deadlines are on ``time.monotonic``'s clock. Nothing here asks asyncio for the running loop per
 call: on Python 3.11 every such question is a ``getpid`` system call.
@@ -14,7 +14,6 @@ call: on Python 3.11 every such question is a ``getpid`` system call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from types import TracebackType
 
@@ -68,30 +67,15 @@ class Watchdog:
 
     def __init__(self) -> None:
         self._pending: dict[Deadline, None] = {}
-        self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None  # the watchdog's, once it runs
 
     def limit(self, when: float) -> Deadline:
-        if not self._pending and not self._wake.is_set():
-            self._wake.set()  # the first deadline in a while: the watchdog wakes up
         return Deadline(self._pending, when, self._loop)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        stopping = asyncio.ensure_future(stop.wait())
-        try:
-            while not stop.is_set():
-                if not self._pending:
-                    self._wake.clear()
-                    woken = asyncio.ensure_future(self._wake.wait())
-                    await asyncio.wait({woken, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    woken.cancel()
-                    continue
-                await asyncio.sleep(RESOLUTION)
-                now = time.monotonic()
-                for deadline in [d for d in self._pending if d.when <= now]:
-                    deadline.expire()
-        finally:
-            stopping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await stopping
+        while not stop.is_set():
+            await asyncio.sleep(RESOLUTION)
+            now = time.monotonic()
+            for deadline in [d for d in self._pending if d.when <= now]:
+                deadline.expire()

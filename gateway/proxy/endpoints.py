@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.exceptions import GatewayError, error_response
 from gateway.proxy.access import refuse_connection
+from gateway.proxy.admission import admission_key
 from gateway.proxy.body import NO_BODY, CallerGone, read_body
 from gateway.proxy.forward import Answer, Outgoing
 from gateway.proxy.headers import CallerHeaders
@@ -34,24 +35,20 @@ async def answer(
     """The provider's answer to the call, and whether the caller's body was read to its end."""
     proxy = res.proxy
     # The cached answers first, without a coroutine each (this is most calls).
-    admission = proxy.admissions.admitted(scope, caller) or await proxy.admissions.admit(
-        scope, caller
-    )
+    key = admission_key(scope, caller)
+    admission = proxy.admissions.admitted(key) or await proxy.admissions.admit(key, scope, caller)
     call = admission.call
     provider = admission.provider.name
-    token = proxy.tokens.cached(call.user_id, provider) or await proxy.tokens.current(
-        call.user_id, provider
+    token = proxy.tokens.cached(call.user_id, provider) or await proxy.tokens.load(
+        (call.user_id, provider)
     )
     if not call.principal.namespace.admits_connection(
         call.principal.client_id, token.created_by_client_id
     ):
         await refuse_connection(res.db, call, token.connection_id)
     if time.time() >= token.refresh_from:
-        token = await proxy.tokens.fresh(token, call.user_id, provider)
-    if caller.content_length is None and not caller.chunked:
-        body = NO_BODY
-    else:
-        body = await read_body(caller, receive, proxy.replay_buffer)
+        token = await proxy.tokens.refresh_before_use(token, call.user_id, provider)
+    body = await read_body(caller, receive, proxy.replay_buffer) if caller.sends_body else NO_BODY
     url = admission.url
     query: bytes = scope.get("query_string", b"")
     if query:

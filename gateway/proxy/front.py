@@ -24,6 +24,7 @@ from gateway.kit import logs
 from gateway.kit.access import log_access
 from gateway.kit.middleware import REQUEST_ID_HEADER, accepted_request_id
 from gateway.kit.tracing import tracing_on
+from gateway.listeners import on_public_listener
 from gateway.metrics import Metrics
 from gateway.proxy.endpoints import serve
 from gateway.proxy.headers import CallerHeaders
@@ -44,8 +45,7 @@ class ProxyFront:
             return False
         if scope["method"] not in METHODS or scope.get("root_path") or tracing_on():
             return False
-        server = scope.get("server")
-        return self._public_port is None or server is None or server[1] != self._public_port
+        return not on_public_listener(scope, self._public_port)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()

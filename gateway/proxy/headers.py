@@ -76,6 +76,10 @@ class CallerHeaders:
     accept_encoding: bool = False  # Accept-Encoding sent
     forwarded: list[tuple[str, str]] = field(default_factory=list)
 
+    @property
+    def sends_body(self) -> bool:
+        return self.content_length is not None or self.chunked
+
     @classmethod
     def read(cls, raw: Iterable[tuple[bytes, bytes]]) -> CallerHeaders:
         found = cls()
@@ -104,7 +108,7 @@ class CallerHeaders:
                 connection.append(value)
         if connection:
             # Whatever the caller's Connection header names is hop-by-hop too.
-            named = _connection_tokens((b"connection", value) for value in connection)
+            named = _connection_tokens(connection)
             found.forwarded = [
                 (name, value) for name, value in found.forwarded if name.encode() not in named
             ]
@@ -115,12 +119,9 @@ class CallerHeaders:
         return found
 
 
-def _connection_tokens(headers: Iterable[tuple[bytes, bytes]]) -> frozenset[bytes]:
-    named: set[bytes] = set()
-    for name, value in headers:
-        if name == b"connection":
-            named.update(part.strip().lower() for part in value.split(b","))
-    return frozenset(named)
+def _connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
+    """The header names the ``Connection`` header's values name."""
+    return frozenset(part.strip().lower() for value in values for part in value.split(b","))
 
 
 def upstream_request_headers(
@@ -156,7 +157,7 @@ def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
             connection.append(value)
     if connection:
         # Usually just keep-alive or close, hop-by-hop already; anything else named goes too.
-        named = _connection_tokens((b"connection", value) for value in connection) - NOT_RETURNED
+        named = _connection_tokens(connection) - NOT_RETURNED
         if named:
             returned = [(name, value) for name, value in returned if name not in named]
     return returned

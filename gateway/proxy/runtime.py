@@ -45,7 +45,7 @@ class ProxyRuntime:
             max_connections=settings.proxy_max_connections,
         )
         ttl = settings.proxy_cache_ttl_seconds
-        token_cache: LocalCache[Key, UserToken] = LocalCache(ttl)
+        token_cache: LocalCache[Key, UserToken] = LocalCache(ttl, renews=True)
         key_cache: LocalCache[str, Principal] = LocalCache(ttl)
         admission_cache: LocalCache[AdmissionKey, Admission] = LocalCache(ttl)
         tokens = TokenSource(db, keys, refresher, settings, token_cache)

@@ -16,7 +16,6 @@ import asyncio
 import json
 import logging
 import math
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,7 +91,7 @@ class TokenSource:
         self._renewals: set[asyncio.Task[None]] = set()
 
     def cached(self, user_id: str, provider: str) -> UserToken | None:
-        """The token if it is cached, else None: ``current``."""
+        """The token if it is cached, else None (then ``load`` it)."""
         key = (user_id, provider)
         cached, renew = self.cache.lookup(key)
         if renew:
@@ -114,11 +113,9 @@ class TokenSource:
         keys, self._due = self._due, set()
         await asyncio.gather(*(self._renew(key) for key in keys))
 
-    async def current(self, user_id: str, provider: str) -> UserToken:
-        """The usable connection's token; 404, 409 or 410 otherwise."""
-        return self.cached(user_id, provider) or await self._load((user_id, provider))
-
-    async def _load(self, key: Key) -> UserToken:
+    async def load(self, key: Key) -> UserToken:
+        """The usable connection's token read from the database (with every other miss of this
+        loop turn) and cached; 404, 409 or 410 otherwise."""
         user_id, provider = key
         epoch = self.cache.epoch
         connection = await self._loader.load(key)
@@ -134,7 +131,7 @@ class TokenSource:
     async def _renew(self, key: Key) -> None:
         """Read a cached token again in the background, so that busy users never miss."""
         try:
-            await self._load(key)
+            await self.load(key)
         except GatewayError:
             self.cache.invalidate(key)  # gone or unusable: the next call finds out why
         except Exception as exc:  # the database, briefly: the entry serves out its TTL
@@ -146,11 +143,9 @@ class TokenSource:
         await asyncio.gather(*self._renewals, return_exceptions=True)
         await self._loader.aclose()
 
-    async def fresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
-        """Refresh first when the token expires within the margin (``refresh_from``, which the hot
-        path checks before calling); keep a still-valid one on a hiccup."""
-        if time.time() < token.refresh_from:
-            return token
+    async def refresh_before_use(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+        """A token past its ``refresh_from`` (the caller checks), refreshed before it is used;
+        kept as it is, while still valid, if the provider hiccups."""
         try:
             return await self._refresh(token, user_id, provider)
         except ProviderError:

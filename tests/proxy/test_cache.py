@@ -10,7 +10,7 @@ class Clock:
 
 
 def live_cache(ttl: float = 10.0, clock: Clock | None = None) -> LocalCache[str, int]:
-    cache: LocalCache[str, int] = LocalCache(ttl, clock=clock or Clock())
+    cache: LocalCache[str, int] = LocalCache(ttl, clock=clock or Clock(), renews=True)
     cache.resume()
     return cache
 

@@ -28,12 +28,12 @@ async def test_a_token_is_renewed_in_the_background_before_it_expires(db: Databa
     keys = KeyRing.parse(generate_key_entry("k1"))
     [user] = await seeded_users(db, 1, keys)
     clock = Clock()
-    cache: LocalCache[Key, UserToken] = LocalCache(TTL, clock=clock)
+    cache: LocalCache[Key, UserToken] = LocalCache(TTL, clock=clock, renews=True)
     cache.resume()
     # The refresher is not used: these tokens are hours from expiry.
     tokens = TokenSource(db, keys, cast(Refresher, None), Settings(), cache)
     try:
-        first = await tokens.current(user, "contio")
+        first = await tokens.load((user, "contio"))
         assert first.access_token == "a0"
 
         # Rotated behind the cache's back (as if the notification had been lost).
@@ -44,12 +44,14 @@ async def test_a_token_is_renewed_in_the_background_before_it_expires(db: Databa
             store.seal_tokens(keys, row, grant)
 
         clock.now = TTL * 0.95  # past every entry's renewal moment, before its expiry
-        served = await tokens.current(user, "contio")
+        served = tokens.cached(user, "contio")
+        assert served is not None
         assert served.access_token == "a0"  # the call is served from the cache at once ...
         with counted_statements(db) as statements:
             await tokens.renew_due()  # ... and the token is read again (the timer's work)
         assert len(statements) == 1
-        assert (await tokens.current(user, "contio")).access_token == "rotated"
+        renewed = tokens.cached(user, "contio")
+        assert renewed is not None and renewed.access_token == "rotated"
     finally:
         await tokens.aclose()
 
@@ -58,12 +60,12 @@ async def test_tokens_due_together_are_read_again_with_one_query(db: Database) -
     keys = KeyRing.parse(generate_key_entry("k1"))
     users = await seeded_users(db, 30, keys)
     clock = Clock()
-    cache: LocalCache[Key, UserToken] = LocalCache(TTL, clock=clock)
+    cache: LocalCache[Key, UserToken] = LocalCache(TTL, clock=clock, renews=True)
     cache.resume()
     tokens = TokenSource(db, keys, cast(Refresher, None), Settings(), cache)
     try:
         for user in users:
-            await tokens.current(user, "contio")
+            await tokens.load((user, "contio"))
         clock.now = TTL * 0.95
         for user in users:
             assert tokens.cached(user, "contio") is not None
