@@ -26,55 +26,9 @@ from gateway.proxy.forward import Answer, Outgoing
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.relay import relay
 from gateway.proxy.retries import repeatable
+from gateway.proxy.served import Served
+from gateway.proxy.tokens import UserToken
 from gateway.resources import Resources
-
-
-async def answer(
-    res: Resources, scope: Scope, receive: Receive, caller: CallerHeaders, request_id: str
-) -> tuple[Answer, bool]:
-    """The provider's answer to the call, and whether the caller's body was read to its end."""
-    proxy = res.proxy
-    # The cached answers first, without a coroutine each (this is most calls).
-    key = admission_key(scope, caller)
-    admission = proxy.admissions.admitted(key) or await proxy.admissions.admit(key, scope, caller)
-    call = admission.call
-    provider = admission.provider.name
-    token = proxy.tokens.cached(call.user_id, provider) or await proxy.tokens.load(
-        (call.user_id, provider)
-    )
-    if not call.principal.namespace.admits_connection(
-        call.principal.client_id, token.created_by_client_id
-    ):
-        await refuse_connection(res.db, call, token.connection_id)
-    if time.time() >= token.refresh_from:
-        token = await proxy.tokens.refresh_before_use(token, call.user_id, provider)
-    body = await read_body(caller, receive, proxy.replay_buffer) if caller.sends_body else NO_BODY
-    url = admission.url
-    query: bytes = scope.get("query_string", b"")
-    if query:
-        url += "?" + query.decode("latin-1")
-    outgoing = Outgoing(
-        method=call.method,
-        url=url,
-        caller=caller,
-        request_id=request_id,
-        body=body,
-        repeatable=repeatable(call.method, caller.idempotency_key),
-    )
-    deadline = proxy.forwarder.deadline()
-    reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
-    if reply.status == 401:
-        # The token may have been revoked or rotated early: refresh once (unless another refresh
-        # already replaced it) and retry once; a body already streamed away gets the 401 back.
-        try:
-            token = await proxy.tokens.replace(token, call.user_id, provider)
-        except BaseException:
-            reply.response.close()
-            raise
-        if body.replayable:
-            reply.response.close()
-            reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
-    return reply, body.finished
 
 
 async def serve(
@@ -83,24 +37,89 @@ async def serve(
     receive: Receive,
     send: Send,
     caller: CallerHeaders,
-    request_id: str,
+    served: Served,
 ) -> None:
-    """Answer one proxied call: the provider's answer, or the gateway's error."""
+    """Answer one proxied call: the provider's answer, or the gateway's error.
+
+    One coroutine from the admission to the answer: every level of ``await`` between the server
+    and the upstream client is passed through each time the call waits, and this is most calls.
+    """
+    proxy = res.proxy
+    body = NO_BODY
     try:
-        reply, body_read = await answer(res, scope, receive, caller, request_id)
+        # The cached answers first, without a coroutine each (this is most calls).
+        key = admission_key(scope, caller)
+        admission = proxy.admissions.admitted(key) or await proxy.admissions.admit(
+            key, scope, caller
+        )
+        call = admission.call
+        provider = admission.provider.name
+        token = proxy.tokens.cached(call.user_id, provider) or await proxy.tokens.load(
+            (call.user_id, provider)
+        )
+        if not call.principal.namespace.admits_connection(
+            call.principal.client_id, token.created_by_client_id
+        ):
+            await refuse_connection(res.db, call, token.connection_id)
+        if time.time() >= token.refresh_from:
+            token = await proxy.tokens.refresh_before_use(token, call.user_id, provider)
+        if caller.sends_body:
+            body = await read_body(caller, receive, proxy.replay_buffer)
+        url = admission.url
+        query: bytes = scope["query_string"]
+        if query:
+            url += "?" + query.decode("latin-1")
+        outgoing = Outgoing(
+            method=call.method,
+            url=url,
+            caller=caller,
+            request_id=served.request_id,
+            body=body,
+            repeatable=repeatable(call.method, caller.idempotency_key),
+        )
+        deadline = proxy.forwarder.deadline()
+        reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
+        if reply.status == 401:
+            reply = await _after_401(res, reply, outgoing, token, call.user_id, provider, deadline)
     except GatewayError as exc:
-        await error_response(exc)(scope, receive, send)
+        await error_response(exc)(scope, receive, served.wrap(send))
         return
     except CallerGone:
         return
-    await relay(reply, scope["method"], receive if body_read else None, send)
+    await relay(reply, scope["method"], receive if body.finished else None, send, served)
+
+
+async def _after_401(
+    res: Resources,
+    reply: Answer,
+    outgoing: Outgoing,
+    token: UserToken,
+    user_id: str,
+    provider: str,
+    deadline: float,
+) -> Answer:
+    """The token may have been revoked or rotated early: refresh once (unless another refresh
+    already replaced it) and retry once; a body already streamed away gets the 401 back."""
+    proxy = res.proxy
+    try:
+        token = await proxy.tokens.replace(token, user_id, provider)
+    except BaseException:
+        reply.response.close()
+        raise
+    if not outgoing.body.replayable:
+        return reply
+    reply.response.close()
+    return await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
 
 
 class ProxyEndpoint:
     """The endpoint as Starlette's routing calls it, below ``RequestContext`` (which set the
-    request id); it keeps nothing itself (resources come from the lifespan)."""
+    request id, and counts and logs the call); it keeps nothing itself (resources come from the
+    lifespan)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = scope["state"]
         caller = CallerHeaders.read(scope["headers"])
-        await serve(state["resources"], scope, receive, send, caller, state["request_id"])
+        await serve(
+            state["resources"], scope, receive, send, caller, Served.ordinary(state["request_id"])
+        )

@@ -71,7 +71,10 @@ class Forwarder:
         return time.monotonic() + self.policy.total_seconds
 
     async def exchange(self, outgoing: Outgoing, token: str, deadline: float) -> Answer:
-        """The provider's answer, retried as far as is safe; our error when there is none."""
+        """The provider's answer, retried as far as is safe; our error when there is none.
+
+        An attempt is made right here rather than in a coroutine of its own: every level of
+        ``await`` is passed through each time the call waits for the provider."""
         headers = upstream_request_headers(outgoing.caller, token, outgoing.request_id)
         if outgoing.body.streamed and outgoing.body.length is not None:
             # Sent as announced rather than chunked: some servers take no chunked uploads.
@@ -79,9 +82,21 @@ class Forwarder:
         attempt = 0
         while True:
             attempt += 1
+            response: UpstreamResponse | None = None
             try:
-                answer = await self._attempt(outgoing, headers, deadline, attempt)
+                try:
+                    with self._watchdog.limit(deadline):
+                        response = await self._upstream.send(
+                            outgoing.method, outgoing.url, headers, outgoing.body.content()
+                        )
+                        head, complete = await response.read_head(self._response_buffer)
+                except TimeoutError as exc:
+                    raise UpstreamTimeout(
+                        "the provider's API did not answer within the proxy's deadline"
+                    ) from exc
             except UpstreamFailure as failure:
+                if response is not None:
+                    response.close()
                 may = outgoing.body.replayable and (failure.before_sending or outgoing.repeatable)
                 wait = (
                     self.policy.wait(attempt, deadline - time.monotonic(), rng=self._rng)
@@ -100,49 +115,26 @@ class Forwarder:
                 )
                 await asyncio.sleep(wait)
                 continue
-            if (
-                answer.status in RETRIED_STATUSES
-                and outgoing.repeatable
-                and outgoing.body.replayable
-            ):
-                retry_after = retry_after_seconds(
-                    received_header(answer.response.headers, b"retry-after")
-                )
+            except BaseException:
+                if response is not None:
+                    response.close()
+                raise
+            status = response.status
+            if status in RETRIED_STATUSES and outgoing.repeatable and outgoing.body.replayable:
+                retry_after = retry_after_seconds(received_header(response.headers, b"retry-after"))
                 wait = self.policy.wait(
                     attempt, deadline - time.monotonic(), retry_after, self._rng
                 )
                 if wait is not None:
-                    answer.response.close()
+                    response.close()
                     log.warning(
                         "%s: attempt %d answered %d; retrying in %.2fs",
                         outgoing.logged_as,
                         attempt,
-                        answer.status,
+                        status,
                         wait,
                         extra={"request_id": outgoing.request_id},
                     )
                     await asyncio.sleep(wait)
                     continue
-            return answer
-
-    async def _attempt(
-        self, outgoing: Outgoing, headers: list[tuple[str, str]], deadline: float, attempt: int
-    ) -> Answer:
-        response: UpstreamResponse | None = None
-        try:
-            with self._watchdog.limit(deadline):
-                response = await self._upstream.send(
-                    outgoing.method, outgoing.url, headers, outgoing.body.content()
-                )
-                head, complete = await response.read_head(self._response_buffer)
-        except TimeoutError as exc:
-            if response is not None:
-                response.close()
-            raise UpstreamTimeout(
-                "the provider's API did not answer within the proxy's deadline"
-            ) from exc
-        except BaseException:
-            if response is not None:
-                response.close()
-            raise
-        return Answer(response, head, complete, attempt, response.status)
+            return Answer(response, head, complete, attempt, status)

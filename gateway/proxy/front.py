@@ -15,21 +15,20 @@ the app is mounted below a root path.
 from __future__ import annotations
 
 import logging
-import time
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.failures import DATABASE_UNAVAILABLE, database_unavailable, unexpected
 from gateway.kit import logs
-from gateway.kit.access import log_access
-from gateway.kit.middleware import REQUEST_ID_HEADER, accepted_request_id
+from gateway.kit.middleware import accepted_request_id
 from gateway.kit.tracing import tracing_on
 from gateway.listeners import on_public_listener
 from gateway.metrics import Metrics
 from gateway.proxy.endpoints import serve
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.paths import PREFIX
-from gateway.proxy.route import METHODS, TEMPLATE
+from gateway.proxy.route import METHODS
+from gateway.proxy.served import Served
 
 log = logging.getLogger(__name__)
 
@@ -48,55 +47,28 @@ class ProxyFront:
         return not on_public_listener(scope, self._public_port)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = time.perf_counter()
         caller = CallerHeaders.read(scope["headers"])
         request_id = accepted_request_id(caller.request_id)
-        encoded_id = request_id.encode("ascii")
+        served = Served(
+            request_id, scope["method"], scope["path"], scope["query_string"], self._requests
+        )
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        status = 0
-        done = False
-
-        def finish() -> None:
-            nonlocal done
-            if not done:
-                done = True
-                answered = status or 500
-                elapsed = time.perf_counter() - started
-                self._requests.observe(TEMPLATE, scope["method"], answered, elapsed)
-                log_access(
-                    request_id,
-                    scope["method"],
-                    scope["path"],
-                    scope["query_string"],
-                    answered,
-                    elapsed,
-                )
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER, encoded_id)]
-            elif not message.get("more_body"):
-                finish()  # before the last byte leaves, so a caller never sees it uncounted
-            await send(message)
-
         bound = logs.request_id.set(request_id)
         try:
-            await serve(state["resources"], scope, receive, send_with_id, caller, request_id)
+            await serve(state["resources"], scope, receive, send, caller, served)
         except DATABASE_UNAVAILABLE as exc:
-            if status:
+            if served.status:
                 raise
             log.error(
                 "database unavailable on %s %s: %s", scope["method"], PREFIX, type(exc).__name__
             )
-            await database_unavailable()(scope, receive, send_with_id)
+            await database_unavailable()(scope, receive, served.wrap(send))
         except Exception:
-            if status:
+            if served.status:
                 raise
             log.exception("unhandled error on %s %s...", scope["method"], PREFIX)
-            await unexpected()(scope, receive, send_with_id)
+            await unexpected()(scope, receive, served.wrap(send))
         finally:
-            finish()
+            served.finish()
             logs.request_id.reset(bound)

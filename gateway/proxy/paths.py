@@ -25,6 +25,7 @@ from starlette.types import Scope
 from gateway.exceptions import BadRequest
 
 PREFIX = "/proxy/users/"
+TEMPLATE = f"{PREFIX}{{user_id}}/{{path:path}}"  # the route's label in metrics and spans
 MAX_USER_ID_LENGTH = 255
 MAX_PATH_LENGTH = 2048
 MAX_SEGMENTS = 64

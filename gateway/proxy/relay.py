@@ -16,22 +16,29 @@ from starlette.types import Receive, Send
 from gateway.proxy.errors import UpstreamFailure
 from gateway.proxy.forward import Answer
 from gateway.proxy.headers import header, returned_headers
+from gateway.proxy.served import Served
 
 log = logging.getLogger(__name__)
 
 
-async def relay(reply: Answer, method: str, receive: Receive | None, send: Send) -> None:
-    """Send the answer; ``receive`` (once the caller's body is read) tells if the caller leaves."""
+async def relay(
+    reply: Answer, method: str, receive: Receive | None, send: Send, served: Served
+) -> None:
+    """Send the answer with ``served``'s headers, and finish ``served`` before its last byte;
+    ``receive`` (once the caller's body is read) tells if the caller leaves."""
     response = reply.response
     headers = returned_headers(response.headers)
     if reply.complete:
         _with_length(headers, reply, method)
+    headers += served.headers
+    served.status = reply.status
     try:
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         if reply.complete:
+            served.finish()
             await send({"type": "http.response.body", "body": reply.head})
             return
-        await _stream(reply, receive, send)
+        await _stream(reply, receive, send, served)
     finally:
         response.close()
 
@@ -50,7 +57,7 @@ async def _disconnect(receive: Receive) -> None:
         pass
 
 
-async def _stream(reply: Answer, receive: Receive | None, send: Send) -> None:
+async def _stream(reply: Answer, receive: Receive | None, send: Send, served: Served) -> None:
     gone = asyncio.ensure_future(_disconnect(receive)) if receive is not None else None
     try:
         if reply.head:
@@ -60,6 +67,7 @@ async def _stream(reply: Answer, receive: Receive | None, send: Send) -> None:
                 log.info("the caller went away mid-answer; dropping the provider's connection")
                 return
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        served.finish()
         await send({"type": "http.response.body", "body": b""})
     except UpstreamFailure as exc:
         # The answer has started: all that is left is to cut it short, so the caller sees it was.

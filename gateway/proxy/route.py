@@ -11,10 +11,9 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from gateway.proxy.endpoints import ProxyEndpoint
-from gateway.proxy.paths import PREFIX, route_path
+from gateway.proxy.paths import PREFIX, TEMPLATE, route_path
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-TEMPLATE = f"{PREFIX}{{user_id}}/{{path:path}}"  # the route's label in metrics and spans
 
 
 class ProxyRoute(Route):
