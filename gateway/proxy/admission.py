@@ -60,7 +60,7 @@ class Admissions:
 
     def admitted(self, key: AdmissionKey) -> Admission | None:
         """The call's admission if it is cached (its rate limit then spent), else None."""
-        admission = self.cache.lookup(key)[0]
+        admission = self.cache.get(key)
         if admission is not None:
             self._spend(admission.call.principal)
         return admission

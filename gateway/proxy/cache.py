@@ -53,7 +53,16 @@ class LocalCache(Generic[K, V]):
         return len(self._entries)
 
     def get(self, key: K) -> V | None:
-        return self.lookup(key)[0]
+        """The value, or None; a renewing cache's readers use ``lookup``."""
+        if not self.live:
+            return None
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if found[0] <= self._clock():
+            del self._entries[key]
+            return None
+        return found[2]
 
     def lookup(self, key: K) -> tuple[V | None, bool]:
         """The value (or None), and whether this reader should renew it: true for one reader

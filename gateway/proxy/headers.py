@@ -59,7 +59,13 @@ NOT_RETURNED = HOP_BY_HOP | {
     b"date",
     b"server",
 }
+# ``Connection`` values that name no header (the usual ones): nothing more to drop.
+PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
 USER_AGENT = "gateway-proxy/1"
+# Sent on every call unless the caller sent its own Accept or Accept-Encoding (the upstream client
+# holds them as its defaults, so a call adds only what differs): any media type, no compression the
+# caller did not ask for (bytes pass through as the provider sends them), and the gateway's name.
+DEFAULT_UPSTREAM_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity", "User-Agent": USER_AGENT}
 
 
 @dataclass(slots=True)
@@ -72,8 +78,6 @@ class CallerHeaders:
     content_length: bytes | None = None
     chunked: bool = False
     idempotency_key: bool = False
-    accept: bool = False  # Accept sent
-    accept_encoding: bool = False  # Accept-Encoding sent
     forwarded: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -87,11 +91,7 @@ class CallerHeaders:
         for name, value in raw:
             if name in FORWARDED:
                 found.forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
-                if name == b"accept":
-                    found.accept = True
-                elif name == b"accept-encoding":
-                    found.accept_encoding = True
-                elif name == b"idempotency-key":
+                if name == b"idempotency-key":
                     found.idempotency_key = True
             # A header sent twice counts as first sent, as ``header`` reads it.
             elif name == b"authorization":
@@ -112,10 +112,7 @@ class CallerHeaders:
             found.forwarded = [
                 (name, value) for name, value in found.forwarded if name.encode() not in named
             ]
-            sent = {name for name, _ in found.forwarded}
-            found.idempotency_key = "idempotency-key" in sent
-            found.accept = "accept" in sent
-            found.accept_encoding = "accept-encoding" in sent
+            found.idempotency_key = any(name == "idempotency-key" for name, _ in found.forwarded)
         return found
 
 
@@ -128,20 +125,13 @@ def upstream_request_headers(
     caller: CallerHeaders, token: str, request_id: str
 ) -> list[tuple[str, str]]:
     """The headers sent to the provider: the caller's allowed ones (``CallerHeaders.forwarded``),
-    then the gateway's own.
+    then the gateway's own; ``DEFAULT_UPSTREAM_HEADERS`` go with them where the caller is silent.
 
     ``Content-Length`` and ``Transfer-Encoding`` are the upstream client's to set from the body.
     """
     headers = list(caller.forwarded)
-    # Said outright, so the upstream client has nothing to add on its own: any media type, and
-    # no compression the caller did not ask for (bytes pass through as the provider sends them).
-    if not caller.accept:
-        headers.append(("Accept", "*/*"))
-    if not caller.accept_encoding:
-        headers.append(("Accept-Encoding", "identity"))
     headers.append(("Authorization", f"Bearer {token}"))
     headers.append(("X-Request-Id", request_id))
-    headers.append(("User-Agent", USER_AGENT))
     return headers
 
 
@@ -153,10 +143,10 @@ def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
         name = name.lower()
         if name not in NOT_RETURNED:
             returned.append((name, value))
-        elif name == b"connection":
+        elif name == b"connection" and value.lower() not in PLAIN_CONNECTION:
             connection.append(value)
     if connection:
-        # Usually just keep-alive or close, hop-by-hop already; anything else named goes too.
+        # Anything it names besides keep-alive or close (hop-by-hop already) goes too.
         named = _connection_tokens(connection) - NOT_RETURNED
         if named:
             returned = [(name, value) for name, value in returned if name not in named]

@@ -14,6 +14,7 @@ from gateway.proxy.cache import LocalCache
 from gateway.proxy.callers import ClientKeys
 from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.forward import Forwarder
+from gateway.proxy.headers import DEFAULT_UPSTREAM_HEADERS
 from gateway.proxy.listener import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener
 from gateway.proxy.loader import Key
 from gateway.proxy.ratelimit import RateLimiter
@@ -43,6 +44,7 @@ class ProxyRuntime:
             connect_timeout=settings.proxy_connect_timeout_seconds,
             read_timeout=settings.proxy_read_timeout_seconds,
             max_connections=settings.proxy_max_connections,
+            default_headers=DEFAULT_UPSTREAM_HEADERS,
         )
         ttl = settings.proxy_cache_ttl_seconds
         token_cache: LocalCache[Key, UserToken] = LocalCache(ttl, renews=True)

@@ -4,13 +4,14 @@ One ``aiohttp.ClientSession`` per process (opened in the lifespan) carries every
 holds up under concurrency where httpx's does not (see issue 5). The rest of the proxy sees only
 ``Upstream``, ``UpstreamResponse`` and our own errors; aiohttp's exceptions are translated here and go
 no further. The session follows no redirects, keeps no cookies (it is shared by every user), adds no
-headers of its own and does not decompress: bytes pass through as the provider sent them.
+headers but the defaults it is given and does not decompress: bytes pass through as the provider
+sent them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
 import aiohttp
@@ -20,9 +21,9 @@ from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout, UpstreamUnrea
 from gateway.proxy.headers import RawHeaders
 
 Body = bytes | AsyncIterable[bytes] | None
-# aiohttp adds Accept, Accept-Encoding and User-Agent unless they are sent (``headers`` always
-# sends them: asking aiohttp to skip them costs more on every request), and a Content-Type for a
-# body that has none, unless told not to.
+# aiohttp adds Accept, Accept-Encoding and User-Agent unless they are sent (the session is given
+# its own defaults for them: asking aiohttp to skip them costs more on every request), and a
+# Content-Type for a body that has none, unless told not to.
 SKIP_CONTENT_TYPE = ("Content-Type",)
 
 
@@ -107,9 +108,16 @@ class AiohttpUpstream:
     """``Upstream`` over one shared ``aiohttp.ClientSession``; create it inside the running loop."""
 
     def __init__(
-        self, *, connect_timeout: float, read_timeout: float, max_connections: int
+        self,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+        default_headers: Mapping[str, str],
     ) -> None:
         self._session = aiohttp.ClientSession(
+            # Sent with every request unless its own headers name them.
+            headers=default_headers,
             connector=aiohttp.TCPConnector(
                 limit=max_connections, limit_per_host=0, ttl_dns_cache=60
             ),
@@ -131,7 +139,7 @@ class AiohttpUpstream:
             response = await self._session.request(
                 method,
                 URL(url, encoded=True),
-                headers=list(headers),
+                headers=headers,
                 data=body,
                 allow_redirects=False,
                 skip_auto_headers=None if typed else SKIP_CONTENT_TYPE,

@@ -68,6 +68,28 @@ async def test_only_allowed_request_headers_are_forwarded(
     assert seen["user-agent"] == ["gateway-proxy/1"]
 
 
+async def test_the_gateway_says_what_the_upstream_client_would_otherwise_add(
+    gw: httpx.AsyncClient, key: str, user: tuple[str, str]
+) -> None:
+    user_id, _ = user
+    request = gw.build_request(
+        "GET", f"/proxy/users/{user_id}/echo/bare", headers={**bearer(key), "User-Agent": "mine"}
+    )
+    del request.headers["accept"], request.headers["accept-encoding"]  # httpx's own defaults
+    bare = received(await gw.send(request))
+    assert bare["accept"] == ["*/*"]
+    assert bare["accept-encoding"] == ["identity"]  # no compression the caller did not ask for
+    assert bare["user-agent"] == ["gateway-proxy/1"]
+    asked = received(
+        await gw.get(
+            f"/proxy/users/{user_id}/echo/asked",
+            headers={**bearer(key), "Accept-Encoding": "gzip", "Accept": "text/csv"},
+        )
+    )
+    assert asked["accept-encoding"] == ["gzip"]
+    assert asked["accept"] == ["text/csv"]
+
+
 async def test_hop_by_hop_request_headers_are_dropped(
     gw: httpx.AsyncClient, key: str, user: tuple[str, str]
 ) -> None:

@@ -15,7 +15,9 @@ from tests.fixtures.servers import free_port
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[AiohttpUpstream]:
-    client = AiohttpUpstream(connect_timeout=1.0, read_timeout=0.2, max_connections=4)
+    client = AiohttpUpstream(
+        connect_timeout=1.0, read_timeout=0.2, max_connections=4, default_headers={}
+    )
     yield client
     await client.aclose()
 
