@@ -65,7 +65,11 @@ USER_AGENT = "gateway-proxy/1"
 # Sent on every call unless the caller sent its own Accept or Accept-Encoding (the upstream client
 # holds them as its defaults, so a call adds only what differs): any media type, no compression the
 # caller did not ask for (bytes pass through as the provider sends them), and the gateway's name.
-DEFAULT_UPSTREAM_HEADERS = {"Accept": "*/*", "Accept-Encoding": "identity", "User-Agent": USER_AGENT}
+DEFAULT_UPSTREAM_HEADERS = {
+    "Accept": "*/*",
+    "Accept-Encoding": "identity",
+    "User-Agent": USER_AGENT,
+}
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.proxy.headers import CallerHeaders, upstream_request_headers
+from gateway.proxy.headers import CallerHeaders
 
 
 def test_one_pass_finds_what_the_proxy_needs_and_what_goes_on() -> None:
