@@ -78,6 +78,8 @@ class AiohttpResponse:
         chunks: list[bytes] = []
         size = 0
         try:
+            if content.is_eof():  # all of it has arrived (most small answers): no waiting
+                return content.read_nowait(), True
             while True:
                 chunk = await content.readany()
                 if not chunk:

@@ -93,7 +93,14 @@ def test_nothing_is_written_below_the_level(json_stdout: CountingStream) -> None
 
 
 async def test_lines_are_written_together_shortly_after_the_first() -> None:
-    stream = CountingStream()
+    flushed = asyncio.Event()
+
+    class Stream(CountingStream):
+        def flush(self) -> None:
+            super().flush()
+            flushed.set()
+
+    stream = Stream()
     handler = logs.JsonLines()
     handler.setStream(stream)
     for n in range(3):
@@ -101,8 +108,7 @@ async def test_lines_are_written_together_shortly_after_the_first() -> None:
     await asyncio.sleep(0)  # the loop's next turn: still kept
     assert stream.getvalue() == ""
     async with asyncio.timeout(5):
-        while not stream.flushes:
-            await asyncio.sleep(handler.FLUSH_SECONDS / 10)
+        await flushed.wait()
     assert stream.flushes == 1
     assert [json.loads(line)["n"] for line in stream.getvalue().splitlines()] == [0, 1, 2]
 
