@@ -52,11 +52,9 @@ class ProxyFront:
         served = Served(
             request_id, scope["method"], scope["path"], scope["query_string"], self._requests
         )
-        state = scope.setdefault("state", {})
-        state["request_id"] = request_id
         bound = logs.request_id.set(request_id)
         try:
-            await serve(state["resources"], scope, receive, send, caller, served)
+            await serve(scope["state"]["resources"], scope, receive, send, caller, served)
         except DATABASE_UNAVAILABLE as exc:
             if served.status:
                 raise
