@@ -40,11 +40,13 @@ class ProxyRuntime:
     def build(
         cls, settings: Settings, db: Database, keys: KeyRing, refresher: Refresher
     ) -> ProxyRuntime:
+        watchdog = Watchdog()
         upstream = AiohttpUpstream(
             connect_timeout=settings.proxy_connect_timeout_seconds,
             read_timeout=settings.proxy_read_timeout_seconds,
             max_connections=settings.proxy_max_connections,
             default_headers=DEFAULT_UPSTREAM_HEADERS,
+            watchdog=watchdog,
         )
         ttl = settings.proxy_cache_ttl_seconds
         token_cache: LocalCache[Key, UserToken] = LocalCache(ttl, renews=True)
@@ -69,7 +71,6 @@ class ProxyRuntime:
             if ttl > 0
             else None
         )
-        watchdog = Watchdog()
         return cls(
             upstream=upstream,
             forwarder=Forwarder(

@@ -11,12 +11,14 @@ sent them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from typing import Protocol
 
 import aiohttp
 from yarl import URL
 
+from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout, UpstreamUnreachable
 from gateway.proxy.headers import RawHeaders
 
@@ -68,10 +70,19 @@ def translate(exc: BaseException) -> UpstreamFailure:
 
 
 class AiohttpResponse:
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, watchdog: Watchdog, read_timeout: float
+    ) -> None:
         self._response = response
+        self._watchdog = watchdog
+        self._read_timeout = read_timeout
         self.status = response.status
         self.headers: RawHeaders = list(response.raw_headers)
+
+    async def _read_more(self) -> bytes:
+        """The next bytes of the body, within the read timeout."""
+        with self._watchdog.limit(time.monotonic() + self._read_timeout):
+            return await self._response.content.readany()
 
     async def read_head(self, limit: int) -> tuple[bytes, bool]:
         content = self._response.content
@@ -81,7 +92,7 @@ class AiohttpResponse:
             if content.is_eof():  # all of it has arrived (most small answers): no waiting
                 return content.read_nowait(), True
             while True:
-                chunk = await content.readany()
+                chunk = await self._read_more()
                 if not chunk:
                     return b"".join(chunks), True
                 chunks.append(chunk)
@@ -92,9 +103,8 @@ class AiohttpResponse:
             raise translate(exc) from exc
 
     async def rest(self) -> AsyncIterator[bytes]:
-        content = self._response.content
         try:
-            while chunk := await content.readany():
+            while chunk := await self._read_more():
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc) from exc
@@ -116,7 +126,10 @@ class AiohttpUpstream:
         read_timeout: float,
         max_connections: int,
         default_headers: Mapping[str, str],
+        watchdog: Watchdog,
     ) -> None:
+        self._watchdog = watchdog
+        self._read_timeout = read_timeout
         self._session = aiohttp.ClientSession(
             # Sent with every request unless its own headers name them.
             headers=default_headers,
@@ -124,10 +137,10 @@ class AiohttpUpstream:
                 limit=max_connections, limit_per_host=0, ttl_dns_cache=60
             ),
             # The wait for a pooled connection is bounded by the exchange's deadline
-            # (``forward``), the connecting itself by ``sock_connect``.
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=connect_timeout, sock_read=read_timeout
-            ),
+            # (``forward``), the connecting itself by ``sock_connect``. The read timeout is kept
+            # by the watchdog (``deadlines``): aiohttp's ``sock_read`` arms and cancels an event
+            # loop timer twice a call, which costs a busy proxy more than all of its own checks.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout),
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
             trust_env=False,
@@ -138,17 +151,18 @@ class AiohttpUpstream:
     ) -> UpstreamResponse:
         typed = body is None or any(name.lower() == "content-type" for name, _ in headers)
         try:
-            response = await self._session.request(
-                method,
-                URL(url, encoded=True),
-                headers=headers,
-                data=body,
-                allow_redirects=False,
-                skip_auto_headers=None if typed else SKIP_CONTENT_TYPE,
-            )
+            with self._watchdog.limit(time.monotonic() + self._read_timeout):
+                response = await self._session.request(
+                    method,
+                    URL(url, encoded=True),
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    skip_auto_headers=None if typed else SKIP_CONTENT_TYPE,
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc) from exc
-        return AiohttpResponse(response)
+        return AiohttpResponse(response, self._watchdog, self._read_timeout)
 
     async def aclose(self) -> None:
         await self._session.close()

@@ -8,18 +8,27 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamTimeout, UpstreamUnreachable
-from gateway.proxy.upstream import AiohttpUpstream, translate
+from gateway.proxy.upstream import AiohttpUpstream, UpstreamResponse, translate
 from tests.fixtures.servers import free_port
 
 
 @pytest.fixture
 async def upstream() -> AsyncIterator[AiohttpUpstream]:
+    watchdog, stop = Watchdog(), asyncio.Event()
+    watching = asyncio.create_task(watchdog.run(stop))
     client = AiohttpUpstream(
-        connect_timeout=1.0, read_timeout=0.2, max_connections=4, default_headers={}
+        connect_timeout=1.0,
+        read_timeout=0.2,
+        max_connections=4,
+        default_headers={},
+        watchdog=watchdog,
     )
     yield client
     await client.aclose()
+    stop.set()
+    await watching
 
 
 async def test_a_refused_connection_is_unreachable_before_sending(
@@ -62,6 +71,33 @@ async def test_a_connection_closed_before_the_answer_is_unreachable_after_sendin
     finally:
         server.close()
     assert not caught.value.before_sending
+
+
+async def drain(response: UpstreamResponse) -> None:
+    async for _ in response.rest():
+        pass
+
+
+async def test_a_body_that_stops_coming_is_a_timeout(upstream: AiohttpUpstream) -> None:
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 10)
+        await writer.drain()
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(stall, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        response = await upstream.send("GET", f"http://127.0.0.1:{port}/x", [], None)
+        try:
+            head, complete = await response.read_head(5)
+            assert (head, complete) == (b"x" * 10, False)
+            with pytest.raises(UpstreamTimeout):
+                await asyncio.wait_for(drain(response), 3)  # the read timeout is 0.2 s
+        finally:
+            response.close()
+    finally:
+        server.close()
 
 
 @pytest.mark.parametrize(
