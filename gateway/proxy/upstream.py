@@ -11,6 +11,7 @@ sent them.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from typing import Protocol
@@ -150,8 +151,12 @@ class AiohttpUpstream:
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
     ) -> UpstreamResponse:
         typed = body is None or any(name.lower() == "content-type" for name, _ in headers)
+        # The read timeout runs from the start: a body in hand is sent at once. A streamed one
+        # may take long to send, bounded by the exchange's total deadline (``forward``) instead.
+        streamed = body is not None and not isinstance(body, bytes)
+        limit = math.inf if streamed else time.monotonic() + self._read_timeout
         try:
-            with self._watchdog.limit(time.monotonic() + self._read_timeout):
+            with self._watchdog.limit(limit):
                 response = await self._session.request(
                     method,
                     URL(url, encoded=True),

@@ -73,6 +73,34 @@ async def test_a_connection_closed_before_the_answer_is_unreachable_after_sendin
     assert not caught.value.before_sending
 
 
+async def test_a_slow_streamed_upload_is_not_cut_by_the_read_timeout(
+    upstream: AiohttpUpstream,
+) -> None:
+    async def answer_when_all_came(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.readuntil(b"0\r\n\r\n")  # the chunked body's end
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        await writer.drain()
+
+    async def slowly() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            await asyncio.sleep(0.1)  # the caller's upload, slower in all than the 0.2 s timeout
+            yield b"part"
+
+    server = await asyncio.start_server(answer_when_all_came, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        response = await upstream.send("POST", f"http://127.0.0.1:{port}/x", [], slowly())
+        try:
+            assert response.status == 200
+            assert await response.read_head(10) == (b"ok", True)
+        finally:
+            response.close()
+    finally:
+        server.close()
+
+
 async def drain(response: UpstreamResponse) -> None:
     async for _ in response.rest():
         pass
