@@ -11,8 +11,8 @@ A reader that missed must not put back a value read before an invalidation it ra
 In a cache made with ``renews`` (the token cache), an entry that is read often need never be
 missed: from a random moment between ``RENEW_FROM`` and ``RENEW_TO`` of its TTL, ``lookup`` asks
 one reader (and only one) to read it again in the background while everyone goes on being served
-the entry. Entries put together (a burst of new
-users, a replica starting) are thus renewed spread out, never all missed at once.
+the entry. Entries put together (a burst of new users, a replica starting) are thus renewed spread
+out, never all missed at once.
 """
 
 from __future__ import annotations
@@ -54,33 +54,31 @@ class LocalCache(Generic[K, V]):
 
     def get(self, key: K) -> V | None:
         """The value, or None; a renewing cache's readers use ``lookup``."""
-        if not self.live:
-            return None
-        found = self._entries.get(key)
-        if found is None:
-            return None
-        if found[0] <= self._clock():
-            del self._entries[key]
-            return None
-        return found[2]
+        found = self._live_entry(key, self._clock())
+        return None if found is None else found[2]
 
     def lookup(self, key: K) -> tuple[V | None, bool]:
         """The value (or None), and whether this reader should renew it: true for one reader
         once the entry is past its renewal moment."""
-        if not self.live:
-            return None, False
-        found = self._entries.get(key)
+        now = self._clock()
+        found = self._live_entry(key, now)
         if found is None:
             return None, False
         expires, renew_from, value = found
-        now = self._clock()
-        if expires <= now:
-            del self._entries[key]
-            return None, False
         if renew_from <= now:
             self._entries[key] = (expires, math.inf, value)
             return value, True
         return value, False
+
+    def _live_entry(self, key: K, now: float) -> tuple[float, float, V] | None:
+        """The entry while the cache serves and the entry has not expired (an expired one goes)."""
+        if not self.live:
+            return None
+        found = self._entries.get(key)
+        if found is not None and found[0] <= now:
+            del self._entries[key]
+            return None
+        return found
 
     def put(self, key: K, value: V, epoch: int) -> None:
         """Keep ``value``, read when the cache was at ``epoch``, unless anything changed since."""

@@ -16,9 +16,8 @@ from starlette.types import Message, Send
 from gateway.kit.access import log_access
 from gateway.kit.middleware import REQUEST_ID_HEADER
 from gateway.metrics.requests import RequestStats
+from gateway.proxy.headers import RawHeaders
 from gateway.proxy.paths import TEMPLATE
-
-RawHeaders = list[tuple[bytes, bytes]]
 
 
 class Served:
