@@ -84,6 +84,7 @@ def create_app(
     ``public_port`` only the browser-facing routes answer on that port."""
     keys = key_ring(settings)
     metrics = Metrics()
+    front = ProxyFront(metrics, public_port)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Resources]]:
@@ -124,9 +125,10 @@ def create_app(
             await proxy.aclose()
             await http.aclose()
             await db.dispose()
+            front.ledger.flush()  # the last calls' counts and lines
 
     return Gateway(
-        ProxyFront(metrics, public_port),
+        front,
         routes=routes,
         middleware=[
             Middleware(Observe, metrics=metrics),

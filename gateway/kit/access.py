@@ -1,14 +1,17 @@
 """The access log: one line per request on ``gateway.access``, its query string's secrets redacted.
 
-Written by ``RequestContext`` for the app's routes and by the proxy's front door for its own. As
-configured by ``logs.configure("json")`` the line is written straight to the JSON handler (the
-logging machinery costs a busy proxy more than all its other bookkeeping); anywhere else (text
-format, a test's capture, handlers added by an embedding program) it is an ordinary record.
+Written by ``RequestContext`` for the app's routes, one at a time, and for the proxy's calls by its
+``Ledger``, in batches. As configured by ``logs.configure("json")`` the lines are written straight
+to the JSON handler, together (the logging machinery costs a busy proxy more than all its other
+bookkeeping); anywhere else (text format, a test's capture, handlers added by an embedding program)
+each is an ordinary record, with the time the request was answered.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Sequence
 
 from gateway.kit import logs
 from gateway.kit.redact import redact_query
@@ -16,17 +19,54 @@ from gateway.kit.redact import redact_query
 access_log = logging.getLogger("gateway.access")
 LEVEL = logging.INFO
 
+# When it was answered (``time.time``), request id, method, path, query string, status, seconds.
+AccessEntry = tuple[float, str, str, str, bytes, int, float]
+
 
 def log_access(
     request_id: str, method: str, path: str, query: bytes, status: int, seconds: float
 ) -> None:
-    if not access_log.isEnabledFor(LEVEL):
+    """The line for a request answered just now."""
+    log_accesses([(time.time(), request_id, method, path, query, status, seconds)])
+
+
+def log_accesses(entries: Sequence[AccessEntry]) -> None:
+    """The lines for requests answered, in the order given."""
+    if not entries or not access_log.isEnabledFor(LEVEL):
         return
-    redacted = redact_query(query.decode("latin-1")) if query else ""
-    target = f"{path}?{redacted}" if redacted else path
-    message = f'{request_id} "{method} {target}" {status} {seconds * 1000:.1f}ms'
     handler = logs.sole_json_handler(access_log, LEVEL)
     if handler is None:
-        access_log.info("%s", message, extra={"request_id": request_id, "status": status})
+        for entry in entries:
+            _log_record(entry)
         return
-    handler.write_line(logs.json_line("INFO", access_log.name, message, request_id, str(status)))
+    name = access_log.name
+    handler.write_lines(
+        [
+            logs.json_line(entry[0], "INFO", name, _message(entry), entry[1], str(entry[5]))
+            for entry in entries
+        ]
+    )
+
+
+def _message(entry: AccessEntry) -> str:
+    _, request_id, method, path, query, status, seconds = entry
+    redacted = redact_query(query.decode("latin-1")) if query else ""
+    target = f"{path}?{redacted}" if redacted else path
+    return f'{request_id} "{method} {target}" {status} {seconds * 1000:.1f}ms'
+
+
+def _log_record(entry: AccessEntry) -> None:
+    record = access_log.makeRecord(
+        access_log.name,
+        LEVEL,
+        __file__,
+        0,
+        "%s",
+        (_message(entry),),
+        None,
+        extra={"request_id": entry[1], "status": entry[5]},
+    )
+    # The time it was answered, not the time the record is made (a batch's may be later).
+    record.created = entry[0]
+    record.msecs = int((entry[0] - int(entry[0])) * 1000) + 0.0
+    access_log.handle(record)

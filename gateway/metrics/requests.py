@@ -9,7 +9,7 @@ and ``gateway_http_request_duration_seconds`` by route template and method.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -33,6 +33,11 @@ class RequestStats(Collector):
     def __init__(self) -> None:
         self._served: dict[tuple[str, str, int], int] = {}
         self._timings: dict[tuple[str, str], Timings] = {}
+        self._catch_up: list[Callable[[], None]] = []
+
+    def before_collect(self, catch_up: Callable[[], None]) -> None:
+        """Run ``catch_up`` before every scrape: it observes the requests it holds back."""
+        self._catch_up.append(catch_up)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -44,6 +49,8 @@ class RequestStats(Collector):
         timings.total += seconds
 
     def collect(self) -> Iterator[Metric]:
+        for catch_up in self._catch_up:
+            catch_up()
         served = CounterMetricFamily(
             "gateway_http_requests",
             "Requests served, by route template, method and status (the proxy's included).",

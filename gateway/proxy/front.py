@@ -2,8 +2,9 @@
 
 Every other route passes through ``RequestContext``, ``Observe``, the public-listener check, the
 router and Starlette's exception handling. The proxy carries most of the traffic, so its requests
-get the same service here, done once: the request id (accepted or made, returned), the metrics,
-one access-log line, 503 when the database is unavailable and 500 for a bug. That halves what the
+get the same service here, done once: the request id (accepted or made, returned), the metrics
+and one access-log line (counted and written in batches: ``ledger``), 503 when the database is
+unavailable and 500 for a bug. That halves what the
 gateway spends per proxied call (``make bench``; the README has the figures).
 
 It steps aside, and the request takes the ordinary way through ``ProxyRoute``, whenever the
@@ -26,6 +27,7 @@ from gateway.listeners import on_public_listener
 from gateway.metrics import Metrics
 from gateway.proxy.endpoints import serve
 from gateway.proxy.headers import CallerHeaders
+from gateway.proxy.ledger import Ledger
 from gateway.proxy.paths import PREFIX
 from gateway.proxy.route import METHODS
 from gateway.proxy.served import Served
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 
 class ProxyFront:
     def __init__(self, metrics: Metrics, public_port: int | None) -> None:
-        self._requests = metrics.requests
+        self.ledger = Ledger(metrics.requests)
         self._public_port = public_port
 
     def takes(self, scope: Scope) -> bool:
@@ -50,7 +52,7 @@ class ProxyFront:
         caller = CallerHeaders.read(scope["headers"])
         request_id = accepted_request_id(caller.request_id)
         served = Served(
-            request_id, scope["method"], scope["path"], scope["query_string"], self._requests
+            request_id, scope["method"], scope["path"], scope["query_string"], self.ledger
         )
         bound = logs.request_id.set(request_id)
         try:

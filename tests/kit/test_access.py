@@ -3,11 +3,9 @@ record otherwise; either way the same line, with secrets in the query string red
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.kit import logs
-from gateway.kit.access import access_log, log_access
+from gateway.kit.access import access_log, log_access, log_accesses
+from tests.fixtures.access import json_only
 
 
 class CountingStream(io.StringIO):
@@ -29,21 +28,9 @@ class CountingStream(io.StringIO):
 
 
 @pytest.fixture
-def json_stdout() -> Iterator[CountingStream]:
-    """The JSON handler as the only place the access log's records go (as ``logs.configure``
-    leaves things; attached to the access logger itself here, out of pytest's capture)."""
-    stream = CountingStream()
-    handler = logs.JsonLines()
-    handler.setStream(stream)
-    access_log.addHandler(handler)
-    access_log.propagate = False
-    access_log.setLevel(logging.INFO)
-    try:
-        yield stream
-    finally:
-        access_log.removeHandler(handler)
-        access_log.propagate = True
-        access_log.setLevel(logging.NOTSET)
+def json_stdout() -> CountingStream:
+    """stdout, for the JSON handler ``json_only`` makes the access log's only one."""
+    return CountingStream()
 
 
 def record_line(request_id: str, target: str, status: int) -> dict[str, str]:
@@ -63,7 +50,9 @@ def record_line(request_id: str, target: str, status: int) -> dict[str, str]:
 
 
 def test_the_direct_line_is_the_line_a_record_would_make(json_stdout: CountingStream) -> None:
-    log_access("req-1", "GET", "/connect", b"user=u1&code=s3cret", 302, 0.00125)
+    with json_only(json_stdout) as handler:
+        assert logs.sole_json_handler(access_log, logging.INFO) is handler  # no record made
+        log_access("req-1", "GET", "/connect", b"user=u1&code=s3cret", 302, 0.00125)
     [written] = json_stdout.getvalue().splitlines()
     line = json.loads(written)
     expected = record_line("req-1", "/connect?user=u1&code=***", 302)
@@ -76,71 +65,56 @@ def test_the_direct_line_is_the_line_a_record_would_make(json_stdout: CountingSt
 
 def test_with_another_handler_it_is_a_record(json_stdout: CountingStream) -> None:
     other = io.StringIO()
-    extra = logging.StreamHandler(other)
-    access_log.addHandler(extra)
-    try:
+    with json_only(json_stdout):
+        access_log.addHandler(logging.StreamHandler(other))
         log_access("req-2", "GET", "/healthz", b"", 200, 0.001)
-    finally:
-        access_log.removeHandler(extra)
     assert other.getvalue() == 'req-2 "GET /healthz" 200 1.0ms\n'
     assert json.loads(json_stdout.getvalue())["request_id"] == "req-2"  # the handler has it too
 
 
 def test_nothing_is_written_below_the_level(json_stdout: CountingStream) -> None:
-    access_log.setLevel(logging.WARNING)
-    log_access("req-3", "GET", "/healthz", b"", 200, 0.001)
+    with json_only(json_stdout):
+        access_log.setLevel(logging.WARNING)
+        log_access("req-3", "GET", "/healthz", b"", 200, 0.001)
     assert json_stdout.getvalue() == ""
 
 
-async def test_lines_are_written_together_shortly_after_the_first() -> None:
-    flushed = asyncio.Event()
-
-    class Stream(CountingStream):
-        def flush(self) -> None:
-            super().flush()
-            flushed.set()
-
-    stream = Stream()
-    handler = logs.JsonLines()
-    handler.setStream(stream)
-    for n in range(3):
-        handler.write_line(f'{{"n": {n}}}')
-    await asyncio.sleep(0)  # the loop's next turn: still kept
-    assert stream.getvalue() == ""
-    async with asyncio.timeout(5):
-        await flushed.wait()
-    assert stream.flushes == 1
-    assert [json.loads(line)["n"] for line in stream.getvalue().splitlines()] == [0, 1, 2]
+def test_a_batch_is_one_write_and_one_flush(json_stdout: CountingStream) -> None:
+    entries = [
+        (1_700_000_000.0 + n, f"req-{n}", "GET", "/proxy/users/u1/meetings", b"", 200, 0.002)
+        for n in range(3)
+    ]
+    with json_only(json_stdout):
+        log_accesses(entries)
+    lines = [json.loads(line) for line in json_stdout.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines] == ["req-0", "req-1", "req-2"]
+    assert [line["time"] for line in lines] == [logs.timestamp(entry[0]) for entry in entries]
+    assert json_stdout.flushes == 1
 
 
-def test_a_record_never_overtakes_the_lines_before_it() -> None:
-    stream = CountingStream()
-    handler = logs.JsonLines()
-    handler.setStream(stream)
-    handler._pending.append('{"n": 0}')  # a line kept while a loop was running
-    record = logging.LogRecord("gateway.test", logging.WARNING, __file__, 0, "late", None, None)
-    handler.handle(record)
-    first, second = stream.getvalue().splitlines()
-    assert json.loads(first) == {"n": 0}
-    assert json.loads(second)["message"] == "late"
+def test_as_records_they_keep_the_time_they_were_answered(json_stdout: CountingStream) -> None:
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    with json_only(json_stdout):
+        access_log.addHandler(Keep())
+        log_accesses([(1_700_000_000.25, "req-1", "GET", "/healthz", b"", 200, 0.001)])
+    [record] = seen
+    assert record.created == 1_700_000_000.25
+    assert record.msecs == 250.0
+    assert record.getMessage() == 'req-1 "GET /healthz" 200 1.0ms'
 
 
-def test_many_lines_are_written_without_waiting() -> None:
-    stream = CountingStream()
-    handler = logs.JsonLines()
-    handler.setStream(stream)
-    for n in range(handler.MAX_PENDING):
-        handler._pending.append(f'{{"n": {n}}}')  # as kept on a loop
-    handler.write_line('{"n": -1}')
-    assert len(stream.getvalue().splitlines()) == handler.MAX_PENDING + 1
-
-
-def test_outside_a_loop_a_line_is_flushed_at_once() -> None:
-    stream = CountingStream()
-    handler = logs.JsonLines()
-    handler.setStream(stream)
-    handler.write_line("{}")
-    assert stream.flushes == 1
+def test_a_broken_stdout_is_reported_not_raised(
+    json_stdout: CountingStream, capsys: pytest.CaptureFixture[str]
+) -> None:
+    json_stdout.close()
+    with json_only(json_stdout):
+        log_access("req-1", "GET", "/healthz", b"", 200, 0.001)
+    assert "Logging error" in capsys.readouterr().err
 
 
 @given(st.floats(min_value=0, max_value=4e9, allow_nan=False))

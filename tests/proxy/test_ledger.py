@@ -1,0 +1,119 @@
+"""The proxy's calls are counted and logged in batches: together, shortly after the first of them,
+or at once when many wait; a scrape never misses a call answered before it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gateway.kit import logs
+from gateway.metrics.requests import RequestStats
+from gateway.proxy.ledger import MAX_PENDING, Ledger
+from gateway.proxy.paths import TEMPLATE
+from gateway.proxy.served import Served
+from tests.fixtures.access import json_only
+
+
+class Stream(io.StringIO):
+    """stdout as the JSON handler writes to it; ``flushed`` is set on each flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.flushed = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+    def flush(self) -> None:
+        super().flush()
+        self.flushed.set()
+
+    def lines(self) -> list[dict[str, str]]:
+        return [json.loads(line) for line in self.getvalue().splitlines()]
+
+
+@pytest.fixture
+def stdout() -> Stream:
+    """stdout, for the JSON handler ``json_only`` makes the access log's only one."""
+    return Stream()
+
+
+def answered(ledger: Ledger, request_id: str, status: int = 200) -> Served:
+    served = Served(request_id, "GET", "/proxy/users/u1/meetings", b"", ledger)
+    served.status = status
+    served.finish()
+    return served
+
+
+def counted(stats: RequestStats) -> dict[str, float]:
+    """Requests counted by status, as a scrape reads them."""
+    registry = CollectorRegistry()
+    registry.register(stats)
+    families = text_string_to_metric_families(generate_latest(registry).decode())
+    return {
+        sample.labels["status"]: sample.value
+        for family in families
+        for sample in family.samples
+        if sample.name == "gateway_http_requests_total" and sample.labels["route"] == TEMPLATE
+    }
+
+
+async def test_calls_are_counted_and_logged_together_shortly_after_the_first(
+    stdout: Stream,
+) -> None:
+    with json_only(stdout):
+        stats = RequestStats()
+        ledger = Ledger(stats)
+        calls = [answered(ledger, f"req-{n}") for n in range(3)]
+        await asyncio.sleep(0)  # the loop's next turn: still waiting
+        assert len(ledger) == 3
+        assert stdout.getvalue() == ""
+        async with asyncio.timeout(5):
+            await stdout.flushed.wait()
+        assert len(ledger) == 0
+        assert stdout.writes == 1
+        lines = stdout.lines()
+        assert [line["request_id"] for line in lines] == ["req-0", "req-1", "req-2"]
+        # Each line has the time its call was answered, not the time the batch was written.
+        assert [line["time"] for line in lines] == [logs.timestamp(call.ended) for call in calls]
+        assert counted(stats) == {"200": 3}
+
+
+async def test_a_full_batch_is_done_at_once(stdout: Stream) -> None:
+    with json_only(stdout):
+        stats = RequestStats()
+        ledger = Ledger(stats)
+        for n in range(MAX_PENDING):
+            answered(ledger, f"req-{n}")
+        assert len(ledger) == 0
+        assert len(stdout.lines()) == MAX_PENDING
+        assert stdout.writes == 1
+
+
+async def test_a_scrape_counts_the_calls_still_waiting(stdout: Stream) -> None:
+    with json_only(stdout):
+        stats = RequestStats()
+        ledger = Ledger(stats)
+        answered(ledger, "req-1", status=201)
+        assert counted(stats) == {"201": 1}
+        assert len(ledger) == 0
+        assert stdout.lines()[0]["status"] == "201"
+
+
+async def test_a_call_that_broke_before_answering_counts_as_500(stdout: Stream) -> None:
+    with json_only(stdout):
+        stats = RequestStats()
+        ledger = Ledger(stats)
+        served = Served("req-1", "GET", "/proxy/users/u1/meetings", b"", ledger)
+        served.finish()
+        served.finish()  # once only
+        ledger.flush()
+        assert counted(stats) == {"500": 1}
+        assert [line["status"] for line in stdout.lines()] == ["500"]
