@@ -72,6 +72,19 @@ DEFAULT_UPSTREAM_HEADERS = {
 }
 
 
+# What ``CallerHeaders.read`` does with each header it knows; it passes over any other.
+_FORWARD, _AUTHORIZATION, _REQUEST_ID, _PROVIDER, _LENGTH, _CHUNKED, _CONNECTION = range(7)
+_KNOWN = {
+    **dict.fromkeys(FORWARDED, _FORWARD),
+    b"authorization": _AUTHORIZATION,
+    b"x-request-id": _REQUEST_ID,
+    b"gateway-provider": _PROVIDER,
+    b"content-length": _LENGTH,
+    b"transfer-encoding": _CHUNKED,
+    b"connection": _CONNECTION,
+}
+
+
 @dataclass(slots=True)
 class CallerHeaders:
     """What the proxy reads from the caller's headers, found in one pass over them."""
@@ -93,22 +106,25 @@ class CallerHeaders:
         found = cls()
         connection: list[bytes] = []
         for name, value in raw:
-            if name in FORWARDED:
+            kind = _KNOWN.get(name)
+            if kind is None:  # most of a caller's headers: one lookup each
+                continue
+            if kind == _FORWARD:
                 found.forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
                 if name == b"idempotency-key":
                     found.idempotency_key = True
             # A header sent twice counts as first sent, as ``header`` reads it.
-            elif name == b"authorization":
+            elif kind == _AUTHORIZATION:
                 found.authorization = found.authorization or value
-            elif name == b"x-request-id":
+            elif kind == _REQUEST_ID:
                 found.request_id = found.request_id or value
-            elif name == b"gateway-provider":
+            elif kind == _PROVIDER:
                 found.provider = found.provider or value
-            elif name == b"content-length":
+            elif kind == _LENGTH:
                 found.content_length = found.content_length or value
-            elif name == b"transfer-encoding":
+            elif kind == _CHUNKED:
                 found.chunked = True
-            elif name == b"connection":
+            else:
                 connection.append(value)
         if connection:
             # Whatever the caller's Connection header names is hop-by-hop too.
