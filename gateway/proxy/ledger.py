@@ -3,7 +3,8 @@
 A call's count (``RequestStats``) and its access-log line cost little each, but done between one
 call's answer and the next they push that call's code and data out of the processor's caches, and
 the next call pays to bring them back. Done for a batch of calls in one pass, they stay in the
-caches themselves (``make bench``: 5 to 15 % more requests per second; the README has the figures).
+caches themselves (against the bare pass-through on the same machine: 5 to 15 % more requests per
+second; the README has the figures).
 
 The front door hands each call over as its answer goes out (``Served.finish``). A batch is done
 ``FLUSH_SECONDS`` after its first call, or at once when ``MAX_PENDING`` calls wait. A metrics scrape
