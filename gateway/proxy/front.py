@@ -4,8 +4,8 @@ Every other route passes through ``RequestContext``, ``Observe``, the public-lis
 router and Starlette's exception handling. The proxy carries most of the traffic, so its requests
 get the same service here, done once: the request id (accepted or made, returned), the metrics
 and one access-log line (counted and written in batches: ``ledger``), 503 when the database is
-unavailable and 500 for a bug. That halves what the
-gateway spends per proxied call (``make bench``; the README has the figures).
+unavailable and 500 for a bug. That halves what the gateway spends per proxied call (``make
+bench``; the README has the figures).
 
 It steps aside, and the request takes the ordinary way through ``ProxyRoute``, whenever the
 ordinary way would answer differently: with tracing on (spans come from ``Observe``), on the
