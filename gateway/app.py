@@ -117,6 +117,7 @@ def create_app(
                 )
             }
         finally:
+            front.ledger.flush()  # the last calls' counts and lines, before anything can fail
             stop.set()
             if background is not None:
                 await background
@@ -125,7 +126,6 @@ def create_app(
             await proxy.aclose()
             await http.aclose()
             await db.dispose()
-            front.ledger.flush()  # the last calls' counts and lines
 
     return Gateway(
         front,

@@ -32,7 +32,7 @@ def log_access(
 
 def log_accesses(entries: Sequence[AccessEntry]) -> None:
     """The lines for requests answered, in the order given."""
-    if not entries or not access_log.isEnabledFor(LEVEL):
+    if not access_log.isEnabledFor(LEVEL):
         return
     handler = logs.sole_json_handler(access_log, LEVEL)
     if handler is None:

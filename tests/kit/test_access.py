@@ -14,23 +14,13 @@ from hypothesis import strategies as st
 
 from gateway.kit import logs
 from gateway.kit.access import access_log, log_access, log_accesses
-from tests.fixtures.access import json_only
-
-
-class CountingStream(io.StringIO):
-    def __init__(self) -> None:
-        super().__init__()
-        self.flushes = 0
-
-    def flush(self) -> None:
-        self.flushes += 1
-        super().flush()
+from tests.fixtures.access import Stdout, json_only
 
 
 @pytest.fixture
-def json_stdout() -> CountingStream:
+def json_stdout() -> Stdout:
     """stdout, for the JSON handler ``json_only`` makes the access log's only one."""
-    return CountingStream()
+    return Stdout()
 
 
 def record_line(request_id: str, target: str, status: int) -> dict[str, str]:
@@ -49,7 +39,7 @@ def record_line(request_id: str, target: str, status: int) -> dict[str, str]:
     return line
 
 
-def test_the_direct_line_is_the_line_a_record_would_make(json_stdout: CountingStream) -> None:
+def test_the_direct_line_is_the_line_a_record_would_make(json_stdout: Stdout) -> None:
     with json_only(json_stdout) as handler:
         assert logs.sole_json_handler(access_log, logging.INFO) is handler  # no record made
         log_access("req-1", "GET", "/connect", b"user=u1&code=s3cret", 302, 0.00125)
@@ -63,7 +53,7 @@ def test_the_direct_line_is_the_line_a_record_would_make(json_stdout: CountingSt
     assert datetime.fromisoformat(line["time"]).tzinfo is not None
 
 
-def test_with_another_handler_it_is_a_record(json_stdout: CountingStream) -> None:
+def test_with_another_handler_it_is_a_record(json_stdout: Stdout) -> None:
     other = io.StringIO()
     with json_only(json_stdout):
         access_log.addHandler(logging.StreamHandler(other))
@@ -72,14 +62,14 @@ def test_with_another_handler_it_is_a_record(json_stdout: CountingStream) -> Non
     assert json.loads(json_stdout.getvalue())["request_id"] == "req-2"  # the handler has it too
 
 
-def test_nothing_is_written_below_the_level(json_stdout: CountingStream) -> None:
+def test_nothing_is_written_below_the_level(json_stdout: Stdout) -> None:
     with json_only(json_stdout):
         access_log.setLevel(logging.WARNING)
         log_access("req-3", "GET", "/healthz", b"", 200, 0.001)
     assert json_stdout.getvalue() == ""
 
 
-def test_a_batch_is_one_write_and_one_flush(json_stdout: CountingStream) -> None:
+def test_a_batch_is_one_write_and_one_flush(json_stdout: Stdout) -> None:
     entries = [
         (1_700_000_000.0 + n, f"req-{n}", "GET", "/proxy/users/u1/meetings", b"", 200, 0.002)
         for n in range(3)
@@ -92,7 +82,7 @@ def test_a_batch_is_one_write_and_one_flush(json_stdout: CountingStream) -> None
     assert json_stdout.flushes == 1
 
 
-def test_as_records_they_keep_the_time_they_were_answered(json_stdout: CountingStream) -> None:
+def test_as_records_they_keep_the_time_they_were_answered(json_stdout: Stdout) -> None:
     seen: list[logging.LogRecord] = []
 
     class Keep(logging.Handler):
@@ -109,7 +99,7 @@ def test_as_records_they_keep_the_time_they_were_answered(json_stdout: CountingS
 
 
 def test_a_broken_stdout_is_reported_not_raised(
-    json_stdout: CountingStream, capsys: pytest.CaptureFixture[str]
+    json_stdout: Stdout, capsys: pytest.CaptureFixture[str]
 ) -> None:
     json_stdout.close()
     with json_only(json_stdout):

@@ -4,8 +4,6 @@ or at once when many wait; a scrape never misses a call answered before it."""
 from __future__ import annotations
 
 import asyncio
-import io
-import json
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -16,33 +14,13 @@ from gateway.metrics.requests import RequestStats
 from gateway.proxy.ledger import MAX_PENDING, Ledger
 from gateway.proxy.paths import TEMPLATE
 from gateway.proxy.served import Served
-from tests.fixtures.access import json_only
-
-
-class Stream(io.StringIO):
-    """stdout as the JSON handler writes to it; ``flushed`` is set on each flush."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes = 0
-        self.flushed = asyncio.Event()
-
-    def write(self, text: str) -> int:
-        self.writes += 1
-        return super().write(text)
-
-    def flush(self) -> None:
-        super().flush()
-        self.flushed.set()
-
-    def lines(self) -> list[dict[str, str]]:
-        return [json.loads(line) for line in self.getvalue().splitlines()]
+from tests.fixtures.access import Stdout, json_only
 
 
 @pytest.fixture
-def stdout() -> Stream:
+def stdout() -> Stdout:
     """stdout, for the JSON handler ``json_only`` makes the access log's only one."""
-    return Stream()
+    return Stdout()
 
 
 def answered(ledger: Ledger, request_id: str, status: int = 200) -> Served:
@@ -66,7 +44,7 @@ def counted(stats: RequestStats) -> dict[str, float]:
 
 
 async def test_calls_are_counted_and_logged_together_shortly_after_the_first(
-    stdout: Stream,
+    stdout: Stdout,
 ) -> None:
     with json_only(stdout):
         stats = RequestStats()
@@ -86,7 +64,7 @@ async def test_calls_are_counted_and_logged_together_shortly_after_the_first(
         assert counted(stats) == {"200": 3}
 
 
-async def test_a_full_batch_is_done_at_once(stdout: Stream) -> None:
+async def test_a_full_batch_is_done_at_once(stdout: Stdout) -> None:
     with json_only(stdout):
         stats = RequestStats()
         ledger = Ledger(stats)
@@ -97,7 +75,7 @@ async def test_a_full_batch_is_done_at_once(stdout: Stream) -> None:
         assert stdout.writes == 1
 
 
-async def test_a_scrape_counts_the_calls_still_waiting(stdout: Stream) -> None:
+async def test_a_scrape_counts_the_calls_still_waiting(stdout: Stdout) -> None:
     with json_only(stdout):
         stats = RequestStats()
         ledger = Ledger(stats)
@@ -107,7 +85,7 @@ async def test_a_scrape_counts_the_calls_still_waiting(stdout: Stream) -> None:
         assert stdout.lines()[0]["status"] == "201"
 
 
-async def test_a_call_that_broke_before_answering_counts_as_500(stdout: Stream) -> None:
+async def test_a_call_that_broke_before_answering_counts_as_500(stdout: Stdout) -> None:
     with json_only(stdout):
         stats = RequestStats()
         ledger = Ledger(stats)
