@@ -51,28 +51,30 @@ def run_proxy(
     print(f"seeding {settings.connections:,} connections ...", flush=True)
     key = asyncio.run(prepare_proxy(url, encryption_key, settings.connections))
     env = {"BENCH_KEY": key, "BENCH_USERS": str(settings.connections)}
-    started = targets.start_all(tools, plan, work, url, encryption_key)
-    try:
-        gateway = started.services["gateway"]
-        if "proxy" in settings.parts:
-            print(
-                f"measuring: {settings.rounds} rounds x {len(settings.concurrency)} "
-                f"concurrencies x {len(targets.TARGETS)} targets, {settings.duration:g}s each",
-                flush=True,
-            )
-            samples = proxy.matrix(tools["wrk"], started, settings, plan, env)
-            document["runs"] = results.summarise(samples)
-            document["ratios"] = results.ratios(document["runs"])
-        if "soak" in settings.parts:
-            print(f"soak: {settings.soak_seconds:g}s against the gateway ...", flush=True)
-            document["soak"] = proxy.soak(tools["wrk"], started, settings, plan, env)
-        document["gateway_log"] = {
-            "lines": gateway.drain.lines,
-            "bytes": gateway.drain.bytes,
-            "last": list(gateway.drain.tail)[-3:],
-        }
-    finally:
-        started.stop()
+    # This process drains the servers' output: on the load generator's core, like wrk.
+    with machine.pinned_to(plan.load):
+        started = targets.start_all(tools, plan, work, url, encryption_key)
+        try:
+            gateway = started.services["gateway"]
+            if "proxy" in settings.parts:
+                print(
+                    f"measuring: {settings.rounds} rounds x {len(settings.concurrency)} "
+                    f"concurrencies x {len(targets.TARGETS)} targets, {settings.duration:g}s each",
+                    flush=True,
+                )
+                samples = proxy.matrix(tools["wrk"], started, settings, plan, env)
+                document["runs"] = results.summarise(samples)
+                document["ratios"] = results.ratios(document["runs"])
+            if "soak" in settings.parts:
+                print(f"soak: {settings.soak_seconds:g}s against the gateway ...", flush=True)
+                document["soak"] = proxy.soak(tools["wrk"], started, settings, plan, env)
+            document["gateway_log"] = {
+                "lines": gateway.drain.lines,
+                "bytes": gateway.drain.bytes,
+                "last": list(gateway.drain.tail)[-3:],
+            }
+        finally:
+            started.stop()
 
 
 def main() -> int:

@@ -3,12 +3,14 @@ load generator and the servers are pinned apart."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,9 +64,24 @@ class CpuPlan:
         if self.load is None:
             return "not pinned (one core, or no taskset)"
         return (
-            f"wrk and the upstream nginx on CPU {self.load}; "
+            f"wrk, the upstream nginx and the bench (which drains the servers' output) on CPU "
+            f"{self.load}; "
             f"the server under test on CPU {self.servers}"
         )
+
+
+@contextlib.contextmanager
+def pinned_to(cpus: str | None) -> Iterator[None]:
+    """This process (and its threads) on ``cpus`` for a while: on the load generator's core while
+    it reads the servers' output or plays the refresher, so that none of its work is charged to
+    the server under test."""
+    before = os.sched_getaffinity(0)
+    if cpus is not None:
+        os.sched_setaffinity(0, {int(cpu) for cpu in cpus.split(",")})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def cpu_plan() -> CpuPlan:

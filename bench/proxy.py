@@ -50,6 +50,8 @@ def matrix(
             shift = (round_number + index) % len(TARGETS)
             for target in TARGETS[shift:] + TARGETS[:shift]:
                 warm_up(tool, targets.url(target), settings.warmup, plan, env)
+                server = targets.services[target]
+                cpu_before = server.cpu_seconds()
                 measured = wrk.run(
                     tool,
                     targets.url(target),
@@ -69,12 +71,15 @@ def matrix(
                         p99_ms=round(measured.p99_ms, 3),
                         requests=measured.requests,
                         failed=measured.failed,
+                        cpu_us=round(
+                            (server.cpu_seconds() - cpu_before) * 1e6 / max(1, measured.requests), 1
+                        ),
                     )
                 )
                 print(
                     f"  [{len(samples):>3}/{total}] round {round_number + 1} {target:<15} "
                     f"c={concurrency:<4} {measured.rps:>9,.0f} req/s  p50 {measured.p50_ms:.3f} "
-                    f"ms  p99 {measured.p99_ms:.3f} ms"
+                    f"ms  p99 {measured.p99_ms:.3f} ms  server CPU {samples[-1].cpu_us:.0f} us a call"
                     + (f"  {measured.failed} FAILED" if measured.failed else ""),
                     flush=True,
                 )

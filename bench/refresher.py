@@ -13,7 +13,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import os
 import statistics
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from bench import seed, wrk
-from bench.machine import CpuPlan
+from bench.machine import CpuPlan, pinned_to
 from bench.processes import Service, free_port, start
 from bench.settings import BenchSettings
 from bench.targets import BIN, clean_env
@@ -113,19 +112,6 @@ def logging_to(path: Path) -> Iterator[None]:
             yield
         finally:
             logging.basicConfig(level="WARNING", handlers=[logging.NullHandler()], force=True)
-
-
-@contextlib.contextmanager
-def pinned_to(cpus: str | None) -> Iterator[None]:
-    """This process on the load generator's core while it plays the worker: the sandbox has the
-    servers' core, as it had while wrk measured it alone."""
-    before = os.sched_getaffinity(0)
-    if cpus is not None:
-        os.sched_setaffinity(0, {int(cpu) for cpu in cpus.split(",")})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, before)
 
 
 class Worker:

@@ -28,6 +28,10 @@ class Sample:
     p99_ms: float
     requests: int
     failed: int
+    # The server's processor time per answered request (user and system, from /proc; wrk's
+    # own time is not in it): what the throughput ratio estimates when the server's core is
+    # saturated, and less at the mercy of the machine's pace from one point to the next.
+    cpu_us: float | None = None
 
 
 def summarise(samples: Iterable[Sample]) -> list[dict[str, Any]]:
@@ -47,6 +51,7 @@ def summarise(samples: Iterable[Sample]) -> list[dict[str, Any]]:
                 "rps": round(statistics.median(s.rps for s in group), 1),
                 "p50_ms": round(statistics.median(s.p50_ms for s in group), 3),
                 "p99_ms": round(statistics.median(s.p99_ms for s in group), 3),
+                "cpu_us": _median([s.cpu_us for s in group if s.cpu_us is not None]),
                 "failed": sum(s.failed for s in group),
                 "rounds": [
                     {k: v for k, v in asdict(s).items() if k not in ("target", "concurrency")}
@@ -55,6 +60,10 @@ def summarise(samples: Iterable[Sample]) -> list[dict[str, Any]]:
             }
         )
     return runs
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
 
 
 def _find(runs: Sequence[dict[str, Any]], target: str, concurrency: int) -> dict[str, Any] | None:
@@ -80,6 +89,9 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         base = _find(runs, "passthrough", concurrency)
         if cached is not None and base is not None and base["rps"]:
             row["gateway_cached_over_passthrough"] = round(cached["rps"] / base["rps"], 3)
+        # The same comparison by processor time per call: the pass-through's over the gateway's.
+        if base is not None and base.get("cpu_us") and gateway.get("cpu_us"):
+            row["passthrough_cpu_over_gateway_cpu"] = round(base["cpu_us"] / gateway["cpu_us"], 3)
         direct = _find(runs, "direct", concurrency)
         for figure in ("p50_ms", "p99_ms"):
             row[f"added_{figure}"] = (
@@ -132,22 +144,28 @@ def render(document: dict[str, Any]) -> str:
     lines = []
     runs = document.get("runs", [])
     if runs:
-        lines.append(f"{'target':<15}{'conc':>6}{'req/s':>11}{'p50 ms':>10}{'p99 ms':>10}")
+        lines.append(
+            f"{'target':<15}{'conc':>6}{'req/s':>11}{'p50 ms':>10}{'p99 ms':>10}{'CPU us':>9}"
+        )
         for run in runs:
+            cpu = run.get("cpu_us")
             lines.append(
                 f"{run['target']:<15}{run['concurrency']:>6}{run['rps']:>11,.0f}"
                 f"{run['p50_ms']:>10.3f}{run['p99_ms']:>10.3f}"
+                + (f"{cpu:>9.1f}" if cpu is not None else f"{'-':>9}")
                 + (f"  ({run['failed']} failed)" if run["failed"] else "")
             )
     rows = document.get("ratios", [])
     if rows:
         lines.append("")
         lines.append(
-            f"{'conc':>6}{'gw/passthrough':>16}{'gw/nginx':>10}{'+p50 ms':>10}{'+p99 ms':>10}"
+            f"{'conc':>6}{'gw/passthrough':>16}{'by CPU':>8}{'gw/nginx':>10}{'+p50 ms':>10}"
+            f"{'+p99 ms':>10}"
         )
         for row in rows:
             lines.append(
                 f"{row['concurrency']:>6}{_ratio(row['gateway_over_passthrough']):>16}"
+                f"{_ratio(row.get('passthrough_cpu_over_gateway_cpu')):>8}"
                 f"{_ratio(row['gateway_over_nginx']):>10}"
                 f"{_ms(row['added_p50_ms']):>10}{_ms(row['added_p99_ms']):>10}"
             )

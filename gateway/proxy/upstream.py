@@ -28,6 +28,8 @@ Body = bytes | AsyncIterable[bytes] | None
 # its own defaults for them: asking aiohttp to skip them costs more on every request), and a
 # Content-Type for a body that has none, unless told not to.
 SKIP_CONTENT_TYPE = ("Content-Type",)
+# URLs kept parsed (``AiohttpUpstream._url``); past this many they are all let go and kept anew.
+MAX_URLS = 50_000
 
 
 class UpstreamResponse(Protocol):
@@ -131,6 +133,7 @@ class AiohttpUpstream:
     ) -> None:
         self._watchdog = watchdog
         self._read_timeout = read_timeout
+        self._urls: dict[str, URL] = {}
         self._session = aiohttp.ClientSession(
             # Sent with every request unless its own headers name them.
             headers=default_headers,
@@ -159,7 +162,7 @@ class AiohttpUpstream:
             with self._watchdog.limit(limit):
                 response = await self._session.request(
                     method,
-                    URL(url, encoded=True),
+                    self._urls.get(url) or self._url(url),
                     headers=headers,
                     data=body,
                     allow_redirects=False,
@@ -168,6 +171,19 @@ class AiohttpUpstream:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc) from exc
         return AiohttpResponse(response, self._watchdog, self._read_timeout)
+
+    def _url(self, url: str) -> URL:
+        """``url`` parsed, and kept when it has no query string (those vary from call to call).
+
+        A call goes to the same few URLs again and again (a user's API path), and aiohttp asks
+        the URL for its host, port, path and more, which a kept one has worked out already: a
+        parse and those answers cost more than the rest of this module's work for a call."""
+        parsed = URL(url, encoded=True)
+        if "?" not in url:
+            if len(self._urls) >= MAX_URLS:
+                self._urls.clear()
+            self._urls[url] = parsed
+        return parsed
 
     async def aclose(self) -> None:
         await self._session.close()

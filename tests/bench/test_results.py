@@ -90,3 +90,25 @@ def test_settings_come_from_bench_variables() -> None:
 
     assert (settings.duration, settings.rounds, settings.parts) == (2.0, 3, ("proxy",))
     assert settings.concurrency == (1, 8, 32, 128)
+
+
+def test_the_servers_cpu_per_call_is_summarised_and_compared() -> None:
+    runs = results.summarise(
+        [
+            Sample("passthrough", 8, 1, 7_000, 1.0, 2.0, 70_000, 0, cpu_us=130.0),
+            Sample("passthrough", 8, 2, 7_200, 1.0, 2.0, 72_000, 0, cpu_us=140.0),
+            Sample("passthrough", 8, 3, 7_100, 1.0, 2.0, 71_000, 0, cpu_us=136.0),
+            Sample("gateway", 8, 1, 6_000, 1.2, 2.4, 60_000, 0, cpu_us=160.0),
+            Sample("gateway", 8, 2, 6_100, 1.2, 2.4, 61_000, 0, cpu_us=170.0),
+            Sample("gateway", 8, 3, 6_050, 1.2, 2.4, 60_500, 0),  # not measured: left out
+            Sample("direct", 8, 1, 90_000, 0.1, 0.2, 900_000, 0),
+        ]
+    )
+
+    by_target = {run["target"]: run for run in runs}
+    assert by_target["passthrough"]["cpu_us"] == 136.0
+    assert by_target["gateway"]["cpu_us"] == 165.0
+    assert by_target["direct"]["cpu_us"] is None
+    (row,) = results.ratios(runs)
+    assert row["passthrough_cpu_over_gateway_cpu"] == round(136 / 165, 3)
+    assert "0.82" in results.render({"runs": runs, "ratios": [row]})

@@ -144,3 +144,39 @@ def test_aiohttp_errors_become_ours(
     translated = translate(error)
     assert isinstance(translated, kind)
     assert translated.before_sending is before_sending
+
+
+async def test_urls_pass_as_given_and_only_query_less_ones_are_kept_parsed(
+    upstream: AiohttpUpstream,
+) -> None:
+    targets: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while request := await reader.readuntil(b"\r\n\r\n"):
+            targets.append(request.split(b" ")[1])
+            writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+            await writer.drain()
+            if len(targets) == 6:
+                break
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    sent = [
+        "/users/a%2Fb/meetings",
+        "/users/a%2Fb/meetings",
+        "/users/c/meetings?limit=2&q=a%20b",
+        "/users/c/meetings?limit=3",
+        "/users/%7Ed/items/",
+        "/users/a%2Fb/meetings",
+    ]
+    try:
+        for path in sent:
+            response = await upstream.send("GET", base + path, [], None)
+            assert response.status == 204
+            response.close()
+    finally:
+        server.close()
+
+    assert targets == [path.encode() for path in sent]  # encoding and query untouched
+    assert sorted(upstream._urls) == [base + "/users/%7Ed/items/", base + "/users/a%2Fb/meetings"]
