@@ -49,18 +49,19 @@ def matrix(
         for index, concurrency in enumerate(settings.concurrency):
             shift = (round_number + index) % len(TARGETS)
             for target in TARGETS[shift:] + TARGETS[:shift]:
-                warm_up(tool, targets.url(target), settings.warmup, plan, env)
                 server = targets.services[target]
+                warm_up(tool, server.url, settings.warmup, plan, env)
                 cpu_before = server.cpu_seconds()
                 measured = wrk.run(
                     tool,
-                    targets.url(target),
+                    server.url,
                     script=SCRIPT,
                     connections=concurrency,
                     duration=settings.duration,
                     plan=plan,
                     env=env,
                 )
+                cpu_us = (server.cpu_seconds() - cpu_before) * 1e6 / max(1, measured.requests)
                 samples.append(
                     Sample(
                         target=target,
@@ -71,15 +72,13 @@ def matrix(
                         p99_ms=round(measured.p99_ms, 3),
                         requests=measured.requests,
                         failed=measured.failed,
-                        cpu_us=round(
-                            (server.cpu_seconds() - cpu_before) * 1e6 / max(1, measured.requests), 1
-                        ),
+                        cpu_us=round(cpu_us, 1),
                     )
                 )
                 print(
                     f"  [{len(samples):>3}/{total}] round {round_number + 1} {target:<15} "
                     f"c={concurrency:<4} {measured.rps:>9,.0f} req/s  p50 {measured.p50_ms:.3f} "
-                    f"ms  p99 {measured.p99_ms:.3f} ms  server CPU {samples[-1].cpu_us:.0f} us a call"
+                    f"ms  p99 {measured.p99_ms:.3f} ms  server CPU {cpu_us:.0f} us a call"
                     + (f"  {measured.failed} FAILED" if measured.failed else ""),
                     flush=True,
                 )
