@@ -18,6 +18,7 @@ from gateway.kit.redact import redact_query
 
 access_log = logging.getLogger("gateway.access")
 LEVEL = logging.INFO
+_JSON_LINE = logs.JsonLine(logging.getLevelName(LEVEL), access_log.name)
 
 # When it was answered (``time.time``), request id, method, path, query string, status, seconds.
 AccessEntry = tuple[float, str, str, str, bytes, int, float]
@@ -39,20 +40,16 @@ def log_accesses(entries: Sequence[AccessEntry]) -> None:
         for entry in entries:
             _log_record(entry)
         return
-    name = access_log.name
-    handler.write_lines(
-        [
-            logs.json_line(entry[0], "INFO", name, _message(entry), entry[1], str(entry[5]))
-            for entry in entries
-        ]
-    )
+    line = _JSON_LINE.line
+    handler.write_lines([line(entry[0], _message(entry), entry[1], entry[5]) for entry in entries])
 
 
 def _message(entry: AccessEntry) -> str:
     _, request_id, method, path, query, status, seconds = entry
     redacted = redact_query(query.decode("latin-1")) if query else ""
     target = f"{path}?{redacted}" if redacted else path
-    return f'{request_id} "{method} {target}" {status} {seconds * 1000:.1f}ms'
+    tenths = round(seconds * 10_000)  # milliseconds to one place, formatted as integers
+    return f'{request_id} "{method} {target}" {status} {tenths // 10}.{tenths % 10}ms'
 
 
 def _log_record(entry: AccessEntry) -> None:

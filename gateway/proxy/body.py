@@ -37,12 +37,9 @@ class RequestBody:
         self._receive = receive
         self._head = head
         self.length = length if data is None else len(data)
+        self.streamed = data is None  # else whole, in ``data``
         self.started = False  # a byte of the stream was handed out
         self.finished = data is not None  # the caller's body was read to its end
-
-    @property
-    def streamed(self) -> bool:
-        return self._data is None
 
     @property
     def replayable(self) -> bool:

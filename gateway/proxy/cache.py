@@ -52,33 +52,35 @@ class LocalCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    # ``get`` and ``lookup`` are read on every proxied call: each is written out in full rather
+    # than sharing a helper, a call less per read.
+
     def get(self, key: K) -> V | None:
-        """The value, or None; a renewing cache's readers use ``lookup``."""
-        found = self._live_entry(key, self._clock())
-        return None if found is None else found[2]
+        """The value while the cache serves and the entry has not expired (an expired one goes),
+        else None; a renewing cache's readers use ``lookup``."""
+        found = self._entries.get(key) if self.live else None
+        if found is None:
+            return None
+        if found[0] <= self._clock():
+            del self._entries[key]
+            return None
+        return found[2]
 
     def lookup(self, key: K) -> tuple[V | None, bool]:
-        """The value (or None), and whether this reader should renew it: true for one reader
+        """``get``'s value (or None), and whether this reader should renew it: true for one reader
         once the entry is past its renewal moment."""
-        now = self._clock()
-        found = self._live_entry(key, now)
+        found = self._entries.get(key) if self.live else None
         if found is None:
             return None, False
         expires, renew_from, value = found
+        now = self._clock()
+        if expires <= now:
+            del self._entries[key]
+            return None, False
         if renew_from <= now:
             self._entries[key] = (expires, math.inf, value)
             return value, True
         return value, False
-
-    def _live_entry(self, key: K, now: float) -> tuple[float, float, V] | None:
-        """The entry while the cache serves and the entry has not expired (an expired one goes)."""
-        if not self.live:
-            return None
-        found = self._entries.get(key)
-        if found is not None and found[0] <= now:
-            del self._entries[key]
-            return None
-        return found
 
     def put(self, key: K, value: V, epoch: int) -> None:
         """Keep ``value``, read when the cache was at ``epoch``, unless anything changed since."""

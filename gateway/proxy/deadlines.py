@@ -14,7 +14,9 @@ call: on Python 3.11 every such question is a ``getpid`` system call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 RESOLUTION = 0.05
@@ -22,26 +24,20 @@ RESOLUTION = 0.05
 
 class Deadline:
     """``with watchdog.limit(when):`` TimeoutError if the block, inside a task, runs past
-    ``when`` (``time.monotonic``). A plain context manager: entering and leaving cost two
-    dictionary operations and no coroutine."""
+    ``when`` (``time.monotonic``; it may be moved while the block runs). A plain context
+    manager: entering and leaving cost two dictionary operations and no coroutine."""
 
-    __slots__ = ("_expired", "_loop", "_pending", "_task", "when")
+    __slots__ = ("_expired", "_task", "_watchdog", "when")
 
-    def __init__(
-        self,
-        pending: dict[Deadline, None],
-        when: float,
-        loop: asyncio.AbstractEventLoop | None,
-    ) -> None:
-        self._pending = pending
+    def __init__(self, watchdog: Watchdog, when: float) -> None:
+        self._watchdog = watchdog
         self.when = when
-        self._loop = loop
         self._task: asyncio.Task[object] | None = None
         self._expired = False
 
     def __enter__(self) -> Deadline:
-        self._task = asyncio.current_task(self._loop)
-        self._pending[self] = None
+        self._task = asyncio.current_task(self._watchdog.loop)
+        self._watchdog.pending[self] = None
         return self
 
     def __exit__(
@@ -50,7 +46,7 @@ class Deadline:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        del self._pending[self]
+        del self._watchdog.pending[self]
         if self._expired and exc_type is asyncio.CancelledError:
             assert self._task is not None
             if self._task.uncancel() == 0:  # cancelled by us alone, not also from outside
@@ -66,16 +62,15 @@ class Watchdog:
     """One per process, run by the lifespan (``run``); deadlines only expire while it runs."""
 
     def __init__(self) -> None:
-        self._pending: dict[Deadline, None] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None  # the watchdog's, once it runs
-
-    def limit(self, when: float) -> Deadline:
-        return Deadline(self._pending, when, self._loop)
+        self.pending: dict[Deadline, None] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None  # the watchdog's, once it runs
+        # ``limit(when)``: a deadline for a ``with`` block (made without a call of ours between).
+        self.limit: Callable[[float], Deadline] = functools.partial(Deadline, self)
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         while not stop.is_set():
             await asyncio.sleep(RESOLUTION)
             now = time.monotonic()
-            for deadline in [d for d in self._pending if d.when <= now]:
+            for deadline in [d for d in self.pending if d.when <= now]:
                 deadline.expire()

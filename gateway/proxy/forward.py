@@ -58,12 +58,14 @@ class Forwarder:
         policy: RetryPolicy,
         response_buffer: int,
         watchdog: Watchdog,
+        read_timeout: float,
         rng: random.Random | None = None,
     ) -> None:
         self._upstream = upstream
         self._watchdog = watchdog
         self.policy = policy
         self._response_buffer = response_buffer
+        self._read_timeout = read_timeout
         self._rng = rng
 
     def deadline(self) -> float:
@@ -76,7 +78,8 @@ class Forwarder:
         An attempt is made right here rather than in a coroutine of its own: every level of
         ``await`` is passed through each time the call waits for the provider."""
         headers = upstream_request_headers(outgoing.caller, token, outgoing.request_id)
-        if outgoing.body.streamed and outgoing.body.length is not None:
+        streamed = outgoing.body.streamed
+        if streamed and outgoing.body.length is not None:
             # Sent as announced rather than chunked: some servers take no chunked uploads.
             headers.append(("Content-Length", str(outgoing.body.length)))
         attempt = 0
@@ -85,15 +88,25 @@ class Forwarder:
             response: UpstreamResponse | None = None
             try:
                 try:
-                    with self._watchdog.limit(deadline):
+                    # One watchdog entry for the attempt: until the answer starts, the read
+                    # timeout counts too (a body in hand is sent at once; a streamed one may take
+                    # long to send); the head's reads then keep their own read timeout.
+                    answer_by = deadline
+                    if not streamed:
+                        answer_by = time.monotonic() + self._read_timeout
+                        if answer_by > deadline:  # (not min(): a call less)
+                            answer_by = deadline
+                    with self._watchdog.limit(answer_by) as limit:
                         response = await self._upstream.send(
                             outgoing.method, outgoing.url, headers, outgoing.body.content()
                         )
-                        head, complete = await response.read_head(self._response_buffer)
+                        limit.when = deadline
+                        head = response.whole_body()
+                        complete = head is not None
+                        if head is None:
+                            head, complete = await response.read_head(self._response_buffer)
                 except TimeoutError as exc:
-                    raise UpstreamTimeout(
-                        "the provider's API did not answer within the proxy's deadline"
-                    ) from exc
+                    raise UpstreamTimeout("the provider's API did not answer in time") from exc
             except UpstreamFailure as failure:
                 if response is not None:
                     response.close()

@@ -12,7 +12,6 @@ Headers are ASGI's: lower-case byte names with latin-1 values.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -61,6 +60,34 @@ NOT_RETURNED = HOP_BY_HOP | {
 }
 # ``Connection`` values that name no header (the usual ones): nothing more to drop.
 PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})
+PLAIN_CONNECTION_AS_SENT = PLAIN_CONNECTION | {b"Keep-Alive", b"Close"}
+# Response header names in the spellings servers commonly send, and the same in lower case.
+_COMMON_RESPONSE_HEADERS = (
+    "Accept-Ranges",
+    "Cache-Control",
+    "Connection",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Type",
+    "Date",
+    "ETag",
+    "Expires",
+    "Keep-Alive",
+    "Last-Modified",
+    "Location",
+    "Retry-After",
+    "Server",
+    "Set-Cookie",
+    "Transfer-Encoding",
+    "Vary",
+    "X-Request-Id",
+)
+_LOWERED = {
+    spelling: name.lower().encode()
+    for name in _COMMON_RESPONSE_HEADERS
+    for spelling in (name.encode(), name.lower().encode())
+}
 USER_AGENT = "gateway-proxy/1"
 # Sent on every call unless the caller sent its own Accept or Accept-Encoding (the upstream client
 # holds them as its defaults, so a call adds only what differs): any media type, no compression the
@@ -85,21 +112,29 @@ _KNOWN = {
 }
 
 
-@dataclass(slots=True)
 class CallerHeaders:
-    """What the proxy reads from the caller's headers, found in one pass over them."""
+    """What the proxy reads from the caller's headers, found in one pass over them (``read``)."""
 
-    authorization: bytes | None = None
-    request_id: bytes | None = None
-    provider: bytes | None = None
-    content_length: bytes | None = None
-    chunked: bool = False
-    idempotency_key: bool = False
-    forwarded: list[tuple[str, str]] = field(default_factory=list)
+    __slots__ = (
+        "authorization",
+        "chunked",
+        "content_length",
+        "forwarded",
+        "idempotency_key",
+        "provider",
+        "request_id",
+        "sends_body",
+    )
 
-    @property
-    def sends_body(self) -> bool:
-        return self.content_length is not None or self.chunked
+    def __init__(self) -> None:
+        self.authorization: bytes | None = None
+        self.request_id: bytes | None = None
+        self.provider: bytes | None = None
+        self.content_length: bytes | None = None
+        self.chunked = False
+        self.sends_body = False  # a Content-Length or a chunked body
+        self.idempotency_key = False
+        self.forwarded: list[tuple[str, str]] = []
 
     @classmethod
     def read(cls, raw: Iterable[tuple[bytes, bytes]]) -> CallerHeaders:
@@ -126,6 +161,7 @@ class CallerHeaders:
                 found.chunked = True
             else:
                 connection.append(value)
+        found.sends_body = found.content_length is not None or found.chunked
         if connection:
             # Whatever the caller's Connection header names is hop-by-hop too.
             named = _connection_tokens(connection)
@@ -149,10 +185,7 @@ def upstream_request_headers(
 
     ``Content-Length`` and ``Transfer-Encoding`` are the upstream client's to set from the body.
     """
-    headers = list(caller.forwarded)
-    headers.append(("Authorization", f"Bearer {token}"))
-    headers.append(("X-Request-Id", request_id))
-    return headers
+    return [*caller.forwarded, ("Authorization", f"Bearer {token}"), ("X-Request-Id", request_id)]
 
 
 def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
@@ -160,10 +193,16 @@ def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     returned: RawHeaders = []
     connection: list[bytes] = []
     for name, value in upstream:
-        name = name.lower()
+        # Names as servers usually write them are looked up rather than lowered: on every
+        # proxied call, for every header, that is a call less.
+        name = _LOWERED[name] if name in _LOWERED else name.lower()
         if name not in NOT_RETURNED:
             returned.append((name, value))
-        elif name == b"connection" and value.lower() not in PLAIN_CONNECTION:
+        elif (
+            name == b"connection"
+            and value not in PLAIN_CONNECTION_AS_SENT
+            and value.lower() not in PLAIN_CONNECTION
+        ):
             connection.append(value)
     if connection:
         # Anything it names besides keep-alive or close (hop-by-hop already) goes too.

@@ -38,10 +38,10 @@ class Ledger:
 
     def add(self, call: Served) -> None:
         pending = self._pending
-        pending.append(call)
-        if len(pending) == 1:
+        if not pending:
             asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
-        elif len(pending) >= MAX_PENDING:
+        pending.append(call)
+        if len(pending) >= MAX_PENDING:
             self.flush()
 
     def flush(self) -> None:
@@ -50,9 +50,9 @@ class Ledger:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        observe = self._requests.observe
-        for call in pending:
-            observe(TEMPLATE, call.method, call.status, call.seconds)
+        self._requests.observe_all(
+            TEMPLATE, [(call.method, call.status, call.seconds) for call in pending]
+        )
         log_accesses(
             [
                 (

@@ -78,6 +78,7 @@ class ProxyRuntime:
                 RetryPolicy.from_settings(settings),
                 settings.proxy_response_buffer_bytes,
                 watchdog,
+                settings.proxy_read_timeout_seconds,
             ),
             watchdog=watchdog,
             tokens=tokens,

@@ -11,7 +11,6 @@ sent them.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from typing import Protocol
@@ -38,6 +37,10 @@ class UpstreamResponse(Protocol):
     status: int
     headers: RawHeaders
 
+    def whole_body(self) -> bytes | None:
+        """The whole body when all of it has arrived already (most small answers), else None."""
+        ...
+
     async def read_head(self, limit: int) -> tuple[bytes, bool]:
         """At least ``limit`` bytes of the body (or all of it), and whether that is all of it."""
         ...
@@ -54,7 +57,10 @@ class UpstreamResponse(Protocol):
 class Upstream(Protocol):
     async def send(
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
-    ) -> UpstreamResponse: ...
+    ) -> UpstreamResponse:
+        """Send the request and wait for the answer's head, for as long as it takes: the caller
+        bounds the wait (``forward`` does, with the read and total timeouts)."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -87,12 +93,16 @@ class AiohttpResponse:
         with self._watchdog.limit(time.monotonic() + self._read_timeout):
             return await self._response.content.readany()
 
+    def whole_body(self) -> bytes | None:
+        content = self._response.content
+        return content.read_nowait() if content.is_eof() else None
+
     async def read_head(self, limit: int) -> tuple[bytes, bool]:
         content = self._response.content
         chunks: list[bytes] = []
         size = 0
         try:
-            if content.is_eof():  # all of it has arrived (most small answers): no waiting
+            if content.is_eof():
                 return content.read_nowait(), True
             while True:
                 chunk = await self._read_more()
@@ -154,20 +164,18 @@ class AiohttpUpstream:
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
     ) -> UpstreamResponse:
         typed = body is None or any(name.lower() == "content-type" for name, _ in headers)
-        # The read timeout runs from the start: a body in hand is sent at once. A streamed one
-        # may take long to send, bounded by the exchange's total deadline (``forward``) instead.
-        streamed = body is not None and not isinstance(body, bytes)
-        limit = math.inf if streamed else time.monotonic() + self._read_timeout
+        parsed = self._urls.get(url)  # (not ``or``: a URL's truth is a call of its own)
+        if parsed is None:
+            parsed = self._url(url)
         try:
-            with self._watchdog.limit(limit):
-                response = await self._session.request(
-                    method,
-                    self._urls.get(url) or self._url(url),
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    skip_auto_headers=None if typed else SKIP_CONTENT_TYPE,
-                )
+            response = await self._session.request(
+                method,
+                parsed,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                skip_auto_headers=None if typed else SKIP_CONTENT_TYPE,
+            )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc) from exc
         return AiohttpResponse(response, self._watchdog, self._read_timeout)

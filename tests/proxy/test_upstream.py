@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+from starlette.types import Message
 
+from gateway.proxy.body import RequestBody
 from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamTimeout, UpstreamUnreachable
+from gateway.proxy.forward import Forwarder, Outgoing
+from gateway.proxy.headers import CallerHeaders
+from gateway.proxy.retries import RetryPolicy
 from gateway.proxy.upstream import AiohttpUpstream, UpstreamResponse, translate
 from tests.fixtures.servers import free_port
 
@@ -40,20 +46,32 @@ async def test_a_refused_connection_is_unreachable_before_sending(
     assert caught.value.status_code == 502
 
 
-async def test_a_silent_server_is_a_timeout_after_sending(upstream: AiohttpUpstream) -> None:
+async def test_a_silent_server_is_a_timeout_after_the_read_timeout(
+    upstream: AiohttpUpstream,
+) -> None:
+    """The upstream client waits as long as it is let; the exchange bounds the wait for the
+    answer by the read timeout, well within the total deadline."""
+
     async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(1024)
         await asyncio.sleep(5)
 
     server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
+    policy = RetryPolicy(max_attempts=1, base_seconds=0, max_seconds=0, total_seconds=60)
+    forwarder = Forwarder(upstream, policy, 1024, upstream._watchdog, read_timeout=0.2)
+    outgoing = Outgoing(
+        "GET", f"http://127.0.0.1:{port}/x", CallerHeaders(), "req-1", RequestBody(b""), True
+    )
+    began = time.monotonic()
     try:
         with pytest.raises(UpstreamTimeout) as caught:
-            await upstream.send("GET", f"http://127.0.0.1:{port}/x", [], None)
+            await forwarder.exchange(outgoing, "token", forwarder.deadline())
     finally:
         server.close()
     assert not caught.value.before_sending
     assert caught.value.status_code == 504
+    assert time.monotonic() - began < 5  # the read timeout's doing, not the server hanging up
 
 
 async def test_a_connection_closed_before_the_answer_is_unreachable_after_sending(
@@ -83,20 +101,31 @@ async def test_a_slow_streamed_upload_is_not_cut_by_the_read_timeout(
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         await writer.drain()
 
-    async def slowly() -> AsyncIterator[bytes]:
-        for _ in range(4):
-            await asyncio.sleep(0.1)  # the caller's upload, slower in all than the 0.2 s timeout
-            yield b"part"
+    parts = iter([b"part"] * 4)
+
+    async def slowly() -> Message:
+        await asyncio.sleep(0.1)  # the caller's upload, slower in all than the 0.2 s timeout
+        part = next(parts, b"")
+        return {"type": "http.request", "body": part, "more_body": bool(part)}
 
     server = await asyncio.start_server(answer_when_all_came, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
+    policy = RetryPolicy(max_attempts=1, base_seconds=0, max_seconds=0, total_seconds=60)
+    forwarder = Forwarder(upstream, policy, 1024, upstream._watchdog, read_timeout=0.2)
+    outgoing = Outgoing(
+        "POST",
+        f"http://127.0.0.1:{port}/x",
+        CallerHeaders(),
+        "req-1",
+        RequestBody(None, receive=slowly),
+        False,
+    )
     try:
-        response = await upstream.send("POST", f"http://127.0.0.1:{port}/x", [], slowly())
+        answer = await forwarder.exchange(outgoing, "token", forwarder.deadline())
         try:
-            assert response.status == 200
-            assert await response.read_head(10) == (b"ok", True)
+            assert (answer.status, answer.head, answer.complete) == (200, b"ok", True)
         finally:
-            response.close()
+            answer.response.close()
     finally:
         server.close()
 
