@@ -28,7 +28,6 @@ from gateway.proxy.errors import RateLimited
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.paths import raw_target, split_target
 from gateway.proxy.ratelimit import RateLimiter
-from gateway.proxy.retries import IDEMPOTENT_METHODS
 
 SCOPE = "proxy"
 # The key's digest, the method, the raw path and the Gateway-Provider header.
@@ -40,22 +39,11 @@ class Admission:
     call: Call
     provider: OAuthClient
     url: str  # the provider's API base and the normalised path, without the query
-    # Worked out once for every call admitted alike: the provider's name, whether the client is
-    # confined to the connections it made, and whether the method may be sent twice.
-    provider_name: str
-    own_users_only: bool
-    idempotent: bool
+    provider_name: str  # ``provider.name``, kept: read on every call, and a property
 
     @classmethod
     def of(cls, call: Call, provider: OAuthClient) -> Admission:
-        return cls(
-            call,
-            provider,
-            provider.api_base_url + call.path.encoded,
-            provider.name,
-            call.principal.namespace.own_users_only,
-            call.method in IDEMPOTENT_METHODS,
-        )
+        return cls(call, provider, provider.api_base_url + call.path.encoded, provider.name)
 
 
 class Admissions:

@@ -25,6 +25,7 @@ from gateway.proxy.body import NO_BODY, CallerGone, read_body
 from gateway.proxy.forward import Answer, Outgoing
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.relay import relay
+from gateway.proxy.retries import repeatable
 from gateway.proxy.served import Served
 from gateway.proxy.tokens import UserToken
 from gateway.resources import Resources
@@ -56,7 +57,8 @@ async def serve(
         token = proxy.tokens.cached(call.user_id, provider) or await proxy.tokens.load(
             (call.user_id, provider)
         )
-        if admission.own_users_only and not call.principal.namespace.admits_connection(
+        namespace = call.principal.namespace
+        if namespace.own_users_only and not namespace.admits_connection(
             call.principal.client_id, token.created_by_client_id
         ):
             await refuse_connection(res.db, call, token.connection_id)
@@ -68,14 +70,13 @@ async def serve(
         query: bytes = scope["query_string"]
         if query:
             url += "?" + query.decode("latin-1")
-        # Whether it may be sent twice (``retries.repeatable``), the method's part worked out once.
         outgoing = Outgoing(
             call.method,
             url,
             caller,
             served.request_id,
             body,
-            admission.idempotent or caller.idempotency_key,
+            repeatable(call.method, caller.idempotency_key),
         )
         deadline = proxy.forwarder.deadline()
         reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)

@@ -148,7 +148,7 @@ class CallerHeaders:
                 found.forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
                 if name == b"idempotency-key":
                     found.idempotency_key = True
-            # A header sent twice counts as first sent, as ``header`` reads it.
+            # A header sent twice counts as first sent.
             elif kind == _AUTHORIZATION:
                 found.authorization = found.authorization or value
             elif kind == _REQUEST_ID:
@@ -212,15 +212,8 @@ def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     return returned
 
 
-def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key == name:
-            return value
-    return None
-
-
 def received_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    """``header`` for headers as a server sent them (``name`` in lower case, theirs in any)."""
+    """The first value of a header as a server sent it (``name`` in lower case, theirs in any)."""
     for key, value in headers:
         if key.lower() == name:
             return value

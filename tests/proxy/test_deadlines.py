@@ -41,6 +41,24 @@ async def test_a_block_within_its_deadline_is_untouched(watchdog: Watchdog) -> N
     assert not watchdog.pending
 
 
+async def test_a_deadline_moved_later_inside_its_block_is_kept_as_moved(
+    watchdog: Watchdog,
+) -> None:
+    """The forwarder holds the read timeout until the answer starts, then moves the attempt's
+    entry to the total deadline: the watchdog reads where it stands now."""
+    with watchdog.limit(time.monotonic() + 0.1) as limit:
+        limit.when = time.monotonic() + 60
+        await asyncio.sleep(0.3)  # past the first deadline, within the moved one
+
+    async def moved_sooner() -> None:
+        with watchdog.limit(time.monotonic() + 60) as limit:
+            limit.when = time.monotonic() + 0.1
+            await asyncio.Event().wait()
+
+    with pytest.raises(TimeoutError):
+        await moved_sooner()
+
+
 async def test_a_cancellation_from_outside_stays_a_cancellation(watchdog: Watchdog) -> None:
     entered = asyncio.Event()
 
