@@ -66,7 +66,7 @@ class Admissions:
     def admitted(self, key: AdmissionKey) -> Admission | None:
         """The call's admission if it is cached (its rate limit then spent), else None."""
         admission = self.cache.get(key)
-        if admission is not None and admission.call.principal.rate_limit is not None:
+        if admission is not None:
             self._spend(admission.call.principal)
         return admission
 

@@ -14,9 +14,7 @@ call: on Python 3.11 every such question is a ``getpid`` system call.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
-from collections.abc import Callable
 from types import TracebackType
 
 RESOLUTION = 0.05
@@ -27,17 +25,23 @@ class Deadline:
     ``when`` (``time.monotonic``; it may be moved while the block runs). A plain context
     manager: entering and leaving cost two dictionary operations and no coroutine."""
 
-    __slots__ = ("_expired", "_task", "_watchdog", "when")
+    __slots__ = ("_expired", "_loop", "_pending", "_task", "when")
 
-    def __init__(self, watchdog: Watchdog, when: float) -> None:
-        self._watchdog = watchdog
+    def __init__(
+        self,
+        pending: dict[Deadline, None],
+        when: float,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self._pending = pending
         self.when = when
+        self._loop = loop
         self._task: asyncio.Task[object] | None = None
         self._expired = False
 
     def __enter__(self) -> Deadline:
-        self._task = asyncio.current_task(self._watchdog.loop)
-        self._watchdog.pending[self] = None
+        self._task = asyncio.current_task(self._loop)
+        self._pending[self] = None
         return self
 
     def __exit__(
@@ -46,7 +50,7 @@ class Deadline:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        del self._watchdog.pending[self]
+        del self._pending[self]
         if self._expired and exc_type is asyncio.CancelledError:
             assert self._task is not None
             if self._task.uncancel() == 0:  # cancelled by us alone, not also from outside
@@ -62,15 +66,16 @@ class Watchdog:
     """One per process, run by the lifespan (``run``); deadlines only expire while it runs."""
 
     def __init__(self) -> None:
-        self.pending: dict[Deadline, None] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None  # the watchdog's, once it runs
-        # ``limit(when)``: a deadline for a ``with`` block (made without a call of ours between).
-        self.limit: Callable[[float], Deadline] = functools.partial(Deadline, self)
+        self._pending: dict[Deadline, None] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None  # the watchdog's, once it runs
+
+    def limit(self, when: float) -> Deadline:
+        return Deadline(self._pending, when, self._loop)
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         while not stop.is_set():
             await asyncio.sleep(RESOLUTION)
             now = time.monotonic()
-            for deadline in [d for d in self.pending if d.when <= now]:
+            for deadline in [d for d in self._pending if d.when <= now]:
                 deadline.expire()

@@ -57,8 +57,7 @@ async def serve(
         token = proxy.tokens.cached(call.user_id, provider) or await proxy.tokens.load(
             (call.user_id, provider)
         )
-        namespace = call.principal.namespace
-        if namespace.own_users_only and not namespace.admits_connection(
+        if not call.principal.namespace.admits_connection(
             call.principal.client_id, token.created_by_client_id
         ):
             await refuse_connection(res.db, call, token.connection_id)
@@ -71,12 +70,12 @@ async def serve(
         if query:
             url += "?" + query.decode("latin-1")
         outgoing = Outgoing(
-            call.method,
-            url,
-            caller,
-            served.request_id,
-            body,
-            repeatable(call.method, caller.idempotency_key),
+            method=call.method,
+            url=url,
+            caller=caller,
+            request_id=served.request_id,
+            body=body,
+            repeatable=repeatable(call.method, caller.idempotency_key),
         )
         deadline = proxy.forwarder.deadline()
         reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)

@@ -46,7 +46,7 @@ class ProxyFront:
             return False
         if scope["method"] not in METHODS or scope.get("root_path") or tracing_on():
             return False
-        return self._public_port is None or not on_public_listener(scope, self._public_port)
+        return not on_public_listener(scope, self._public_port)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         caller = CallerHeaders.read(scope["headers"])
@@ -70,6 +70,5 @@ class ProxyFront:
             log.exception("unhandled error on %s %s...", scope["method"], PREFIX)
             await unexpected()(scope, receive, served.wrap(send))
         finally:
-            if served.ledger is not None:  # not answered: counted as a 500
-                served.finish()
+            served.finish()
             logs.request_id.reset(bound)

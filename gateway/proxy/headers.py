@@ -123,7 +123,6 @@ class CallerHeaders:
         "idempotency_key",
         "provider",
         "request_id",
-        "sends_body",
     )
 
     def __init__(self) -> None:
@@ -132,9 +131,12 @@ class CallerHeaders:
         self.provider: bytes | None = None
         self.content_length: bytes | None = None
         self.chunked = False
-        self.sends_body = False  # a Content-Length or a chunked body
         self.idempotency_key = False
         self.forwarded: list[tuple[str, str]] = []
+
+    @property
+    def sends_body(self) -> bool:
+        return self.content_length is not None or self.chunked
 
     @classmethod
     def read(cls, raw: Iterable[tuple[bytes, bytes]]) -> CallerHeaders:
@@ -148,7 +150,7 @@ class CallerHeaders:
                 found.forwarded.append((name.decode("latin-1"), value.decode("latin-1")))
                 if name == b"idempotency-key":
                     found.idempotency_key = True
-            # A header sent twice counts as first sent.
+            # A header sent twice counts as first sent, as ``header`` reads it.
             elif kind == _AUTHORIZATION:
                 found.authorization = found.authorization or value
             elif kind == _REQUEST_ID:
@@ -161,7 +163,6 @@ class CallerHeaders:
                 found.chunked = True
             else:
                 connection.append(value)
-        found.sends_body = found.content_length is not None or found.chunked
         if connection:
             # Whatever the caller's Connection header names is hop-by-hop too.
             named = _connection_tokens(connection)
@@ -212,8 +213,15 @@ def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     return returned
 
 
+def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
 def received_header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    """The first value of a header as a server sent it (``name`` in lower case, theirs in any)."""
+    """``header`` for headers as a server sent them (``name`` in lower case, theirs in any)."""
     for key, value in headers:
         if key.lower() == name:
             return value

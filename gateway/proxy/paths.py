@@ -58,10 +58,8 @@ def route_path(path: str, scope: Scope) -> str:
 
 def raw_target(scope: Scope) -> str:
     """The request's path as the caller sent it (still percent-encoded), below any root path."""
-    raw: bytes = scope.get("raw_path") or scope["path"].encode()
-    raw_path = raw.decode("latin-1").partition("?")[0]
-    root: str = scope.get("root_path", "")  # as ``route_path``, a call less on every proxied call
-    return raw_path[len(root) :] if root and raw_path.startswith(root) else raw_path
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    return route_path(raw_path.partition("?")[0], scope)
 
 
 def split_target(target: str) -> tuple[str, ProxyPath]:

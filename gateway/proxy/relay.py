@@ -15,7 +15,7 @@ from starlette.types import Receive, Send
 
 from gateway.proxy.errors import UpstreamFailure
 from gateway.proxy.forward import Answer
-from gateway.proxy.headers import returned_headers
+from gateway.proxy.headers import header, returned_headers
 from gateway.proxy.served import Served
 
 log = logging.getLogger(__name__)
@@ -47,10 +47,8 @@ def _with_length(headers: list[tuple[bytes, bytes]], reply: Answer, method: str)
     """A body read whole goes back with its length (rather than chunked)."""
     if method == "HEAD" or reply.status in (204, 304) or reply.status < 200:
         return
-    for name, _ in headers:
-        if name == b"content-length":
-            return
-    headers.append((b"content-length", str(len(reply.head)).encode()))
+    if header(headers, b"content-length") is None:
+        headers.append((b"content-length", str(len(reply.head)).encode()))
 
 
 async def _disconnect(receive: Receive) -> None:

@@ -24,10 +24,10 @@ if TYPE_CHECKING:
 
 class Served:
     __slots__ = (
+        "_ledger",
         "_started",
         "ended",
         "headers",
-        "ledger",
         "method",
         "path",
         "query",
@@ -43,7 +43,7 @@ class Served:
         self.method = method
         self.path = path
         self.query = query
-        self.ledger = ledger  # until the call is handed to it (``finish``)
+        self._ledger = ledger
         self.request_id = request_id
         # What the answer carries besides the provider's headers.
         self.headers: RawHeaders = (
@@ -59,10 +59,10 @@ class Served:
 
     def finish(self) -> None:
         """Hand the call to the ledger, once (a call that broke before answering counts as 500)."""
-        ledger = self.ledger
+        ledger = self._ledger
         if ledger is None:
             return
-        self.ledger = None
+        self._ledger = None
         self.seconds = time.perf_counter() - self._started
         self.ended = time.time()
         self.status = self.status or 500

@@ -38,7 +38,7 @@ async def test_a_block_within_its_deadline_is_untouched(watchdog: Watchdog) -> N
         await asyncio.sleep(0)
     with watchdog.limit(time.monotonic() - 1):  # already past, but nothing to wait for
         pass
-    assert not watchdog.pending
+    assert not watchdog._pending
 
 
 async def test_a_deadline_moved_later_inside_its_block_is_kept_as_moved(
