@@ -49,8 +49,11 @@ def with_session(
 ) -> T:
     """Run ``work`` in one transaction against the gateway's database (the HTTP service may be down)."""
 
+    # Resolved before the event loop starts: the embedded server's migrations run their own loop.
+    url = run_command(lambda: database_url(settings(), migrate_embedded=migrate_embedded))
+
     async def main() -> T:
-        db = Database(database_url(settings(), migrate_embedded=migrate_embedded), pool_size=1)
+        db = Database(url, pool_size=1)
         try:
             async with db.transaction() as session:
                 return await work(session)
