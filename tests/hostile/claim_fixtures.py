@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -28,6 +29,7 @@ from gateway.settings import Settings
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import gateway_settings, new_client
 
+WEBHOOK_SECRET = "claim-webhook-secret"
 # How long a held request may wait at the gate before it is let through anyway.
 HOLD_SECONDS = 30.0
 
@@ -88,7 +90,7 @@ def gated(database_url: URL) -> Iterator[GatedStack]:
     sandbox_app = create_sandbox_app(options)
     gate = Gate(sandbox_app)
     sandbox = ServerThread(gate).start()
-    settings = gateway_settings(port, sandbox.url)
+    settings = gateway_settings(port, sandbox.url, contio_webhook_secrets=SecretStr(WEBHOOK_SECRET))
     gateway = ServerThread(create_app(settings, database_url), port=port).start()
     try:
         yield GatedStack(gateway, sandbox, sandbox_app, gate, settings)
