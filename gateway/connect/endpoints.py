@@ -97,11 +97,15 @@ async def create_connect_session(request: Request) -> Response:
     )
 
 
+def _used(connect_session: ConnectSession) -> ConnectFailure:
+    return ConnectFailure(
+        "connect_session_used", "This connect link was already used.", connect_session
+    )
+
+
 def _check_usable(connect_session: ConnectSession) -> None:
     if connect_session.consumed_at is not None:
-        raise ConnectFailure(
-            "connect_session_used", "This connect link was already used.", connect_session
-        )
+        raise _used(connect_session)
     if connect_session.expires_at <= utcnow():
         raise ConnectFailure(
             "connect_session_expired", "This connect link has expired.", connect_session
@@ -143,9 +147,8 @@ async def start_connect(request: Request) -> Response:
     return response
 
 
-async def _exchange(
-    res: Resources, provider: OAuthClient, connect_session: ConnectSession, request: Request
-) -> tuple[TokenSet, str]:
+def _code(provider: OAuthClient, connect_session: ConnectSession, request: Request) -> str:
+    """The code the provider sent to this callback, or why there is none to exchange."""
     params = request.query_params
     if "error" in params:
         code = "access_denied" if params["error"] == "access_denied" else "provider_error"
@@ -154,8 +157,20 @@ async def _exchange(
         raise ConnectFailure("missing_code", "The provider sent no code.", connect_session)
     try:
         provider.check_callback_issuer(params.get("iss"))
+    except GatewayError as exc:
+        log.warning("callback issuer refused for connect session %s", connect_session.id)
+        raise ConnectFailure(
+            "token_exchange_failed", "The provider refused the sign-in.", connect_session
+        ) from exc
+    return params["code"]
+
+
+async def _exchange(
+    res: Resources, provider: OAuthClient, connect_session: ConnectSession, code: str
+) -> tuple[TokenSet, str]:
+    try:
         tokens = await provider.exchange_code(
-            code=params["code"],
+            code=code,
             redirect_uri=res.settings.redirect_uri,
             code_verifier=sessions.code_verifier(connect_session, res.keys),
         )
@@ -186,25 +201,30 @@ async def _exchange(
 
 
 async def callback(request: Request) -> Response:
-    """``GET /oauth/callback``: check state and browser, exchange the code, store the connection."""
+    """``GET /oauth/callback``: check state and browser, claim the attempt, exchange the code, store
+    the connection. Only the callback that claims the attempt sends its code to the provider; any
+    other callback for it, concurrent or later, is answered ``connect_session_used``."""
     res = resources(request)
     state = request.query_params.get("state", "")
     async with res.db.transaction() as session:
         connect_session = await sessions.find_by_state(session, state) if state else None
-    if connect_session is None:
-        raise ConnectFailure(
-            "invalid_state", "This sign-in is unknown or was replaced by a newer one."
-        )
-    _check_usable(connect_session)
-    cookie = request.cookies.get(sessions.cookie_name(connect_session.id))
-    if not sessions.browser_matches(connect_session, cookie):
-        raise ConnectFailure(
-            "browser_mismatch",
-            "This sign-in was started in another browser; open the connect link again here.",
-            connect_session,
-        )
-    provider = res.providers.get(connect_session.provider)
-    tokens, subject = await _exchange(res, provider, connect_session, request)
+        if connect_session is None:
+            raise ConnectFailure(
+                "invalid_state", "This sign-in is unknown or was replaced by a newer one."
+            )
+        _check_usable(connect_session)
+        cookie = request.cookies.get(sessions.cookie_name(connect_session.id))
+        if not sessions.browser_matches(connect_session, cookie):
+            raise ConnectFailure(
+                "browser_mismatch",
+                "This sign-in was started in another browser; open the connect link again here.",
+                connect_session,
+            )
+        provider = res.providers.get(connect_session.provider)
+        code = _code(provider, connect_session, request)
+        if not await sessions.claim(session, connect_session):
+            raise _used(connect_session)
+    tokens, subject = await _exchange(res, provider, connect_session, code)
 
     grant = grants.Grant(
         user_id=connect_session.user_id,
@@ -217,9 +237,7 @@ async def callback(request: Request) -> Response:
     )
     async with grants.transaction(res.db, provider, tokens) as session:
         if not await sessions.consume(session, connect_session):
-            raise ConnectFailure(
-                "connect_session_used", "This connect link was already used.", connect_session
-            )
+            raise _used(connect_session)
         try:
             connection, _created = await grants.save(session, res.keys, res.settings, grant)
         except IdentityMismatch as exc:

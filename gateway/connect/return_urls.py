@@ -2,13 +2,16 @@
 
 A return URL matches an allowed entry when scheme, host and port are equal and the entry's path is a
 prefix of its path at a ``/`` boundary (``https://app/settings`` allows ``https://app/settings/x`` but
-not ``https://app/settingsevil``).
+not ``https://app/settingsevil``). A path with dot segments, plain or percent-encoded, is refused
+before any comparison (``https://app/settings/%2e%2e/admin`` is not below ``/settings``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+
+from gateway.kit.dot_segments import has_dot_segments
 
 
 def _origin(parts: SplitResult) -> tuple[str, str, int | None]:
@@ -23,6 +26,8 @@ def is_allowed(url: str, allowed: Iterable[str]) -> bool:
     except ValueError:
         return False
     if candidate.scheme not in ("http", "https") or not candidate.hostname or candidate.username:
+        return False
+    if has_dot_segments(candidate.path):
         return False
     for entry in allowed:
         try:

@@ -2,6 +2,12 @@
 
 Secrets of the flow are never stored in the clear: the connect token, state and browser cookie are
 kept as SHA-256 hashes, the PKCE verifier is sealed to its row. Callers own the transaction.
+
+One attempt, one exchange: a callback ``claim``s the attempt (its state) and commits the claim before
+it sends the code to the provider, so a second callback for the same attempt, concurrent or late,
+never replays the code (a provider revokes the grant a replayed code produced). A claimed attempt is
+spent whatever its exchange gives; opening the connect link again starts a new, unclaimed attempt.
+``consume`` then marks the session used for good when the claimed attempt stores its connection.
 """
 
 from __future__ import annotations
@@ -89,6 +95,7 @@ def begin_attempt(
     nonce = new_nonce() if openid else None
     connect_session.state_hash = digest(state)
     connect_session.browser_hash = digest(browser_secret)
+    connect_session.claimed_at = None
     connect_session.nonce = nonce
     connect_session.code_verifier = (
         keys.seal(verifier, _verifier_binding(connect_session.id)) if verifier else None
@@ -111,6 +118,23 @@ def browser_matches(connect_session: ConnectSession, cookie: str | None) -> bool
     if cookie is None or connect_session.browser_hash is None:
         return False
     return secrets.compare_digest(digest(cookie), connect_session.browser_hash)
+
+
+async def claim(session: AsyncSession, connect_session: ConnectSession) -> bool:
+    """Take the current attempt for this callback; False when another callback took it first, the
+    attempt was replaced by a newer one, or the session was already used. Commit before exchanging."""
+    result = await session.execute(
+        update(ConnectSession)
+        .where(
+            ConnectSession.id == connect_session.id,
+            ConnectSession.state_hash == connect_session.state_hash,
+            ConnectSession.claimed_at.is_(None),
+            ConnectSession.consumed_at.is_(None),
+        )
+        .values(claimed_at=utcnow())
+        .returning(ConnectSession.id)
+    )
+    return result.first() is not None
 
 
 async def consume(session: AsyncSession, connect_session: ConnectSession) -> bool:

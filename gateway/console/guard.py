@@ -26,6 +26,7 @@ from gateway.console.session import Session
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
+from gateway.kit.dot_segments import has_dot_segments
 from gateway.models import ServiceClient
 from gateway.resources import Resources, resources
 
@@ -103,13 +104,15 @@ async def check_csrf(request: Request, session: Session) -> None:
 
 
 def safe_next(value: object) -> str:
-    """Where to go after signing in: a console path, never another site."""
+    """Where to go after signing in: a console path, never another site nor, through dot segments
+    (plain or percent-encoded), another path of the gateway."""
     if (
         isinstance(value, str)
         and len(value) <= 2000
         and (value == "/console" or value.startswith("/console/"))
         and value.isprintable()
         and "\\" not in value
+        and not has_dot_segments(value.partition("?")[0].partition("#")[0])
     ):
         return value
     return HOME

@@ -97,11 +97,14 @@ def encode(session: Session, keys: SigningKeys) -> str:
 
 
 def decode(text: str, keys: SigningKeys) -> Session | None:
-    """The session in ``text``; None unless a key of the ring signed it."""
+    """The session in ``text``; None unless a key of the ring signed it. A cookie is ASCII (RFC 6265
+    cookie-octets): anything else is no session, like any other cookie we did not sign."""
+    if not text.isascii():
+        return None
     signed, _, mac = text.rpartition(".")
     key_id, _, payload = signed.partition(".")
     expected = keys.sign(key_id, signed.encode())
-    if expected is None or not hmac.compare_digest(_b64(expected), mac):
+    if expected is None or not hmac.compare_digest(_b64(expected).encode(), mac.encode()):
         return None
     try:
         data = json.loads(_unb64(payload))

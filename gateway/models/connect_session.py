@@ -14,6 +14,8 @@ class ConnectSession(IdMixin, TimestampMixin, Base):
     """One user's pending authorization: opened by a service, finished by the provider's callback.
 
     The connect token, state and browser cookie are kept only as hashes; the PKCE verifier is sealed.
+    ``claimed_at`` is set by the one callback that may exchange the current attempt's code (each
+    attempt clears it); ``consumed_at`` once a callback stored the connection, for good.
     """
 
     __tablename__ = "connect_sessions"
@@ -32,6 +34,7 @@ class ConnectSession(IdMixin, TimestampMixin, Base):
     code_verifier: Mapped[str | None] = mapped_column(Text, info={"sealed": True})
     nonce: Mapped[str | None] = mapped_column(String(128))
     expires_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
     consumed_at: Mapped[datetime | None]
     connection_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("connections.id"))
 

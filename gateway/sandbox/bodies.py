@@ -20,6 +20,8 @@ from starlette.requests import Request
 from gateway.sandbox.errors import ApiError
 
 MAX_TEXT = 10_000
+# Contio's request bodies nest a few levels at most.
+MAX_DEPTH = 32
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 
@@ -28,13 +30,42 @@ async def json_body(request: Request) -> Body:
     raw = await request.body()
     if not raw.strip():
         return Body({})
+    return Body(json_object(raw))
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """``raw`` as a JSON object nested at most ``MAX_DEPTH`` deep; else 400 ``invalid_request_body``.
+
+    Every endpoint that reads JSON reads it here, so none can be made to recurse past Python's
+    limit (``[[[[…`` ten thousand deep), neither while parsing nor later, writing the value back.
+    """
     try:
         value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ApiError(400, "invalid_request_body", "The body must be a JSON object.") from exc
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_request_body", "The body must be a JSON object.")
-    return Body(value)
+    if _deeper_than(value, MAX_DEPTH):
+        raise ApiError(
+            400, "invalid_request_body", f"The body is nested deeper than {MAX_DEPTH} levels."
+        )
+    return value
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` deep in ``value`` (without recursing)."""
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def invalid(message: str, code: str = "invalid_request") -> ApiError:

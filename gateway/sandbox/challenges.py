@@ -111,7 +111,7 @@ class Challenges:
                 raise CodeRejected("exhausted", "Too many wrong codes; initiate again.", 0)
             if now >= challenge.expires_at:
                 raise CodeRejected("expired", "The code has expired; initiate again.", 0)
-            if not secrets.compare_digest(code.strip(), challenge.code):
+            if not secrets.compare_digest(code.strip().encode(), challenge.code.encode()):
                 challenge.attempts += 1
                 remaining = limit - challenge.attempts
                 if remaining <= 0:

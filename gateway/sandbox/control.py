@@ -21,12 +21,12 @@ Changing the faults also clears the rate limiter's windows, so switching limits 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.sandbox.bodies import json_object
 from gateway.sandbox.errors import ApiError
 from gateway.sandbox.resources import rfc3339
 from gateway.sandbox.store import SandboxStore
@@ -103,10 +103,4 @@ class ControlApi:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_request_body", "The body must be a JSON object.") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request_body", "The body must be a JSON object.")
-    return body
+    return json_object(await request.body())
