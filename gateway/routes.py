@@ -39,6 +39,11 @@ routes = [
     Route("/v1/connections/import", connections.import_connection, methods=["POST"]),
     Route("/v1/connections/{connection_id}", connections.connection, methods=["GET", "DELETE"]),
     Route(
+        "/v1/connections/{connection_id}/revocation",
+        connections.revocation_preview,
+        methods=["GET"],
+    ),
+    Route(
         "/v1/connections/{connection_id}/refresh", connections.refresh_connection, methods=["POST"]
     ),
     Route("/v1/audit-events", audit.list_audit_events, methods=["GET"]),

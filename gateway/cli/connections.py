@@ -17,13 +17,19 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.cli.common import echo_json, json_option, run_command, with_session
+from gateway.cli.common import echo_json, json_option, run_command, settings, with_session
 from gateway.cli.runtime import Runtime, with_runtime
 from gateway.connections import queries
 from gateway.connections.refreshing import refresh_now
-from gateway.connections.revocation import Revocation
+from gateway.connections.revocation import Revocation, preview
+from gateway.connections.sharing import RevocationPlan
 from gateway.connections.upstream_revocation import pending_for
-from gateway.connections.views import connection_json, refresh_error_json
+from gateway.connections.views import (
+    UPSTREAM_METHOD_TEXT,
+    connection_json,
+    refresh_error_json,
+    revocation_json,
+)
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.pagination import MAX_LIMIT
 from gateway.models import AuditEvent, Connection, ConnectionStatus, PendingRevocation
@@ -167,7 +173,12 @@ def refresh(connection_id: str, as_json: bool) -> None:
     help="Revoke every connection in this status (asks first).",
 )
 @click.option("--provider", help="With --user or --status: only connections to this provider.")
-@click.option("--yes", is_flag=True, help="With --user or --status: do not ask for confirmation.")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Do not ask for confirmation (asked with --user or --status, and for a connection whose "
+    "provider account other connections share).",
+)
 @json_option
 def revoke(
     connection_id: str | None,
@@ -178,13 +189,18 @@ def revoke(
     as_json: bool,
 ) -> None:
     """Revoke a connection (ID), a user's connections (--user) or all in a status (--status),
-    here and at the provider."""
+    here and at the provider.
+
+    Other connections holding a grant for the same provider account are listed first (they stay
+    connected: with one of them active, only this grant's tokens are revoked, never the whole
+    account)."""
     if sum(x is not None for x in (connection_id, user_id, status)) != 1:
         raise click.UsageError("give a connection ID, --user USER_ID or --status STATUS")
     if provider is not None and connection_id is not None:
         raise click.UsageError("--provider goes with --user or --status")
     if connection_id is not None:
         targets = [parse_id(connection_id)]
+        _confirm_shared(targets[0], yes)
     else:
         where = queries.ConnectionFilter(
             user_id=user_id,
@@ -207,19 +223,70 @@ def revoke(
     done = with_runtime(work)
     if as_json:
         echo_json(
-            [{**connection_json(r.connection), "upstream_revocation": r.upstream} for r in done]
+            [
+                {
+                    **connection_json(r.connection),
+                    "upstream_revocation": r.upstream,
+                    "revocation": revocation_json(r.plan),
+                }
+                for r in done
+            ]
         )
         return
     for revocation in done:
         connection = revocation.connection
         click.echo(
             f"revoked connection {connection.id} (user {connection.user_id}, "
-            f"{connection.provider}); upstream revocation: {revocation.upstream}"
+            f"{connection.provider}); upstream revocation: {revocation.upstream} "
+            f"({UPSTREAM_METHOD_TEXT[revocation.plan.upstream]})"
         )
+        for other in revocation.plan.sharing:
+            click.echo(f"  {_sharing_line(revocation.plan, other)}")
         if revocation.upstream == "pending":
             click.echo(
                 "  the provider could not be reached; `gateway worker` (or serve) retries it",
             )
+
+
+def _plans(targets: list[uuid.UUID]) -> list[RevocationPlan]:
+    config = settings()
+
+    async def work(session: AsyncSession) -> list[RevocationPlan]:
+        return [await preview(session, config, target) for target in targets]
+
+    return with_session(work)
+
+
+def _sharing_line(plan: RevocationPlan, other: Connection) -> str:
+    fate = "its grant ends too" if other in plan.ended else "stays connected"
+    return f"{other.id}  user {other.user_id}  {other.status.value}: {fate}"
+
+
+def describe_plan(plan: RevocationPlan) -> list[str]:
+    """What revoking ``plan.connection`` would do, as the confirmation shows it."""
+    c = plan.connection
+    lines = [
+        f"connection {c.id} (user {c.user_id}, {c.provider}): revokes "
+        f"{UPSTREAM_METHOD_TEXT[plan.upstream]}"
+    ]
+    if plan.sharing:
+        lines.append(
+            f"  {len(plan.sharing)} other connection(s) hold a grant for the same "
+            f"{c.provider} account:"
+        )
+        lines += [f"    {_sharing_line(plan, other)}" for other in plan.sharing]
+    return lines
+
+
+def _confirm_shared(target: uuid.UUID, yes: bool) -> None:
+    """Show what revoking ``target`` does to its account's other connections; ask if there are."""
+    [plan] = _plans([target])
+    if not plan.sharing:
+        return
+    for line in describe_plan(plan):
+        click.echo(line, err=True)
+    if not yes:
+        click.confirm("Revoke it?", abort=True, err=True)
 
 
 def _confirmed_targets(where: queries.ConnectionFilter, yes: bool) -> list[uuid.UUID]:
@@ -228,10 +295,14 @@ def _confirmed_targets(where: queries.ConnectionFilter, yes: bool) -> list[uuid.
         return [c for c in found if c.status is not ConnectionStatus.REVOKED or c.access_token]
 
     found = with_session(work)
+    shared = [plan for plan in _plans([c.id for c in found]) if plan.sharing]
     scope = f"user {where.user_id!r}" if where.user_id else f"status {where.status}"
     at = f" at {where.provider}" if where.provider else ""
     if not found:
         raise click.ClickException(f"no connection to revoke for {scope}{at}")
+    for plan in shared[:10]:
+        for line in describe_plan(plan):
+            click.echo(line, err=True)
     if not yes:
         listed = ", ".join(f"{c.user_id}/{c.provider} ({c.status.value})" for c in found[:10])
         more = f" and {len(found) - 10} more" if len(found) > 10 else ""

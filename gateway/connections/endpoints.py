@@ -1,4 +1,5 @@
-"""The admin API over connections (scope ``admin``): list, show, refresh, revoke, import."""
+"""The admin API over connections (scope ``admin``): list, show, refresh, revoke (and what a
+revocation would do), import."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from gateway.connections import queries
 from gateway.connections.importing import ImportRequest, import_grant
 from gateway.connections.refreshing import refresh_now
 from gateway.connections.revocation import Revoker
-from gateway.connections.views import connection_json
+from gateway.connections.views import connection_json, revocation_json
 from gateway.kit import query
 from gateway.kit.body import parse_json
 from gateway.kit.pagination import parse_limit
@@ -63,7 +64,16 @@ async def revoke_connection(request: Request) -> Response:
     revocation = await revoker(resources(request)).revoke(connection_id, actor=actor(principal))
     body = connection_json(revocation.connection)
     body["upstream_revocation"] = revocation.upstream
+    body["revocation"] = revocation_json(revocation.plan)
     return JSONResponse(body)
+
+
+async def revocation_preview(request: Request) -> Response:
+    """``GET /v1/connections/{connection_id}/revocation``: what revoking it would do; changes nothing."""
+    await require_client(request, "admin")
+    connection_id = queries.parse_id(request.path_params["connection_id"])
+    plan = await revoker(resources(request)).preview(connection_id)
+    return JSONResponse(revocation_json(plan))
 
 
 async def refresh_connection(request: Request) -> Response:

@@ -8,7 +8,10 @@ the ``connection.revoked`` event.
 
 ``Revoker.revoke`` is an operator's revocation: the local half, then the provider's (see
 ``upstream_revocation``) outside any transaction. It is idempotent: revoking a revoked connection
-changes nothing and calls no provider.
+changes nothing and calls no provider. It never ends another connection that holds a grant for the
+same provider account (see ``sharing``): with one still active, only this grant's tokens are
+revoked; ``Revoker.preview`` tells what a revocation would do before it is done, and the
+``Revocation`` tells what was done.
 """
 
 from __future__ import annotations
@@ -24,8 +27,15 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.connections import queries, store
-from gateway.connections.upstream_revocation import Claim, Tokens, UpstreamRevoker, add
+from gateway.connections import queries, sharing, store
+from gateway.connections.sharing import RevocationPlan
+from gateway.connections.upstream_revocation import (
+    Claim,
+    Tokens,
+    UpstreamRevoker,
+    account_wide_available,
+    add,
+)
 from gateway.events.outbox import connection_data, emit
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import DecryptionError, KeyRing
@@ -59,10 +69,23 @@ async def mark_revoked(
         await emit(session, endpoints, "connection.revoked", connection_data(connection, reason))
 
 
+async def preview(
+    session: AsyncSession, settings: Settings, connection_id: uuid.UUID
+) -> RevocationPlan:
+    """What revoking the connection would do now, at the provider and to its account's other
+    connections; changes nothing."""
+    connection = await queries.get(session, connection_id)
+    others = await sharing.sharing(session, connection)
+    available = account_wide_available(settings, connection.provider)
+    return sharing.plan(connection, others, account_wide_available=available)
+
+
 @dataclass(frozen=True)
 class Revocation:
     connection: Connection
     upstream: UpstreamState
+    # What this revocation did at the provider, and the other connections of the account.
+    plan: RevocationPlan
 
 
 class Revoker:
@@ -79,13 +102,24 @@ class Revoker:
         self._settings = settings
         self.upstream = UpstreamRevoker(db, keys, providers, settings, http)
 
+    async def preview(self, connection_id: uuid.UUID) -> RevocationPlan:
+        async with self._db.transaction() as session:
+            return await preview(session, self._settings, connection_id)
+
     async def revoke(self, connection_id: uuid.UUID, *, actor: str) -> Revocation:
         """Revoke locally, then try the provider once; ``pending`` means the worker retries it."""
         claim: Claim | None = None
         async with self._db.transaction() as session:
-            connection = await queries.get(session, connection_id, for_update=True)
+            connection, others = await sharing.lock_account(session, connection_id)
+            plan = sharing.plan(
+                connection,
+                others,
+                account_wide_available=account_wide_available(self._settings, connection.provider),
+            )
             if _has_tokens(connection) or connection.status is not ConnectionStatus.REVOKED:
                 tokens = self._tokens(connection)
+                if not tokens:  # they do not open: nothing can be revoked upstream
+                    plan = RevocationPlan(connection, "none", plan.sharing)
                 await mark_revoked(
                     session,
                     self._settings.event_endpoints,
@@ -93,6 +127,7 @@ class Revoker:
                     actor=actor,
                     action="connection.revoked",
                     reason="revoked_by_operator",
+                    details=_plan_details(plan),
                 )
                 if tokens:
                     claim = add(session, self._keys, connection, tokens, self._settings, utcnow())
@@ -103,8 +138,18 @@ class Revoker:
         async with self._db.transaction() as session:
             connection = await queries.get(session, connection_id)
         upstream: UpstreamState = "pending" if pending else "done"
-        log.info("connection %s revoked by %s (upstream: %s)", connection_id, actor, upstream)
-        return Revocation(connection, upstream)
+        log.info(
+            "connection %s revoked by %s (upstream: %s, %s; %d other connection(s) share the "
+            "account)",
+            connection_id,
+            actor,
+            plan.upstream,
+            upstream,
+            len(plan.sharing),
+        )
+        return Revocation(
+            connection, upstream, RevocationPlan(connection, plan.upstream, plan.sharing)
+        )
 
     def _tokens(self, connection: Connection) -> Tokens:
         """The tokens to revoke upstream; none if they no longer open (a retired key)."""
@@ -121,6 +166,13 @@ class Revoker:
             access_token=SecretStr(access) if access is not None else None,
             refresh_token=SecretStr(refresh) if refresh is not None else None,
         )
+
+
+def _plan_details(plan: RevocationPlan) -> dict[str, Any]:
+    return {
+        "upstream": plan.upstream,
+        "sharing_connection_ids": [str(other.id) for other in plan.sharing],
+    }
 
 
 def _has_tokens(connection: Connection) -> bool:

@@ -10,9 +10,11 @@ attempt can take, so any number of replicas retry without two of them calling th
 same row at once; a replica that dies mid-attempt leaves the row to be claimed again when that time
 is up. No transaction is held while the provider is called.
 
-Contio's admin API revokes every grant of the user, a newer one included, so it is only called while
-the connection is still revoked at the version the revocation left it at: once the user has
-connected again, only the old tokens are revoked.
+Contio's admin API revokes every grant of the user, a newer one included, and every other
+connection's grant for the same account (see ``sharing``), so it is only called while the connection
+is still revoked at the version the revocation left it at and no other active connection holds the
+account; otherwise only the revoked grant's own tokens are revoked. Both are decided again at every
+attempt: a user who connects again, under this user id or another, keeps the new grant.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
+from gateway.connections import sharing
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, DecryptionError, KeyRing
@@ -135,6 +138,11 @@ def _claim(row: PendingRevocation, tokens: Tokens) -> Claim:
     )
 
 
+def account_wide_available(settings: Settings, provider: str) -> bool:
+    """Whether the provider's account-wide revocation can be used (Contio, with an admin key)."""
+    return provider == CONTIO and settings.contio_admin_api_key is not None
+
+
 class UpstreamRevoker:
     """Attempts and retries upstream revocation; one per process is plenty, any number may run."""
 
@@ -227,17 +235,31 @@ class UpstreamRevoker:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
     async def _admin_for(self, claim: Claim) -> ContioAdmin | None:
-        """The admin API, if it applies: Contio, a key, and the user has not connected again."""
+        """The admin API, if it applies: Contio, a key, the user has not connected again, and no
+        other active connection holds the account."""
         if self._admin is None or claim.provider != CONTIO:
             return None
         async with self._db.transaction() as session:
             connection = await session.get(Connection, claim.connection_id)
-        untouched = (
-            connection is not None
-            and connection.status is ConnectionStatus.REVOKED
-            and connection.token_version == claim.revoked_version
-        )
-        return self._admin if untouched else None
+            untouched = (
+                connection is not None
+                and connection.status is ConnectionStatus.REVOKED
+                and connection.token_version == claim.revoked_version
+            )
+            if not untouched or connection is None:
+                return None
+            shared = any(
+                sharing.is_live(other) for other in await sharing.sharing(session, connection)
+            )
+        if shared:
+            log.info(
+                "connection %s: another active connection holds its %s account; revoking this "
+                "grant's tokens only",
+                claim.connection_id,
+                claim.provider,
+            )
+            return None
+        return self._admin
 
     def _open(self, row: PendingRevocation) -> Tokens:
         def opened(column: str) -> SecretStr | None:

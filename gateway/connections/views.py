@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from gateway.connections.sharing import RevocationPlan
 from gateway.kit.clock import rfc3339
 from gateway.models import Connection
 
@@ -39,4 +40,32 @@ def refresh_error_json(stored: dict[str, Any] | None) -> dict[str, str | None] |
         "code": str(stored.get("code", "unknown")),
         "message": str(stored.get("message", "")),
         "at": rfc3339(moment) if moment is not None and moment.tzinfo is not None else None,
+    }
+
+
+# What each upstream method does, in an operator's words (the CLI and the console show them).
+UPSTREAM_METHOD_TEXT = {
+    "none": "nothing is left to revoke at the provider",
+    "grant_tokens": "this grant's tokens only (RFC 7009 token revocation)",
+    "account_wide": "every grant of the provider account (the provider's account-wide revocation)",
+}
+
+
+def revocation_json(plan: RevocationPlan) -> dict[str, Any]:
+    """What a revocation of ``plan.connection`` does (or did) at the provider and to the other
+    connections holding a grant for the same provider account."""
+    ended = {other.id for other in plan.ended}
+    return {
+        "connection_id": str(plan.connection.id),
+        "upstream": plan.upstream,
+        "sharing_connections": [
+            {
+                "id": str(other.id),
+                "user_id": other.user_id,
+                "provider": other.provider,
+                "status": other.status.value,
+                "ended": other.id in ended,
+            }
+            for other in plan.sharing
+        ],
     }

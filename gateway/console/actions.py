@@ -14,6 +14,8 @@ from gateway.connections import queries
 from gateway.connections.endpoints import revoker
 from gateway.connections.errors import ConnectionNotFound
 from gateway.connections.refreshing import refresh_now
+from gateway.connections.sharing import RevocationPlan
+from gateway.connections.views import UPSTREAM_METHOD_TEXT
 from gateway.console import views
 from gateway.console.connections import Outcome, connection_page
 from gateway.console.guard import Operator, operator_page
@@ -33,23 +35,49 @@ UPSTREAM = {
 
 @operator_page
 async def confirm_revoke(request: Request, operator: Operator) -> Response:
+    """The confirmation step: what revoking would do at the provider and to the other connections
+    of the same provider account, before it is done."""
     connection_id = queries.parse_id(request.path_params["connection_id"])
-    async with resources(request).db.transaction() as session:
-        connection = await queries.get(session, connection_id)
-    return page("revoke.html", operator=operator, c=views.connection(connection, utcnow()))
+    plan = await revoker(resources(request)).preview(connection_id)
+    return page(
+        "revoke.html",
+        operator=operator,
+        c=views.connection(plan.connection, utcnow()),
+        upstream_method=plan.upstream,
+        upstream_text=UPSTREAM_METHOD_TEXT[plan.upstream],
+        sharing=_sharing(plan),
+    )
 
 
 @operator_page
 async def revoke(request: Request, operator: Operator) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     revocation = await revoker(resources(request)).revoke(connection_id, actor=operator.actor)
+    plan = revocation.plan
+    kept = sum(other not in plan.ended for other in plan.sharing)
+    stays = f" {kept} other connection(s) of the same account stay connected." if kept else ""
     outcome = Outcome(
         ok=True,
         action="revoked",
-        message=f"Connection revoked and its tokens erased. {UPSTREAM[revocation.upstream]}",
+        message=(
+            f"Connection revoked and its tokens erased; revoked at the provider: "
+            f"{UPSTREAM_METHOD_TEXT[plan.upstream]}.{stays} {UPSTREAM[revocation.upstream]}"
+        ),
         upstream=revocation.upstream,
     )
     return await connection_page(request, operator, connection_id, outcome)
+
+
+def _sharing(plan: RevocationPlan) -> list[dict[str, object]]:
+    return [
+        {
+            "id": str(other.id),
+            "user_id": other.user_id,
+            "status": other.status.value,
+            "ended": other in plan.ended,
+        }
+        for other in plan.sharing
+    ]
 
 
 @operator_page

@@ -3,25 +3,32 @@
 Order of checks: configured (503), body size (413), signature (401), envelope (400), freshness (400),
 replay (200 duplicate). The event id is remembered in the same transaction as its effect, so a
 failure leaves the event to be retried by Contio and a success is never applied twice.
+
+A revocation for an account several connections hold ends only the connections whose grants the
+provider no longer honours (see ``connections.provider_revocation``); asking it is done before the
+transaction, and a provider that cannot be asked now is a 503 (the event comes again).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 
-from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.audit import store as audit
+from gateway.connections import provider_revocation
+from gateway.connections.provider_revocation import Finding
 from gateway.connections.revocation import mark_revoked
 from gateway.events import contio
 from gateway.exceptions import BadRequest, GatewayError, ServiceUnavailable
 from gateway.kit.clock import utcnow
-from gateway.models import Connection, ConnectionStatus, SeenWebhook
-from gateway.resources import resources
+from gateway.models import Connection, SeenWebhook
+from gateway.resources import Resources, resources
 from gateway.settings import Settings, split_commas
 
 log = logging.getLogger(__name__)
@@ -59,10 +66,11 @@ async def contio_webhook(request: Request) -> Response:
     now = utcnow()
     if abs(now - envelope.timestamp) > timedelta(seconds=res.settings.webhook_tolerance_seconds):
         raise BadRequest("The event's timestamp is outside the tolerance.", code="stale_event")
+    found = await findings(res, envelope)
     async with res.db.transaction() as session:
         if not await remember(session, envelope.event_id):
             return JSONResponse({"status": "duplicate"})
-        status = await apply(session, res.settings.event_endpoints, envelope)
+        status = await apply(session, res.settings.event_endpoints, envelope, found)
     log.info("contio webhook %s (%s): %s", envelope.event_id, envelope.event_type, status)
     return JSONResponse({"status": status})
 
@@ -103,35 +111,53 @@ async def remember(session: AsyncSession, event_id: str) -> bool:
     return inserted.scalar_one_or_none() is not None
 
 
+async def findings(res: Resources, envelope: contio.Envelope) -> dict[uuid.UUID, Finding]:
+    """What a revocation event does to each connection it matches; empty for other events."""
+    if envelope.event_type != REVOKED:
+        return {}
+    return await provider_revocation.findings(
+        res.db,
+        res.keys,
+        res.providers.get(PROVIDER),
+        subject=contio.revoked_subject(envelope),
+        provider_connection_id=contio.revoked_connection_id(envelope),
+    )
+
+
 async def apply(
-    session: AsyncSession, endpoints: tuple[str, ...], envelope: contio.Envelope
+    session: AsyncSession,
+    endpoints: tuple[str, ...],
+    envelope: contio.Envelope,
+    found: dict[uuid.UUID, Finding],
 ) -> str:
     if envelope.event_type != REVOKED:
         return "ignored"
-    # Matched by Contio's connection id when we learned it, else by the user's subject.
-    subject = contio.revoked_subject(envelope)
-    provider_connection_id = contio.revoked_connection_id(envelope)
-    matches = []
-    if subject is not None:
-        matches.append(Connection.subject == subject)
-    if provider_connection_id is not None:
-        matches.append(Connection.provider_connection_id == provider_connection_id)
-    if not matches:
-        return "ignored"
-    connections = (
-        await session.scalars(
-            select(Connection)
-            .where(
-                Connection.provider == PROVIDER,
-                or_(*matches),
-                Connection.status != ConnectionStatus.REVOKED,
-            )
-            .with_for_update()
-        )
-    ).all()
+    connections = await provider_revocation.locked_matches(
+        session,
+        PROVIDER,
+        contio.revoked_subject(envelope),
+        contio.revoked_connection_id(envelope),
+    )
+    revoked = 0
     for connection in connections:
-        await revoke(session, endpoints, connection, envelope.event_id)
-    return "processed" if connections else "ignored"
+        finding = found.get(connection.id)
+        if finding is None:
+            continue  # connected after the event arrived: not the event's grant
+        if finding.applies_to(connection):
+            await revoke(session, endpoints, connection, envelope.event_id)
+            revoked += 1
+        else:
+            audit.record(
+                session,
+                actor=ACTOR,
+                action="connection.provider_revocation_not_applied",
+                connection_id=connection.id,
+                details={
+                    "event_id": envelope.event_id,
+                    "reason": finding.reason if not finding.ends else "grant_changed_since",
+                },
+            )
+    return "processed" if revoked else "ignored"
 
 
 async def revoke(

@@ -1,4 +1,5 @@
-"""The admin API over connections (scope admin): list, show, refresh, revoke, import."""
+"""The admin API over connections (scope admin): list, show, refresh, revoke (and its preview),
+import."""
 
 from __future__ import annotations
 
@@ -76,14 +77,52 @@ SCHEMAS: dict[str, Schema] = {
         },
     },
     "ConnectionPage": page_of("Connection"),
+    "Revocation": {
+        "type": "object",
+        "description": "What revoking a connection does (or did) at the provider, and the other "
+        "connections holding a grant for the same provider account (same provider and subject). "
+        "Revoking one never ends another that is active: with one, only this grant's tokens are "
+        "revoked (RFC 7009); the provider's account-wide revocation is used only when none is.",
+        "required": ["connection_id", "upstream", "sharing_connections"],
+        "properties": {
+            "connection_id": {"type": "string", "format": "uuid"},
+            "upstream": {
+                "enum": ["none", "grant_tokens", "account_wide"],
+                "description": "none: no tokens are left to revoke; grant_tokens: this grant's "
+                "tokens only (RFC 7009); account_wide: also the provider's revocation of every "
+                "grant of the account (Contio's admin API).",
+            },
+            "sharing_connections": {
+                "type": "array",
+                "description": "The other unrevoked connections of the account, oldest first.",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "user_id", "provider", "status", "ended"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "user_id": {"type": "string"},
+                        "provider": {"type": "string"},
+                        "status": {"enum": STATUSES},
+                        "ended": {
+                            "type": "boolean",
+                            "description": "Whether the revocation ends this connection's grant "
+                            "too (only with account_wide, which is used only when none of them "
+                            "is active).",
+                        },
+                    },
+                },
+            },
+        },
+    },
     "RevokedConnection": {
         "allOf": [
             ref("Connection"),
             {
                 "type": "object",
-                "required": ["upstream_revocation"],
+                "required": ["upstream_revocation", "revocation"],
                 "properties": {
                     "status": {"const": "revoked"},
+                    "revocation": ref("Revocation"),
                     "upstream_revocation": {
                         "enum": ["done", "pending"],
                         "description": "pending: the provider could not be reached; the worker "
@@ -205,18 +244,39 @@ PATHS: dict[str, Any] = {
         "delete": {
             "summary": "Revoke a connection, here and at the provider (scope admin; idempotent)",
             "description": "Marks it revoked and erases its tokens at once, then revokes them at "
-            "the provider (RFC 7009; for Contio also its admin API when configured). If the "
-            "provider cannot be reached the answer says pending and the worker retries. "
-            "Revoking a revoked connection changes nothing and answers the same.",
+            "the provider (RFC 7009; for Contio also its admin API when configured and no other "
+            "active connection holds the same account). If the provider cannot be reached the "
+            "answer says pending and the worker retries. Revoking a revoked connection changes "
+            "nothing and answers the same, its revocation saying upstream none.",
             "parameters": [CONNECTION_ID],
             "responses": {
                 "200": json_body(ref("RevokedConnection"), "The revoked connection."),
                 "401": UNAUTHORIZED,
                 "403": FORBIDDEN,
                 "404": NOT_FOUND,
+                "409": error(
+                    "The connection moved to another provider account while it was being "
+                    "revoked; try again.",
+                    "connection_changed",
+                ),
                 "503": DATABASE_DOWN,
             },
         },
+    },
+    "/v1/connections/{connection_id}/revocation": {
+        "get": {
+            "summary": "What revoking a connection would do, before it is done (scope admin)",
+            "description": "Which other connections hold a grant for the same provider account "
+            "and whether the provider's account-wide revocation would be used. Changes nothing.",
+            "parameters": [CONNECTION_ID],
+            "responses": {
+                "200": json_body(ref("Revocation"), "What the revocation would do now."),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+                "404": NOT_FOUND,
+                "503": DATABASE_DOWN,
+            },
+        }
     },
     "/v1/connections/{connection_id}/refresh": {
         "post": {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Sequence
 
 import httpx
@@ -13,10 +14,12 @@ from sqlalchemy import update
 from sqlalchemy.engine import URL
 
 from gateway.cli import cli
+from gateway.clients.store import ClientChanges, create_client, update_client
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database, sync_url
 from gateway.models import Connection, ConnectionStatus
 from tests.admin.conftest import audit_actions, connected, reload, tokens_of
+from tests.e2e.flows import connect, load_connection, proxy_get
 from tests.fixtures.stack import Stack
 
 
@@ -236,3 +239,33 @@ async def test_revoke_takes_exactly_one_way_of_choosing() -> None:
     assert both.exit_code == 2
     revoked_status = await gateway(["connections", "revoke", "--status", "revoked"])
     assert revoked_status.exit_code == 2
+
+
+async def test_revoke_shows_the_connections_sharing_the_account_and_asks_first(
+    http: httpx.AsyncClient, service_key: str, db: Database
+) -> None:
+    name = f"svc-{uuid.uuid4().hex[:10]}"
+    async with db.transaction() as session:
+        _client, issued = await create_client(session, name, ["connect", "proxy"], ["GET /**"])
+        await update_client(session, name, ClientChanges(own_users_only=True))
+    email = f"shared-{uuid.uuid4().hex[:8]}@example.com"
+    ours, theirs = f"user-{uuid.uuid4().hex[:8]}", f"user-{uuid.uuid4().hex[:8]}"
+    assert (await connect(http, service_key, ours, login_hint=email)).status_code == 200
+    assert (await connect(http, issued.key, theirs, login_hint=email)).status_code == 200
+    target, other = await load_connection(db, ours), await load_connection(db, theirs)
+
+    refused = await gateway(["connections", "revoke", str(target.id)], input="n\n")
+
+    assert refused.exit_code == 1
+    assert f"{other.id}  user {theirs}  active: stays connected" in refused.output
+    assert "this grant's tokens only" in refused.output
+    assert (await reload(db, target.id)).status is ConnectionStatus.ACTIVE
+
+    done = await gateway(["connections", "revoke", str(target.id), "--yes", "--json"])
+
+    assert done.exit_code == 0, done.output
+    [revoked] = json.loads(done.stdout)
+    assert revoked["revocation"]["upstream"] == "grant_tokens"
+    assert [c["id"] for c in revoked["revocation"]["sharing_connections"]] == [str(other.id)]
+    assert (await reload(db, other.id)).status is ConnectionStatus.ACTIVE
+    assert (await proxy_get(http, issued.key, theirs, "/meetings")).status_code == 200

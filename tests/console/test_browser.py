@@ -12,9 +12,10 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy.engine import URL
 
+from gateway.clients.store import ClientChanges, create_client, update_client
 from gateway.kit.db import Database
 from tests.console.conftest import Admin, new_operator
-from tests.e2e.flows import connect_new_user
+from tests.e2e.flows import connect, connect_new_user
 from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.stack import Stack, new_client
 from tests.fixtures.sync import run_sync
@@ -104,4 +105,63 @@ def test_a_wrong_key_shows_the_error_in_the_browser(chromium: Browser, stack: St
 
     assert "cannot sign in" in page.inner_text("#sign-in-error")
     shot(page, "sign-in-refused")
+    page.close()
+
+
+@pytest.fixture
+def shared_scene(stack: Stack, database_url: URL) -> tuple[Admin, str, str]:
+    """An operator and two user ids connected (by two service clients, one confined to its own
+    users) to one sandbox account."""
+
+    async def make() -> tuple[Admin, str, str]:
+        db = Database(database_url, pool_size=1)
+        try:
+            admin = await new_operator(db)
+            key = await new_client(db, ["connect", "proxy"], ["GET /**"])
+            name = f"svc-{uuid.uuid4().hex[:10]}"
+            async with db.transaction() as session:
+                _client, confined = await create_client(session, name, ["connect"], [])
+                await update_client(session, name, ClientChanges(own_users_only=True))
+        finally:
+            await db.dispose()
+        email = f"shared-{uuid.uuid4().hex[:8]}@example.com"
+        users = f"user-{uuid.uuid4().hex[:8]}", f"user-{uuid.uuid4().hex[:8]}"
+        async with httpx.AsyncClient(base_url=stack.gateway.url, timeout=10) as http:
+            for client_key, user_id in zip((key, confined.key), users, strict=True):
+                response = await connect(http, client_key, user_id, login_hint=email)
+                assert response.status_code == 200, response.text
+        return admin, *users
+
+    return run_sync(make)
+
+
+def test_the_revoke_confirmation_lists_the_connections_sharing_the_account(
+    chromium: Browser, stack: Stack, shared_scene: tuple[Admin, str, str]
+) -> None:
+    admin, user_id, sharing_user = shared_scene
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{stack.gateway.url}/console/sign-in")
+    page.fill("#key", admin.key)
+    page.click("#sign-in button[type=submit]")
+    page.fill("#user", user_id)
+    page.click("#search button[type=submit]")
+    page.locator(f'tr[data-user-id="{user_id}"] a').click()
+
+    page.click("#revoke")
+
+    assert page.get_attribute("#upstream-method", "data-upstream-method") == "grant_tokens"
+    rows = page.locator("#sharing tr.sharing")
+    assert rows.count() == 1
+    assert sharing_user in rows.inner_text() and "stays connected" in rows.inner_text()
+    assert rows.get_attribute("data-ended") == "false"
+    shot(page, "confirm-revoke-shared")
+    page.click("#confirm-revoke")
+
+    assert page.get_attribute("#status", "data-status") == "revoked"
+    assert "1 other connection(s) of the same account stay connected" in page.inner_text("#outcome")
+    page.goto(f"{stack.gateway.url}/console")
+    page.fill("#user", sharing_user)
+    page.click("#search button[type=submit]")
+    page.locator(f'tr[data-user-id="{sharing_user}"] a').click()
+    assert page.get_attribute("#status", "data-status") == "active"
     page.close()
