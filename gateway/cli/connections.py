@@ -21,7 +21,7 @@ from gateway.cli.common import echo_json, json_option, run_command, with_session
 from gateway.cli.runtime import Runtime, with_runtime
 from gateway.connections import queries
 from gateway.connections.refreshing import refresh_now
-from gateway.connections.revocation import Revocation
+from gateway.connections.revocation import UNREADABLE_UPSTREAM, Revocation
 from gateway.connections.upstream_revocation import pending_for
 from gateway.connections.views import connection_json, refresh_error_json
 from gateway.kit.clock import rfc3339, utcnow
@@ -38,6 +38,11 @@ STATUS_MEANING = {
     ConnectionStatus.REVOKED: (
         "revoked and its tokens erased; never refreshed or proxied (a new connect session "
         "for the user reactivates it)"
+    ),
+    ConnectionStatus.CREDENTIALS_UNREADABLE: (
+        "its stored tokens do not open with the key ring; not refreshed or proxied until the user "
+        "connects again, it is imported again, or the missing key is restored (then the refresher "
+        "takes it up as it starts)"
     ),
 }
 
@@ -206,9 +211,7 @@ def revoke(
 
     done = with_runtime(work)
     if as_json:
-        echo_json(
-            [{**connection_json(r.connection), "upstream_revocation": r.upstream} for r in done]
-        )
+        echo_json([{**connection_json(r.connection), **r.outcome()} for r in done])
         return
     for revocation in done:
         connection = revocation.connection
@@ -220,6 +223,8 @@ def revoke(
             click.echo(
                 "  the provider could not be reached; `gateway worker` (or serve) retries it",
             )
+        if revocation.upstream_error is not None:
+            click.echo(f"  {revocation.upstream_error}: {UNREADABLE_UPSTREAM}")
 
 
 def _confirmed_targets(where: queries.ConnectionFilter, yes: bool) -> list[uuid.UUID]:

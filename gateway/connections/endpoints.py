@@ -62,7 +62,7 @@ async def revoke_connection(request: Request) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     revocation = await revoker(resources(request)).revoke(connection_id, actor=actor(principal))
     body = connection_json(revocation.connection)
-    body["upstream_revocation"] = revocation.upstream
+    body.update(revocation.outcome())
     return JSONResponse(body)
 
 
