@@ -51,7 +51,9 @@ def ensure_usable(connection: Connection) -> None:
     if connection.status is ConnectionStatus.REVOKED:
         raise ConnectionRevoked("the connection was revoked", details=details)
     if connection.status is ConnectionStatus.CREDENTIALS_UNREADABLE:
-        raise credentials_unreadable(connection)
+        marked = connection.last_refresh_error or {}
+        key_id = marked.get("key_id")
+        raise credentials_unreadable(connection, key_id if isinstance(key_id, str) else None)
 
 
 def credentials_unreadable(
