@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import select, text, update
 
-from gateway.connections.store import access_token
 from gateway.connections.errors import CredentialsUnreadable
+from gateway.connections.store import access_token
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
