@@ -7,6 +7,7 @@ Create Date: 2026-12-06
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261206_sealed"
@@ -26,6 +27,16 @@ def downgrade() -> None:
     op.execute(
         "UPDATE connections SET status = 'needs_reauth' WHERE status = 'credentials_unreadable'"
     )
+    # Triggers whose condition reads the column block the type change: kept as defined, re-created.
+    bind = op.get_bind()
+    triggers = bind.execute(
+        sa.text(
+            "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger "
+            "WHERE tgrelid = 'connections'::regclass AND NOT tgisinternal"
+        )
+    ).all()
+    for name, _definition in triggers:
+        op.execute(f'DROP TRIGGER "{name}" ON connections')
     op.execute("DROP INDEX ix_connections_due")
     op.execute("ALTER TYPE connection_status RENAME TO connection_status_old")
     op.execute("CREATE TYPE connection_status AS ENUM ('active', 'needs_reauth', 'revoked')")
@@ -37,3 +48,5 @@ def downgrade() -> None:
     op.execute(
         "CREATE INDEX ix_connections_due ON connections (next_refresh_at) WHERE status = 'active'"
     )
+    for _name, definition in triggers:
+        op.execute(definition)
