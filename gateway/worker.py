@@ -35,6 +35,7 @@ async def background_jobs(
             interval=settings.refresher_interval_seconds,
             batch_size=settings.refresher_batch_size,
             stop=stop,
+            endpoints=settings.event_endpoints,
         ),
         retention.run(db, settings, stop),
     ]

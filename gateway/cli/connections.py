@@ -21,7 +21,7 @@ from gateway.cli.common import echo_json, json_option, run_command, settings, wi
 from gateway.cli.runtime import Runtime, with_runtime
 from gateway.connections import queries
 from gateway.connections.refreshing import refresh_now
-from gateway.connections.revocation import Revocation, preview
+from gateway.connections.revocation import UNREADABLE_UPSTREAM, Revocation, preview
 from gateway.connections.sharing import RevocationPlan
 from gateway.connections.upstream_revocation import pending_for
 from gateway.connections.views import (
@@ -44,6 +44,11 @@ STATUS_MEANING = {
     ConnectionStatus.REVOKED: (
         "revoked and its tokens erased; never refreshed or proxied (a new connect session "
         "for the user reactivates it)"
+    ),
+    ConnectionStatus.CREDENTIALS_UNREADABLE: (
+        "its stored tokens do not open with the key ring; not refreshed or proxied until the user "
+        "connects again, it is imported again, or the missing key is restored (then the refresher "
+        "takes it up as it starts)"
     ),
 }
 
@@ -226,7 +231,7 @@ def revoke(
             [
                 {
                     **connection_json(r.connection),
-                    "upstream_revocation": r.upstream,
+                    **r.outcome(),
                     "revocation": revocation_json(r.plan),
                 }
                 for r in done
@@ -246,6 +251,8 @@ def revoke(
             click.echo(
                 "  the provider could not be reached; `gateway worker` (or serve) retries it",
             )
+        if revocation.upstream_error is not None:
+            click.echo(f"  {revocation.upstream_error}: {UNREADABLE_UPSTREAM}")
 
 
 def _plans(targets: list[uuid.UUID]) -> list[RevocationPlan]:

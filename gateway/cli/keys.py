@@ -9,8 +9,8 @@ from click._termui_impl import ProgressBar
 
 from gateway.cli.common import EXIT_FAILED, echo_json, json_option, run_command
 from gateway.cli.runtime import Runtime, with_runtime
-from gateway.keys import rotation
-from gateway.kit.crypto import generate_key_entry
+from gateway.keys import check, rotation
+from gateway.kit.crypto import KeyRing, generate_key_entry
 
 
 @click.group()
@@ -28,19 +28,42 @@ def generate(key_id: str) -> None:
 @keys.command("status")
 @json_option
 def status(as_json: bool) -> None:
-    """How many stored values each key seals; the active key is marked."""
+    """How many stored values each key seals (the active key is marked, a key the ring lacks is
+    named), and how many connections' tokens do not open with the ring (every value is opened)."""
 
-    async def work(runtime: Runtime) -> tuple[dict[str, int], str]:
-        return dict(await rotation.usage(runtime.db)), runtime.keys.active_key_id
+    async def work(runtime: Runtime) -> tuple[dict[str, int], check.Findings, KeyRing]:
+        counts = dict(await rotation.usage(runtime.db))
+        return counts, await check.check(runtime.db, runtime.keys), runtime.keys
 
-    counts, active = with_runtime(work)
+    counts, findings, ring = with_runtime(work)
+    active = ring.active_key_id
+    missing = sorted(key_id for key_id in counts if key_id not in ring.key_ids)
     if as_json:
-        echo_json({"active_key": active, "values_by_key": counts})
+        echo_json(
+            {
+                "active_key": active,
+                "values_by_key": counts,
+                "keys_not_in_ring": missing,
+                "unreadable_connections": len(findings.connections),
+                "unreadable_rows_by_table": findings.rows,
+            }
+        )
         return
     if not counts:
         click.echo(f"nothing is sealed yet; the active key is {active}")
     for key_id, count in sorted(counts.items()):
-        click.echo(f"{key_id:<16} {count:>10}{'  (active)' if key_id == active else ''}")
+        note = "  (active)" if key_id == active else ""
+        if key_id in missing:
+            note = "  (not in the key ring: these values cannot be opened)"
+        click.echo(f"{key_id:<16} {count:>10}{note}")
+    click.echo(f"connections whose tokens do not open: {len(findings.connections)}")
+    for table, rows in sorted(findings.rows.items()):
+        click.echo(f"  {table}: {rows} row(s) with a value that does not open")
+    if findings.connections:
+        click.echo(
+            "  see `gateway connections list --status credentials_unreadable`; a re-connect or an "
+            "import fixes each, or restore the missing key and restart the worker"
+        )
 
 
 @keys.command("rotate")
@@ -60,6 +83,16 @@ def rotate() -> None:
 
     report, active = with_runtime(work)
     click.echo(f"re-sealed {report.rotated} rows under {active}")
+    if report.unreadable:
+        found = ", ".join(
+            f"{table}: {len(ids)}" for table, ids in sorted(report.unreadable.items())
+        )
+        click.echo(
+            f"left as they are, rows with a value that does not open with the key ring ({found}); "
+            "`gateway keys status` counts them",
+            err=True,
+        )
+        raise click.exceptions.Exit(EXIT_FAILED)
     if report.remaining:
         left = ", ".join(f"{key_id}: {count}" for key_id, count in sorted(report.remaining.items()))
         click.echo(

@@ -63,7 +63,7 @@ async def revoke_connection(request: Request) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     revocation = await revoker(resources(request)).revoke(connection_id, actor=actor(principal))
     body = connection_json(revocation.connection)
-    body["upstream_revocation"] = revocation.upstream
+    body.update(revocation.outcome())
     body["revocation"] = revocation_json(revocation.plan)
     return JSONResponse(body)
 

@@ -24,6 +24,17 @@ class IdentityMismatch(Conflict):
     code = "identity_mismatch"
 
 
+class CredentialsUnreadable(Conflict):
+    """Raised when the connection's sealed tokens do not open with the key ring.
+
+    A 409 like ``reauth_required``: the stored state, not the request, is what is wrong, retrying does
+    not help, and a re-connect (or an operator restoring the key) ends it. Its details name the
+    connection and at most the id of the key the value says it was sealed under, nothing else.
+    """
+
+    code = "credentials_unreadable"
+
+
 class ConnectionRevoked(Gone):
     """Raised when the connection was revoked (by an operator, the user or the provider)."""
 
@@ -39,3 +50,20 @@ def ensure_usable(connection: Connection) -> None:
         )
     if connection.status is ConnectionStatus.REVOKED:
         raise ConnectionRevoked("the connection was revoked", details=details)
+    if connection.status is ConnectionStatus.CREDENTIALS_UNREADABLE:
+        marked = connection.last_refresh_error or {}
+        key_id = marked.get("key_id")
+        raise credentials_unreadable(connection, key_id if isinstance(key_id, str) else None)
+
+
+def credentials_unreadable(
+    connection: Connection, key_id: str | None = None
+) -> CredentialsUnreadable:
+    details = {"connection_id": str(connection.id)}
+    if key_id is not None:
+        details["key_id"] = key_id
+    return CredentialsUnreadable(
+        "the connection's stored tokens cannot be decrypted with the gateway's keys; the user must "
+        "connect again, or an operator must restore the key",
+        details=details,
+    )

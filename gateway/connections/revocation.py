@@ -12,6 +12,8 @@ changes nothing and calls no provider. It never ends another connection that hol
 same provider account (see ``sharing``): with one still active, only this grant's tokens are
 revoked; ``Revoker.preview`` tells what a revocation would do before it is done, and the
 ``Revocation`` tells what was done.
+Tokens that do not open with the key ring are still erased here, but cannot be revoked at the
+provider: the outcome says so (``not_possible``, with the reason).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.connections import queries, sharing, store
+from gateway.connections.errors import CredentialsUnreadable
 from gateway.connections.sharing import RevocationPlan
 from gateway.connections.upstream_revocation import (
     Claim,
@@ -38,7 +41,7 @@ from gateway.connections.upstream_revocation import (
 )
 from gateway.events.outbox import connection_data, emit
 from gateway.kit.clock import utcnow
-from gateway.kit.crypto import DecryptionError, KeyRing
+from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.registry import ProviderRegistry
@@ -46,7 +49,7 @@ from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
-UpstreamState = Literal["done", "pending"]
+UpstreamState = Literal["done", "pending", "not_possible"]
 
 
 async def mark_revoked(
@@ -86,6 +89,24 @@ class Revocation:
     upstream: UpstreamState
     # What this revocation did at the provider, and the other connections of the account.
     plan: RevocationPlan
+    # Why the provider was not asked (``not_possible``): the code of the error that prevented it.
+    upstream_error: str | None = None
+
+    def outcome(self) -> dict[str, Any]:
+        """The upstream half of the answer, as the admin API and the CLI's JSON give it."""
+        found: dict[str, Any] = {"upstream_revocation": self.upstream}
+        if self.upstream_error is not None:
+            found["upstream_revocation_error"] = {
+                "code": self.upstream_error,
+                "message": UNREADABLE_UPSTREAM,
+            }
+        return found
+
+
+UNREADABLE_UPSTREAM = (
+    "the connection's tokens do not open with the gateway's keys, so they could not be revoked at "
+    "the provider: revoke the grant in the provider's console"
+)
 
 
 class Revoker:
@@ -109,6 +130,7 @@ class Revoker:
     async def revoke(self, connection_id: uuid.UUID, *, actor: str) -> Revocation:
         """Revoke locally, then try the provider once; ``pending`` means the worker retries it."""
         claim: Claim | None = None
+        unreadable: CredentialsUnreadable | None = None
         async with self._db.transaction() as session:
             connection, others = await sharing.lock_account(session, connection_id)
             plan = sharing.plan(
@@ -117,8 +139,11 @@ class Revoker:
                 account_wide_available=account_wide_available(self._settings, connection.provider),
             )
             if _has_tokens(connection) or connection.status is not ConnectionStatus.REVOKED:
-                tokens = self._tokens(connection)
-                if not tokens:  # they do not open: nothing can be revoked upstream
+                try:
+                    tokens = self._tokens(connection)
+                except CredentialsUnreadable as exc:
+                    unreadable, tokens = exc, Tokens(None, None)
+                if not tokens:  # nothing opens, or nothing is left: nothing to revoke upstream
                     plan = RevocationPlan(connection, "none", plan.sharing)
                 await mark_revoked(
                     session,
@@ -127,10 +152,29 @@ class Revoker:
                     actor=actor,
                     action="connection.revoked",
                     reason="revoked_by_operator",
-                    details=_plan_details(plan),
+                    details=_plan_details(plan)
+                    | (
+                        {"upstream": "not_possible", "reason": unreadable.code}
+                        if unreadable is not None
+                        else {}
+                    ),
                 )
                 if tokens:
                     claim = add(session, self._keys, connection, tokens, self._settings, utcnow())
+        if unreadable is not None:
+            async with self._db.transaction() as session:
+                connection = await queries.get(session, connection_id)
+            log.warning(
+                "connection %s revoked by %s; not at the provider: its tokens do not open",
+                connection_id,
+                actor,
+            )
+            return Revocation(
+                connection,
+                "not_possible",
+                RevocationPlan(connection, plan.upstream, plan.sharing),
+                unreadable.code,
+            )
         if claim is None:
             pending = await self.upstream.is_pending(connection_id)
         else:
@@ -152,16 +196,9 @@ class Revoker:
         )
 
     def _tokens(self, connection: Connection) -> Tokens:
-        """The tokens to revoke upstream; none if they no longer open (a retired key)."""
-        try:
-            access = store.access_token(self._keys, connection) if connection.access_token else None
-            refresh = store.refresh_token(self._keys, connection)
-        except DecryptionError:
-            log.error(
-                "connection %s: its tokens do not open with the key ring; revoking it locally only",
-                connection.id,
-            )
-            return Tokens(None, None)
+        """The tokens to revoke upstream; CredentialsUnreadable if one does not open."""
+        access = store.access_token(self._keys, connection) if connection.access_token else None
+        refresh = store.refresh_token(self._keys, connection)
         return Tokens(
             access_token=SecretStr(access) if access is not None else None,
             refresh_token=SecretStr(refresh) if refresh is not None else None,

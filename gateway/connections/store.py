@@ -9,9 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections.errors import ConnectionRevoked, IdentityMismatch
+from gateway.connections.errors import ConnectionRevoked, IdentityMismatch, credentials_unreadable
 from gateway.kit.clock import utcnow
-from gateway.kit.crypto import Binding, KeyRing
+from gateway.kit.crypto import Binding, DecryptionError, KeyRing
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.tokens import TokenSet
 from gateway.settings import Settings
@@ -41,7 +41,7 @@ def access_token(keys: KeyRing, connection: Connection) -> str:
         raise ConnectionRevoked(
             "the connection was revoked", details={"connection_id": str(connection.id)}
         )
-    return keys.open(connection.access_token, _binding(connection.id, "access_token"))
+    return _open(keys, connection, connection.access_token, "access_token")
 
 
 def erase_tokens(connection: Connection) -> None:
@@ -54,7 +54,25 @@ def erase_tokens(connection: Connection) -> None:
 def refresh_token(keys: KeyRing, connection: Connection) -> str | None:
     if connection.refresh_token is None:
         return None
-    return keys.open(connection.refresh_token, _binding(connection.id, "refresh_token"))
+    return _open(keys, connection, connection.refresh_token, "refresh_token")
+
+
+def _open(keys: KeyRing, connection: Connection, sealed: str, column: str) -> str:
+    """The plaintext, or CredentialsUnreadable: a value sealed for another row, under a key the ring
+    no longer has, or tampered with. Which of these it was is not said beyond the key id."""
+    try:
+        return keys.open(sealed, _binding(connection.id, column))
+    except DecryptionError as exc:
+        raise credentials_unreadable(connection, sealed_key_id(sealed)) from exc
+
+
+def sealed_key_id(sealed: str) -> str | None:
+    """The key id a sealed value names, if it is well formed."""
+    try:
+        key_id = KeyRing.key_id_of(sealed)
+    except DecryptionError:
+        return None
+    return key_id[:64]
 
 
 async def find(session: AsyncSession, user_id: str, provider: str) -> Connection | None:

@@ -30,6 +30,10 @@ UPSTREAM = {
         "The provider could not be reached; the gateway keeps retrying the revocation there "
         "in the background."
     ),
+    "not_possible": (
+        "The provider was not asked: the tokens do not open with the gateway's keys "
+        "(credentials_unreadable). Revoke the grant in the provider's console."
+    ),
 }
 
 

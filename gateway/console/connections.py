@@ -11,7 +11,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.connections import queries
+from gateway.connections import queries, unreadable
 from gateway.console import history, search, views
 from gateway.console.guard import Operator, operator_page
 from gateway.console.render import page
@@ -67,6 +67,7 @@ async def list_connections(request: Request, operator: Operator) -> Response:
     cursor = request.query_params.get("cursor") or None
     async with res.db.transaction() as session:
         results = await search.page(session, found, cursor=cursor, limit=DEFAULT_LIMIT)
+        unreadable_count = await unreadable.count(session)
     now = utcnow()
     return page(
         "connections.html",
@@ -74,6 +75,7 @@ async def list_connections(request: Request, operator: Operator) -> Response:
         search=found,
         rows=[views.connection(c, now) for c in results.items],
         statuses=queries.STATUSES,
+        unreadable=unreadable_count,
         providers=sorted({*res.providers.names, *([found.provider] if found.provider else [])}),
         next_url=search_url(found, results.next_cursor) if results.next_cursor else None,
         first_url=search_url(found) if cursor else None,

@@ -21,10 +21,21 @@ STATUS_MEANING = {
     ConnectionStatus.REVOKED: (
         "revoked and its tokens erased; a new connect session for the user reactivates it"
     ),
+    ConnectionStatus.CREDENTIALS_UNREADABLE: (
+        "its stored tokens do not open with the gateway's keys; the user must connect again, "
+        "unless the missing key is restored"
+    ),
 }
 # The audit actions and outbound events that tell a connection's refresh story. The refresher audits
 # what changes a connection's state; its routine successes are metrics, and ``last_refreshed_at``.
-REFRESH_ACTIONS = frozenset({"connection.needs_reauth", "connection.refresh_requested"})
+REFRESH_ACTIONS = frozenset(
+    {
+        "connection.needs_reauth",
+        "connection.refresh_requested",
+        "connection.credentials_unreadable",
+        "connection.credentials_readable",
+    }
+)
 REFRESH_EVENTS = frozenset({"connection.refresh_failed", "connection.recovered"})
 REFRESHER = "gateway:refresher"
 

@@ -19,6 +19,7 @@ EVENT_TYPES = (
     "connection.refresh_failed",
     "connection.needs_reauth",
     "connection.recovered",
+    "connection.credentials_unreadable",
     "connection.revoked",
     "provider.client_error",
 )

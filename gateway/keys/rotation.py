@@ -6,6 +6,8 @@ locks its rows (``FOR UPDATE SKIP LOCKED``: rows a refresh holds are left for th
 each value with whichever key sealed it and seals it again under the active key, the same plaintext
 bound to the same row. The update compares and swaps on the old ciphertext and never touches
 ``token_version``, so a refresh in flight keeps its compare-and-swap and its fresher tokens win.
+A value that does not open (under a key the ring lacks, or copied from another row) is left as it
+is, and the report names its row; the rest of the row and the pass go on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.keys.sealed import SealedTable, sealed_tables
-from gateway.kit.crypto import Binding, KeyRing
+from gateway.kit.crypto import Binding, DecryptionError, KeyRing
 from gateway.kit.db import Database
 
 BATCH = 200
@@ -33,6 +35,11 @@ class Report:
     rotated: int = 0
     passes_with_leftovers: int = 0
     remaining: dict[str, int] = field(default_factory=dict)  # key id -> values still under it
+    # table -> ids of the rows with a value that does not open (left as they are)
+    unreadable: dict[str, set[uuid.UUID]] = field(default_factory=dict)
+
+    def unreadable_rows(self) -> int:
+        return sum(len(ids) for ids in self.unreadable.values())
 
 
 def _stale(sealed: SealedTable, active: str) -> object:
@@ -81,8 +88,11 @@ async def rotate(db: Database, keys: KeyRing, progress: Progress | None = None) 
     report = Report()
     for _ in range(MAX_PASSES):
         for sealed in sealed_tables():
-            report.rotated += await _rotate_table(db, keys, sealed, progress)
-        if await count_stale(db, keys) == 0:
+            skipped = report.unreadable.setdefault(sealed.name, set())
+            report.rotated += await _rotate_table(db, keys, sealed, skipped, progress)
+        report.unreadable = {name: ids for name, ids in report.unreadable.items() if ids}
+        # Rows that do not open stay stale: another pass would not change them.
+        if await count_stale(db, keys) <= report.unreadable_rows():
             break
         report.passes_with_leftovers += 1
     report.remaining = {
@@ -92,7 +102,11 @@ async def rotate(db: Database, keys: KeyRing, progress: Progress | None = None) 
 
 
 async def _rotate_table(
-    db: Database, keys: KeyRing, sealed: SealedTable, progress: Progress | None
+    db: Database,
+    keys: KeyRing,
+    sealed: SealedTable,
+    skipped: set[uuid.UUID],
+    progress: Progress | None,
 ) -> int:
     rotated = 0
     after: uuid.UUID | None = None
@@ -103,7 +117,7 @@ async def _rotate_table(
             if not rows:
                 return rotated
             for row in rows:
-                rotated += await _reseal(session, keys, sealed, row._mapping)
+                rotated += await _reseal(session, keys, sealed, row._mapping, skipped)
             after = rows[-1]._mapping[id_column.name]
         if progress is not None:
             progress(len(rows))
@@ -117,16 +131,25 @@ def _batch(sealed: SealedTable, active: str, after: uuid.UUID | None) -> Select[
     return query.order_by(id_column).limit(BATCH).with_for_update(skip_locked=True)
 
 
-async def _reseal(session: AsyncSession, keys: KeyRing, sealed: SealedTable, row: object) -> int:
+async def _reseal(
+    session: AsyncSession,
+    keys: KeyRing,
+    sealed: SealedTable,
+    row: object,
+    skipped: set[uuid.UUID],
+) -> int:
     values = dict(row)  # type: ignore[call-overload]
     row_id = values["id"]
     fresh: dict[str, str] = {}
     for column in sealed.columns:
         old = values[column.name]
-        if old is None or KeyRing.key_id_of(old) == keys.active_key_id:
+        if old is None or old.startswith(f"v1.{keys.active_key_id}."):
             continue
         binding = Binding(sealed.name, column.name, str(row_id))
-        fresh[column.name] = keys.seal(keys.open(old, binding), binding)
+        try:
+            fresh[column.name] = keys.seal(keys.open(old, binding), binding)
+        except DecryptionError:
+            skipped.add(row_id)
     if not fresh:
         return 0
     compare = [sealed.table.c[name] == values[name] for name in fresh]

@@ -22,7 +22,7 @@ class Metrics:
         self.refreshes = Counter(
             "gateway_refreshes",
             "Refresh attempts by this process, by outcome "
-            "(success, reauth_required, client_rejected, transient, deferred).",
+            "(success, reauth_required, credentials_unreadable, client_rejected, transient, deferred).",
             ["provider", "outcome"],
             registry=self.registry,
         )

@@ -16,6 +16,9 @@ class ConnectionStatus(enum.StrEnum):
     ACTIVE = "active"
     NEEDS_REAUTH = "needs_reauth"
     REVOKED = "revoked"
+    # Its sealed tokens do not open with the key ring (a key removed too early, or a ciphertext
+    # copied from another row): never refreshed or proxied until a re-connect, an import or the key.
+    CREDENTIALS_UNREADABLE = "credentials_unreadable"
 
 
 class Connection(IdMixin, TimestampMixin, Base):

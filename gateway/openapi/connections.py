@@ -25,7 +25,7 @@ from gateway.openapi.common import (
     uuid_path,
 )
 
-STATUSES = ["active", "needs_reauth", "revoked"]
+STATUSES = ["active", "needs_reauth", "revoked", "credentials_unreadable"]
 TIME: Schema = {"type": "string", "format": "date-time"}
 MAYBE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 
@@ -124,9 +124,19 @@ SCHEMAS: dict[str, Schema] = {
                     "status": {"const": "revoked"},
                     "revocation": ref("Revocation"),
                     "upstream_revocation": {
-                        "enum": ["done", "pending"],
+                        "enum": ["done", "pending", "not_possible"],
                         "description": "pending: the provider could not be reached; the worker "
-                        "retries in the background. The connection is revoked here either way.",
+                        "retries in the background. not_possible: the tokens do not open with "
+                        "the key ring, so the provider was not asked (upstream_revocation_error "
+                        "says so). The connection is revoked here either way.",
+                    },
+                    "upstream_revocation_error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"const": "credentials_unreadable"},
+                            "message": {"type": "string"},
+                        },
                     },
                 },
             },
@@ -288,8 +298,10 @@ PATHS: dict[str, Any] = {
                 "403": FORBIDDEN,
                 "404": NOT_FOUND,
                 "409": error(
-                    "The provider rejected the grant; the user must connect again.",
+                    "The provider rejected the grant, or the stored tokens do not open with the "
+                    "key ring; the user must connect again.",
                     "reauth_required",
+                    "credentials_unreadable",
                 ),
                 "410": error("The connection was revoked.", "connection_revoked"),
                 "502": PROVIDER_FAILED,

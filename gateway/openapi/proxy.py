@@ -72,7 +72,12 @@ OPERATION: dict[str, Any] = {
             "proxy_forbidden",
         ),
         "404": error("The user has no connection.", "connection_not_found"),
-        "409": error("The user must connect again.", "reauth_required"),
+        "409": error(
+            "The user must connect again (the provider rejected the grant, or the stored tokens "
+            "do not open with the gateway's keys).",
+            "reauth_required",
+            "credentials_unreadable",
+        ),
         "410": error("The connection was revoked.", "connection_revoked"),
         "429": error(
             "The client's rate limit (per replica) is spent; see Retry-After.",

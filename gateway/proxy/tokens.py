@@ -7,7 +7,9 @@ revoked one refused within moments everywhere.
 
 The refresh behaviour is the token lifecycle's: a token within its refresh margin is refreshed first
 (a still-valid one is used if the provider hiccups), and an upstream 401 refreshes once, unless
-another refresh already replaced the token the call used.
+another refresh already replaced the token the call used. An access token that does not open with
+the key ring is refreshed too: the refresh replaces it if the refresh token opens, and otherwise marks
+the connection ``credentials_unreadable`` and answers 409 with that code.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.connections import store
-from gateway.connections.errors import ensure_usable
+from gateway.connections.errors import CredentialsUnreadable, ensure_usable
 from gateway.exceptions import GatewayError, NotFound
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
@@ -115,7 +117,8 @@ class TokenSource:
 
     async def load(self, key: Key) -> UserToken:
         """The usable connection's token read from the database (with every other miss of this
-        loop turn) and cached; 404, 409 or 410 otherwise."""
+        loop turn) and cached; 404, 409 or 410 otherwise (409 ``credentials_unreadable`` when its
+        tokens do not open)."""
         user_id, provider = key
         epoch = self.cache.epoch
         connection = await self._loader.load(key)
@@ -124,7 +127,13 @@ class TokenSource:
                 f"user {user_id!r} has no {provider} connection", code="connection_not_found"
             )
         ensure_usable(connection)
-        token = UserToken.of(connection, self._keys, self._settings)
+        try:
+            token = UserToken.of(connection, self._keys, self._settings)
+        except CredentialsUnreadable:
+            fresh = await self._refresher.refresh(
+                connection.id, seen_version=connection.token_version
+            )
+            token = UserToken.of(fresh.connection, self._keys, self._settings)
         self.cache.put(key, token, epoch)
         return token
 

@@ -12,9 +12,11 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import select
 
+from gateway.connections import unreadable
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
@@ -77,10 +79,26 @@ async def within_budget(
 
 
 async def run(
-    db: Database, refresher: Refresher, *, interval: float, batch_size: int, stop: asyncio.Event
+    db: Database,
+    refresher: Refresher,
+    *,
+    interval: float,
+    batch_size: int,
+    stop: asyncio.Event,
+    endpoints: Sequence[str] = (),
 ) -> None:
-    """Refresh due connections until ``stop`` is set; a full batch goes round again at once."""
+    """Refresh due connections until ``stop`` is set; a full batch goes round again at once.
+
+    First, connections marked ``credentials_unreadable`` whose tokens open with this process's key
+    ring (a key put back) become active and due (events to ``endpoints``)."""
     log.info("refresher started (every %.1fs, batches of %d)", interval, batch_size)
+    try:
+        reopened = await unreadable.reopen(db, refresher.keys, endpoints)
+    except Exception:
+        log.exception("could not look for unreadable connections that open again")
+    else:
+        if reopened:
+            log.info("%d connection(s) whose tokens did not open open again", reopened)
     while not stop.is_set():
         try:
             attempted = await refresh_due(db, refresher, batch_size)

@@ -7,9 +7,11 @@ row after taking the lease, so a refresh another process finished is used rather
 transaction or pooled connection is held while the provider is called, and the new tokens are written
 with a compare-and-swap on ``token_version``: a newer refresh token is never overwritten by an older one.
 
-Failures are classified: a rejected grant makes the connection ``needs_reauth`` at once; a rejected
-gateway client trips the provider's breaker and touches no connection; anything transient is retried
-later with backoff while the current token stays in use.
+Failures are classified: a rejected grant makes the connection ``needs_reauth`` at once; a refresh
+token that does not open with the key ring makes it ``credentials_unreadable`` at once, before the
+provider is asked anything (``connections.unreadable``); a rejected gateway client trips the provider's
+breaker and touches no connection; anything transient is retried later with backoff while the current
+token stays in use.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections import store, upstream_revocation
-from gateway.connections.errors import ReauthRequired, ensure_usable
+from gateway.connections import store, unreadable, upstream_revocation
+from gateway.connections.errors import CredentialsUnreadable, ReauthRequired, ensure_usable
 from gateway.events.outbox import connection_data, emit
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
@@ -222,6 +224,12 @@ class Refresher:
 
     async def _refresh_holding_lease(self, connection: Connection) -> Fresh:
         provider = self.providers.get(connection.provider)
+        try:
+            refresh_token = store.refresh_token(self.keys, connection)
+        except CredentialsUnreadable as exc:
+            self._count(connection.provider, "credentials_unreadable")
+            await self._unreadable(connection, exc)
+            raise
         now = utcnow()
         # A probe may take as long as a token request can.
         probe_seconds = (
@@ -237,7 +245,6 @@ class Refresher:
                 provider=connection.provider,
                 retry_after=max(1.0, (closed_at - now).total_seconds()),
             )
-        refresh_token = store.refresh_token(self.keys, connection)
         if refresh_token is None:
             return await self._grant_lost(connection, "no_refresh_token", "no refresh token")
         try:
@@ -372,6 +379,14 @@ class Refresher:
             "the provider rejected the user's grant; they must connect again",
             details={"connection_id": str(connection.id), "reason": code},
         )
+
+    async def _unreadable(self, connection: Connection, exc: CredentialsUnreadable) -> None:
+        async with self._db.transaction() as session:
+            current = await session.get(Connection, connection.id, with_for_update=True)
+            assert current is not None
+            if current.token_version == connection.token_version:
+                endpoints = self._settings.event_endpoints
+                await unreadable.mark(session, endpoints, current, "refresh_token", exc)
 
     async def _client_rejected(self, provider: str, exc: ProviderError, *, probe: bool) -> None:
         async with self._db.transaction() as session:

@@ -39,4 +39,10 @@ def test_revocation_answers_the_upstream_state() -> None:
     schema = response["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/RevokedConnection"}
     revoked = document["components"]["schemas"]["RevokedConnection"]["allOf"][1]
-    assert revoked["properties"]["upstream_revocation"]["enum"] == ["done", "pending"]
+    assert revoked["properties"]["upstream_revocation"]["enum"] == [
+        "done",
+        "pending",
+        "not_possible",
+    ]
+    error = revoked["properties"]["upstream_revocation_error"]
+    assert error["properties"]["code"] == {"const": "credentials_unreadable"}

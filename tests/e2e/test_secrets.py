@@ -9,8 +9,9 @@ import httpx
 import pytest
 from sqlalchemy import select, text, update
 
+from gateway.connections.errors import CredentialsUnreadable
 from gateway.connections.store import access_token
-from gateway.kit.crypto import DecryptionError, KeyRing
+from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from tests.e2e.flows import open_session, query, to_callback
@@ -80,7 +81,7 @@ async def test_sealed_token_copied_into_another_row_fails_to_open(
     async with db.transaction() as session:
         target = await session.scalar(select(Connection).where(Connection.user_id == second))
         assert target is not None
-        with pytest.raises(DecryptionError):
+        with pytest.raises(CredentialsUnreadable):
             access_token(keys, target)
         assert access_token(keys, source).startswith("cto_at_v1_")
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import URL
 
 from gateway.cli import cli
@@ -179,7 +179,9 @@ async def test_the_cli_reports_usage_and_rotates(
 
     status = await gateway("keys", "status", "--json")
     assert status.exit_code == 0, status.output
-    assert json.loads(status.output) == {"active_key": "new", "values_by_key": {"old": 4}}
+    shown = json.loads(status.output)
+    assert (shown["active_key"], shown["values_by_key"]) == ("new", {"old": 4})
+    assert (shown["keys_not_in_ring"], shown["unreadable_connections"]) == ([], 0)
 
     rotated = await gateway("keys", "rotate")
     assert rotated.exit_code == 0, rotated.output
@@ -230,3 +232,46 @@ async def test_every_sealed_value_in_the_database_is_in_a_column_the_rotation_kn
         await shared.dispose()
     assert ("connections", "access_token") in found, "no envelope found: the test proves nothing"
     assert found <= known, f"sealed values in columns the rotation would miss: {found - known}"
+
+
+GONE = generate_key_entry("gone")
+
+
+async def test_rotation_leaves_values_that_do_not_open_and_names_their_rows(
+    rdb: Database, rotation_url: URL, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plaintext = await seed(rdb, ring("old"), 3)
+    untouched, copied_onto, source = (await load_all(rdb))[:3]
+    await seed(rdb, KeyRing.parse(GONE), 1)  # sealed under a key the ring no longer has
+    lost = next(c for c in await load_all(rdb) if c.id not in plaintext)
+    async with rdb.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == copied_onto.id)
+            .values(access_token=source.access_token)
+        )
+    keys = ring("new")
+
+    report = await rotation.rotate(rdb, keys)
+
+    assert report.unreadable == {"connections": {lost.id, copied_onto.id}}
+    assert report.passes_with_leftovers == 0, "a value that does not open is not retried"
+    assert report.rotated == 3  # the copied-onto row for its own refresh token
+    assert (await rotation.usage(rdb)) == {"new": 5, "old": 1, "gone": 2}
+    after = {c.id: c for c in await load_all(rdb)}
+    assert store.access_token(keys, after[untouched.id]) == plaintext[untouched.id][0]
+    assert store.refresh_token(keys, after[copied_onto.id]) == plaintext[copied_onto.id][1]
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", sync_url(rotation_url))
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", f"{OLD},{NEW}")
+    monkeypatch.setenv("GATEWAY_ENCRYPTION_ACTIVE_KEY", "new")
+    status = await asyncio.to_thread(CliRunner().invoke, cli, ["keys", "status", "--json"])
+    shown = json.loads(status.output)
+    assert (shown["keys_not_in_ring"], shown["unreadable_connections"]) == (["gone"], 2)
+    assert shown["unreadable_rows_by_table"] == {"connections": 2}
+    text_status = await asyncio.to_thread(CliRunner().invoke, cli, ["keys", "status"])
+    assert "not in the key ring" in text_status.output
+    assert "connections whose tokens do not open: 2" in text_status.output
+    rotated = await asyncio.to_thread(CliRunner().invoke, cli, ["keys", "rotate"])
+    assert rotated.exit_code == 1
+    assert "does not open" in rotated.output and "connections: 2" in rotated.output
