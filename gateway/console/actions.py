@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.audit import store as audit
-from gateway.connections import queries
+from gateway.connections import ownership, queries
 from gateway.connections.endpoints import revoker
 from gateway.connections.errors import ConnectionNotFound
 from gateway.connections.refreshing import refresh_now
@@ -36,7 +36,8 @@ async def confirm_revoke(request: Request, operator: Operator) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     async with resources(request).db.transaction() as session:
         connection = await queries.get(session, connection_id)
-    return page("revoke.html", operator=operator, c=views.connection(connection, utcnow()))
+        owner = await ownership.owner_name(session, connection)
+    return page("revoke.html", operator=operator, c=views.connection(connection, utcnow(), owner))
 
 
 @operator_page
