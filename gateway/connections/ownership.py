@@ -182,4 +182,5 @@ async def transfer(
         },
     )
     await session.flush()
+    await session.refresh(connection)  # updated_at is the database's
     return connection
