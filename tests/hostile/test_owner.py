@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL
 from gateway.cli import cli
 from gateway.kit.db import Database, sync_url
 from gateway.models import AuditEvent
+from tests.admin.test_import_api import body_for, broker_grant
 from tests.e2e.flows import open_session
 from tests.fixtures.stack import Stack
 from tests.hostile.owner_fixtures import (
@@ -400,3 +401,51 @@ async def test_transfer_through_the_cli_is_audited_with_the_os_user(
             )
         )
     assert event is not None and event.actor.startswith("cli:")
+
+
+# Import
+
+
+async def test_an_import_is_operator_owned_or_owned_by_the_named_client_in_its_space(
+    http: httpx.AsyncClient, stack: Stack, db: Database, clients: Clients
+) -> None:
+    user_id = b_user()
+    email = account()
+    imported = await http.post(
+        "/v1/connections/import",
+        json=body_for(user_id, broker_grant(stack, email)),
+        headers=clients.operator.auth,
+    )
+    assert imported.status_code == 201, imported.text
+    assert (imported.json()["owner"], imported.json()["confined"]) == ("operator", False)
+    refused = await http.post(
+        "/v1/connect-sessions", json={"user_id": user_id}, headers=clients.open_.auth
+    )
+    assert refused.json()["error"]["details"]["owner"] == "operator"
+
+    for_a = await http.post(
+        "/v1/connections/import",
+        json=body_for(user_id, broker_grant(stack, account()), owner=clients.confined.name),
+        headers=clients.operator.auth,
+    )
+    assert for_a.status_code == 201, for_a.text
+    assert (for_a.json()["owner"], for_a.json()["confined"]) == (clients.confined.name, True)
+    outside = await http.post(
+        "/v1/connections/import",
+        json=body_for(
+            f"x-{uuid.uuid4().hex[:8]}",
+            broker_grant(stack, account()),
+            owner=clients.patterned.name,
+        ),
+        headers=clients.operator.auth,
+    )
+    assert outside.status_code == 403 and error_code(outside) == "user_not_allowed"
+    over = await http.post(
+        "/v1/connections/import",
+        json=body_for(user_id, broker_grant(stack, account()), owner=clients.open_.name),
+        headers=clients.operator.auth,
+    )
+    assert over.status_code == 409 and error_code(over) == "connection_owned_by_other_client"
+    assert await proxied_workspaces(http, clients.patterned, user_id) == {
+        workspace_of(stack, email)
+    }
