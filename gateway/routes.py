@@ -46,6 +46,11 @@ routes = [
     Route(
         "/v1/connections/{connection_id}/refresh", connections.refresh_connection, methods=["POST"]
     ),
+    Route(
+        "/v1/connections/{connection_id}/transfer",
+        connections.transfer_connection,
+        methods=["POST"],
+    ),
     Route("/v1/audit-events", audit.list_audit_events, methods=["GET"]),
     console,  # /console/...: the operators' HTML pages
 ]

@@ -134,7 +134,7 @@ def _rate_limit(spec: str | None, burst: int | None) -> RateLimit | None:
 @click.option(
     "--own-users-only/--any-users",
     default=None,
-    help="Confine the client to the users it connected itself (or lift that).",
+    help="Confine the client to a space of its own connections (or lift that; existing connections stay where they are).",
 )
 @click.option(
     "--user-pattern",
@@ -235,7 +235,7 @@ def revoke(name: str, yes: bool) -> None:
 def _print(row: dict[str, Any]) -> None:
     limit = row["rate_limit"]
     namespace = [
-        *(["only the users it connected"] if row["own_users_only"] else []),
+        *(["only the connections in its own space"] if row["own_users_only"] else []),
         *([f"user ids matching {row['user_pattern']!r}"] if row["user_pattern"] else []),
     ]
     click.echo(f"client {row['name']} ({row['id']}){'  DISABLED' if row['revoked'] else ''}")

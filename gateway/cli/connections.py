@@ -1,4 +1,4 @@
-"""``gateway connections``: list, show, refresh and revoke users' connections.
+"""``gateway connections``: list, show, refresh, revoke and transfer users' connections.
 
 Works on the database directly (the HTTP service may be down), through the same service functions
 as the admin API. Exit codes: 0 done, 1 not found or refused, 2 usage.
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import store as audit
 from gateway.cli.common import echo_json, json_option, run_command, settings, with_session
 from gateway.cli.runtime import Runtime, with_runtime
-from gateway.connections import queries
+from gateway.connections import ownership, queries
 from gateway.connections.refreshing import refresh_now
 from gateway.connections.revocation import UNREADABLE_UPSTREAM, Revocation, preview
 from gateway.connections.sharing import RevocationPlan
@@ -96,7 +96,9 @@ def list_(
 
     async def work(session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
         page = await queries.page(session, where, cursor=cursor, limit=limit)
-        return [connection_json(c) for c in page.items], page.next_cursor
+        names = await ownership.owner_names(session, page.items)
+        items = [connection_json(c, ownership.owner_label(c, names)) for c in page.items]
+        return items, page.next_cursor
 
     items, next_cursor = with_session(work)
     if as_json:
@@ -118,8 +120,18 @@ def list_(
 @dataclass(frozen=True)
 class Details:
     connection: Connection
+    owner: str
     pending: PendingRevocation | None
     events: list[AuditEvent]
+
+
+def shown(connection: Connection) -> dict[str, Any]:
+    """The connection's JSON, its owner's name read in a session of its own."""
+
+    async def work(session: AsyncSession) -> str:
+        return await ownership.owner_name(session, connection)
+
+    return connection_json(connection, with_session(work))
 
 
 @connections.command("show")
@@ -133,13 +145,14 @@ def show(connection_id: str, as_json: bool) -> None:
         connection = await queries.get(session, wanted)
         pending = await pending_for(session, wanted)
         events = list(await audit.latest(session, wanted, SHOWN_EVENTS))
-        return Details(connection, pending, events)
+        owner = await ownership.owner_name(session, connection)
+        return Details(connection, owner, pending, events)
 
     details = with_session(work)
     if as_json:
         echo_json(
             {
-                **connection_json(details.connection),
+                **connection_json(details.connection, details.owner),
                 "pending_upstream_revocation": _pending_json(details.pending),
                 "audit_events": [audit.event_json(event) for event in details.events],
             }
@@ -161,7 +174,7 @@ def refresh(connection_id: str, as_json: bool) -> None:
 
     connection = with_runtime(work)
     if as_json:
-        echo_json(connection_json(connection))
+        echo_json(shown(connection))
         return
     click.echo(
         f"refreshed connection {connection.id}: the access token now expires at "
@@ -230,7 +243,7 @@ def revoke(
         echo_json(
             [
                 {
-                    **connection_json(r.connection),
+                    **shown(r.connection),
                     **r.outcome(),
                     "revocation": revocation_json(r.plan),
                 }
@@ -296,6 +309,31 @@ def _confirm_shared(target: uuid.UUID, yes: bool) -> None:
         click.confirm("Revoke it?", abort=True, err=True)
 
 
+@connections.command("transfer")
+@click.argument("connection_id")
+@click.option(
+    "--to",
+    "to",
+    required=True,
+    help="The new owner: a client's name, or 'operator'. The connection moves into its space.",
+)
+@json_option
+def transfer(connection_id: str, to: str, as_json: bool) -> None:
+    """Give a connection to another owner, in that owner's space (audited)."""
+    wanted = parse_id(connection_id)
+
+    async def work(session: AsyncSession) -> tuple[Connection, str]:
+        connection = await ownership.transfer(session, wanted, to, actor=actor())
+        return connection, await ownership.owner_name(session, connection)
+
+    connection, owner = with_session(work)
+    if as_json:
+        echo_json(connection_json(connection, owner))
+        return
+    space = "its own space" if connection.confined_to_client_id is not None else "the shared space"
+    click.echo(f"connection {connection.id} now belongs to {owner}, in {space}")
+
+
 def _confirmed_targets(where: queries.ConnectionFilter, yes: bool) -> list[uuid.UUID]:
     async def work(session: AsyncSession) -> list[Connection]:
         found = await queries.matching(session, where)
@@ -327,6 +365,8 @@ def describe(details: Details) -> list[str]:
         f"connection {c.id}",
         f"  user:                {c.user_id}",
         f"  provider:            {c.provider} (account {c.subject})",
+        f"  owner:               {details.owner}"
+        + (" (in its own space)" if c.confined_to_client_id is not None else " (shared)"),
         f"  status:              {c.status.value}: {STATUS_MEANING[c.status]}",
         f"  scopes:              {' '.join(c.scopes or []) or '-'}",
         f"  created:             {rfc3339(c.created_at)}",

@@ -1,15 +1,14 @@
 """Which users a service client may act for through the proxy.
 
-By default any user. ``own_users_only`` confines a client to the connections it created (the users it
-connected); ``user_pattern`` to user ids matching a regular expression (the whole id must match).
-Both may be set: then both must hold. This is how one internal service is kept from acting for
-another's users.
+By default any user. ``own_users_only`` confines a client to a space of connections of its own
+(``gateway.connections.ownership``); ``user_pattern`` to user ids matching a regular expression (the
+whole id must match). Both may be set: then both must hold. Confinement is how one internal service
+is kept from acting for another's users; unconfined clients share their users' connections.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 
 MAX_PATTERN_LENGTH = 200
@@ -47,7 +46,3 @@ class UserNamespace:
     def admits_user_id(self, user_id: str) -> bool:
         """Whether the id itself is in the namespace (checked before anything is looked up)."""
         return self._compiled is None or self._compiled.fullmatch(user_id) is not None
-
-    def admits_connection(self, client_id: uuid.UUID, created_by: uuid.UUID | None) -> bool:
-        """Whether a connection created by ``created_by`` is in the namespace of ``client_id``."""
-        return not self.own_users_only or created_by == client_id

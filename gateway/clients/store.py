@@ -38,6 +38,11 @@ class Principal:
     namespace: UserNamespace = field(default_factory=UserNamespace)
     rate_limit: RateLimit | None = None
 
+    @property
+    def space(self) -> uuid.UUID | None:
+        """The connections this client sees: its own space when confined, else the shared one."""
+        return self.client_id if self.namespace.own_users_only else None
+
 
 @dataclass(frozen=True)
 class ClientChanges:

@@ -14,7 +14,12 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from gateway.clients.auth import require_client
 from gateway.connect import grants, sessions
 from gateway.connect.return_urls import is_allowed, with_params
-from gateway.connections.errors import IdentityMismatch
+from gateway.connections import ownership
+from gateway.connections.errors import (
+    ConnectionOwnedByOtherClient,
+    IdentityMismatch,
+    UserNotAllowed,
+)
 from gateway.exceptions import BadRequest, GatewayError
 from gateway.kit.body import parse_json
 from gateway.kit.clock import utcnow
@@ -76,6 +81,9 @@ async def create_connect_session(request: Request) -> Response:
             "return_url is not one of GATEWAY_ALLOWED_RETURN_URLS", code="return_url_not_allowed"
         )
     async with res.db.transaction() as session:
+        await ownership.check_may_connect(
+            session, ownership.Actor.of(principal), body.user_id, provider.name
+        )
         connect_session, token = await sessions.create(
             session,
             service_client_id=principal.client_id,
@@ -244,6 +252,13 @@ async def callback(request: Request) -> Response:
             raise ConnectFailure(
                 exc.code,
                 "You signed in with a different account than the one already connected.",
+                connect_session,
+                status_code=exc.status_code,
+            ) from exc
+        except (ConnectionOwnedByOtherClient, UserNotAllowed) as exc:
+            raise ConnectFailure(
+                exc.code,
+                "This service may not connect this account; nothing was changed.",
                 connect_session,
                 status_code=exc.status_code,
             ) from exc

@@ -2,8 +2,9 @@
 provisioning) stores the user's connection, so all of them behave alike.
 
 ``transaction`` opens the transaction a flow stores its grant in and revokes the new tokens when
-the flow gives up inside it; ``save`` stores the grant as the connection of (user, provider) with
-the identity check, the audit entry and the ``connection.created``/``connection.recovered`` event.
+the flow gives up inside it; ``save`` stores the grant as the connection of (user, provider) in
+the client's space with the ownership and identity checks, the audit entry and the
+``connection.created``/``connection.recovered`` event.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections import store
+from gateway.connections import ownership, store
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import GatewayError
 from gateway.kit.crypto import KeyRing
@@ -65,12 +66,18 @@ async def transaction(
 async def save(
     session: AsyncSession, keys: KeyRing, settings: Settings, grant: Grant
 ) -> tuple[Connection, bool]:
-    """Store the grant as the user's connection; returns it and whether it is new.
+    """Store the grant as the user's connection in the client's space; returns it and whether it is
+    new (then the client owns it).
 
-    Raises IdentityMismatch when the user already has a connection to another provider account
+    The flow's checks run again on the locked row, as the client is now: UserNotAllowed when its
+    pattern no longer admits the user, ConnectionOwnedByOtherClient when the connection is not
+    its own, IdentityMismatch when the user already has a connection to another provider account
     and the flow did not ask to replace it.
     """
-    existing = await store.find(session, grant.user_id, grant.provider)
+    actor = await ownership.acting_client(session, grant.client_id)
+    existing = await ownership.check_may_connect(
+        session, actor, grant.user_id, grant.provider, lock=True
+    )
     previous_subject = existing.subject if existing is not None else None
     connection, created = await store.save_grant(
         session,
@@ -82,6 +89,8 @@ async def save(
         client_id=grant.client_id,
         settings=settings,
         replace_identity=grant.replace_identity,
+        owner=grant.client_id,
+        space=actor.space,
     )
     session.add(_audit(grant, connection, created, previous_subject))
     await emit(

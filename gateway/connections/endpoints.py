@@ -1,22 +1,26 @@
 """The admin API over connections (scope ``admin``): list, show, refresh, revoke (and what a
-revocation would do), import."""
+revocation would do), import, transfer."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.clients.auth import require_client
 from gateway.clients.store import Principal
-from gateway.connections import queries
+from gateway.connections import ownership, queries
 from gateway.connections.importing import ImportRequest, import_grant
 from gateway.connections.refreshing import refresh_now
 from gateway.connections.revocation import Revoker
 from gateway.connections.views import connection_json, revocation_json
 from gateway.kit import query
 from gateway.kit.body import parse_json
+from gateway.kit.db import Database
 from gateway.kit.pagination import parse_limit
-from gateway.models import ConnectionStatus
+from gateway.models import Connection, ConnectionStatus
 from gateway.resources import Resources, resources
 
 LIST_PARAMETERS = ("user_id", "provider", "status", "limit", "cursor")
@@ -24,6 +28,21 @@ LIST_PARAMETERS = ("user_id", "provider", "status", "limit", "cursor")
 
 def actor(principal: Principal) -> str:
     return f"client:{principal.name}"
+
+
+class TransferRequest(BaseModel):
+    """``POST /v1/connections/{id}/transfer``: ``to`` is a client's name or ``operator``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(min_length=1, max_length=100)
+
+
+async def shown(db: Database, connection: Connection) -> dict[str, Any]:
+    """The connection's JSON, its owner's name read in a transaction of its own."""
+    async with db.transaction() as session:
+        owner = await ownership.owner_name(session, connection)
+    return connection_json(connection, owner)
 
 
 async def list_connections(request: Request) -> Response:
@@ -39,7 +58,11 @@ async def list_connections(request: Request) -> Response:
     limit = parse_limit(params.get("limit"))
     async with resources(request).db.transaction() as session:
         page = await queries.page(session, where, cursor=params.get("cursor"), limit=limit)
-        items = [connection_json(connection) for connection in page.items]
+        names = await ownership.owner_names(session, page.items)
+        items = [
+            connection_json(connection, ownership.owner_label(connection, names))
+            for connection in page.items
+        ]
     return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 
@@ -55,14 +78,15 @@ async def get_connection(request: Request) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     async with resources(request).db.transaction() as session:
         connection = await queries.get(session, connection_id)
-    return JSONResponse(connection_json(connection))
+        owner = await ownership.owner_name(session, connection)
+    return JSONResponse(connection_json(connection, owner))
 
 
 async def revoke_connection(request: Request) -> Response:
     principal = await require_client(request, "admin")
     connection_id = queries.parse_id(request.path_params["connection_id"])
     revocation = await revoker(resources(request)).revoke(connection_id, actor=actor(principal))
-    body = connection_json(revocation.connection)
+    body = await shown(resources(request).db, revocation.connection)
     body.update(revocation.outcome())
     body["revocation"] = revocation_json(revocation.plan)
     return JSONResponse(body)
@@ -81,7 +105,7 @@ async def refresh_connection(request: Request) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     res = resources(request)
     connection = await refresh_now(res.db, res.refresher, connection_id)
-    return JSONResponse(connection_json(connection))
+    return JSONResponse(await shown(res.db, connection))
 
 
 async def import_connection(request: Request) -> Response:
@@ -98,8 +122,21 @@ async def import_connection(request: Request) -> Response:
         client_id=principal.client_id,
     )
     return JSONResponse(
-        connection_json(imported.connection), status_code=201 if imported.created else 200
+        await shown(res.db, imported.connection), status_code=201 if imported.created else 200
     )
+
+
+async def transfer_connection(request: Request) -> Response:
+    """``POST /v1/connections/{id}/transfer``: a new owner, and the space that owner decides."""
+    principal = await require_client(request, "admin")
+    connection_id = queries.parse_id(request.path_params["connection_id"])
+    body = await parse_json(request, TransferRequest)
+    async with resources(request).db.transaction() as session:
+        connection = await ownership.transfer(
+            session, connection_id, body.to, actor=actor(principal)
+        )
+        owner = await ownership.owner_name(session, connection)
+    return JSONResponse(connection_json(connection, owner))
 
 
 def revoker(res: Resources) -> Revoker:

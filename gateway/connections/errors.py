@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.exceptions import Conflict, Gone, NotFound
+from gateway.exceptions import Conflict, Forbidden, Gone, NotFound
 from gateway.models import Connection, ConnectionStatus
 
 
@@ -33,6 +33,24 @@ class CredentialsUnreadable(Conflict):
     """
 
     code = "credentials_unreadable"
+
+
+class ConnectionOwnedByOtherClient(Conflict):
+    """Raised when a client would change a connection another client (or ``operator``) owns."""
+
+    code = "connection_owned_by_other_client"
+
+
+class UserNotAllowed(Forbidden):
+    """Raised when a client's ``user_pattern`` does not admit the user id it acts for."""
+
+    code = "user_not_allowed"
+
+
+class TransferConflict(Conflict):
+    """Raised when the target's space already holds a connection for the user and provider."""
+
+    code = "transfer_conflict"
 
 
 class ConnectionRevoked(Gone):

@@ -6,6 +6,10 @@ both must be ours and the same user's, whose ``sub`` becomes the connection's su
 with a refresh. They are then stored the way a connect stores them (``store.save_grant``: the row
 lock and a ``token_version`` bump, so a refresh in flight cannot write older tokens over them; a
 different subject than the one on record is ``identity_mismatch`` unless ``replace`` is set).
+
+An imported connection belongs to ``operator``, or to the client named in ``owner``, whose
+confinement then decides its space and whose ``user_pattern`` must admit the user. Importing over
+an existing connection keeps its owner: naming another owner is refused (``transfer`` moves it).
 """
 
 from __future__ import annotations
@@ -26,10 +30,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.connect.endpoints import Scope, UserId
-from gateway.connections import queries, store
+from gateway.connections import ownership, queries, store
+from gateway.connections.errors import ConnectionOwnedByOtherClient
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import UnprocessableContent
 from gateway.kit.clock import utcnow
@@ -67,6 +73,7 @@ class ImportRequest(BaseModel):
     expires_at: AwareDatetime | None = None
     scopes: list[Scope] | None = Field(default=None, max_length=50)
     replace: StrictBool = False
+    owner: str | None = Field(default=None, min_length=1, max_length=100)
 
     @field_validator("expires_at", mode="before")
     @classmethod
@@ -106,9 +113,11 @@ async def import_grant(
     client_id: uuid.UUID | None,
 ) -> Imported:
     provider = providers.get(request.provider)
+    async with db.transaction() as session:
+        owner = await _owner(session, request, provider.name)
     verified = await verify(provider, request)
     async with db.transaction() as session:
-        previous = await store.find(session, request.user_id, provider.name)
+        previous = await _owner_kept(session, request, provider.name, owner)
         connection, created = await store.save_grant(
             session,
             keys,
@@ -119,6 +128,8 @@ async def import_grant(
             client_id=client_id,
             settings=settings,
             replace_identity=request.replace,
+            owner=owner.owner,
+            space=owner.space,
         )
         if verified.provider_connection_id is not None:
             connection.provider_connection_id = verified.provider_connection_id
@@ -140,6 +151,34 @@ async def import_grant(
         )
     async with db.transaction() as session:
         return Imported(await queries.get(session, connection.id), created)
+
+
+async def _owner(session: AsyncSession, request: ImportRequest, provider: str) -> ownership.Target:
+    """Who will own the connection; refused before the provider is asked about the tokens."""
+    if request.owner is None:
+        return ownership.Target(owner=None, space=None, name=ownership.OPERATOR)
+    owner = await ownership.target(session, request.owner)
+    ownership.check_user(owner.namespace, request.user_id)
+    await _owner_kept(session, request, provider, owner)
+    return owner
+
+
+async def _owner_kept(
+    session: AsyncSession, request: ImportRequest, provider: str, owner: ownership.Target
+) -> Connection | None:
+    """The connection the import replaces the grant of (locked), which must be ``owner``'s when
+    the request names one."""
+    previous = await store.find(session, request.user_id, provider, owner.space, lock=True)
+    named = request.owner is not None
+    if named and previous is not None and previous.owner_client_id != owner.owner:
+        raise ConnectionOwnedByOtherClient(
+            "the connection belongs to another owner; transfer it first",
+            details={
+                "connection_id": str(previous.id),
+                "owner": await ownership.owner_name(session, previous),
+            },
+        )
+    return previous
 
 
 async def verify(provider: OAuthClient, request: ImportRequest) -> Verified:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections.errors import ConnectionRevoked, IdentityMismatch, credentials_unreadable
@@ -75,10 +76,30 @@ def sealed_key_id(sealed: str) -> str | None:
     return key_id[:64]
 
 
-async def find(session: AsyncSession, user_id: str, provider: str) -> Connection | None:
-    return await session.scalar(
-        select(Connection).where(Connection.user_id == user_id, Connection.provider == provider)
+def in_space(user_id: str, provider: str, space: uuid.UUID | None) -> Select[Any]:
+    """The user's connection to the provider in ``space`` (None: the shared space)."""
+    return select(Connection).where(
+        Connection.user_id == user_id,
+        Connection.provider == provider,
+        Connection.confined_to_client_id.is_(None)
+        if space is None
+        else Connection.confined_to_client_id == space,
     )
+
+
+async def find(
+    session: AsyncSession,
+    user_id: str,
+    provider: str,
+    space: uuid.UUID | None,
+    *,
+    lock: bool = False,
+) -> Connection | None:
+    statement = in_space(user_id, provider, space)
+    found: Connection | None = await session.scalar(
+        statement.with_for_update() if lock else statement
+    )
+    return found
 
 
 async def save_grant(
@@ -92,25 +113,28 @@ async def save_grant(
     client_id: uuid.UUID | None,
     settings: Settings,
     replace_identity: bool = False,
+    owner: uuid.UUID | None = None,
+    space: uuid.UUID | None = None,
 ) -> tuple[Connection, bool]:
-    """Create the one connection for (user, provider), or replace its grant after a re-connect.
+    """Create the one connection for (user, provider) in ``space``, or replace its grant after a
+    re-connect. A new connection records ``client_id`` as its creator and belongs to ``owner``
+    (None: ``operator``); an existing one keeps its owner. Whether the caller may change it is the
+    caller's to check (``ownership``).
 
     Returns the connection and whether it is new. Takes the row lock, so a refresh in flight cannot
     write older tokens over these (its compare-and-swap on ``token_version`` fails). A re-connect as
     a different provider account raises IdentityMismatch unless ``replace_identity`` is set.
     """
     now = utcnow()
-    connection = await session.scalar(
-        select(Connection)
-        .where(Connection.user_id == user_id, Connection.provider == provider)
-        .with_for_update()
-    )
+    connection = await find(session, user_id, provider, space, lock=True)
     if connection is None:
         connection = Connection(
             id=uuid.uuid4(),
             user_id=user_id,
             provider=provider,
             created_by_client_id=client_id,
+            owner_client_id=owner,
+            confined_to_client_id=space,
             token_version=1,
         )
         session.add(connection)

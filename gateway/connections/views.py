@@ -10,11 +10,15 @@ from gateway.kit.clock import rfc3339
 from gateway.models import Connection
 
 
-def connection_json(connection: Connection) -> dict[str, Any]:
+def connection_json(connection: Connection, owner: str) -> dict[str, Any]:
+    """``owner`` is the owning client's name or ``operator`` (``ownership.owner_label``)."""
     return {
         "id": str(connection.id),
         "user_id": connection.user_id,
         "provider": connection.provider,
+        "owner": owner,
+        # In its owner's own space (the owner is confined), rather than the shared one.
+        "confined": connection.confined_to_client_id is not None,
         "status": connection.status.value,
         "scopes": list(connection.scopes or []),
         "access_token_expires_at": rfc3339(connection.expires_at),

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.audit import store as audit
-from gateway.connections import queries
+from gateway.connections import ownership, queries
 from gateway.connections.endpoints import revoker
 from gateway.connections.errors import ConnectionNotFound
 from gateway.connections.refreshing import refresh_now
@@ -43,10 +43,12 @@ async def confirm_revoke(request: Request, operator: Operator) -> Response:
     of the same provider account, before it is done."""
     connection_id = queries.parse_id(request.path_params["connection_id"])
     plan = await revoker(resources(request)).preview(connection_id)
+    async with resources(request).db.transaction() as session:
+        owner = await ownership.owner_name(session, plan.connection)
     return page(
         "revoke.html",
         operator=operator,
-        c=views.connection(plan.connection, utcnow()),
+        c=views.connection(plan.connection, utcnow(), owner),
         upstream_method=plan.upstream,
         upstream_text=UPSTREAM_METHOD_TEXT[plan.upstream],
         sharing=_sharing(plan),

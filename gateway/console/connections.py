@@ -11,7 +11,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.connections import queries, unreadable
+from gateway.connections import ownership, queries, unreadable
 from gateway.console import history, search, views
 from gateway.console.guard import Operator, operator_page
 from gateway.console.render import page
@@ -68,12 +68,13 @@ async def list_connections(request: Request, operator: Operator) -> Response:
     async with res.db.transaction() as session:
         results = await search.page(session, found, cursor=cursor, limit=DEFAULT_LIMIT)
         unreadable_count = await unreadable.count(session)
+        owners = await ownership.owner_names(session, results.items)
     now = utcnow()
     return page(
         "connections.html",
         operator=operator,
         search=found,
-        rows=[views.connection(c, now) for c in results.items],
+        rows=[views.connection(c, now, ownership.owner_label(c, owners)) for c in results.items],
         statuses=queries.STATUSES,
         unreadable=unreadable_count,
         providers=sorted({*res.providers.names, *([found.provider] if found.provider else [])}),
@@ -93,13 +94,14 @@ async def connection_page(
 ) -> Response:
     async with resources(request).db.transaction() as session:
         found = await history.load(session, connection_id)
+        owner = await ownership.owner_name(session, found.connection)
     now = utcnow()
     pending = found.pending
     return page(
         "connection.html",
         operator=operator,
         outcome=outcome,
-        c=views.connection(found.connection, now),
+        c=views.connection(found.connection, now, owner),
         pending=pending,
         pending_next=views.moment(pending.next_attempt_at, now) if pending else None,
         refreshes=views.refresh_history(found, now),

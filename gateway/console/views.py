@@ -65,9 +65,10 @@ def span(seconds: int) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def connection(c: Connection, now: datetime) -> dict[str, Any]:
+def connection(c: Connection, now: datetime, owner: str) -> dict[str, Any]:
+    """``owner``: the owning client's name or ``operator`` (``ownership.owner_label``)."""
     return {
-        **connection_json(c),
+        **connection_json(c, owner),
         "subject": c.subject,
         "meaning": STATUS_MEANING[c.status],
         "created": moment(c.created_at, now),

@@ -24,12 +24,18 @@ class ConnectionStatus(enum.StrEnum):
 class Connection(IdMixin, TimestampMixin, Base):
     """A user's grant at one provider. Token columns hold sealed envelopes bound to this row.
 
+    Ownership and spaces are drawn in ``gateway.connections.ownership``.
+
     ``token_version`` grows with every write of the token columns; writers compare and swap on it.
     """
 
     __tablename__ = "connections"
     __table_args__ = (
-        UniqueConstraint("user_id", "provider"),
+        # One connection per (user, provider) in each space; the shared space is NULL, and NULLs
+        # are not distinct, so it holds one too.
+        UniqueConstraint(
+            "user_id", "provider", "confined_to_client_id", postgresql_nulls_not_distinct=True
+        ),
         Index("ix_connections_due", "next_refresh_at", postgresql_where="status = 'active'"),
         Index("ix_connections_created_at_id", "created_at", "id"),
     )
@@ -53,7 +59,14 @@ class Connection(IdMixin, TimestampMixin, Base):
     scopes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     # The provider's own id for this grant (Contio: introspection's ``ext.connection_id``), when known.
     provider_connection_id: Mapped[str | None] = mapped_column(String(128))
+    # History: the client whose flow created the row (NULL: an operator or the CLI).
     created_by_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("service_clients.id"))
+    # The one client that may change the connection besides operators; NULL: owned by ``operator``.
+    owner_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("service_clients.id"))
+    # The space the connection lives in: a confined client's own (its id), or the shared one (NULL).
+    confined_to_client_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("service_clients.id")
+    )
     connected_at: Mapped[datetime]
     # Refresh bookkeeping: when the refresher should next act, and how the last attempt went.
     token_lifetime_seconds: Mapped[int | None] = mapped_column(Integer)

@@ -7,7 +7,6 @@ from typing import Any
 from gateway.openapi.common import (
     BODY_ERRORS,
     DATABASE_DOWN,
-    FORBIDDEN,
     PROVIDER,
     REDIRECT,
     SCOPE,
@@ -87,7 +86,17 @@ PATHS: dict[str, Any] = {
                     "return_url_not_allowed",
                 ),
                 "401": UNAUTHORIZED,
-                "403": FORBIDDEN,
+                "403": error(
+                    "The key lacks the connect scope, or its user_pattern does not admit the "
+                    "user id.",
+                    "insufficient_scope",
+                    "user_not_allowed",
+                ),
+                "409": error(
+                    "Another client (or operator) owns the user's connection in this client's "
+                    "space (details.owner names it).",
+                    "connection_owned_by_other_client",
+                ),
                 "503": DATABASE_DOWN,
             },
         }

@@ -1,5 +1,5 @@
 """The admin API over connections (scope admin): list, show, refresh, revoke (and its preview),
-import."""
+import, transfer."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ SCHEMAS: dict[str, Schema] = {
             "id",
             "user_id",
             "provider",
+            "owner",
+            "confined",
             "status",
             "scopes",
             "access_token_expires_at",
@@ -52,6 +54,16 @@ SCHEMAS: dict[str, Schema] = {
             "id": {"type": "string", "format": "uuid"},
             "user_id": {"type": "string"},
             "provider": {"type": "string"},
+            "owner": {
+                "type": "string",
+                "description": "The client that owns the connection (the only one that may "
+                "change it besides operators), or operator.",
+            },
+            "confined": {
+                "type": "boolean",
+                "description": "true: in its owner's own space (a client with own_users_only); "
+                "false: in the space unconfined clients share.",
+            },
             "status": {"enum": STATUSES},
             "scopes": {"type": "array", "items": {"type": "string"}},
             "access_token_expires_at": MAYBE_TIME,
@@ -161,6 +173,26 @@ SCHEMAS: dict[str, Schema] = {
                 "default": False,
                 "description": "Replace a connection recorded for another provider account.",
             },
+            "owner": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100,
+                "description": "A client's name: it owns the new connection, and its "
+                "confinement decides the space. Absent: owned by operator, in the shared space.",
+            },
+        },
+    },
+    "ConnectionTransfer": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["to"],
+        "properties": {
+            "to": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 100,
+                "description": "A client's name, or operator.",
+            }
         },
     },
 }
@@ -217,11 +249,18 @@ PATHS: dict[str, Any] = {
                 "200": connection_body("The user's existing connection now holds these tokens."),
                 "400": error("Bad body or provider.", *BODY_ERRORS, "unknown_provider"),
                 "401": UNAUTHORIZED,
-                "403": FORBIDDEN,
+                "404": error("No client has the owner's name.", "client_not_found"),
+                "403": error(
+                    "The key lacks the admin scope, or the owner's user_pattern does not admit "
+                    "the user id.",
+                    "insufficient_scope",
+                    "user_not_allowed",
+                ),
                 "409": error(
-                    "The user's connection belongs to another provider account; send "
-                    '"replace": true to replace it.',
+                    "The user's connection belongs to another provider account (send "
+                    '"replace": true to replace it), or to another owner than the one named.',
                     "identity_mismatch",
+                    "connection_owned_by_other_client",
                 ),
                 "422": error("The provider does not accept the tokens.", "invalid_tokens"),
                 "502": error(
@@ -310,6 +349,32 @@ PATHS: dict[str, Any] = {
                     "provider_unavailable",
                     "token_budget_exhausted",
                 ),
+            },
+        }
+    },
+    "/v1/connections/{connection_id}/transfer": {
+        "post": {
+            "summary": "Give a connection to another owner, in that owner's space (scope admin)",
+            "description": "A confined client's connections live in its own space; unconfined "
+            "clients and operator share one. Audited as connection.transferred.",
+            "parameters": [CONNECTION_ID],
+            "requestBody": request_body(ref("ConnectionTransfer")),
+            "responses": {
+                "200": connection_body("The connection, with its new owner."),
+                "400": error("Bad body.", *BODY_ERRORS),
+                "401": UNAUTHORIZED,
+                "403": FORBIDDEN,
+                "404": error(
+                    "No connection has this id, or no client has this name.",
+                    "connection_not_found",
+                    "client_not_found",
+                ),
+                "409": error(
+                    "The target's space already holds a connection for the user and provider "
+                    "(details.existing).",
+                    "transfer_conflict",
+                ),
+                "503": DATABASE_DOWN,
             },
         }
     },

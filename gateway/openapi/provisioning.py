@@ -137,9 +137,11 @@ IDEMPOTENCY_KEY = {
 NOT_FOUND = error("No provisioning has this id for this client.", "provisioning_not_found")
 CONFLICT = error(
     "Closed after too many wrong codes (start again); the user signed in as another account "
-    "than the one connected; or another verify is running (Retry-After).",
+    "than the one connected; another client (or operator) owns the user's connection; or "
+    "another verify is running (Retry-After).",
     "provisioning_failed",
     "identity_mismatch",
+    "connection_owned_by_other_client",
     "provisioning_in_progress",
     retry_after=True,
 )
@@ -181,16 +183,19 @@ PATHS: dict[str, Any] = {
                 ),
                 "401": UNAUTHORIZED,
                 "403": error(
-                    "The key lacks the connect scope, or the workspace belongs to another "
-                    "partner app.",
+                    "The key lacks the connect scope, its user_pattern does not admit the user "
+                    "id, or the workspace belongs to another partner app.",
                     "insufficient_scope",
+                    "user_not_allowed",
                     "workspace_not_authorized",
                 ),
                 "404": error("The provider has no such workspace.", "workspace_not_found"),
                 "409": error(
-                    "The user already belongs to another workspace (details.workspace_id), or "
+                    "The user already belongs to another workspace (details.workspace_id), "
+                    "another client (or operator) owns the user's connection (details.owner), or "
                     "the first request with this Idempotency-Key is still running (Retry-After).",
                     "workspace_conflict",
+                    "connection_owned_by_other_client",
                     "idempotency_in_flight",
                     retry_after=True,
                 ),
@@ -238,7 +243,12 @@ PATHS: dict[str, Any] = {
                     *BODY_ERRORS,
                 ),
                 "401": UNAUTHORIZED,
-                "403": FORBIDDEN,
+                "403": error(
+                    "The key lacks the connect scope, or its user_pattern no longer admits the "
+                    "user id.",
+                    "insufficient_scope",
+                    "user_not_allowed",
+                ),
                 "404": NOT_FOUND,
                 "409": CONFLICT,
                 "410": GONE,

@@ -9,6 +9,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.clients.auth import require_client
+from gateway.clients.store import Principal
+from gateway.connections import ownership
 from gateway.exceptions import GATEWAY_ERROR_HEADER, GatewayError, error_response
 from gateway.kit.body import parse_json
 from gateway.kit.clock import utcnow
@@ -40,7 +42,7 @@ async def create_provisioning(request: Request) -> Response:
     body = await parse_json(request, ProvisioningRequest)
     res = resources(request)
     if key is None:
-        return await _create(res, principal.client_id, body, None)
+        return await _create(res, principal, body, None)
     claimed = await idempotency.claim(
         res.db,
         res.keys,
@@ -53,7 +55,7 @@ async def create_provisioning(request: Request) -> Response:
     if isinstance(claimed, idempotency.Replay):
         return _replay(claimed)
     try:
-        return await _create(res, principal.client_id, body, claimed)
+        return await _create(res, principal, body, claimed)
     except GatewayError as exc:
         if exc.status_code >= 500:  # transient: the retry must run for real
             await idempotency.release(res.db, claimed)
@@ -69,11 +71,18 @@ async def create_provisioning(request: Request) -> Response:
 
 async def _create(
     res: Resources,
-    client_id: uuid.UUID,
+    principal: Principal,
     body: ProvisioningRequest,
     claimed: idempotency.Claim | None,
 ) -> Response:
-    new = await service.initiate(res, client_id, body)
+    async with res.db.transaction() as session:
+        await ownership.check_may_connect(
+            session,
+            ownership.Actor.of(principal),
+            body.user_id,
+            res.providers.get(body.provider).name,
+        )
+    new = await service.initiate(res, principal.client_id, body)
     async with res.db.transaction() as session:
         provisioning, token = await store.create(session, res.keys, new)
         content = schemas.created(provisioning, verify_url(res, provisioning.id, token))

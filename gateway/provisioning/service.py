@@ -15,7 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 
 from gateway.connect import grants
-from gateway.connections.errors import IdentityMismatch
+from gateway.connections import ownership
+from gateway.connections.errors import (
+    ConnectionOwnedByOtherClient,
+    IdentityMismatch,
+    UserNotAllowed,
+)
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.models import Provisioning, ProvisioningStatus
@@ -55,6 +60,12 @@ def failure(code: str | None) -> GatewayError:
         return IdentityMismatch(
             "the user signed in as a different account than the one already connected"
         )
+    if code == ConnectionOwnedByOtherClient.code:
+        return ConnectionOwnedByOtherClient(
+            "another service owns this user's connection; nothing was changed"
+        )
+    if code == UserNotAllowed.code:
+        return UserNotAllowed("this service may not act for this user")
     return ProvisioningFailed("Too many wrong codes: the provisioning is closed; start a new one.")
 
 
@@ -120,6 +131,12 @@ async def verify(
             raise ProvisioningNotFound()
         refusal = _refusal(provisioning, now)
         if refusal is None and provisioning.status in OPEN:
+            # Refused before the code is spent; the provisioning stays open (a transfer may
+            # settle whose connection it is).
+            actor = await ownership.acting_client(session, provisioning.service_client_id)
+            await ownership.check_may_connect(
+                session, actor, provisioning.user_id, provisioning.provider
+            )
             lease = timedelta(seconds=res.settings.provisioning_lease_seconds)
             store.take_lease(provisioning, now, lease)
             challenge = store.provider_session(res.keys, provisioning)
@@ -266,7 +283,7 @@ async def _keep(
             if not finished:
                 connection, _created = await grants.save(session, res.keys, res.settings, grant)
                 store.mark_connected(row, connection.id)
-    except IdentityMismatch as exc:
+    except (IdentityMismatch, ConnectionOwnedByOtherClient, UserNotAllowed) as exc:
         await _close(res, provisioning.id, exc.code)
         raise
     if finished:

@@ -1,9 +1,10 @@
 """Whether a service client may make this call for this user; a refusal is audited.
 
-Three checks, all before the provider is called: an allow rule must match the method and the
-normalised path; the user id must be in the client's namespace (``user_pattern``); and, once the
-connection is known, it must be one the client may act for (``own_users_only``). Each refusal is a
+Two checks, both before the provider is called: an allow rule must match the method and the
+normalised path; the user id must be in the client's namespace (``user_pattern``). Each refusal is a
 403 ``proxy_forbidden`` and an ``AuditEvent`` (action ``proxy.forbidden``, actor ``client:<name>``).
+A confined client (``own_users_only``) needs no check here: it looks connections up in its own
+space only (``admission.Admission.token_key``), so another client's are not found.
 """
 
 from __future__ import annotations
@@ -67,15 +68,3 @@ async def check_call(db: Database, call: Call) -> None:
         await refuse(db, call, "no_rule", f"this service may not {call.method} {call.path.encoded}")
     if not call.principal.namespace.admits_user_id(call.user_id):
         await refuse(db, call, "user_pattern", "this service may not act for this user")
-
-
-async def refuse_connection(db: Database, call: Call, connection_id: uuid.UUID) -> NoReturn:
-    """``own_users_only``: the connection is not one this client created (``UserNamespace``
-    tells, on the hot path)."""
-    await refuse(
-        db,
-        call,
-        "not_own_user",
-        "this service may act only for the users it connected",
-        connection_id,
-    )

@@ -6,7 +6,9 @@ audits refusals) and picking the provider. None of that depends on anything but 
 method, the raw path and the ``Gateway-Provider`` header, so an admitted call is cached under them
 (the key only as its BLAKE2s digest) and dropped on every replica when any service client changes,
 like the key cache. Refusals are never cached. Every call still spends its client's rate limit, and
-what depends on the user's connection (its token, ``own_users_only``) is checked per call.
+what depends on the user's connection (its token) is looked up per call, under the admission's
+``token_key``: the user, the provider and the client's space, so a confined client finds only its own
+connections and no one else finds them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from gateway.proxy.cache import LocalCache
 from gateway.proxy.callers import ClientKeys
 from gateway.proxy.errors import RateLimited
 from gateway.proxy.headers import CallerHeaders
+from gateway.proxy.loader import Key
 from gateway.proxy.paths import raw_target, split_target
 from gateway.proxy.ratelimit import RateLimiter
 
@@ -40,10 +43,17 @@ class Admission:
     provider: OAuthClient
     url: str  # the provider's API base and the normalised path, without the query
     provider_name: str  # ``provider.name``, kept: read on every call, and a property
+    token_key: Key  # the user's connection: (user id, provider, the client's space)
 
     @classmethod
     def of(cls, call: Call, provider: OAuthClient) -> Admission:
-        return cls(call, provider, provider.api_base_url + call.path.encoded, provider.name)
+        return cls(
+            call,
+            provider,
+            provider.api_base_url + call.path.encoded,
+            provider.name,
+            (call.user_id, provider.name, call.principal.space),
+        )
 
 
 class Admissions:

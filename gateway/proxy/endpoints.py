@@ -3,9 +3,8 @@
 A plain ASGI endpoint: on the hot path there is no Request or Response object, no database round
 trip and no decryption once the call's admission and the user's token are cached. In order: admit
 the call (``admission``: the service key, its rate limit, the path, the allow rules and the user
-namespace), find the user's token (cached) and check the connection is one the client may use,
-refresh the token if it is about to expire, then exchange with the provider (``forward``) and
-relay the answer. A 401 from the provider refreshes the token once and, when the body can be sent
+namespace), find the user's token in the client's space (cached), refresh the token if it is about
+to expire, then exchange with the provider (``forward``) and relay the answer. A 401 from the provider refreshes the token once and, when the body can be sent
 again, retries once.
 
 Requests normally arrive through the front door (``front``), which does the request id, the access
@@ -19,7 +18,6 @@ import time
 from starlette.types import Receive, Scope, Send
 
 from gateway.exceptions import GatewayError, error_response
-from gateway.proxy.access import refuse_connection
 from gateway.proxy.admission import admission_key
 from gateway.proxy.body import NO_BODY, CallerGone, read_body
 from gateway.proxy.forward import Answer, Outgoing
@@ -53,16 +51,11 @@ async def serve(
             key, scope, caller
         )
         call = admission.call
-        provider = admission.provider_name
-        token = proxy.tokens.cached(call.user_id, provider) or await proxy.tokens.load(
-            (call.user_id, provider)
+        token = proxy.tokens.cached(admission.token_key) or await proxy.tokens.load(
+            admission.token_key
         )
-        if not call.principal.namespace.admits_connection(
-            call.principal.client_id, token.created_by_client_id
-        ):
-            await refuse_connection(res.db, call, token.connection_id)
         if time.time() >= token.refresh_from:
-            token = await proxy.tokens.refresh_before_use(token, call.user_id, provider)
+            token = await proxy.tokens.refresh_before_use(token)
         if caller.sends_body:
             body = await read_body(caller, receive, proxy.replay_buffer)
         url = admission.url
@@ -80,7 +73,7 @@ async def serve(
         deadline = proxy.forwarder.deadline()
         reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
         if reply.status == 401:
-            reply = await _after_401(res, reply, outgoing, token, call.user_id, provider, deadline)
+            reply = await _after_401(res, reply, outgoing, token, deadline)
     except GatewayError as exc:
         await error_response(exc)(scope, receive, served.wrap(send))
         return
@@ -94,15 +87,13 @@ async def _after_401(
     reply: Answer,
     outgoing: Outgoing,
     token: UserToken,
-    user_id: str,
-    provider: str,
     deadline: float,
 ) -> Answer:
     """The token may have been revoked or rotated early: refresh once (unless another refresh
     already replaced it) and retry once; a body already streamed away gets the 401 back."""
     proxy = res.proxy
     try:
-        token = await proxy.tokens.replace(token, user_id, provider)
+        token = await proxy.tokens.replace(token)
     except BaseException:
         reply.response.close()
         raise

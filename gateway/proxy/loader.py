@@ -4,14 +4,15 @@ share one query.
 A replica that starts, or a burst of users not seen for a while, misses the cache for many users at
 once; a query each would queue them all behind the database pool. Here a miss waits for the end of
 the loop's current turn, and then everything missed in that turn is read with one query per
-provider (and per ``MAX_BATCH`` users); each caller gets its user's connection, or None. Callers
-asking for the same user share one read, and a caller that gives up (its request cancelled) leaves
-the read to the others.
+provider (and per ``MAX_BATCH`` users); each caller gets its user's connection in the space it
+asked for, or None. Callers asking for the same key share one read, and a caller that gives up (its
+request cancelled) leaves the read to the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import defaultdict
 
 from sqlalchemy import select
@@ -20,7 +21,12 @@ from gateway.kit.db import Database
 from gateway.models import Connection
 
 MAX_BATCH = 500
-Key = tuple[str, str]  # (user_id, provider)
+# (user_id, provider, space): the space is a confined client's id, or None for the shared one.
+Key = tuple[str, str, uuid.UUID | None]
+
+
+def key_of(connection: Connection) -> Key:
+    return (connection.user_id, connection.provider, connection.confined_to_client_id)
 
 
 class ConnectionLoader:
@@ -47,13 +53,14 @@ class ConnectionLoader:
         read.add_done_callback(self._reads.discard)
 
     async def _read(self, batch: dict[Key, asyncio.Future[Connection | None]]) -> None:
-        users: dict[str, list[str]] = defaultdict(list)
-        for user_id, provider in batch:
-            users[provider].append(user_id)
+        users: dict[str, set[str]] = defaultdict(set)
+        for user_id, provider, _space in batch:
+            users[provider].add(user_id)
         found: dict[Key, Connection] = {}
         try:
             async with self._db.transaction() as session:
-                for provider, user_ids in users.items():
+                for provider, wanted in users.items():
+                    user_ids = sorted(wanted)
                     for start in range(0, len(user_ids), MAX_BATCH):
                         rows = await session.scalars(
                             select(Connection).where(
@@ -61,7 +68,7 @@ class ConnectionLoader:
                                 Connection.user_id.in_(user_ids[start : start + MAX_BATCH]),
                             )
                         )
-                        found.update(((row.user_id, row.provider), row) for row in rows)
+                        found.update((key_of(row), row) for row in rows)
         except Exception as exc:
             for future in batch.values():
                 if not future.done():

@@ -1,9 +1,11 @@
 """The user's access token for a proxied call, read and decrypted once, then cached.
 
 A hit costs a dictionary lookup: no database round trip, no decryption. A miss reads the connection,
-checks it is usable and opens the token. The cache is dropped per user on every replica when the
-connection's token, status or owner changes (``listener``), so a refreshed token is picked up and a
-revoked one refused within moments everywhere.
+checks it is usable and opens the token. Tokens are cached per user, provider and space (a confined
+client's own, or the shared one), so a client finds only the connections of its space. The cache is
+dropped per key on every replica when the connection's token, status, owner or space changes
+(``listener``), so a refreshed token is picked up and a revoked one refused within moments
+everywhere.
 
 The refresh behaviour is the token lifecycle's: a token within its refresh margin is refreshed first
 (a still-valid one is used if the provider hiccups), and an upstream 401 refreshes once, unless
@@ -31,7 +33,7 @@ from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.errors import ProviderError
 from gateway.proxy.cache import LocalCache
-from gateway.proxy.loader import ConnectionLoader, Key
+from gateway.proxy.loader import ConnectionLoader, Key, key_of
 from gateway.settings import Settings
 from gateway.tokens.policy import refresh_margin
 from gateway.tokens.refresh import Refresher
@@ -44,7 +46,7 @@ RENEW_EVERY_SECONDS = 1.0
 @dataclass(frozen=True, repr=False)
 class UserToken:
     connection_id: uuid.UUID
-    created_by_client_id: uuid.UUID | None
+    key: Key
     version: int
     expires_at: datetime | None
     lifetime_seconds: int | None
@@ -60,7 +62,7 @@ class UserToken:
         lifetime = connection.token_lifetime_seconds
         return cls(
             connection_id=connection.id,
-            created_by_client_id=connection.created_by_client_id,
+            key=key_of(connection),
             version=connection.token_version,
             expires_at=expires_at,
             lifetime_seconds=lifetime,
@@ -92,9 +94,8 @@ class TokenSource:
         self._due: set[Key] = set()  # tokens to read again, together, shortly
         self._renewals: set[asyncio.Task[None]] = set()
 
-    def cached(self, user_id: str, provider: str) -> UserToken | None:
+    def cached(self, key: Key) -> UserToken | None:
         """The token if it is cached, else None (then ``load`` it)."""
-        key = (user_id, provider)
         cached, renew = self.cache.lookup(key)
         if renew:
             self._due.add(key)
@@ -119,7 +120,7 @@ class TokenSource:
         """The usable connection's token read from the database (with every other miss of this
         loop turn) and cached; 404, 409 or 410 otherwise (409 ``credentials_unreadable`` when its
         tokens do not open)."""
-        user_id, provider = key
+        user_id, provider, _space = key
         epoch = self.cache.epoch
         connection = await self._loader.load(key)
         if connection is None:
@@ -152,28 +153,36 @@ class TokenSource:
         await asyncio.gather(*self._renewals, return_exceptions=True)
         await self._loader.aclose()
 
-    async def refresh_before_use(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+    async def refresh_before_use(self, token: UserToken) -> UserToken:
         """A token past its ``refresh_from`` (the caller checks), refreshed before it is used;
         kept as it is, while still valid, if the provider hiccups."""
         try:
-            return await self._refresh(token, user_id, provider)
+            return await self._refresh(token)
         except ProviderError:
             if token.expires_at is not None and token.expires_at > utcnow():
                 return token
             raise
 
-    async def replace(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+    async def replace(self, token: UserToken) -> UserToken:
         """After the provider refused ``token`` (401): refreshed, or whatever replaced it since."""
-        return await self._refresh(token, user_id, provider)
+        return await self._refresh(token)
 
-    async def _refresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+    async def _refresh(self, token: UserToken) -> UserToken:
         epoch = self.cache.epoch
         fresh = await self._refresher.refresh(token.connection_id, seen_version=token.version)
         refreshed = UserToken.of(fresh.connection, self._keys, self._settings)
-        self.cache.put((user_id, provider), refreshed, epoch)
+        self.cache.put(refreshed.key, refreshed, epoch)
         return refreshed
 
     def connection_changed(self, payload: str) -> None:
-        """The listener's handler: ``{"user_id": ..., "provider": ...}`` of a changed connection."""
+        """The listener's handler: ``{"user_id": ..., "provider": ..., "space": ...}`` of a changed
+        connection (the space a client's id, or null for the shared one)."""
         changed = json.loads(payload)
-        self.cache.invalidate((str(changed["user_id"]), str(changed["provider"])))
+        space = changed["space"]
+        self.cache.invalidate(
+            (
+                str(changed["user_id"]),
+                str(changed["provider"]),
+                uuid.UUID(space) if space is not None else None,
+            )
+        )

@@ -30,6 +30,8 @@ FIELDS = {
     "id",
     "user_id",
     "provider",
+    "owner",
+    "confined",
     "status",
     "scopes",
     "access_token_expires_at",
@@ -160,6 +162,8 @@ async def test_a_connection_shows_its_state_and_times_but_never_a_token(
         "active",
     )
     assert "meetings:read" in body["scopes"]
+    # The client that connected the user owns it, in the shared space (it is not confined).
+    assert body["owner"].startswith("svc-") and body["confined"] is False
     for field in ("access_token_expires_at", "created_at", "updated_at"):
         assert RFC3339_Z.match(body[field]), body[field]
     assert body["last_refresh_error"] is None and body["consecutive_failures"] == 0

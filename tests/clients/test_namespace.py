@@ -3,13 +3,13 @@ import uuid
 import pytest
 
 from gateway.clients.namespace import PatternError, UserNamespace
+from gateway.clients.store import Principal
 
 
 def test_an_unrestricted_client_may_act_for_anyone() -> None:
     namespace = UserNamespace()
     assert namespace.unrestricted
     assert namespace.admits_user_id("anyone")
-    assert namespace.admits_connection(uuid.uuid4(), None)
 
 
 def test_a_pattern_must_match_the_whole_user_id() -> None:
@@ -19,12 +19,14 @@ def test_a_pattern_must_match_the_whole_user_id() -> None:
     assert not namespace.admits_user_id("xbilling-42")
 
 
-def test_own_users_only_admits_the_connections_the_client_created() -> None:
-    me, other = uuid.uuid4(), uuid.uuid4()
-    namespace = UserNamespace(own_users_only=True)
-    assert namespace.admits_connection(me, me)
-    assert not namespace.admits_connection(me, other)
-    assert not namespace.admits_connection(me, None), "an imported or legacy connection is no one's"
+def test_a_confined_client_lives_in_its_own_space_and_others_share_one() -> None:
+    confined, shared = uuid.uuid4(), uuid.uuid4()
+    assert principal(confined, UserNamespace(own_users_only=True)).space == confined
+    assert principal(shared, UserNamespace(user_pattern="b-.*")).space is None
+
+
+def principal(client_id: uuid.UUID, namespace: UserNamespace) -> Principal:
+    return Principal(client_id, "svc", frozenset({"connect"}), (), namespace)
 
 
 @pytest.mark.parametrize("pattern", ["", "(", "x" * 201])

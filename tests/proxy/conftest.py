@@ -103,8 +103,10 @@ async def seed_user(
     client_id: uuid.UUID | None = None,
     provider: str = "contio",
     user_id: str | None = None,
+    space: uuid.UUID | None = None,
 ) -> tuple[str, str]:
-    """A user with an active connection (written directly); returns the user id and the token."""
+    """A user with an active connection (written directly), owned by ``client_id`` in ``space``;
+    returns the user id and the token."""
     user_id = user_id or f"user-{uuid.uuid4().hex[:10]}"
     token = f"tok-{uuid.uuid4().hex}"
     async with db.transaction() as session:
@@ -124,6 +126,8 @@ async def seed_user(
             ),
             client_id=client_id,
             settings=echo.settings,
+            owner=client_id,
+            space=space,
         )
     return user_id, token
 

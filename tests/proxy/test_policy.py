@@ -101,19 +101,37 @@ async def test_a_client_confined_to_its_own_users_cannot_act_for_anothers(
 ) -> None:
     billing = await make_client(db, ["* /**"], own_users_only=True)
     crm = await make_client(db, ["* /**"])
-    own, _ = await seed_user(db, echo_gateway, client_id=billing.id)
+    own, _ = await seed_user(db, echo_gateway, client_id=billing.id, space=billing.id)
     theirs, _ = await seed_user(db, echo_gateway, client_id=crm.id)
     assert (
         await gw.get(f"/proxy/users/{own}/echo/x", headers=bearer(billing.key))
     ).status_code == 200
-    refused = await gw.get(f"/proxy/users/{theirs}/echo/x", headers=bearer(billing.key))
-    assert refused.status_code == 403
-    assert refused.json()["error"]["details"]["reason"] == "not_own_user"
     assert (
         await gw.get(f"/proxy/users/{theirs}/echo/x", headers=bearer(crm.key))
     ).status_code == 200
-    [event] = await refusals(db, billing.name)
-    assert event.connection_id is not None and event.details["user_id"] == theirs
+    # Each finds only the connections of its own space: the other's are not there at all.
+    for key, user_id in ((billing.key, theirs), (crm.key, own)):
+        missing = await gw.get(f"/proxy/users/{user_id}/echo/x", headers=bearer(key))
+        assert missing.status_code == 404
+        assert missing.json()["error"]["code"] == "connection_not_found"
+    assert not await refusals(db, billing.name)
+
+
+async def test_one_user_id_in_two_spaces_is_two_accounts(
+    gw: httpx.AsyncClient, db: Database, echo_gateway: EchoGateway
+) -> None:
+    billing = await make_client(db, ["* /**"], own_users_only=True)
+    crm = await make_client(db, ["* /**"])
+    user_id, shared_token = await seed_user(db, echo_gateway, client_id=crm.id)
+    _, own_token = await seed_user(
+        db, echo_gateway, client_id=billing.id, space=billing.id, user_id=user_id
+    )
+    assert shared_token != own_token
+    for key, token in ((billing.key, own_token), (crm.key, shared_token), (billing.key, own_token)):
+        response = await gw.get(f"/proxy/users/{user_id}/echo/auth", headers=bearer(key))
+        assert response.status_code == 200
+        authorization = [v for k, v in response.json()["headers"] if k == "authorization"]
+        assert authorization == [f"Bearer {token}"]
 
 
 async def test_a_client_confined_to_a_user_pattern(

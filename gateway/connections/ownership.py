@@ -1,0 +1,186 @@
+"""Who owns a connection, which space it lives in, and who may change it.
+
+Every connection has one owner: the service client whose flow created it, or ``operator`` (NULL)
+for connections an operator created or imported. Changing a connection (re-connect, a new identity,
+an import over it, a transfer) is for its owner and for operators: an admin-scope key or the CLI.
+
+Every connection lives in one space. A confined client (``own_users_only``) has a space of its own:
+it sees and uses only the connections there, and no one else sees or uses them. Unconfined clients
+share one space (NULL), each for the user ids its ``user_pattern`` admits; the first to connect a
+user owns that connection, and the others are refused (``ConnectionOwnedByOtherClient``). A
+connection stays in its space when its client's confinement is switched later; an operator moves
+it with ``transfer``, which also hands it to the target.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit import store as audit
+from gateway.clients.namespace import UserNamespace
+from gateway.clients.store import Principal, find_client, principal_of
+from gateway.connections import queries, store
+from gateway.connections.errors import (
+    ConnectionOwnedByOtherClient,
+    TransferConflict,
+    UserNotAllowed,
+)
+from gateway.models import Connection, ServiceClient
+
+OPERATOR = "operator"
+ADMIN_SCOPE = "admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting on connections: a service client, or an operator (``client_id`` None).
+
+    An admin-scope client is an operator too: it may change any connection, but it sees the
+    space its own confinement gives it and is held to its own ``user_pattern``.
+    """
+
+    client_id: uuid.UUID | None
+    operator: bool
+    space: uuid.UUID | None = None
+    namespace: UserNamespace = field(default_factory=UserNamespace)
+
+    @classmethod
+    def of(cls, principal: Principal) -> Actor:
+        return cls(
+            client_id=principal.client_id,
+            operator=ADMIN_SCOPE in principal.scopes,
+            space=principal.space,
+            namespace=principal.namespace,
+        )
+
+    @classmethod
+    def of_client(cls, client: ServiceClient) -> Actor:
+        return cls.of(principal_of(client))
+
+    def may_change(self, connection: Connection) -> bool:
+        return self.operator or (
+            self.client_id is not None and connection.owner_client_id == self.client_id
+        )
+
+
+AS_OPERATOR = Actor(client_id=None, operator=True)
+
+
+async def acting_client(session: AsyncSession, client_id: uuid.UUID) -> Actor:
+    """The actor a flow's client is now (its confinement and pattern as they are today)."""
+    client = await session.get(ServiceClient, client_id, populate_existing=True)
+    assert client is not None  # service clients are disabled, never deleted
+    return Actor.of_client(client)
+
+
+def check_user(namespace: UserNamespace, user_id: str) -> None:
+    """UserNotAllowed unless the client's ``user_pattern`` admits ``user_id``."""
+    if not namespace.admits_user_id(user_id):
+        raise UserNotAllowed("this service may not act for this user", details={"user_id": user_id})
+
+
+async def check_may_connect(
+    session: AsyncSession, actor: Actor, user_id: str, provider: str, *, lock: bool = False
+) -> Connection | None:
+    """Refuse a flow that would (re)connect a user the actor may not act for, or a connection in
+    its space it does not own; returns that connection (locked with ``lock``), if there is one."""
+    check_user(actor.namespace, user_id)
+    existing = await store.find(session, user_id, provider, actor.space, lock=lock)
+    if existing is not None and not actor.may_change(existing):
+        raise ConnectionOwnedByOtherClient(
+            "another service owns this user's connection; its owner or an operator may change "
+            "it, and an operator may transfer it",
+            details={
+                "user_id": user_id,
+                "provider": provider,
+                "owner": await owner_name(session, existing),
+            },
+        )
+    return existing
+
+
+async def owner_names(
+    session: AsyncSession, connections: Iterable[Connection]
+) -> dict[uuid.UUID, str]:
+    """The names of the clients owning ``connections`` (for ``owner_label``)."""
+    ids = {c.owner_client_id for c in connections if c.owner_client_id is not None}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(ServiceClient.id, ServiceClient.name).where(ServiceClient.id.in_(ids))
+    )
+    return {client_id: name for client_id, name in rows}
+
+
+def owner_label(connection: Connection, names: Mapping[uuid.UUID, str]) -> str:
+    """The owner as shown: a client's name, or ``operator``."""
+    if connection.owner_client_id is None:
+        return OPERATOR
+    return names.get(connection.owner_client_id, str(connection.owner_client_id))
+
+
+async def owner_name(session: AsyncSession, connection: Connection) -> str:
+    return owner_label(connection, await owner_names(session, [connection]))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a connection goes: its new owner (None: ``operator``) and the space that decides."""
+
+    owner: uuid.UUID | None
+    space: uuid.UUID | None
+    name: str
+    namespace: UserNamespace = field(default_factory=UserNamespace)
+
+
+async def target(session: AsyncSession, name: str) -> Target:
+    """``operator`` or a client's name; a confined client's space is its own, else shared."""
+    if name == OPERATOR:
+        return Target(owner=None, space=None, name=OPERATOR)
+    client = await find_client(session, name)
+    principal = principal_of(client)
+    return Target(
+        owner=client.id, space=principal.space, name=client.name, namespace=principal.namespace
+    )
+
+
+async def transfer(
+    session: AsyncSession, connection_id: uuid.UUID, to: str, *, actor: str
+) -> Connection:
+    """Give the connection to ``to`` and move it into that owner's space (an operator's act,
+    audited as ``connection.transferred``); TransferConflict when that space already holds one
+    for the user and provider."""
+    connection = await queries.get(session, connection_id, for_update=True)
+    moved_to = await target(session, to)
+    if moved_to.space != connection.confined_to_client_id:
+        occupant = await store.find(
+            session, connection.user_id, connection.provider, moved_to.space
+        )
+        if occupant is not None:
+            raise TransferConflict(
+                f"{moved_to.name}'s space already holds a {connection.provider} connection for "
+                "this user; revoke or transfer that one first",
+                details={"connection_id": str(connection.id), "existing": str(occupant.id)},
+            )
+    previous = await owner_name(session, connection)
+    connection.owner_client_id = moved_to.owner
+    connection.confined_to_client_id = moved_to.space
+    audit.record(
+        session,
+        actor=actor,
+        action="connection.transferred",
+        connection_id=connection.id,
+        details={
+            "from": previous,
+            "to": moved_to.name,
+            "confined": moved_to.space is not None,
+        },
+    )
+    await session.flush()
+    await session.refresh(connection)  # updated_at is the database's
+    return connection
