@@ -1,6 +1,6 @@
-"""Two listeners, one app: with ``serve --public-port`` the browser-facing routes get a port of their
-own, and only they answer there, so the internal API, proxy, console and metrics are never exposed to
-browsers (point the public load balancer at the public port only)."""
+"""Two listeners, one app: with ``serve --public-port`` the routes the internet must reach get a port
+of their own, and only they answer there, so the internal API, proxy, console and metrics are never
+exposed to browsers or providers (point the public load balancer at the public port only)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,30 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.exceptions import plain_error
 
-# What a user's browser needs: the connect redirect, the provider's callback, the provisioning code
-# page, and a health check for the load balancer in front of it.
-PUBLIC_PATHS = ("/connect", "/oauth/callback", "/healthz")
-PUBLIC_PREFIXES = ("/provision/",)
+GET = frozenset({"GET", "HEAD"})
+POST = frozenset({"POST"})
+
+# What the internet needs, by exact path: the connect redirect and the provider's callback (a user's
+# browser), the provider's webhooks, and a health check for the load balancer in front.
+PUBLIC_PATHS: dict[str, frozenset[str]] = {
+    "/connect": GET,
+    "/oauth/callback": GET,
+    "/webhooks/contio": POST,
+    "/healthz": GET,
+}
+# And by prefix: the provisioning code page, shown and submitted (``/provision/{provisioning_id}``).
+PUBLIC_PREFIXES: dict[str, frozenset[str]] = {"/provision/": GET | POST}
 
 
-def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+def is_public(path: str, method: str) -> bool:
+    """Whether ``method path`` answers on the public port; anything else is a 404 there."""
+    methods = PUBLIC_PATHS.get(path)
+    if methods is None:
+        methods = next(
+            (allowed for prefix, allowed in PUBLIC_PREFIXES.items() if path.startswith(prefix)),
+            frozenset(),
+        )
+    return method in methods
 
 
 def on_public_listener(scope: Scope, public_port: int | None) -> bool:
@@ -25,7 +41,7 @@ def on_public_listener(scope: Scope, public_port: int | None) -> bool:
 
 
 class PublicListener:
-    """Answers 404 on the public port for anything that is not a browser-facing route."""
+    """Answers 404 on the public port for any method and path that is not public."""
 
     def __init__(self, app: ASGIApp, public_port: int | None = None) -> None:
         self.app = app
@@ -35,7 +51,7 @@ class PublicListener:
         if (
             scope["type"] == "http"
             and on_public_listener(scope, self.public_port)
-            and not is_public(scope["path"])
+            and not is_public(scope["path"], scope["method"])
         ):
             response = plain_error(404, "not_found", "Not found.")
             await response(scope, receive, send)

@@ -1,107 +1,102 @@
-"""``serve --public-port``: browsers reach the connect routes there and nothing else."""
+"""``serve --public-port``: the internet reaches the connect routes, the provisioning page and the
+provider's webhooks there, and nothing else (tests/hostile/test_public.py probes every route)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import json
 import time
-from collections.abc import Iterator
+import uuid
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from sqlalchemy.engine import URL
 
 from gateway.cli import cli
-from gateway.kit.crypto import generate_key_entry
-from gateway.kit.db import sync_url
+from gateway.events.contio import signature
+from gateway.kit.db import Database
 from gateway.listeners import is_public
-from tests.fixtures.servers import free_port
+from gateway.models import ConnectionStatus
+from tests.e2e.flows import connect_new_user, load_connection
+from tests.fixtures.listeners import WEBHOOK_SECRET, Listeners
 
 
 @pytest.mark.parametrize(
-    ("path", "public"),
+    ("method", "path", "public"),
     [
-        ("/connect", True),
-        ("/oauth/callback", True),
-        ("/provision/abc", True),
-        ("/healthz", True),
-        ("/connections", False),
-        ("/connect/x", False),
-        ("/v1/connections", False),
-        ("/proxy/users/u/meetings", False),
-        ("/metrics", False),
-        ("/openapi.json", False),
-        ("/readyz", False),
+        ("GET", "/connect", True),
+        ("HEAD", "/connect", True),
+        ("POST", "/connect", False),
+        ("GET", "/oauth/callback", True),
+        ("GET", "/provision/abc", True),
+        ("POST", "/provision/abc", True),
+        ("DELETE", "/provision/abc", False),
+        ("POST", "/webhooks/contio", True),
+        ("GET", "/webhooks/contio", False),
+        ("GET", "/healthz", True),
+        ("GET", "/connections", False),
+        ("GET", "/connect/x", False),
+        ("GET", "/v1/connections", False),
+        ("GET", "/proxy/users/u/meetings", False),
+        ("GET", "/metrics", False),
+        ("GET", "/openapi.json", False),
+        ("GET", "/readyz", False),
+        ("GET", "/console/sign-in", False),
     ],
 )
-def test_only_browser_facing_paths_are_public(path: str, public: bool) -> None:
-    assert is_public(path) is public
+def test_only_internet_facing_routes_are_public(method: str, path: str, public: bool) -> None:
+    assert is_public(path, method) is public
 
 
-@pytest.fixture(scope="module")
-def two_listeners(database_url: URL) -> Iterator[tuple[str, str]]:
-    internal, public = free_port(), free_port()
-    env = {
-        **os.environ,
-        "GATEWAY_DATABASE_URL": sync_url(database_url),
-        "GATEWAY_ENCRYPTION_KEYS": generate_key_entry("k1"),
-        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{public}",
-        "GATEWAY_LOG_FORMAT": "text",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway",
-            "serve",
-            "--no-worker",
-            "--port",
-            str(internal),
-            "--public-port",
-            str(public),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    urls = (f"http://127.0.0.1:{internal}", f"http://127.0.0.1:{public}")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if all(httpx.get(f"{url}/healthz").status_code == 200 for url in urls):
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                raise RuntimeError(f"serve did not start: {output}")
-            time.sleep(0.05)
-        yield urls
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def test_the_public_port_serves_the_connect_routes(two_listeners: tuple[str, str]) -> None:
-    _, public = two_listeners
-    response = httpx.get(f"{public}/connect", params={"token": "nope"})
+async def test_the_public_port_serves_the_connect_routes(listeners: Listeners) -> None:
+    async with httpx.AsyncClient(base_url=listeners.public_url, timeout=10) as http:
+        response = await http.get("/connect", params={"token": "nope"})
     assert response.status_code == 400
     assert "text/html" in response.headers["content-type"]
+
+
+async def test_the_public_port_takes_the_providers_webhooks(
+    listeners: Listeners, http: httpx.AsyncClient, service_key: str, db: Database
+) -> None:
+    connection = await load_connection(db, await connect_new_user(http, service_key))
+    body = json.dumps(
+        {
+            "event_type": "user.connection.revoked",
+            "event_id": uuid.uuid4().hex,
+            "timestamp": int(time.time()),
+            "partner_app_id": "public-listener",
+            "data": {},
+            "for_user": {"id": connection.subject},
+        }
+    ).encode()
+    async with httpx.AsyncClient(base_url=listeners.public_url, timeout=10) as public:
+        forged = await public.post(
+            "/webhooks/contio", content=body, headers={"X-Contio-Signature": signature("no", body)}
+        )
+        untouched = await load_connection(db, connection.user_id)
+        taken = await public.post(
+            "/webhooks/contio",
+            content=body,
+            headers={"X-Contio-Signature": signature(WEBHOOK_SECRET, body)},
+        )
+    assert forged.status_code == 401
+    assert forged.json()["error"]["code"] == "invalid_signature"
+    assert untouched.status == ConnectionStatus.ACTIVE
+    assert taken.status_code == 200, taken.text
+    assert taken.json() == {"status": "processed"}
+    assert (await load_connection(db, connection.user_id)).status == ConnectionStatus.REVOKED
 
 
 @pytest.mark.parametrize(
     "path",
     ["/metrics", "/openapi.json", "/v1/connect-sessions", "/readyz", "/proxy/users/u/meetings"],
 )
-def test_the_public_port_hides_everything_else(two_listeners: tuple[str, str], path: str) -> None:
-    internal, public = two_listeners
-    hidden = httpx.get(f"{public}{path}")
+async def test_the_public_port_hides_everything_else(listeners: Listeners, path: str) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        hidden = await http.get(f"{listeners.public_url}{path}")
+        internal = await http.get(f"{listeners.url}{path}")
     assert hidden.status_code == 404
     assert hidden.json()["error"]["code"] == "not_found"
-    assert httpx.get(f"{internal}{path}").status_code != 404
+    assert internal.status_code != 404
 
 
 def test_the_same_port_twice_is_a_usage_error() -> None:

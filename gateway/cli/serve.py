@@ -30,8 +30,8 @@ YOUNG_GENERATION_THRESHOLD = 50_000
     "--public-port",
     type=int,
     default=None,
-    help="Serve the browser-facing routes (connect, callback, provisioning page) on this port "
-    "too; only they answer there.",
+    help="Serve the routes the internet must reach (connect, callback, provisioning page, "
+    "provider webhooks, /healthz) on this port too; only they answer there.",
 )
 @click.option(
     "--public-host",

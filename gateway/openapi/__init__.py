@@ -1,8 +1,10 @@
 """The OpenAPI 3.1 document of the gateway's HTTP interface, written by hand, one module per area.
 
 Each area module holds the ``PATHS`` and ``SCHEMAS`` of its endpoints; ``build`` puts them together,
-tagging every operation with its area, and ``document`` serves the result at ``/openapi.json``.
-The console (``/console``) is left out on purpose: it is HTML for people, not an API.
+tagging every operation with its area and marking with ``x-public: true`` those that also answer
+on the public listener (``serve --public-port``), and ``document`` serves the result at
+``/openapi.json``. The console (``/console``) is left out on purpose: it is HTML for people, not an
+API (tests/openapi/test_console.py fuzzes it without a document).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.listeners import is_public
 from gateway.openapi import (
     audit,
     common,
@@ -37,8 +40,15 @@ AREAS: tuple[tuple[str, ModuleType, str], ...] = (
 )
 
 
-def _tagged(path_item: dict[str, Any], tag: str) -> dict[str, Any]:
-    return {method: {**operation, "tags": [tag]} for method, operation in path_item.items()}
+def _tagged(path: str, path_item: dict[str, Any], tag: str) -> dict[str, Any]:
+    return {
+        method: {
+            **operation,
+            "tags": [tag],
+            **({"x-public": True} if is_public(path, method.upper()) else {}),
+        }
+        for method, operation in path_item.items()
+    }
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +58,7 @@ def build() -> dict[str, Any]:
     for tag, module, _ in AREAS:
         for path, item in module.PATHS.items():
             assert path not in paths, f"{path} is described twice"
-            paths[path] = _tagged(item, tag)
+            paths[path] = _tagged(path, item, tag)
         for name, schema in module.SCHEMAS.items():
             assert name not in schemas, f"schema {name} is defined twice"
             schemas[name] = schema
@@ -60,7 +70,9 @@ def build() -> dict[str, Any]:
             "description": "Connect users' OAuth accounts and call their APIs without holding "
             "tokens. Every error the gateway makes is the Error shape with Gateway-Error: 1; "
             "any route also answers 404 not_found for an unknown path and 405 "
-            "method_not_allowed (with Allow) for a method it does not take.",
+            "method_not_allowed (with Allow) for a method it does not take. With serve "
+            "--public-port, only the operations marked x-public answer on the public port; "
+            "everything else answers 404 not_found there.",
         },
         "servers": [{"url": "/"}],
         "security": [{"serviceKey": []}],

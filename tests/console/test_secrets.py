@@ -70,4 +70,4 @@ async def test_every_console_response_carries_the_security_headers(
 
 def test_the_console_is_not_a_public_path() -> None:
     for path in ("/console", "/console/", "/console/sign-in", "/console/connections"):
-        assert not is_public(path)
+        assert not is_public(path, "GET")
