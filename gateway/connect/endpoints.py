@@ -22,8 +22,10 @@ from gateway.models import ConnectSession
 from gateway.pages import failure_page, render
 from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderUnavailable
+from gateway.providers.spender import Spender
 from gateway.providers.tokens import TokenSet
 from gateway.resources import Resources, resources
+from gateway.tokens.budget import ShareExhausted
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ async def create_connect_session(request: Request) -> Response:
         raise BadRequest(
             "return_url is not one of GATEWAY_ALLOWED_RETURN_URLS", code="return_url_not_allowed"
         )
+    if res.refresher.budget is not None:  # refused now rather than at the callback
+        await res.refresher.budget.check(provider.name, Spender.client(principal.client_id))
     async with res.db.transaction() as session:
         connect_session, token = await sessions.create(
             session,
@@ -144,7 +148,11 @@ async def start_connect(request: Request) -> Response:
 
 
 async def _exchange(
-    res: Resources, provider: OAuthClient, connect_session: ConnectSession, request: Request
+    res: Resources,
+    provider: OAuthClient,
+    connect_session: ConnectSession,
+    request: Request,
+    spender: Spender,
 ) -> tuple[TokenSet, str]:
     params = request.query_params
     if "error" in params:
@@ -158,7 +166,16 @@ async def _exchange(
             code=params["code"],
             redirect_uri=res.settings.redirect_uri,
             code_verifier=sessions.code_verifier(connect_session, res.keys),
+            spender=spender,
         )
+    except ShareExhausted as exc:
+        raise ConnectFailure(
+            exc.code,
+            "This service has used its share of the provider's sign-ins for now; "
+            "open the connect link again later.",
+            connect_session,
+            status_code=exc.status_code,
+        ) from exc
     except ProviderUnavailable as exc:
         log.warning(
             "code exchange deferred for connect session %s: %s", connect_session.id, exc.code
@@ -175,10 +192,10 @@ async def _exchange(
             "token_exchange_failed", "The provider refused the sign-in.", connect_session
         ) from exc
     try:
-        subject = await provider.subject(tokens, nonce=connect_session.nonce)
+        subject = await provider.subject(tokens, nonce=connect_session.nonce, spender=spender)
     except GatewayError as exc:
         log.warning("no subject for connect session %s: %s", connect_session.id, exc.code)
-        await grants.discard(provider, tokens)
+        await grants.discard(provider, tokens, spender)
         raise ConnectFailure(
             "token_exchange_failed", "The provider's answer could not be verified.", connect_session
         ) from exc
@@ -204,7 +221,8 @@ async def callback(request: Request) -> Response:
             connect_session,
         )
     provider = res.providers.get(connect_session.provider)
-    tokens, subject = await _exchange(res, provider, connect_session, request)
+    spender = Spender.client(connect_session.service_client_id)
+    tokens, subject = await _exchange(res, provider, connect_session, request, spender)
 
     grant = grants.Grant(
         user_id=connect_session.user_id,
@@ -215,7 +233,7 @@ async def callback(request: Request) -> Response:
         replace_identity=connect_session.replace_identity,
         origin={"connect_session_id": str(connect_session.id)},
     )
-    async with grants.transaction(res.db, provider, tokens) as session:
+    async with grants.transaction(res.db, provider, tokens, spender) as session:
         if not await sessions.consume(session, connect_session):
             raise ConnectFailure(
                 "connect_session_used", "This connect link was already used.", connect_session

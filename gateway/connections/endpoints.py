@@ -16,6 +16,7 @@ from gateway.kit import query
 from gateway.kit.body import parse_json
 from gateway.kit.pagination import parse_limit
 from gateway.models import ConnectionStatus
+from gateway.providers.spender import OPERATOR
 from gateway.resources import Resources, resources
 
 LIST_PARAMETERS = ("user_id", "provider", "status", "limit", "cursor")
@@ -70,7 +71,7 @@ async def refresh_connection(request: Request) -> Response:
     await require_client(request, "admin")
     connection_id = queries.parse_id(request.path_params["connection_id"])
     res = resources(request)
-    connection = await refresh_now(res.db, res.refresher, connection_id)
+    connection = await refresh_now(res.db, res.refresher, connection_id, OPERATOR)
     return JSONResponse(connection_json(connection))
 
 
@@ -86,6 +87,7 @@ async def import_connection(request: Request) -> Response:
         body,
         actor=actor(principal),
         client_id=principal.client_id,
+        spender=OPERATOR,  # the admin API is an operator's
     )
     return JSONResponse(
         connection_json(imported.connection), status_code=201 if imported.created else 200

@@ -6,7 +6,7 @@ the call (``admission``: the service key, its rate limit, the path, the allow ru
 namespace), find the user's token (cached) and check the connection is one the client may use,
 refresh the token if it is about to expire, then exchange with the provider (``forward``) and
 relay the answer. A 401 from the provider refreshes the token once and, when the body can be sent
-again, retries once.
+again, retries once; within the 401 cool-down (``TokenSource.replace``) the 401 is relayed as it is.
 
 Requests normally arrive through the front door (``front``), which does the request id, the access
 log and the metrics; ``ProxyRoute`` mounts the same endpoint in Starlette's routing for the rest.
@@ -19,6 +19,7 @@ import time
 from starlette.types import Receive, Scope, Send
 
 from gateway.exceptions import GatewayError, error_response
+from gateway.providers.spender import Spender
 from gateway.proxy.access import refuse_connection
 from gateway.proxy.admission import admission_key
 from gateway.proxy.body import NO_BODY, CallerGone, read_body
@@ -62,7 +63,9 @@ async def serve(
         ):
             await refuse_connection(res.db, call, token.connection_id)
         if time.time() >= token.refresh_from:
-            token = await proxy.tokens.refresh_before_use(token, call.user_id, provider)
+            token = await proxy.tokens.refresh_before_use(
+                token, call.user_id, provider, Spender.client(call.principal.client_id)
+            )
         if caller.sends_body:
             body = await read_body(caller, receive, proxy.replay_buffer)
         url = admission.url
@@ -80,7 +83,10 @@ async def serve(
         deadline = proxy.forwarder.deadline()
         reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
         if reply.status == 401:
-            reply = await _after_401(res, reply, outgoing, token, call.user_id, provider, deadline)
+            spender = Spender.client(call.principal.client_id)
+            reply = await _after_401(
+                res, reply, outgoing, token, call.user_id, provider, spender, deadline
+            )
     except GatewayError as exc:
         await error_response(exc)(scope, receive, served.wrap(send))
         return
@@ -96,18 +102,21 @@ async def _after_401(
     token: UserToken,
     user_id: str,
     provider: str,
+    spender: Spender,
     deadline: float,
 ) -> Answer:
     """The token may have been revoked or rotated early: refresh once (unless another refresh
-    already replaced it) and retry once; a body already streamed away gets the 401 back."""
+    already replaced it) and retry once; a body already streamed away gets the 401 back, and so
+    does a token still in its cool-down (it was not replaced)."""
     proxy = res.proxy
     try:
-        token = await proxy.tokens.replace(token, user_id, provider)
+        replaced = await proxy.tokens.replace(token, user_id, provider, spender)
     except BaseException:
         reply.response.close()
         raise
-    if not outgoing.body.replayable:
+    if replaced.version == token.version or not outgoing.body.replayable:
         return reply
+    token = replaced
     reply.response.close()
     return await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
 

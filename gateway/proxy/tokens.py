@@ -7,7 +7,8 @@ revoked one refused within moments everywhere.
 
 The refresh behaviour is the token lifecycle's: a token within its refresh margin is refreshed first
 (a still-valid one is used if the provider hiccups), and an upstream 401 refreshes once, unless
-another refresh already replaced the token the call used.
+another refresh already replaced the token the call used or a 401 already refreshed it within the
+cool-down (then the 401 stands). Each refresh spends the calling client's share of the budget.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.errors import ProviderError
+from gateway.providers.spender import Spender
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.loader import ConnectionLoader, Key
 from gateway.settings import Settings
+from gateway.tokens import policy
 from gateway.tokens.policy import refresh_margin
 from gateway.tokens.refresh import Refresher
 
@@ -48,6 +51,7 @@ class UserToken:
     lifetime_seconds: int | None
     access_token: str
     refresh_from: float  # the Unix time from which the proxy refreshes before forwarding
+    unauthorized_refresh_at: datetime | None  # the connection's last 401-forced refresh
 
     def __repr__(self) -> str:
         return f"UserToken(connection_id={self.connection_id}, version={self.version}, token=***)"
@@ -68,6 +72,7 @@ class UserToken:
                 if expires_at is not None
                 else math.inf
             ),
+            unauthorized_refresh_at=connection.unauthorized_refresh_at,
         )
 
 
@@ -143,23 +148,35 @@ class TokenSource:
         await asyncio.gather(*self._renewals, return_exceptions=True)
         await self._loader.aclose()
 
-    async def refresh_before_use(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+    async def refresh_before_use(
+        self, token: UserToken, user_id: str, provider: str, spender: Spender
+    ) -> UserToken:
         """A token past its ``refresh_from`` (the caller checks), refreshed before it is used;
         kept as it is, while still valid, if the provider hiccups."""
         try:
-            return await self._refresh(token, user_id, provider)
+            return await self._refresh(token, user_id, provider, spender, rejected=False)
         except ProviderError:
             if token.expires_at is not None and token.expires_at > utcnow():
                 return token
             raise
 
-    async def replace(self, token: UserToken, user_id: str, provider: str) -> UserToken:
-        """After the provider refused ``token`` (401): refreshed, or whatever replaced it since."""
-        return await self._refresh(token, user_id, provider)
+    async def replace(
+        self, token: UserToken, user_id: str, provider: str, spender: Spender
+    ) -> UserToken:
+        """After the provider refused ``token`` (401): refreshed, or whatever replaced it since;
+        ``token`` itself while a 401 already refreshed it within the cool-down (nothing is read or
+        sent)."""
+        if not policy.refresh_after_401(token.unauthorized_refresh_at, utcnow(), self._settings):
+            return token
+        return await self._refresh(token, user_id, provider, spender, rejected=True)
 
-    async def _refresh(self, token: UserToken, user_id: str, provider: str) -> UserToken:
+    async def _refresh(
+        self, token: UserToken, user_id: str, provider: str, spender: Spender, *, rejected: bool
+    ) -> UserToken:
         epoch = self.cache.epoch
-        fresh = await self._refresher.refresh(token.connection_id, seen_version=token.version)
+        fresh = await self._refresher.refresh(
+            token.connection_id, spender=spender, seen_version=token.version, rejected=rejected
+        )
         refreshed = UserToken.of(fresh.connection, self._keys, self._settings)
         self.cache.put((user_id, provider), refreshed, epoch)
         return refreshed
