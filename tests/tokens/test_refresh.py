@@ -357,3 +357,43 @@ async def test_while_refreshes_fail_callers_try_the_provider_at_most_every_few_s
     await failed(seconds_ago=11)
     fresh = await refresher.refresh(connection.id, spender=OPERATOR)
     assert fresh.refreshed and fresh.connection.consecutive_failures == 0
+
+
+async def test_a_401_refreshes_a_connection_at_most_once_per_cooldown(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+    settings = stack.settings.model_copy(update={"proxy_401_refresh_cooldown_seconds": 60})
+    refresher = make_refresher(db, settings, provider_http)
+    first = await refresher.refresh(
+        connection.id, spender=OPERATOR, seen_version=connection.token_version, rejected=True
+    )
+    assert first.refreshed and first.connection.unauthorized_refresh_at is not None
+    again = await refresher.refresh(
+        connection.id, spender=OPERATOR, seen_version=first.connection.token_version, rejected=True
+    )
+    assert not again.refreshed
+    assert again.connection.token_version == first.connection.token_version
+    # Refreshes for any other reason are not held back by the cool-down.
+    ordinary = await refresher.refresh(
+        connection.id, spender=OPERATOR, seen_version=first.connection.token_version
+    )
+    assert ordinary.refreshed
+    # Once the cool-down has passed, a 401 refreshes again.
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id)
+            .values(unauthorized_refresh_at=datetime.now(UTC) - timedelta(seconds=61))
+        )
+    later = await refresher.refresh(
+        connection.id,
+        spender=OPERATOR,
+        seen_version=ordinary.connection.token_version,
+        rejected=True,
+    )
+    assert later.refreshed
