@@ -155,7 +155,8 @@ class TokenBudget:
         await self._admit(provider, spender, take=True)
 
     async def check(self, provider: str, spender: Spender) -> None:
-        """Raise as ``spend`` would, without taking anything: for refusing work early."""
+        """Raise ShareExhausted if ``spender``'s own share is spent, taking nothing: for refusing
+        work early (the rest of the window may have room again by the time the work spends)."""
         await self._admit(provider, spender, take=False)
 
     async def _admit(self, provider: str, spender: Spender, *, take: bool) -> None:
@@ -171,7 +172,7 @@ class TokenBudget:
                 )
             window = await _count(session, provider, rate)
             verdict = self.rules.verdict(spender, rate.requests, window.used)
-            if verdict is not Verdict.ADMIT:
+            if verdict is Verdict.SHARE_SPENT or (take and verdict is Verdict.BUDGET_SPENT):
                 raise self._refusal(provider, spender, rate, window, verdict)
             if not take:
                 return
