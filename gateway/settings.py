@@ -9,11 +9,12 @@ space-separated, never JSON. No secret has a default: commands that need one cal
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "GATEWAY_"
@@ -73,8 +74,20 @@ class Settings(BaseSettings):
     contio_admin_api_key: SecretStr | None = None
     contio_webhook_secrets: SecretStr | None = None
     contio_token_rate: str | None = None
-    # Share of every provider's token-endpoint budget kept for interactive requests.
+    # Shares of every provider's token-endpoint budget (fractions of its rate; docs/budget.md):
+    # what the refresher leaves to callers (it spends at most 1 - this), what is kept for the
+    # refresher alone, what is kept for operators alone, and the most one service client may spend
+    # per window (``token_rate_client_shares``, ``<client id>=<fraction>,...``, per client).
     token_rate_reserve: float = Field(default=0.1, ge=0, lt=1)
+    token_rate_refresher_reserve: float = Field(default=0.25, ge=0, lt=1)
+    token_rate_operator_reserve: float = Field(default=0.1, ge=0, lt=1)
+    token_rate_client_share: float = Field(default=0.2, gt=0, le=1)
+    token_rate_client_shares: Annotated[
+        dict[uuid.UUID, Annotated[float, Field(gt=0, le=1)]], NoDecode
+    ] = Field(default_factory=dict)
+    # An upstream 401 on the proxy refreshes a connection's token at most once per this long;
+    # meanwhile the provider's 401 is relayed as it is.
+    proxy_401_refresh_cooldown_seconds: int = Field(default=30, ge=0)
 
     refresh_at_fraction: float = Field(default=0.75, gt=0, lt=1)
     refresh_margin_seconds: int = Field(default=300, ge=0)
@@ -129,10 +142,34 @@ class Settings(BaseSettings):
     def _split(cls, value: object) -> tuple[str, ...]:
         return split_commas(value)
 
+    @field_validator("token_rate_client_shares", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = [item.partition("=") for item in split_commas(value)]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError("write each share as <client id>=<fraction>, comma-separated")
+        return {key.strip(): fraction.strip() for key, _, fraction in pairs}
+
     @field_validator("public_url", "contio_auth_url", "contio_api_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _reserves_fit(self) -> Settings:
+        if self.token_rate_refresher_reserve + self.token_rate_operator_reserve >= 1:
+            raise ValueError(
+                f"{ENV_PREFIX}TOKEN_RATE_REFRESHER_RESERVE + {ENV_PREFIX}TOKEN_RATE_OPERATOR_RESERVE "
+                "must be less than 1"
+            )
+        if self.token_rate_refresher_reserve > 1 - self.token_rate_reserve:
+            raise ValueError(
+                f"{ENV_PREFIX}TOKEN_RATE_REFRESHER_RESERVE cannot exceed what the refresher may "
+                f"spend (1 - {ENV_PREFIX}TOKEN_RATE_RESERVE)"
+            )
+        return self
 
     @property
     def redirect_uri(self) -> str:

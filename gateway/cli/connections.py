@@ -33,6 +33,7 @@ from gateway.connections.views import (
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.pagination import MAX_LIMIT
 from gateway.models import AuditEvent, Connection, ConnectionStatus, PendingRevocation
+from gateway.providers.spender import OPERATOR
 
 SHOWN_EVENTS = 10
 STATUS_MEANING = {
@@ -170,7 +171,7 @@ def refresh(connection_id: str, as_json: bool) -> None:
     wanted = parse_id(connection_id)
 
     async def work(runtime: Runtime) -> Connection:
-        return await refresh_now(runtime.db, runtime.refresher, wanted)
+        return await refresh_now(runtime.db, runtime.refresher, wanted, OPERATOR)
 
     connection = with_runtime(work)
     if as_json:

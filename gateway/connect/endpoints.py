@@ -27,8 +27,10 @@ from gateway.models import ConnectSession
 from gateway.pages import failure_page, render
 from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderUnavailable
+from gateway.providers.spender import Spender
 from gateway.providers.tokens import TokenSet
 from gateway.resources import Resources, resources
+from gateway.tokens.budget import ShareExhausted
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ async def create_connect_session(request: Request) -> Response:
         raise BadRequest(
             "return_url is not one of GATEWAY_ALLOWED_RETURN_URLS", code="return_url_not_allowed"
         )
+    if res.refresher.budget is not None:  # refused now rather than at the callback
+        await res.refresher.budget.check(provider.name, Spender.client(principal.client_id))
     async with res.db.transaction() as session:
         await ownership.check_may_connect(
             session, ownership.Actor.of(principal), body.user_id, provider.name
@@ -174,14 +178,27 @@ def _code(provider: OAuthClient, connect_session: ConnectSession, request: Reque
 
 
 async def _exchange(
-    res: Resources, provider: OAuthClient, connect_session: ConnectSession, code: str
+    res: Resources,
+    provider: OAuthClient,
+    connect_session: ConnectSession,
+    code: str,
+    spender: Spender,
 ) -> tuple[TokenSet, str]:
     try:
         tokens = await provider.exchange_code(
             code=code,
             redirect_uri=res.settings.redirect_uri,
             code_verifier=sessions.code_verifier(connect_session, res.keys),
+            spender=spender,
         )
+    except ShareExhausted as exc:
+        raise ConnectFailure(
+            exc.code,
+            "This service has used its share of the provider's sign-ins for now; "
+            "open the connect link again later.",
+            connect_session,
+            status_code=exc.status_code,
+        ) from exc
     except ProviderUnavailable as exc:
         log.warning(
             "code exchange deferred for connect session %s: %s", connect_session.id, exc.code
@@ -198,10 +215,10 @@ async def _exchange(
             "token_exchange_failed", "The provider refused the sign-in.", connect_session
         ) from exc
     try:
-        subject = await provider.subject(tokens, nonce=connect_session.nonce)
+        subject = await provider.subject(tokens, nonce=connect_session.nonce, spender=spender)
     except GatewayError as exc:
         log.warning("no subject for connect session %s: %s", connect_session.id, exc.code)
-        await grants.discard(provider, tokens)
+        await grants.discard(provider, tokens, spender)
         raise ConnectFailure(
             "token_exchange_failed", "The provider's answer could not be verified.", connect_session
         ) from exc
@@ -232,7 +249,8 @@ async def callback(request: Request) -> Response:
         code = _code(provider, connect_session, request)
         if not await sessions.claim(session, connect_session):
             raise _used(connect_session)
-    tokens, subject = await _exchange(res, provider, connect_session, code)
+    spender = Spender.client(connect_session.service_client_id)
+    tokens, subject = await _exchange(res, provider, connect_session, code, spender)
 
     grant = grants.Grant(
         user_id=connect_session.user_id,
@@ -243,7 +261,7 @@ async def callback(request: Request) -> Response:
         replace_identity=connect_session.replace_identity,
         origin={"connect_session_id": str(connect_session.id)},
     )
-    async with grants.transaction(res.db, provider, tokens) as session:
+    async with grants.transaction(res.db, provider, tokens, spender) as session:
         if not await sessions.consume(session, connect_session):
             raise _used(connect_session)
         try:

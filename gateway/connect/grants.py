@@ -24,6 +24,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection
 from gateway.providers.client import OAuthClient
+from gateway.providers.spender import Spender
 from gateway.providers.tokens import TokenSet
 from gateway.settings import Settings
 
@@ -51,7 +52,7 @@ class Grant:
 
 @asynccontextmanager
 async def transaction(
-    db: Database, provider: OAuthClient, tokens: TokenSet
+    db: Database, provider: OAuthClient, tokens: TokenSet, spender: Spender
 ) -> AsyncIterator[AsyncSession]:
     """A transaction to store ``tokens`` in; if a GatewayError ends it, the tokens are revoked
     (after the rollback: no transaction is held across the call to the provider)."""
@@ -59,7 +60,7 @@ async def transaction(
         async with db.transaction() as session:
             yield session
     except GatewayError:
-        await discard(provider, tokens)
+        await discard(provider, tokens, spender)
         raise
 
 
@@ -102,7 +103,7 @@ async def save(
     return connection, created
 
 
-async def discard(provider: OAuthClient, tokens: TokenSet) -> None:
+async def discard(provider: OAuthClient, tokens: TokenSet, spender: Spender) -> None:
     """Best effort: revoke tokens we obtained but will not keep."""
     token, hint = (
         (tokens.refresh_token, "refresh_token")
@@ -110,7 +111,7 @@ async def discard(provider: OAuthClient, tokens: TokenSet) -> None:
         else (tokens.access_token, "access_token")
     )
     try:
-        await provider.revoke(token.get_secret_value(), hint)
+        await provider.revoke(token.get_secret_value(), hint, spender=spender)
     except GatewayError as exc:
         log.warning("could not revoke discarded tokens: %s", exc.code)
 

@@ -21,6 +21,7 @@ from gateway.kit.body import parse_json
 from gateway.kit.db import Database
 from gateway.kit.pagination import parse_limit
 from gateway.models import Connection, ConnectionStatus
+from gateway.providers.spender import OPERATOR
 from gateway.resources import Resources, resources
 
 LIST_PARAMETERS = ("user_id", "provider", "status", "limit", "cursor")
@@ -104,7 +105,7 @@ async def refresh_connection(request: Request) -> Response:
     await require_client(request, "admin")
     connection_id = queries.parse_id(request.path_params["connection_id"])
     res = resources(request)
-    connection = await refresh_now(res.db, res.refresher, connection_id)
+    connection = await refresh_now(res.db, res.refresher, connection_id, OPERATOR)
     return JSONResponse(await shown(res.db, connection))
 
 
@@ -120,6 +121,7 @@ async def import_connection(request: Request) -> Response:
         body,
         actor=actor(principal),
         client_id=principal.client_id,
+        spender=OPERATOR,  # the admin API is an operator's
     )
     return JSONResponse(
         await shown(res.db, imported.connection), status_code=201 if imported.created else 200

@@ -46,6 +46,7 @@ from gateway.providers.client import OAuthClient
 from gateway.providers.contio_admin import connection_id
 from gateway.providers.errors import GrantRejected
 from gateway.providers.registry import ProviderRegistry
+from gateway.providers.spender import Spender
 from gateway.providers.tokens import TokenSet
 from gateway.settings import Settings
 
@@ -111,11 +112,12 @@ async def import_grant(
     *,
     actor: str,
     client_id: uuid.UUID | None,
+    spender: Spender,
 ) -> Imported:
     provider = providers.get(request.provider)
     async with db.transaction() as session:
         owner = await _owner(session, request, provider.name)
-    verified = await verify(provider, request)
+    verified = await verify(provider, request, spender)
     async with db.transaction() as session:
         previous = await _owner_kept(session, request, provider.name, owner)
         connection, created = await store.save_grant(
@@ -181,17 +183,18 @@ async def _owner_kept(
     return previous
 
 
-async def verify(provider: OAuthClient, request: ImportRequest) -> Verified:
-    """Check the tokens with the provider; InvalidTokens when it does not accept them."""
+async def verify(provider: OAuthClient, request: ImportRequest, spender: Spender) -> Verified:
+    """Check the tokens with the provider (spending ``spender``'s share of its budget);
+    InvalidTokens when it does not accept them."""
     config = await provider.load_config()
     if config.introspection_url is None:
-        return await _by_refresh(provider, request, subject=None)
-    grant = await provider.introspect(request.refresh_token.get_secret_value())
+        return await _by_refresh(provider, request, spender, subject=None)
+    grant = await provider.introspect(request.refresh_token.get_secret_value(), spender=spender)
     _require_active(grant, "refresh token", config.client_id)
-    access = await provider.introspect(request.access_token.get_secret_value())
+    access = await provider.introspect(request.access_token.get_secret_value(), spender=spender)
     if access.get("active") is not True:
         # Expired (or never valid): the grant is good, so a refresh gets a pair that works.
-        return await _by_refresh(provider, request, subject=_sub(grant))
+        return await _by_refresh(provider, request, spender, subject=_sub(grant))
     _require_active(access, "access token", config.client_id)
     subjects = {sub for sub in (_sub(access), _sub(grant)) if sub is not None}
     if len(subjects) > 1:
@@ -204,15 +207,15 @@ async def verify(provider: OAuthClient, request: ImportRequest) -> Verified:
         id_token=None,
         token_type="Bearer",
     )
-    subject = subjects.pop() if subjects else await _subject(provider, tokens)
+    subject = subjects.pop() if subjects else await _subject(provider, tokens, spender)
     return Verified(tokens, subject, connection_id(access) or connection_id(grant))
 
 
 async def _by_refresh(
-    provider: OAuthClient, request: ImportRequest, *, subject: str | None
+    provider: OAuthClient, request: ImportRequest, spender: Spender, *, subject: str | None
 ) -> Verified:
     try:
-        tokens = await provider.refresh(request.refresh_token.get_secret_value())
+        tokens = await provider.refresh(request.refresh_token.get_secret_value(), spender=spender)
     except GrantRejected as exc:
         raise InvalidTokens(
             "the provider rejected the refresh token",
@@ -220,12 +223,12 @@ async def _by_refresh(
         ) from exc
     if tokens.scopes is None and request.scopes is not None:
         tokens = dataclasses.replace(tokens, scopes=tuple(request.scopes))
-    return Verified(tokens, subject or await _subject(provider, tokens), None)
+    return Verified(tokens, subject or await _subject(provider, tokens, spender), None)
 
 
-async def _subject(provider: OAuthClient, tokens: TokenSet) -> str:
+async def _subject(provider: OAuthClient, tokens: TokenSet, spender: Spender) -> str:
     try:
-        return await provider.subject(tokens, nonce=None)
+        return await provider.subject(tokens, nonce=None, spender=spender)
     except GrantRejected as exc:
         raise InvalidTokens("the provider does not accept the access token") from exc
 

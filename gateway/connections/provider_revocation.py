@@ -27,6 +27,7 @@ from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderError, ProviderUnavailable
+from gateway.providers.spender import REFRESHER
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,8 @@ async def _grant_active(keys: KeyRing, provider: OAuthClient, connection: Connec
         if token is None:
             continue
         try:
-            answer = await provider.introspect(token)
+            # The provider's own event asked: the gateway's work, not a caller's.
+            answer = await provider.introspect(token, spender=REFRESHER)
         except ProviderUnavailable:
             raise
         except ProviderError as exc:

@@ -11,13 +11,17 @@ from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.errors import ProviderUnavailable
+from gateway.providers.spender import Spender
 from gateway.tokens.refresh import Refresher
 
 DEFAULT_RETRY_AFTER_SECONDS = 30
 
 
-async def refresh_now(db: Database, refresher: Refresher, connection_id: uuid.UUID) -> Connection:
-    """Refresh and return the connection as stored afterwards.
+async def refresh_now(
+    db: Database, refresher: Refresher, connection_id: uuid.UUID, spender: Spender
+) -> Connection:
+    """Refresh (spending ``spender``'s share of the budget) and return the connection as stored
+    afterwards.
 
     Raises ConnectionNotFound, ReauthRequired (409), ConnectionRevoked (410), or ProviderUnavailable
     (503) with a ``Retry-After``: the provider's, else when the refresher will try again.
@@ -25,7 +29,7 @@ async def refresh_now(db: Database, refresher: Refresher, connection_id: uuid.UU
     async with db.transaction() as session:
         await queries.get(session, connection_id)
     try:
-        await refresher.refresh(connection_id)
+        await refresher.refresh(connection_id, spender=spender)
     except ProviderUnavailable as exc:
         if "Retry-After" not in exc.headers:
             exc.headers["Retry-After"] = str(await _retry_after(db, connection_id))

@@ -45,6 +45,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.registry import ProviderRegistry
+from gateway.providers.spender import OPERATOR
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ class Revoker:
         if claim is None:
             pending = await self.upstream.is_pending(connection_id)
         else:
-            pending = not await self.upstream.attempt(claim)
+            pending = not await self.upstream.attempt(claim, OPERATOR)  # an operator revokes
         async with self._db.transaction() as session:
             connection = await queries.get(session, connection_id)
         upstream: UpstreamState = "pending" if pending else "done"

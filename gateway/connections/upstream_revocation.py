@@ -43,8 +43,8 @@ from gateway.providers.contio import CONTIO
 from gateway.providers.contio_admin import ContioAdmin, connection_id, contio_admin
 from gateway.providers.errors import ProviderError, ProviderUnavailable
 from gateway.providers.registry import ProviderRegistry
+from gateway.providers.spender import REFRESHER, Spender
 from gateway.settings import Settings
-from gateway.tokens import budget
 from gateway.tokens.policy import backoff_seconds
 
 log = logging.getLogger(__name__)
@@ -167,16 +167,17 @@ class UpstreamRevoker:
             )
         return bool(found)
 
-    async def attempt(self, claim: Claim) -> bool:
-        """One try at revoking ``claim``'s tokens upstream; True when the provider has them revoked."""
+    async def attempt(self, claim: Claim, spender: Spender) -> bool:
+        """One try at revoking ``claim``'s tokens upstream, spending ``spender``'s share of the
+        budget; True when the provider has them revoked."""
         known = claim.provider_connection_id
         error: GatewayError | None = None
         try:
             provider = self._providers.get(claim.provider)
             admin = await self._admin_for(claim)
             if admin is not None and known is None:
-                known = await _learn_connection_id(provider, claim.tokens)
-            await _revoke_tokens(provider, claim.tokens)
+                known = await _learn_connection_id(provider, claim.tokens, spender)
+            await _revoke_tokens(provider, claim.tokens, spender)
             if admin is not None and known is not None:
                 await admin.revoke_connection(known)
             elif admin is not None:
@@ -215,7 +216,7 @@ class UpstreamRevoker:
 
         async def one(claim: Claim) -> None:
             async with gate:
-                await self.attempt(claim)
+                await self.attempt(claim, REFRESHER)
 
         await asyncio.gather(*(one(claim) for claim in claims))
         return len(rows)
@@ -224,8 +225,7 @@ class UpstreamRevoker:
         """Retry due rows until ``stop``; a full batch goes round again at once."""
         while not stop.is_set():
             try:
-                with budget.background():  # what no one is waiting on yields to what someone is
-                    claimed = await self.retry_due()
+                claimed = await self.retry_due()
             except Exception:
                 log.exception("upstream revocation cycle failed; trying again next cycle")
                 claimed = 0
@@ -326,21 +326,29 @@ class UpstreamRevoker:
         )
 
 
-async def _revoke_tokens(provider: OAuthClient, tokens: Tokens) -> None:
+async def _revoke_tokens(provider: OAuthClient, tokens: Tokens, spender: Spender) -> None:
     # The refresh token first: revoking it ends the grant, its access tokens included (RFC 7009 §2.1).
     if tokens.refresh_token is not None:
-        await provider.revoke(tokens.refresh_token.get_secret_value(), "refresh_token")
+        await provider.revoke(
+            tokens.refresh_token.get_secret_value(), "refresh_token", spender=spender
+        )
     if tokens.access_token is not None:
-        await provider.revoke(tokens.access_token.get_secret_value(), "access_token")
+        await provider.revoke(
+            tokens.access_token.get_secret_value(), "access_token", spender=spender
+        )
 
 
-async def _learn_connection_id(provider: OAuthClient, tokens: Tokens) -> str | None:
+async def _learn_connection_id(
+    provider: OAuthClient, tokens: Tokens, spender: Spender
+) -> str | None:
     """Ask introspection for the provider's connection id, before the tokens stop being active."""
     for token in (tokens.refresh_token, tokens.access_token):
         if token is None:
             continue
         try:
-            found = connection_id(await provider.introspect(token.get_secret_value()))
+            found = connection_id(
+                await provider.introspect(token.get_secret_value(), spender=spender)
+            )
         except ProviderUnavailable:
             raise
         except ProviderError as exc:

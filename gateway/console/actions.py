@@ -22,6 +22,7 @@ from gateway.console.guard import Operator, operator_page
 from gateway.console.render import page
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import rfc3339, utcnow
+from gateway.providers.spender import OPERATOR
 from gateway.resources import resources
 
 UPSTREAM = {
@@ -93,7 +94,7 @@ async def refresh(request: Request, operator: Operator) -> Response:
     res = resources(request)
     connection_id = queries.parse_id(request.path_params["connection_id"])
     try:
-        connection = await refresh_now(res.db, res.refresher, connection_id)
+        connection = await refresh_now(res.db, res.refresher, connection_id, OPERATOR)
     except ConnectionNotFound:
         raise
     except GatewayError as exc:

@@ -22,14 +22,15 @@ class Metrics:
         self.refreshes = Counter(
             "gateway_refreshes",
             "Refresh attempts by this process, by outcome "
-            "(success, reauth_required, credentials_unreadable, client_rejected, transient, deferred).",
+            "(success, reauth_required, credentials_unreadable, client_rejected, transient, deferred,"
+            " cooling_down).",
             ["provider", "outcome"],
             registry=self.registry,
         )
         self.budget_refusals = Counter(
             "gateway_token_budget_refusals",
             "Token-endpoint requests this process did not send because the budget was spent.",
-            ["provider", "priority"],
+            ["provider", "spender"],  # refresher, operator or client
             registry=self.registry,
         )
         self.connections = Gauge(

@@ -73,6 +73,8 @@ class Connection(IdMixin, TimestampMixin, Base):
     refresh_token_expires_at: Mapped[datetime | None]
     next_refresh_at: Mapped[datetime | None]
     last_refreshed_at: Mapped[datetime | None]
+    # When an upstream 401 on the proxy last made the gateway refresh (the 401 cool-down's start).
+    unauthorized_refresh_at: Mapped[datetime | None]
     last_refresh_error: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The cross-process refresh lease: whoever holds it (until it expires) may call the provider.

@@ -21,12 +21,13 @@ class ProviderBreaker(Base):
 
 
 class TokenBudgetWindow(Base):
-    """Token-endpoint requests spent per provider per fixed window, shared by every replica."""
+    """Token-endpoint requests spent per provider, spender and slot, shared by every replica."""
 
     __tablename__ = "token_budget_windows"
-    __table_args__ = (PrimaryKeyConstraint("provider", "window_start"),)
+    __table_args__ = (PrimaryKeyConstraint("provider", "spender", "window_start"),)
 
     provider: Mapped[str] = mapped_column(String(64))
+    spender: Mapped[str] = mapped_column(String(64))  # refresher, operator or client:<id>
     window_start: Mapped[datetime]
     used: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -97,6 +97,12 @@ PATHS: dict[str, Any] = {
                     "space (details.owner names it).",
                     "connection_owned_by_other_client",
                 ),
+                "429": error(
+                    "This client's share of the provider's OAuth budget is spent "
+                    "(details.share); see Retry-After.",
+                    "token_budget_share_exhausted",
+                    retry_after=True,
+                ),
                 "503": DATABASE_DOWN,
             },
         }
@@ -165,6 +171,12 @@ PATHS: dict[str, Any] = {
                     "The user signed in as a different provider account than the one already "
                     "connected, and the session did not ask to replace it; nothing was stored.",
                     "identity_mismatch",
+                    html=True,
+                ),
+                "429": error(
+                    "The service's share of the provider's OAuth budget is spent; nothing was "
+                    "stored: open the connect link again later.",
+                    "token_budget_share_exhausted",
                     html=True,
                 ),
                 "503": unavailable(

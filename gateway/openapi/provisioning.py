@@ -150,6 +150,11 @@ GONE = error(
     "code_expired",
     "session_expired",
 )
+SHARE_SPENT = error(
+    "This client's share of the provider's OAuth budget is spent (details.share); see Retry-After.",
+    "token_budget_share_exhausted",
+    retry_after=True,
+)
 UNAVAILABLE = unavailable(
     "The provider is unavailable or the OAuth budget is spent; retry after Retry-After.",
     "provider_unavailable",
@@ -202,6 +207,7 @@ PATHS: dict[str, Any] = {
                 "422": error(
                     "The Idempotency-Key was used with another body.", "idempotency_key_reused"
                 ),
+                "429": SHARE_SPENT,
                 "502": error(
                     "The provider refused the gateway's client or failed.",
                     "provider_error",
@@ -252,6 +258,7 @@ PATHS: dict[str, Any] = {
                 "404": NOT_FOUND,
                 "409": CONFLICT,
                 "410": GONE,
+                "429": SHARE_SPENT,
                 "502": error(
                     "The provider failed the flow.",
                     "provider_error",
@@ -303,6 +310,10 @@ PATHS: dict[str, Any] = {
                     "(the form again)."
                 ),
                 "410": html_page("code_expired, session_expired."),
+                "429": html_page(
+                    "token_budget_share_exhausted: the form again, while the client's share of "
+                    "the OAuth budget is spent (Retry-After)."
+                ),
                 "502": html_page("provider_error, grant_rejected: the provider failed the flow."),
                 "503": {
                     "description": "The form again (an HTML page) while the provider is "

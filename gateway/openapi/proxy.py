@@ -80,8 +80,10 @@ OPERATION: dict[str, Any] = {
         ),
         "410": error("The connection was revoked.", "connection_revoked"),
         "429": error(
-            "The client's rate limit (per replica) is spent; see Retry-After.",
+            "The client's rate limit (per replica) is spent, or the token needed refreshing and "
+            "the client's share of the OAuth budget is spent (details.share); see Retry-After.",
             "rate_limited",
+            "token_budget_share_exhausted",
             retry_after=True,
         ),
         "502": error(

@@ -29,6 +29,7 @@ from gateway.providers.errors import (
     unavailable_from_response,
 )
 from gateway.providers.id_token import IdTokenValidator
+from gateway.providers.spender import Spender
 from gateway.providers.tokens import TokenSet
 
 logger = logging.getLogger(__name__)
@@ -37,13 +38,17 @@ JSON_ACCEPT = {"Accept": "application/json"}
 
 
 class TokenGate(Protocol):
-    """Admits each request to a provider's OAuth endpoints (the rate budget), or raises."""
+    """Admits each request to a provider's OAuth endpoints within ``spender``'s share of the rate
+    budget, or raises."""
 
-    async def spend(self, provider: str) -> None: ...
+    async def spend(self, provider: str, spender: Spender) -> None: ...
 
 
 class OAuthClient:
     """Authorization URLs, token requests, revocation, introspection, userinfo and ID tokens.
+
+    Every request to the provider's OAuth endpoints names its ``spender``: the budget counts it
+    against that caller's share.
 
     A provider given by its issuer learns its endpoints on first use (one discovery, then cached);
     the attributes that need no network (``name``, ``issuer``, ``scopes``, ``pkce``,
@@ -149,7 +154,7 @@ class OAuthClient:
         )
 
     async def exchange_code(
-        self, *, code: str, redirect_uri: str, code_verifier: str | None
+        self, *, code: str, redirect_uri: str, code_verifier: str | None, spender: Spender
     ) -> TokenSet:
         config = await self.load_config()
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
@@ -157,9 +162,9 @@ class OAuthClient:
             if not code_verifier:
                 raise ValueError(f"provider {self.name!r} uses PKCE: pass the code_verifier")
             form["code_verifier"] = code_verifier
-        return await self._token_request(config, form, "code exchange")
+        return await self._token_request(config, form, "code exchange", spender)
 
-    async def refresh(self, refresh_token: str) -> TokenSet:
+    async def refresh(self, refresh_token: str, *, spender: Spender) -> TokenSet:
         """New tokens for a refresh token.
 
         When the provider does not rotate refresh tokens (no ``refresh_token`` in the response),
@@ -167,26 +172,26 @@ class OAuthClient:
         """
         config = await self.load_config()
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        tokens = await self._token_request(config, form, "token refresh")
+        tokens = await self._token_request(config, form, "token refresh", spender)
         if tokens.refresh_token is None:
             return dataclasses.replace(tokens, refresh_token=SecretStr(refresh_token))
         return tokens
 
-    async def revoke(self, token: str, token_type_hint: str) -> None:
+    async def revoke(self, token: str, token_type_hint: str, *, spender: Spender) -> None:
         """RFC 7009. Does nothing when the provider has no revocation endpoint."""
         config = await self.load_config()
         if config.revocation_url is None:
             return
         form = {"token": token, "token_type_hint": token_type_hint}
-        await self._authenticated_post(config, config.revocation_url, form, "revocation")
+        await self._authenticated_post(config, config.revocation_url, form, "revocation", spender)
 
-    async def introspect(self, token: str) -> dict[str, object]:
+    async def introspect(self, token: str, *, spender: Spender) -> dict[str, object]:
         """RFC 7662: the provider's view of a token (``active``, ``sub``, ``scope``, ``exp``...)."""
         config = await self.load_config()
         if config.introspection_url is None:
             raise ProviderError(f"{self.name} has no introspection endpoint", provider=self.name)
         response = await self._authenticated_post(
-            config, config.introspection_url, {"token": token}, "introspection"
+            config, config.introspection_url, {"token": token}, "introspection", spender
         )
         return self._json_object(response, "introspection")
 
@@ -218,7 +223,7 @@ class OAuthClient:
             )
         return await self._validator.validate(id_token, nonce=nonce)
 
-    async def subject(self, tokens: TokenSet, *, nonce: str | None) -> str:
+    async def subject(self, tokens: TokenSet, *, nonce: str | None, spender: Spender) -> str:
         """The provider's id for the user: from the ID token, else userinfo, else introspection."""
         if tokens.id_token is not None:
             claims = await self.validate_id_token(tokens.id_token.get_secret_value(), nonce=nonce)
@@ -237,7 +242,7 @@ class OAuthClient:
             if sub is not None:
                 return sub
         if config.introspection_url is not None:
-            info = await self.introspect(access_token)
+            info = await self.introspect(access_token, spender=spender)
             if info.get("active") is not True:
                 raise GrantRejected(
                     f"{self.name} says the new access token is not active", provider=self.name
@@ -251,12 +256,14 @@ class OAuthClient:
         )
 
     async def _token_request(
-        self, config: ProviderConfig, form: dict[str, str], what: str
+        self, config: ProviderConfig, form: dict[str, str], what: str, spender: Spender
     ) -> TokenSet:
-        response = await self._authenticated_post(config, config.token_url, form, what)
+        response = await self._authenticated_post(config, config.token_url, form, what, spender)
         return TokenSet.from_response(json_body(response), provider=self.name)
 
-    async def post_json(self, url: str, body: Mapping[str, object], what: str) -> httpx.Response:
+    async def post_json(
+        self, url: str, body: Mapping[str, object], what: str, *, spender: Spender
+    ) -> httpx.Response:
         """POST JSON as the gateway's client: Basic auth and ``client_id`` in the body, as Contio's
         partner endpoints (``/auth/*``, ``POST /oauth2/authorize``) want.
 
@@ -274,13 +281,18 @@ class OAuthClient:
             }
             return await self._send("POST", url, what, json=payload, headers=headers)
 
-        response = await self._as_client(config, send)
+        response = await self._as_client(config, send, spender)
         if response.status_code == 429 or response.status_code >= 500:
             raise unavailable_from_response(self.name, what, response)
         return response
 
     async def _authenticated_post(
-        self, config: ProviderConfig, url: str, form: Mapping[str, str], what: str
+        self,
+        config: ProviderConfig,
+        url: str,
+        form: Mapping[str, str],
+        what: str,
+        spender: Spender,
     ) -> httpx.Response:
         """POST a form as the gateway's client; any failure becomes a ProviderError."""
 
@@ -294,20 +306,23 @@ class OAuthClient:
                 data["client_secret"] = secret.get_secret_value()
             return await self._send("POST", url, what, data=data, headers=headers)
 
-        response = await self._as_client(config, send)
+        response = await self._as_client(config, send, spender)
         if not response.is_success:
             raise error_from_response(self.name, what, response)
         return response
 
     async def _as_client(
-        self, config: ProviderConfig, send: Callable[[SecretStr], Awaitable[httpx.Response]]
+        self,
+        config: ProviderConfig,
+        send: Callable[[SecretStr], Awaitable[httpx.Response]],
+        spender: Spender,
     ) -> httpx.Response:
         """Send with each client secret in turn until one is not refused as ``invalid_client``
         (the overlap of a rotation); every attempt spends the budget. Returns the last answer."""
         response: httpx.Response | None = None
         for index, secret in enumerate(config.client_secrets):
             if self._gate is not None:
-                await self._gate.spend(self.name)
+                await self._gate.spend(self.name, spender)
             response = await send(secret)
             if (
                 response.is_success

@@ -40,6 +40,7 @@ from gateway.providers.errors import (
     json_body,
     oauth_error_fields,
 )
+from gateway.providers.spender import Spender
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +128,17 @@ class AuthorizationCode:
 
 
 class PartnerAuth:
-    """One provider's partner-auth endpoints, spoken through its ``OAuthClient``."""
+    """One provider's partner-auth endpoints, spoken through its ``OAuthClient`` for ``spender``
+    (whose share of the budget every request spends)."""
 
-    def __init__(self, client: OAuthClient) -> None:
+    def __init__(self, client: OAuthClient, spender: Spender) -> None:
         if client.name not in SUPPORTED:
             raise PartnerAuthUnsupported(
                 f"provider {client.name!r} does not offer partner-auth provisioning",
                 details={"provider": client.name},
             )
         self.client = client
+        self.spender = spender
 
     @property
     def name(self) -> str:
@@ -213,7 +216,7 @@ class PartnerAuth:
                 f"{self.name}'s authorize URL does not end in {AUTHORIZE_PATH}",
                 details={"provider": self.name},
             )
-        return await self.client.post_json(base + path, body, what)
+        return await self.client.post_json(base + path, body, what, spender=self.spender)
 
     def _initiate_error(self, response: httpx.Response) -> Exception:
         code, message, body = self._fields(response)

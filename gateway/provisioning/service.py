@@ -32,6 +32,7 @@ from gateway.providers.partner_auth import (
     SessionExpired,
 )
 from gateway.providers.pkce import code_challenge, new_code_verifier, new_state
+from gateway.providers.spender import Spender
 from gateway.providers.tokens import TokenSet
 from gateway.provisioning import store
 from gateway.provisioning.errors import (
@@ -91,7 +92,7 @@ async def initiate(
     res: Resources, client_id: uuid.UUID, body: ProvisioningRequest
 ) -> store.NewProvisioning:
     """Have the provider provision the user and mail them a code; nothing is stored yet."""
-    partner = PartnerAuth(res.providers.get(body.provider))
+    partner = PartnerAuth(res.providers.get(body.provider), Spender.client(client_id))
     try:
         challenge = await partner.initiate(
             email=body.email,
@@ -174,7 +175,9 @@ def _refusal(provisioning: Provisioning, now: datetime) -> GatewayError | None:
 async def _finish(
     res: Resources, provisioning: Provisioning, code: str, challenge: str | None
 ) -> Provisioning:
-    partner = PartnerAuth(res.providers.get(provisioning.provider))
+    partner = PartnerAuth(
+        res.providers.get(provisioning.provider), Spender.client(provisioning.service_client_id)
+    )
     if provisioning.status is ProvisioningStatus.CODE_SENT:
         assert challenge is not None  # erased only when the code is answered or the row closed
         await _answer(res, partner, provisioning, code, challenge)
@@ -249,12 +252,13 @@ async def _consent(
         code=granted.code.get_secret_value(),
         redirect_uri=res.settings.redirect_uri,
         code_verifier=verifier,
+        spender=partner.spender,
     )
     try:
         # No nonce: the headless authorize takes none, so the ID token carries none to check.
-        subject = await provider.subject(tokens, nonce=None)
+        subject = await provider.subject(tokens, nonce=None, spender=partner.spender)
     except GatewayError:
-        await grants.discard(provider, tokens)
+        await grants.discard(provider, tokens, partner.spender)
         raise
     return tokens, subject
 
@@ -277,7 +281,7 @@ async def _keep(
         origin={"provisioning_id": str(provisioning.id)},
     )
     try:
-        async with grants.transaction(res.db, partner.client, tokens) as session:
+        async with grants.transaction(res.db, partner.client, tokens, partner.spender) as session:
             row = await store.reload(session, provisioning.id)
             finished = row.status not in OPEN  # another verify finished after our lease ran out
             if not finished:
@@ -287,7 +291,7 @@ async def _keep(
         await _close(res, provisioning.id, exc.code)
         raise
     if finished:
-        await grants.discard(partner.client, tokens)
+        await grants.discard(partner.client, tokens, partner.spender)
         if row.status is ProvisioningStatus.FAILED:
             raise failure(row.failure_code)
         return row

@@ -4,8 +4,9 @@ A plain ASGI endpoint: on the hot path there is no Request or Response object, n
 trip and no decryption once the call's admission and the user's token are cached. In order: admit
 the call (``admission``: the service key, its rate limit, the path, the allow rules and the user
 namespace), find the user's token in the client's space (cached), refresh the token if it is about
-to expire, then exchange with the provider (``forward``) and relay the answer. A 401 from the provider refreshes the token once and, when the body can be sent
-again, retries once.
+to expire, then exchange with the provider (``forward``) and relay the answer. A 401 from the
+provider refreshes the token once and, when the body can be sent again, retries once; within the 401
+cool-down (``TokenSource.replace``) the 401 is relayed as it is.
 
 Requests normally arrive through the front door (``front``), which does the request id, the access
 log and the metrics; ``ProxyRoute`` mounts the same endpoint in Starlette's routing for the rest.
@@ -18,6 +19,7 @@ import time
 from starlette.types import Receive, Scope, Send
 
 from gateway.exceptions import GatewayError, error_response
+from gateway.providers.spender import Spender
 from gateway.proxy.admission import admission_key
 from gateway.proxy.body import NO_BODY, CallerGone, read_body
 from gateway.proxy.forward import Answer, Outgoing
@@ -55,7 +57,9 @@ async def serve(
             admission.token_key
         )
         if time.time() >= token.refresh_from:
-            token = await proxy.tokens.refresh_before_use(token)
+            token = await proxy.tokens.refresh_before_use(
+                token, Spender.client(call.principal.client_id)
+            )
         if caller.sends_body:
             body = await read_body(caller, receive, proxy.replay_buffer)
         url = admission.url
@@ -73,7 +77,8 @@ async def serve(
         deadline = proxy.forwarder.deadline()
         reply = await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
         if reply.status == 401:
-            reply = await _after_401(res, reply, outgoing, token, deadline)
+            spender = Spender.client(call.principal.client_id)
+            reply = await _after_401(res, reply, outgoing, token, spender, deadline)
     except GatewayError as exc:
         await error_response(exc)(scope, receive, served.wrap(send))
         return
@@ -87,18 +92,21 @@ async def _after_401(
     reply: Answer,
     outgoing: Outgoing,
     token: UserToken,
+    spender: Spender,
     deadline: float,
 ) -> Answer:
     """The token may have been revoked or rotated early: refresh once (unless another refresh
-    already replaced it) and retry once; a body already streamed away gets the 401 back."""
+    already replaced it) and retry once; a body already streamed away gets the 401 back, and so
+    does a token still in its cool-down (it was not replaced)."""
     proxy = res.proxy
     try:
-        token = await proxy.tokens.replace(token)
+        replaced = await proxy.tokens.replace(token, spender)
     except BaseException:
         reply.response.close()
         raise
-    if not outgoing.body.replayable:
+    if replaced.version == token.version or not outgoing.body.replayable:
         return reply
+    token = replaced
     reply.response.close()
     return await proxy.forwarder.exchange(outgoing, token.access_token, deadline)
 

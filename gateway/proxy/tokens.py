@@ -9,9 +9,11 @@ everywhere.
 
 The refresh behaviour is the token lifecycle's: a token within its refresh margin is refreshed first
 (a still-valid one is used if the provider hiccups), and an upstream 401 refreshes once, unless
-another refresh already replaced the token the call used. An access token that does not open with
-the key ring is refreshed too: the refresh replaces it if the refresh token opens, and otherwise marks
-the connection ``credentials_unreadable`` and answers 409 with that code.
+another refresh already replaced the token the call used or a 401 already refreshed it within the
+cool-down (then the 401 stands). Each refresh spends the calling client's share of the budget. An
+access token that does not open with the key ring is refreshed too: the refresh replaces it if the
+refresh token opens, and otherwise marks the connection ``credentials_unreadable`` and answers 409
+with that code.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.errors import ProviderError
+from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.loader import ConnectionLoader, Key, key_of
 from gateway.settings import Settings
+from gateway.tokens import policy
 from gateway.tokens.policy import refresh_margin
 from gateway.tokens.refresh import Refresher
 
@@ -52,6 +56,7 @@ class UserToken:
     lifetime_seconds: int | None
     access_token: str
     refresh_from: float  # the Unix time from which the proxy refreshes before forwarding
+    unauthorized_refresh_at: datetime | None  # the connection's last 401-forced refresh
 
     def __repr__(self) -> str:
         return f"UserToken(connection_id={self.connection_id}, version={self.version}, token=***)"
@@ -72,6 +77,7 @@ class UserToken:
                 if expires_at is not None
                 else math.inf
             ),
+            unauthorized_refresh_at=connection.unauthorized_refresh_at,
         )
 
 
@@ -131,8 +137,9 @@ class TokenSource:
         try:
             token = UserToken.of(connection, self._keys, self._settings)
         except CredentialsUnreadable:
+            # A repair, not a caller's refresh: spent from the refresher's own share.
             fresh = await self._refresher.refresh(
-                connection.id, seen_version=connection.token_version
+                connection.id, spender=REFRESHER, seen_version=connection.token_version
             )
             token = UserToken.of(fresh.connection, self._keys, self._settings)
         self.cache.put(key, token, epoch)
@@ -153,23 +160,29 @@ class TokenSource:
         await asyncio.gather(*self._renewals, return_exceptions=True)
         await self._loader.aclose()
 
-    async def refresh_before_use(self, token: UserToken) -> UserToken:
+    async def refresh_before_use(self, token: UserToken, spender: Spender) -> UserToken:
         """A token past its ``refresh_from`` (the caller checks), refreshed before it is used;
         kept as it is, while still valid, if the provider hiccups."""
         try:
-            return await self._refresh(token)
+            return await self._refresh(token, spender, rejected=False)
         except ProviderError:
             if token.expires_at is not None and token.expires_at > utcnow():
                 return token
             raise
 
-    async def replace(self, token: UserToken) -> UserToken:
-        """After the provider refused ``token`` (401): refreshed, or whatever replaced it since."""
-        return await self._refresh(token)
+    async def replace(self, token: UserToken, spender: Spender) -> UserToken:
+        """After the provider refused ``token`` (401): refreshed, or whatever replaced it since;
+        ``token`` itself while a 401 already refreshed it within the cool-down (nothing is read or
+        sent)."""
+        if not policy.refresh_after_401(token.unauthorized_refresh_at, utcnow(), self._settings):
+            return token
+        return await self._refresh(token, spender, rejected=True)
 
-    async def _refresh(self, token: UserToken) -> UserToken:
+    async def _refresh(self, token: UserToken, spender: Spender, *, rejected: bool) -> UserToken:
         epoch = self.cache.epoch
-        fresh = await self._refresher.refresh(token.connection_id, seen_version=token.version)
+        fresh = await self._refresher.refresh(
+            token.connection_id, spender=spender, seen_version=token.version, rejected=rejected
+        )
         refreshed = UserToken.of(fresh.connection, self._keys, self._settings)
         self.cache.put(refreshed.key, refreshed, epoch)
         return refreshed

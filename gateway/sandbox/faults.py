@@ -27,6 +27,8 @@ class Faults:
     - ``rate_limited``: the token endpoint answers 429 with ``Retry-After: retry_after``.
     - ``token_endpoint_down``: the token endpoint answers 503 to everything.
     - ``invalid_client``: the token endpoint answers 401 ``invalid_client`` to everything.
+    - ``reject_access_tokens``: the user API answers 401 ``invalid_token`` to every access token,
+      live ones included (a provider endpoint that always answers 401).
     - ``seed``: seeds the generator behind ``error_rate``.
     - ``enforce_rate_limits``: apply Contio's per-IP request limits (see ``ratelimit``).
     - ``lose_response``: ``"drop"`` or ``"502"``: a mutating request (POST, PUT, PATCH, DELETE) whose
@@ -41,6 +43,7 @@ class Faults:
     retry_after: int = 1
     token_endpoint_down: bool = False
     invalid_client: bool = False
+    reject_access_tokens: bool = False
     seed: int = 0
     enforce_rate_limits: bool = False
     lose_response: str = ""

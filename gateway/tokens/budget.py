@@ -1,61 +1,39 @@
 """The provider's rate limit on its OAuth endpoints, spent as one budget by every replica.
 
 Contio allows about 100 OAuth requests per 5 minutes per egress IP. Every request the gateway makes to
-a provider's token, revocation or introspection endpoint spends one unit of that provider's budget,
-counted in PostgreSQL so all replicas share it. The window slides: it is kept in slots a tenth of a
-window wide, and a request is admitted while the slots that overlap the last window (the current one
-and the ten before it) hold fewer than the limit. That errs on the safe side: a request leaves the
-count no sooner than a full window after it was made, and no burst at a boundary can double the rate.
+a provider's token, revocation, introspection or partner-auth endpoint spends one unit of that
+provider's budget for the one it is made for (its ``Spender``), counted in PostgreSQL per spender so
+all replicas share the budget and every share. The window slides: it is kept in slots a tenth of a
+window wide, and the slots that overlap the last window (the current one and the ten before it) are
+counted. That errs on the safe side: a request leaves the count no sooner than a full window after it
+was made, and no burst at a boundary can double the rate.
 
-Background refreshes may spend only up to ``1 - reserve`` of the budget; the rest is kept for what a
-person or a service is waiting on (connects, on-demand refreshes, revocation, import).
+How the window is divided between the refresher, operators and each service client is ``shares``'s
+rule. A request over the spender's own share is refused with ``ShareExhausted`` (429); one that
+would eat into what is kept for someone else with ``BudgetExhausted`` (503). Both say when to come
+back and carry the spender's share (``details.share``).
 """
 
 from __future__ import annotations
 
-import contextvars
-import enum
-import math
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
 from gateway.providers.errors import ProviderUnavailable
+from gateway.providers.spender import Spender
 from gateway.settings import ENV_PREFIX, Settings, SettingsError
+from gateway.tokens.shares import ShareRules, Verdict
 
 SLOTS_PER_WINDOW = 10
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*([smh]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
-
-
-class Priority(enum.Enum):
-    INTERACTIVE = "interactive"
-    BACKGROUND = "background"
-
-
-_priority: contextvars.ContextVar[Priority] = contextvars.ContextVar(
-    "token_request_priority", default=Priority.INTERACTIVE
-)
-
-
-@contextmanager
-def background() -> Iterator[None]:
-    """Token requests made inside this block spend the background share of the budget."""
-    reset = _priority.set(Priority.BACKGROUND)
-    try:
-        yield
-    finally:
-        _priority.reset(reset)
-
-
-def current_priority() -> Priority:
-    return _priority.get()
 
 
 @dataclass(frozen=True)
@@ -99,9 +77,30 @@ def configured_rate(settings: Settings, provider: str, environ: Mapping[str, str
 
 
 class BudgetExhausted(ProviderUnavailable):
-    """Raised instead of calling the provider when its token-endpoint budget is spent."""
+    """Raised instead of calling the provider when its budget has no room for the spender (what is
+    left is kept for others); ``details.share`` is the spender's share."""
 
     code = "token_budget_exhausted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        retry_after: float,
+        share: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, retry_after=retry_after)
+        self.spender = None if share is None else share.get("spender")
+        if share is not None:
+            self.details = {**(self.details or {}), "share": dict(share)}
+
+
+class ShareExhausted(BudgetExhausted):
+    """Raised instead of calling the provider when the spender's own share of its budget is spent."""
+
+    status_code = 429
+    code = "token_budget_share_exhausted"
 
 
 @dataclass(frozen=True)
@@ -115,8 +114,20 @@ class Usage:
         return self.used / self.rate.requests
 
 
+@dataclass(frozen=True)
+class Window:
+    """The last window of one provider's budget as counted now: units used and the oldest slot
+    still counted, per spender key."""
+
+    now: datetime
+    slot: datetime
+    used: dict[str, int]
+    oldest: dict[str, datetime]
+
+
 class TokenBudget:
-    """Admits token-endpoint requests per provider within its rate, across every replica."""
+    """Admits token-endpoint requests per provider and spender within its rate and their shares,
+    across every replica."""
 
     def __init__(
         self,
@@ -130,6 +141,7 @@ class TokenBudget:
         self._settings = settings
         self._environ = environ
         self._rates: dict[str, Rate | None] = {}
+        self.rules = ShareRules.of(settings)
 
     def rate(self, provider: str) -> Rate | None:
         """The provider's configured rate (read once); SettingsError when it is malformed."""
@@ -137,88 +149,115 @@ class TokenBudget:
             self._rates[provider] = configured_rate(self._settings, provider, self._environ)
         return self._rates[provider]
 
-    def limit(self, provider: str, priority: Priority) -> int | None:
-        rate = self.rate(provider)
-        if rate is None:
-            return None
-        if priority is Priority.INTERACTIVE:
-            return rate.requests
-        return max(1, math.floor(rate.requests * (1 - self._settings.token_rate_reserve)))
+    async def spend(self, provider: str, spender: Spender) -> None:
+        """Take one unit for a request about to be sent for ``spender``, or raise ShareExhausted or
+        BudgetExhausted."""
+        await self._admit(provider, spender, take=True)
 
-    async def spend(self, provider: str) -> None:
-        """Take one unit for a request about to be sent, or raise BudgetExhausted."""
+    async def check(self, provider: str, spender: Spender) -> None:
+        """Raise ShareExhausted if ``spender``'s own share is spent, taking nothing: for refusing
+        work early (the rest of the window may have room again by the time the work spends)."""
+        await self._admit(provider, spender, take=False)
+
+    async def _admit(self, provider: str, spender: Spender, *, take: bool) -> None:
         rate = self.rate(provider)
         if rate is None:
             return
-        priority = current_priority()
-        limit = self.limit(provider, priority)
-        assert limit is not None
         async with self._db.transaction() as session:
-            # One short critical section per provider: count the window, then take a unit.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                {"key": f"token_budget:{provider}"},
-            )
-            now: datetime = await session.scalar(text("SELECT clock_timestamp()"))
-            slot = _slot_start(now, rate)
-            since = slot - timedelta(seconds=rate.seconds)
-            used, oldest = (
+            if take:
+                # One short critical section per provider: count the window, then take a unit.
                 await session.execute(
-                    text(
-                        "SELECT coalesce(sum(used), 0), min(window_start) "
-                        "FROM token_budget_windows WHERE provider = :p AND window_start >= :since"
-                    ),
-                    {"p": provider, "since": since},
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"token_budget:{provider}"},
                 )
-            ).one()
-            if used >= limit:
-                if self._metrics is not None:
-                    self._metrics.budget_refusals.labels(provider, priority.value).inc()
-                frees_at = (oldest or slot) + timedelta(seconds=rate.seconds + rate.slot_seconds)
-                raise BudgetExhausted(
-                    f"{provider}'s token-endpoint budget ({rate}) is spent; try again shortly",
-                    provider=provider,
-                    retry_after=max(1.0, (frees_at - now).total_seconds()),
-                )
+            window = await _count(session, provider, rate)
+            verdict = self.rules.verdict(spender, rate.requests, window.used)
+            if verdict is Verdict.SHARE_SPENT or (take and verdict is Verdict.BUDGET_SPENT):
+                raise self._refusal(provider, spender, rate, window, verdict)
+            if not take:
+                return
             await session.execute(
                 text(
-                    "INSERT INTO token_budget_windows (provider, window_start, used) "
-                    "VALUES (:p, :slot, 1) ON CONFLICT (provider, window_start) "
+                    "INSERT INTO token_budget_windows (provider, spender, window_start, used) "
+                    "VALUES (:p, :s, :slot, 1) ON CONFLICT (provider, spender, window_start) "
                     "DO UPDATE SET used = token_budget_windows.used + 1"
                 ),
-                {"p": provider, "slot": slot},
+                {"p": provider, "s": spender.key, "slot": window.slot},
             )
             await session.execute(
                 text(
                     "DELETE FROM token_budget_windows WHERE provider = :p AND window_start < :old"
                 ),
-                {"p": provider, "old": since - timedelta(seconds=rate.seconds)},
+                {"p": provider, "old": window.slot - timedelta(seconds=2 * rate.seconds)},
             )
 
-    async def available(self, provider: str, priority: Priority) -> int | None:
-        """Units that could be spent now at this priority; None when the provider is unlimited."""
-        limit = self.limit(provider, priority)
-        if limit is None:
+    def _refusal(
+        self, provider: str, spender: Spender, rate: Rate, window: Window, verdict: Verdict
+    ) -> BudgetExhausted:
+        if self._metrics is not None:
+            self._metrics.budget_refusals.labels(provider, spender.kind.value).inc()
+        own = verdict is Verdict.SHARE_SPENT
+        # Room comes back when the oldest slot counted against the limit that was hit leaves.
+        counted = [window.oldest[spender.key]] if own else list(window.oldest.values())
+        oldest = min(counted, default=window.slot)
+        frees_at = oldest + timedelta(seconds=rate.seconds + rate.slot_seconds)
+        share = {
+            "spender": spender.key,
+            "limit": self.rules.cap(spender, rate.requests),
+            "used": window.used.get(spender.key, 0),
+            "window_seconds": rate.seconds,
+            "resets_at": frees_at.isoformat(),
+        }
+        retry_after = max(1.0, (frees_at - window.now).total_seconds())
+        if own:
+            return ShareExhausted(
+                f"{spender}'s share of {provider}'s token-endpoint budget is spent "
+                f"({share['used']} of {share['limit']} per {rate.seconds}s); try again later",
+                provider=provider,
+                retry_after=retry_after,
+                share=share,
+            )
+        return BudgetExhausted(
+            f"{provider}'s token-endpoint budget ({rate}) has no room left for {spender}; "
+            "try again shortly",
+            provider=provider,
+            retry_after=retry_after,
+            share=share,
+        )
+
+    async def available(self, provider: str, spender: Spender) -> int | None:
+        """Units ``spender`` could spend now; None when the provider is unlimited."""
+        rate = self.rate(provider)
+        if rate is None:
             return None
-        usage = await self.usage(provider)
-        assert usage is not None
-        return max(0, limit - usage.used)
+        async with self._db.transaction() as session:
+            window = await _count(session, provider, rate)
+        return self.rules.room(spender, rate.requests, window.used)
 
     async def usage(self, provider: str) -> Usage | None:
         rate = self.rate(provider)
         if rate is None:
             return None
         async with self._db.transaction() as session:
-            now: datetime = await session.scalar(text("SELECT clock_timestamp()"))
-            since = _slot_start(now, rate) - timedelta(seconds=rate.seconds)
-            used = await session.scalar(
-                text(
-                    "SELECT coalesce(sum(used), 0) FROM token_budget_windows "
-                    "WHERE provider = :p AND window_start >= :since"
-                ),
-                {"p": provider, "since": since},
-            )
-        return Usage(provider, rate, int(used or 0))
+            window = await _count(session, provider, rate)
+        return Usage(provider, rate, sum(window.used.values()))
+
+
+async def _count(session: AsyncSession, provider: str, rate: Rate) -> Window:
+    now: datetime = await session.scalar(text("SELECT clock_timestamp()"))
+    slot = _slot_start(now, rate)
+    rows = await session.execute(
+        text(
+            "SELECT spender, sum(used), min(window_start) FROM token_budget_windows "
+            "WHERE provider = :p AND window_start >= :since GROUP BY spender"
+        ),
+        {"p": provider, "since": slot - timedelta(seconds=rate.seconds)},
+    )
+    used: dict[str, int] = {}
+    oldest: dict[str, datetime] = {}
+    for key, spent, first in rows:
+        used[key], oldest[key] = int(spent), first
+    return Window(now, slot, used, oldest)
 
 
 def _slot_start(now: datetime, rate: Rate) -> datetime:

@@ -21,6 +21,7 @@ from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
+from gateway.providers.spender import REFRESHER
 from gateway.tokens import budget
 from gateway.tokens.refresh import Refresher
 
@@ -51,12 +52,15 @@ async def refresh_due(db: Database, refresher: Refresher, batch_size: int) -> in
     async def one(connection_id: object) -> None:
         async with gate:
             try:
-                await refresher.refresh(connection_id, due_only=True)  # type: ignore[arg-type]
+                await refresher.refresh(
+                    connection_id,  # type: ignore[arg-type]
+                    spender=REFRESHER,
+                    due_only=True,
+                )
             except GatewayError as exc:
                 log.info("refresh of %s did not succeed: %s", connection_id, exc.code)
 
-    with budget.background():
-        await asyncio.gather(*(one(connection_id) for connection_id in chosen))
+    await asyncio.gather(*(one(connection_id) for connection_id in chosen))
     return len(due)
 
 
@@ -71,7 +75,7 @@ async def within_budget(
         by_provider[provider].append(connection_id)
     chosen: list[object] = []
     for provider, ids in by_provider.items():
-        room = await token_budget.available(provider, budget.Priority.BACKGROUND)
+        room = await token_budget.available(provider, REFRESHER)
         if room is not None and room < len(ids):
             log.info("%s token budget: refreshing %d of %d due now", provider, room, len(ids))
         chosen.extend(ids if room is None else ids[:room])

@@ -39,3 +39,12 @@ def backoff_seconds(
     if retry_after is not None:
         delay = max(delay, min(retry_after, MAX_BACKOFF_SECONDS))
     return delay
+
+
+def refresh_after_401(last: datetime | None, now: datetime, settings: Settings) -> bool:
+    """Whether an upstream 401 may refresh a connection whose last 401-forced refresh was at
+    ``last``: at most once per cool-down, so a provider endpoint that always answers 401 neither
+    rotates the grant on every call nor spends the budget."""
+    if last is None:
+        return True
+    return now - last >= timedelta(seconds=settings.proxy_401_refresh_cooldown_seconds)

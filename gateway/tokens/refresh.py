@@ -7,6 +7,12 @@ row after taking the lease, so a refresh another process finished is used rather
 transaction or pooled connection is held while the provider is called, and the new tokens are written
 with a compare-and-swap on ``token_version``: a newer refresh token is never overwritten by an older one.
 
+Every refresh is made for a ``Spender`` (the refresher loop, an operator, or the service client whose
+call needed it), whose share of the provider's budget it spends; callers that share an in-flight
+refresh share its result, except a refusal of another spender's share, after which they try with
+their own. A refresh after an upstream 401 (``rejected``) happens at most once per connection per
+401 cool-down (``policy.refresh_after_401``, from the row, so on every replica alike).
+
 Failures are classified: a rejected grant makes the connection ``needs_reauth`` at once; a refresh
 token that does not open with the key ring makes it ``credentials_unreadable`` at once, before the
 provider is asked anything (``connections.unreadable``); a rejected gateway client trips the provider's
@@ -42,10 +48,11 @@ from gateway.providers.errors import (
     ProviderUnavailable,
 )
 from gateway.providers.registry import ProviderRegistry
+from gateway.providers.spender import Spender
 from gateway.providers.tokens import TokenSet
 from gateway.settings import Settings
 from gateway.tokens import breaker, policy
-from gateway.tokens.budget import BudgetExhausted, TokenBudget
+from gateway.tokens.budget import BudgetExhausted, ShareExhausted, TokenBudget
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +91,39 @@ class Refresher:
         self._in_flight: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
 
     async def refresh(
-        self, connection_id: uuid.UUID, *, seen_version: int | None = None, due_only: bool = False
+        self,
+        connection_id: uuid.UUID,
+        *,
+        spender: Spender,
+        seen_version: int | None = None,
+        due_only: bool = False,
+        rejected: bool = False,
     ) -> Fresh:
-        """Refresh unless someone already moved past ``seen_version``; everyone shares one result."""
+        """Refresh unless someone already moved past ``seen_version``; everyone shares one result.
+
+        ``rejected``: the provider refused the token of ``seen_version`` (a 401).
+        """
         pending = self._in_flight.get(connection_id)
         if pending is not None:
-            return await asyncio.shield(pending)
+            try:
+                return await asyncio.shield(pending)
+            except ShareExhausted as exc:
+                if exc.spender == spender.key:
+                    raise
+            # Another caller's share ran out: this caller spends its own.
+            return await self.refresh(
+                connection_id,
+                spender=spender,
+                seen_version=seen_version,
+                due_only=due_only,
+                rejected=rejected,
+            )
         future: asyncio.Future[Fresh] = asyncio.get_running_loop().create_future()
         self._in_flight[connection_id] = future
         try:
-            result = await self._refresh_leased(connection_id, seen_version, due_only)
+            result = await self._refresh_leased(
+                connection_id, spender, seen_version, due_only, rejected
+            )
         except BaseException as exc:
             future.set_exception(exc)
             future.exception()  # mark retrieved: waiters re-raise it themselves
@@ -105,7 +135,12 @@ class Refresher:
             del self._in_flight[connection_id]
 
     async def _refresh_leased(
-        self, connection_id: uuid.UUID, seen_version: int | None, due_only: bool
+        self,
+        connection_id: uuid.UUID,
+        spender: Spender,
+        seen_version: int | None,
+        due_only: bool,
+        rejected: bool,
     ) -> Fresh:
         connection = await self._take_lease(connection_id)
         if connection is None:
@@ -127,9 +162,14 @@ class Refresher:
                 and connection.next_refresh_at > utcnow()
             ):
                 return Fresh(connection, refreshed=False)
+            if rejected and not policy.refresh_after_401(
+                connection.unauthorized_refresh_at, utcnow(), self._settings
+            ):
+                self._count(connection.provider, "cooling_down")
+                return Fresh(connection, refreshed=False)
             if not due_only:
                 self._space_out_on_demand(connection)
-            return await self._refresh_holding_lease(connection)
+            return await self._refresh_holding_lease(connection, spender, rejected)
         finally:
             await self._release_lease(connection_id)
 
@@ -222,7 +262,9 @@ class Refresher:
                 return Fresh(current, refreshed=False, holder_gone=True)
             await asyncio.sleep(LEASE_POLL_SECONDS)
 
-    async def _refresh_holding_lease(self, connection: Connection) -> Fresh:
+    async def _refresh_holding_lease(
+        self, connection: Connection, spender: Spender, rejected: bool
+    ) -> Fresh:
         provider = self.providers.get(connection.provider)
         try:
             refresh_token = store.refresh_token(self.keys, connection)
@@ -248,7 +290,7 @@ class Refresher:
         if refresh_token is None:
             return await self._grant_lost(connection, "no_refresh_token", "no refresh token")
         try:
-            tokens = await provider.refresh(refresh_token)
+            tokens = await provider.refresh(refresh_token, spender=spender)
         except GrantRejected as exc:
             self._count(connection.provider, "reauth_required")
             return await self._grant_lost(connection, exc.code, exc.message)
@@ -265,18 +307,21 @@ class Refresher:
             await self._transient_failure(connection, exc)
             raise
         self._count(connection.provider, "success")
-        lifetime = await self._lifetime(provider, tokens)
-        return Fresh(await self._store_refreshed(connection, tokens, lifetime), refreshed=True)
+        lifetime = await self._lifetime(provider, tokens, spender)
+        stored = await self._store_refreshed(connection, tokens, lifetime, rejected)
+        return Fresh(stored, refreshed=True)
 
     def _count(self, provider: str, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.refreshes.labels(provider, outcome).inc()
 
-    async def _lifetime(self, provider: Any, tokens: TokenSet) -> int:
+    async def _lifetime(self, provider: Any, tokens: TokenSet, spender: Spender) -> int:
         if tokens.expires_in is not None:
             return tokens.expires_in
         try:
-            info = await provider.introspect(tokens.access_token.get_secret_value())
+            info = await provider.introspect(
+                tokens.access_token.get_secret_value(), spender=spender
+            )
         except ProviderError:
             info = {}
         exp = info.get("exp")
@@ -285,7 +330,7 @@ class Refresher:
         return self._settings.default_token_lifetime_seconds
 
     async def _store_refreshed(
-        self, connection: Connection, tokens: TokenSet, lifetime: int
+        self, connection: Connection, tokens: TokenSet, lifetime: int, rejected: bool
     ) -> Connection:
         now = utcnow()
         async with self._db.transaction() as session:
@@ -308,6 +353,8 @@ class Refresher:
                 current.token_lifetime_seconds = lifetime
                 current.next_refresh_at = policy.next_refresh_at(now, lifetime, self._settings)
                 current.last_refreshed_at = now
+                if rejected:
+                    current.unauthorized_refresh_at = now
                 current.last_refresh_error = None
                 current.consecutive_failures = 0
                 if tokens.scopes is not None:

@@ -14,6 +14,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import ConnectionStatus, PendingRevocation
 from gateway.providers.registry import build_registry
+from gateway.providers.spender import OPERATOR
 from gateway.tokens.refresh import Refresher
 from tests.admin.conftest import (
     admin_settings,
@@ -382,7 +383,7 @@ async def test_a_refresh_in_flight_cannot_write_tokens_back_onto_a_revoked_conne
         registry = build_registry(stack.settings, provider_http)
         refresher = Refresher(db, keys, registry, stack.settings)
         with pytest.raises(ConnectionRevoked):
-            await refresher.refresh(connection.id)
+            await refresher.refresh(connection.id, spender=OPERATOR)
 
     assert revoked_at_version, "the revocation did not happen mid-refresh"
     after = await reload(db, connection.id)

@@ -17,6 +17,7 @@ from gateway.kit.db import Database
 from gateway.providers import pkce
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import build_registry
+from gateway.providers.spender import OPERATOR
 from gateway.settings import load_settings
 from tests.e2e.flows import query
 
@@ -58,9 +59,9 @@ class Seeder:
         assert approved.status_code == 302, approved.text
         code = query(approved.headers["location"])["code"]
         tokens = await provider.exchange_code(
-            code=code, redirect_uri=redirect_uri, code_verifier=verifier
+            code=code, redirect_uri=redirect_uri, code_verifier=verifier, spender=OPERATOR
         )
-        subject = await provider.subject(tokens, nonce=nonce)
+        subject = await provider.subject(tokens, nonce=nonce, spender=OPERATOR)
         async with self._db.transaction() as session:
             await save_grant(
                 session,

@@ -23,6 +23,7 @@ from gateway.providers import (
     new_nonce,
     new_state,
 )
+from gateway.providers.spender import OPERATOR
 from gateway.sandbox import SandboxOptions, create_sandbox_app
 from gateway.settings import Settings, load_settings
 from tests.fixtures.servers import ServerThread, free_port, serving
@@ -97,7 +98,7 @@ async def sign_in(
     callback, verifier, nonce = await authorize(client, http, scopes=scopes)
     client.check_callback_issuer(callback.get("iss"))
     tokens = await client.exchange_code(
-        code=callback["code"], redirect_uri=REDIRECT, code_verifier=verifier
+        code=callback["code"], redirect_uri=REDIRECT, code_verifier=verifier, spender=OPERATOR
     )
     return tokens, nonce
 
@@ -119,7 +120,7 @@ async def test_the_subject_is_the_id_token_sub(
     contio: OAuthClient, http: httpx.AsyncClient
 ) -> None:
     tokens, nonce = await sign_in(contio, http)
-    subject = await contio.subject(tokens, nonce=nonce)
+    subject = await contio.subject(tokens, nonce=nonce, spender=OPERATOR)
     info = await contio.userinfo(tokens.access_token.get_secret_value())
     assert subject == info["sub"]
     assert info["email"] == EMAIL
@@ -136,10 +137,12 @@ async def test_the_id_token_is_validated(contio: OAuthClient, http: httpx.AsyncC
 
 async def test_a_code_cannot_be_used_twice(contio: OAuthClient, http: httpx.AsyncClient) -> None:
     callback, verifier, _ = await authorize(contio, http)
-    await contio.exchange_code(code=callback["code"], redirect_uri=REDIRECT, code_verifier=verifier)
+    await contio.exchange_code(
+        code=callback["code"], redirect_uri=REDIRECT, code_verifier=verifier, spender=OPERATOR
+    )
     with pytest.raises(GrantRejected) as caught:
         await contio.exchange_code(
-            code=callback["code"], redirect_uri=REDIRECT, code_verifier=verifier
+            code=callback["code"], redirect_uri=REDIRECT, code_verifier=verifier, spender=OPERATOR
         )
     assert caught.value.oauth_error == "invalid_grant"
     assert callback["code"] not in caught.value.message
@@ -151,7 +154,10 @@ async def test_a_wrong_code_verifier_is_grant_rejected(
     callback, _, _ = await authorize(contio, http)
     with pytest.raises(GrantRejected):
         await contio.exchange_code(
-            code=callback["code"], redirect_uri=REDIRECT, code_verifier=new_code_verifier()
+            code=callback["code"],
+            redirect_uri=REDIRECT,
+            code_verifier=new_code_verifier(),
+            spender=OPERATOR,
         )
 
 
@@ -161,14 +167,14 @@ async def test_refresh_rotates_and_the_old_refresh_token_is_rejected(
     tokens, _ = await sign_in(contio, http)
     assert tokens.refresh_token is not None
     old = tokens.refresh_token.get_secret_value()
-    fresh = await contio.refresh(old)
+    fresh = await contio.refresh(old, spender=OPERATOR)
     assert fresh.access_token != tokens.access_token
     assert fresh.refresh_token is not None
     assert fresh.refresh_token.get_secret_value() != old
     assert fresh.id_token is not None  # refreshed ID tokens carry no nonce
     await contio.validate_id_token(fresh.id_token.get_secret_value(), nonce=None)
     with pytest.raises(GrantRejected):
-        await contio.refresh(old)
+        await contio.refresh(old, spender=OPERATOR)
 
 
 async def test_introspection_reports_active_tokens_until_revoked(
@@ -176,11 +182,11 @@ async def test_introspection_reports_active_tokens_until_revoked(
 ) -> None:
     tokens, nonce = await sign_in(contio, http)
     access = tokens.access_token.get_secret_value()
-    info = await contio.introspect(access)
+    info = await contio.introspect(access, spender=OPERATOR)
     assert info["active"] is True
-    assert info["sub"] == await contio.subject(tokens, nonce=nonce)
-    await contio.revoke(access, "access_token")
-    assert (await contio.introspect(access))["active"] is False
+    assert info["sub"] == await contio.subject(tokens, nonce=nonce, spender=OPERATOR)
+    await contio.revoke(access, "access_token", spender=OPERATOR)
+    assert (await contio.introspect(access, spender=OPERATOR))["active"] is False
     with pytest.raises(GrantRejected):
         await contio.userinfo(access)
 
@@ -190,10 +196,12 @@ async def test_revoking_the_refresh_token_ends_the_grant(
 ) -> None:
     tokens, _ = await sign_in(contio, http)
     assert tokens.refresh_token is not None
-    await contio.revoke(tokens.refresh_token.get_secret_value(), "refresh_token")
-    await contio.revoke(tokens.refresh_token.get_secret_value(), "refresh_token")  # idempotent
+    await contio.revoke(tokens.refresh_token.get_secret_value(), "refresh_token", spender=OPERATOR)
+    await contio.revoke(
+        tokens.refresh_token.get_secret_value(), "refresh_token", spender=OPERATOR
+    )  # idempotent
     with pytest.raises(GrantRejected):
-        await contio.refresh(tokens.refresh_token.get_secret_value())
+        await contio.refresh(tokens.refresh_token.get_secret_value(), spender=OPERATOR)
 
 
 async def test_without_openid_the_subject_comes_from_introspection(
@@ -202,7 +210,9 @@ async def test_without_openid_the_subject_comes_from_introspection(
     tokens, _ = await sign_in(contio, http, scopes=["meetings:read"])
     assert tokens.id_token is None
     reference, _ = await sign_in(contio, http)
-    assert await contio.subject(tokens, nonce=None) == await contio.subject(reference, nonce=None)
+    assert await contio.subject(tokens, nonce=None, spender=OPERATOR) == await contio.subject(
+        reference, nonce=None, spender=OPERATOR
+    )
 
 
 async def test_the_callback_issuer_is_the_sandbox(
@@ -220,7 +230,7 @@ async def test_a_retired_secret_falls_back_to_the_next(
     settings = contio_settings(sandbox.url, secret=f"retired-secret,{SECRET}")
     client = build_registry(settings, http).get("contio")
     tokens, nonce = await sign_in(client, http)
-    assert await client.subject(tokens, nonce=nonce)
+    assert await client.subject(tokens, nonce=nonce, spender=OPERATOR)
 
 
 async def test_a_secret_with_reserved_characters_authenticates(
@@ -229,7 +239,7 @@ async def test_a_secret_with_reserved_characters_authenticates(
     client = build_registry(contio_settings(sandbox.url, secret=ODD_SECRET), http).get(None)
     tokens, _ = await sign_in(client, http)
     assert tokens.refresh_token is not None
-    await client.refresh(tokens.refresh_token.get_secret_value())
+    await client.refresh(tokens.refresh_token.get_secret_value(), spender=OPERATOR)
 
 
 async def test_an_unknown_secret_is_client_rejected(
@@ -239,7 +249,7 @@ async def test_an_unknown_secret_is_client_rejected(
     callback, verifier, _ = await authorize(client, http)
     with pytest.raises(ClientRejected) as caught:
         await client.exchange_code(
-            code=callback["code"], redirect_uri=REDIRECT, code_verifier=verifier
+            code=callback["code"], redirect_uri=REDIRECT, code_verifier=verifier, spender=OPERATOR
         )
     assert caught.value.oauth_error == "invalid_client"
     assert "wrong" not in caught.value.message
@@ -248,7 +258,7 @@ async def test_an_unknown_secret_is_client_rejected(
 async def test_an_unreachable_provider_is_unavailable(http: httpx.AsyncClient) -> None:
     client = build_registry(contio_settings(f"http://127.0.0.1:{free_port()}"), http).get(None)
     with pytest.raises(ProviderUnavailable, match="network error"):
-        await client.refresh("cto_rt_v1_whatever")
+        await client.refresh("cto_rt_v1_whatever", spender=OPERATOR)
 
 
 def providers_file(tmp_path: Path, issuer: str) -> Settings:
@@ -277,12 +287,16 @@ async def test_a_file_provider_discovers_the_sandbox(
     config = await client.load_config()
     assert config.userinfo_url == f"{sandbox.url}/oauth2/userInfo"
     assert config.jwks_uri == f"{sandbox.url}/.well-known/jwks.json"
-    subject = await client.subject(tokens, nonce=nonce)  # ID token checked against the JWKS
-    assert (await client.introspect(tokens.access_token.get_secret_value()))["sub"] == subject
+    subject = await client.subject(
+        tokens, nonce=nonce, spender=OPERATOR
+    )  # ID token checked against the JWKS
+    assert (await client.introspect(tokens.access_token.get_secret_value(), spender=OPERATOR))[
+        "sub"
+    ] == subject
     assert tokens.refresh_token is not None
-    await client.revoke(tokens.refresh_token.get_secret_value(), "refresh_token")
+    await client.revoke(tokens.refresh_token.get_secret_value(), "refresh_token", spender=OPERATOR)
     with pytest.raises(GrantRejected):
-        await client.refresh(tokens.refresh_token.get_secret_value())
+        await client.refresh(tokens.refresh_token.get_secret_value(), spender=OPERATOR)
 
 
 async def test_a_failed_discovery_is_unavailable_and_retried(

@@ -16,6 +16,7 @@ from gateway.providers import (
     ProviderUnavailable,
 )
 from gateway.providers.errors import parse_retry_after
+from gateway.providers.spender import OPERATOR
 from tests.providers.factories import SECRET, Handler, mock_client
 
 CODE = "the-authorization-code"
@@ -43,7 +44,10 @@ async def exchange(handler: Handler, **overrides: object) -> ProviderError:
     async with http:
         with pytest.raises(ProviderError) as caught:
             await client.exchange_code(
-                code=CODE, redirect_uri="https://gw.example/cb", code_verifier=VERIFIER
+                code=CODE,
+                redirect_uri="https://gw.example/cb",
+                code_verifier=VERIFIER,
+                spender=OPERATOR,
             )
     return caught.value
 
@@ -157,7 +161,7 @@ async def test_next_secret_is_tried_on_invalid_client() -> None:
 
     client, http = mock_client(handler, client_secrets=(SecretStr("old"), SecretStr("new")))
     async with http:
-        tokens = await client.refresh("rt")
+        tokens = await client.refresh("rt", spender=OPERATOR)
     assert tokens.access_token.get_secret_value() == "at"
     assert len(seen) == 2
     assert seen[0] != seen[1]
@@ -210,7 +214,7 @@ async def test_revocation_5xx_is_unavailable() -> None:
     client, http = mock_client(answer(503, text="", **{"Retry-After": "5"}))
     async with http:
         with pytest.raises(ProviderUnavailable) as caught:
-            await client.revoke("token", "refresh_token")
+            await client.revoke("token", "refresh_token", spender=OPERATOR)
     assert caught.value.retry_after == 5
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import httpx
 
+from gateway.providers.spender import OPERATOR
 from tests.providers.factories import mock_client
 
 
@@ -17,7 +18,7 @@ async def test_a_refresh_without_a_new_refresh_token_keeps_the_old_one() -> None
 
     client, http = mock_client(handler)
     async with http:
-        tokens = await client.refresh("the-old-refresh-token")
+        tokens = await client.refresh("the-old-refresh-token", spender=OPERATOR)
     assert tokens.access_token.get_secret_value() == "new-at"
     assert tokens.refresh_token is not None
     assert tokens.refresh_token.get_secret_value() == "the-old-refresh-token"

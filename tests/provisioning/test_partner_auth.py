@@ -24,6 +24,7 @@ from gateway.providers.partner_auth import (
     WorkspaceNotAuthorized,
     WorkspaceNotFound,
 )
+from gateway.providers.spender import OPERATOR, Spender
 from gateway.settings import Settings
 from tests.providers.factories import make_config
 
@@ -34,7 +35,7 @@ class CountingGate:
     def __init__(self) -> None:
         self.spent: list[str] = []
 
-    async def spend(self, provider: str) -> None:
+    async def spend(self, provider: str, spender: Spender) -> None:
         self.spent.append(provider)
 
 
@@ -47,7 +48,7 @@ def partner(handler: Handler, gate: CountingGate | None = None) -> PartnerAuth:
     config = contio_config(settings)
     assert config is not None
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    return PartnerAuth(OAuthClient(config, http, gate))
+    return PartnerAuth(OAuthClient(config, http, gate), OPERATOR)
 
 
 def answer(status: int, **body: object) -> Handler:
@@ -170,4 +171,4 @@ async def test_a_provider_without_partner_auth_is_refused() -> None:
     other = OAuthClient(make_config(), httpx.AsyncClient())
 
     with pytest.raises(PartnerAuthUnsupported):
-        PartnerAuth(other)
+        PartnerAuth(other, OPERATOR)

@@ -15,9 +15,15 @@ from gateway.kit.db import Database
 from gateway.models import OutboxEvent, TokenBudgetWindow
 from gateway.providers.errors import GrantRejected
 from gateway.providers.registry import build_registry
+from gateway.providers.spender import OPERATOR, REFRESHER, Spender
 from gateway.settings import Settings, SettingsError
-from gateway.tokens import budget
-from gateway.tokens.budget import BudgetExhausted, Priority, Rate, TokenBudget, rate_variable
+from gateway.tokens.budget import (
+    BudgetExhausted,
+    Rate,
+    ShareExhausted,
+    TokenBudget,
+    rate_variable,
+)
 from gateway.tokens.loop import within_budget
 from gateway.tokens.services import build_refresher
 from tests.e2e.flows import connect_new_user, load_connection, proxy_get
@@ -28,9 +34,14 @@ def provider() -> str:
     return f"p{uuid.uuid4().hex[:10]}"
 
 
-def budget_for(db: Database, name: str, rate: str, reserve: float = 0.1) -> TokenBudget:
-    settings = Settings(token_rate_reserve=reserve)
+def budget_for(
+    db: Database, name: str, rate: str, reserve: float = 0.1, **shares: object
+) -> TokenBudget:
+    settings = Settings.model_validate({"token_rate_reserve": reserve, **shares})
     return TokenBudget(db, settings, {rate_variable(name): rate})
+
+
+NO_RESERVES = {"token_rate_refresher_reserve": 0, "token_rate_operator_reserve": 0}
 
 
 @pytest.mark.parametrize(
@@ -71,11 +82,11 @@ def test_capacity_at_contios_limit_is_about_twenty_thousand_connections() -> Non
 
 async def test_spending_stops_at_the_limit_and_says_when_to_come_back(db: Database) -> None:
     name = provider()
-    token_budget = budget_for(db, name, "3/300s")
+    token_budget = budget_for(db, name, "3/300s", **NO_RESERVES)
     for _ in range(3):
-        await token_budget.spend(name)
+        await token_budget.spend(name, OPERATOR)
     with pytest.raises(BudgetExhausted) as refused:
-        await token_budget.spend(name)
+        await token_budget.spend(name, OPERATOR)
     assert refused.value.status_code == 503
     assert refused.value.code == "token_budget_exhausted"
     assert refused.value.retry_after is not None
@@ -86,11 +97,11 @@ async def test_spending_stops_at_the_limit_and_says_when_to_come_back(db: Databa
 
 async def test_replicas_share_one_budget_under_concurrency(db: Database) -> None:
     name = provider()
-    replicas = [budget_for(db, name, "10/300s") for _ in range(3)]
+    replicas = [budget_for(db, name, "10/300s", **NO_RESERVES) for _ in range(3)]
 
     async def attempt(token_budget: TokenBudget) -> bool:
         try:
-            await token_budget.spend(name)
+            await token_budget.spend(name, OPERATOR)
         except BudgetExhausted:
             return False
         return True
@@ -99,34 +110,86 @@ async def test_replicas_share_one_budget_under_concurrency(db: Database) -> None
     assert sum(admitted) == 10
 
 
-async def test_background_work_leaves_the_reserve_to_interactive_requests(db: Database) -> None:
+async def test_the_refresher_leaves_the_reserve_to_callers(db: Database) -> None:
     name = provider()
-    token_budget = budget_for(db, name, "10/300s", reserve=0.3)
-    with budget.background():
-        for _ in range(7):
-            await token_budget.spend(name)
-        with pytest.raises(BudgetExhausted):
-            await token_budget.spend(name)
-        assert await token_budget.available(name, Priority.BACKGROUND) == 0
-    assert await token_budget.available(name, Priority.INTERACTIVE) == 3
-    for _ in range(3):
-        await token_budget.spend(name)
+    token_budget = budget_for(db, name, "10/300s", reserve=0.3, **NO_RESERVES)
+    for _ in range(7):
+        await token_budget.spend(name, REFRESHER)
     with pytest.raises(BudgetExhausted):
-        await token_budget.spend(name)
+        await token_budget.spend(name, REFRESHER)
+    assert await token_budget.available(name, REFRESHER) == 0
+    assert await token_budget.available(name, OPERATOR) == 3
+    for _ in range(3):
+        await token_budget.spend(name, OPERATOR)
+    with pytest.raises(BudgetExhausted):
+        await token_budget.spend(name, OPERATOR)
+
+
+async def test_a_client_stops_at_its_share_on_every_replica_and_says_so(db: Database) -> None:
+    name = provider()
+    a, b = Spender.client(uuid.uuid4()), Spender.client(uuid.uuid4())
+    replicas = [budget_for(db, name, "10/300s", token_rate_client_share=0.3) for _ in range(2)]
+    for i in range(3):
+        await replicas[i % 2].spend(name, a)
+    for token_budget in replicas:
+        with pytest.raises(ShareExhausted) as refused:
+            await token_budget.spend(name, a)
+        assert refused.value.status_code == 429
+        assert refused.value.code == "token_budget_share_exhausted"
+        assert refused.value.details is not None
+        share = refused.value.details["share"]
+        assert (share["spender"], share["limit"], share["used"], share["window_seconds"]) == (
+            a.key,
+            3,
+            3,
+            300,
+        )
+        assert share["resets_at"]
+        assert refused.value.retry_after is not None and 270 <= refused.value.retry_after <= 331
+    await replicas[1].spend(name, b)  # another client's share is untouched
+    await replicas[0].spend(name, REFRESHER)
+    await replicas[0].spend(name, OPERATOR)
+
+
+async def test_clients_together_never_eat_the_refreshers_or_operators_reserve(
+    db: Database,
+) -> None:
+    name = provider()
+    token_budget = budget_for(
+        db,
+        name,
+        "10/300s",
+        token_rate_client_share=0.5,
+        token_rate_refresher_reserve=0.3,
+        token_rate_operator_reserve=0.2,
+    )
+    clients = [Spender.client(uuid.uuid4()) for _ in range(3)]
+    for spender in clients[:2]:
+        for _ in range(2 if spender == clients[1] else 3):
+            await token_budget.spend(name, spender)
+    with pytest.raises(BudgetExhausted) as refused:
+        await token_budget.spend(name, clients[2])
+    assert not isinstance(refused.value, ShareExhausted)
+    assert refused.value.status_code == 503
+    for _ in range(3):
+        await token_budget.spend(name, REFRESHER)
+    for _ in range(2):
+        await token_budget.spend(name, OPERATOR)
+    assert await token_budget.available(name, OPERATOR) == 0
 
 
 async def test_an_unlimited_provider_spends_nothing(db: Database) -> None:
     name = provider()
     token_budget = budget_for(db, name, "")
-    await token_budget.spend(name)
-    assert await token_budget.available(name, Priority.BACKGROUND) is None
+    await token_budget.spend(name, OPERATOR)
+    assert await token_budget.available(name, REFRESHER) is None
     assert await token_budget.usage(name) is None
 
 
 async def test_the_loop_takes_the_nearest_expiries_the_budget_can_pay_for(db: Database) -> None:
     limited, unlimited = provider(), provider()
-    token_budget = budget_for(db, limited, "4/300s", reserve=0.25)  # background may spend 3
-    await token_budget.spend(limited)
+    token_budget = budget_for(db, limited, "4/300s", reserve=0.25)  # the refresher may spend 3
+    await token_budget.spend(limited, REFRESHER)
     due = [(f"c{i}", limited) for i in range(4)] + [("u1", unlimited), ("u2", unlimited)]
     # ``due`` is ordered nearest expiry first, as the loop's query returns it.
     assert await within_budget(token_budget, due) == ["c0", "c1", "u1", "u2"]  # type: ignore[arg-type]
@@ -162,10 +225,10 @@ async def test_an_exhausted_budget_defers_a_refresh_without_counting_a_failure(
     async with httpx.AsyncClient(timeout=10) as provider_http:
         refresher = build_refresher(settings, db, keys, provider_http, environ={})
         assert refresher.budget is not None
-        await refresher.budget.spend("contio")
-        await refresher.budget.spend("contio")
+        await refresher.budget.spend("contio", OPERATOR)
+        await refresher.budget.spend("contio", OPERATOR)
         with pytest.raises(BudgetExhausted):
-            await refresher.refresh(before.id)
+            await refresher.refresh(before.id, spender=REFRESHER)
 
     after = await load_connection(db, user_id)
     assert stack.sandbox_store.stats()["refresh_calls"] == calls_before
@@ -188,23 +251,24 @@ async def test_an_exhausted_budget_defers_a_refresh_without_counting_a_failure(
 class CountingGate:
     def __init__(self, admit: bool) -> None:
         self.admit = admit
-        self.spent: list[str] = []
+        self.spent: list[tuple[str, str]] = []
 
-    async def spend(self, provider: str) -> None:
-        self.spent.append(provider)
+    async def spend(self, provider: str, spender: Spender) -> None:
+        self.spent.append((provider, spender.key))
         if not self.admit:
             raise BudgetExhausted("spent", provider=provider, retry_after=30)
 
 
-async def test_every_oauth_endpoint_request_spends_from_the_budget(stack: Stack) -> None:
+async def test_every_oauth_endpoint_request_spends_its_callers_share(stack: Stack) -> None:
     gate = CountingGate(admit=True)
+    client = Spender.client(uuid.uuid4())
     async with httpx.AsyncClient(timeout=10) as provider_http:
         contio = build_registry(stack.settings, provider_http, gate=gate).get("contio")
-        await contio.revoke("not-a-token", "refresh_token")
-        await contio.introspect("not-a-token")
+        await contio.revoke("not-a-token", "refresh_token", spender=OPERATOR)
+        await contio.introspect("not-a-token", spender=REFRESHER)
         with pytest.raises(GrantRejected):
-            await contio.refresh("not-a-token")
-    assert gate.spent == ["contio", "contio", "contio"]
+            await contio.refresh("not-a-token", spender=client)
+    assert gate.spent == [("contio", "operator"), ("contio", "refresher"), ("contio", client.key)]
 
 
 async def test_a_refused_request_never_reaches_the_provider(stack: Stack) -> None:
@@ -213,9 +277,11 @@ async def test_a_refused_request_never_reaches_the_provider(stack: Stack) -> Non
     async with httpx.AsyncClient(timeout=10) as provider_http:
         contio = build_registry(stack.settings, provider_http, gate=gate).get("contio")
         for call in (
-            contio.refresh("not-a-token"),
-            contio.revoke("not-a-token", "refresh_token"),
-            contio.exchange_code(code="c", redirect_uri="http://x/cb", code_verifier="v" * 43),
+            contio.refresh("not-a-token", spender=REFRESHER),
+            contio.revoke("not-a-token", "refresh_token", spender=OPERATOR),
+            contio.exchange_code(
+                code="c", redirect_uri="http://x/cb", code_verifier="v" * 43, spender=OPERATOR
+            ),
         ):
             with pytest.raises(BudgetExhausted):
                 await call

@@ -20,6 +20,7 @@ from gateway.metrics import Metrics
 from gateway.models import Connection, ConnectionStatus, OutboxEvent, ProviderBreaker
 from gateway.providers.errors import ClientRejected, ProviderUnavailable
 from gateway.providers.registry import build_registry
+from gateway.providers.spender import OPERATOR
 from gateway.settings import Settings
 from gateway.tokens.loop import refresh_due
 from gateway.tokens.refresh import Refresher
@@ -104,7 +105,9 @@ async def test_concurrent_callers_in_one_process_share_one_refresh(
     refresher = make_refresher(db, stack.settings, provider_http)
     results = await asyncio.gather(
         *(
-            refresher.refresh(connection.id, seen_version=connection.token_version)
+            refresher.refresh(
+                connection.id, seen_version=connection.token_version, spender=OPERATOR
+            )
             for _ in range(10)
         )
     )
@@ -128,7 +131,9 @@ async def test_two_processes_refresh_once_and_both_use_the_result(
     second = make_refresher(db, stack.settings, provider_http)
     results = await asyncio.gather(
         *(
-            refresher.refresh(connection.id, seen_version=connection.token_version)
+            refresher.refresh(
+                connection.id, seen_version=connection.token_version, spender=OPERATOR
+            )
             for refresher in (first, second, first, second)
         )
     )
@@ -151,7 +156,7 @@ async def test_rejected_grant_makes_the_connection_need_reauth(
     stack.sandbox_store.revoke_user(f"{connection.user_id}@example.com")
     refresher = make_refresher(db, stack.settings, provider_http)
     with pytest.raises(ReauthRequired):
-        await refresher.refresh(connection.id)
+        await refresher.refresh(connection.id, spender=OPERATOR)
     after = await load(db, connection.user_id)
     assert after.status == ConnectionStatus.NEEDS_REAUTH
     assert after.next_refresh_at is None
@@ -174,13 +179,13 @@ async def test_rejected_client_opens_the_breaker_and_touches_no_connection(
     refresher = make_refresher(db, wrong, provider_http)
     try:
         with pytest.raises(ClientRejected):
-            await refresher.refresh(connection.id)
+            await refresher.refresh(connection.id, spender=OPERATOR)
         after = await load(db, connection.user_id)
         assert after.status == ConnectionStatus.ACTIVE
         assert after.consecutive_failures == 0
         assert after.token_version == connection.token_version
         with pytest.raises(ProviderUnavailable):  # the breaker answers; the provider is not asked
-            await refresher.refresh(connection.id)
+            await refresher.refresh(connection.id, spender=OPERATOR)
     finally:
         async with db.transaction() as session:
             await session.execute(
@@ -270,7 +275,7 @@ async def test_waiting_for_another_process_lease_uses_its_result_and_is_counted(
 
     refresher._wait_for_other = observed  # type: ignore[method-assign]
     waiting = asyncio.create_task(
-        refresher.refresh(connection.id, seen_version=connection.token_version)
+        refresher.refresh(connection.id, seen_version=connection.token_version, spender=OPERATOR)
     )
     await asyncio.wait_for(started_waiting.wait(), timeout=10)
     # The other process finishes: a new version, its lease given up.
@@ -307,7 +312,9 @@ async def test_a_dead_holders_lease_is_taken_over_once_it_runs_out(
         )
     refresher = make_refresher(db, stack.settings, provider_http)
 
-    fresh = await refresher.refresh(connection.id, seen_version=connection.token_version)
+    fresh = await refresher.refresh(
+        connection.id, seen_version=connection.token_version, spender=OPERATOR
+    )
 
     assert fresh.refreshed
     assert fresh.connection.token_version == connection.token_version + 1
@@ -343,10 +350,50 @@ async def test_while_refreshes_fail_callers_try_the_provider_at_most_every_few_s
     calls = stack.sandbox_store.stats()["refresh_calls"]
     await failed(seconds_ago=2)
     with pytest.raises(ProviderUnavailable) as spaced:
-        await refresher.refresh(connection.id)
+        await refresher.refresh(connection.id, spender=OPERATOR)
     assert spaced.value.retry_after is not None and 7 <= spaced.value.retry_after <= 8.5
     assert stack.sandbox_store.stats()["refresh_calls"] == calls
 
     await failed(seconds_ago=11)
-    fresh = await refresher.refresh(connection.id)
+    fresh = await refresher.refresh(connection.id, spender=OPERATOR)
     assert fresh.refreshed and fresh.connection.consecutive_failures == 0
+
+
+async def test_a_401_refreshes_a_connection_at_most_once_per_cooldown(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+) -> None:
+    connection = await connected(http, service_key, db)
+    settings = stack.settings.model_copy(update={"proxy_401_refresh_cooldown_seconds": 60})
+    refresher = make_refresher(db, settings, provider_http)
+    first = await refresher.refresh(
+        connection.id, spender=OPERATOR, seen_version=connection.token_version, rejected=True
+    )
+    assert first.refreshed and first.connection.unauthorized_refresh_at is not None
+    again = await refresher.refresh(
+        connection.id, spender=OPERATOR, seen_version=first.connection.token_version, rejected=True
+    )
+    assert not again.refreshed
+    assert again.connection.token_version == first.connection.token_version
+    # Refreshes for any other reason are not held back by the cool-down.
+    ordinary = await refresher.refresh(
+        connection.id, spender=OPERATOR, seen_version=first.connection.token_version
+    )
+    assert ordinary.refreshed
+    # Once the cool-down has passed, a 401 refreshes again.
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == connection.id)
+            .values(unauthorized_refresh_at=datetime.now(UTC) - timedelta(seconds=61))
+        )
+    later = await refresher.refresh(
+        connection.id,
+        spender=OPERATOR,
+        seen_version=ordinary.connection.token_version,
+        rejected=True,
+    )
+    assert later.refreshed

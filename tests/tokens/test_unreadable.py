@@ -17,6 +17,7 @@ from gateway.kit.crypto import Binding, KeyRing, generate_key_entry
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection, ConnectionStatus, OutboxEvent
 from gateway.providers.registry import build_registry
+from gateway.providers.spender import REFRESHER, Spender
 from gateway.settings import Settings
 from gateway.tokens.loop import refresh_due
 from gateway.tokens.refresh import Fresh, Refresher
@@ -36,10 +37,22 @@ class CountingRefresher(Refresher):
         self.attempts: list[uuid.UUID] = []
 
     async def refresh(
-        self, connection_id: uuid.UUID, *, seen_version: int | None = None, due_only: bool = False
+        self,
+        connection_id: uuid.UUID,
+        *,
+        spender: Spender,
+        seen_version: int | None = None,
+        due_only: bool = False,
+        rejected: bool = False,
     ) -> Fresh:
         self.attempts.append(connection_id)
-        return await super().refresh(connection_id, seen_version=seen_version, due_only=due_only)
+        return await super().refresh(
+            connection_id,
+            spender=spender,
+            seen_version=seen_version,
+            due_only=due_only,
+            rejected=rejected,
+        )
 
 
 @pytest.fixture
@@ -130,7 +143,7 @@ async def test_a_copied_refresh_token_is_marked_once_and_never_retried_each_cycl
     # The donor's refresh token was never sent for the victim: the donor still refreshes.
     assert (await load(db, donor.user_id)).status is ConnectionStatus.ACTIVE
     await make_due(db, donor.id)
-    fresh = await counting.refresh(donor.id, due_only=True)
+    fresh = await counting.refresh(donor.id, spender=REFRESHER, due_only=True)
     assert fresh.refreshed
 
 

@@ -61,7 +61,7 @@ class Caller:
 def caller(store: SandboxStore, request: Request, *any_of: str) -> Caller:
     token = bearer_token(request)
     live = store.authenticate(token) if token else None
-    if live is None:
+    if live is None or store.faults.current().reject_access_tokens:
         message = "The access token is missing, invalid, expired or revoked."
         raise ApiError(401, "unauthorized", message, challenge("invalid_token", message))
     if not live.has_scope(*any_of):
