@@ -6,6 +6,7 @@ the app's exception handlers and the proxy's front door, so every path classifie
 from __future__ import annotations
 
 import logging
+import sys
 
 import asyncpg
 import sqlalchemy.exc
@@ -54,6 +55,16 @@ def classify(exc: BaseException, where: str) -> GatewayError:
 
 def failure_response(exc: BaseException, where: str) -> Response:
     return error_response(classify(exc, where))
+
+
+def log_job_failure(job_log: logging.Logger, message: str) -> None:
+    """Log the error a background job is handling, classified as a request's is: an outage as one
+    warning (the job tries again next round), anything else with its traceback."""
+    exc = sys.exc_info()[1]
+    if exc is not None and unavailable(exc):
+        job_log.warning("%s: database unavailable (%s)", message, _name(exc))
+    else:
+        job_log.exception(message)
 
 
 def _name(exc: BaseException) -> str:

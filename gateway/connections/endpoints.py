@@ -36,9 +36,10 @@ async def list_connections(request: Request) -> Response:
         status=ConnectionStatus(status) if status is not None else None,
     )
     limit = parse_limit(params.get("limit"))
-    async with resources(request).db.transaction() as session:
-        page = await queries.page(session, where, cursor=params.get("cursor"), limit=limit)
-        items = [connection_json(connection) for connection in page.items]
+    page = await resources(request).db.read(
+        lambda session: queries.page(session, where, cursor=params.get("cursor"), limit=limit)
+    )
+    items = [connection_json(connection) for connection in page.items]
     return JSONResponse({"items": items, "next_cursor": page.next_cursor})
 
 
@@ -52,8 +53,9 @@ async def connection(request: Request) -> Response:
 async def get_connection(request: Request) -> Response:
     await require_client(request, "admin")
     connection_id = queries.parse_id(request.path_params["connection_id"])
-    async with resources(request).db.transaction() as session:
-        connection = await queries.get(session, connection_id)
+    connection = await resources(request).db.read(
+        lambda session: queries.get(session, connection_id)
+    )
     return JSONResponse(connection_json(connection))
 
 

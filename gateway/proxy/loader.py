@@ -15,6 +15,7 @@ import asyncio
 from collections import defaultdict
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.kit.db import Database
 from gateway.models import Connection
@@ -50,18 +51,22 @@ class ConnectionLoader:
         users: dict[str, list[str]] = defaultdict(list)
         for user_id, provider in batch:
             users[provider].append(user_id)
-        found: dict[Key, Connection] = {}
-        try:
-            async with self._db.transaction() as session:
-                for provider, user_ids in users.items():
-                    for start in range(0, len(user_ids), MAX_BATCH):
-                        rows = await session.scalars(
-                            select(Connection).where(
-                                Connection.provider == provider,
-                                Connection.user_id.in_(user_ids[start : start + MAX_BATCH]),
-                            )
+
+        async def read(session: AsyncSession) -> dict[Key, Connection]:
+            found: dict[Key, Connection] = {}
+            for provider, user_ids in users.items():
+                for start in range(0, len(user_ids), MAX_BATCH):
+                    rows = await session.scalars(
+                        select(Connection).where(
+                            Connection.provider == provider,
+                            Connection.user_id.in_(user_ids[start : start + MAX_BATCH]),
                         )
-                        found.update(((row.user_id, row.provider), row) for row in rows)
+                    )
+                    found.update(((row.user_id, row.provider), row) for row in rows)
+            return found
+
+        try:
+            found = await self._db.read(read)
         except Exception as exc:
             for future in batch.values():
                 if not future.done():

@@ -16,6 +16,7 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from gateway.exceptions import GatewayError
+from gateway.failures import log_job_failure
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
@@ -85,7 +86,7 @@ async def run(
         try:
             attempted = await refresh_due(db, refresher, batch_size)
         except Exception:
-            log.exception("refresher cycle failed; trying again next cycle")
+            log_job_failure(log, "refresher cycle failed; trying again next cycle")
             attempted = 0
         if attempted >= batch_size:
             continue
