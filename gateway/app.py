@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway.connect.endpoints import ConnectFailure, handle_connect_failure
-from gateway.exceptions import GatewayError, handle_gateway_error, plain_error
-from gateway.failures import DATABASE_UNAVAILABLE, database_unavailable, unexpected
+from gateway.connect.endpoints import ConnectFailure, handle_connect_failure, render_flow_error
+from gateway.exceptions import GatewayError, error_response, handle_gateway_error, plain_error
+from gateway.failures import DATABASE_ERRORS, classify
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
@@ -33,8 +32,6 @@ from gateway.settings import Settings
 from gateway.tokens.services import build_refresher, key_ring, provider_http
 from gateway.worker import background_jobs
 
-log = logging.getLogger(__name__)
-
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
@@ -47,16 +44,12 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return response
 
 
-async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
-    log.error(
-        "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
-    )
-    return database_unavailable()
-
-
-async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return unexpected()
+async def handle_failure(request: Request, exc: Exception) -> Response:
+    """An error no other handler took: 503 when the database is unavailable, else 500 (a bug); the
+    connect flow's pages answer it as they answer their own failures."""
+    error = classify(exc, f"{request.method} {request.url.path}")
+    flow_error = render_flow_error(request, error)
+    return flow_error if flow_error is not None else error_response(error)
 
 
 class Gateway(Starlette):
@@ -139,8 +132,8 @@ def create_app(
             ConnectFailure: handle_connect_failure,
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
-            **dict.fromkeys(DATABASE_UNAVAILABLE, handle_database_unavailable),
-            Exception: handle_unexpected,
+            **dict.fromkeys(DATABASE_ERRORS, handle_failure),
+            Exception: handle_failure,
         },
         lifespan=lifespan,
     )

@@ -1,34 +1,73 @@
-"""What the gateway answers when something below it fails: its database unreachable or full (503,
-for the caller to retry) or a bug (500). Shared by the app's exception handlers and the proxy's
-front door."""
+"""What the gateway answers when something below it fails: its database unreachable, full or gone
+(503 ``database_unavailable`` with Retry-After, for the caller to retry) or a bug (500). Shared by
+the app's exception handlers and the proxy's front door, so every path classifies alike
+(``gateway.kit.db.unavailable``) and answers in the gateway's error shape."""
 
 from __future__ import annotations
+
+import logging
+import sys
 
 import asyncpg
 import sqlalchemy.exc
 from starlette.responses import Response
 
-from gateway.exceptions import plain_error
+from gateway.exceptions import GatewayError, ServiceUnavailable, error_response
+from gateway.kit.db import unavailable
 
-# What the database (or its pool) raises when it cannot be reached or is full: the gateway cannot
-# serve right now, which is a 503 for the caller to retry, not a bug.
-DATABASE_UNAVAILABLE = (
-    sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
-    sqlalchemy.exc.TimeoutError,
-    ConnectionError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.CannotConnectNowError,
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 1
+
+# Every class a database outage can surface as; ``unavailable`` tells an outage from a bug. The app
+# handles these inside Starlette's exception middleware, which answers without re-raising, so the
+# client's HTTP connection stays open (errors left to the outermost handler close it).
+DATABASE_ERRORS = (
+    sqlalchemy.exc.SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    OSError,
 )
 
 
-def database_unavailable() -> Response:
-    response = plain_error(
-        503, "database_unavailable", "The gateway cannot reach its database; try again shortly."
-    )
-    response.headers["Retry-After"] = "1"
-    return response
+class DatabaseUnavailable(ServiceUnavailable):
+    """Raised (or answered) when the database cannot serve right now; carries Retry-After."""
+
+    code = "database_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The gateway cannot reach its database; try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
 
 
-def unexpected() -> Response:
-    return plain_error(500, "internal_error", "The gateway failed unexpectedly; this is a bug.")
+def classify(exc: BaseException, where: str) -> GatewayError:
+    """The error to answer for an unexpected ``exc`` raised while serving ``where`` (a method and a
+    path, never a query string), logged: an outage as one line, a bug with its traceback."""
+    if unavailable(exc):
+        log.error("database unavailable on %s: %s", where, _name(exc))
+        return DatabaseUnavailable()
+    log.error("unhandled error on %s", where, exc_info=exc)
+    return GatewayError("The gateway failed unexpectedly; this is a bug.")
+
+
+def failure_response(exc: BaseException, where: str) -> Response:
+    return error_response(classify(exc, where))
+
+
+def log_job_failure(job_log: logging.Logger, message: str) -> None:
+    """Log the error a background job is handling, classified as a request's is: an outage as one
+    warning (the job tries again next round), anything else with its traceback."""
+    exc = sys.exc_info()[1]
+    if exc is not None and unavailable(exc):
+        job_log.warning("%s: database unavailable (%s)", message, _name(exc))
+    else:
+        job_log.exception(message)
+
+
+def _name(exc: BaseException) -> str:
+    """The error's class and its driver's underneath (never its message, which may quote SQL)."""
+    cause = exc.__cause__
+    return f"{type(exc).__name__} ({type(cause).__name__})" if cause else type(exc).__name__

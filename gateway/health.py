@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.exceptions import ServiceUnavailable
+from gateway.failures import DatabaseUnavailable
 from gateway.kit.migrations import current_revision
 from gateway.resources import resources
 
@@ -24,9 +25,7 @@ async def readyz(request: Request) -> Response:
             await conn.execute(text("SELECT 1"))
         revision = await current_revision(res.db.engine)
     except (SQLAlchemyError, OSError) as exc:
-        raise ServiceUnavailable(
-            "the database is not reachable", code="database_unavailable"
-        ) from exc
+        raise DatabaseUnavailable() from exc
     if revision != res.schema_head:
         raise ServiceUnavailable(
             "the database schema is not the one this version needs; run `gateway migrate`",

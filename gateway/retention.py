@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, delete, exists, func, or_, select, text
 
+from gateway.failures import log_job_failure
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import (
@@ -152,6 +153,6 @@ async def run(db: Database, settings: Settings, stop: asyncio.Event) -> None:
                     pruned.flows,
                 )
         except Exception:
-            log.exception("retention pass failed; trying again next interval")
+            log_job_failure(log, "retention pass failed; trying again next interval")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=settings.retention_interval_seconds)

@@ -21,13 +21,14 @@ async def list_audit_events(request: Request) -> Response:
     connection_id = query.uuid_param(params, "connection_id")
     action = query.text(params, "action", max_length=64)
     limit = parse_limit(params.get("limit"))
-    async with resources(request).db.transaction() as session:
-        page = await store.page(
+    page = await resources(request).db.read(
+        lambda session: store.page(
             session,
             connection_id=connection_id,
             action=action,
             cursor=params.get("cursor"),
             limit=limit,
         )
-        items = [store.event_json(event) for event in page.items]
+    )
+    items = [store.event_json(event) for event in page.items]
     return JSONResponse({"items": items, "next_cursor": page.next_cursor})

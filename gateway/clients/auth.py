@@ -18,6 +18,5 @@ async def require_client(request: Request, scope: str) -> Principal:
     key = bearer_key(request)
     if key is None:
         raise missing_key()
-    async with resources(request).db.transaction() as session:
-        principal = await authenticate(session, key)
+    principal = await resources(request).db.read(lambda session: authenticate(session, key))
     return require_scope(principal, scope)

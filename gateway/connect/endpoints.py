@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated
 
@@ -65,8 +66,9 @@ class ConnectFailure(GatewayError):
         session: ConnectSession | None = None,
         *,
         status_code: int = 400,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=code, headers=headers)
         self.status_code = status_code
         self.return_url = session.return_url if session is not None else None
 
@@ -314,8 +316,23 @@ def render_failure(request: Request, exc: ConnectFailure) -> Response:
         location = with_params(exc.return_url, {"status": "error", "error": exc.code})
         return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
     if "application/json" in request.headers.get("accept", ""):
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers={"Gateway-Error": "1"})
-    return failure_page(exc.status_code, exc.code, exc.message)
+        return JSONResponse(
+            exc.body(), status_code=exc.status_code, headers={"Gateway-Error": "1", **exc.headers}
+        )
+    page = failure_page(exc.status_code, exc.code, exc.message)
+    page.headers.update(exc.headers)
+    return page
+
+
+def render_flow_error(request: Request, error: GatewayError) -> Response | None:
+    """``error`` (a database outage, a bug) as the connect flow's pages render their failures, when
+    ``request`` is for one of them."""
+    if request.scope.get("endpoint") not in (start_connect, callback):
+        return None
+    failure = ConnectFailure(
+        error.code, error.message, status_code=error.status_code, headers=error.headers
+    )
+    return render_failure(request, failure)
 
 
 async def handle_connect_failure(request: Request, exc: Exception) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -57,14 +58,18 @@ async def list_connections(request: Request) -> Response:
         status=ConnectionStatus(status) if status is not None else None,
     )
     limit = parse_limit(params.get("limit"))
-    async with resources(request).db.transaction() as session:
+
+    async def read(session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
         page = await queries.page(session, where, cursor=params.get("cursor"), limit=limit)
         names = await ownership.owner_names(session, page.items)
         items = [
             connection_json(connection, ownership.owner_label(connection, names))
             for connection in page.items
         ]
-    return JSONResponse({"items": items, "next_cursor": page.next_cursor})
+        return items, page.next_cursor
+
+    items, next_cursor = await resources(request).db.read(read)
+    return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
 async def connection(request: Request) -> Response:
@@ -77,10 +82,12 @@ async def connection(request: Request) -> Response:
 async def get_connection(request: Request) -> Response:
     await require_client(request, "admin")
     connection_id = queries.parse_id(request.path_params["connection_id"])
-    async with resources(request).db.transaction() as session:
+
+    async def read(session: AsyncSession) -> dict[str, Any]:
         connection = await queries.get(session, connection_id)
-        owner = await ownership.owner_name(session, connection)
-    return JSONResponse(connection_json(connection, owner))
+        return connection_json(connection, await ownership.owner_name(session, connection))
+
+    return JSONResponse(await resources(request).db.read(read))
 
 
 async def revoke_connection(request: Request) -> Response:

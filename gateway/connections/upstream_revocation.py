@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import store as audit
 from gateway.connections import sharing
 from gateway.exceptions import GatewayError
+from gateway.failures import log_job_failure
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, DecryptionError, KeyRing
 from gateway.kit.db import Database
@@ -227,7 +228,7 @@ class UpstreamRevoker:
             try:
                 claimed = await self.retry_due()
             except Exception:
-                log.exception("upstream revocation cycle failed; trying again next cycle")
+                log_job_failure(log, "upstream revocation cycle failed; trying again next cycle")
                 claimed = 0
             if claimed >= BATCH_SIZE:
                 continue

@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import select, update
 
 from gateway.events import signing
+from gateway.failures import log_job_failure
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import EventDelivery, OutboxEvent
@@ -103,7 +104,7 @@ class Deliverer:
             try:
                 attempted = await self.deliver_due(limit)
             except Exception:
-                log.exception("event delivery pass failed")
+                log_job_failure(log, "event delivery pass failed")
             if attempted >= limit:
                 continue
             with contextlib.suppress(TimeoutError):

@@ -1,15 +1,30 @@
-"""The database: URL handling, the async engine and the session factory.
+"""The database: URL handling, the async engine and the session factory, and what counts as the
+database being unavailable.
 
 The boundary (an endpoint, a CLI command, a job) owns the transaction: it opens one with
 ``async with db.transaction() as session`` and everything it calls works inside it without committing.
+An idempotent read may instead go through ``db.read(work)``, which runs ``work`` once more on a fresh
+connection when the first one is lost under it.
+
+A connection is lost when its server process ends (terminated by an operator, a failover, a pooler
+restart, an idle timeout) or its socket breaks. The driver reports that in several shapes, only some
+of which SQLAlchemy recognises as a disconnect; ``lost_connection`` recognises them all, and the
+engine invalidates such a connection (and the rest of its pool) instead of handing it out again.
+``unavailable`` is the one answer to "is this error the database being unreachable, full or gone?"
+that every boundary asks: the app's error handlers, the proxy's front door, the background jobs.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
-from sqlalchemy.engine import URL, make_url
+import asyncpg
+import sqlalchemy.exc
+from sqlalchemy import event
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -19,6 +34,74 @@ from sqlalchemy.ext.asyncio import (
 )
 
 ASYNC_DRIVER = "postgresql+asyncpg"
+
+T = TypeVar("T")
+
+# The driver's errors that mean the connection is gone or cannot be trusted: the server ended the
+# session (class 57 shutdowns, idle timeouts), the link broke (class 08 and the client-side
+# "connection is closed"), or the protocol got out of step with the server after one of those
+# (asyncpg's InternalClientError: "another operation is in progress").
+_LOST = (
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.DatabaseDroppedError,
+    asyncpg.exceptions.IdleSessionTimeoutError,
+    asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+)
+# The server is up but refuses work for now: out of connections or resources, or a standby that
+# cannot write (a failover in progress).
+_REFUSED = (
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+)
+# SQLAlchemy's own: the pool could not hand out a connection in time, or could not open one.
+_POOL = (sqlalchemy.exc.TimeoutError, sqlalchemy.exc.DisconnectionError)
+
+
+def _network(exc: BaseException) -> bool:
+    """A socket that could not connect or broke. Plain ``OSError`` is how asyncio reports an
+    unreachable host or several failed addresses; its subclasses for files are not network errors."""
+    return isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)) or type(exc) is OSError
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the errors it was raised from or while handling, innermost last."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether a driver error (or one it was raised from) means its connection is gone."""
+    return any(isinstance(e, _LOST) or _network(e) for e in _causes(exc))
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot serve right now (a 503 for the caller to retry),
+    rather than a bug: a lost connection, a refused one, or a pool that has none to give."""
+    for error in _causes(exc):
+        if isinstance(error, sqlalchemy.exc.DBAPIError) and error.connection_invalidated:
+            return True
+        if isinstance(error, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)):
+            return True
+        if isinstance(error, _LOST + _REFUSED + _POOL) or _network(error):
+            return True
+    return False
+
+
+def _invalidate_lost_connections(context: ExceptionContext) -> None:
+    """Mark the driver's every shape of a lost connection as a disconnect, so the pool throws it
+    away (and, on a failover, the connections opened before it) instead of handing it out again;
+    during the pre-ping this makes the pool open a fresh connection in its place."""
+    if not context.is_disconnect and lost_connection(context.original_exception):
+        context.is_disconnect = True
 
 
 class DatabaseUrlError(ValueError):
@@ -55,12 +138,26 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
+        event.listen(self.engine.sync_engine, "handle_error", _invalidate_lost_connections)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session, session.begin():
             yield session
+
+    async def read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """``work``'s result, read in a transaction of its own. ``work`` must only read: when the
+        connection it ran on is lost, it runs once more on a fresh one (the lost connection's pool
+        was invalidated with it, so the second attempt does not get a sibling of the dead one)."""
+        try:
+            async with self.transaction() as session:
+                return await work(session)
+        except sqlalchemy.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        async with self.transaction() as session:
+            return await work(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

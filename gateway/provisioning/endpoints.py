@@ -104,8 +104,9 @@ async def get_provisioning(request: Request) -> Response:
     principal = await require_client(request, "connect")
     wanted = provisioning_id(request)
     res = resources(request)
-    async with res.db.transaction() as session:
-        found = await store.find(session, wanted, store.Access(client_id=principal.client_id))
+    found = await res.db.read(
+        lambda session: store.find(session, wanted, store.Access(client_id=principal.client_id))
+    )
     if found is None:
         raise ProvisioningNotFound()
     status, failure_code = service.state(found, utcnow())

@@ -28,8 +28,7 @@ class ClientKeys:
         if cached is not None:
             return cached
         epoch = self.cache.epoch
-        async with self._db.transaction() as session:
-            principal = await authenticate(session, key)
+        principal = await self._db.read(lambda session: authenticate(session, key))
         if principal is not None:
             self.cache.put(digest, principal, epoch)
         return principal

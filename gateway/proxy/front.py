@@ -15,11 +15,9 @@ the app is mounted below a root path.
 
 from __future__ import annotations
 
-import logging
-
 from starlette.types import Receive, Scope, Send
 
-from gateway.failures import DATABASE_UNAVAILABLE, database_unavailable, unexpected
+from gateway.failures import failure_response
 from gateway.kit import logs
 from gateway.kit.middleware import accepted_request_id
 from gateway.kit.tracing import tracing_on
@@ -31,8 +29,6 @@ from gateway.proxy.ledger import Ledger
 from gateway.proxy.paths import PREFIX
 from gateway.proxy.route import METHODS
 from gateway.proxy.served import Served
-
-log = logging.getLogger(__name__)
 
 
 class ProxyFront:
@@ -57,18 +53,11 @@ class ProxyFront:
         bound = logs.request_id.set(request_id)
         try:
             await serve(scope["state"]["resources"], scope, receive, send, caller, served)
-        except DATABASE_UNAVAILABLE as exc:
+        except Exception as exc:
             if served.status:
                 raise
-            log.error(
-                "database unavailable on %s %s: %s", scope["method"], PREFIX, type(exc).__name__
-            )
-            await database_unavailable()(scope, receive, served.wrap(send))
-        except Exception:
-            if served.status:
-                raise
-            log.exception("unhandled error on %s %s...", scope["method"], PREFIX)
-            await unexpected()(scope, receive, served.wrap(send))
+            response = failure_response(exc, f"{scope['method']} {PREFIX}...")
+            await response(scope, receive, served.wrap(send))
         finally:
             served.finish()
             logs.request_id.reset(bound)

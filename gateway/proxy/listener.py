@@ -20,6 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import URL
 
+from gateway.failures import log_job_failure
 from gateway.proxy.cache import LocalCache
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class ChangeListener:
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("cache listener lost PostgreSQL (%s); caches off until it is back", exc)
             except Exception:
-                log.exception("cache listener failed; caches off until it is back")
+                log_job_failure(log, "cache listener failed; caches off until it is back")
             finally:
                 self._suspend()
             with contextlib.suppress(TimeoutError):

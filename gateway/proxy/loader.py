@@ -16,6 +16,7 @@ import uuid
 from collections import defaultdict
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.kit.db import Database
 from gateway.models import Connection
@@ -56,19 +57,23 @@ class ConnectionLoader:
         users: dict[str, set[str]] = defaultdict(set)
         for user_id, provider, _space in batch:
             users[provider].add(user_id)
-        found: dict[Key, Connection] = {}
-        try:
-            async with self._db.transaction() as session:
-                for provider, wanted in users.items():
-                    user_ids = sorted(wanted)
-                    for start in range(0, len(user_ids), MAX_BATCH):
-                        rows = await session.scalars(
-                            select(Connection).where(
-                                Connection.provider == provider,
-                                Connection.user_id.in_(user_ids[start : start + MAX_BATCH]),
-                            )
+
+        async def read(session: AsyncSession) -> dict[Key, Connection]:
+            found: dict[Key, Connection] = {}
+            for provider, wanted in users.items():
+                user_ids = sorted(wanted)
+                for start in range(0, len(user_ids), MAX_BATCH):
+                    rows = await session.scalars(
+                        select(Connection).where(
+                            Connection.provider == provider,
+                            Connection.user_id.in_(user_ids[start : start + MAX_BATCH]),
                         )
-                        found.update((key_of(row), row) for row in rows)
+                    )
+                    found.update((key_of(row), row) for row in rows)
+            return found
+
+        try:
+            found = await self._db.read(read)
         except Exception as exc:
             for future in batch.values():
                 if not future.done():

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from gateway.connections import unreadable
 from gateway.exceptions import GatewayError
+from gateway.failures import log_job_failure
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
@@ -107,7 +108,7 @@ async def run(
         try:
             attempted = await refresh_due(db, refresher, batch_size)
         except Exception:
-            log.exception("refresher cycle failed; trying again next cycle")
+            log_job_failure(log, "refresher cycle failed; trying again next cycle")
             attempted = 0
         if attempted >= batch_size:
             continue
