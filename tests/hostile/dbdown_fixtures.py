@@ -49,7 +49,7 @@ async def _client(db: Database, scopes: list[str], *, confined: bool = False) ->
             await session.execute(
                 update(ServiceClient)
                 .where(ServiceClient.id == client.id)
-                .values(own_users_only=True, user_pattern="dbdown-*")
+                .values(own_users_only=True, user_pattern="dbdown-.*")
             )
     return issued.key
 
