@@ -19,6 +19,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.connect.endpoints import ConnectFailure, handle_connect_failure
 from gateway.exceptions import GatewayError, handle_gateway_error, plain_error
 from gateway.failures import DATABASE_UNAVAILABLE, database_unavailable, unexpected
+from gateway.kit.body import BodyLimit
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
@@ -26,6 +27,7 @@ from gateway.listeners import PublicListener
 from gateway.metrics import Metrics
 from gateway.metrics.http import Observe
 from gateway.proxy.front import ProxyFront
+from gateway.proxy.paths import PREFIX as PROXY_PREFIX
 from gateway.proxy.runtime import ProxyRuntime
 from gateway.resources import Resources
 from gateway.routes import routes
@@ -134,6 +136,7 @@ def create_app(
             Middleware(Observe, metrics=metrics),
             Middleware(RequestContext),
             Middleware(PublicListener, public_port=public_port),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=(PROXY_PREFIX,)),
         ],
         exception_handlers={
             ConnectFailure: handle_connect_failure,
