@@ -29,7 +29,8 @@ class CallerGone(Exception):
 
 
 class RequestBody:
-    """Either ``data`` (whole, replayable) or a one-shot stream of ``length`` bytes, if known."""
+    """Either ``data`` (whole, replayable) or a one-shot stream of ``length`` bytes, if known, of
+    no more than ``max_bytes`` (None: as many as the caller sends)."""
 
     def __init__(
         self,
@@ -38,7 +39,7 @@ class RequestBody:
         receive: Receive | None = None,
         head: bytes = b"",
         length: int | None = None,
-        max_bytes: int = 0,
+        max_bytes: int | None = None,
     ) -> None:
         self._data = data
         self._receive = receive
@@ -76,7 +77,7 @@ class RequestBody:
             chunk: bytes = message.get("body", b"")
             if chunk:
                 size += len(chunk)
-                if size > self._max_bytes:
+                if self._max_bytes is not None and size > self._max_bytes:
                     self.refusal = PayloadTooLarge(self._max_bytes)
                     raise self.refusal
                 yield chunk
