@@ -108,8 +108,8 @@ class Gone(GatewayError):
 
 
 class PayloadTooLarge(GatewayError):
-    """Raised when a request body is, or is announced as, larger than the endpoint takes; the
-    connection is closed after the answer, so the rest of the body is never read."""
+    """Raised when a request body is, or is announced as, larger than the endpoint takes (the
+    server drops a bounded part of the rest, then closes the connection: ``kit.server``)."""
 
     status_code = 413
     code = "payload_too_large"
@@ -118,7 +118,6 @@ class PayloadTooLarge(GatewayError):
         super().__init__(
             f"The body is larger than {limit} bytes.",
             details={"limit_bytes": limit},
-            headers={"Connection": "close"},
         )
 
 

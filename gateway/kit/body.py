@@ -3,8 +3,8 @@ smaller cap, and ``parse_json`` for a JSON body read into a pydantic model.
 
 A cap is kept before the bytes are held: a ``Content-Length`` above it is refused at once, without
 reading a byte, and a body without one (chunked) is counted as it arrives and refused as soon as it
-passes the cap. Either way the answer is ``413 payload_too_large`` and the connection is closed, so
-memory does not grow with what a client sends.
+passes the cap. Either way the answer is ``413 payload_too_large``, and memory does not grow with
+what a client sends (the server drops at most a bounded part of the rest: ``kit.server``).
 """
 
 from __future__ import annotations

@@ -10,8 +10,10 @@ refuses, before the app sees the request:
 - a head not complete ``timeout`` seconds after it began (for a new connection: after it was
   accepted): ``408`` and the connection closed, however steadily its bytes were arriving.
 
-And when the app answers without reading the whole body (a refusal), the connection is closed
-rather than drained, so a client cannot make the server read what no endpoint wants.
+When the app answers without reading the whole body (a refusal), uvicorn would read and drop all
+of it to keep the connection: here at most ``DRAIN_BYTES`` more are dropped, within the head's time
+limit (so the client still reads the answer, where closing at once would reset the connection
+under it); past that the connection is closed.
 
 The time limit is kept by one sweep per server rather than a timer per request (arming and
 cancelling an event-loop timer for every request costs the proxy more than the check itself): a
@@ -35,6 +37,9 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from gateway.exceptions import GATEWAY_ERROR_HEADER, GatewayError
 
 MAX_SWEEP_SECONDS = 1.0
+# How much of a body the app answered without reading is read and dropped before the connection
+# is closed instead.
+DRAIN_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._head_count = 0
         self._heads_done = 0
         self._refused = False
+        # While a body the app did not read is dropped: how many more bytes may be.
+        self._drain_left: int | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -104,6 +111,12 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        if self._drain_left is not None:
+            self._drain_left -= len(data)
+            if self._drain_left < 0:
+                self._refused = True
+                self.transport.close()
+                return
         if self._head_bytes is not None:
             self._head_bytes += len(data)
             over = self._head_bytes - self.limits.max_bytes
@@ -144,12 +157,17 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._head_bytes = 0  # what arrives next is the next request's head
+        if self._drain_left is not None:  # drained: the connection may serve another request
+            self._drain_left = None
+            self.head_started = None
 
     def on_response_complete(self) -> None:
-        # A body the app left unread is not drained (uvicorn would read it all to reuse the
-        # connection): the connection is closed instead.
         if self.cycle.more_body:
-            self.transport.close()
+            # Answered before the body was read (a refusal): the rest is read and dropped so the
+            # client sees the answer (closing now would reset the connection under it), but no
+            # more than ``DRAIN_BYTES`` of it, within the head's time limit.
+            self._drain_left = DRAIN_BYTES
+            self.head_started = time.monotonic()
         super().on_response_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -157,6 +175,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             super().send_400_response(msg)
 
     def head_timed_out(self) -> None:
+        if self._drain_left is not None:
+            self._refused = True
+            self.transport.close()
+            return
         self._refuse(408, "request_timeout", "The request's headers took too long to arrive.")
 
     def _refuse(self, status: int, code: str, message: str) -> None:
