@@ -92,11 +92,10 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # While a head is being received: when it began (monotonic) and its bytes and headers so
-        # far; None between a head's end and the next request's first byte.
+        # While a head is being received: when it began (monotonic) and its bytes so far; None
+        # between a head's end and the next request's first byte.
         self.head_started: float | None = None
         self._head_bytes: int | None = None
-        self._head_count = 0
         self._heads_done = 0
         self._refused = False
         # While a body the app did not read is dropped: how many more bytes may be.
@@ -139,16 +138,12 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             self.head_started = time.monotonic()
         if self._head_bytes is None:
             self._head_bytes = 0
-        self._head_count = 0
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_count += 1
-        if self._head_count > self.limits.max_count:
-            self._refuse(431, "too_many_headers", "The request has too many headers.")
-            raise _HeadRefused
-        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        # Counted once the head is in: the byte limit already bounds what they can hold.
+        if len(self.headers) > self.limits.max_count:
+            self._refuse(431, "too_many_headers", "The request has too many headers.")
+            raise _HeadRefused
         self.head_started = None
         self._head_bytes = None
         self._heads_done += 1
