@@ -11,6 +11,7 @@ from gateway.openapi.common import (
     PAGE_PARAMETERS,
     PROVIDER,
     SCOPE,
+    TOO_LARGE,
     UNAUTHORIZED,
     USER_ID,
     Schema,
@@ -167,6 +168,7 @@ PATHS: dict[str, Any] = {
                 "201": connection_body("A new connection."),
                 "200": connection_body("The user's existing connection now holds these tokens."),
                 "400": error("Bad body or provider.", *BODY_ERRORS, "unknown_provider"),
+                "413": TOO_LARGE,
                 "401": UNAUTHORIZED,
                 "403": FORBIDDEN,
                 "409": error(

@@ -13,6 +13,7 @@ from gateway.openapi.common import (
     HTML,
     PROVIDER,
     RETRY_AFTER,
+    TOO_LARGE,
     UNAUTHORIZED,
     USER_ID,
     Schema,
@@ -179,6 +180,7 @@ PATHS: dict[str, Any] = {
                     "invalid_idempotency_key",
                     "provider_refused_request",
                 ),
+                "413": TOO_LARGE,
                 "401": UNAUTHORIZED,
                 "403": error(
                     "The key lacks the connect scope, or the workspace belongs to another "
@@ -237,6 +239,7 @@ PATHS: dict[str, Any] = {
                     "invalid_code",
                     *BODY_ERRORS,
                 ),
+                "413": TOO_LARGE,
                 "401": UNAUTHORIZED,
                 "403": FORBIDDEN,
                 "404": NOT_FOUND,
