@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.connect.endpoints import ConnectFailure, handle_connect_failure, render_flow_error
 from gateway.exceptions import GatewayError, error_response, handle_gateway_error, plain_error
 from gateway.failures import DATABASE_ERRORS, classify
+from gateway.kit.body import BodyLimit
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
@@ -25,6 +26,7 @@ from gateway.listeners import PublicListener
 from gateway.metrics import Metrics
 from gateway.metrics.http import Observe
 from gateway.proxy.front import ProxyFront
+from gateway.proxy.paths import PREFIX as PROXY_PREFIX
 from gateway.proxy.runtime import ProxyRuntime
 from gateway.resources import Resources
 from gateway.routes import routes
@@ -127,6 +129,7 @@ def create_app(
             Middleware(Observe, metrics=metrics),
             Middleware(RequestContext),
             Middleware(PublicListener, public_port=public_port),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=(PROXY_PREFIX,)),
         ],
         exception_handlers={
             ConnectFailure: handle_connect_failure,

@@ -12,6 +12,7 @@ and a human message, and is rendered in one shape by ``error_response``::
      +-- NotFound                     404
      +-- Conflict                     409
      +-- Gone                         410
+     +-- PayloadTooLarge              413 payload_too_large  the body is larger than the endpoint takes
      +-- UnprocessableContent         422                  well-formed, but the provider refused it
      +-- TooManyRequests              429                  a limit is spent; Retry-After says when
      +-- ServiceUnavailable           503                  the gateway cannot serve right now
@@ -104,6 +105,20 @@ class Gone(GatewayError):
 
     status_code = 410
     code = "gone"
+
+
+class PayloadTooLarge(GatewayError):
+    """Raised when a request body is, or is announced as, larger than the endpoint takes (the
+    server drops a bounded part of the rest, then closes the connection: ``kit.server``)."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"The body is larger than {limit} bytes.",
+            details={"limit_bytes": limit},
+        )
 
 
 class UnprocessableContent(GatewayError):

@@ -128,6 +128,17 @@ class Settings(BaseSettings):
     # Backstop for LISTEN/NOTIFY: cached keys and tokens are re-read at least this often (0: off).
     proxy_cache_ttl_seconds: float = Field(default=30.0, ge=0)
 
+    # Limits on every request, on both listeners, checked before any work (docs/limits.md). The
+    # head (request line and headers) is capped by the server's HTTP protocol: its bytes, its
+    # number of headers, and the time from its first byte to its end (431, 408).
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    max_header_count: int = Field(default=100, ge=1)
+    header_timeout_seconds: float = Field(default=20.0, gt=0)
+    # The largest body any of the gateway's own endpoints reads (API, pages, console, webhooks),
+    # and the largest the proxy forwards (streamed beyond the replay buffer): 413 past them.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    proxy_max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+
     # The operators' console: a session ends after this long without a page view, and in any case
     # this long after signing in. The cookie is Secure when public_url is https unless set here.
     console_idle_timeout_seconds: int = Field(default=1800, ge=1)

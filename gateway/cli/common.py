@@ -16,6 +16,7 @@ from gateway.database import database_url
 from gateway.exceptions import GatewayError
 from gateway.kit.crypto import KeyRingError
 from gateway.kit.db import Database, DatabaseUrlError
+from gateway.kit.server import HeadLimits
 from gateway.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -42,6 +43,15 @@ def run_command(action: Callable[[], T]) -> T:
 
 def settings() -> Settings:
     return run_command(load_settings)
+
+
+def head_limits(config: Settings) -> HeadLimits:
+    """The limits on a request's head that the gateway's HTTP server keeps."""
+    return HeadLimits(
+        max_bytes=config.max_header_bytes,
+        max_count=config.max_header_count,
+        timeout=config.header_timeout_seconds,
+    )
 
 
 def with_session(

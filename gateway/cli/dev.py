@@ -14,12 +14,13 @@ from pydantic import SecretStr
 from sqlalchemy import delete
 
 from gateway.app import create_app
-from gateway.cli.common import run_command, settings
+from gateway.cli.common import head_limits, run_command, settings
 from gateway.clients.store import authenticate, create_client
 from gateway.database import database_url
 from gateway.kit.crypto import generate_key_entry
 from gateway.kit.db import Database
 from gateway.kit.logs import configure
+from gateway.kit.server import server_config
 from gateway.models import ServiceClient
 from gateway.sandbox import SandboxOptions, create_sandbox_app
 
@@ -112,7 +113,7 @@ def dev(port: int, sandbox_port: int) -> None:
             await db.dispose()
         servers = [
             uvicorn.Server(uvicorn.Config(sandbox_app, port=sandbox_port, log_config=None)),
-            uvicorn.Server(uvicorn.Config(app, port=port, log_config=None, access_log=False)),
+            uvicorn.Server(server_config(app, head_limits(config), port=port)),
         ]
         click.echo(walkthrough(gateway_url, sandbox_url, key))
         await asyncio.gather(*(server.serve() for server in servers))

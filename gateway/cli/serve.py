@@ -11,10 +11,11 @@ import click
 import uvicorn
 
 from gateway.app import create_app
-from gateway.cli.common import run_command, settings
+from gateway.cli.common import head_limits, run_command, settings
 from gateway.database import database_url
 from gateway.kit.logs import configure
 from gateway.kit.migrations import upgrade
+from gateway.kit.server import server_config
 from gateway.kit.tracing import configure_tracing
 from gateway.worker import run_worker
 
@@ -61,7 +62,7 @@ def serve(
     app = run_command(
         lambda: create_app(config, url, run_refresher=not no_worker, public_port=public_port)
     )
-    server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_config=None, lifespan="on"))
+    server = uvicorn.Server(server_config(app, head_limits(config), lifespan="on"))
     listeners = [(host, port)]
     if public_port is not None:
         listeners.append((public_host or host, public_port))

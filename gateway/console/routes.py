@@ -12,6 +12,7 @@ from gateway.console import actions, assets, clients, connections, signin
 from gateway.console.guard import HOME
 from gateway.console.headers import ConsoleHeaders
 from gateway.console.render import see_other
+from gateway.kit.body import BodyLimit
 
 MAX_BODY_BYTES = 16 * 1024
 
@@ -35,6 +36,5 @@ console = Mount(
         Route("/connections/{connection_id}/refresh", actions.refresh, methods=["POST"]),
         Route("/clients", clients.list_clients, methods=["GET"]),
     ],
-    middleware=[Middleware(ConsoleHeaders)],
-    max_body_size=MAX_BODY_BYTES,
+    middleware=[Middleware(ConsoleHeaders), Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
 )

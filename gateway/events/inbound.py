@@ -26,6 +26,7 @@ from gateway.connections.provider_revocation import Finding
 from gateway.connections.revocation import mark_revoked
 from gateway.events import contio
 from gateway.exceptions import BadRequest, GatewayError, ServiceUnavailable
+from gateway.kit.body import read_body
 from gateway.kit.clock import utcnow
 from gateway.models import Connection, SeenWebhook
 from gateway.resources import Resources, resources
@@ -46,17 +47,10 @@ class InvalidSignature(GatewayError):
     code = "invalid_signature"
 
 
-class PayloadTooLarge(GatewayError):
-    """Raised when a webhook body is larger than ``MAX_BODY_BYTES``."""
-
-    status_code = 413
-    code = "payload_too_large"
-
-
 async def contio_webhook(request: Request) -> Response:
     res = resources(request)
     secrets = webhook_secrets(res.settings)
-    body = await read_body(request)
+    body = await read_body(request, MAX_BODY_BYTES)
     if not contio.is_signed(body, request.headers.get(contio.SIGNATURE_HEADER), secrets):
         raise InvalidSignature("The X-Contio-Signature header is missing or wrong.")
     try:
@@ -84,20 +78,6 @@ def webhook_secrets(settings: Settings) -> tuple[str, ...]:
             code="webhooks_not_configured",
         )
     return secrets
-
-
-async def read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise PayloadTooLarge(f"The body is larger than {MAX_BODY_BYTES} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def remember(session: AsyncSession, event_id: str) -> bool:

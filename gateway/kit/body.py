@@ -1,17 +1,101 @@
-"""Reading a JSON request body into a pydantic model, with errors in the gateway's shape."""
+"""Request bodies, capped: ``BodyLimit`` for every request, ``read_body`` for an endpoint's own
+smaller cap, and ``parse_json`` for a JSON body read into a pydantic model.
+
+A cap is kept before the bytes are held: a ``Content-Length`` above it is refused at once, without
+reading a byte, and a body without one (chunked) is counted as it arrives and refused as soon as it
+passes the cap. Either way the answer is ``413 payload_too_large``, and memory does not grow with
+what a client sends (the server drops at most a bounded part of the rest: ``kit.server``).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.exceptions import BadRequest
+from gateway.exceptions import BadRequest, PayloadTooLarge, error_response
 
 Model = TypeVar("Model", bound=BaseModel)
-MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_BYTES = 64 * 1024
+# Longer than any length below 10**18, which is more than any cap.
+MAX_LENGTH_DIGITS = 18
+
+
+def declared_length(value: bytes | None) -> int | None:
+    """A ``Content-Length`` header's value as a number (None if absent)."""
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > MAX_LENGTH_DIGITS:
+        raise BadRequest("Content-Length must be a number of bytes", code="invalid_request")
+    return int(value)
+
+
+def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name == b"content-length":
+            return value
+    return None
+
+
+class BodyLimit:
+    """Pure ASGI: refuses a request whose body is larger than ``max_bytes`` (413), at once when
+    its ``Content-Length`` says so, else when ``receive`` has handed out more than that (raised
+    into the endpoint reading it, as ``PayloadTooLarge``). Paths under ``exempt`` keep their own
+    cap (the proxy's)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (self.exempt and _app_path(scope).startswith(self.exempt)):
+            await self.app(scope, receive, send)
+            return
+        max_bytes = self.max_bytes
+        try:
+            length = declared_length(_content_length(scope["headers"]))
+            if length is not None and length > max_bytes:
+                raise PayloadTooLarge(max_bytes)
+        except (BadRequest, PayloadTooLarge) as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        received = 0
+
+        async def capped() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise PayloadTooLarge(max_bytes)
+            return message
+
+        await self.app(scope, capped, send)
+
+
+def _app_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The whole body, if it is no larger than ``max_bytes`` (else ``PayloadTooLarge``)."""
+    length = declared_length(_content_length(request.scope["headers"]))
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def parse_json(request: Request, model: type[Model]) -> Model:
@@ -19,9 +103,7 @@ async def parse_json(request: Request, model: type[Model]) -> Model:
         raise BadRequest(
             "send a JSON body with Content-Type: application/json", code="invalid_json"
         )
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise BadRequest(f"the body is larger than {MAX_BODY_BYTES} bytes", code="body_too_large")
+    raw = await read_body(request, MAX_JSON_BYTES)
     try:
         data = json.loads(raw)
         nul = _nul_at(data)

@@ -136,7 +136,9 @@ DATABASE_DOWN = error(
 UNAUTHORIZED = error("Missing or wrong service key (WWW-Authenticate: Bearer).", "unauthorized")
 FORBIDDEN = error("The key lacks the scope.", "insufficient_scope")
 # What a JSON body can be refused for before its fields are looked at.
-BODY_ERRORS = ("invalid_json", "body_too_large", "validation_error")
+BODY_ERRORS = ("invalid_json", "validation_error")
+# A body past the endpoint's cap (GATEWAY_MAX_BODY_BYTES, or the endpoint's own smaller one).
+TOO_LARGE = error("The body is larger than the endpoint takes.", "payload_too_large")
 
 
 def html_page(description: str) -> dict[str, Any]:

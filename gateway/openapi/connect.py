@@ -10,6 +10,7 @@ from gateway.openapi.common import (
     PROVIDER,
     REDIRECT,
     SCOPE,
+    TOO_LARGE,
     UNAUTHORIZED,
     USER_ID,
     Schema,
@@ -85,6 +86,7 @@ PATHS: dict[str, Any] = {
                     "unknown_provider",
                     "return_url_not_allowed",
                 ),
+                "413": TOO_LARGE,
                 "401": UNAUTHORIZED,
                 "403": error(
                     "The key lacks the connect scope, or its user_pattern does not admit the "

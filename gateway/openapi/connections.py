@@ -12,6 +12,7 @@ from gateway.openapi.common import (
     PAGE_PARAMETERS,
     PROVIDER,
     SCOPE,
+    TOO_LARGE,
     UNAUTHORIZED,
     USER_ID,
     Schema,
@@ -248,6 +249,7 @@ PATHS: dict[str, Any] = {
                 "201": connection_body("A new connection."),
                 "200": connection_body("The user's existing connection now holds these tokens."),
                 "400": error("Bad body or provider.", *BODY_ERRORS, "unknown_provider"),
+                "413": TOO_LARGE,
                 "401": UNAUTHORIZED,
                 "404": error("No client has the owner's name.", "client_not_found"),
                 "403": error(

@@ -13,6 +13,7 @@ from gateway.openapi.common import (
     HTML,
     PROVIDER,
     RETRY_AFTER,
+    TOO_LARGE,
     UNAUTHORIZED,
     USER_ID,
     Schema,
@@ -186,6 +187,7 @@ PATHS: dict[str, Any] = {
                     "invalid_idempotency_key",
                     "provider_refused_request",
                 ),
+                "413": TOO_LARGE,
                 "401": UNAUTHORIZED,
                 "403": error(
                     "The key lacks the connect scope, its user_pattern does not admit the user "
@@ -248,6 +250,7 @@ PATHS: dict[str, Any] = {
                     "invalid_code",
                     *BODY_ERRORS,
                 ),
+                "413": TOO_LARGE,
                 "401": UNAUTHORIZED,
                 "403": error(
                     "The key lacks the connect scope, or its user_pattern no longer admits the "

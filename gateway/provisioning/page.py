@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from gateway.exceptions import GatewayError
+from gateway.kit.body import read_body
 from gateway.kit.clock import utcnow
 from gateway.models import Provisioning, ProvisioningStatus
 from gateway.pages import failure_page, render
@@ -66,8 +67,8 @@ async def show(request: Request) -> Response:
 async def submit(request: Request) -> Response:
     """``POST /provision/{id}`` with ``token`` and ``code``: verify, then show the outcome."""
     res = resources(request)
-    raw = await request.body()
-    fields = dict(parse_qsl(raw.decode("utf-8", "replace"))) if len(raw) <= MAX_FORM_BYTES else {}
+    raw = await read_body(request, MAX_FORM_BYTES)
+    fields = dict(parse_qsl(raw.decode("utf-8", "replace")))
     token, code = fields.get("token", ""), fields.get("code", "").strip()
     try:
         provisioning = await _find(res, _id(request), token)

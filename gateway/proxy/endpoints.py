@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.exceptions import GatewayError, error_response
 from gateway.providers.spender import Spender
 from gateway.proxy.admission import admission_key
-from gateway.proxy.body import NO_BODY, CallerGone, read_body
+from gateway.proxy.body import NO_BODY, CallerGone, announced_length, read_body
 from gateway.proxy.forward import Answer, Outgoing
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.relay import relay
@@ -47,6 +47,7 @@ async def serve(
     proxy = res.proxy
     body = NO_BODY
     try:
+        length = announced_length(caller, proxy.max_body) if caller.sends_body else None
         # The cached answers first, without a coroutine each (this is most calls).
         key = admission_key(scope, caller)
         admission = proxy.admissions.admitted(key) or await proxy.admissions.admit(
@@ -61,7 +62,7 @@ async def serve(
                 token, Spender.client(call.principal.client_id)
             )
         if caller.sends_body:
-            body = await read_body(caller, receive, proxy.replay_buffer)
+            body = await read_body(length, receive, proxy.replay_buffer, proxy.max_body)
         url = admission.url
         query: bytes = scope["query_string"]
         if query:
@@ -80,7 +81,7 @@ async def serve(
             spender = Spender.client(call.principal.client_id)
             reply = await _after_401(res, reply, outgoing, token, spender, deadline)
     except GatewayError as exc:
-        await error_response(exc)(scope, receive, served.wrap(send))
+        await error_response(body.refusal or exc)(scope, receive, served.wrap(send))
         return
     except CallerGone:
         return

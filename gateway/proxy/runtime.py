@@ -35,6 +35,7 @@ class ProxyRuntime:
     admissions: Admissions
     listener: ChangeListener | None
     replay_buffer: int
+    max_body: int
 
     @classmethod
     def build(
@@ -86,6 +87,7 @@ class ProxyRuntime:
             admissions=admissions,
             listener=listener,
             replay_buffer=settings.proxy_replay_buffer_bytes,
+            max_body=settings.proxy_max_body_bytes,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
