@@ -19,6 +19,7 @@ from gateway.connect.endpoints import ConnectFailure, handle_connect_failure, re
 from gateway.exceptions import GatewayError, error_response, handle_gateway_error, plain_error
 from gateway.failures import DATABASE_ERRORS, classify
 from gateway.kit.body import BodyLimit
+from gateway.kit.crypto import DecryptionError
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
@@ -135,7 +136,7 @@ def create_app(
             ConnectFailure: handle_connect_failure,
             GatewayError: handle_gateway_error,
             HTTPException: handle_http_exception,
-            **dict.fromkeys(DATABASE_ERRORS, handle_failure),
+            **dict.fromkeys((*DATABASE_ERRORS, DecryptionError), handle_failure),
             Exception: handle_failure,
         },
         lifespan=lifespan,

@@ -12,7 +12,9 @@ import asyncpg
 import sqlalchemy.exc
 from starlette.responses import Response
 
+from gateway.connections.errors import CredentialsUnreadable
 from gateway.exceptions import GatewayError, ServiceUnavailable, error_response
+from gateway.kit.crypto import DecryptionError
 from gateway.kit.db import unavailable
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,18 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 def classify(exc: BaseException, where: str) -> GatewayError:
     """The error to answer for an unexpected ``exc`` raised while serving ``where`` (a method and a
-    path, never a query string), logged: an outage as one line, a bug with its traceback."""
+    path, never a query string), logged: an outage as one line, a sealed value that does not open
+    (copied from another row, or sealed under a key the ring no longer holds) as a stable 409, and
+    a bug with its traceback."""
     if unavailable(exc):
         log.error("database unavailable on %s: %s", where, _name(exc))
         return DatabaseUnavailable()
+    if isinstance(exc, DecryptionError):
+        log.error("a stored secret does not open with the key ring on %s", where)
+        return CredentialsUnreadable(
+            "a stored secret this request needs cannot be decrypted with the gateway's keys; an "
+            "operator must restore the key (gateway keys status), or the flow must start again"
+        )
     log.error("unhandled error on %s", where, exc_info=exc)
     return GatewayError("The gateway failed unexpectedly; this is a bug.")
 

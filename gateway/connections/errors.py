@@ -18,6 +18,13 @@ class ReauthRequired(Conflict):
     code = "reauth_required"
 
 
+class ConnectionConflict(Conflict):
+    """Raised when another flow created the same connection (user, provider, space) at the same
+    moment; nothing of this flow is stored, and trying again finds that connection."""
+
+    code = "connection_conflict"
+
+
 class IdentityMismatch(Conflict):
     """Raised when a re-connect signs in as a different provider account than the one on record."""
 

@@ -8,9 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections.errors import ConnectionRevoked, IdentityMismatch, credentials_unreadable
+from gateway.connections.errors import (
+    ConnectionConflict,
+    ConnectionRevoked,
+    IdentityMismatch,
+    credentials_unreadable,
+)
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, DecryptionError, KeyRing
 from gateway.models import Connection, ConnectionStatus
@@ -160,5 +166,14 @@ async def save_grant(
     connection.scopes = list(tokens.scopes) if tokens.scopes is not None else None
     connection.connected_at = now
     seal_tokens(keys, connection, tokens)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if not created:
+            raise
+        # Both flows found no connection and inserted one; the other committed first.
+        raise ConnectionConflict(
+            "another flow connected this user at the same moment; try again",
+            details={"user_id": user_id, "provider": provider},
+        ) from exc
     return connection, created

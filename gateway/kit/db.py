@@ -16,6 +16,7 @@ that every boundary asks: the app's error handlers, the proxy's front door, the 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -34,6 +35,9 @@ from sqlalchemy.ext.asyncio import (
 )
 
 ASYNC_DRIVER = "postgresql+asyncpg"
+# ``persist``: the pause before writing again after an outage, doubled each time up to the most.
+PERSIST_FIRST_PAUSE_SECONDS = 0.05
+PERSIST_MAX_PAUSE_SECONDS = 1.0
 
 T = TypeVar("T")
 
@@ -158,6 +162,24 @@ class Database:
                 raise
         async with self.transaction() as session:
             return await work(session)
+
+    async def persist(self, work: Callable[[AsyncSession], Awaitable[T]], *, within: float) -> T:
+        """``work``'s result, written in a transaction of its own. While the database is unavailable
+        it runs again on a fresh connection, after a short pause, for at most ``within`` seconds;
+        then the outage is raised. ``work`` must be safe to run twice (a compare-and-swap, say): a
+        commit whose answer was lost may have been applied already."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + within
+        pause = PERSIST_FIRST_PAUSE_SECONDS
+        while True:
+            try:
+                async with self.transaction() as session:
+                    return await work(session)
+            except Exception as exc:
+                if not unavailable(exc) or loop.time() + pause > give_up:
+                    raise
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, PERSIST_MAX_PAUSE_SECONDS)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -332,8 +332,14 @@ class Refresher:
     async def _store_refreshed(
         self, connection: Connection, tokens: TokenSet, lifetime: int, rejected: bool
     ) -> Connection:
+        """Write the provider's new tokens (compare-and-swap on the version read with the lease).
+
+        A rotated refresh token exists nowhere else, so a database outage does not lose it at once:
+        the write is tried again for a third of the lease (it is a compare-and-swap, so a commit
+        whose answer was lost reads as a lost race that kept our tokens)."""
         now = utcnow()
-        async with self._db.transaction() as session:
+
+        async def write(session: AsyncSession) -> tuple[Connection | None, Connection | None]:
             current = await session.scalar(
                 select(Connection)
                 .where(
@@ -343,25 +349,28 @@ class Refresher:
                 .with_for_update()
             )
             if current is None:
-                winner = await self._lost_race(session, connection, tokens, now)
-            else:
-                winner = None
-                recovering = current.consecutive_failures > 0
-                store.seal_tokens(self.keys, current, tokens)
-                current.token_version += 1
-                current.expires_at = now + timedelta(seconds=lifetime)
-                current.token_lifetime_seconds = lifetime
-                current.next_refresh_at = policy.next_refresh_at(now, lifetime, self._settings)
-                current.last_refreshed_at = now
-                if rejected:
-                    current.unauthorized_refresh_at = now
-                current.last_refresh_error = None
-                current.consecutive_failures = 0
-                if tokens.scopes is not None:
-                    current.scopes = list(tokens.scopes)
-                await breaker.reset(session, current.provider)
-                if recovering:
-                    await self._event(session, current, "connection.recovered", "refresh_succeeded")
+                return None, await self._lost_race(session, connection, tokens, now)
+            recovering = current.consecutive_failures > 0
+            store.seal_tokens(self.keys, current, tokens)
+            current.token_version += 1
+            current.expires_at = now + timedelta(seconds=lifetime)
+            current.token_lifetime_seconds = lifetime
+            current.next_refresh_at = policy.next_refresh_at(now, lifetime, self._settings)
+            current.last_refreshed_at = now
+            if rejected:
+                current.unauthorized_refresh_at = now
+            current.last_refresh_error = None
+            current.consecutive_failures = 0
+            if tokens.scopes is not None:
+                current.scopes = list(tokens.scopes)
+            await breaker.reset(session, current.provider)
+            if recovering:
+                await self._event(session, current, "connection.recovered", "refresh_succeeded")
+            return current, None
+
+        current, winner = await self._db.persist(
+            write, within=self._settings.refresh_lease_seconds / 3
+        )
         if winner is not None:
             ensure_usable(winner)  # a revoked one raises, its tokens' queue entry committed
             return winner

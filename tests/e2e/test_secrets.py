@@ -116,3 +116,25 @@ async def test_responses_never_carry_tokens(
     for token in stack.sandbox_store.issued_tokens():
         assert token not in response.text and token not in proxied.text
         assert token not in str(response.headers) and token not in str(proxied.headers)
+
+
+async def test_a_verifier_copied_from_another_connect_session_is_a_409_not_a_500(
+    http: httpx.AsyncClient, service_key: str, db: Database
+) -> None:
+    victim = await open_session(http, service_key, user_id=f"user-{uuid.uuid4().hex[:8]}")
+    donor = await open_session(http, service_key, user_id=f"user-{uuid.uuid4().hex[:8]}")
+    async with httpx.AsyncClient() as browser, httpx.AsyncClient() as other:
+        callback = await to_callback(browser, victim["connect_url"])
+        await to_callback(other, donor["connect_url"])
+        async with db.transaction() as session:
+            copied = await session.execute(
+                text(
+                    "UPDATE connect_sessions AS victim SET code_verifier = donor.code_verifier "
+                    "FROM connect_sessions AS donor WHERE victim.id = :victim AND donor.id = :donor"
+                ),
+                {"victim": uuid.UUID(victim["id"]), "donor": uuid.UUID(donor["id"])},
+            )
+            assert copied.rowcount == 1  # type: ignore[attr-defined]
+        answered = await browser.get(callback, headers={"Accept": "application/json"})
+    assert answered.status_code == 409, answered.text
+    assert answered.json()["error"]["code"] == "credentials_unreadable"

@@ -446,3 +446,54 @@ async def test_a_read_that_fails_for_another_reason_is_not_retried(fresh_db: Dat
         await fresh_db.read(read)
     assert not unavailable(raised.value)
     assert attempts == [1]
+
+
+async def test_a_write_persists_through_terminated_backends_until_it_lands(
+    fresh_db: Database, dbdown_database: URL
+) -> None:
+    pids: list[int] = []
+
+    async def write(session: AsyncSession) -> int:
+        pid = await own_pid(session)
+        pids.append(pid)
+        if len(pids) <= 2:
+            await terminate(dbdown_database, pid)
+            await wait_gone(dbdown_database, pid)
+        value = await session.scalar(text("SELECT 41 + 1"))
+        assert isinstance(value, int)
+        return value
+
+    assert await fresh_db.persist(write, within=30) == 42
+    assert len(pids) == 3 and len(set(pids)) == 3, pids
+
+
+async def test_a_write_gives_up_on_an_outage_after_its_time(
+    fresh_db: Database, dbdown_database: URL
+) -> None:
+    pids: list[int] = []
+
+    async def write(session: AsyncSession) -> None:
+        pid = await own_pid(session)
+        pids.append(pid)
+        await terminate(dbdown_database, pid)
+        await wait_gone(dbdown_database, pid)
+        await session.execute(text("SELECT 1"))
+
+    with pytest.raises(sqlalchemy.exc.DBAPIError) as raised:
+        await fresh_db.persist(write, within=0.01)
+    assert unavailable(raised.value)
+    assert len(pids) == 1, pids
+
+
+async def test_a_write_that_fails_for_another_reason_is_not_tried_again(
+    fresh_db: Database,
+) -> None:
+    attempts: list[int] = []
+
+    async def write(session: AsyncSession) -> None:
+        attempts.append(1)
+        await session.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(sqlalchemy.exc.ProgrammingError):
+        await fresh_db.persist(write, within=30)
+    assert attempts == [1]
