@@ -15,7 +15,7 @@ from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 
 USER_PREFIX = "bench-user-"
 PROVIDER = "contio"

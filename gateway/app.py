@@ -18,17 +18,17 @@ from starlette.types import Receive, Scope, Send
 from gateway.connect.endpoints import ConnectFailure, handle_connect_failure, render_flow_error
 from gateway.exceptions import GatewayError, error_response, handle_gateway_error, plain_error
 from gateway.failures import DATABASE_ERRORS, classify
-from gateway.kit.body import BodyLimit
 from gateway.kit.crypto import DecryptionError
 from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
-from gateway.listeners import PublicListener
+from gateway.kit.request_body import BodyLimit
 from gateway.metrics import Metrics
 from gateway.metrics.http import Observe
 from gateway.proxy.front import ProxyFront
 from gateway.proxy.paths import PREFIX as PROXY_PREFIX
 from gateway.proxy.runtime import ProxyRuntime
+from gateway.public_port import PublicListener
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings

@@ -9,11 +9,11 @@ from gateway.audit import endpoints as audit
 from gateway.connect import endpoints as connect
 from gateway.connections import endpoints as connections
 from gateway.console.routes import console
-from gateway.events import inbound as events_inbound
 from gateway.metrics import endpoint as metrics
 from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
 from gateway.proxy.route import ProxyRoute
+from gateway.webhooks import receive as webhooks
 
 routes = [
     Route("/healthz", health.healthz, methods=["GET"]),
@@ -33,7 +33,7 @@ routes = [
     Route("/provision/{provisioning_id}", provisioning_page.show, methods=["GET"]),
     Route("/provision/{provisioning_id}", provisioning_page.submit, methods=["POST"]),
     ProxyRoute(),  # /proxy/users/{user_id}/{path}, every method
-    Route("/webhooks/contio", events_inbound.contio_webhook, methods=["POST"]),
+    Route("/webhooks/contio", webhooks.contio_webhook, methods=["POST"]),
     Route("/v1/connections", connections.list_connections, methods=["GET"]),
     # Before /v1/connections/{connection_id}, which would take "import" for an id.
     Route("/v1/connections/import", connections.import_connection, methods=["POST"]),

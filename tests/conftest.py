@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.stack", "tests.fixtures.listeners"]
+pytest_plugins = ["tests.fixtures.database", "tests.fixtures.stack", "tests.fixtures.ports"]

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gateway.listeners import is_public
+from gateway.public_port import is_public
 from gateway.settings import ENV_PREFIX, Settings
 from gateway.tokens.budget import Rate
 

@@ -22,7 +22,7 @@ from gateway.clients.store import create_client
 from gateway.connections.store import save_grant
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from tests.fixtures.servers import free_port, serving
 from tests.fixtures.stack import Stack
 from tests.fixtures.sync import run_sync

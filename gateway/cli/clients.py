@@ -1,7 +1,7 @@
 """``gateway clients``: the internal services allowed to call the gateway.
 
 A change made here reaches every running replica's cache of service keys within moments (the
-database notifies them on commit; see ``gateway.proxy.listener``).
+database notifies them on commit; see ``gateway.proxy.invalidation``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import store as audit
 from gateway.cli.common import echo_json, json_option, run_command, with_session
 from gateway.cli.connections import actor
-from gateway.clients.keys import IssuedKey
 from gateway.clients.limits import RateLimit, RateLimitError
+from gateway.clients.service_keys import IssuedKey
 from gateway.clients.store import (
     SCOPES,
     ClientChanges,

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.clients.keys import IssuedKey, issue_key, key_matches, lookup_prefix
+from gateway.clients.allow_rules import AllowRule, RuleError, parse_rules
 from gateway.clients.limits import RateLimit
 from gateway.clients.namespace import PatternError, UserNamespace, compile_pattern
-from gateway.clients.policy import AllowRule, RuleError, parse_rules
+from gateway.clients.service_keys import IssuedKey, issue_key, key_matches, lookup_prefix
 from gateway.exceptions import BadRequest, Conflict, NotFound
 from gateway.kit.clock import utcnow
 from gateway.models import ServiceClient

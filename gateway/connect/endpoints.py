@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from gateway.clients.auth import require_client
-from gateway.connect import grants, sessions
+from gateway.connect import connect_sessions, grants
 from gateway.connect.return_urls import is_allowed, with_params
 from gateway.connections import ownership
 from gateway.connections.errors import (
@@ -22,14 +22,14 @@ from gateway.connections.errors import (
     UserNotAllowed,
 )
 from gateway.exceptions import BadRequest, GatewayError
-from gateway.kit.body import parse_json
 from gateway.kit.clock import utcnow
+from gateway.kit.request_body import parse_json
 from gateway.models import ConnectSession
 from gateway.pages import failure_page, render
 from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderUnavailable
 from gateway.providers.spender import Spender
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from gateway.resources import Resources, resources
 from gateway.tokens.budget import ShareExhausted
 
@@ -90,7 +90,7 @@ async def create_connect_session(request: Request) -> Response:
         await ownership.check_may_connect(
             session, ownership.Actor.of(principal), body.user_id, provider.name
         )
-        connect_session, token = await sessions.create(
+        connect_session, token = await connect_sessions.create(
             session,
             service_client_id=principal.client_id,
             user_id=body.user_id,
@@ -131,13 +131,13 @@ async def start_connect(request: Request) -> Response:
     res = resources(request)
     token = request.query_params.get("token", "")
     async with res.db.transaction() as session:
-        connect_session = await sessions.find_by_token(session, token) if token else None
+        connect_session = await connect_sessions.find_by_token(session, token) if token else None
         if connect_session is None:
             raise ConnectFailure("invalid_connect_token", "This connect link is not valid.")
         _check_usable(connect_session)
         provider = res.providers.get(connect_session.provider)
         scopes = connect_session.scopes or provider.scopes
-        attempt = sessions.begin_attempt(
+        attempt = connect_sessions.begin_attempt(
             connect_session, res.keys, pkce=provider.pkce, openid="openid" in scopes
         )
     location = await provider.authorization_url(
@@ -150,7 +150,7 @@ async def start_connect(request: Request) -> Response:
     )
     response = RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
     response.set_cookie(
-        sessions.cookie_name(connect_session.id),
+        connect_sessions.cookie_name(connect_session.id),
         attempt.browser_secret,
         max_age=max(1, int((connect_session.expires_at - utcnow()).total_seconds())),
         path="/oauth/callback",
@@ -190,7 +190,7 @@ async def _exchange(
         tokens = await provider.exchange_code(
             code=code,
             redirect_uri=res.settings.redirect_uri,
-            code_verifier=sessions.code_verifier(connect_session, res.keys),
+            code_verifier=connect_sessions.code_verifier(connect_session, res.keys),
             spender=spender,
         )
     except ShareExhausted as exc:
@@ -234,14 +234,14 @@ async def callback(request: Request) -> Response:
     res = resources(request)
     state = request.query_params.get("state", "")
     async with res.db.transaction() as session:
-        connect_session = await sessions.find_by_state(session, state) if state else None
+        connect_session = await connect_sessions.find_by_state(session, state) if state else None
         if connect_session is None:
             raise ConnectFailure(
                 "invalid_state", "This sign-in is unknown or was replaced by a newer one."
             )
         _check_usable(connect_session)
-        cookie = request.cookies.get(sessions.cookie_name(connect_session.id))
-        if not sessions.browser_matches(connect_session, cookie):
+        cookie = request.cookies.get(connect_sessions.cookie_name(connect_session.id))
+        if not connect_sessions.browser_matches(connect_session, cookie):
             raise ConnectFailure(
                 "browser_mismatch",
                 "This sign-in was started in another browser; open the connect link again here.",
@@ -249,7 +249,7 @@ async def callback(request: Request) -> Response:
             )
         provider = res.providers.get(connect_session.provider)
         code = _code(provider, connect_session, request)
-        if not await sessions.claim(session, connect_session):
+        if not await connect_sessions.claim(session, connect_session):
             raise _used(connect_session)
     spender = Spender.client(connect_session.service_client_id)
     tokens, subject = await _exchange(res, provider, connect_session, code, spender)
@@ -264,7 +264,7 @@ async def callback(request: Request) -> Response:
         origin={"connect_session_id": str(connect_session.id)},
     )
     async with grants.transaction(res.db, provider, tokens, spender) as session:
-        if not await sessions.consume(session, connect_session):
+        if not await connect_sessions.consume(session, connect_session):
             raise _used(connect_session)
         try:
             connection, _created = await grants.save(session, res.keys, res.settings, grant)
@@ -282,7 +282,7 @@ async def callback(request: Request) -> Response:
                 connect_session,
                 status_code=exc.status_code,
             ) from exc
-        await sessions.link(session, connect_session, connection.id)
+        await connect_sessions.link(session, connect_session, connection.id)
     log.info(
         "connection %s connected via %s",
         connection.id,
@@ -307,7 +307,7 @@ def _success(
             provider=provider.name,
             connection_id=connection_id,
         )
-    response.delete_cookie(sessions.cookie_name(connect_session.id), path="/oauth/callback")
+    response.delete_cookie(connect_sessions.cookie_name(connect_session.id), path="/oauth/callback")
     return response
 
 

@@ -25,7 +25,7 @@ from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection
 from gateway.providers.client import OAuthClient
 from gateway.providers.spender import Spender
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from gateway.connections.refreshing import refresh_now
 from gateway.connections.revocation import Revoker
 from gateway.connections.views import connection_json, revocation_json
 from gateway.kit import query
-from gateway.kit.body import parse_json
 from gateway.kit.db import Database
 from gateway.kit.pagination import parse_limit
+from gateway.kit.request_body import parse_json
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.spender import OPERATOR
 from gateway.resources import Resources, resources

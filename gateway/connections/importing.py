@@ -47,7 +47,7 @@ from gateway.providers.contio_admin import connection_id
 from gateway.providers.errors import GrantRejected
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import Spender
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
 
 MAX_TOKEN_LENGTH = 8192

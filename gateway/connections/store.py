@@ -20,9 +20,9 @@ from gateway.connections.errors import (
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, DecryptionError, KeyRing
 from gateway.models import Connection, ConnectionStatus
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
-from gateway.tokens import policy
+from gateway.tokens import schedule
 
 TABLE = "connections"
 
@@ -160,7 +160,7 @@ async def save_grant(
     lifetime = tokens.expires_in or settings.default_token_lifetime_seconds
     connection.expires_at = now + timedelta(seconds=lifetime)
     connection.token_lifetime_seconds = lifetime
-    connection.next_refresh_at = policy.next_refresh_at(now, lifetime, settings)
+    connection.next_refresh_at = schedule.next_refresh_at(now, lifetime, settings)
     connection.last_refresh_error = None
     connection.consecutive_failures = 0
     connection.scopes = list(tokens.scopes) if tokens.scopes is not None else None

@@ -46,7 +46,7 @@ from gateway.providers.errors import ProviderError, ProviderUnavailable
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.settings import Settings
-from gateway.tokens.policy import backoff_seconds
+from gateway.tokens.schedule import backoff_seconds
 
 log = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from starlette.responses import Response
 
 from gateway.clients.store import Principal, principal_of
 from gateway.connections.endpoints import actor
-from gateway.console import session as sessions
+from gateway.console import console_sessions as sessions
+from gateway.console.console_sessions import Session
 from gateway.console.errors import CsrfRejected
 from gateway.console.render import error_page, see_other
 from gateway.console.secret import SigningKeys, signing_keys
-from gateway.console.session import Session
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database

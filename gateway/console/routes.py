@@ -12,7 +12,7 @@ from gateway.console import actions, assets, clients, connections, signin
 from gateway.console.guard import HOME
 from gateway.console.headers import ConsoleHeaders
 from gateway.console.render import see_other
-from gateway.kit.body import BodyLimit
+from gateway.kit.request_body import BodyLimit
 
 MAX_BODY_BYTES = 16 * 1024
 

@@ -13,10 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.audit import store as audit
-from gateway.clients.keys import hash_key
+from gateway.clients.service_keys import hash_key
 from gateway.clients.store import authenticate
 from gateway.connections.endpoints import actor
-from gateway.console import session as sessions
+from gateway.console import console_sessions as sessions
+from gateway.console.console_sessions import Session
 from gateway.console.guard import (
     ADMIN_SCOPE,
     SIGN_IN,
@@ -28,7 +29,6 @@ from gateway.console.guard import (
     safe_next,
 )
 from gateway.console.render import error_page, page, see_other
-from gateway.console.session import Session
 from gateway.exceptions import GatewayError
 
 log = logging.getLogger(__name__)

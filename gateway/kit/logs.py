@@ -147,5 +147,5 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(TextFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
-    # The gateway writes its own access log (``gateway.kit.access``), with secrets redacted.
+    # The gateway writes its own access log (``gateway.kit.access_log``), with secrets redacted.
     logging.getLogger("uvicorn.access").disabled = True

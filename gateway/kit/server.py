@@ -19,7 +19,7 @@ The time limit is kept by one sweep per server rather than a timer per request (
 cancelling an event-loop timer for every request costs the proxy more than the check itself): a
 head may so run past its limit by up to a quarter of it (at most ``MAX_SWEEP_SECONDS``).
 
-The body is not this module's: the app caps it (``gateway.kit.body``, ``gateway.proxy.body``).
+The body is not this module's: the app caps it (``gateway.kit.request_body``, ``gateway.proxy.body``).
 """
 
 from __future__ import annotations

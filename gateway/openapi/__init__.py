@@ -16,7 +16,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.listeners import is_public
 from gateway.openapi import (
     audit,
     common,
@@ -27,6 +26,7 @@ from gateway.openapi import (
     proxy,
     webhooks,
 )
+from gateway.public_port import is_public
 
 # (tag, module, what the tag says), in the order a reader meets them.
 AREAS: tuple[tuple[str, ModuleType, str], ...] = (

@@ -17,7 +17,7 @@ from gateway.providers.errors import (
 )
 from gateway.providers.pkce import code_challenge, new_code_verifier, new_nonce, new_state
 from gateway.providers.registry import ProviderRegistry, build_registry
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 
 __all__ = [
     "ClientRejected",

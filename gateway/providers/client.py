@@ -30,7 +30,7 @@ from gateway.providers.errors import (
 )
 from gateway.providers.id_token import IdTokenValidator
 from gateway.providers.spender import Spender
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 
 logger = logging.getLogger(__name__)
 

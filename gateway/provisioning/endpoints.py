@@ -12,8 +12,8 @@ from gateway.clients.auth import require_client
 from gateway.clients.store import Principal
 from gateway.connections import ownership
 from gateway.exceptions import GATEWAY_ERROR_HEADER, GatewayError, error_response
-from gateway.kit.body import parse_json
 from gateway.kit.clock import utcnow
+from gateway.kit.request_body import parse_json
 from gateway.provisioning import idempotency, schemas, service, store
 from gateway.provisioning.errors import ProvisioningNotFound
 from gateway.provisioning.schemas import ProvisioningRequest, VerifyRequest

@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from gateway.exceptions import GatewayError
-from gateway.kit.body import read_body
 from gateway.kit.clock import utcnow
+from gateway.kit.request_body import read_body
 from gateway.models import Provisioning, ProvisioningStatus
 from gateway.pages import failure_page, render
 from gateway.providers.errors import ProviderUnavailable

@@ -33,7 +33,7 @@ from gateway.providers.partner_auth import (
 )
 from gateway.providers.pkce import code_challenge, new_code_verifier, new_state
 from gateway.providers.spender import Spender
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from gateway.provisioning import store
 from gateway.provisioning.errors import (
     ProvisioningFailed,

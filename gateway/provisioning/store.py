@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connect.sessions import digest
+from gateway.connect.connect_sessions import digest
 from gateway.kit.crypto import Binding, KeyRing
 from gateway.models import Provisioning, ProvisioningStatus
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from gateway.audit import store as audit
-from gateway.clients.policy import is_allowed
+from gateway.clients.allow_rules import is_allowed
 from gateway.clients.store import Principal
 from gateway.kit.db import Database
 from gateway.proxy.errors import ProxyForbidden

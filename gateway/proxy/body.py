@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from starlette.types import Receive
 
 from gateway.exceptions import PayloadTooLarge
-from gateway.kit.body import declared_length
+from gateway.kit.request_body import declared_length
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.upstream import Body
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.clients.keys import hash_key, lookup_prefix
+from gateway.clients.service_keys import hash_key, lookup_prefix
 from gateway.clients.store import Principal, authenticate
 from gateway.kit.db import Database
 from gateway.proxy.cache import LocalCache

@@ -27,7 +27,7 @@ from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.relay import relay
 from gateway.proxy.retries import repeatable
 from gateway.proxy.served import Served
-from gateway.proxy.tokens import UserToken
+from gateway.proxy.token_cache import UserToken
 from gateway.resources import Resources
 
 

@@ -21,7 +21,6 @@ from gateway.failures import failure_response
 from gateway.kit import logs
 from gateway.kit.middleware import accepted_request_id
 from gateway.kit.tracing import tracing_on
-from gateway.listeners import on_public_listener
 from gateway.metrics import Metrics
 from gateway.proxy.endpoints import serve
 from gateway.proxy.headers import CallerHeaders
@@ -29,6 +28,7 @@ from gateway.proxy.ledger import Ledger
 from gateway.proxy.paths import PREFIX
 from gateway.proxy.route import METHODS
 from gateway.proxy.served import Served
+from gateway.public_port import on_public_listener
 
 
 class ProxyFront:

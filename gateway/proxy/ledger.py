@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.kit.access import log_accesses
+from gateway.kit.access_log import log_accesses
 from gateway.metrics.requests import RequestStats
 from gateway.proxy.paths import TEMPLATE
 from gateway.proxy.served import Served

@@ -15,11 +15,11 @@ from gateway.proxy.callers import ClientKeys
 from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.forward import Forwarder
 from gateway.proxy.headers import DEFAULT_UPSTREAM_HEADERS
-from gateway.proxy.listener import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener
+from gateway.proxy.invalidation import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener
 from gateway.proxy.loader import Key
 from gateway.proxy.ratelimit import RateLimiter
 from gateway.proxy.retries import RetryPolicy
-from gateway.proxy.tokens import TokenSource, UserToken
+from gateway.proxy.token_cache import TokenSource, UserToken
 from gateway.proxy.upstream import AiohttpUpstream, Upstream
 from gateway.settings import Settings
 from gateway.tokens.refresh import Refresher

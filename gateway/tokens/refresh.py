@@ -11,7 +11,7 @@ Every refresh is made for a ``Spender`` (the refresher loop, an operator, or the
 call needed it), whose share of the provider's budget it spends; callers that share an in-flight
 refresh share its result, except a refusal of another spender's share, after which they try with
 their own. A refresh after an upstream 401 (``rejected``) happens at most once per connection per
-401 cool-down (``policy.refresh_after_401``, from the row, so on every replica alike).
+401 cool-down (``schedule.refresh_after_401``, from the row, so on every replica alike).
 
 Failures are classified: a rejected grant makes the connection ``needs_reauth`` at once; a refresh
 token that does not open with the key ring makes it ``credentials_unreadable`` at once, before the
@@ -49,9 +49,9 @@ from gateway.providers.errors import (
 )
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import Spender
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
-from gateway.tokens import breaker, policy
+from gateway.tokens import breaker, schedule
 from gateway.tokens.budget import BudgetExhausted, ShareExhausted, TokenBudget
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class Refresher:
                 and connection.next_refresh_at > utcnow()
             ):
                 return Fresh(connection, refreshed=False)
-            if rejected and not policy.refresh_after_401(
+            if rejected and not schedule.refresh_after_401(
                 connection.unauthorized_refresh_at, utcnow(), self._settings
             ):
                 self._count(connection.provider, "cooling_down")
@@ -355,7 +355,7 @@ class Refresher:
             current.token_version += 1
             current.expires_at = now + timedelta(seconds=lifetime)
             current.token_lifetime_seconds = lifetime
-            current.next_refresh_at = policy.next_refresh_at(now, lifetime, self._settings)
+            current.next_refresh_at = schedule.next_refresh_at(now, lifetime, self._settings)
             current.last_refreshed_at = now
             if rejected:
                 current.unauthorized_refresh_at = now
@@ -476,7 +476,7 @@ class Refresher:
             assert current is not None
             current.consecutive_failures += 1
             current.last_refresh_error = _error(exc.code, exc.message, now)
-            delay = policy.backoff_seconds(current.consecutive_failures, retry_after)
+            delay = schedule.backoff_seconds(current.consecutive_failures, retry_after)
             current.next_refresh_at = now + timedelta(seconds=delay)
             if current.consecutive_failures == 1:
                 await self._event(session, current, "connection.refresh_failed", exc.code)

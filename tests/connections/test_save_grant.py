@@ -14,7 +14,7 @@ from gateway.connections import store
 from gateway.connections.errors import ConnectionConflict
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from tests.fixtures.stack import gateway_settings
 
 SETTINGS = gateway_settings(1, "http://127.0.0.1:1")

@@ -7,7 +7,7 @@ import httpx
 
 from gateway.console.headers import HEADERS
 from gateway.kit.db import Database
-from gateway.listeners import is_public
+from gateway.public_port import is_public
 from tests.admin.conftest import connected
 from tests.console.conftest import Admin, csrf_of, post_form
 from tests.fixtures.stack import Stack

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.clients.store import ClientChanges, update_client
-from gateway.console import session as sessions
+from gateway.console import console_sessions as sessions
 from gateway.console.secret import SigningKeys
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database

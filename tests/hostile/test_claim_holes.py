@@ -19,8 +19,8 @@ import httpx
 import pytest
 from starlette.routing import Mount, Route
 
-from gateway.events import contio
 from gateway.kit.db import Database
+from gateway.webhooks import contio
 from tests.console.conftest import csrf_of, new_operator
 from tests.fixtures.stack import new_client
 from tests.hostile.claim_fixtures import WEBHOOK_SECRET, GatedStack, gated, gw, sandbox

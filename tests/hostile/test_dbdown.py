@@ -27,8 +27,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.events import contio
 from gateway.kit.db import Database, lost_connection, sync_url, unavailable
+from gateway.webhooks import contio
 from tests.hostile.dbdown_fixtures import (
     CONNECTED_USERS,
     WEBHOOK_SECRET,

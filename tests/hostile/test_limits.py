@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.routing import Mount, Route
 
-from gateway.listeners import is_public
+from gateway.public_port import is_public
 from gateway.routes import routes
 from tests.hostile.limits_fixtures import (
     HEADER_TIMEOUT,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.fixtures.listeners import Listeners
+from tests.fixtures.ports import Listeners
 from tests.openapi.routes import Operation, concrete, operations
 
 PUBLIC: set[Operation] = {

@@ -21,7 +21,7 @@ from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
 from gateway.models import Connection, ConnectionStatus
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from tests.e2e.flows import connect_new_user
 from tests.fixtures.database import fresh_database
 from tests.fixtures.stack import Stack

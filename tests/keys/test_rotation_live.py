@@ -18,7 +18,7 @@ from gateway.connections.store import save_grant
 from gateway.keys import rotation
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import free_port, serving
 from tests.fixtures.stack import Stack, gateway_settings

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from gateway.exceptions import GatewayError, handle_gateway_error
-from gateway.kit.body import BodyLimit, read_body
+from gateway.kit.request_body import BodyLimit, read_body
 
 CAP = 1000
 seen: list[str] = []

@@ -13,7 +13,7 @@ from functools import partial
 
 from gateway.kit.clock import utcnow
 from gateway.models import ConnectionStatus
-from gateway.tokens.policy import BASE_BACKOFF_SECONDS
+from gateway.tokens.schedule import BASE_BACKOFF_SECONDS
 from tests.lifecycle import observe
 from tests.lifecycle.stack import LifecycleStack, delta, nonzero
 from tests.lifecycle.traffic import sweep

@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL
 from gateway.events.delivery import CLAIM_SECONDS
 from gateway.kit.clock import utcnow
 from gateway.models import ConnectionStatus
-from gateway.tokens.policy import BASE_BACKOFF_SECONDS
+from gateway.tokens.schedule import BASE_BACKOFF_SECONDS
 from tests.fixtures.database import fresh_database
 from tests.lifecycle import observe
 from tests.lifecycle.stack import LifecycleStack, Profile, delta, nonzero

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from gateway.kit.db import Database
 from gateway.openapi import build
 from tests.console.conftest import csrf_of, new_operator
-from tests.fixtures.listeners import Listeners
+from tests.fixtures.ports import Listeners
 from tests.openapi.routes import SAMPLES, Operation
 
 CONSOLE: tuple[Operation, ...] = (

@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from gateway.listeners import is_public
 from gateway.openapi import build
-from tests.fixtures.listeners import Listeners
+from gateway.public_port import is_public
+from tests.fixtures.ports import Listeners
 from tests.openapi.conftest import CONNECTED_USER, PROXY_PATHS
 
 MAX_EXAMPLES = int(os.environ.get("GATEWAY_SCHEMATHESIS_EXAMPLES", "20"))

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from gateway.events.contio import signature
 from gateway.kit.db import Database
+from gateway.webhooks.contio import signature
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.openapi.conformance import conforms, error_code
 from tests.openapi.conftest import WEBHOOK_SECRET

@@ -26,7 +26,7 @@ from gateway.clients.store import ClientChanges, create_client, update_client
 from gateway.connections import store
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import Stack, new_client

@@ -14,7 +14,7 @@ from gateway.metrics.requests import RequestStats
 from gateway.proxy.ledger import MAX_PENDING, Ledger
 from gateway.proxy.paths import TEMPLATE
 from gateway.proxy.served import Served
-from tests.fixtures.access import Stdout, json_only
+from tests.fixtures.access_log import Stdout, json_only
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ from gateway.connections import store
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database
 from gateway.models import Connection
-from gateway.providers.tokens import TokenSet
+from gateway.providers.token_response import TokenSet
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.loader import Key
-from gateway.proxy.tokens import TokenSource, UserToken
+from gateway.proxy.token_cache import TokenSource, UserToken
 from gateway.settings import Settings
 from gateway.tokens.refresh import Refresher
 from tests.proxy.test_cache import Clock

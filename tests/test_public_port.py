@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli import cli
-from gateway.events.contio import signature
 from gateway.kit.db import Database
-from gateway.listeners import is_public
 from gateway.models import ConnectionStatus
+from gateway.public_port import is_public
+from gateway.webhooks.contio import signature
 from tests.e2e.flows import connect_new_user, load_connection
-from tests.fixtures.listeners import WEBHOOK_SECRET, Listeners
+from tests.fixtures.ports import WEBHOOK_SECRET, Listeners
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.kit import logs
-from gateway.kit.access import access_log, log_access, log_accesses
-from tests.fixtures.access import Stdout, json_only
+from gateway.kit.access_log import access_log, log_access, log_accesses
+from tests.fixtures.access_log import Stdout, json_only
 
 
 @pytest.fixture

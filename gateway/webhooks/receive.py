@@ -24,13 +24,13 @@ from gateway.audit import store as audit
 from gateway.connections import provider_revocation
 from gateway.connections.provider_revocation import Finding
 from gateway.connections.revocation import mark_revoked
-from gateway.events import contio
 from gateway.exceptions import BadRequest, GatewayError, ServiceUnavailable
-from gateway.kit.body import read_body
 from gateway.kit.clock import utcnow
+from gateway.kit.request_body import read_body
 from gateway.models import Connection, SeenWebhook
 from gateway.resources import Resources, resources
 from gateway.settings import Settings, split_commas
+from gateway.webhooks import contio
 
 log = logging.getLogger(__name__)
 

@@ -38,9 +38,9 @@ from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.loader import ConnectionLoader, Key, key_of
 from gateway.settings import Settings
-from gateway.tokens import policy
-from gateway.tokens.policy import refresh_margin
+from gateway.tokens import schedule
 from gateway.tokens.refresh import Refresher
+from gateway.tokens.schedule import refresh_margin
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class TokenSource:
         """After the provider refused ``token`` (401): refreshed, or whatever replaced it since;
         ``token`` itself while a 401 already refreshed it within the cool-down (nothing is read or
         sent)."""
-        if not policy.refresh_after_401(token.unauthorized_refresh_at, utcnow(), self._settings):
+        if not schedule.refresh_after_401(token.unauthorized_refresh_at, utcnow(), self._settings):
             return token
         return await self._refresh(token, spender, rejected=True)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.clients.policy import AllowRule, RuleError, is_allowed, parse_rules
+from gateway.clients.allow_rules import AllowRule, RuleError, is_allowed, parse_rules
 
 
 def allowed(rules: list[str], method: str, path: str) -> bool:
