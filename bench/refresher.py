@@ -34,7 +34,7 @@ from gateway.kit.db import Database, sync_url
 from gateway.kit.logs import JsonFormatter
 from gateway.settings import CONTIO_DEFAULT_SCOPES, Settings, load_settings
 from gateway.tokens.loop import CONCURRENCY, refresh_due
-from gateway.tokens.services import build_refresher
+from gateway import composition
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 TOKEN_LIFETIME = 3600
@@ -124,7 +124,7 @@ class Worker:
             settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
         )
         self.http = httpx.AsyncClient(timeout=timeout, trust_env=False)
-        self.refresher = build_refresher(settings, self.db, self.keys, self.http, environ={})
+        self.refresher = composition.refresher(settings, self.db, self.keys, self.http, environ={})
 
     async def close(self) -> None:
         await self.http.aclose()

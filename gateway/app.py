@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from gateway import composition
 from gateway.connect.endpoints import ConnectFailure, handle_connect_failure, render_flow_error
 from gateway.exceptions import GatewayError, error_response, handle_gateway_error, plain_error
 from gateway.failures import DATABASE_ERRORS, classify
 from gateway.kit.crypto import DecryptionError
-from gateway.kit.db import Database
 from gateway.kit.middleware import RequestContext
 from gateway.kit.migrations import head_revision
 from gateway.kit.request_body import BodyLimit
@@ -32,7 +32,6 @@ from gateway.public_port import PublicListener
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
-from gateway.tokens.services import build_refresher, key_ring, provider_http
 from gateway.worker import background_jobs
 
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -78,50 +77,44 @@ def create_app(
 ) -> Starlette:
     """The gateway; with ``run_refresher`` the refresher loop also runs in this process, and with
     ``public_port`` only the browser-facing routes answer on that port."""
-    keys = key_ring(settings)
+    keys = composition.key_ring(settings)
     metrics = Metrics()
     front = ProxyFront(metrics, public_port)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Resources]]:
-        db = Database(database_url, pool_size=settings.database_pool_size)
-        http = provider_http(settings)
-        refresher = build_refresher(settings, db, keys, http, metrics)
-        providers = refresher.providers
-        proxy = ProxyRuntime.build(settings, db, keys, refresher)
-        stop = asyncio.Event()
-        # The proxy's caches serve only while this listens for their invalidations, and its
-        # deadlines are kept by this.
-        proxy_jobs = asyncio.create_task(proxy.run(stop))
-        background = (
-            asyncio.create_task(background_jobs(settings, db, http, refresher, stop))
-            if run_refresher
-            else None
-        )
-        try:
-            yield {
-                "resources": Resources(
-                    settings=settings,
-                    db=db,
-                    keys=keys,
-                    http=http,
-                    providers=providers,
-                    proxy=proxy,
-                    refresher=refresher,
-                    metrics=metrics,
-                    schema_head=head_revision(),
-                )
-            }
-        finally:
-            front.ledger.flush()  # the last calls' counts and lines, before anything can fail
-            stop.set()
-            if background is not None:
-                await background
-            await refresher.release_all()
-            await proxy_jobs
-            await proxy.aclose()
-            await http.aclose()
-            await db.dispose()
+        async with composition.core(
+            settings, database_url, keys, pool_size=settings.database_pool_size, metrics=metrics
+        ) as core:
+            proxy = core.proxy()
+            stop = asyncio.Event()
+            # The proxy's caches serve only while this listens for their invalidations, and its
+            # deadlines are kept by this.
+            proxy_jobs = asyncio.create_task(proxy.run(stop))
+            background = (
+                asyncio.create_task(background_jobs(core, stop)) if run_refresher else None
+            )
+            try:
+                yield {
+                    "resources": Resources(
+                        settings=settings,
+                        db=core.db,
+                        keys=keys,
+                        http=core.http,
+                        providers=core.providers,
+                        proxy=proxy,
+                        refresher=core.refresher,
+                        metrics=metrics,
+                        schema_head=head_revision(),
+                    )
+                }
+            finally:
+                front.ledger.flush()  # the last calls' counts and lines, before anything can fail
+                stop.set()
+                if background is not None:
+                    await background
+                await proxy_jobs
+                await proxy.aclose()
 
     return Gateway(
         front,

@@ -13,8 +13,8 @@ import click
 from sqlalchemy import func, select
 
 from gateway.audit import store as audit
-from gateway.cli.common import json_option, run_command, settings
-from gateway.database import database_url
+from gateway.cli.context import json_option, run_command, settings
+from gateway.composition import database_url
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.db import Database
 from gateway.kit.pagination import MAX_LIMIT

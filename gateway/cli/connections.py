@@ -17,8 +17,15 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.cli.common import echo_json, json_option, run_command, settings, with_session
-from gateway.cli.runtime import Runtime, with_runtime
+from gateway.cli.context import (
+    echo_json,
+    json_option,
+    run_command,
+    settings,
+    with_core,
+    with_session,
+)
+from gateway.composition import Core
 from gateway.connections import ownership, queries
 from gateway.connections.refreshing import refresh_now
 from gateway.connections.revocation import UNREADABLE_UPSTREAM, Revocation, preview
@@ -170,10 +177,10 @@ def refresh(connection_id: str, as_json: bool) -> None:
     """Refresh a connection's tokens now (with the same lease as the refresher)."""
     wanted = parse_id(connection_id)
 
-    async def work(runtime: Runtime) -> Connection:
-        return await refresh_now(runtime.db, runtime.refresher, wanted, OPERATOR)
+    async def work(core: Core) -> Connection:
+        return await refresh_now(core.db, core.refresher, wanted, OPERATOR)
 
-    connection = with_runtime(work)
+    connection = with_core(work)
     if as_json:
         echo_json(shown(connection))
         return
@@ -228,8 +235,8 @@ def revoke(
         )
         targets = _confirmed_targets(where, yes)
 
-    async def work(runtime: Runtime) -> list[Revocation]:
-        revoker = runtime.revoker()
+    async def work(core: Core) -> list[Revocation]:
+        revoker = core.revoker()
         done = []
         with click.progressbar(
             length=len(targets), label="revoking", file=sys.stderr, hidden=len(targets) < 2
@@ -239,7 +246,7 @@ def revoke(
                 bar.update(1)
         return done
 
-    done = with_runtime(work)
+    done = with_core(work)
     if as_json:
         echo_json(
             [

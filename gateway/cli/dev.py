@@ -14,9 +14,9 @@ from pydantic import SecretStr
 from sqlalchemy import delete
 
 from gateway.app import create_app
-from gateway.cli.common import head_limits, run_command, settings
+from gateway.cli.context import head_limits, run_command, settings
 from gateway.clients.store import authenticate, create_client
-from gateway.database import database_url
+from gateway.composition import database_url
 from gateway.kit.crypto import generate_key_entry
 from gateway.kit.db import Database
 from gateway.kit.logs import configure

@@ -7,7 +7,7 @@ import uuid
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.cli.common import EXIT_FAILED, echo_json, json_option, with_session
+from gateway.cli.context import EXIT_FAILED, echo_json, json_option, with_session
 from gateway.events.dead_letters import DeadLetter, list_dead, replay
 
 

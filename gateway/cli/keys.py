@@ -7,8 +7,8 @@ import sys
 import click
 from click._termui_impl import ProgressBar
 
-from gateway.cli.common import EXIT_FAILED, echo_json, json_option, run_command
-from gateway.cli.runtime import Runtime, with_runtime
+from gateway.cli.context import EXIT_FAILED, echo_json, json_option, run_command, with_core
+from gateway.composition import Core
 from gateway.keys import check, rotation
 from gateway.kit.crypto import KeyRing, generate_key_entry
 
@@ -31,11 +31,11 @@ def status(as_json: bool) -> None:
     """How many stored values each key seals (the active key is marked, a key the ring lacks is
     named), and how many connections' tokens do not open with the ring (every value is opened)."""
 
-    async def work(runtime: Runtime) -> tuple[dict[str, int], check.Findings, KeyRing]:
-        counts = dict(await rotation.usage(runtime.db))
-        return counts, await check.check(runtime.db, runtime.keys), runtime.keys
+    async def work(core: Core) -> tuple[dict[str, int], check.Findings, KeyRing]:
+        counts = dict(await rotation.usage(core.db))
+        return counts, await check.check(core.db, core.keys), core.keys
 
-    counts, findings, ring = with_runtime(work)
+    counts, findings, ring = with_core(work)
     active = ring.active_key_id
     missing = sorted(key_id for key_id in counts if key_id not in ring.key_ids)
     if as_json:
@@ -74,14 +74,14 @@ def rotate() -> None:
     overwrites a fresher token written by a refresh meanwhile.
     """
 
-    async def work(runtime: Runtime) -> tuple[rotation.Report, str]:
-        total = await rotation.count_stale(runtime.db, runtime.keys)
+    async def work(core: Core) -> tuple[rotation.Report, str]:
+        total = await rotation.count_stale(core.db, core.keys)
         bar: ProgressBar[int] = click.progressbar(length=total, label="re-sealing", file=sys.stderr)
         with bar:
-            report = await rotation.rotate(runtime.db, runtime.keys, bar.update)
-        return report, runtime.keys.active_key_id
+            report = await rotation.rotate(core.db, core.keys, bar.update)
+        return report, core.keys.active_key_id
 
-    report, active = with_runtime(work)
+    report, active = with_core(work)
     click.echo(f"re-sealed {report.rotated} rows under {active}")
     if report.unreadable:
         found = ", ".join(

@@ -11,8 +11,8 @@ import click
 import uvicorn
 
 from gateway.app import create_app
-from gateway.cli.common import head_limits, run_command, settings
-from gateway.database import database_url
+from gateway.cli.context import head_limits, run_command, settings
+from gateway.composition import database_url
 from gateway.kit.logs import configure
 from gateway.kit.migrations import upgrade
 from gateway.kit.server import server_config

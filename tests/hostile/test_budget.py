@@ -28,7 +28,7 @@ from gateway.models import Connection
 from gateway.providers.spender import REFRESHER
 from gateway.sandbox import SandboxOptions, create_sandbox_app
 from gateway.settings import Settings
-from gateway.tokens.services import build_refresher
+from gateway import composition
 from tests.e2e.flows import connect
 from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import ServerThread, free_port
@@ -186,7 +186,7 @@ async def test_a_client_that_spent_its_share_is_refused_while_the_others_keep_th
 
     # And so does the refresher.
     async with httpx.AsyncClient(timeout=10) as provider_http:
-        refresher = build_refresher(stack.settings, stack.db, keys, provider_http, environ={})
+        refresher = composition.refresher(stack.settings, stack.db, keys, provider_http, environ={})
         fresh = await refresher.refresh(theirs.id, spender=REFRESHER)
     assert fresh.refreshed
     assert fresh.connection.token_version == theirs.token_version + 1

@@ -25,7 +25,7 @@ from gateway.tokens.budget import (
     rate_variable,
 )
 from gateway.tokens.loop import within_budget
-from gateway.tokens.services import build_refresher
+from gateway import composition
 from tests.e2e.flows import connect_new_user, load_connection, proxy_get
 from tests.fixtures.stack import Stack
 
@@ -223,7 +223,7 @@ async def test_an_exhausted_budget_defers_a_refresh_without_counting_a_failure(
     keys = KeyRing.parse(settings.encryption_keys.get_secret_value())
     calls_before = stack.sandbox_store.stats()["refresh_calls"]
     async with httpx.AsyncClient(timeout=10) as provider_http:
-        refresher = build_refresher(settings, db, keys, provider_http, environ={})
+        refresher = composition.refresher(settings, db, keys, provider_http, environ={})
         assert refresher.budget is not None
         await refresher.budget.spend("contio", OPERATOR)
         await refresher.budget.spend("contio", OPERATOR)

@@ -1,4 +1,5 @@
-"""What every command shares: settings loading and turning known failures into clean exits."""
+"""What every command shares: settings loading, turning known failures into clean exits, and the
+database or the whole core (``gateway.composition``) for one command's run."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from typing import Any, TypeVar
 
 import click
 from pydantic import ValidationError
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.database import database_url
+from gateway import composition
+from gateway.composition import Core
 from gateway.exceptions import GatewayError
-from gateway.kit.crypto import KeyRingError
-from gateway.kit.db import Database, DatabaseUrlError
+from gateway.kit.crypto import KeyRing, KeyRingError
+from gateway.kit.db import DatabaseUrlError
 from gateway.kit.server import HeadLimits
 from gateway.settings import Settings, SettingsError, load_settings
 
@@ -60,15 +63,30 @@ def with_session(
     """Run ``work`` in one transaction against the gateway's database (the HTTP service may be down)."""
 
     # Resolved before the event loop starts: the embedded server's migrations run their own loop.
-    url = run_command(lambda: database_url(settings(), migrate_embedded=migrate_embedded))
+    url = run_command(
+        lambda: composition.database_url(settings(), migrate_embedded=migrate_embedded)
+    )
 
     async def main() -> T:
-        db = Database(url, pool_size=1)
-        try:
-            async with db.transaction() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
+        async with composition.database(url, pool_size=1) as db, db.transaction() as session:
+            return await work(session)
+
+    return run_command(lambda: asyncio.run(main()))
+
+
+def with_core(work: Callable[[Core], Awaitable[T]]) -> T:
+    """Run ``work`` with the core ``gateway serve`` builds (its refresher spends the same token
+    budget as every replica's); ``work`` opens its own short transactions."""
+    config = settings()
+
+    def prepare() -> tuple[KeyRing, URL]:
+        return composition.key_ring(config), composition.database_url(config, migrate_embedded=True)
+
+    keys, url = run_command(prepare)
+
+    async def main() -> T:
+        async with composition.core(config, url, keys, pool_size=2) as core:
+            return await work(core)
 
     return run_command(lambda: asyncio.run(main()))
 
