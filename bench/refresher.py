@@ -29,12 +29,12 @@ from bench.machine import CpuPlan, pinned_to
 from bench.processes import Service, free_port, start
 from bench.settings import BenchSettings
 from bench.targets import BIN, clean_env
+from gateway import composition
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
 from gateway.kit.logs import JsonFormatter
 from gateway.settings import CONTIO_DEFAULT_SCOPES, Settings, load_settings
 from gateway.tokens.loop import CONCURRENCY, refresh_due
-from gateway import composition
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 TOKEN_LIFETIME = 3600

@@ -10,12 +10,12 @@ from datetime import timedelta
 from pydantic import SecretStr
 
 from gateway.clients.store import create_client
-from gateway.connections import store
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.token_response import TokenSet
+from gateway.tokens import grant
 
 USER_PREFIX = "bench-user-"
 PROVIDER = "contio"
@@ -65,10 +65,10 @@ async def connections(
                 connected_at=now,
                 consecutive_failures=0,
             )
-            grant = TokenSet(
+            issued = TokenSet(
                 SecretStr(access), SecretStr(refresh), lifetime_seconds, None, None, "Bearer"
             )
-            store.seal_tokens(keys, row, grant)
+            grant.seal_tokens(keys, row, issued)
             rows.append(row)
         async with db.transaction() as session:
             session.add_all(rows)

@@ -27,7 +27,6 @@ from gateway.metrics import Metrics
 from gateway.metrics.http import Observe
 from gateway.proxy.front import ProxyFront
 from gateway.proxy.paths import PREFIX as PROXY_PREFIX
-from gateway.proxy.runtime import ProxyRuntime
 from gateway.public_port import PublicListener
 from gateway.resources import Resources
 from gateway.routes import routes
@@ -91,9 +90,7 @@ def create_app(
             # The proxy's caches serve only while this listens for their invalidations, and its
             # deadlines are kept by this.
             proxy_jobs = asyncio.create_task(proxy.run(stop))
-            background = (
-                asyncio.create_task(background_jobs(core, stop)) if run_refresher else None
-            )
+            background = asyncio.create_task(background_jobs(core, stop)) if run_refresher else None
             try:
                 yield {
                     "resources": Resources(

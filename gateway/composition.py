@@ -25,7 +25,7 @@ from gateway.providers.registry import ProviderRegistry, build_registry
 from gateway.proxy.runtime import ProxyRuntime
 from gateway.settings import Settings
 from gateway.tokens.budget import TokenBudget
-from gateway.tokens.refresh import Refresher
+from gateway.tokens.refresher import Refresher
 
 
 def database_url(settings: Settings, *, migrate_embedded: bool) -> URL:

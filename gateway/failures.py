@@ -6,16 +6,19 @@ the app's exception handlers and the proxy's front door, so every path classifie
 from __future__ import annotations
 
 import logging
-import sys
 
 import asyncpg
 import sqlalchemy.exc
 from starlette.responses import Response
 
-from gateway.connections.errors import CredentialsUnreadable
-from gateway.exceptions import GatewayError, ServiceUnavailable, error_response
+from gateway.exceptions import (
+    CredentialsUnreadable,
+    GatewayError,
+    ServiceUnavailable,
+    error_response,
+)
 from gateway.kit.crypto import DecryptionError
-from gateway.kit.db import unavailable
+from gateway.kit.db import error_name, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ def classify(exc: BaseException, where: str) -> GatewayError:
     (copied from another row, or sealed under a key the ring no longer holds) as a stable 409, and
     a bug with its traceback."""
     if unavailable(exc):
-        log.error("database unavailable on %s: %s", where, _name(exc))
+        log.error("database unavailable on %s: %s", where, error_name(exc))
         return DatabaseUnavailable()
     if isinstance(exc, DecryptionError):
         log.error("a stored secret does not open with the key ring on %s", where)
@@ -65,19 +68,3 @@ def classify(exc: BaseException, where: str) -> GatewayError:
 
 def failure_response(exc: BaseException, where: str) -> Response:
     return error_response(classify(exc, where))
-
-
-def log_job_failure(job_log: logging.Logger, message: str) -> None:
-    """Log the error a background job is handling, classified as a request's is: an outage as one
-    warning (the job tries again next round), anything else with its traceback."""
-    exc = sys.exc_info()[1]
-    if exc is not None and unavailable(exc):
-        job_log.warning("%s: database unavailable (%s)", message, _name(exc))
-    else:
-        job_log.exception(message)
-
-
-def _name(exc: BaseException) -> str:
-    """The error's class and its driver's underneath (never its message, which may quote SQL)."""
-    cause = exc.__cause__
-    return f"{type(exc).__name__} ({type(cause).__name__})" if cause else type(exc).__name__

@@ -13,7 +13,7 @@ from gateway.metrics import Metrics
 from gateway.providers.registry import ProviderRegistry
 from gateway.proxy.runtime import ProxyRuntime
 from gateway.settings import Settings
-from gateway.tokens.refresh import Refresher
+from gateway.tokens.refresher import Refresher
 
 
 @dataclass(frozen=True)

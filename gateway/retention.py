@@ -12,7 +12,6 @@ replica prunes at a time (an advisory lock), so pruning never blocks the service
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Select, and_, delete, exists, func, or_, select, text
 
-from gateway.failures import log_job_failure
+from gateway.kit import jobs
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import (
@@ -140,19 +139,18 @@ async def _delete_in_batches(db: Database, model: type[HasId], batch: Select[uui
 
 async def run(db: Database, settings: Settings, stop: asyncio.Event) -> None:
     """Prune every ``retention_interval_seconds`` until ``stop`` is set."""
-    while not stop.is_set():
-        try:
-            pruned = await prune(db, settings)
-            if pruned is not None and any(vars(pruned).values()):
-                log.info(
-                    "retention: deleted %d events, %d dead letters, %d audit events, "
-                    "%d finished flows",
-                    pruned.events,
-                    pruned.dead_letters,
-                    pruned.audit_events,
-                    pruned.flows,
-                )
-        except Exception:
-            log_job_failure(log, "retention pass failed; trying again next interval")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=settings.retention_interval_seconds)
+
+    async def round_() -> bool:
+        pruned = await prune(db, settings)
+        if pruned is not None and any(vars(pruned).values()):
+            log.info(
+                "retention: deleted %d events, %d dead letters, %d audit events, %d finished flows",
+                pruned.events,
+                pruned.dead_letters,
+                pruned.audit_events,
+                pruned.flows,
+            )
+        return False
+
+    failed = "retention pass failed; trying again next interval"
+    await jobs.every(settings.retention_interval_seconds, stop, round_, log=log, failed=failed)

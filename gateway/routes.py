@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway import health, openapi
+from gateway import health, openapi, scrape
 from gateway.audit import endpoints as audit
 from gateway.connect import endpoints as connect
 from gateway.connections import endpoints as connections
 from gateway.console.routes import console
-from gateway.metrics import endpoint as metrics
 from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
 from gateway.proxy.route import ProxyRoute
@@ -18,7 +17,7 @@ from gateway.webhooks import receive as webhooks
 routes = [
     Route("/healthz", health.healthz, methods=["GET"]),
     Route("/readyz", health.readyz, methods=["GET"]),
-    Route("/metrics", metrics.metrics, methods=["GET"]),
+    Route("/metrics", scrape.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.document, methods=["GET"]),
     Route("/v1/connect-sessions", connect.create_connect_session, methods=["POST"]),
     Route("/connect", connect.start_connect, methods=["GET"]),

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     allowed_return_urls: CommaList = ()
     connect_session_ttl_seconds: int = Field(default=600, ge=1)
-    # Partner-auth provisioning (reference §3): Contio's one-time code lives 3 minutes and the
+    # Partner-auth provisioning: Contio's one-time code lives 3 minutes and the
     # session a verified code opens 30; the gateway holds both to its own clock too.
     provisioning_code_ttl_seconds: int = Field(default=180, ge=1)
     provisioning_session_ttl_seconds: int = Field(default=1800, ge=1)

@@ -35,7 +35,9 @@ async def background_jobs(core: Core, stop: asyncio.Event) -> None:
     jobs.append(revoker.run(stop, settings.refresher_interval_seconds))
     if settings.event_signing_secrets is not None:
         secrets = split_commas(settings.event_signing_secrets.get_secret_value())
-        jobs.append(Deliverer(db, core.http, secrets).run(stop, settings.refresher_interval_seconds))
+        jobs.append(
+            Deliverer(db, core.http, secrets).run(stop, settings.refresher_interval_seconds)
+        )
     await asyncio.gather(*jobs)
 
 

@@ -12,8 +12,8 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.cli.context import echo_json, json_option, run_command, with_session
 from gateway.cli.connections import actor
+from gateway.cli.context import echo_json, json_option, run_command, with_session
 from gateway.clients.limits import RateLimit, RateLimitError
 from gateway.clients.service_keys import IssuedKey
 from gateway.clients.store import (

@@ -27,10 +27,9 @@ from gateway.cli.context import (
 )
 from gateway.composition import Core
 from gateway.connections import ownership, queries
-from gateway.connections.refreshing import refresh_now
+from gateway.connections.on_demand import refresh_now
 from gateway.connections.revocation import UNREADABLE_UPSTREAM, Revocation, preview
 from gateway.connections.sharing import RevocationPlan
-from gateway.connections.upstream_revocation import pending_for
 from gateway.connections.views import (
     UPSTREAM_METHOD_TEXT,
     connection_json,
@@ -41,6 +40,7 @@ from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.pagination import MAX_LIMIT
 from gateway.models import AuditEvent, Connection, ConnectionStatus, PendingRevocation
 from gateway.providers.spender import OPERATOR
+from gateway.tokens.pending_revocations import pending_for
 
 SHOWN_EVENTS = 10
 STATUS_MEANING = {

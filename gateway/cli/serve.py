@@ -68,13 +68,10 @@ def serve(
         listeners.append((public_host or host, public_port))
     sockets = [_listen(address) for address in listeners]
     # What is imported and built by now lives as long as the process: keep it out of the cyclic
-    # collector's full passes, which stalled every request in flight for 100 ms and more under
-    # load (make bench, concurrency 32: p99 about 100 ms before, 10 to 35 ms after).
+    # collector's full passes, which stall every request in flight while they run.
     gc.freeze()
-    # And collect the youngest generation every 50,000 allocations instead of 700: at that rate a
-    # call's short-lived objects are gone by the time it runs, instead of being promoted and then
-    # swept by full passes (make bench, concurrency 128: the collector took 13 % of the time
-    # before, 0.2 % after; 13 % more requests/s).
+    # And collect the youngest generation rarely: a call's short-lived objects are then gone by the
+    # time it runs, instead of being promoted and swept by full passes (docs/performance.md).
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD)
     server.run(sockets=sockets)
 

@@ -6,9 +6,8 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -21,6 +20,7 @@ from gateway.connections.errors import (
     IdentityMismatch,
     UserNotAllowed,
 )
+from gateway.connections.fields import Scope, UserId
 from gateway.exceptions import BadRequest, GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.request_body import parse_json
@@ -34,13 +34,6 @@ from gateway.resources import Resources, resources
 from gateway.tokens.budget import ShareExhausted
 
 log = logging.getLogger(__name__)
-
-UserId = Annotated[
-    str, StringConstraints(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
-Scope = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\x21\x23-\x5b\x5d-\x7e]+$")
-]
 
 
 class ConnectSessionRequest(BaseModel):

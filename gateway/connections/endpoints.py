@@ -14,7 +14,7 @@ from gateway.clients.auth import require_client
 from gateway.clients.store import Principal
 from gateway.connections import ownership, queries
 from gateway.connections.importing import ImportRequest, import_grant
-from gateway.connections.refreshing import refresh_now
+from gateway.connections.on_demand import refresh_now
 from gateway.connections.revocation import Revoker
 from gateway.connections.views import connection_json, revocation_json
 from gateway.kit import query

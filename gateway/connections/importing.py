@@ -33,9 +33,9 @@ from pydantic import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.connect.endpoints import Scope, UserId
 from gateway.connections import ownership, queries, store
 from gateway.connections.errors import ConnectionOwnedByOtherClient
+from gateway.connections.fields import Scope, UserId
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import UnprocessableContent
 from gateway.kit.clock import utcnow

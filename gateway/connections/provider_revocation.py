@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections import store
 from gateway.kit.crypto import DecryptionError, KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderError, ProviderUnavailable
 from gateway.providers.spender import REFRESHER
+from gateway.tokens import grant
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,8 @@ async def _grant_active(keys: KeyRing, provider: OAuthClient, connection: Connec
     """Whether the provider still honours a token of the connection's grant; False when it cannot
     tell (no token that opens, an introspection it refuses)."""
     try:
-        refresh = store.refresh_token(keys, connection)
-        access = store.access_token(keys, connection) if connection.access_token else None
+        refresh = grant.refresh_token(keys, connection)
+        access = grant.access_token(keys, connection) if connection.access_token else None
     except DecryptionError:
         log.error("connection %s: its tokens do not open with the key ring", connection.id)
         return False

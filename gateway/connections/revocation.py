@@ -29,17 +29,11 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.connections import queries, sharing, store
-from gateway.connections.errors import CredentialsUnreadable
+from gateway.connections import queries, sharing
 from gateway.connections.sharing import RevocationPlan
-from gateway.connections.upstream_revocation import (
-    Claim,
-    Tokens,
-    UpstreamRevoker,
-    account_wide_available,
-    add,
-)
+from gateway.connections.upstream_revocation import UpstreamRevoker, account_wide_available
 from gateway.events.outbox import connection_data, emit
+from gateway.exceptions import CredentialsUnreadable
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
@@ -47,6 +41,8 @@ from gateway.models import Connection, ConnectionStatus
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import OPERATOR
 from gateway.settings import Settings
+from gateway.tokens import grant
+from gateway.tokens.pending_revocations import Claim, Tokens, add
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +62,7 @@ async def mark_revoked(
     """Revoke ``connection`` (locked by the caller) in the caller's transaction."""
     newly = connection.status is not ConnectionStatus.REVOKED
     connection.status = ConnectionStatus.REVOKED
-    store.erase_tokens(connection)
+    grant.erase_tokens(connection)
     connection.next_refresh_at = None
     audit.record(session, actor=actor, action=action, connection_id=connection.id, details=details)
     if newly:
@@ -198,8 +194,8 @@ class Revoker:
 
     def _tokens(self, connection: Connection) -> Tokens:
         """The tokens to revoke upstream; CredentialsUnreadable if one does not open."""
-        access = store.access_token(self._keys, connection) if connection.access_token else None
-        refresh = store.refresh_token(self._keys, connection)
+        access = grant.access_token(self._keys, connection) if connection.access_token else None
+        refresh = grant.refresh_token(self._keys, connection)
         return Tokens(
             access_token=SecretStr(access) if access is not None else None,
             refresh_token=SecretStr(refresh) if refresh is not None else None,

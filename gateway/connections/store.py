@@ -1,85 +1,22 @@
-"""Reading and writing connections. Token columns are sealed, bound to their row; callers own the
-transaction. Every write of the token columns bumps ``token_version``."""
+"""Finding connections and keeping a new grant as the connection of (user, provider) in a space;
+callers own the transaction. The grant itself is written by ``tokens.grant``."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections.errors import (
-    ConnectionConflict,
-    ConnectionRevoked,
-    IdentityMismatch,
-    credentials_unreadable,
-)
+from gateway.connections.errors import ConnectionConflict, IdentityMismatch
 from gateway.kit.clock import utcnow
-from gateway.kit.crypto import Binding, DecryptionError, KeyRing
+from gateway.kit.crypto import KeyRing
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
-from gateway.tokens import schedule
-
-TABLE = "connections"
-
-
-def _binding(connection_id: uuid.UUID, column: str) -> Binding:
-    return Binding(TABLE, column, str(connection_id))
-
-
-def seal_tokens(keys: KeyRing, connection: Connection, tokens: TokenSet) -> None:
-    connection.access_token = keys.seal(
-        tokens.access_token.get_secret_value(), _binding(connection.id, "access_token")
-    )
-    if tokens.refresh_token is not None:
-        # A provider that does not rotate refresh tokens sends none back: keep the one we have.
-        connection.refresh_token = keys.seal(
-            tokens.refresh_token.get_secret_value(), _binding(connection.id, "refresh_token")
-        )
-
-
-def access_token(keys: KeyRing, connection: Connection) -> str:
-    if connection.access_token is None:
-        # Only revocation erases the ciphertexts (a caller may hold a row read before it).
-        raise ConnectionRevoked(
-            "the connection was revoked", details={"connection_id": str(connection.id)}
-        )
-    return _open(keys, connection, connection.access_token, "access_token")
-
-
-def erase_tokens(connection: Connection) -> None:
-    """Forget the ciphertexts (revocation); a token write like any other, so it bumps the version."""
-    connection.access_token = None
-    connection.refresh_token = None
-    connection.token_version += 1
-
-
-def refresh_token(keys: KeyRing, connection: Connection) -> str | None:
-    if connection.refresh_token is None:
-        return None
-    return _open(keys, connection, connection.refresh_token, "refresh_token")
-
-
-def _open(keys: KeyRing, connection: Connection, sealed: str, column: str) -> str:
-    """The plaintext, or CredentialsUnreadable: a value sealed for another row, under a key the ring
-    no longer has, or tampered with. Which of these it was is not said beyond the key id."""
-    try:
-        return keys.open(sealed, _binding(connection.id, column))
-    except DecryptionError as exc:
-        raise credentials_unreadable(connection, sealed_key_id(sealed)) from exc
-
-
-def sealed_key_id(sealed: str) -> str | None:
-    """The key id a sealed value names, if it is well formed."""
-    try:
-        key_id = KeyRing.key_id_of(sealed)
-    except DecryptionError:
-        return None
-    return key_id[:64]
+from gateway.tokens import grant
 
 
 def in_space(user_id: str, provider: str, space: uuid.UUID | None) -> Select[Any]:
@@ -131,7 +68,6 @@ async def save_grant(
     write older tokens over these (its compare-and-swap on ``token_version`` fails). A re-connect as
     a different provider account raises IdentityMismatch unless ``replace_identity`` is set.
     """
-    now = utcnow()
     connection = await find(session, user_id, provider, space, lock=True)
     if connection is None:
         connection = Connection(
@@ -141,7 +77,7 @@ async def save_grant(
             created_by_client_id=client_id,
             owner_client_id=owner,
             confined_to_client_id=space,
-            token_version=1,
+            token_version=0,
         )
         session.add(connection)
         created = True
@@ -152,20 +88,16 @@ async def save_grant(
                 details={"connection_id": str(connection.id)},
             )
         created = False
-        connection.token_version += 1
+        # A new grant: nothing of the previous one survives it.
         connection.refresh_token = None
-        connection.provider_connection_id = None  # a new grant: learned again when needed
+        connection.scopes = None
+        connection.provider_connection_id = None  # learned again when needed
+    now = utcnow()
     connection.subject = subject
     connection.status = ConnectionStatus.ACTIVE
-    lifetime = tokens.expires_in or settings.default_token_lifetime_seconds
-    connection.expires_at = now + timedelta(seconds=lifetime)
-    connection.token_lifetime_seconds = lifetime
-    connection.next_refresh_at = schedule.next_refresh_at(now, lifetime, settings)
-    connection.last_refresh_error = None
-    connection.consecutive_failures = 0
-    connection.scopes = list(tokens.scopes) if tokens.scopes is not None else None
     connection.connected_at = now
-    seal_tokens(keys, connection, tokens)
+    lifetime = tokens.expires_in or settings.default_token_lifetime_seconds
+    grant.write(keys, connection, tokens, lifetime=lifetime, now=now, settings=settings)
     try:
         await session.flush()
     except IntegrityError as exc:

@@ -1,7 +1,7 @@
 """Revoking a revoked connection's tokens at the provider: at once, or later if it cannot be reached.
 
 Revocation erases the connection's ciphertexts; the tokens still to be revoked upstream are copied, in
-the same transaction, into a ``pending_revocations`` row (sealed, bound to that row). The row is
+the same transaction, into a ``pending_revocations`` row (``tokens.pending_revocations``). The row is
 deleted as soon as the provider has revoked them (RFC 7009, and for Contio its admin API when
 ``GATEWAY_CONTIO_ADMIN_API_KEY`` is set) or after ``revocation_max_attempts`` attempts.
 
@@ -20,23 +20,20 @@ attempt: a user who connects again, under this user id or another, keeps the new
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from pydantic import SecretStr
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.connections import sharing
 from gateway.exceptions import GatewayError
-from gateway.failures import log_job_failure
+from gateway.kit import jobs
 from gateway.kit.clock import utcnow
-from gateway.kit.crypto import Binding, DecryptionError, KeyRing
+from gateway.kit.crypto import DecryptionError, KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus, PendingRevocation
 from gateway.providers.client import OAuthClient
@@ -46,97 +43,15 @@ from gateway.providers.errors import ProviderError, ProviderUnavailable
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.settings import Settings
+from gateway.tokens import pending_revocations as pending
+from gateway.tokens.pending_revocations import Claim, Tokens
 from gateway.tokens.schedule import backoff_seconds
 
 log = logging.getLogger(__name__)
 
-TABLE = "pending_revocations"
 ACTOR = "gateway:revoker"
 BATCH_SIZE = 20
 CONCURRENCY = 4
-# Upstream calls of one attempt at most: introspection, two RFC 7009 revocations, the admin API.
-CALLS_PER_ATTEMPT = 4
-
-
-@dataclass(frozen=True)
-class Tokens:
-    """Tokens on their way to being revoked; the repr shows stars."""
-
-    access_token: SecretStr | None
-    refresh_token: SecretStr | None
-
-    def __bool__(self) -> bool:
-        return self.access_token is not None or self.refresh_token is not None
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One attempt's hold on a pending row, with its tokens opened."""
-
-    id: uuid.UUID
-    connection_id: uuid.UUID
-    provider: str
-    tokens: Tokens
-    provider_connection_id: str | None
-    revoked_version: int
-    attempts: int
-
-
-def claim_seconds(settings: Settings) -> float:
-    per_call = settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds
-    return CALLS_PER_ATTEMPT * per_call
-
-
-def _binding(row_id: uuid.UUID, column: str) -> Binding:
-    return Binding(TABLE, column, str(row_id))
-
-
-def add(
-    session: AsyncSession,
-    keys: KeyRing,
-    connection: Connection,
-    tokens: Tokens,
-    settings: Settings,
-    now: datetime,
-) -> Claim:
-    """Queue ``tokens`` of the (just revoked) ``connection``, claimed by the caller for one attempt."""
-    row = PendingRevocation(
-        id=uuid.uuid4(),
-        connection_id=connection.id,
-        provider=connection.provider,
-        provider_connection_id=connection.provider_connection_id,
-        revoked_version=connection.token_version,
-        attempts=1,
-        next_attempt_at=now + timedelta(seconds=claim_seconds(settings)),
-    )
-    for column in ("access_token", "refresh_token"):
-        token: SecretStr | None = getattr(tokens, column)
-        if token is not None:
-            sealed = keys.seal(token.get_secret_value(), _binding(row.id, column))
-            setattr(row, column, sealed)
-    session.add(row)
-    return _claim(row, tokens)
-
-
-async def pending_for(session: AsyncSession, connection_id: uuid.UUID) -> PendingRevocation | None:
-    return await session.scalar(
-        select(PendingRevocation)
-        .where(PendingRevocation.connection_id == connection_id)
-        .order_by(PendingRevocation.created_at.desc())
-        .limit(1)
-    )
-
-
-def _claim(row: PendingRevocation, tokens: Tokens) -> Claim:
-    return Claim(
-        id=row.id,
-        connection_id=row.connection_id,
-        provider=row.provider,
-        tokens=tokens,
-        provider_connection_id=row.provider_connection_id,
-        revoked_version=row.revoked_version,
-        attempts=row.attempts,
-    )
 
 
 def account_wide_available(settings: Settings, provider: str) -> bool:
@@ -208,9 +123,9 @@ class UpstreamRevoker:
             ).all()
             for row in rows:
                 row.attempts += 1
-                row.next_attempt_at = now + timedelta(seconds=claim_seconds(self._settings))
+                row.next_attempt_at = now + timedelta(seconds=pending.claim_seconds(self._settings))
                 try:
-                    claims.append(_claim(row, self._open(row)))
+                    claims.append(pending.claim(row, pending.open_tokens(self._keys, row)))
                 except DecryptionError:
                     await self._give_up(session, row, "tokens_unreadable")
         gate = asyncio.Semaphore(CONCURRENCY)
@@ -224,16 +139,12 @@ class UpstreamRevoker:
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         """Retry due rows until ``stop``; a full batch goes round again at once."""
-        while not stop.is_set():
-            try:
-                claimed = await self.retry_due()
-            except Exception:
-                log_job_failure(log, "upstream revocation cycle failed; trying again next cycle")
-                claimed = 0
-            if claimed >= BATCH_SIZE:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+        async def round_() -> bool:
+            return await self.retry_due() >= BATCH_SIZE
+
+        failed = "upstream revocation cycle failed; trying again next cycle"
+        await jobs.every(interval, stop, round_, log=log, failed=failed)
 
     async def _admin_for(self, claim: Claim) -> ContioAdmin | None:
         """The admin API, if it applies: Contio, a key, the user has not connected again, and no
@@ -261,15 +172,6 @@ class UpstreamRevoker:
             )
             return None
         return self._admin
-
-    def _open(self, row: PendingRevocation) -> Tokens:
-        def opened(column: str) -> SecretStr | None:
-            sealed: str | None = getattr(row, column)
-            if sealed is None:
-                return None
-            return SecretStr(self._keys.open(sealed, _binding(row.id, column)))
-
-        return Tokens(access_token=opened("access_token"), refresh_token=opened("refresh_token"))
 
     async def _settle(self, claim: Claim, known: str | None, error: GatewayError | None) -> bool:
         now = utcnow()

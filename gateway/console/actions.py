@@ -13,7 +13,7 @@ from gateway.audit import store as audit
 from gateway.connections import ownership, queries
 from gateway.connections.endpoints import revoker
 from gateway.connections.errors import ConnectionNotFound
-from gateway.connections.refreshing import refresh_now
+from gateway.connections.on_demand import refresh_now
 from gateway.connections.sharing import RevocationPlan
 from gateway.connections.views import UPSTREAM_METHOD_TEXT
 from gateway.console import views

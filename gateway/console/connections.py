@@ -11,7 +11,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.connections import ownership, queries, unreadable
+from gateway.connections import ownership, queries
 from gateway.console import history, search, views
 from gateway.console.guard import Operator, operator_page
 from gateway.console.render import page
@@ -20,6 +20,7 @@ from gateway.kit.clock import utcnow
 from gateway.kit.pagination import DEFAULT_LIMIT
 from gateway.models import ConnectionStatus
 from gateway.resources import resources
+from gateway.tokens import unreadable
 
 LIST = "/console/connections"
 PARAMETERS = ("user", "match", "provider", "status", "cursor")

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.connections import queries
-from gateway.connections.upstream_revocation import pending_for
 from gateway.models import AuditEvent, Connection, EventDelivery, OutboxEvent, PendingRevocation
+from gateway.tokens.pending_revocations import pending_for
 
 SHOWN = 50
 

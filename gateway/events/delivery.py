@@ -9,7 +9,6 @@ Failures back off exponentially with jitter; after ``max_attempts`` the delivery
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import uuid
@@ -22,7 +21,8 @@ import httpx
 from sqlalchemy import select, update
 
 from gateway.events import signing
-from gateway.failures import log_job_failure
+from gateway.kit import jobs
+from gateway.kit.backoff import backoff_seconds
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import EventDelivery, OutboxEvent
@@ -58,9 +58,16 @@ class Outcome:
 
 
 def backoff(attempts: int, *, jitter: float) -> timedelta:
-    """The wait after the ``attempts``-th failure: 5 s x 2^(n-1), capped at 1 h, minus up to 20 %."""
-    delay = min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2 ** max(attempts - 1, 0))
-    return timedelta(seconds=delay * (1 - JITTER_FRACTION * jitter))
+    """The wait after the ``attempts``-th failure; ``jitter`` (in [0, 1]) picks how much of
+    ``JITTER_FRACTION`` is taken off."""
+    seconds = backoff_seconds(
+        attempts,
+        base=BASE_DELAY_SECONDS,
+        cap=MAX_DELAY_SECONDS,
+        jitter=JITTER_FRACTION,
+        draw=jitter,
+    )
+    return timedelta(seconds=seconds)
 
 
 class Deliverer:
@@ -99,16 +106,11 @@ class Deliverer:
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         """Deliver until ``stop`` is set; a full batch is followed by the next pass at once."""
         limit = 50
-        while not stop.is_set():
-            attempted = 0
-            try:
-                attempted = await self.deliver_due(limit)
-            except Exception:
-                log_job_failure(log, "event delivery pass failed")
-            if attempted >= limit:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+        async def round_() -> bool:
+            return await self.deliver_due(limit) >= limit
+
+        await jobs.every(interval, stop, round_, log=log, failed="event delivery pass failed")
 
     async def _claim(self, limit: int) -> list[Claim]:
         now = self._clock()

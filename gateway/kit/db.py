@@ -34,8 +34,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from gateway.kit.backoff import backoff_seconds
+
 ASYNC_DRIVER = "postgresql+asyncpg"
-# ``persist``: the pause before writing again after an outage, doubled each time up to the most.
+# ``persist``: the pause before writing again after an outage, backing off up to the most.
 PERSIST_FIRST_PAUSE_SECONDS = 0.05
 PERSIST_MAX_PAUSE_SECONDS = 1.0
 
@@ -85,6 +87,12 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def lost_connection(exc: BaseException) -> bool:
     """Whether a driver error (or one it was raised from) means its connection is gone."""
     return any(isinstance(e, _LOST) or _network(e) for e in _causes(exc))
+
+
+def error_name(exc: BaseException) -> str:
+    """The error's class and its driver's underneath (never its message, which may quote SQL)."""
+    cause = exc.__cause__
+    return f"{type(exc).__name__} ({type(cause).__name__})" if cause else type(exc).__name__
 
 
 def unavailable(exc: BaseException) -> bool:
@@ -170,16 +178,19 @@ class Database:
         commit whose answer was lost may have been applied already."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + within
-        pause = PERSIST_FIRST_PAUSE_SECONDS
+        failures = 0
         while True:
             try:
                 async with self.transaction() as session:
                     return await work(session)
             except Exception as exc:
+                failures += 1
+                pause = backoff_seconds(
+                    failures, base=PERSIST_FIRST_PAUSE_SECONDS, cap=PERSIST_MAX_PAUSE_SECONDS
+                )
                 if not unavailable(exc) or loop.time() + pause > give_up:
                     raise
             await asyncio.sleep(pause)
-            pause = min(pause * 2, PERSIST_MAX_PAUSE_SECONDS)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -19,7 +19,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from gateway.exceptions import BadRequest
+from gateway.kit.errors import BadRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 
 from starlette.datastructures import QueryParams
 
-from gateway.exceptions import BadRequest
+from gateway.kit.errors import BadRequest
 
 
 def only(params: QueryParams, allowed: Collection[str]) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.exceptions import BadRequest, PayloadTooLarge, error_response
+from gateway.kit.errors import BadRequest, PayloadTooLarge, error_response
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_JSON_BYTES = 64 * 1024

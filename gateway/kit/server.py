@@ -34,7 +34,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from gateway.exceptions import GATEWAY_ERROR_HEADER, GatewayError
+from gateway.kit.errors import GATEWAY_ERROR_HEADER, GatewayError
 
 MAX_SWEEP_SECONDS = 1.0
 # How much of a body the app answered without reading is read and dropped before the connection

@@ -1,4 +1,4 @@
-"""Prometheus metrics: the registry each process keeps, and the scrape endpoint."""
+"""Prometheus metrics: the registry each process keeps (scraped at ``GET /metrics``, ``gateway.scrape``)."""
 
 from gateway.metrics.registry import Metrics
 

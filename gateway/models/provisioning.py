@@ -18,7 +18,7 @@ class ProvisioningStatus(enum.StrEnum):
 
 
 class Provisioning(IdMixin, TimestampMixin, Base):
-    """A service's request to sign a user up at the provider by partner-auth (reference §3).
+    """A service's request to sign a user up at the provider by partner-auth.
 
     The verify-page token is kept only as a hash; the provider's challenge session is sealed to this
     row and erased once the code is answered. ``lease_expires_at`` marks a verify in progress, so

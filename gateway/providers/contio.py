@@ -1,8 +1,8 @@
 """Contio, the built-in provider: its config comes from ``GATEWAY_CONTIO_*`` settings, not discovery.
 
-Contio's quirks live here (see shared/reference/contio-api.md §1-2): the OAuth endpoints hang off the
-auth host's origin, userinfo is spelled ``/oauth2/userInfo``, the user API sits under
-``/v1/partner/user``, and its discovery document is at a non-standard path, so we never fetch it.
+Contio's quirks live here: the OAuth endpoints hang off the auth host's origin, userinfo is spelled
+``/oauth2/userInfo``, the user API sits under ``/v1/partner/user``, and its discovery document is at
+a non-standard path, so we never fetch it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Contio's partner admin API, as far as revocation needs it (reference §5).
+"""Contio's partner admin API, as far as revocation needs it.
 
 ``DELETE /v1/partner/admin/connections/{id}`` invalidates every token of the user's connection, the
 ones the gateway never saw included. The id is Contio's, not ours: introspection tells it

@@ -1,4 +1,4 @@
-"""Contio's partner-auth endpoints (reference §3, §2.1), behind a typed client.
+"""Contio's partner-auth endpoints, behind a typed client.
 
     initiate   POST {auth}/auth/initiate     provision (or find) the user; a code is mailed to them
     verify     POST {auth}/auth/verify       the code opens the user's 30-minute session
@@ -271,7 +271,7 @@ class PartnerAuth:
     @staticmethod
     def _fields(response: httpx.Response) -> tuple[str | None, str | None, dict[str, object]]:
         """The error's machine code, its message and the whole body. The partner API puts the code
-        in ``code`` and prose in ``error`` (§7), so ``code`` wins; OAuth's shape is the fallback."""
+        in ``code`` and prose in ``error``, so ``code`` wins; OAuth's shape is the fallback."""
         body = json_body(response)
         code, message = oauth_error_fields(body)
         fields = body if isinstance(body, dict) else {}

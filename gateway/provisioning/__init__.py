@@ -1,4 +1,4 @@
-"""Partner-auth provisioning: a service signs one of its users up at the provider (reference §3).
+"""Partner-auth provisioning: a service signs one of its users up at the provider.
 
 ``POST /v1/provisioning`` has the provider mail the user a one-time code; the code comes back through
 the gateway's verify page or ``POST /v1/provisioning/{id}/verify``; the gateway then verifies it,

@@ -5,7 +5,7 @@ The first request with a key *claims* it (a row with a lease), runs, and *comple
 answer, in the same transaction as the change it made when it can. A repeat with the same body
 replays that answer; while the first still runs the repeat is refused with 409 and Retry-After; a
 different body under the same key is 422. A first request that failed transiently *releases* the
-key, so the retry runs for real. Keys are kept 24 hours, as Contio keeps its own (reference §8);
+key, so the retry runs for real. Keys are kept 24 hours, as Contio keeps its own;
 a lease that ran out (its process died) may be taken over.
 """
 

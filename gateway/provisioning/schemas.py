@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
-from gateway.connect.endpoints import UserId
+from gateway.connections.fields import UserId
 from gateway.kit.clock import rfc3339
 from gateway.models import Provisioning, ProvisioningStatus
 

@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import URL
 
-from gateway.failures import log_job_failure
+from gateway.kit.jobs import log_job_failure
 from gateway.proxy.cache import LocalCache
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from gateway.proxy.retries import RetryPolicy
 from gateway.proxy.token_cache import TokenSource, UserToken
 from gateway.proxy.upstream import AiohttpUpstream, Upstream
 from gateway.settings import Settings
-from gateway.tokens.refresh import Refresher
+from gateway.tokens.refresher import Refresher
 
 
 @dataclass(frozen=True)

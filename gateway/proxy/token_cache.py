@@ -26,9 +26,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.connections import store
-from gateway.connections.errors import CredentialsUnreadable, ensure_usable
-from gateway.exceptions import GatewayError, NotFound
+from gateway.exceptions import CredentialsUnreadable, GatewayError, NotFound
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
@@ -38,8 +36,9 @@ from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.loader import ConnectionLoader, Key, key_of
 from gateway.settings import Settings
-from gateway.tokens import schedule
-from gateway.tokens.refresh import Refresher
+from gateway.tokens import grant, schedule
+from gateway.tokens.errors import ensure_usable
+from gateway.tokens.refresher import Refresher
 from gateway.tokens.schedule import refresh_margin
 
 log = logging.getLogger(__name__)
@@ -71,7 +70,7 @@ class UserToken:
             version=connection.token_version,
             expires_at=expires_at,
             lifetime_seconds=lifetime,
-            access_token=store.access_token(keys, connection),
+            access_token=grant.access_token(keys, connection),
             refresh_from=(
                 expires_at.timestamp() - refresh_margin(lifetime, settings)
                 if expires_at is not None

@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.kit.backoff import backoff_seconds
 from gateway.models import ProviderBreaker
 
 MAX_OPEN_SECONDS = 900.0
@@ -82,7 +83,7 @@ async def trip(
         assert row is not None
         return (row.open_until or now), False
     failures = 1 if row is None else row.consecutive_failures + 1
-    seconds = min(MAX_OPEN_SECONDS, base_seconds * 2 ** (failures - 1))
+    seconds = backoff_seconds(failures, base=base_seconds, cap=MAX_OPEN_SECONDS)
     until = now + timedelta(seconds=seconds)
     await session.execute(
         insert(ProviderBreaker)

@@ -9,22 +9,20 @@ rest wait for the next cycle, still usable, their tokens not yet expired.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from gateway.connections import unreadable
 from gateway.exceptions import GatewayError
-from gateway.failures import log_job_failure
+from gateway.kit import jobs
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.spender import REFRESHER
-from gateway.tokens import budget
-from gateway.tokens.refresh import Refresher
+from gateway.tokens import budget, unreadable
+from gateway.tokens.refresher import Refresher
 
 log = logging.getLogger(__name__)
 
@@ -104,13 +102,9 @@ async def run(
     else:
         if reopened:
             log.info("%d connection(s) whose tokens did not open open again", reopened)
-    while not stop.is_set():
-        try:
-            attempted = await refresh_due(db, refresher, batch_size)
-        except Exception:
-            log_job_failure(log, "refresher cycle failed; trying again next cycle")
-            attempted = 0
-        if attempted >= batch_size:
-            continue
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def round_() -> bool:
+        return await refresh_due(db, refresher, batch_size) >= batch_size
+
+    failed = "refresher cycle failed; trying again next cycle"
+    await jobs.every(interval, stop, round_, log=log, failed=failed)

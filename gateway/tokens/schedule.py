@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from gateway.kit import backoff
 from gateway.settings import Settings
 
 MAX_BACKOFF_SECONDS = 900.0
@@ -30,15 +31,16 @@ def refresh_margin(lifetime_seconds: int | None, settings: Settings) -> float:
     return min(float(settings.refresh_margin_seconds), cap)
 
 
-def backoff_seconds(
-    failures: int, retry_after: float | None = None, rng: random.Random | None = None
-) -> float:
-    """Capped exponential backoff with full jitter; never sooner than the provider's Retry-After."""
-    ceiling = min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, failures - 1))
-    delay: float = ceiling / 2 + (rng or random).random() * ceiling / 2
-    if retry_after is not None:
-        delay = max(delay, min(retry_after, MAX_BACKOFF_SECONDS))
-    return delay
+def backoff_seconds(failures: int, retry_after: float | None = None) -> float:
+    """The wait after ``failures`` failed attempts in a row (half of it jitter); never sooner than
+    the provider's Retry-After."""
+    return backoff.backoff_seconds(
+        failures,
+        base=BASE_BACKOFF_SECONDS,
+        cap=MAX_BACKOFF_SECONDS,
+        jitter=0.5,
+        at_least=retry_after,
+    )
 
 
 def refresh_after_401(last: datetime | None, now: datetime, settings: Settings) -> bool:

@@ -105,7 +105,7 @@ def revoked_connection_id(envelope: Envelope) -> str | None:
 
 def revoked_subject(envelope: Envelope) -> str | None:
     """The Contio user id of a ``user.connection.revoked`` event: ``for_user.id`` beside ``data``
-    (as the reference places it), or inside ``data`` (accepted too)."""
+    (where Contio documents it), or inside ``data`` (accepted too)."""
     for_user = envelope.for_user or envelope.data.get("for_user")
     if isinstance(for_user, dict) and isinstance(for_user.get("id"), str | int):
         return str(for_user["id"])

@@ -15,13 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from gateway.app import create_app
-from gateway.connections import store
 from gateway.connections.upstream_revocation import UpstreamRevoker
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection, OutboxEvent
 from gateway.providers.registry import build_registry
 from gateway.settings import Settings
+from gateway.tokens import grant
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import Stack, new_client
@@ -104,9 +104,9 @@ async def connected(http: httpx.AsyncClient, key: str, db: Database) -> Connecti
 
 
 def tokens_of(keys: KeyRing, connection: Connection) -> tuple[str, str]:
-    refresh = store.refresh_token(keys, connection)
+    refresh = grant.refresh_token(keys, connection)
     assert refresh is not None
-    return store.access_token(keys, connection), refresh
+    return grant.access_token(keys, connection), refresh
 
 
 async def reload(db: Database, connection_id: uuid.UUID) -> Connection:

@@ -8,14 +8,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gateway.connections.errors import ConnectionRevoked
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import ConnectionStatus, PendingRevocation
 from gateway.providers.registry import build_registry
 from gateway.providers.spender import OPERATOR
-from gateway.tokens.refresh import Refresher
+from gateway.tokens.errors import ConnectionRevoked
+from gateway.tokens.refresher import Refresher
 from tests.admin.conftest import (
     admin_settings,
     audit_actions,

@@ -15,6 +15,7 @@ from gateway.connections.errors import ConnectionConflict
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
 from gateway.providers.token_response import TokenSet
+from gateway.tokens import grant
 from tests.fixtures.stack import gateway_settings
 
 SETTINGS = gateway_settings(1, "http://127.0.0.1:1")
@@ -88,6 +89,6 @@ async def test_the_second_of_two_simultaneous_first_connects_is_a_conflict_not_a
         async with db.transaction() as session:
             stored = await store.find(session, user_id, "contio", None)
             assert stored is not None
-            assert store.access_token(KEYS, stored) == "access-first"
+            assert grant.access_token(KEYS, stored) == "access-first"
     finally:
         await db.dispose()

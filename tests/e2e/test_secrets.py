@@ -9,11 +9,11 @@ import httpx
 import pytest
 from sqlalchemy import select, text, update
 
-from gateway.connections.errors import CredentialsUnreadable
-from gateway.connections.store import access_token
+from gateway.exceptions import CredentialsUnreadable
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
+from gateway.tokens.grant import access_token
 from tests.e2e.flows import open_session, query, to_callback
 from tests.fixtures.stack import Stack
 

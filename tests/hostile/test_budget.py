@@ -19,16 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 
+from gateway import composition
 from gateway.app import create_app
 from gateway.clients.store import ClientChanges, create_client, update_client
-from gateway.connections.store import access_token
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.spender import REFRESHER
 from gateway.sandbox import SandboxOptions, create_sandbox_app
 from gateway.settings import Settings
-from gateway import composition
+from gateway.tokens.grant import access_token
 from tests.e2e.flows import connect
 from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import ServerThread, free_port

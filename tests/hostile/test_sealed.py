@@ -24,10 +24,10 @@ from sqlalchemy.engine import URL
 
 from gateway.cli import cli
 from gateway.clients.store import ClientChanges, create_client, update_client
-from gateway.connections import store
 from gateway.kit.crypto import Binding, KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
 from gateway.models import Connection, ConnectionStatus, OutboxEvent
+from gateway.tokens import grant
 from tests.console.conftest import new_operator, post_form, sign_in
 from tests.e2e.flows import connect_new_user, load_connection, proxy_get
 from tests.fixtures.stack import Stack
@@ -180,8 +180,8 @@ async def test_the_admin_api_answers_show_refresh_and_revoke_without_a_500(
     assert (erased.access_token, erased.refresh_token) == (None, None)
     # Revoking the victim ended nothing of the donor's: its grant is live at the provider.
     access, refresh = (
-        store.access_token(stack_ring(stack), donor),
-        store.refresh_token(stack_ring(stack), donor),
+        grant.access_token(stack_ring(stack), donor),
+        grant.refresh_token(stack_ring(stack), donor),
     )
     assert stack.sandbox_store.find_live(access) is not None
     assert stack.sandbox_store.find_live(refresh) is not None

@@ -14,7 +14,6 @@ from sqlalchemy import select, text, update
 from sqlalchemy.engine import URL
 
 from gateway.cli import cli
-from gateway.connections import store
 from gateway.keys import rotation
 from gateway.keys.sealed import sealed_tables
 from gateway.kit.clock import utcnow
@@ -22,6 +21,7 @@ from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
 from gateway.models import Connection, ConnectionStatus
 from gateway.providers.token_response import TokenSet
+from gateway.tokens import grant
 from tests.e2e.flows import connect_new_user
 from tests.fixtures.database import fresh_database
 from tests.fixtures.stack import Stack
@@ -67,7 +67,7 @@ async def seed(db: Database, keys: KeyRing, count: int) -> dict[uuid.UUID, tuple
                 {"access_token": f"at-{n}", "refresh_token": f"rt-{n}", "token_type": "Bearer"},
                 provider="contio",
             )
-            store.seal_tokens(keys, connection, tokens)
+            grant.seal_tokens(keys, connection, tokens)
             session.add(connection)
             plaintext[connection.id] = (f"at-{n}", f"rt-{n}")
     return plaintext
@@ -99,8 +99,8 @@ async def test_rotation_reseals_everything_under_the_active_key(rdb: Database) -
     for connection in await load_all(rdb):
         assert connection.token_version == 1  # untouched: in-flight refreshes keep their CAS
         assert (
-            store.access_token(only_new, connection),
-            store.refresh_token(only_new, connection),
+            grant.access_token(only_new, connection),
+            grant.refresh_token(only_new, connection),
         ) == plaintext[connection.id]
 
 
@@ -121,11 +121,11 @@ async def test_a_refresh_that_raced_the_rotation_keeps_its_fresher_tokens(rdb: D
             .with_for_update()
         )
         assert current is not None, "the rotation must not move token_version"
-        store.seal_tokens(keys, current, fresh)
+        grant.seal_tokens(keys, current, fresh)
         current.token_version += 1
     await rotation.rotate(rdb, keys)
     [after] = await load_all(rdb)
-    assert store.refresh_token(keys, after) == "rt-fresh"
+    assert grant.refresh_token(keys, after) == "rt-fresh"
 
 
 async def test_rows_locked_by_a_refresh_are_left_and_taken_by_the_next_run(
@@ -259,8 +259,8 @@ async def test_rotation_leaves_values_that_do_not_open_and_names_their_rows(
     assert report.rotated == 3  # the copied-onto row for its own refresh token
     assert (await rotation.usage(rdb)) == {"new": 5, "old": 1, "gone": 2}
     after = {c.id: c for c in await load_all(rdb)}
-    assert store.access_token(keys, after[untouched.id]) == plaintext[untouched.id][0]
-    assert store.refresh_token(keys, after[copied_onto.id]) == plaintext[copied_onto.id][1]
+    assert grant.access_token(keys, after[untouched.id]) == plaintext[untouched.id][0]
+    assert grant.refresh_token(keys, after[copied_onto.id]) == plaintext[copied_onto.id][1]
 
     monkeypatch.setenv("GATEWAY_DATABASE_URL", sync_url(rotation_url))
     monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", f"{OLD},{NEW}")

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from sqlalchemy import text, update
 
-from gateway.connections import store
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.proxy.invalidation import APPLICATION_NAME
+from gateway.tokens import grant
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.fixtures.stack import new_client
 from tests.proxy.conftest import EchoGateway, bearer, eventually, seed_user
@@ -74,7 +74,7 @@ async def test_a_token_refreshed_through_one_gateway_is_used_by_another(
 
     refreshed = await admin.post(f"/v1/connections/{connection.id}/refresh")
     assert refreshed.status_code == 200, refreshed.text
-    new = f"Bearer {store.access_token(echo_gateway.keys, await load_connection(db, user_id))}"
+    new = f"Bearer {grant.access_token(echo_gateway.keys, await load_connection(db, user_id))}"
     assert new != old
 
     async def picked_up() -> bool:
@@ -91,7 +91,7 @@ async def test_a_cached_token_is_used_without_reading_the_database_until_it_chan
     # Rewrite the ciphertext behind the cache's back: nothing a real writer does without
     # bumping the version, so nothing tells the gateways.
     connection = await load_connection(db, user_id)
-    sealed = echo_gateway.keys.seal("tok-rewritten", store._binding(connection.id, "access_token"))
+    sealed = echo_gateway.keys.seal("tok-rewritten", grant._binding(connection.id, "access_token"))
     async with db.transaction() as session:
         await session.execute(
             update(Connection).where(Connection.id == connection.id).values(access_token=sealed)

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from sqlalchemy import update
 
-from gateway.connections import store
 from gateway.kit.db import Database
 from gateway.models import Connection
+from gateway.tokens import grant
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.proxy.conftest import EchoGateway, bearer
 from tests.proxy.upstream import EchoUpstream
@@ -19,7 +19,7 @@ from tests.proxy.upstream import EchoUpstream
 
 async def current_token(db: Database, echo: EchoGateway, user_id: str) -> tuple[str, int]:
     connection = await load_connection(db, user_id)
-    return store.access_token(echo.keys, connection), connection.token_version
+    return grant.access_token(echo.keys, connection), connection.token_version
 
 
 async def test_a_401_refreshes_the_token_and_retries_once(

@@ -8,7 +8,6 @@ from typing import cast
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from gateway.connections import store
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database
 from gateway.models import Connection
@@ -17,7 +16,8 @@ from gateway.proxy.cache import LocalCache
 from gateway.proxy.loader import Key
 from gateway.proxy.token_cache import TokenSource, UserToken
 from gateway.settings import Settings
-from gateway.tokens.refresh import Refresher
+from gateway.tokens import grant
+from gateway.tokens.refresher import Refresher
 from tests.proxy.test_cache import Clock
 from tests.proxy.test_loader import counted_statements, seeded_users
 
@@ -40,8 +40,8 @@ async def test_a_token_is_renewed_in_the_background_before_it_expires(db: Databa
         async with db.transaction() as session:
             row = await session.scalar(select(Connection).where(Connection.user_id == user))
             assert row is not None
-            grant = TokenSet(SecretStr("rotated"), None, 3600, None, None, "Bearer")
-            store.seal_tokens(keys, row, grant)
+            issued = TokenSet(SecretStr("rotated"), None, 3600, None, None, "Bearer")
+            grant.seal_tokens(keys, row, issued)
 
         clock.now = TTL * 0.95  # past every entry's renewal moment, before its expiry
         served = tokens.cached((user, "contio", None))

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import delete, select
 
+from gateway import composition
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import OutboxEvent, TokenBudgetWindow
@@ -25,7 +26,6 @@ from gateway.tokens.budget import (
     rate_variable,
 )
 from gateway.tokens.loop import within_budget
-from gateway import composition
 from tests.e2e.flows import connect_new_user, load_connection, proxy_get
 from tests.fixtures.stack import Stack
 

@@ -12,8 +12,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
-from gateway.connections.errors import ReauthRequired
-from gateway.connections.store import access_token
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
@@ -22,8 +20,10 @@ from gateway.providers.errors import ClientRejected, ProviderUnavailable
 from gateway.providers.registry import build_registry
 from gateway.providers.spender import OPERATOR
 from gateway.settings import Settings
+from gateway.tokens.errors import ReauthRequired
+from gateway.tokens.grant import access_token
 from gateway.tokens.loop import refresh_due
-from gateway.tokens.refresh import Refresher
+from gateway.tokens.refresher import Refresher
 from tests.e2e.flows import connect_new_user, proxy_get
 from tests.e2e.flows import load_connection as load
 from tests.fixtures.stack import Stack
@@ -267,13 +267,14 @@ async def test_waiting_for_another_process_lease_uses_its_result_and_is_counted(
             .values(lease_owner="another-process", lease_expires_at=later)
         )
     started_waiting = asyncio.Event()
-    wait_for_other = refresher._wait_for_other
+    leases = refresher._leases
+    wait_for_other = leases.wait_for_other
 
     async def observed(*args: Any, **kwargs: Any) -> Any:
         started_waiting.set()
         return await wait_for_other(*args, **kwargs)
 
-    refresher._wait_for_other = observed  # type: ignore[method-assign]
+    leases.wait_for_other = observed  # type: ignore[method-assign]
     waiting = asyncio.create_task(
         refresher.refresh(connection.id, seen_version=connection.token_version, spender=OPERATOR)
     )

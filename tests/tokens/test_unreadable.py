@@ -11,7 +11,6 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from gateway.connections import unreadable
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import Binding, KeyRing, generate_key_entry
 from gateway.kit.db import Database
@@ -19,8 +18,10 @@ from gateway.models import AuditEvent, Connection, ConnectionStatus, OutboxEvent
 from gateway.providers.registry import build_registry
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.settings import Settings
+from gateway.tokens import unreadable
+from gateway.tokens.lease import Fresh
 from gateway.tokens.loop import refresh_due
-from gateway.tokens.refresh import Fresh, Refresher
+from gateway.tokens.refresher import Refresher
 from tests.e2e.flows import connect_new_user
 from tests.e2e.flows import load_connection as load
 from tests.fixtures.stack import Stack

@@ -1,4 +1,5 @@
-"""``GET /metrics``: this process's counters and the cluster's gauges, read from PostgreSQL."""
+"""``GET /metrics``, the Prometheus scrape: this process's counters (``gateway.metrics``) and the cluster's
+gauges, read from PostgreSQL."""
 
 from __future__ import annotations
 

@@ -18,14 +18,13 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.audit import store as audit
-from gateway.connections import store
-from gateway.connections.errors import CredentialsUnreadable
 from gateway.events.outbox import connection_data, emit
+from gateway.exceptions import CredentialsUnreadable
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.models import Connection, ConnectionStatus
+from gateway.models import AuditEvent, Connection, ConnectionStatus
+from gateway.tokens import grant
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,7 @@ async def mark(
         "key_id": key_id,
     }
     details = {"reason": CODE, "column": column, "key_id": key_id}
-    audit.record(session, actor=ACTOR, action=EVENT, connection_id=connection.id, details=details)
+    session.add(AuditEvent(actor=ACTOR, action=EVENT, connection_id=connection.id, details=details))
     await emit(session, endpoints, EVENT, connection_data(connection, CODE))
     log.error(
         "connection %s: its %s does not open with the key ring (key id %s); not refreshed or "
@@ -83,8 +82,8 @@ async def count(session: AsyncSession) -> int:
 def opens(keys: KeyRing, connection: Connection) -> bool:
     """Whether every token the connection holds opens with ``keys``."""
     try:
-        store.access_token(keys, connection)
-        store.refresh_token(keys, connection)
+        grant.access_token(keys, connection)
+        grant.refresh_token(keys, connection)
     except CredentialsUnreadable:
         return False
     return True
@@ -122,12 +121,13 @@ async def _reactivate(
     connection.next_refresh_at = utcnow()
     connection.last_refresh_error = None
     connection.consecutive_failures = 0
-    audit.record(
-        session,
-        actor=ACTOR,
-        action="connection.credentials_readable",
-        connection_id=connection.id,
-        details={"reason": "key_restored"},
+    session.add(
+        AuditEvent(
+            actor=ACTOR,
+            action="connection.credentials_readable",
+            connection_id=connection.id,
+            details={"reason": "key_restored"},
+        )
     )
     await emit(
         session, endpoints, "connection.recovered", connection_data(connection, "key_restored")

@@ -1,4 +1,5 @@
-"""An operator's "refresh now": through the one Refresher, so it shares the lease and single flight."""
+"""An operator's on-demand refresh of one connection ("refresh now"): through the one Refresher, so it
+shares the lease and single flight."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ import math
 import uuid
 
 from gateway.connections import queries
-from gateway.connections.errors import ensure_usable
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.errors import ProviderUnavailable
 from gateway.providers.spender import Spender
-from gateway.tokens.refresh import Refresher
+from gateway.tokens.errors import ensure_usable
+from gateway.tokens.refresher import Refresher
 
 DEFAULT_RETRY_AFTER_SECONDS = 30
 

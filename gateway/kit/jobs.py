@@ -1,0 +1,44 @@
+"""The background jobs' one loop, and how a job logs the failure of one of its rounds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from gateway.kit.db import error_name, unavailable
+
+
+async def every(
+    interval: float,
+    stop: asyncio.Event,
+    round_: Callable[[], Awaitable[bool]],
+    *,
+    log: logging.Logger,
+    failed: str,
+) -> None:
+    """Run ``round_`` until ``stop`` is set: again at once when it returns True (it did a full batch,
+    so more is waiting), else once ``interval`` seconds have passed or ``stop`` is set. A round that
+    raises is logged (``log_job_failure``, with ``failed`` as the message) and the loop goes on."""
+    while not stop.is_set():
+        try:
+            more = await round_()
+        except Exception:
+            log_job_failure(log, failed)
+            more = False
+        if more:
+            continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def log_job_failure(job_log: logging.Logger, message: str) -> None:
+    """Log the error a background job is handling, classified as a request's is: an outage as one
+    warning (the job tries again next round), anything else with its traceback."""
+    exc = sys.exc_info()[1]
+    if exc is not None and unavailable(exc):
+        job_log.warning("%s: database unavailable (%s)", message, error_name(exc))
+    else:
+        job_log.exception(message)

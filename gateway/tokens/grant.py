@@ -1,0 +1,96 @@
+"""A grant on a connection: its tokens sealed into the connection's columns (bound to the row, so a
+value copied onto another row does not open), read back, erased, and written with the expiry and
+refresh schedule that go with them. Every write of the token columns bumps ``token_version``;
+callers own the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from gateway.kit.crypto import Binding, DecryptionError, KeyRing
+from gateway.models import Connection
+from gateway.providers.token_response import TokenSet
+from gateway.settings import Settings
+from gateway.tokens import schedule
+from gateway.tokens.errors import ConnectionRevoked, credentials_unreadable
+
+TABLE = "connections"
+
+
+def write(
+    keys: KeyRing,
+    connection: Connection,
+    tokens: TokenSet,
+    *,
+    lifetime: int,
+    now: datetime,
+    settings: Settings,
+) -> None:
+    """Put ``tokens`` (living ``lifetime`` seconds from ``now``) on ``connection``: sealed, a new
+    version, their expiry, the next refresh, and no failure on record. Scopes the provider did not
+    name stay as they were."""
+    seal_tokens(keys, connection, tokens)
+    connection.token_version += 1
+    connection.expires_at = now + timedelta(seconds=lifetime)
+    connection.token_lifetime_seconds = lifetime
+    connection.next_refresh_at = schedule.next_refresh_at(now, lifetime, settings)
+    connection.last_refresh_error = None
+    connection.consecutive_failures = 0
+    if tokens.scopes is not None:
+        connection.scopes = list(tokens.scopes)
+
+
+def _binding(connection_id: uuid.UUID, column: str) -> Binding:
+    return Binding(TABLE, column, str(connection_id))
+
+
+def seal_tokens(keys: KeyRing, connection: Connection, tokens: TokenSet) -> None:
+    connection.access_token = keys.seal(
+        tokens.access_token.get_secret_value(), _binding(connection.id, "access_token")
+    )
+    if tokens.refresh_token is not None:
+        # A provider that does not rotate refresh tokens sends none back: keep the one we have.
+        connection.refresh_token = keys.seal(
+            tokens.refresh_token.get_secret_value(), _binding(connection.id, "refresh_token")
+        )
+
+
+def access_token(keys: KeyRing, connection: Connection) -> str:
+    if connection.access_token is None:
+        # Only revocation erases the ciphertexts (a caller may hold a row read before it).
+        raise ConnectionRevoked(
+            "the connection was revoked", details={"connection_id": str(connection.id)}
+        )
+    return _open(keys, connection, connection.access_token, "access_token")
+
+
+def erase_tokens(connection: Connection) -> None:
+    """Forget the ciphertexts (revocation); a token write like any other, so it bumps the version."""
+    connection.access_token = None
+    connection.refresh_token = None
+    connection.token_version += 1
+
+
+def refresh_token(keys: KeyRing, connection: Connection) -> str | None:
+    if connection.refresh_token is None:
+        return None
+    return _open(keys, connection, connection.refresh_token, "refresh_token")
+
+
+def _open(keys: KeyRing, connection: Connection, sealed: str, column: str) -> str:
+    """The plaintext, or CredentialsUnreadable: a value sealed for another row, under a key the ring
+    no longer has, or tampered with. Which of these it was is not said beyond the key id."""
+    try:
+        return keys.open(sealed, _binding(connection.id, column))
+    except DecryptionError as exc:
+        raise credentials_unreadable(connection, sealed_key_id(sealed)) from exc
+
+
+def sealed_key_id(sealed: str) -> str | None:
+    """The key id a sealed value names, if it is well formed."""
+    try:
+        key_id = KeyRing.key_id_of(sealed)
+    except DecryptionError:
+        return None
+    return key_id[:64]

@@ -1,0 +1,117 @@
+"""The refresh lease: which process may refresh a connection now.
+
+A lease is the connection row's owner and expiry, taken by a conditional UPDATE and longer than the
+token endpoint's timeout, so that across processes one refresher at a time calls the provider for a
+connection. A process that finds the lease held waits for the holder's result (``wait_for_other``);
+a holder that died is noticed when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway.kit.clock import utcnow
+from gateway.kit.db import Database
+from gateway.models import Connection, ConnectionStatus
+from gateway.settings import Settings
+from gateway.tokens.errors import ensure_usable
+
+log = logging.getLogger(__name__)
+
+LEASE_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """The connection as it stands after a refresh (ours or another process's)."""
+
+    connection: Connection
+    refreshed: bool
+    holder_gone: bool = False  # another process held the lease and let it run out
+
+
+class Leases:
+    """This process's refresh leases, under one owner id."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self.owner = f"{uuid.uuid4().hex[:16]}"
+
+    async def take(self, connection_id: uuid.UUID) -> Connection | None:
+        now = utcnow()
+        async with self._db.transaction() as session:
+            taken = await session.scalar(
+                update(Connection)
+                .where(
+                    Connection.id == connection_id,
+                    or_(
+                        Connection.lease_owner.is_(None),
+                        Connection.lease_expires_at < now,
+                        Connection.lease_owner == self.owner,
+                    ),
+                )
+                .values(
+                    lease_owner=self.owner,
+                    lease_expires_at=now + timedelta(seconds=self._settings.refresh_lease_seconds),
+                )
+                .returning(Connection)
+                .execution_options(populate_existing=True)
+            )
+        if taken is None:
+            return None
+        if taken.status is not ConnectionStatus.ACTIVE:
+            await self.release(connection_id)
+            ensure_usable(taken)
+        return taken
+
+    async def release(self, connection_id: uuid.UUID) -> None:
+        async with self._db.transaction() as session:
+            await session.execute(
+                update(Connection)
+                .where(Connection.id == connection_id, Connection.lease_owner == self.owner)
+                .values(lease_owner=None, lease_expires_at=None)
+            )
+
+    async def release_all(self) -> int:
+        """Give up every lease this process holds (on shutdown), so no refresh waits for them.
+
+        Best effort: if the database cannot be reached the leases simply run out.
+        """
+        try:
+            async with self._db.transaction() as session:
+                result = await session.execute(
+                    update(Connection)
+                    .where(Connection.lease_owner == self.owner)
+                    .values(lease_owner=None, lease_expires_at=None)
+                )
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("could not give up refresh leases (%s); they expire", type(exc).__name__)
+            return 0
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def wait_for_other(
+        self, connection_id: uuid.UUID, seen_version: int | None, *, patient: bool = True
+    ) -> Fresh:
+        """Another process holds the lease: use its result once the version moves or the lease ends
+        (or at once, unless ``patient``)."""
+        deadline = utcnow() + timedelta(seconds=self._settings.refresh_lease_seconds)
+        while True:
+            async with self._db.transaction() as session:
+                current = await session.get(Connection, connection_id, populate_existing=True)
+            if current is None:
+                raise LookupError(f"connection {connection_id} vanished")
+            ensure_usable(current)
+            moved = seen_version is not None and current.token_version != seen_version
+            if moved or current.lease_owner is None or not patient or utcnow() > deadline:
+                return Fresh(current, refreshed=False)
+            if current.lease_expires_at is not None and current.lease_expires_at < utcnow():
+                return Fresh(current, refreshed=False, holder_gone=True)
+            await asyncio.sleep(LEASE_POLL_SECONDS)
