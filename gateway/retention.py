@@ -140,7 +140,7 @@ async def _delete_in_batches(db: Database, model: type[HasId], batch: Select[uui
 async def run(db: Database, settings: Settings, stop: asyncio.Event) -> None:
     """Prune every ``retention_interval_seconds`` until ``stop`` is set."""
 
-    async def round_() -> bool:
+    async def one_round() -> bool:
         pruned = await prune(db, settings)
         if pruned is not None and any(vars(pruned).values()):
             log.info(
@@ -153,4 +153,4 @@ async def run(db: Database, settings: Settings, stop: asyncio.Event) -> None:
         return False
 
     failed = "retention pass failed; trying again next interval"
-    await jobs.every(settings.retention_interval_seconds, stop, round_, log=log, failed=failed)
+    await jobs.every(settings.retention_interval_seconds, stop, one_round, log=log, failed=failed)

@@ -140,11 +140,11 @@ class UpstreamRevoker:
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         """Retry due rows until ``stop``; a full batch goes round again at once."""
 
-        async def round_() -> bool:
+        async def one_round() -> bool:
             return await self.retry_due() >= BATCH_SIZE
 
         failed = "upstream revocation cycle failed; trying again next cycle"
-        await jobs.every(interval, stop, round_, log=log, failed=failed)
+        await jobs.every(interval, stop, one_round, log=log, failed=failed)
 
     async def _admin_for(self, claim: Claim) -> ContioAdmin | None:
         """The admin API, if it applies: Contio, a key, the user has not connected again, and no

@@ -107,10 +107,10 @@ class Deliverer:
         """Deliver until ``stop`` is set; a full batch is followed by the next pass at once."""
         limit = 50
 
-        async def round_() -> bool:
+        async def one_round() -> bool:
             return await self.deliver_due(limit) >= limit
 
-        await jobs.every(interval, stop, round_, log=log, failed="event delivery pass failed")
+        await jobs.every(interval, stop, one_round, log=log, failed="event delivery pass failed")
 
     async def _claim(self, limit: int) -> list[Claim]:
         now = self._clock()

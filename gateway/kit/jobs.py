@@ -14,17 +14,17 @@ from gateway.kit.db import error_name, unavailable
 async def every(
     interval: float,
     stop: asyncio.Event,
-    round_: Callable[[], Awaitable[bool]],
+    one_round: Callable[[], Awaitable[bool]],
     *,
     log: logging.Logger,
     failed: str,
 ) -> None:
-    """Run ``round_`` until ``stop`` is set: again at once when it returns True (it did a full batch,
+    """Run ``one_round`` until ``stop`` is set: again at once when it returns True (it did a full batch,
     so more is waiting), else once ``interval`` seconds have passed or ``stop`` is set. A round that
     raises is logged (``log_job_failure``, with ``failed`` as the message) and the loop goes on."""
     while not stop.is_set():
         try:
-            more = await round_()
+            more = await one_round()
         except Exception:
             log_job_failure(log, failed)
             more = False

@@ -46,6 +46,8 @@ class Leases:
         self.owner = f"{uuid.uuid4().hex[:16]}"
 
     async def take(self, connection_id: uuid.UUID) -> Connection | None:
+        """The connection as it stands, its lease now ours; None while another process holds it.
+        A connection that is not active is let go at once and raises why (``ensure_usable``)."""
         now = utcnow()
         async with self._db.transaction() as session:
             taken = await session.scalar(

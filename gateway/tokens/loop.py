@@ -103,8 +103,8 @@ async def run(
         if reopened:
             log.info("%d connection(s) whose tokens did not open open again", reopened)
 
-    async def round_() -> bool:
+    async def one_round() -> bool:
         return await refresh_due(db, refresher, batch_size) >= batch_size
 
     failed = "refresher cycle failed; trying again next cycle"
-    await jobs.every(interval, stop, round_, log=log, failed=failed)
+    await jobs.every(interval, stop, one_round, log=log, failed=failed)
