@@ -11,6 +11,7 @@ installer builds it, setuptools coming from the package index into pip's isolate
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -141,3 +142,14 @@ def test_serving_and_the_worker_never_import_the_sandbox(tmp_path: Path) -> None
     importable, imported = loaded.stdout.split()
     assert importable == "True"  # installed here, and still not loaded
     assert imported == "[]"
+
+
+def test_the_sandbox_imports_nothing_of_the_gateway() -> None:
+    imported: set[str] = set()
+    for path in (REPO / "gateway_sandbox").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module)
+    assert not {name for name in imported if name.partition(".")[0] == "gateway"}
