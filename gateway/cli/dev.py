@@ -15,6 +15,7 @@ from sqlalchemy import delete
 
 from gateway.app import create_app
 from gateway.cli.context import head_limits, run_command, settings
+from gateway.cli.sandbox import require_sandbox
 from gateway.clients.store import authenticate, create_client
 from gateway.composition import database_url
 from gateway.kit.crypto import generate_key_entry
@@ -22,7 +23,6 @@ from gateway.kit.db import Database
 from gateway.kit.logs import configure
 from gateway.kit.server import server_config
 from gateway.models import ServiceClient
-from gateway.sandbox import SandboxOptions, create_sandbox_app
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,9 @@ def walkthrough(gateway: str, sandbox: str, key: str) -> str:
 @click.option("--sandbox-port", default=8001, show_default=True, type=int)
 def dev(port: int, sandbox_port: int) -> None:
     """Run embedded PostgreSQL, the Contio sandbox and the gateway wired to it."""
+    require_sandbox("gateway dev")
+    from gateway_sandbox import SandboxOptions, create_sandbox_app
+
     base = settings()
     configure(base.log_level)
     secrets = dev_secrets(base.data_dir)
