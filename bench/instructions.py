@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -306,16 +307,19 @@ def run_child(
         raise RuntimeError(f"the {mode} driver failed ({process.returncode})")
     if mode == "calls":
         return 0, output
-    summary = re.search(r"^(?:summary|totals): (\d+)", out_file.read_text(), re.MULTILINE)
-    if summary is None:
+    totals = re.search(r"^totals: (\d+)", out_file.read_text(), re.MULTILINE)
+    if totals is None:
         raise RuntimeError(f"no totals in {out_file}")
-    return int(summary.group(1)), output
+    return int(totals.group(1)), output
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
     parser.add_argument("--users", type=int, default=200, help="seeded users (default 200)")
     parser.add_argument("--calls", type=int, default=2000, help="measured calls (default 2000)")
+    parser.add_argument(
+        "--keep", type=Path, help="keep callgrind's output here (for callgrind_annotate)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="instructions", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -334,6 +338,8 @@ def main() -> None:
         _, output = run_child(arguments, "calls", env, Path(work))
         calls = float(output.split()[-1])
         instructions, _ = run_child(arguments, "instructions", env, Path(work))
+        if arguments.keep is not None:
+            shutil.copy(Path(work) / "callgrind.instructions.out", arguments.keep)
     per_call = instructions / arguments.calls
     print(
         f"{arguments.calls} proxied calls, {arguments.users} users: "

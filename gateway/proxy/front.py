@@ -34,6 +34,7 @@ class ProxyFront:
         self._asides: tuple[Callable[[Scope], bool], ...] = tuple(
             concern.steps_aside for concern in concerns if concern.steps_aside is not None
         )
+        self._aside_count = len(self._asides)
 
     def takes(self, scope: Scope) -> bool:
         """Whether this request is the front door's (else it goes the ordinary way)."""
@@ -41,8 +42,12 @@ class ProxyFront:
             return False
         if scope["method"] not in METHODS or scope.get("root_path"):
             return False
-        for steps_aside in self._asides:  # noqa: SIM110 (no generator on the hot path)
-            if steps_aside(scope):
+        # Indexed rather than iterated: an iterator would be one more object made per request.
+        asides = self._asides
+        index = self._aside_count
+        while index:
+            index -= 1
+            if asides[index](scope):
                 return False
         return True
 

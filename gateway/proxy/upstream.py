@@ -39,13 +39,14 @@ MAX_URLS = 50_000
 
 
 class RawResponse(Protocol):
-    """The provider's answer, its body not yet read; ``headers`` as received (names in any case)."""
+    """The provider's response as the client hands it over, its body not yet read; ``headers`` as
+    received (names in any case)."""
 
     status: int
     headers: RawHeaders
 
     def whole_body(self) -> bytes | None:
-        """The whole body when all of it has arrived already (most small answers), else None."""
+        """The whole body when all of it has arrived already (most small responses), else None."""
         ...
 
     async def read_head(self, limit: int) -> tuple[bytes, bool]:
@@ -65,7 +66,7 @@ class Upstream(Protocol):
     async def send(
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
     ) -> RawResponse:
-        """Send the request and wait for the answer's head, for as long as it takes: the caller
+        """Send the request and wait for the response's head, for as long as it takes: the caller
         bounds the wait (``forward`` does, with the read and total timeouts)."""
         ...
 
