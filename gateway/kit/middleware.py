@@ -10,7 +10,8 @@ returned as ``X-Request-Id``), and its ``RequestRecord`` (method, path, status, 
 answered to a ``RecordBatch`` that counts it in the request metrics and writes its access-log line.
 ``RequestContext`` does this for the app's routes; the front door makes the same record itself.
 
-A batch is done ``FLUSH_SECONDS`` after its first record, or at once when ``MAX_PENDING`` wait. A
+A batch is done ``FLUSH_SECONDS`` after its first record, or at once when ``MAX_PENDING`` wait, or
+when a request of the app's routes ends (``RequestContext``: those are written as they end). A
 metrics scrape does what is pending first (``before_collect``), so it never misses a request
 answered before it, and so does the end of the lifespan, so no line is lost on shutdown; each line
 keeps the time its request was answered. Why batches: ``docs/performance.md``.
@@ -192,7 +193,8 @@ class RecordBatch:
 class RequestContext:
     """The request's own concerns for the app's routes: accepts a sane ``X-Request-Id`` or makes
     one (``scope["state"]["request_id"]``, and the log context), returns it, and records the
-    request in ``batch``."""
+    request in ``batch``, which it flushes as the request ends: only the proxy's front door leaves
+    its records to be done in batches."""
 
     def __init__(self, app: ASGIApp, batch: RecordBatch) -> None:
         self.app = app
@@ -210,4 +212,5 @@ class RequestContext:
             await self.app(scope, receive, record.wrap(send))
         finally:
             record.finish()
+            self.batch.flush()  # an app route's line is written once it is answered
             logs.request_id.reset(bound)
