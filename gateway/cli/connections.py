@@ -17,7 +17,14 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.cli.common import echo_json, json_option, run_command, with_session
+from gateway.cli.common import (
+    check_startable,
+    echo_json,
+    json_option,
+    run_command,
+    settings,
+    with_session,
+)
 from gateway.cli.runtime import Runtime, with_runtime
 from gateway.connections import ownership, queries
 from gateway.connections.refreshing import refresh_now
@@ -161,6 +168,7 @@ def show(connection_id: str, as_json: bool) -> None:
 @json_option
 def refresh(connection_id: str, as_json: bool) -> None:
     """Refresh a connection's tokens now (with the same lease as the refresher)."""
+    check_startable(settings())
     wanted = parse_id(connection_id)
 
     async def work(runtime: Runtime) -> Connection:

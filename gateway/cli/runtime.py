@@ -14,7 +14,7 @@ from typing import TypeVar
 import httpx
 from sqlalchemy.engine import URL
 
-from gateway.cli.common import check_startable, run_command, settings
+from gateway.cli.common import run_command, settings
 from gateway.connections.revocation import Revoker
 from gateway.database import database_url
 from gateway.kit.crypto import KeyRing
@@ -46,7 +46,6 @@ class Runtime:
 def with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
     """Run ``work`` with a runtime; it opens its own (short) transactions."""
     config = settings()
-    check_startable(config)
 
     def prepare() -> tuple[KeyRing, URL]:
         return key_ring(config), database_url(config, migrate_embedded=True)
