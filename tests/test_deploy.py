@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -271,3 +272,47 @@ def test_every_gateway_pod_migrates_before_it_starts(name: str) -> None:
     assert init["securityContext"]["readOnlyRootFilesystem"] is True
     mounts = {mount["mountPath"] for mount in init["volumeMounts"]}
     assert "/run/secrets/gateway" in mounts
+
+
+# The image: the gateway without the Contio sandbox by default; the local stack builds the sandbox in.
+
+
+def dockerfile_stages() -> list[tuple[str, str, list[str]]]:
+    """The Dockerfile's stages in order: (name or "", base, instructions after FROM)."""
+    text = (DEPLOY.parent / "Dockerfile").read_text().replace("\\\n", " ")
+    stages: list[tuple[str, str, list[str]]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        words = line.split()
+        if words[0] == "FROM":
+            name = words[3] if len(words) > 3 and words[2].upper() == "AS" else ""
+            stages.append((name, words[1], []))
+        elif stages:
+            stages[-1][2].append(line)
+    return stages
+
+
+def test_the_default_image_is_the_production_stage_without_the_sandbox() -> None:
+    stages = {name: (base, lines) for name, base, lines in dockerfile_stages()}
+    default_name, default_base, default_lines = dockerfile_stages()[-1]
+    assert (default_name, default_base, default_lines) == ("", "production", [])
+    _, production = stages["production"]
+    copies = [line for line in production if line.startswith("COPY")]
+    assert any(line.endswith("gateway ./gateway") for line in copies)
+    assert not any("gateway_sandbox" in line for line in production)
+    assert 'ENTRYPOINT ["gateway"]' in production
+    _, build = stages["build"]
+    assert any("/venv/bin/gateway" in line for line in build)
+
+
+def test_only_the_local_stack_runs_the_image_that_carries_the_sandbox() -> None:
+    base, lines = {name: (base, lines) for name, base, lines in dockerfile_stages()}["sandbox"]
+    assert base == "production"
+    assert "COPY --chown=root:root gateway_sandbox ./gateway_sandbox" in lines
+    local = compose("compose.local.yaml")["services"]
+    assert local["sandbox"]["build"]["target"] == "sandbox"
+    assert local["sandbox"]["image"] != local["gateway"]["image"]
+    for name, service in compose("compose.yaml")["services"].items():
+        assert "sandbox" not in json.dumps(service.get("build", "")), name

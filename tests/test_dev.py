@@ -21,8 +21,8 @@ import pytest
 
 from gateway.cli.dev_stack import SECRETS_FILE
 from tests.fixtures.servers import free_port
+from tests.gateway_sandbox.driver import hidden_fields
 from tests.lifecycle.processes import hermetic_env
-from tests.sandbox.driver import hidden_fields
 
 GATEWAY = (sys.executable, "-m", "gateway")
 START_SECONDS = 120

@@ -17,13 +17,13 @@ from sqlalchemy import delete
 from gateway.app import create_app
 from gateway.cli.common import check_startable, head_limits, run_command, settings
 from gateway.cli.dev_stack import DevStack, dev_secrets, dev_settings, save_secrets, save_stack
+from gateway.cli.sandbox import require_sandbox
 from gateway.clients.store import authenticate, create_client
 from gateway.database import database_url
 from gateway.kit.db import Database
 from gateway.kit.logs import configure
 from gateway.kit.server import server_config
 from gateway.models import ServiceClient
-from gateway.sandbox import SandboxOptions, create_sandbox_app
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ def dev(port: int, sandbox_port: int) -> None:
 
 
 def _run(port: int, sandbox_port: int) -> None:
+    require_sandbox("gateway dev")
+    from gateway_sandbox import SandboxOptions, create_sandbox_app
+
     base = settings()
     configure(base.log_level)
     stack = DevStack.on_ports(port, sandbox_port)

@@ -1,17 +1,44 @@
-"""``gateway sandbox``: the local Contio emulator."""
+"""``gateway sandbox``: the local Contio emulator.
+
+The emulator is the ``gateway_sandbox`` package, a development tool. Every ``gateway`` command loads
+this module, so it imports the package only inside the commands that serve it (here and ``gateway
+dev``): ``gateway serve`` and ``gateway worker`` never load it, and an installation without it (the
+production image) answers those two commands with ``DevelopmentCommand``.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import click
 import uvicorn
 
+from gateway.cli.common import EXIT_USAGE
 from gateway.kit.logs import configure
-from gateway.sandbox import SandboxOptions, create_sandbox_app
-from gateway.sandbox import seed as seeds
-from gateway.sandbox.faults import Faults
-from gateway.sandbox.ratelimit import RateLimits
+
+SANDBOX_PACKAGE = "gateway_sandbox"
+
+
+class DevelopmentCommand(click.ClickException):
+    """A development command run where the sandbox is not installed; exits 2, as a usage error."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, command: str) -> None:
+        super().__init__(
+            f"`{command}` is a development command: it needs the Contio sandbox (the "
+            f"{SANDBOX_PACKAGE} package), which this installation does not have; the production "
+            "image leaves it out. Run it from a checkout of the repository (`make run` starts the "
+            "development stack)."
+        )
+
+
+def require_sandbox(command: str) -> None:
+    """Stop ``command`` with ``DevelopmentCommand`` unless the sandbox package can be imported."""
+    if importlib.util.find_spec(SANDBOX_PACKAGE) is None:
+        raise DevelopmentCommand(command)
+
 
 _SECONDS = click.FloatRange(min=0)
 _POSITIVE_SECONDS = click.FloatRange(min=0, min_open=True)
@@ -143,6 +170,12 @@ def sandbox(
 
     Faults can also be switched at runtime through /_sandbox/faults.
     """
+    require_sandbox("gateway sandbox")
+    from gateway_sandbox import SandboxOptions, create_sandbox_app
+    from gateway_sandbox import seed as seeds
+    from gateway_sandbox.faults import Faults
+    from gateway_sandbox.waf import RateLimits
+
     configure()
     try:
         seed = seeds.load(seed_file) if seed_file else seeds.DEFAULT

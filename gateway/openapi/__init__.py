@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.openapi import (
     audit,
-    common,
+    components,
     connect,
     connections,
     health,
@@ -54,7 +54,7 @@ def _tagged(path: str, path_item: dict[str, Any], tag: str) -> dict[str, Any]:
 @lru_cache(maxsize=1)
 def build() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    schemas: dict[str, Any] = dict(common.SCHEMAS)
+    schemas: dict[str, Any] = dict(components.SCHEMAS)
     for tag, module, _ in AREAS:
         for path, item in module.PATHS.items():
             assert path not in paths, f"{path} is described twice"

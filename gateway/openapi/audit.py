@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.common import (
+from gateway.openapi.components import (
     DATABASE_DOWN,
     PAGE_ERRORS,
     PAGE_PARAMETERS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.common import DATABASE_DOWN, Schema, error, json_body, ref
+from gateway.openapi.components import DATABASE_DOWN, Schema, error, json_body, ref
 
 SCHEMAS: dict[str, Schema] = {
     "Health": {

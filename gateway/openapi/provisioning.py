@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.common import (
+from gateway.openapi.components import (
     BODY_ERRORS,
     DATABASE_DOWN,
     DATABASE_UNAVAILABLE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.common import UNAUTHORIZED, Schema, error, unavailable
+from gateway.openapi.components import UNAUTHORIZED, Schema, error, unavailable
 
 SCHEMAS: dict[str, Schema] = {}
 

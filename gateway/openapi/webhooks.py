@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.common import Schema, error, json_body, ref, request_body, unavailable
+from gateway.openapi.components import Schema, error, json_body, ref, request_body, unavailable
 
 SCHEMAS: dict[str, Schema] = {
     "ContioWebhookEvent": {

@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.clients.store import create_client
 from gateway.kit.db import Database
 from gateway.models import Connection
-from gateway.sandbox import SandboxOptions, create_sandbox_app
+from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import gateway_settings
 from tests.fixtures.sync import run_sync

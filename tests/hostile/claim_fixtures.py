@@ -23,9 +23,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.app import create_app
 from gateway.clients.store import create_client
 from gateway.kit.db import Database
-from gateway.sandbox import SandboxOptions, create_sandbox_app
-from gateway.sandbox.store import SandboxStore
 from gateway.settings import Settings
+from gateway_sandbox import SandboxOptions, create_sandbox_app
+from gateway_sandbox.state.store import SandboxStore
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import gateway_settings, new_client
 

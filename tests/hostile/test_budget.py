@@ -26,9 +26,9 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.spender import REFRESHER
-from gateway.sandbox import SandboxOptions, create_sandbox_app
 from gateway.settings import Settings
 from gateway.tokens.services import build_refresher
+from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.e2e.flows import connect
 from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import ServerThread, free_port

@@ -26,8 +26,8 @@ from gateway.app import create_app
 from gateway.clients.store import ClientChanges, create_client, update_client
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection, ConnectionStatus
-from gateway.sandbox import SandboxOptions, create_sandbox_app
 from gateway.webhooks import contio
+from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.e2e.flows import connect, load_connection, proxy_get
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import gateway_settings

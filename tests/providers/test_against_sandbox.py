@@ -24,8 +24,8 @@ from gateway.providers import (
     new_state,
 )
 from gateway.providers.spender import OPERATOR
-from gateway.sandbox import SandboxOptions, create_sandbox_app
 from gateway.settings import Settings, load_settings
+from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.fixtures.servers import ServerThread, free_port, serving
 
 REDIRECT = "http://127.0.0.1:8000/oauth/callback"

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection, ProvisioningStatus
-from gateway.sandbox.seed import GLOBEX
+from gateway_sandbox.seed import GLOBEX
 from tests.fixtures.stack import new_client
 from tests.provisioning.conftest import ProvisioningStack
 from tests.provisioning.flows import (

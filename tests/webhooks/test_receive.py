@@ -17,8 +17,8 @@ from sqlalchemy.engine import URL
 from gateway.app import create_app
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection, ConnectionStatus, OutboxEvent
-from gateway.sandbox import SandboxOptions, create_sandbox_app
 from gateway.webhooks import contio
+from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.e2e.flows import connect_new_user
 from tests.e2e.flows import load_connection as load
 from tests.fixtures.servers import ServerThread, free_port

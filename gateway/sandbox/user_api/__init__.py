@@ -1,3 +1,0 @@
-"""The partner user API under ``/v1/partner/user`` (reference §4): profile, meetings with their
-participants and agenda items, action items and calendar events, one module each; ``caller`` says
-who may do what and ``bodies`` reads request bodies."""

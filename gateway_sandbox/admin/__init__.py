@@ -1,0 +1,1 @@
+"""The partner admin API under ``/v1/partner/admin``."""

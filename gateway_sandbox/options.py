@@ -1,0 +1,84 @@
+"""How one sandbox instance behaves: its single registered client, lifetimes, clock, admin key,
+webhook target, seeded data, rate limits and the faults it starts with."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+from gateway_sandbox import seed as seeds
+from gateway_sandbox.faults import Faults
+from gateway_sandbox.waf import RateLimits
+
+DAY = 86400
+_SECRETS = ("client_secrets", "admin_api_key", "webhook_secret")
+
+
+@dataclass(frozen=True, repr=False)
+class SandboxOptions:
+    """The partner app registered at the sandbox and the rules its tokens follow.
+
+    ``client_secrets`` is a tuple so that a secret rotation can be emulated: every secret in it is
+    accepted. ``clock`` returns Unix seconds; tests inject their own to move time instead of
+    sleeping. ``issuer`` defaults to the origin each request came in on.
+
+    ``refresh_reuse_grace``: for this many seconds after a rotation, the rotated-away refresh token
+    replays the pair that replaced it instead of counting as reuse (0 turns the grace off).
+    ``webhook_url``: where events go (``None``: no webhooks); ``webhook_retry_delays`` are the
+    pauses before each retry of a failed delivery.
+
+    ``otp_ttl``: how long a one-time code of ``/auth/initiate`` is valid (3 minutes at Contio);
+    ``session_ttl``: how long the session a verified code opens lasts (30 minutes);
+    ``otp_max_attempts``: wrong codes a challenge takes before it closes.
+    ``seed``: the workspaces and users (and meetings) the sandbox starts with.
+    ``rate_limits``: the limits the ``enforce_rate_limits`` fault applies.
+    """
+
+    client_id: str = "sandbox-client"
+    client_secrets: tuple[str, ...] = ("sandbox-secret",)
+    redirect_uris: tuple[str, ...] = ("http://127.0.0.1:8000/oauth/callback",)
+    auto_approve: bool = False
+    code_ttl: int = 300
+    access_token_ttl: int = DAY
+    refresh_token_ttl: int = 30 * DAY
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+    issuer: str | None = None
+    app_name: str = "Sandbox Partner App"
+    refresh_reuse_grace: float = 0
+    admin_api_key: str = "sandbox-admin-key"
+    webhook_url: str | None = None
+    webhook_secret: str = "sandbox-webhook-secret"
+    webhook_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+    faults: Faults = field(default_factory=Faults)
+    otp_ttl: float = 180
+    session_ttl: float = 1800
+    otp_max_attempts: int = 5
+    seed: seeds.Seed = field(default=seeds.DEFAULT, compare=False)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+
+    def __post_init__(self) -> None:
+        if not self.client_id:
+            raise ValueError("client_id must not be empty")
+        if not self.client_secrets or not all(self.client_secrets):
+            raise ValueError("at least one non-empty client secret is required")
+        if not self.redirect_uris:
+            raise ValueError("at least one redirect URI is required")
+        for name in ("code_ttl", "access_token_ttl", "refresh_token_ttl", "otp_ttl", "session_ttl"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
+        if self.refresh_reuse_grace < 0:
+            raise ValueError("refresh_reuse_grace must not be negative")
+        if not self.admin_api_key or not self.webhook_secret:
+            raise ValueError("admin_api_key and webhook_secret must not be empty")
+        if any(delay < 0 for delay in self.webhook_retry_delays):
+            raise ValueError("webhook_retry_delays must not be negative")
+        if self.otp_max_attempts < 1:
+            raise ValueError("otp_max_attempts must be at least 1")
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{f.name}={'***' if f.name in _SECRETS else repr(getattr(self, f.name))}"
+            for f in fields(self)
+        )
+        return f"SandboxOptions({', '.join(shown)})"
