@@ -1,5 +1,6 @@
 """Request bodies, capped: ``BodyLimit`` for every request, ``read_body`` for an endpoint's own
-smaller cap, and ``parse_json`` for a JSON body read into a pydantic model.
+smaller cap, and ``parse_json`` for a JSON body read into a pydantic model (its mistakes told
+in the gateway's words: ``kit.validation``).
 
 A cap is kept before the bytes are held: a ``Content-Length`` above it is refused at once, without
 reading a byte, and a body without one (chunked) is counted as it arrives and refused as soon as it
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.exceptions import BadRequest, PayloadTooLarge, error_response
+from gateway.kit.validation import problems, summary
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_JSON_BYTES = 64 * 1024
@@ -127,17 +129,11 @@ async def parse_json(request: Request, model: type[Model]) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            {
-                "field": ".".join(str(part) for part in error["loc"]) or "body",
-                "problem": error["msg"],
-            }
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
+        found = problems(exc)
         raise BadRequest(
-            "the body does not match the schema",
+            f"the body does not match the schema: {summary(found)}",
             code="validation_error",
-            details={"errors": problems},
+            details={"errors": found},
         ) from exc
 
 
