@@ -20,14 +20,14 @@ from gateway.connect.endpoints import ConnectFailure, handle_connect_failure, re
 from gateway.exceptions import GatewayError, error_response, handle_gateway_error, plain_error
 from gateway.failures import DATABASE_ERRORS, classify
 from gateway.kit.crypto import DecryptionError
-from gateway.kit.middleware import RequestContext
+from gateway.kit.middleware import Concern, RecordBatch, RequestContext
 from gateway.kit.migrations import head_revision
 from gateway.kit.request_body import BodyLimit
+from gateway.kit.tracing import Tracing, tracing_on
 from gateway.metrics import Metrics
-from gateway.metrics.http import Observe
+from gateway.proxy.admission import PREFIX as PROXY_PREFIX
 from gateway.proxy.front import ProxyFront
-from gateway.proxy.paths import PREFIX as PROXY_PREFIX
-from gateway.public_port import PublicListener
+from gateway.public_port import PublicListener, PublicPort
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
@@ -51,6 +51,36 @@ async def handle_failure(request: Request, exc: Exception) -> Response:
     error = classify(exc, f"{request.method} {request.url.path}")
     flow_error = render_flow_error(request, error)
     return flow_error if flow_error is not None else error_response(error)
+
+
+def concerns(settings: Settings, batch: RecordBatch, public_port: int | None) -> list[Concern]:
+    """The cross-cutting concerns, in the order every request meets them (outermost first): the
+    app's middleware stack is built from this list, and the proxy's front door meets the same
+    concerns in the same order, by the same code, or leaves the request to the stack."""
+    public = PublicPort(public_port)
+    return [
+        # A span per request while tracing is on; traced calls take the ordinary way.
+        Concern("tracing", Middleware(Tracing), steps_aside=tracing_on),
+        # The request id, the request metrics and the access log: the front door makes the same
+        # RequestRecord, counted and logged in the same batch.
+        Concern("request", Middleware(RequestContext, batch=batch), steps_aside=None),
+        # Only the public routes answer on the public port; the proxy is a 404 there.
+        Concern(
+            "public port",
+            Middleware(PublicListener, public_port=public),
+            steps_aside=public.arrived_on,
+        ),
+        # Request bodies capped; the proxy caps its own (it streams what it does not hold), with
+        # the same test of a declared length.
+        Concern(
+            "body limit",
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=(PROXY_PREFIX,)),
+            steps_aside=None,
+        ),
+        # Then the failures: 503 for an unavailable database, 500 for a bug. Starlette's exception
+        # handling (the handlers given below) and the front door classify and render them by the
+        # same code (``gateway.failures``).
+    ]
 
 
 class Gateway(Starlette):
@@ -78,7 +108,9 @@ def create_app(
     ``public_port`` only the browser-facing routes answer on that port."""
     keys = composition.key_ring(settings)
     metrics = Metrics()
-    front = ProxyFront(metrics, public_port)
+    batch = RecordBatch(metrics.requests)
+    declared = concerns(settings, batch, public_port)
+    front = ProxyFront(batch, declared)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Resources]]:
@@ -106,7 +138,7 @@ def create_app(
                     )
                 }
             finally:
-                front.ledger.flush()  # the last calls' counts and lines, before anything can fail
+                batch.flush()  # the last requests' counts and lines, before anything can fail
                 stop.set()
                 if background is not None:
                     await background
@@ -116,12 +148,7 @@ def create_app(
     return Gateway(
         front,
         routes=routes,
-        middleware=[
-            Middleware(Observe, metrics=metrics),
-            Middleware(RequestContext),
-            Middleware(PublicListener, public_port=public_port),
-            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=(PROXY_PREFIX,)),
-        ],
+        middleware=[concern.middleware for concern in declared],
         exception_handlers={
             ConnectFailure: handle_connect_failure,
             GatewayError: handle_gateway_error,

@@ -22,7 +22,7 @@ from gateway.kit.embedded import EmbeddedPostgres
 from gateway.kit.migrations import upgrade
 from gateway.metrics import Metrics
 from gateway.providers.registry import ProviderRegistry, build_registry
-from gateway.proxy.runtime import ProxyRuntime
+from gateway.proxy.assembly import Proxy
 from gateway.settings import Settings
 from gateway.tokens.budget import TokenBudget
 from gateway.tokens.refresher import Refresher
@@ -92,9 +92,9 @@ class Core:
     def revoker(self) -> Revoker:
         return Revoker(self.db, self.keys, self.providers, self.settings, self.http)
 
-    def proxy(self) -> ProxyRuntime:
+    def proxy(self) -> Proxy:
         """The proxy's per-process state (built inside a running event loop, closed by its owner)."""
-        return ProxyRuntime.build(self.settings, self.db, self.keys, self.refresher)
+        return Proxy.build(self.settings, self.db, self.keys, self.refresher)
 
 
 @asynccontextmanager

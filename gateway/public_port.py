@@ -34,23 +34,32 @@ def is_public(path: str, method: str) -> bool:
     return method in methods
 
 
-def on_public_listener(scope: Scope, public_port: int | None) -> bool:
-    """Whether an HTTP request came in on the public port."""
-    server = scope.get("server")
-    return public_port is not None and server is not None and server[1] == public_port
+class PublicPort:
+    """The public port's test, one for the middleware and the proxy's front door (which leaves a
+    request that came in on it to the middleware: the proxy is a 404 there)."""
+
+    __slots__ = ("port",)
+
+    def __init__(self, port: int | None) -> None:
+        self.port = port
+
+    def arrived_on(self, scope: Scope) -> bool:
+        """Whether an HTTP request came in on the public port."""
+        server = scope.get("server")
+        return self.port is not None and server is not None and server[1] == self.port
 
 
 class PublicListener:
     """Answers 404 on the public port for any method and path that is not public."""
 
-    def __init__(self, app: ASGIApp, public_port: int | None = None) -> None:
+    def __init__(self, app: ASGIApp, public_port: PublicPort) -> None:
         self.app = app
         self.public_port = public_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] == "http"
-            and on_public_listener(scope, self.public_port)
+            and self.public_port.arrived_on(scope)
             and not is_public(scope["path"], scope["method"])
         ):
             response = plain_error(404, "not_found", "Not found.")

@@ -11,7 +11,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
 from gateway.providers.registry import ProviderRegistry
-from gateway.proxy.runtime import ProxyRuntime
+from gateway.proxy.assembly import Proxy
 from gateway.settings import Settings
 from gateway.tokens.refresher import Refresher
 
@@ -23,7 +23,7 @@ class Resources:
     keys: KeyRing
     http: httpx.AsyncClient
     providers: ProviderRegistry
-    proxy: ProxyRuntime
+    proxy: Proxy
     refresher: Refresher
     metrics: Metrics
     schema_head: str | None

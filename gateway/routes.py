@@ -11,7 +11,7 @@ from gateway.connections import endpoints as connections
 from gateway.console.routes import console
 from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
-from gateway.proxy.route import ProxyRoute
+from gateway.proxy.endpoints import ProxyRoute
 from gateway.webhooks import receive as webhooks
 
 routes = [

@@ -1,15 +1,21 @@
-"""Alembic environment: async engine on asyncpg, URL from the caller or the gateway's settings."""
+"""Alembic environment: async engine on asyncpg, URL from the caller or the gateway's settings.
+
+Migrations run under a PostgreSQL advisory lock (``MIGRATION_LOCK``), so any number of processes
+may run ``gateway migrate`` at once (every API pod's init container does): one migrates, the others
+wait for it and then find the schema at head.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from gateway.kit.db import async_url
+from gateway.kit.migrations import MIGRATION_LOCK
 from gateway.models import Base
 from gateway.settings import load_settings
 
@@ -27,9 +33,17 @@ def database_url() -> URL:
 
 
 def run_with(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
-    with context.begin_transaction():
-        context.run_migrations()
+    # A session lock, taken and committed before Alembic reads the current revision, held until
+    # the migrations are committed.
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+    connection.commit()
+    try:
+        context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        connection.commit()
 
 
 async def run_async() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -101,3 +102,61 @@ def test_every_command_has_help() -> None:
         ["dev", "--help"],
     ):
         assert CliRunner().invoke(cli, args).exit_code == 0
+
+
+# Refused before anything starts: no embedded PostgreSQL is started, no port is opened.
+
+CONTIO = {"GATEWAY_CONTIO_CLIENT_ID": "client", "GATEWAY_CONTIO_CLIENT_SECRET": "secret"}
+GOOD_KEY = {"GATEWAY_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "="}
+
+
+def refused(tmp_path: Path, args: list[str], values: dict[str, str]) -> str:
+    """Run ``gateway ARGS`` in ``tmp_path`` with only ``values`` set; returns its one-line error."""
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", **values},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert not (tmp_path / ".gateway" / "postgres").exists()  # nothing started
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"]])
+def test_a_malformed_encryption_key_is_refused_before_anything_starts(
+    tmp_path: Path, command: list[str]
+) -> None:
+    error = refused(tmp_path, command, {"GATEWAY_ENCRYPTION_KEYS": "k1:not-base64!", **CONTIO})
+    assert "encryption key 'k1' is not valid base64" in error
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker"]])
+def test_no_provider_is_refused_before_anything_starts(tmp_path: Path, command: list[str]) -> None:
+    error = refused(tmp_path, command, GOOD_KEY)
+    assert "no provider is configured" in error and "GATEWAY_CONTIO_CLIENT_ID" in error
+
+
+def test_revoke_without_a_provider_is_refused_before_it_revokes(tmp_path: Path) -> None:
+    error = refused(
+        tmp_path, ["connections", "revoke", "00000000-0000-4000-8000-000000000000"], GOOD_KEY
+    )
+    assert "no provider is configured" in error
+
+
+def test_dev_with_a_malformed_dev_key_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / ".gateway").mkdir()
+    (tmp_path / ".gateway" / "dev-secrets.json").write_text('{"encryption_keys": "dev1:c2hvcnQ="}')
+    error = refused(tmp_path, ["dev"], {})
+    assert "encryption key 'dev1' must be 32 bytes" in error
+
+
+def test_a_malformed_setting_is_told_in_the_gateways_words(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(cli, ["clients", "list"], env={"GATEWAY_DATABASE_POOL_SIZE": "0"})
+    assert result.exit_code == 1
+    assert "GATEWAY_DATABASE_POOL_SIZE: must be at least 1" in result.output
+    assert "pydantic" not in result.output and "Input should" not in result.output

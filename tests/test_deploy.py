@@ -253,6 +253,27 @@ def test_the_local_stack_publishes_the_public_port_and_keeps_the_internal_one_on
     assert urlsplit(local_environment()["GATEWAY_PUBLIC_URL"]).port == int(public)
 
 
+# Upgrades: re-applying the manifests with a new image migrates, with nothing immutable in the way.
+
+
+def test_no_manifest_is_a_job_whose_pod_template_a_new_image_would_change() -> None:
+    kinds = {doc["kind"] for path in manifests() for doc in documents(path)}
+    assert "Job" not in kinds and "CronJob" not in kinds
+
+
+@pytest.mark.parametrize("name", ["deployment.yaml", "worker.yaml"])
+def test_every_gateway_pod_migrates_before_it_starts(name: str) -> None:
+    spec = one(K8S / name, "Deployment")["spec"]["template"]["spec"]
+    [init] = spec["initContainers"]
+    [main] = spec["containers"]
+    assert init["image"] == main["image"] == "gateway"  # the kustomization sets both tags
+    assert init["args"] == ["migrate"]
+    assert init["envFrom"] == main["envFrom"]
+    assert init["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {mount["mountPath"] for mount in init["volumeMounts"]}
+    assert "/run/secrets/gateway" in mounts
+
+
 # The image: the gateway without the Contio sandbox by default; the local stack builds the sandbox in.
 
 

@@ -7,6 +7,8 @@ import click
 from gateway.cli.audit import audit_group
 from gateway.cli.clients import clients
 from gateway.cli.connections import connections
+from gateway.cli.connections_revoke import revoke
+from gateway.cli.context import Options
 from gateway.cli.dev import dev
 from gateway.cli.events import events
 from gateway.cli.keys import keys
@@ -15,8 +17,16 @@ from gateway.cli.serve import migrate, serve, worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
+@click.option(
+    "--dev",
+    is_flag=True,
+    help="Work on the development stack `gateway dev` (make run) runs from this directory: its "
+    "embedded PostgreSQL, encryption key and sandbox (read from the data dir, .gateway/).",
+)
+@click.pass_context
+def cli(context: click.Context, dev: bool) -> None:
     """The OAuth integration gateway: connect users, keep their tokens safe, proxy their calls."""
+    context.obj = Options(dev=dev)
 
 
 cli.add_command(serve)
@@ -25,6 +35,7 @@ cli.add_command(migrate)
 cli.add_command(dev)
 cli.add_command(sandbox)
 cli.add_command(clients)
+connections.add_command(revoke)
 cli.add_command(connections)
 cli.add_command(events)
 cli.add_command(keys)

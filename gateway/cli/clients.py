@@ -1,7 +1,7 @@
 """``gateway clients``: the internal services allowed to call the gateway.
 
 A change made here reaches every running replica's cache of service keys within moments (the
-database notifies them on commit; see ``gateway.proxy.invalidation``).
+database notifies them on commit; see ``gateway.proxy.cache``).
 """
 
 from __future__ import annotations

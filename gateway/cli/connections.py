@@ -1,4 +1,5 @@
-"""``gateway connections``: list, show, refresh, revoke and transfer users' connections.
+"""``gateway connections``: list, show, refresh and transfer users' connections (revoke:
+``connections_revoke``).
 
 Works on the database directly (the HTTP service may be down), through the same service functions
 as the admin API. Exit codes: 0 done, 1 not found or refused, 2 usage.
@@ -7,7 +8,6 @@ as the admin API. Exit codes: 0 done, 1 not found or refused, 2 usage.
 from __future__ import annotations
 
 import getpass
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.cli.context import (
+    check_startable,
     echo_json,
     json_option,
     run_command,
@@ -28,14 +29,7 @@ from gateway.cli.context import (
 from gateway.composition import Core
 from gateway.connections import ownership, queries
 from gateway.connections.on_demand import refresh_now
-from gateway.connections.revocation import UNREADABLE_UPSTREAM, Revocation, preview
-from gateway.connections.sharing import RevocationPlan
-from gateway.connections.views import (
-    UPSTREAM_METHOD_TEXT,
-    connection_json,
-    refresh_error_json,
-    revocation_json,
-)
+from gateway.connections.views import connection_json, refresh_error_json
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.pagination import MAX_LIMIT
 from gateway.models import AuditEvent, Connection, ConnectionStatus, PendingRevocation
@@ -175,6 +169,7 @@ def show(connection_id: str, as_json: bool) -> None:
 @json_option
 def refresh(connection_id: str, as_json: bool) -> None:
     """Refresh a connection's tokens now (with the same lease as the refresher)."""
+    check_startable(settings())
     wanted = parse_id(connection_id)
 
     async def work(core: Core) -> Connection:
@@ -188,133 +183,6 @@ def refresh(connection_id: str, as_json: bool) -> None:
         f"refreshed connection {connection.id}: the access token now expires at "
         f"{rfc3339(connection.expires_at) or 'an unknown time'}"
     )
-
-
-@connections.command("revoke")
-@click.argument("connection_id", required=False)
-@click.option("--user", "user_id", help="Revoke this user's connections (asks first).")
-@click.option(
-    "--status",
-    type=click.Choice([s for s in queries.STATUSES if s != ConnectionStatus.REVOKED.value]),
-    help="Revoke every connection in this status (asks first).",
-)
-@click.option("--provider", help="With --user or --status: only connections to this provider.")
-@click.option(
-    "--yes",
-    is_flag=True,
-    help="Do not ask for confirmation (asked with --user or --status, and for a connection whose "
-    "provider account other connections share).",
-)
-@json_option
-def revoke(
-    connection_id: str | None,
-    user_id: str | None,
-    status: str | None,
-    provider: str | None,
-    yes: bool,
-    as_json: bool,
-) -> None:
-    """Revoke a connection (ID), a user's connections (--user) or all in a status (--status),
-    here and at the provider.
-
-    Other connections holding a grant for the same provider account are listed first (they stay
-    connected: with one of them active, only this grant's tokens are revoked, never the whole
-    account)."""
-    if sum(x is not None for x in (connection_id, user_id, status)) != 1:
-        raise click.UsageError("give a connection ID, --user USER_ID or --status STATUS")
-    if provider is not None and connection_id is not None:
-        raise click.UsageError("--provider goes with --user or --status")
-    if connection_id is not None:
-        targets = [parse_id(connection_id)]
-        _confirm_shared(targets[0], yes)
-    else:
-        where = queries.ConnectionFilter(
-            user_id=user_id,
-            provider=provider,
-            status=ConnectionStatus(status) if status is not None else None,
-        )
-        targets = _confirmed_targets(where, yes)
-
-    async def work(core: Core) -> list[Revocation]:
-        revoker = core.revoker()
-        done = []
-        with click.progressbar(
-            length=len(targets), label="revoking", file=sys.stderr, hidden=len(targets) < 2
-        ) as bar:
-            for target in targets:
-                done.append(await revoker.revoke(target, actor=actor()))
-                bar.update(1)
-        return done
-
-    done = with_core(work)
-    if as_json:
-        echo_json(
-            [
-                {
-                    **shown(r.connection),
-                    **r.outcome(),
-                    "revocation": revocation_json(r.plan),
-                }
-                for r in done
-            ]
-        )
-        return
-    for revocation in done:
-        connection = revocation.connection
-        click.echo(
-            f"revoked connection {connection.id} (user {connection.user_id}, "
-            f"{connection.provider}); upstream revocation: {revocation.upstream} "
-            f"({UPSTREAM_METHOD_TEXT[revocation.plan.upstream]})"
-        )
-        for other in revocation.plan.sharing:
-            click.echo(f"  {_sharing_line(revocation.plan, other)}")
-        if revocation.upstream == "pending":
-            click.echo(
-                "  the provider could not be reached; `gateway worker` (or serve) retries it",
-            )
-        if revocation.upstream_error is not None:
-            click.echo(f"  {revocation.upstream_error}: {UNREADABLE_UPSTREAM}")
-
-
-def _plans(targets: list[uuid.UUID]) -> list[RevocationPlan]:
-    config = settings()
-
-    async def work(session: AsyncSession) -> list[RevocationPlan]:
-        return [await preview(session, config, target) for target in targets]
-
-    return with_session(work)
-
-
-def _sharing_line(plan: RevocationPlan, other: Connection) -> str:
-    fate = "its grant ends too" if other in plan.ended else "stays connected"
-    return f"{other.id}  user {other.user_id}  {other.status.value}: {fate}"
-
-
-def describe_plan(plan: RevocationPlan) -> list[str]:
-    """What revoking ``plan.connection`` would do, as the confirmation shows it."""
-    c = plan.connection
-    lines = [
-        f"connection {c.id} (user {c.user_id}, {c.provider}): revokes "
-        f"{UPSTREAM_METHOD_TEXT[plan.upstream]}"
-    ]
-    if plan.sharing:
-        lines.append(
-            f"  {len(plan.sharing)} other connection(s) hold a grant for the same "
-            f"{c.provider} account:"
-        )
-        lines += [f"    {_sharing_line(plan, other)}" for other in plan.sharing]
-    return lines
-
-
-def _confirm_shared(target: uuid.UUID, yes: bool) -> None:
-    """Show what revoking ``target`` does to its account's other connections; ask if there are."""
-    [plan] = _plans([target])
-    if not plan.sharing:
-        return
-    for line in describe_plan(plan):
-        click.echo(line, err=True)
-    if not yes:
-        click.confirm("Revoke it?", abort=True, err=True)
 
 
 @connections.command("transfer")
@@ -342,29 +210,6 @@ def transfer(connection_id: str, to: str, as_json: bool) -> None:
     click.echo(f"connection {connection.id} now belongs to {owner}, in {space}")
 
 
-def _confirmed_targets(where: queries.ConnectionFilter, yes: bool) -> list[uuid.UUID]:
-    async def work(session: AsyncSession) -> list[Connection]:
-        found = await queries.matching(session, where)
-        return [c for c in found if c.status is not ConnectionStatus.REVOKED or c.access_token]
-
-    found = with_session(work)
-    shared = [plan for plan in _plans([c.id for c in found]) if plan.sharing]
-    scope = f"user {where.user_id!r}" if where.user_id else f"status {where.status}"
-    at = f" at {where.provider}" if where.provider else ""
-    if not found:
-        raise click.ClickException(f"no connection to revoke for {scope}{at}")
-    for plan in shared[:10]:
-        for line in describe_plan(plan):
-            click.echo(line, err=True)
-    if not yes:
-        listed = ", ".join(f"{c.user_id}/{c.provider} ({c.status.value})" for c in found[:10])
-        more = f" and {len(found) - 10} more" if len(found) > 10 else ""
-        click.confirm(
-            f"Revoke {len(found)} connection(s) for {scope}{at}: {listed}{more}?", abort=True
-        )
-    return [connection.id for connection in found]
-
-
 def describe(details: Details) -> list[str]:
     """The ``show`` text: enough for an operator to tell what happened and what to do."""
     c = details.connection
@@ -380,8 +225,8 @@ def describe(details: Details) -> list[str]:
         f"  created:             {rfc3339(c.created_at)}",
         f"  last connected:      {rfc3339(c.connected_at)}",
         f"  updated:             {rfc3339(c.updated_at)}",
-        f"  access token:        {_expiry(c.expires_at)}",
-        f"  refresh token:       {_expiry(c.refresh_token_expires_at)}",
+        f"  access token:        {_expiry(c, c.expires_at)}",
+        f"  refresh token:       {_expiry(c, c.refresh_token_expires_at)}",
         f"  last refreshed:      {rfc3339(c.last_refreshed_at) or 'never'}",
         f"  next refresh:        {rfc3339(c.next_refresh_at) or '-'}",
         f"  failures in a row:   {c.consecutive_failures}",
@@ -408,7 +253,9 @@ def describe(details: Details) -> list[str]:
     return lines
 
 
-def _expiry(moment: datetime | None) -> str:
+def _expiry(connection: Connection, moment: datetime | None) -> str:
+    if connection.status is ConnectionStatus.REVOKED and connection.access_token is None:
+        return "none (revoked and erased)"
     if moment is None:
         return "expiry unknown"
     left = (moment - utcnow()).total_seconds()

@@ -11,7 +11,7 @@ import click
 import uvicorn
 
 from gateway.app import create_app
-from gateway.cli.context import head_limits, run_command, settings
+from gateway.cli.context import check_startable, head_limits, run_command, settings
 from gateway.composition import database_url
 from gateway.kit.logs import configure
 from gateway.kit.migrations import upgrade
@@ -57,7 +57,7 @@ def serve(
     config = settings()
     configure(config.log_level, config.log_format)
     configure_tracing("gateway")
-    run_command(lambda: config.require("encryption_keys"))
+    check_startable(config)
     url = run_command(lambda: database_url(config, migrate_embedded=True))
     app = run_command(
         lambda: create_app(config, url, run_refresher=not no_worker, public_port=public_port)
@@ -100,6 +100,6 @@ def worker() -> None:
     config = settings()
     configure(config.log_level, config.log_format)
     configure_tracing("gateway-worker")
-    run_command(lambda: config.require("encryption_keys"))
+    check_startable(config)
     url = run_command(lambda: database_url(config, migrate_embedded=True))
     run_command(lambda: asyncio.run(run_worker(config, url)))

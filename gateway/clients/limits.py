@@ -1,6 +1,6 @@
 """A service client's rate limit: ``RATE/UNIT`` (``50/s``, ``3000/min``, ``100000/h``) and a burst.
 
-The proxy enforces it with a token bucket in each replica (see ``gateway.proxy.ratelimit``): with N
+The proxy enforces it with a token bucket in each replica (see ``gateway.proxy.admission``): with N
 replicas behind a load balancer a client gets up to N times the rate, so set the per-replica share.
 """
 

@@ -22,7 +22,7 @@ from gateway.connections.errors import (
 )
 from gateway.connections.fields import Scope, UserId
 from gateway.exceptions import BadRequest, GatewayError
-from gateway.kit.clock import utcnow
+from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.request_body import parse_json
 from gateway.models import ConnectSession
 from gateway.pages import failure_page, render
@@ -98,7 +98,7 @@ async def create_connect_session(request: Request) -> Response:
         {
             "id": str(connect_session.id),
             "connect_url": f"{res.settings.public_url}/connect?token={token}",
-            "expires_at": connect_session.expires_at.isoformat(),
+            "expires_at": rfc3339(connect_session.expires_at),
         },
         status_code=201,
     )

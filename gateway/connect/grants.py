@@ -93,7 +93,7 @@ async def save(
         owner=grant.client_id,
         space=actor.space,
     )
-    session.add(_audit(grant, connection, created, previous_subject))
+    session.add(_audit(grant, actor, connection, created, previous_subject))
     await emit(
         session,
         settings.event_endpoints,
@@ -117,13 +117,17 @@ async def discard(provider: OAuthClient, tokens: TokenSet, spender: Spender) -> 
 
 
 def _audit(
-    grant: Grant, connection: Connection, created: bool, previous_subject: str | None
+    grant: Grant,
+    actor: ownership.Actor,
+    connection: Connection,
+    created: bool,
+    previous_subject: str | None,
 ) -> AuditEvent:
     details: dict[str, object] = dict(grant.origin)
     if previous_subject is not None and previous_subject != connection.subject:
         details["identity_replaced"] = True
     return AuditEvent(
-        actor=f"client:{grant.client_id}",
+        actor=f"client:{actor.name or grant.client_id}",
         action="connection.created" if created else "connection.reconnected",
         connection_id=connection.id,
         details=details,

@@ -48,11 +48,14 @@ class Actor:
     operator: bool
     space: uuid.UUID | None = None
     namespace: UserNamespace = field(default_factory=UserNamespace)
+    # The client's name, as the audit trail names it (``client:<name>``).
+    name: str | None = None
 
     @classmethod
     def of(cls, principal: Principal) -> Actor:
         return cls(
             client_id=principal.client_id,
+            name=principal.name,
             operator=ADMIN_SCOPE in principal.scopes,
             space=principal.space,
             namespace=principal.namespace,

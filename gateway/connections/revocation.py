@@ -13,7 +13,9 @@ same provider account (see ``sharing``): with one still active, only this grant'
 revoked; ``Revoker.preview`` tells what a revocation would do before it is done, and the
 ``Revocation`` tells what was done.
 Tokens that do not open with the key ring are still erased here, but cannot be revoked at the
-provider: the outcome says so (``not_possible``, with the reason).
+provider: the outcome says so (``not_possible``, with the reason). When the provider was asked and
+did not revoke them (unreachable, refusing, or not configured in this gateway: ``pending``), the
+outcome names that error too.
 """
 
 from __future__ import annotations
@@ -81,29 +83,38 @@ async def preview(
 
 
 @dataclass(frozen=True)
-class Revocation:
-    connection: Connection
-    upstream: UpstreamState
-    # What this revocation did at the provider, and the other connections of the account.
-    plan: RevocationPlan
-    # Why the provider was not asked (``not_possible``): the code of the error that prevented it.
-    upstream_error: str | None = None
+class UpstreamProblem:
+    """Why the provider has not revoked the tokens: a stable code and an operator's message."""
 
-    def outcome(self) -> dict[str, Any]:
-        """The upstream half of the answer, as the admin API and the CLI's JSON give it."""
-        found: dict[str, Any] = {"upstream_revocation": self.upstream}
-        if self.upstream_error is not None:
-            found["upstream_revocation_error"] = {
-                "code": self.upstream_error,
-                "message": UNREADABLE_UPSTREAM,
-            }
-        return found
+    code: str
+    message: str
+
+    def json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
 
 
 UNREADABLE_UPSTREAM = (
     "the connection's tokens do not open with the gateway's keys, so they could not be revoked at "
     "the provider: revoke the grant in the provider's console"
 )
+
+
+@dataclass(frozen=True)
+class Revocation:
+    connection: Connection
+    upstream: UpstreamState
+    # What this revocation did at the provider, and the other connections of the account.
+    plan: RevocationPlan
+    # Why the provider was not asked (``not_possible``) or has not revoked them yet (``pending``),
+    # when this revocation's attempt learnt why.
+    upstream_error: UpstreamProblem | None = None
+
+    def outcome(self) -> dict[str, Any]:
+        """The upstream half of the answer, as the admin API and the CLI's JSON give it."""
+        found: dict[str, Any] = {"upstream_revocation": self.upstream}
+        if self.upstream_error is not None:
+            found["upstream_revocation_error"] = self.upstream_error.json()
+        return found
 
 
 class Revoker:
@@ -170,12 +181,16 @@ class Revoker:
                 connection,
                 "not_possible",
                 RevocationPlan(connection, plan.upstream, plan.sharing),
-                unreadable.code,
+                UpstreamProblem(unreadable.code, UNREADABLE_UPSTREAM),
             )
+        problem: UpstreamProblem | None = None
         if claim is None:
             pending = await self.upstream.is_pending(connection_id)
         else:
-            pending = not await self.upstream.attempt(claim, OPERATOR)  # an operator revokes
+            failed = await self.upstream.attempt(claim, OPERATOR)  # an operator revokes
+            pending = failed is not None
+            if failed is not None:
+                problem = UpstreamProblem(failed.code, failed.message)
         async with self._db.transaction() as session:
             connection = await queries.get(session, connection_id)
         upstream: UpstreamState = "pending" if pending else "done"
@@ -189,7 +204,7 @@ class Revoker:
             len(plan.sharing),
         )
         return Revocation(
-            connection, upstream, RevocationPlan(connection, plan.upstream, plan.sharing)
+            connection, upstream, RevocationPlan(connection, plan.upstream, plan.sharing), problem
         )
 
     def _tokens(self, connection: Connection) -> Tokens:

@@ -39,7 +39,12 @@ from gateway.models import Connection, ConnectionStatus, PendingRevocation
 from gateway.providers.client import OAuthClient
 from gateway.providers.contio import CONTIO
 from gateway.providers.contio_admin import ContioAdmin, connection_id, contio_admin
-from gateway.providers.errors import ProviderError, ProviderUnavailable
+from gateway.providers.errors import (
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderNotFound,
+    ProviderUnavailable,
+)
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.settings import Settings
@@ -83,13 +88,17 @@ class UpstreamRevoker:
             )
         return bool(found)
 
-    async def attempt(self, claim: Claim, spender: Spender) -> bool:
+    async def attempt(self, claim: Claim, spender: Spender) -> GatewayError | None:
         """One try at revoking ``claim``'s tokens upstream, spending ``spender``'s share of the
-        budget; True when the provider has them revoked."""
+        budget; None when the provider has them revoked, else why not (the row stays pending;
+        ``provider_not_configured`` when this gateway has no such provider)."""
         known = claim.provider_connection_id
         error: GatewayError | None = None
         try:
-            provider = self._providers.get(claim.provider)
+            try:
+                provider = self._providers.get(claim.provider)
+            except ProviderNotFound as exc:
+                raise ProviderNotConfigured.of(exc) from exc
             admin = await self._admin_for(claim)
             if admin is not None and known is None:
                 known = await _learn_connection_id(provider, claim.tokens, spender)
@@ -173,12 +182,14 @@ class UpstreamRevoker:
             return None
         return self._admin
 
-    async def _settle(self, claim: Claim, known: str | None, error: GatewayError | None) -> bool:
+    async def _settle(
+        self, claim: Claim, known: str | None, error: GatewayError | None
+    ) -> GatewayError | None:
         now = utcnow()
         async with self._db.transaction() as session:
             row = await session.get(PendingRevocation, claim.id, with_for_update=True)
             if row is None:
-                return error is None  # another replica settled it
+                return error  # another replica settled it
             if known is not None and row.provider_connection_id is None:
                 row.provider_connection_id = known
                 await _remember_connection_id(session, claim, known)
@@ -192,11 +203,11 @@ class UpstreamRevoker:
                     details={"provider": claim.provider, "attempts": row.attempts},
                 )
                 log.info("connection %s: revoked at %s", claim.connection_id, claim.provider)
-                return True
+                return None
             row.last_error = f"{error.code}: {error.message}"[:500]
             if row.attempts >= self._settings.revocation_max_attempts:
                 await self._give_up(session, row, error.code)
-                return False
+                return error
             retry_after = error.retry_after if isinstance(error, ProviderUnavailable) else None
             row.next_attempt_at = now + timedelta(
                 seconds=backoff_seconds(row.attempts, retry_after)
@@ -208,7 +219,7 @@ class UpstreamRevoker:
             claim.attempts,
             row.next_attempt_at,
         )
-        return False
+        return error
 
     async def _give_up(self, session: AsyncSession, row: PendingRevocation, reason: str) -> None:
         await session.delete(row)

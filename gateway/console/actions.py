@@ -1,7 +1,8 @@
 """What an operator does to a connection: revoke it (after a confirmation step) or refresh it now.
 
 Both go through the admin API's services (the one ``Revoker``, the one ``Refresher``) as the signed-in
-operator, and answer with the connection's page, its outcome on top.
+operator, and show the connection's page with the outcome on top: a revocation through a redirect to
+it (POST-redirect-GET), a refresh in the answer itself.
 """
 
 from __future__ import annotations
@@ -17,25 +18,13 @@ from gateway.connections.on_demand import refresh_now
 from gateway.connections.sharing import RevocationPlan
 from gateway.connections.views import UPSTREAM_METHOD_TEXT
 from gateway.console import views
-from gateway.console.connections import Outcome, connection_page
+from gateway.console.connections import Outcome, connection_page, revoked_url
 from gateway.console.guard import Operator, operator_page
-from gateway.console.render import page
+from gateway.console.render import page, see_other
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.providers.spender import OPERATOR
 from gateway.resources import resources
-
-UPSTREAM = {
-    "done": "The provider confirmed the revocation.",
-    "pending": (
-        "The provider could not be reached; the gateway keeps retrying the revocation there "
-        "in the background."
-    ),
-    "not_possible": (
-        "The provider was not asked: the tokens do not open with the gateway's keys "
-        "(credentials_unreadable). Revoke the grant in the provider's console."
-    ),
-}
 
 
 @operator_page
@@ -58,21 +47,11 @@ async def confirm_revoke(request: Request, operator: Operator) -> Response:
 
 @operator_page
 async def revoke(request: Request, operator: Operator) -> Response:
+    """Revoke, then answer with a redirect to the connection's page showing the outcome (a reload
+    of that page does not revoke again)."""
     connection_id = queries.parse_id(request.path_params["connection_id"])
     revocation = await revoker(resources(request)).revoke(connection_id, actor=operator.actor)
-    plan = revocation.plan
-    kept = sum(other not in plan.ended for other in plan.sharing)
-    stays = f" {kept} other connection(s) of the same account stay connected." if kept else ""
-    outcome = Outcome(
-        ok=True,
-        action="revoked",
-        message=(
-            f"Connection revoked and its tokens erased; revoked at the provider: "
-            f"{UPSTREAM_METHOD_TEXT[plan.upstream]}.{stays} {UPSTREAM[revocation.upstream]}"
-        ),
-        upstream=revocation.upstream,
-    )
-    return await connection_page(request, operator, connection_id, outcome)
+    return see_other(revoked_url(connection_id, revocation))
 
 
 def _sharing(plan: RevocationPlan) -> list[dict[str, object]]:

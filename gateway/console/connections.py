@@ -3,6 +3,7 @@ connection's page."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -12,9 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.connections import ownership, queries
+from gateway.connections.revocation import Revocation
+from gateway.connections.views import UPSTREAM_METHOD_TEXT
 from gateway.console import history, search, views
 from gateway.console.guard import Operator, operator_page
 from gateway.console.render import page
+from gateway.exceptions import BadRequest
 from gateway.kit import query
 from gateway.kit.clock import utcnow
 from gateway.kit.pagination import DEFAULT_LIMIT
@@ -87,7 +91,74 @@ async def list_connections(request: Request, operator: Operator) -> Response:
 @operator_page
 async def show_connection(request: Request, operator: Operator) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
-    return await connection_page(request, operator, connection_id)
+    return await connection_page(
+        request, operator, connection_id, revoked_outcome(request.query_params)
+    )
+
+
+# A revocation answers with a redirect to the connection's page (so a reload does not revoke again),
+# its outcome in these parameters: the upstream state, the upstream method, how many other
+# connections of the account stay connected, and the code of why the provider has not revoked it.
+REVOKED_PARAMETERS = ("revoked", "method", "kept", "reason")
+UPSTREAM_STATES = ("done", "pending", "not_possible")
+REASON = re.compile(r"[a-z_]{1,64}")
+UPSTREAM = {
+    "done": "The provider confirmed the revocation.",
+    "not_possible": (
+        "The provider was not asked: the tokens do not open with the gateway's keys "
+        "(credentials_unreadable). Revoke the grant in the provider's console."
+    ),
+}
+PENDING = {
+    None: "The revocation at the provider is still pending; the gateway keeps retrying it there "
+    "in the background.",
+    "provider_unavailable": "The provider could not be reached; the gateway keeps retrying the "
+    "revocation there in the background.",
+    "provider_not_configured": "The provider is not configured in this gateway, so it was not "
+    "asked (provider_not_configured); the gateway retries once it is configured.",
+}
+
+
+def revoked_url(connection_id: uuid.UUID, revocation: Revocation) -> str:
+    plan = revocation.plan
+    params = {
+        "revoked": revocation.upstream,
+        "method": plan.upstream,
+        "kept": str(sum(other not in plan.ended for other in plan.sharing)),
+    }
+    if revocation.upstream_error is not None:
+        params["reason"] = revocation.upstream_error.code
+    return f"{LIST}/{connection_id}?{urlencode(params)}"
+
+
+def revoked_outcome(params: QueryParams) -> Outcome | None:
+    """The outcome a revocation's redirect carries, if it does."""
+    query.only(params, REVOKED_PARAMETERS)
+    upstream = query.choice(params, "revoked", UPSTREAM_STATES)
+    if upstream is None:
+        return None
+    method = query.choice(params, "method", tuple(UPSTREAM_METHOD_TEXT)) or "none"
+    kept = params.get("kept", "0")
+    reason = params.get("reason")
+    if not kept.isdigit() or len(kept) > 6 or (reason and not REASON.fullmatch(reason)):
+        raise BadRequest("a malformed revocation outcome", code="invalid_outcome")
+    stays = f" {kept} other connection(s) of the same account stay connected." if int(kept) else ""
+    if upstream == "pending":
+        told = PENDING.get(reason) or (
+            f"The provider did not revoke the tokens ({reason}); the gateway keeps retrying the "
+            "revocation there in the background."
+        )
+    else:
+        told = UPSTREAM[upstream]
+    return Outcome(
+        ok=True,
+        action="revoked",
+        message=(
+            f"Connection revoked and its tokens erased; revoked at the provider: "
+            f"{UPSTREAM_METHOD_TEXT[method]}.{stays} {told}"
+        ),
+        upstream=upstream,
+    )
 
 
 async def connection_page(

@@ -14,7 +14,9 @@ import hmac
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
+
+from gateway.kit.clock import rfc3339
 
 SECRET_PREFIX = "whsec_"
 VERSION = "v1"
@@ -85,8 +87,7 @@ def headers(
 
 def payload(event_type: str, occurred_at: datetime, data: Mapping[str, object]) -> bytes:
     """The body: ``{type, timestamp, data}`` with an RFC 3339 UTC timestamp ending in ``Z``."""
-    stamp = occurred_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    document = {"type": event_type, "timestamp": stamp, "data": dict(data)}
+    document = {"type": event_type, "timestamp": rfc3339(occurred_at), "data": dict(data)}
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 

@@ -1,10 +1,9 @@
 """The access log: one line per request on ``gateway.access``, its query string's secrets redacted.
 
-Written by ``RequestContext`` for the app's routes, one at a time, and for the proxy's calls by its
-``Ledger``, in batches. As configured by ``logs.configure("json")`` the lines are written straight
-to the JSON handler, together (the logging machinery costs a busy proxy more than all its other
-bookkeeping); anywhere else (text format, a test's capture, handlers added by an embedding program)
-each is an ordinary record, with the time the request was answered.
+Written for every request by ``gateway.kit.middleware.RecordBatch``, in batches. As configured by
+``logs.configure("json")`` the lines are written straight to the JSON handler, together, without a
+log record each (``docs/performance.md``); anywhere else (text format, a test's capture, handlers
+added by an embedding program) each is an ordinary record, with the time the request was answered.
 """
 
 from __future__ import annotations

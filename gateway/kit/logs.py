@@ -117,8 +117,8 @@ _quote = json.encoder.encode_basestring
 
 class JsonLine:
     """The lines ``JsonFormatter`` writes for records of one level and logger with a request id
-    and a status, made without a record (a record and its formatting cost several times what the
-    line does). ``level`` is a level's name: it needs no escaping; nor does a status code."""
+    and a status, made without a record (``docs/performance.md``). ``level`` is a level's name: it
+    needs no escaping; nor does a status code."""
 
     __slots__ = ("_middle",)
 

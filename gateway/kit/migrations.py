@@ -12,6 +12,9 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The PostgreSQL advisory lock every migration run holds (migrations/env.py): concurrent runs
+# migrate one after the other, so the second finds the schema at head.
+MIGRATION_LOCK = 0x6761_7465_7761_79  # "gateway"
 
 
 def alembic_config(url: URL | None = None) -> Config:

@@ -1,5 +1,6 @@
 """Request bodies, capped: ``BodyLimit`` for every request, ``read_body`` for an endpoint's own
-smaller cap, and ``parse_json`` for a JSON body read into a pydantic model.
+smaller cap, and ``parse_json`` for a JSON body read into a pydantic model (its mistakes told
+in the gateway's words: ``kit.validation``).
 
 A cap is kept before the bytes are held: a ``Content-Length`` above it is refused at once, without
 reading a byte, and a body without one (chunked) is counted as it arrives and refused as soon as it
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.kit.errors import BadRequest, PayloadTooLarge, error_response
+from gateway.kit.validation import problems, summary
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_JSON_BYTES = 64 * 1024
@@ -34,6 +36,16 @@ def declared_length(value: bytes | None) -> int | None:
     return int(value)
 
 
+def capped_length(value: bytes | None, max_bytes: int) -> int | None:
+    """A ``Content-Length`` header's value as a number (None if absent), refused with
+    ``PayloadTooLarge`` above ``max_bytes``: the one test of a declared length against a cap, for
+    ``BodyLimit``, ``read_body`` and the proxy's own cap alike."""
+    length = declared_length(value)
+    if length is not None and length > max_bytes:
+        raise PayloadTooLarge(max_bytes)
+    return length
+
+
 def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
     for name, value in headers:
         if name == b"content-length":
@@ -45,7 +57,7 @@ class BodyLimit:
     """Pure ASGI: refuses a request whose body is larger than ``max_bytes`` (413), at once when
     its ``Content-Length`` says so, else when ``receive`` has handed out more than that (raised
     into the endpoint reading it, as ``PayloadTooLarge``). Paths under ``exempt`` keep their own
-    cap (the proxy's)."""
+    cap, tested by the same ``capped_length`` (the proxy's, which streams bodies it does not hold)."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, exempt: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -58,9 +70,7 @@ class BodyLimit:
             return
         max_bytes = self.max_bytes
         try:
-            length = declared_length(_content_length(scope["headers"]))
-            if length is not None and length > max_bytes:
-                raise PayloadTooLarge(max_bytes)
+            capped_length(_content_length(scope["headers"]), max_bytes)
         except (BadRequest, PayloadTooLarge) as exc:
             await error_response(exc)(scope, receive, send)
             return
@@ -85,9 +95,7 @@ def _app_path(scope: Scope) -> str:
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     """The whole body, if it is no larger than ``max_bytes`` (else ``PayloadTooLarge``)."""
-    length = declared_length(_content_length(request.scope["headers"]))
-    if length is not None and length > max_bytes:
-        raise PayloadTooLarge(max_bytes)
+    capped_length(_content_length(request.scope["headers"]), max_bytes)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -121,17 +129,11 @@ async def parse_json(request: Request, model: type[Model]) -> Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = [
-            {
-                "field": ".".join(str(part) for part in error["loc"]) or "body",
-                "problem": error["msg"],
-            }
-            for error in exc.errors(include_url=False, include_input=False)
-        ]
+        found = problems(exc)
         raise BadRequest(
-            "the body does not match the schema",
+            f"the body does not match the schema: {summary(found)}",
             code="validation_error",
-            details={"errors": problems},
+            details={"errors": found},
         ) from exc
 
 

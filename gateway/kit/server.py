@@ -15,11 +15,11 @@ of it to keep the connection: here at most ``DRAIN_BYTES`` more are dropped, wit
 limit (so the client still reads the answer, where closing at once would reset the connection
 under it); past that the connection is closed.
 
-The time limit is kept by one sweep per server rather than a timer per request (arming and
-cancelling an event-loop timer for every request costs the proxy more than the check itself): a
-head may so run past its limit by up to a quarter of it (at most ``MAX_SWEEP_SECONDS``).
+The time limit is kept by one sweep per server rather than an event-loop timer per request
+(``docs/performance.md``): a head may so run past its limit by up to a quarter of it (at most
+``MAX_SWEEP_SECONDS``).
 
-The body is not this module's: the app caps it (``gateway.kit.request_body``, ``gateway.proxy.body``).
+The body is not this module's: the app caps it (``gateway.kit.request_body``, ``gateway.proxy.forward``).
 """
 
 from __future__ import annotations

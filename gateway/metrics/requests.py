@@ -1,8 +1,8 @@
 """Requests served: the request counter and latency histogram, counted without locks.
 
-Every request passes here (the proxy's most of all), so they are plain integers updated on the
-event loop's one thread, rather than prometheus_client's lock-guarded values, and become the usual
-families only when scraped: ``gateway_http_requests_total`` by route template, method and status,
+Every request passes here, a batch at a time (``gateway.kit.middleware.RecordBatch``), so they are
+plain integers updated on the event loop's one thread, rather than prometheus_client's lock-guarded
+values, and become the usual families only when scraped: ``gateway_http_requests_total`` by route template, method and status,
 and ``gateway_http_request_duration_seconds`` by route template and method.
 """
 
@@ -40,13 +40,13 @@ class RequestStats(Collector):
         self._catch_up.append(catch_up)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.observe_all(route, ((method, status, seconds),))
+        self.observe_all(((route, method, status, seconds),))
 
-    def observe_all(self, route: str, requests: Iterable[tuple[str, int, float]]) -> None:
-        """``observe`` for each (method, status, seconds) of a batch, in one call."""
+    def observe_all(self, requests: Iterable[tuple[str, str, int, float]]) -> None:
+        """``observe`` for each (route, method, status, seconds) of a batch, in one call."""
         served = self._served
         timings_of = self._timings
-        for method, status, seconds in requests:
+        for route, method, status, seconds in requests:
             key = (route, method, status)
             served[key] = served.get(key, 0) + 1
             timings = timings_of.get((route, method))

@@ -138,16 +138,29 @@ SCHEMAS: dict[str, Schema] = {
                     "revocation": ref("Revocation"),
                     "upstream_revocation": {
                         "enum": ["done", "pending", "not_possible"],
-                        "description": "pending: the provider could not be reached; the worker "
-                        "retries in the background. not_possible: the tokens do not open with "
-                        "the key ring, so the provider was not asked (upstream_revocation_error "
-                        "says so). The connection is revoked here either way.",
+                        "description": "pending: the provider has not revoked the tokens yet "
+                        "(upstream_revocation_error says why when this request's attempt failed); "
+                        "the worker retries in the background. not_possible: the tokens do not "
+                        "open with the key ring, so the provider was not asked. The connection is "
+                        "revoked here either way.",
                     },
                     "upstream_revocation_error": {
                         "type": "object",
                         "required": ["code", "message"],
+                        "description": "Why the provider has not revoked the tokens: "
+                        "credentials_unreadable (not_possible); provider_not_configured (this "
+                        "gateway has no such provider configured, so it was not asked); "
+                        "provider_unavailable (it could not be reached); or the code of the "
+                        "provider's refusal.",
                         "properties": {
-                            "code": {"const": "credentials_unreadable"},
+                            "code": {
+                                "type": "string",
+                                "examples": [
+                                    "credentials_unreadable",
+                                    "provider_not_configured",
+                                    "provider_unavailable",
+                                ],
+                            },
                             "message": {"type": "string"},
                         },
                     },

@@ -12,6 +12,8 @@ failure becomes one of these (see ``gateway.exceptions`` for the rest of the tre
           +-- IssuerMismatch          502 issuer_mismatch           a callback named another issuer
     BadRequest                        400
      +-- ProviderNotFound             400 unknown_provider          no provider of that name
+          +-- ProviderNotConfigured   400 provider_not_configured   a stored connection's provider is
+                                                                    not configured (revocation)
 
 Messages name the provider, the HTTP status and the provider's own ``error``/``error_description``
 (truncated); they never carry a token, code, verifier or secret.
@@ -122,6 +124,21 @@ class ProviderNotFound(BadRequest):
     def __init__(self, message: str, *, name: str | None) -> None:
         super().__init__(message, details={"provider": name} if name else None)
         self.name = name
+
+
+class ProviderNotConfigured(ProviderNotFound):
+    """Raised when work on a stored connection (revoking its tokens upstream) needs its provider,
+    which this gateway's configuration does not have (any more, or in this shell)."""
+
+    code = "provider_not_configured"
+
+    @classmethod
+    def of(cls, missing: ProviderNotFound) -> ProviderNotConfigured:
+        return cls(
+            f"{missing.message}; the provider was not asked, and is asked again once it is "
+            "configured",
+            name=missing.name,
+        )
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

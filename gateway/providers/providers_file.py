@@ -38,8 +38,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
+from gateway.kit.validation import problems
 from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
 from gateway.providers.contio import CONTIO
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
@@ -210,17 +210,12 @@ def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) ->
     try:
         entry = ProviderEntry.model_validate(table)
     except ValidationError as exc:
-        problems = "; ".join(
-            _problem(error) for error in exc.errors(include_url=False, include_input=False)
+        found = "; ".join(
+            f"{item['field']}: {item['problem']}" if item["field"] else item["problem"]
+            for item in problems(exc, whole="")
         )
-        raise SettingsError(f"{where}: {problems}") from None
+        raise SettingsError(f"{where}: {found}") from None
     try:
         return entry.source(name, environ)
     except ValueError as exc:  # ProviderConfig's own checks
         raise SettingsError(f"{where}: {exc}") from None
-
-
-def _problem(error: ErrorDetails) -> str:
-    field = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{field}: {message}" if field else message

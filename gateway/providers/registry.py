@@ -49,18 +49,11 @@ class ProviderRegistry:
         raise ProviderNotFound(f"unknown provider {key[:64]!r} (configured: {known})", name=key)
 
 
-def build_registry(
-    settings: Settings,
-    http: httpx.AsyncClient,
-    *,
-    environ: Mapping[str, str] | None = None,
-    gate: TokenGate | None = None,
-) -> ProviderRegistry:
-    """Read every provider's config; no network. SettingsError when anything is wrong.
-
-    ``environ`` (default ``os.environ``) is where ``client_secret_env`` variables are looked up;
-    ``gate``, when given, admits every request to the providers' OAuth endpoints (the rate budget).
-    """
+def provider_sources(
+    settings: Settings, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, ProviderSource], dict[str, str]]:
+    """Every configured provider's source, and the known providers left unconfigured (with why);
+    no network. SettingsError when anything is wrong, the default provider included."""
     sources: dict[str, ProviderSource] = {}
     unconfigured: dict[str, str] = {}
     contio = contio_config(settings)
@@ -78,5 +71,32 @@ def build_registry(
             f"{ENV_PREFIX}DEFAULT_PROVIDER is {default!r}, which is not a configured provider "
             f"(configured: {known})"
         )
+    return sources, unconfigured
+
+
+def require_providers(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    """SettingsError unless at least one provider is configured (a gateway with none can connect
+    no one, refresh nothing and revoke nothing)."""
+    sources, _ = provider_sources(settings, environ)
+    if not sources:
+        raise SettingsError(
+            f"no provider is configured: set {ENV_PREFIX}CONTIO_CLIENT_ID and "
+            f"{ENV_PREFIX}CONTIO_CLIENT_SECRET, or list providers in {ENV_PREFIX}PROVIDERS_FILE"
+        )
+
+
+def build_registry(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    environ: Mapping[str, str] | None = None,
+    gate: TokenGate | None = None,
+) -> ProviderRegistry:
+    """Read every provider's config; no network. SettingsError when anything is wrong.
+
+    ``environ`` (default ``os.environ``) is where ``client_secret_env`` variables are looked up;
+    ``gate``, when given, admits every request to the providers' OAuth endpoints (the rate budget).
+    """
+    sources, unconfigured = provider_sources(settings, environ)
     clients = {name: OAuthClient(source, http, gate) for name, source in sources.items()}
-    return ProviderRegistry(clients, default=default, unconfigured=unconfigured)
+    return ProviderRegistry(clients, default=settings.default_provider, unconfigured=unconfigured)

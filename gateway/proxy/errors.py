@@ -1,6 +1,6 @@
 """The proxy's own failures, in the gateway's error tree (``gateway.exceptions``)::
 
-    BadRequest             400 invalid_path          (``paths.InvalidPath``)
+    BadRequest             400 invalid_path          the path could leave the API base, or is badly encoded
     Forbidden              403 proxy_forbidden       no allow rule, or the user is outside the namespace
     TooManyRequests        429 rate_limited          the client's rate limit is spent (Retry-After)
     UpstreamError          502 upstream_unreachable  the provider's API could not be reached, or broke off
@@ -17,12 +17,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.exceptions import (
+    BadRequest,
     Forbidden,
     GatewayError,
     GatewayTimeout,
     TooManyRequests,
     UpstreamError,
 )
+
+
+class InvalidPath(BadRequest):
+    """Raised when a proxied path could escape the API base or is not plainly encoded."""
+
+    code = "invalid_path"
 
 
 class ProxyForbidden(Forbidden):

@@ -1,63 +1,68 @@
 """The proxy's front door: ``/proxy/users/...`` answered ahead of Starlette's middleware stack.
 
-Every other route passes through ``RequestContext``, ``Observe``, the public-listener check, the
-router and Starlette's exception handling. The proxy carries most of the traffic, so its requests
-get the same service here, done once: the request id (accepted or made, returned), the metrics
-and one access-log line (counted and written in batches: ``ledger``), 503 when the database is
-unavailable and 500 for a bug. That halves what the gateway spends per proxied call (``make
-bench``; the README has the figures).
+Every other route passes through the concerns ``create_app`` lists, as Starlette middleware, then
+the router and Starlette's exception handling. The proxy's calls meet the same concerns here, in
+the same order and through the same implementations: the request's id and its ``RequestRecord``
+(metrics and the access-log line, in the shared ``RecordBatch``), 503 when the database is
+unavailable and 500 for a bug (``gateway.failures``), and the body cap (the proxy's own, tested
+like every other: ``kit.request_body.capped_length``). Why the proxy has a front door at all:
+``docs/performance.md``.
 
 It steps aside, and the request takes the ordinary way through ``ProxyRoute``, whenever the
-ordinary way would answer differently: with tracing on (spans come from ``Observe``), on the
-public listener (where the proxy is a 404), for a method the proxy does not serve (405) and when
-the app is mounted below a root path.
+ordinary way would answer differently: when a concern says so (``Concern.steps_aside``: with
+tracing on, on the public port), for a method the proxy does not serve (405) and when the app is
+mounted below a root path.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 
 from starlette.types import Receive, Scope, Send
 
 from gateway.failures import failure_response
 from gateway.kit import logs
-from gateway.kit.middleware import accepted_request_id
-from gateway.kit.tracing import tracing_on
-from gateway.metrics import Metrics
-from gateway.proxy.endpoints import serve
+from gateway.kit.middleware import Concern, RecordBatch, RequestRecord, accepted_request_id
+from gateway.proxy.admission import PREFIX
+from gateway.proxy.endpoints import METHODS, TEMPLATE, serve
 from gateway.proxy.headers import CallerHeaders
-from gateway.proxy.ledger import Ledger
-from gateway.proxy.paths import PREFIX
-from gateway.proxy.route import METHODS
-from gateway.proxy.served import Served
-from gateway.public_port import on_public_listener
 
 
 class ProxyFront:
-    def __init__(self, metrics: Metrics, public_port: int | None) -> None:
-        self.ledger = Ledger(metrics.requests)
-        self._public_port = public_port
+    def __init__(self, batch: RecordBatch, concerns: Sequence[Concern]) -> None:
+        self.batch = batch
+        self._asides: tuple[Callable[[Scope], bool], ...] = tuple(
+            concern.steps_aside for concern in concerns if concern.steps_aside is not None
+        )
+        self._aside_count = len(self._asides)
 
     def takes(self, scope: Scope) -> bool:
         """Whether this request is the front door's (else it goes the ordinary way)."""
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
             return False
-        if scope["method"] not in METHODS or scope.get("root_path") or tracing_on():
+        if scope["method"] not in METHODS or scope.get("root_path"):
             return False
-        return not on_public_listener(scope, self._public_port)
+        # Indexed rather than iterated: an iterator would be one more object made per request.
+        asides = self._asides
+        index = self._aside_count
+        while index:
+            index -= 1
+            if asides[index](scope):
+                return False
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         caller = CallerHeaders.read(scope["headers"])
         request_id = accepted_request_id(caller.request_id)
-        served = Served(
-            request_id, scope["method"], scope["path"], scope["query_string"], self.ledger
-        )
+        record = RequestRecord(request_id, scope, TEMPLATE, self.batch)
         bound = logs.request_id.set(request_id)
         try:
-            await serve(scope["state"]["resources"], scope, receive, send, caller, served)
+            await serve(scope["state"]["resources"].proxy, scope, receive, send, caller, record)
         except Exception as exc:
-            if served.status:
+            if record.status:
                 raise
             response = failure_response(exc, f"{scope['method']} {PREFIX}...")
-            await response(scope, receive, served.wrap(send))
+            await response(scope, receive, record.wrap(send))
         finally:
-            served.finish()
+            record.finish()
             logs.request_id.reset(bound)

@@ -48,7 +48,7 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-# The server (uvicorn) and RequestContext set these on every response; cookies are the provider's
+# The server (uvicorn) and the request's record set these on every response; cookies are the provider's
 # business with a browser, never with an internal service.
 NOT_RETURNED = HOP_BY_HOP | {
     b"gateway-error",
@@ -194,8 +194,8 @@ def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:
     returned: RawHeaders = []
     connection: list[bytes] = []
     for name, value in upstream:
-        # Names as servers usually write them are looked up rather than lowered: on every
-        # proxied call, for every header, that is a call less.
+        # Names as servers usually write them are looked up rather than lowered
+        # (``docs/performance.md``).
         name = _LOWERED[name] if name in _LOWERED else name.lower()
         if name not in NOT_RETURNED:
             returned.append((name, value))

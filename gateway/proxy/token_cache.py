@@ -4,8 +4,8 @@ A hit costs a dictionary lookup: no database round trip, no decryption. A miss r
 checks it is usable and opens the token. Tokens are cached per user, provider and space (a confined
 client's own, or the shared one), so a client finds only the connections of its space. The cache is
 dropped per key on every replica when the connection's token, status, owner or space changes
-(``listener``), so a refreshed token is picked up and a revoked one refused within moments
-everywhere.
+(``cache.ChangeListener``), so a refreshed token is picked up and a revoked one refused within
+moments everywhere.
 
 The refresh behaviour is the token lifecycle's: a token within its refresh margin is refreshed first
 (a still-valid one is used if the provider hiccups), and an upstream 401 refreshes once, unless
@@ -14,6 +14,13 @@ cool-down (then the 401 stands). Each refresh spends the calling client's share 
 access token that does not open with the key ring is refreshed too: the refresh replaces it if the
 refresh token opens, and otherwise marks the connection ``credentials_unreadable`` and answers 409
 with that code.
+
+Misses are read in batches (``ConnectionLoader``): a replica that starts, or a burst of users not
+seen for a while, misses the cache for many users at once, and a query each would queue them all
+behind the database pool. A miss waits for the end of the loop's current turn, and then everything
+missed in that turn is read with one query per provider (and per ``MAX_BATCH`` users); each caller
+gets its user's connection in the space it asked for, or None. Callers asking for the same key
+share one read, and a caller that gives up (its request cancelled) leaves the read to the others.
 """
 
 from __future__ import annotations
@@ -23,8 +30,12 @@ import json
 import logging
 import math
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.exceptions import CredentialsUnreadable, GatewayError, NotFound
 from gateway.kit.clock import utcnow
@@ -34,7 +45,6 @@ from gateway.models import Connection
 from gateway.providers.errors import ProviderError
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
-from gateway.proxy.loader import ConnectionLoader, Key, key_of
 from gateway.settings import Settings
 from gateway.tokens import grant, schedule
 from gateway.tokens.errors import ensure_usable
@@ -44,6 +54,82 @@ from gateway.tokens.schedule import refresh_margin
 log = logging.getLogger(__name__)
 
 RENEW_EVERY_SECONDS = 1.0
+MAX_BATCH = 500
+# (user_id, provider, space): the space is a confined client's id, or None for the shared one.
+Key = tuple[str, str, uuid.UUID | None]
+
+
+def key_of(connection: Connection) -> Key:
+    return (connection.user_id, connection.provider, connection.confined_to_client_id)
+
+
+class ConnectionLoader:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._pending: dict[Key, asyncio.Future[Connection | None]] = {}
+        self._reads: set[asyncio.Task[None]] = set()
+
+    async def load(self, key: Key) -> Connection | None:
+        future = self._pending.get(key)
+        if future is None:
+            loop = asyncio.get_running_loop()
+            if not self._pending:
+                loop.call_soon(self._dispatch)
+            future = loop.create_future()
+            future.add_done_callback(_retrieve)
+            self._pending[key] = future
+        return await asyncio.shield(future)
+
+    def _dispatch(self) -> None:
+        batch, self._pending = self._pending, {}
+        read = asyncio.create_task(self._read(batch))
+        self._reads.add(read)
+        read.add_done_callback(self._reads.discard)
+
+    async def _read(self, batch: dict[Key, asyncio.Future[Connection | None]]) -> None:
+        users: dict[str, set[str]] = defaultdict(set)
+        for user_id, provider, _space in batch:
+            users[provider].add(user_id)
+
+        async def read(session: AsyncSession) -> dict[Key, Connection]:
+            found: dict[Key, Connection] = {}
+            for provider, wanted in users.items():
+                user_ids = sorted(wanted)
+                for start in range(0, len(user_ids), MAX_BATCH):
+                    rows = await session.scalars(
+                        select(Connection).where(
+                            Connection.provider == provider,
+                            Connection.user_id.in_(user_ids[start : start + MAX_BATCH]),
+                        )
+                    )
+                    found.update((key_of(row), row) for row in rows)
+            return found
+
+        try:
+            found = await self._db.read(read)
+        except Exception as exc:
+            for future in batch.values():
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        except BaseException:  # cancelled (shutting down): so are its callers' reads
+            for future in batch.values():
+                future.cancel()
+            raise
+        for key, future in batch.items():
+            if not future.done():
+                future.set_result(found.get(key))
+
+    async def aclose(self) -> None:
+        for read in list(self._reads):
+            read.cancel()
+        await asyncio.gather(*self._reads, return_exceptions=True)
+
+
+def _retrieve(future: asyncio.Future[Connection | None]) -> None:
+    """Mark a failed read's error as seen: its callers may all have gone (each got it, if not)."""
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass(frozen=True, repr=False)

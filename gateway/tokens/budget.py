@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.kit.clock import rfc3339
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
 from gateway.providers.errors import ProviderUnavailable
@@ -206,7 +207,7 @@ class TokenBudget:
             "limit": self.rules.cap(spender, rate.requests),
             "used": window.used.get(spender.key, 0),
             "window_seconds": rate.seconds,
-            "resets_at": frees_at.isoformat(),
+            "resets_at": rfc3339(frees_at),
         }
         retry_after = max(1.0, (frees_at - window.now).total_seconds())
         if own:

@@ -66,9 +66,12 @@ def access_token(keys: KeyRing, connection: Connection) -> str:
 
 
 def erase_tokens(connection: Connection) -> None:
-    """Forget the ciphertexts (revocation); a token write like any other, so it bumps the version."""
+    """Forget the ciphertexts and their expiries (revocation: no token is left to expire); a token
+    write like any other, so it bumps the version."""
     connection.access_token = None
     connection.refresh_token = None
+    connection.expires_at = None
+    connection.refresh_token_expires_at = None
     connection.token_version += 1
 
 

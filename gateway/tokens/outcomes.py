@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import CredentialsUnreadable
-from gateway.kit.clock import utcnow
+from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection, ConnectionStatus
@@ -161,7 +161,7 @@ class Outcomes:
                     session,
                     self._settings.event_endpoints,
                     "provider.client_error",
-                    {"provider": provider, "reason": exc.code, "retry_at": until.isoformat()},
+                    {"provider": provider, "reason": exc.code, "retry_at": rfc3339(until)},
                 )
         log.error(
             "ALERT: %s rejects the gateway's client (%s); breaker open until %s",
@@ -202,4 +202,4 @@ class Outcomes:
 
 
 def _error(code: str, message: str, at: datetime) -> dict[str, str]:
-    return {"code": code, "message": message[:300], "at": at.isoformat()}
+    return {"code": code, "message": message[:300], "at": rfc3339(at)}

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import CredentialsUnreadable
-from gateway.kit.clock import utcnow
+from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection, ConnectionStatus
@@ -52,7 +52,7 @@ async def mark(
         "code": CODE,
         "message": f"the {column.replace('_', ' ')} does not open with the key ring "
         f"(sealed under key {key_id or 'unknown'!s})",
-        "at": utcnow().isoformat(),
+        "at": rfc3339(utcnow()),
         "column": column,
         "key_id": key_id,
     }

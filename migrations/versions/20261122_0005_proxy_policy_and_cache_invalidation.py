@@ -3,7 +3,7 @@
 The proxy keeps service-key authentications and decrypted tokens in a short-lived in-process cache.
 These triggers tell every replica, on commit, to drop what changed: whoever the writer is (refresh,
 re-connect, import, revocation, a provider webhook, an operator's UPDATE), nothing else has to
-remember to invalidate. The channel names and payloads are read by ``gateway.proxy.invalidation``.
+remember to invalidate. The channel names and payloads are read by ``gateway.proxy.cache``.
 
 Revision ID: 0005
 Revises: 0004

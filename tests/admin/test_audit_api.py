@@ -36,6 +36,8 @@ async def test_a_connections_trail_pages_newest_first(
     ]
     assert all(item["connection_id"] == str(connection.id) for item in seen)
     assert all(str(item["occurred_at"]).endswith("Z") for item in seen)
+    # The client that connected the user is named, as everywhere in the trail.
+    assert str(seen[-1]["actor"]).startswith("client:svc-")
 
 
 async def test_the_action_filter(

@@ -7,7 +7,9 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import URL
 
+from gateway.app import create_app
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
@@ -27,6 +29,7 @@ from tests.admin.conftest import (
     upstream_revoker,
 )
 from tests.e2e.flows import connect, proxy_get
+from tests.fixtures.servers import serving
 from tests.fixtures.stack import Stack
 
 
@@ -71,10 +74,14 @@ async def test_revoking_erases_the_ciphertexts_and_bumps_the_token_version(
 ) -> None:
     connection = await connected(http, service_key, db)
 
-    await admin.delete(f"/v1/connections/{connection.id}")
+    answer = await admin.delete(f"/v1/connections/{connection.id}")
 
+    # No token is left, so none is shown as expiring in the future.
+    assert answer.json()["access_token_expires_at"] is None
+    assert answer.json()["refresh_token_expires_at"] is None
     after = await reload(db, connection.id)
     assert (after.access_token, after.refresh_token) == (None, None)
+    assert (after.expires_at, after.refresh_token_expires_at) == (None, None)
     assert after.token_version == connection.token_version + 1
     assert after.status is ConnectionStatus.REVOKED and after.next_refresh_at is None
     assert await pending_rows(db, connection.id) == []
@@ -173,10 +180,39 @@ async def test_unreachable_provider_revokes_locally_and_keeps_the_tokens_for_a_r
     assert row.refresh_token is not None and refresh not in row.refresh_token
     assert row.access_token is not None and access not in row.access_token
     assert stack.sandbox_store.find_live(refresh) is not None  # not revoked upstream yet
+    assert response.json()["upstream_revocation_error"]["code"] == "provider_unavailable"
     again = await offline_admin.delete(f"/v1/connections/{connection.id}")
     assert again.json()["upstream_revocation"] == "pending"
     proxied = await proxy_get(http, service_key, connection.user_id, "/meetings")
     assert proxied.status_code == 410
+
+
+async def test_a_provider_not_configured_here_is_named_as_the_cause(
+    http: httpx.AsyncClient,
+    service_key: str,
+    admin_key: str,
+    db: Database,
+    stack: Stack,
+    database_url: URL,
+) -> None:
+    connection = await connected(http, service_key, db)
+    unconfigured = offline_settings(stack, contio_client_id=None, contio_client_secret=None)
+
+    with serving(create_app(unconfigured, database_url)) as gateway:
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as admin:
+            response = await admin.delete(
+                f"/v1/connections/{connection.id}",
+                headers={"Authorization": f"Bearer {admin_key}"},
+            )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["status"], body["upstream_revocation"]) == ("revoked", "pending")
+    error = body["upstream_revocation_error"]
+    assert error["code"] == "provider_not_configured"
+    assert "not configured" in error["message"] and "could not be reached" not in error["message"]
+    [row] = await pending_rows(db, connection.id)
+    assert row.last_error is not None and row.last_error.startswith("provider_not_configured")
 
 
 async def test_the_background_retry_finishes_a_pending_revocation(

@@ -57,8 +57,12 @@ async def test_confirming_revokes_here_and_at_the_provider_as_the_operator(
     access, refresh = tokens_of(ring, connection)
     page = f"/console/connections/{connection.id}/revoke"
 
-    response = await post_form(console, page, page)
+    answer = await post_form(console, page, page)
 
+    assert answer.status_code == 303  # POST-redirect-GET: a reload does not revoke again
+    location = answer.headers["location"]
+    assert location.startswith(f"/console/connections/{connection.id}?")
+    response = await console.get(location)
     assert response.status_code == 200
     assert 'id="outcome" data-action="revoked" data-upstream="done"' in response.text
     assert 'data-status="revoked"' in response.text
@@ -92,10 +96,13 @@ async def test_an_unreachable_provider_shows_the_revocation_pending(
     connection = await connected(http, service_key, db)
     page = f"/console/connections/{connection.id}/revoke"
 
-    response = await post_form(offline_console, page, page)
+    answer = await post_form(offline_console, page, page)
 
+    assert answer.status_code == 303
+    response = await offline_console.get(answer.headers["location"])
     assert response.status_code == 200
     assert 'data-upstream="pending"' in response.text
+    assert "could not be reached" in response.text
     assert 'id="pending-revocation"' in response.text
     assert (await reload(db, connection.id)).status is ConnectionStatus.REVOKED
 
@@ -138,6 +145,36 @@ async def test_refreshing_a_revoked_connection_is_an_outcome_not_an_error(
     assert response.status_code == 200
     assert 'data-action="refresh_failed"' in response.text
     assert "connection_revoked" in response.text
+
+
+async def test_reloading_the_revoked_page_revokes_nothing_again(
+    console: httpx.AsyncClient, http: httpx.AsyncClient, service_key: str, db: Database
+) -> None:
+    connection = await connected(http, service_key, db)
+    page = f"/console/connections/{connection.id}/revoke"
+    location = (await post_form(console, page, page)).headers["location"]
+
+    for _ in range(2):
+        assert (await console.get(location)).status_code == 200
+
+    revocations = [
+        action
+        for action, _actor in await audit_actions(db, connection.id)
+        if action == "connection.revoked"
+    ]
+    assert revocations == ["connection.revoked"]
+
+
+async def test_a_malformed_outcome_on_the_page_is_a_400(
+    console: httpx.AsyncClient, http: httpx.AsyncClient, service_key: str, db: Database
+) -> None:
+    connection = await connected(http, service_key, db)
+
+    response = await console.get(
+        f"/console/connections/{connection.id}?revoked=done&reason=%3Cscript%3E"
+    )
+
+    assert response.status_code == 400
 
 
 async def test_revoking_an_unknown_connection_is_a_404_page(console: httpx.AsyncClient) -> None:

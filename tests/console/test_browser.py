@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from sqlalchemy.engine import URL
 
 from gateway.clients.store import ClientChanges, create_client, update_client
@@ -164,4 +164,44 @@ def test_the_revoke_confirmation_lists_the_connections_sharing_the_account(
     page.click("#search button[type=submit]")
     page.locator(f'tr[data-user-id="{sharing_user}"] a').click()
     assert page.get_attribute("#status", "data-status") == "active"
+    page.close()
+
+
+PHONE: ViewportSize = {"width": 375, "height": 740}
+
+
+def overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than the screen (0: nothing scrolls sideways)."""
+    width: int = page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+        " - window.innerWidth"
+    )
+    return width
+
+
+def test_every_page_fits_a_phones_width(
+    chromium: Browser, stack: Stack, scene: tuple[Admin, str]
+) -> None:
+    admin, user_id = scene
+    page = chromium.new_page(viewport=PHONE)
+    page.goto(f"{stack.gateway.url}/console/sign-in")
+    assert overflow(page) <= 0
+    page.fill("#key", admin.key)
+    page.click("#sign-in button[type=submit]")
+    assert overflow(page) <= 0, "connections list"
+    page.fill("#user", user_id)
+    page.click("#search button[type=submit]")
+    assert page.locator(f'tr[data-user-id="{user_id}"]').count() == 1
+    assert overflow(page) <= 0, "search results"
+    page.locator(f'tr[data-user-id="{user_id}"] a').click()
+    assert overflow(page) <= 0, "connection page"
+    page.click("#revoke")
+    assert overflow(page) <= 0, "revoke confirmation"
+    page.click("#confirm-revoke")
+    assert page.get_attribute("#status", "data-status") == "revoked"
+    assert overflow(page) <= 0, "revoked connection page"
+    shot(page, "phone-revoked")
+    page.goto(f"{stack.gateway.url}/console/clients")
+    assert overflow(page) <= 0, "service clients"
+    shot(page, "phone-clients")
     page.close()

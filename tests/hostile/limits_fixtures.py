@@ -49,6 +49,8 @@ def gateway(database_url: URL) -> Iterator[Gateway]:
         "GATEWAY_ENCRYPTION_KEYS": generate_key_entry("k1"),
         "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{public}",
         "GATEWAY_CONTIO_WEBHOOK_SECRETS": "whsec-test",
+        "GATEWAY_CONTIO_CLIENT_ID": "limits-client",
+        "GATEWAY_CONTIO_CLIENT_SECRET": "limits-secret",
         "GATEWAY_LOG_FORMAT": "text",
         "GATEWAY_LOG_LEVEL": "WARNING",
         "GATEWAY_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),

@@ -202,6 +202,10 @@ async def test_a_token_sealed_under_a_key_the_ring_lacks_is_refused_and_counted(
     monkeypatch.setenv("GATEWAY_DATABASE_URL", sync_url(database_url))
     assert stack.settings.encryption_keys is not None
     monkeypatch.setenv("GATEWAY_ENCRYPTION_KEYS", stack.settings.encryption_keys.get_secret_value())
+    # Refresh and revoke need a provider configured (they refuse to start without one).
+    for name in ("contio_auth_url", "contio_api_url", "contio_client_id"):
+        monkeypatch.setenv(f"GATEWAY_{name.upper()}", str(getattr(stack.settings, name)))
+    monkeypatch.setenv("GATEWAY_CONTIO_CLIENT_SECRET", "sandbox-secret")
     before = await keys_status()
 
     lost, own_lost = await connected(http, shared, db), await connected(http, confined, db)
@@ -253,7 +257,9 @@ async def test_the_console_counts_and_lists_them(
         assert shown.status_code == 200 and UNREADABLE in shown.text
         refreshed = await post_form(browser, page, f"{page}/refresh")
         assert refreshed.status_code == 200 and UNREADABLE in refreshed.text
-        revoked = await post_form(browser, f"{page}/revoke", f"{page}/revoke")
+        answer = await post_form(browser, f"{page}/revoke", f"{page}/revoke")
+        assert answer.status_code == 303
+        revoked = await browser.get(answer.headers["location"])
         assert revoked.status_code == 200
         assert 'data-upstream="not_possible"' in revoked.text
 

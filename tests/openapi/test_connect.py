@@ -23,11 +23,25 @@ def user() -> str:
 async def test_a_session_is_201(api: httpx.AsyncClient) -> None:
     response = conforms(await api.post(SESSIONS, json={"user_id": user()}), SESSIONS)
     assert response.status_code == 201
+    assert response.json()["expires_at"].endswith("Z")
 
 
 async def test_a_bad_body_is_400_validation_error(api: httpx.AsyncClient) -> None:
     response = conforms(await api.post(SESSIONS, json={"user_id": ""}), SESSIONS)
     assert error_code(response) == "validation_error"
+
+
+async def test_validation_errors_are_in_the_gateways_words(api: httpx.AsyncClient) -> None:
+    body = {"user_id": "", "scopes": "read", "surprise": 1}
+    response = conforms(await api.post(SESSIONS, json=body), SESSIONS)
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    problems = {item["field"]: item["problem"] for item in error["details"]["errors"]}
+    assert problems["user_id"] == "must be at least 1 character"
+    assert problems["surprise"] == "is not a field of this request"
+    assert "user_id: must be at least 1 character" in error["message"]
+    for text in (error["message"], *problems.values()):
+        assert "Input should" not in text and "pydantic" not in text and "http" not in text
 
 
 async def test_not_json_is_400_invalid_json(api: httpx.AsyncClient) -> None:

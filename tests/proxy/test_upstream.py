@@ -10,13 +10,10 @@ import aiohttp
 import pytest
 from starlette.types import Message
 
-from gateway.proxy.body import RequestBody
-from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamTimeout, UpstreamUnreachable
-from gateway.proxy.forward import Forwarder, Outgoing
+from gateway.proxy.forward import Forwarder, RequestBody, RetryPolicy, UpstreamRequest
 from gateway.proxy.headers import CallerHeaders
-from gateway.proxy.retries import RetryPolicy
-from gateway.proxy.upstream import AiohttpUpstream, UpstreamResponse, translate
+from gateway.proxy.upstream import AiohttpUpstream, RawResponse, Watchdog, translate
 from tests.fixtures.servers import free_port
 
 
@@ -60,13 +57,13 @@ async def test_a_silent_server_is_a_timeout_after_the_read_timeout(
     port = server.sockets[0].getsockname()[1]
     policy = RetryPolicy(max_attempts=1, base_seconds=0, max_seconds=0, total_seconds=60)
     forwarder = Forwarder(upstream, policy, 1024, upstream._watchdog, read_timeout=0.2)
-    outgoing = Outgoing(
+    request = UpstreamRequest(
         "GET", f"http://127.0.0.1:{port}/x", CallerHeaders(), "req-1", RequestBody(b""), True
     )
     began = time.monotonic()
     try:
         with pytest.raises(UpstreamTimeout) as caught:
-            await forwarder.exchange(outgoing, "token", forwarder.deadline())
+            await forwarder.exchange(request, "token", forwarder.deadline())
     finally:
         server.close()
     assert not caught.value.before_sending
@@ -112,7 +109,7 @@ async def test_a_slow_streamed_upload_is_not_cut_by_the_read_timeout(
     port = server.sockets[0].getsockname()[1]
     policy = RetryPolicy(max_attempts=1, base_seconds=0, max_seconds=0, total_seconds=60)
     forwarder = Forwarder(upstream, policy, 1024, upstream._watchdog, read_timeout=0.2)
-    outgoing = Outgoing(
+    request = UpstreamRequest(
         "POST",
         f"http://127.0.0.1:{port}/x",
         CallerHeaders(),
@@ -121,7 +118,7 @@ async def test_a_slow_streamed_upload_is_not_cut_by_the_read_timeout(
         False,
     )
     try:
-        answer = await forwarder.exchange(outgoing, "token", forwarder.deadline())
+        answer = await forwarder.exchange(request, "token", forwarder.deadline())
         try:
             assert (answer.status, answer.head, answer.complete) == (200, b"ok", True)
         finally:
@@ -130,7 +127,7 @@ async def test_a_slow_streamed_upload_is_not_cut_by_the_read_timeout(
         server.close()
 
 
-async def drain(response: UpstreamResponse) -> None:
+async def drain(response: RawResponse) -> None:
     async for _ in response.rest():
         pass
 

@@ -8,7 +8,7 @@ import pytest
 from starlette.types import Message
 
 from gateway.exceptions import PayloadTooLarge
-from gateway.proxy.body import CallerGone, announced_length, read_body
+from gateway.proxy.forward import CallerGone, announced_length, read_body
 from gateway.proxy.headers import CallerHeaders
 
 

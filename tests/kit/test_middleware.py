@@ -1,5 +1,5 @@
-"""The proxy's calls are counted and logged in batches: together, shortly after the first of them,
-or at once when many wait; a scrape never misses a call answered before it."""
+"""Requests are counted and logged in batches: together, shortly after the first of them, or at once
+when many wait; a scrape never misses a request answered before it."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.kit import logs
+from gateway.kit.middleware import MAX_PENDING, RecordBatch, RequestRecord
 from gateway.metrics.requests import RequestStats
-from gateway.proxy.ledger import MAX_PENDING, Ledger
-from gateway.proxy.paths import TEMPLATE
-from gateway.proxy.served import Served
 from tests.fixtures.access_log import Stdout, json_only
+
+TEMPLATE = "/proxy/users/{user_id}/{path:path}"
+SCOPE = {"type": "http", "method": "GET", "path": "/proxy/users/u1/meetings", "query_string": b""}
 
 
 @pytest.fixture
@@ -23,8 +24,8 @@ def stdout() -> Stdout:
     return Stdout()
 
 
-def answered(ledger: Ledger, request_id: str, status: int = 200) -> Served:
-    served = Served(request_id, "GET", "/proxy/users/u1/meetings", b"", ledger)
+def answered(ledger: RecordBatch, request_id: str, status: int = 200) -> RequestRecord:
+    served = RequestRecord(request_id, SCOPE, TEMPLATE, ledger)
     served.status = status
     served.finish()
     return served
@@ -48,7 +49,7 @@ async def test_calls_are_counted_and_logged_together_shortly_after_the_first(
 ) -> None:
     with json_only(stdout):
         stats = RequestStats()
-        ledger = Ledger(stats)
+        ledger = RecordBatch(stats)
         calls = [answered(ledger, f"req-{n}") for n in range(3)]
         await asyncio.sleep(0)  # the loop's next turn: still waiting
         assert len(ledger) == 3
@@ -67,7 +68,7 @@ async def test_calls_are_counted_and_logged_together_shortly_after_the_first(
 async def test_a_full_batch_is_done_at_once(stdout: Stdout) -> None:
     with json_only(stdout):
         stats = RequestStats()
-        ledger = Ledger(stats)
+        ledger = RecordBatch(stats)
         for n in range(MAX_PENDING):
             answered(ledger, f"req-{n}")
         assert len(ledger) == 0
@@ -78,7 +79,7 @@ async def test_a_full_batch_is_done_at_once(stdout: Stdout) -> None:
 async def test_a_scrape_counts_the_calls_still_waiting(stdout: Stdout) -> None:
     with json_only(stdout):
         stats = RequestStats()
-        ledger = Ledger(stats)
+        ledger = RecordBatch(stats)
         answered(ledger, "req-1", status=201)
         assert counted(stats) == {"201": 1}
         assert len(ledger) == 0
@@ -88,8 +89,8 @@ async def test_a_scrape_counts_the_calls_still_waiting(stdout: Stdout) -> None:
 async def test_a_call_that_broke_before_answering_counts_as_500(stdout: Stdout) -> None:
     with json_only(stdout):
         stats = RequestStats()
-        ledger = Ledger(stats)
-        served = Served("req-1", "GET", "/proxy/users/u1/meetings", b"", ledger)
+        ledger = RecordBatch(stats)
+        served = RequestRecord("req-1", SCOPE, TEMPLATE, ledger)
         served.finish()
         served.finish()  # once only
         ledger.flush()

@@ -8,13 +8,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
-from gateway.proxy.body import RequestBody
-from gateway.proxy.deadlines import Watchdog
 from gateway.proxy.errors import UpstreamTimeout
-from gateway.proxy.forward import Forwarder, Outgoing
+from gateway.proxy.forward import Forwarder, RequestBody, RetryPolicy, UpstreamRequest
 from gateway.proxy.headers import CallerHeaders
-from gateway.proxy.retries import RetryPolicy
-from gateway.proxy.upstream import Body, UpstreamResponse
+from gateway.proxy.upstream import Body, RawResponse, Watchdog
 
 
 @pytest.fixture
@@ -79,7 +76,7 @@ class Silent:
 
     async def send(
         self, method: str, url: str, headers: Sequence[tuple[str, str]], body: Body
-    ) -> UpstreamResponse:
+    ) -> RawResponse:
         await asyncio.Event().wait()
         raise AssertionError("unreachable")
 
@@ -92,8 +89,8 @@ async def test_an_exchange_past_the_total_deadline_is_an_upstream_timeout(
 ) -> None:
     policy = RetryPolicy(max_attempts=3, base_seconds=0.01, max_seconds=0.05, total_seconds=0.2)
     forwarder = Forwarder(Silent(), policy, 1024, watchdog, read_timeout=60)
-    outgoing = Outgoing(
+    request = UpstreamRequest(
         "GET", "http://upstream/x", CallerHeaders(), "req-1", RequestBody(b""), True
     )
     with pytest.raises(UpstreamTimeout):
-        await forwarder.exchange(outgoing, "token", forwarder.deadline())
+        await forwarder.exchange(request, "token", forwarder.deadline())

@@ -13,7 +13,7 @@ from sqlalchemy import event, make_url
 from bench import seed
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database
-from gateway.proxy.loader import ConnectionLoader
+from gateway.proxy.token_cache import ConnectionLoader
 
 
 @contextmanager

@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from gateway.proxy.paths import MAX_PATH_LENGTH, InvalidPath, normalise
+from gateway.proxy.admission import MAX_PATH_LENGTH, normalise
+from gateway.proxy.errors import InvalidPath
 
 BASE = "https://api.example.com/v1/partner/user"
 

@@ -4,7 +4,7 @@ from email.utils import format_datetime
 
 import pytest
 
-from gateway.proxy.retries import RetryPolicy, repeatable, retry_after_seconds
+from gateway.proxy.forward import RetryPolicy, repeatable, retry_after_seconds
 
 POLICY = RetryPolicy(max_attempts=4, base_seconds=0.1, max_seconds=2.0, total_seconds=60.0)
 

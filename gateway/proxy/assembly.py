@@ -1,5 +1,7 @@
-"""What the proxy keeps per process: the upstream session, the caches and their listener, the
-rate-limit buckets. Built inside the lifespan (aiohttp wants the running loop) and closed by it."""
+"""The proxy's parts, put together once per process: the upstream session and its watchdog, the
+caches and the listener that invalidates them, the rate-limit buckets. ``Proxy.build`` is the one
+entry point; it runs inside the lifespan (aiohttp wants the running loop), which also runs
+``Proxy.run`` and closes it (``aclose``)."""
 
 from __future__ import annotations
 
@@ -9,24 +11,18 @@ from dataclasses import dataclass
 from gateway.clients.store import Principal
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.proxy.admission import Admission, AdmissionKey, Admissions
-from gateway.proxy.cache import LocalCache
-from gateway.proxy.callers import ClientKeys
-from gateway.proxy.deadlines import Watchdog
-from gateway.proxy.forward import Forwarder
+from gateway.proxy.admission import Admission, AdmissionKey, Admissions, ClientKeys, RateLimiter
+from gateway.proxy.cache import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener, LocalCache
+from gateway.proxy.forward import Forwarder, RetryPolicy
 from gateway.proxy.headers import DEFAULT_UPSTREAM_HEADERS
-from gateway.proxy.invalidation import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener
-from gateway.proxy.loader import Key
-from gateway.proxy.ratelimit import RateLimiter
-from gateway.proxy.retries import RetryPolicy
-from gateway.proxy.token_cache import TokenSource, UserToken
-from gateway.proxy.upstream import AiohttpUpstream, Upstream
+from gateway.proxy.token_cache import Key, TokenSource, UserToken
+from gateway.proxy.upstream import AiohttpUpstream, Upstream, Watchdog
 from gateway.settings import Settings
 from gateway.tokens.refresher import Refresher
 
 
 @dataclass(frozen=True)
-class ProxyRuntime:
+class Proxy:
     upstream: Upstream
     forwarder: Forwarder
     watchdog: Watchdog
@@ -38,9 +34,7 @@ class ProxyRuntime:
     max_body: int
 
     @classmethod
-    def build(
-        cls, settings: Settings, db: Database, keys: KeyRing, refresher: Refresher
-    ) -> ProxyRuntime:
+    def build(cls, settings: Settings, db: Database, keys: KeyRing, refresher: Refresher) -> Proxy:
         watchdog = Watchdog()
         upstream = AiohttpUpstream(
             connect_timeout=settings.proxy_connect_timeout_seconds,

@@ -13,13 +13,12 @@ from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.token_response import TokenSet
 from gateway.proxy.cache import LocalCache
-from gateway.proxy.loader import Key
-from gateway.proxy.token_cache import TokenSource, UserToken
+from gateway.proxy.token_cache import Key, TokenSource, UserToken
 from gateway.settings import Settings
 from gateway.tokens import grant
 from gateway.tokens.refresher import Refresher
 from tests.proxy.test_cache import Clock
-from tests.proxy.test_loader import counted_statements, seeded_users
+from tests.proxy.test_token_cache_loader import counted_statements, seeded_users
 
 TTL = 30.0
 

@@ -14,7 +14,7 @@ from sqlalchemy import text, update
 
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
-from gateway.proxy.invalidation import APPLICATION_NAME
+from gateway.proxy.cache import APPLICATION_NAME
 from gateway.tokens import grant
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.fixtures.stack import new_client
