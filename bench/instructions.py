@@ -113,7 +113,7 @@ class Driver:
         started = await self._from_app.get()
         if started["type"] != "lifespan.startup.complete":
             raise RuntimeError(f"the app did not start: {started}")
-        proxy = self._state["resources"].proxy
+        proxy = self._state["proxy"]
         proxy.upstream._session = StubSession()
         if proxy.listener is not None:  # the caches serve only while it listens
             await asyncio.wait_for(proxy.listener.listening.wait(), 30)

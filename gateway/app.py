@@ -26,6 +26,7 @@ from gateway.kit.request_body import BodyLimit
 from gateway.kit.tracing import Tracing, tracing_on
 from gateway.metrics import Metrics
 from gateway.proxy.admission import PREFIX as PROXY_PREFIX
+from gateway.proxy.assembly import Proxy
 from gateway.proxy.front import ProxyFront
 from gateway.public_port import PublicListener, PublicPort
 from gateway.resources import Resources
@@ -113,7 +114,7 @@ def create_app(
     front = ProxyFront(batch, declared)
 
     @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Resources]]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Resources | Proxy]]:
         async with composition.core(
             settings, database_url, keys, pool_size=settings.database_pool_size, metrics=metrics
         ) as core:
@@ -131,11 +132,12 @@ def create_app(
                         keys=keys,
                         http=core.http,
                         providers=core.providers,
-                        proxy=proxy,
                         refresher=core.refresher,
                         metrics=metrics,
                         schema_head=head_revision(),
-                    )
+                    ),
+                    # The proxy's own state, which only its endpoint and front door reach.
+                    "proxy": proxy,
                 }
             finally:
                 batch.flush()  # the last requests' counts and lines, before anything can fail

@@ -1,4 +1,5 @@
-"""What the lifespan builds and every handler reaches through ``request.state``."""
+"""What the lifespan builds and every handler reaches through ``request.state`` (the proxy's own
+state is beside it, under ``proxy``: only the proxy's endpoint and front door reach it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
 from gateway.providers.registry import ProviderRegistry
-from gateway.proxy.assembly import Proxy
 from gateway.settings import Settings
 from gateway.tokens.refresher import Refresher
 
@@ -23,7 +23,6 @@ class Resources:
     keys: KeyRing
     http: httpx.AsyncClient
     providers: ProviderRegistry
-    proxy: Proxy
     refresher: Refresher
     metrics: Metrics
     schema_head: str | None

@@ -206,7 +206,7 @@ class ProxyEndpoint:
         state = scope["state"]
         caller = CallerHeaders.read(scope["headers"])
         record = RequestRecord.passive(state["request_id"])
-        await serve(state["resources"].proxy, scope, receive, send, caller, record)
+        await serve(state["proxy"], scope, receive, send, caller, record)
 
 
 class ProxyRoute(Route):

@@ -57,7 +57,7 @@ class ProxyFront:
         record = RequestRecord(request_id, scope, TEMPLATE, self.batch)
         bound = logs.request_id.set(request_id)
         try:
-            await serve(scope["state"]["resources"].proxy, scope, receive, send, caller, record)
+            await serve(scope["state"]["proxy"], scope, receive, send, caller, record)
         except Exception as exc:
             if record.status:
                 raise
