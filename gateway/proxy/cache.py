@@ -26,7 +26,6 @@ listens again. A ping every few seconds finds a connection that died without a w
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import math
@@ -38,7 +37,7 @@ from typing import Any, Generic, TypeVar
 import asyncpg
 from sqlalchemy.engine import URL
 
-from gateway.kit.jobs import log_job_failure
+from gateway.kit import jobs
 
 log = logging.getLogger(__name__)
 
@@ -177,17 +176,18 @@ class ChangeListener:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Listen until ``stop`` is set, reconnecting whenever the connection is lost."""
-        while not stop.is_set():
+
+        async def one_round() -> bool:
             try:
                 await self._listen_once(stop)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("cache listener lost PostgreSQL (%s); caches off until it is back", exc)
-            except Exception:
-                log_job_failure(log, "cache listener failed; caches off until it is back")
             finally:
                 self._suspend()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._retry_seconds)
+            return False
+
+        failed = "cache listener failed; caches off until it is back"
+        await jobs.every(self._retry_seconds, stop, one_round, log=log, failed=failed)
 
     async def _listen_once(self, stop: asyncio.Event) -> None:
         connection = await asyncpg.connect(

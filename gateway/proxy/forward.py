@@ -42,6 +42,7 @@ from email.utils import parsedate_to_datetime
 from starlette.types import Receive
 
 from gateway.exceptions import PayloadTooLarge
+from gateway.kit.backoff import backoff_seconds
 from gateway.kit.request_body import capped_length
 from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout
 from gateway.proxy.headers import CallerHeaders, received_header, upstream_request_headers
@@ -101,8 +102,13 @@ class RetryPolicy:
         """Seconds to wait before attempt ``attempt + 1``, or None when there is to be none."""
         if attempt >= self.max_attempts:
             return None
-        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** (attempt - 1))
-        delay = ceiling / 2 + (rng or random).random() * ceiling / 2
+        delay = backoff_seconds(
+            attempt,
+            base=self.base_seconds,
+            cap=self.max_seconds,
+            jitter=0.5,
+            draw=(rng or random).random(),
+        )
         if retry_after is not None:
             if retry_after > self.max_seconds:
                 return None
