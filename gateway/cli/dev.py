@@ -72,6 +72,9 @@ def walkthrough(gateway: str, sandbox: str, key: str) -> str:
   3. Call the user's meetings through the proxy:
      curl -s {gateway}/proxy/users/alice/meetings -H 'Authorization: Bearer {key}'
 
+  4. The operators' console: open {gateway}/console and sign in with the dev key
+     (or an admin key of your own: {cli} --dev clients create alice --scope admin).
+
   The CLI against this stack (from this directory, in another terminal):
      {cli} --dev connections list
      {cli} --dev connections revoke CONNECTION_ID
