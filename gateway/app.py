@@ -28,7 +28,7 @@ from gateway.metrics import Metrics
 from gateway.proxy.admission import PREFIX as PROXY_PREFIX
 from gateway.proxy.assembly import Proxy
 from gateway.proxy.front import ProxyFront
-from gateway.public_port import PublicListener, PublicPort
+from gateway.public_port import PublicPort, PublicPortGuard
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
@@ -68,7 +68,7 @@ def concerns(settings: Settings, batch: RecordBatch, public_port: int | None) ->
         # Only the public routes answer on the public port; the proxy is a 404 there.
         Concern(
             "public port",
-            Middleware(PublicListener, public_port=public),
+            Middleware(PublicPortGuard, public_port=public),
             steps_aside=public.arrived_on,
         ),
         # Request bodies capped; the proxy caps its own (it streams what it does not hold), with

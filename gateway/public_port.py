@@ -49,7 +49,7 @@ class PublicPort:
         return self.port is not None and server is not None and server[1] == self.port
 
 
-class PublicListener:
+class PublicPortGuard:
     """Answers 404 on the public port for any method and path that is not public."""
 
     def __init__(self, app: ASGIApp, public_port: PublicPort) -> None:

@@ -1,10 +1,10 @@
 """The two error bodies Contio answers with, both carrying the request's id.
 
 - ``OAuthError``, raised by the OAuth endpoints, renders ``{error, error_description, code, message,
-  request_id}``. Contio's docs give the first pair and its OpenAPI spec the second (reference §2.3,
-  a CONFLICT), so both are sent, equal.
+  request_id}``. Contio's docs give the first pair and its OpenAPI spec the second (they
+  disagree), so both are sent, equal.
 - ``ApiError``, raised by the partner API, renders ``{code, error, message, request_id}``: ``code``
-  is the machine code, ``error`` the human message and ``message`` its deprecated duplicate (§7).
+  is the machine code, ``error`` the human message and ``message`` its deprecated duplicate.
 
 Starlette's own 404/405 answers and unexpected failures take the partner API shape.
 """

@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` on the partner API's mutating calls (reference §8).
+"""``Idempotency-Key`` on the partner API's mutating calls.
 
 A POST, PUT, PATCH or DELETE under ``/v1/partner/`` with the header runs once; for 24 hours a repeat
 gets the stored response again, with ``Idempotent-Replayed: true``. A repeat while the first is

@@ -1,4 +1,4 @@
-"""Contio's request limits (reference §7), off unless the ``enforce_rate_limits`` fault is on.
+"""Contio's request limits, off unless the ``enforce_rate_limits`` fault is on.
 
 Contio's WAF counts requests per client IP over a rolling 5-minute window: 1 000 for the user API,
 500 for the admin API, 100 for ``/oauth2/*`` and ``/auth/*``. Over the limit the answer is 429 with

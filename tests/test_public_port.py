@@ -17,7 +17,7 @@ from gateway.models import ConnectionStatus
 from gateway.public_port import is_public
 from gateway.webhooks.contio import signature
 from tests.e2e.flows import connect_new_user, load_connection
-from tests.fixtures.ports import WEBHOOK_SECRET, Listeners
+from tests.fixtures.ports import WEBHOOK_SECRET, Ports
 
 
 @pytest.mark.parametrize(
@@ -47,15 +47,15 @@ def test_only_internet_facing_routes_are_public(method: str, path: str, public: 
     assert is_public(path, method) is public
 
 
-async def test_the_public_port_serves_the_connect_routes(listeners: Listeners) -> None:
-    async with httpx.AsyncClient(base_url=listeners.public_url, timeout=10) as http:
+async def test_the_public_port_serves_the_connect_routes(ports: Ports) -> None:
+    async with httpx.AsyncClient(base_url=ports.public_url, timeout=10) as http:
         response = await http.get("/connect", params={"token": "nope"})
     assert response.status_code == 400
     assert "text/html" in response.headers["content-type"]
 
 
 async def test_the_public_port_takes_the_providers_webhooks(
-    listeners: Listeners, http: httpx.AsyncClient, service_key: str, db: Database
+    ports: Ports, http: httpx.AsyncClient, service_key: str, db: Database
 ) -> None:
     connection = await load_connection(db, await connect_new_user(http, service_key))
     body = json.dumps(
@@ -68,7 +68,7 @@ async def test_the_public_port_takes_the_providers_webhooks(
             "for_user": {"id": connection.subject},
         }
     ).encode()
-    async with httpx.AsyncClient(base_url=listeners.public_url, timeout=10) as public:
+    async with httpx.AsyncClient(base_url=ports.public_url, timeout=10) as public:
         forged = await public.post(
             "/webhooks/contio", content=body, headers={"X-Contio-Signature": signature("no", body)}
         )
@@ -90,10 +90,10 @@ async def test_the_public_port_takes_the_providers_webhooks(
     "path",
     ["/metrics", "/openapi.json", "/v1/connect-sessions", "/readyz", "/proxy/users/u/meetings"],
 )
-async def test_the_public_port_hides_everything_else(listeners: Listeners, path: str) -> None:
+async def test_the_public_port_hides_everything_else(ports: Ports, path: str) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
-        hidden = await http.get(f"{listeners.public_url}{path}")
-        internal = await http.get(f"{listeners.url}{path}")
+        hidden = await http.get(f"{ports.public_url}{path}")
+        internal = await http.get(f"{ports.url}{path}")
     assert hidden.status_code == 404
     assert hidden.json()["error"]["code"] == "not_found"
     assert internal.status_code != 404

@@ -12,11 +12,11 @@ from datetime import timedelta
 import click
 from sqlalchemy import func, select
 
+from gateway import composition
 from gateway.audit import store as audit
 from gateway.cli.context import json_option, run_command, settings
 from gateway.composition import database_url
 from gateway.kit.clock import rfc3339, utcnow
-from gateway.kit.db import Database
 from gateway.kit.pagination import MAX_LIMIT
 from gateway.models import AuditEvent
 
@@ -49,8 +49,7 @@ def tail(
     url = run_command(lambda: database_url(settings(), migrate_embedded=True))
 
     async def main() -> None:
-        db = Database(url, pool_size=1)
-        try:
+        async with composition.database(url, pool_size=1) as db:
             async with db.transaction() as session:
                 started = await session.scalar(select(func.now())) or utcnow()
                 newest = await audit.page(
@@ -77,8 +76,6 @@ def tail(
                 _print(fresh, as_json)
                 seen.update(e.id for e in fresh)
                 shown.extend(fresh)
-        finally:
-            await db.dispose()
 
     with contextlib.suppress(KeyboardInterrupt):
         run_command(lambda: asyncio.run(main()))

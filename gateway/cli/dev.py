@@ -14,6 +14,7 @@ import click
 import uvicorn
 from sqlalchemy import delete
 
+from gateway import composition
 from gateway.app import create_app
 from gateway.cli.context import check_startable, head_limits, run_command, settings
 from gateway.cli.dev_stack import DevStack, dev_secrets, dev_settings, save_secrets, save_stack
@@ -127,11 +128,8 @@ def _run(port: int, sandbox_port: int) -> None:
     app = run_command(lambda: create_app(config, url, run_refresher=True))
 
     async def main() -> None:
-        db = Database(url, pool_size=1)
-        try:
+        async with composition.database(url, pool_size=1) as db:
             key = await ensure_dev_client(db, secrets, base.data_dir)
-        finally:
-            await db.dispose()
         servers = [
             DevServer(uvicorn.Config(sandbox_app, port=sandbox_port, log_config=None)),
             DevServer(server_config(app, head_limits(config), port=port)),

@@ -24,7 +24,7 @@ MAX_OPEN_SECONDS = 900.0
 
 
 @dataclass(frozen=True)
-class Admission:
+class BreakerVerdict:
     """Whether a call may go to the provider; ``probe`` when it is the one testing a tripped breaker."""
 
     allowed: bool
@@ -34,7 +34,7 @@ class Admission:
 
 async def admit(
     session: AsyncSession, provider: str, now: datetime, probe_seconds: float
-) -> Admission:
+) -> BreakerVerdict:
     row = (
         await session.execute(
             select(ProviderBreaker.open_until, ProviderBreaker.consecutive_failures).where(
@@ -43,9 +43,9 @@ async def admit(
         )
     ).first()
     if row is None or (row.open_until is None and not row.consecutive_failures):
-        return Admission(allowed=True)
+        return BreakerVerdict(allowed=True)
     if row.open_until is not None and row.open_until > now:
-        return Admission(allowed=False, closed_until=row.open_until)
+        return BreakerVerdict(allowed=False, closed_until=row.open_until)
     # Half open: the first caller to move the window forward is the probe.
     won = await session.scalar(
         update(ProviderBreaker)
@@ -57,8 +57,8 @@ async def admit(
         .returning(ProviderBreaker.provider)
     )
     if won is None:
-        return Admission(allowed=False, closed_until=now + timedelta(seconds=probe_seconds))
-    return Admission(allowed=True, probe=True)
+        return BreakerVerdict(allowed=False, closed_until=now + timedelta(seconds=probe_seconds))
+    return BreakerVerdict(allowed=True, probe=True)
 
 
 async def trip(

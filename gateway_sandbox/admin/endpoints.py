@@ -2,7 +2,7 @@
 
 Every call needs ``X-API-Key: <SandboxOptions.admin_api_key>`` (else 401 ``unauthorized``); an
 ``X-Client-ID``, which Contio's spec pairs with the key, must name the sandbox's client if sent.
-Lists are offset-paginated with a default ``limit`` of 50 (reference §5).
+Lists are offset-paginated with a default ``limit`` of 50.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``POST /oauth2/introspect`` (RFC 7662), with the fields Contio's spec lists (reference §2.4).
+"""``POST /oauth2/introspect`` (RFC 7662), with the fields Contio's spec lists.
 
 Refresh tokens can be introspected too; ``token_type`` tells them apart (``Bearer`` for access
 tokens, ``refresh_token`` otherwise). A token of another client reads as inactive.

@@ -1,4 +1,4 @@
-"""The scopes Contio knows (reference §2.7) and how a requested scope string is read."""
+"""The scopes Contio knows and how a requested scope string is read."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Partner-auth provisioning (reference §3): ``POST /auth/initiate`` and ``POST /auth/verify``.
+"""Partner-auth provisioning: ``POST /auth/initiate`` and ``POST /auth/verify``.
 
 Both take JSON and the partner's ``Authorization: Basic`` (``client_id`` in the body must match).
 Their errors take the partner API shape ``{code, error, message, request_id}``, as §7's table lists

@@ -1,4 +1,4 @@
-"""Consent without a browser (reference §2.1, §2.6, §3): ``POST /oauth2/check-consent`` and
+"""Consent without a browser: ``POST /oauth2/check-consent`` and
 ``POST /oauth2/authorize``, both acting for a user whose code was verified within the session's
 30 minutes (``session_ttl``).
 

@@ -1,4 +1,4 @@
-"""Passwordless sign-in (reference §3): one-time codes, the outbox they are "mailed" to, and the
+"""Passwordless sign-in: one-time codes, the outbox they are "mailed" to, and the
 authenticated sessions a verified code opens.
 
 ``/auth/initiate`` opens a *challenge*: a 6-digit code valid for ``otp_ttl`` seconds (3 minutes at

@@ -1,4 +1,4 @@
-"""The user API's resources, with exactly the fields Contio documents (reference §4), and their JSON.
+"""The user API's resources, with exactly the fields Contio documents, and their JSON.
 
 Records are immutable; a change makes a new one with ``dataclasses.replace``. Times are aware UTC
 ``datetime``s and render as RFC 3339 to the second.

@@ -1,7 +1,7 @@
 """Users and workspaces: who exists, in which workspace, with which role.
 
 A user belongs to exactly one workspace. Signing in through the consent page creates a user with a
-personal workspace of their own (``WORKSPACE_OWNER``); partner-auth provisioning (reference §3)
+personal workspace of their own (``WORKSPACE_OWNER``); partner-auth provisioning
 creates one in a personal workspace too, or makes them join an existing workspace as
 ``WORKSPACE_ADMIN`` (``is_admin``) or ``WORKSPACE_MEMBER``.
 

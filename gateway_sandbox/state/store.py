@@ -6,7 +6,7 @@ workspaces in its ``directory``, one-time codes in ``challenges``, each workspac
 Every method runs to completion under one lock and never awaits, so the store is consistent for the
 server's event loop and for a test thread that inspects it at the same time.
 
-Choices where Contio documents nothing (reference §10), made the way a careful provider would:
+Choices where Contio documents nothing, made the way a careful provider would:
 
 - Refresh tokens rotate. Every refresh returns a new refresh token and retires the one presented.
   Presenting a retired refresh token again is treated as theft (RFC 9700 §4.14.2): the answer is

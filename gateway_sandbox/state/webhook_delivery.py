@@ -1,6 +1,6 @@
 """Webhooks out: the delivery log and the sender that POSTs signed events to the partner.
 
-Each event is signed like Contio does (reference §6): ``X-Contio-Signature: sha256=<hex>``, the
+Each event is signed like Contio does: ``X-Contio-Signature: sha256=<hex>``, the
 HMAC-SHA256 of the raw body under the webhook secret. ``X-Contio-Timestamp`` carries the sandbox
 clock's Unix seconds; Contio documents neither its format nor a tolerance.
 

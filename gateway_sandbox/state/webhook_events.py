@@ -1,4 +1,4 @@
-"""Events for the partner's webhook: the documented envelope (reference §6) and its publication.
+"""Events for the partner's webhook: the documented envelope and its publication.
 
 The envelope is ``{event_type, event_id, timestamp, partner_app_id, data}`` plus ``actor_user_id``
 (the user whose call caused it; omitted for system events such as an admin's revocation) and

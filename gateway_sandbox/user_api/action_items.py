@@ -1,5 +1,5 @@
 """``/v1/partner/user/action-items``: list (with its filters), read, create, update (PATCH, or the
-deprecated PUT) and delete (reference §4).
+deprecated PUT) and delete.
 
 ``start_date`` and ``end_date`` filter on ``created_at``. ``status`` and ``is_completed`` move
 together: ``completed`` sets ``is_completed`` and ``completed_at``; ``is_completed: false`` on a

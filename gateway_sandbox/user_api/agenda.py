@@ -1,5 +1,5 @@
 """``/v1/partner/user/meetings/{id}/agenda-items``: list, create, update (PATCH, or the deprecated
-PUT) and delete (reference §4).
+PUT) and delete.
 
 Items are ordered by ``sequence``, a fractional index sent as a decimal string; an item created
 without one is appended (the next whole number after the last). ``presenters`` must be users of

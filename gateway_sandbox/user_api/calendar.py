@@ -1,5 +1,5 @@
 """``/v1/partner/user/calendar/events``: list (a date range is required), read, and create a meeting
-from an event (reference §4).
+from an event.
 
 ``start_date``/``end_date`` (RFC 3339) are preferred; the deprecated ``start``/``end`` are read when
 they are absent. Events starting within the range are listed, ``direction`` ``asc`` (default) or

@@ -6,7 +6,7 @@ Every call needs a live access token (else 401 ``unauthorized``) granted the end
 Choices where Contio says little: a meeting's *editors* are its participants with role ``EDITOR``
 plus the workspace's owner and admins; its *participants* are everyone listed on it plus the same
 owner and admins. Adding or removing participants and changing the meeting take an editor;
-agenda items take a participant (reference §4: 403 otherwise).
+agenda items take a participant (403 otherwise).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``/v1/partner/user/meetings``: list, read, create and update meetings (reference §4).
+"""``/v1/partner/user/meetings``: list, read, create and update meetings.
 
 Choices where Contio says nothing: a meeting created without times is a ``draft`` and one with
 times ``scheduled`` (``is_instant``: ``in_progress``, starting now); ``start_time`` alone makes a
@@ -29,7 +29,7 @@ DEFAULT_LENGTH = timedelta(minutes=30)
 
 
 def meeting_json(meeting: Meeting) -> dict[str, Any]:
-    """A merged or copied meeting reads as only ``{redirect_to_meeting_id}`` (reference §4)."""
+    """A merged or copied meeting reads as only ``{redirect_to_meeting_id}``."""
     if meeting.redirect_to_meeting_id is not None:
         return {"redirect_to_meeting_id": str(meeting.redirect_to_meeting_id)}
     return to_json(meeting)

@@ -1,4 +1,4 @@
-"""``/v1/partner/user/meetings/{id}/participants``: list, add and remove (reference §4).
+"""``/v1/partner/user/meetings/{id}/participants``: list, add and remove.
 
 A participant whose email is a user of the workspace gets their ``user_id``; anyone else is a guest
 (``user_id: null``). Adding someone already listed is 409 ``resource_already_exists``.

@@ -1,4 +1,4 @@
-"""``GET /v1/partner/user/profile``: the user with their workspace and role (reference §3, §4)."""
+"""``GET /v1/partner/user/profile``: the user with their workspace and role."""
 
 from __future__ import annotations
 

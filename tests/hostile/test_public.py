@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.fixtures.ports import Listeners
+from tests.fixtures.ports import Ports
 from tests.openapi.routes import Operation, concrete, operations
 
 PUBLIC: set[Operation] = {
@@ -38,14 +38,14 @@ def hidden(response: httpx.Response) -> bool:
 
 
 async def test_exactly_the_internet_facing_routes_answer_on_the_public_port(
-    listeners: Listeners,
+    ports: Ports,
 ) -> None:
     served: set[Operation] = set()
     async with httpx.AsyncClient(timeout=10) as http:
         for method, path in operations():
             target = concrete(path)
-            internal = await http.request(method, listeners.url + target)
-            public = await http.request(method, listeners.public_url + target)
+            internal = await http.request(method, ports.url + target)
+            public = await http.request(method, ports.public_url + target)
             where = f"{method} {path}"
             assert not hidden(internal), f"{where}: the probe did not reach the route"
             assert internal.status_code < 500 and public.status_code < 500, where
@@ -68,11 +68,11 @@ async def test_exactly_the_internet_facing_routes_answer_on_the_public_port(
     ],
 )
 async def test_a_public_path_with_another_method_is_a_404_there(
-    listeners: Listeners, method: str, path: str
+    ports: Ports, method: str, path: str
 ) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
-        assert hidden(await http.request(method, listeners.public_url + path))
-        internal = await http.request(method, listeners.url + path)
+        assert hidden(await http.request(method, ports.public_url + path))
+        internal = await http.request(method, ports.url + path)
     assert internal.status_code == 405
 
 
@@ -110,6 +110,6 @@ async def raw_status(url: str, target: str) -> int:
     ],
 )
 async def test_dot_segments_and_odd_spellings_reach_nothing_hidden(
-    listeners: Listeners, target: str
+    ports: Ports, target: str
 ) -> None:
-    assert await raw_status(listeners.public_url, target) == 404
+    assert await raw_status(ports.public_url, target) == 404

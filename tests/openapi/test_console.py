@@ -1,6 +1,6 @@
 """The console, fuzzed without a document (it is HTML for people, so the OpenAPI document leaves it
 out): generated path parameters, query strings, form fields and cookies, signed in or not, sent to
-both listeners of a real ``gateway serve --public-port`` process.
+both ports of a real ``gateway serve --public-port`` process.
 
 On the internal port every answer is below 500, a page is HTML (the stylesheet CSS), an error made
 in JSON is the Error shape, and a redirect stays on this origin; on the public port the console is
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from gateway.kit.db import Database
 from gateway.openapi import build
 from tests.console.conftest import csrf_of, new_operator
-from tests.fixtures.ports import Listeners
+from tests.fixtures.ports import Ports
 from tests.openapi.routes import SAMPLES, Operation
 
 CONSOLE: tuple[Operation, ...] = (
@@ -48,10 +48,10 @@ ERROR_SHAPE = jsonschema_rs.validator_for(build()["components"]["schemas"]["Erro
 
 
 @pytest.fixture(scope="session")
-async def signed_in(listeners: Listeners, db: Database) -> tuple[str, str]:
+async def signed_in(ports: Ports, db: Database) -> tuple[str, str]:
     """An operator's console cookie on the process, and the CSRF token of its session."""
     operator = await new_operator(db)
-    async with httpx.AsyncClient(base_url=listeners.url, timeout=10) as browser:
+    async with httpx.AsyncClient(base_url=ports.url, timeout=10) as browser:
         form = await browser.get("/console/sign-in")
         answer = await browser.post(
             "/console/sign-in", data={"csrf": csrf_of(form.text), "key": operator.key}
@@ -134,7 +134,7 @@ def http() -> Iterator[httpx.Client]:
 def fuzz(
     examples: int,
     operation: Operation,
-    listeners: Listeners,
+    ports: Ports,
     session: tuple[str, str],
     http: httpx.Client,
 ) -> None:
@@ -147,22 +147,22 @@ def fuzz(
     @given(request=requests(operation, session))
     def one(request: httpx.Request) -> None:
         note(f"{request.method} {request.url} {request.headers} {request.content!r}")
-        is_sane(sent(http, listeners.url, request), *operation)
-        is_hidden(sent(http, listeners.public_url, request))
+        is_sane(sent(http, ports.url, request), *operation)
+        is_hidden(sent(http, ports.public_url, request))
 
     one()
 
 
 @pytest.mark.parametrize("operation", CONSOLE, ids=" ".join)
 def test_the_console_answers_generated_requests_sanely_on_both_listeners(
-    operation: Operation, listeners: Listeners, signed_in: tuple[str, str], http: httpx.Client
+    operation: Operation, ports: Ports, signed_in: tuple[str, str], http: httpx.Client
 ) -> None:
-    fuzz(EXAMPLES, operation, listeners, signed_in, http)
+    fuzz(EXAMPLES, operation, ports, signed_in, http)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("operation", CONSOLE, ids=" ".join)
 def test_the_console_answers_a_long_hunt_sanely(
-    operation: Operation, listeners: Listeners, signed_in: tuple[str, str], http: httpx.Client
+    operation: Operation, ports: Ports, signed_in: tuple[str, str], http: httpx.Client
 ) -> None:
-    fuzz(THOROUGH_EXAMPLES, operation, listeners, signed_in, http)
+    fuzz(THOROUGH_EXAMPLES, operation, ports, signed_in, http)

@@ -1,5 +1,5 @@
 """schemathesis against a running ``gateway serve --public-port`` process: generated requests to
-every operation of the document, each sent to both listeners. On the internal port, and on the
+every operation of the document, each sent to both ports. On the internal port, and on the
 public one for the operations marked ``x-public``, each answer is checked for a 5xx the gateway
 made, for the error shape (a JSON error is the Error schema; HTML only where the operation is a
 page) and for conformance (status documented, content type, required headers, body schema, error
@@ -35,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from gateway.openapi import build
 from gateway.public_port import is_public
-from tests.fixtures.ports import Listeners
+from tests.fixtures.ports import Ports
 from tests.openapi.conftest import CONNECTED_USER, PROXY_PATHS
 
 MAX_EXAMPLES = int(os.environ.get("GATEWAY_SCHEMATHESIS_EXAMPLES", "20"))
@@ -197,24 +197,24 @@ def is_hidden_there(case: Case[Any], url: str) -> None:
     assert response.json()["error"]["code"] == "not_found"
 
 
-def on_both_listeners(case: Case[Any], listeners: Listeners) -> None:
-    keeps_to_the_document(case, listeners.url)
+def on_both_listeners(case: Case[Any], ports: Ports) -> None:
+    keeps_to_the_document(case, ports.url)
     if is_public(case.operation.path, case.method.upper()):
-        keeps_to_the_document(case, listeners.public_url)
+        keeps_to_the_document(case, ports.public_url)
     else:
-        is_hidden_there(case, listeners.public_url)
+        is_hidden_there(case, ports.public_url)
 
 
 @schema.parametrize()
 def test_both_listeners_keep_to_the_document(
-    case: Case[Any], listeners: Listeners, key: str, connected_user: str
+    case: Case[Any], ports: Ports, key: str, connected_user: str
 ) -> None:
-    on_both_listeners(keyed(case, key), listeners)
+    on_both_listeners(keyed(case, key), ports)
 
 
 @pytest.mark.slow
 @thorough.parametrize()
 def test_both_listeners_keep_to_the_document_under_a_long_hunt(
-    case: Case[Any], listeners: Listeners, key: str, connected_user: str
+    case: Case[Any], ports: Ports, key: str, connected_user: str
 ) -> None:
-    on_both_listeners(keyed(case, key), listeners)
+    on_both_listeners(keyed(case, key), ports)
