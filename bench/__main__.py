@@ -16,27 +16,7 @@ from sqlalchemy.engine import URL
 
 from bench import database, machine, plot, proxy, refresher, results, seed, targets
 from bench.settings import BenchSettings, BenchSettingsError
-from gateway.kit.crypto import KeyRing, generate_key_entry
-from gateway.kit.db import Database
-
-
-async def prepare_proxy(url: URL, encryption_key: str, count: int) -> str:
-    """The bench's service key, and ``count`` connections whose tokens the upstream ignores."""
-    db = Database(url, pool_size=2)
-    try:
-        client_id, key = await seed.service_key(db)
-        await seed.connections(
-            db,
-            KeyRing.parse(encryption_key),
-            tokens=[(f"bench-access-{n}", f"bench-refresh-{n}") for n in range(1, count + 1)],
-            subject="bench-subject",
-            lifetime_seconds=86400,
-            due=False,
-            client_id=client_id,
-        )
-    finally:
-        await db.dispose()
-    return key
+from gateway.kit.crypto import generate_key_entry
 
 
 def run_proxy(
@@ -49,7 +29,7 @@ def run_proxy(
 ) -> None:
     encryption_key = generate_key_entry("bench1")
     print(f"seeding {settings.connections:,} connections ...", flush=True)
-    key = asyncio.run(prepare_proxy(url, encryption_key, settings.connections))
+    key = asyncio.run(seed.proxy_users(url, encryption_key, settings.connections))
     env = {"BENCH_KEY": key, "BENCH_USERS": str(settings.connections)}
     # This process drains the servers' output: on the load generator's core, like wrk.
     with machine.pinned_to(plan.load):

@@ -161,28 +161,6 @@ class Driver:
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
-async def seeded(url: URL, encryption_key: str, users: int) -> str:
-    """The service key of a client owning ``users`` fresh connections."""
-    from gateway.kit.crypto import KeyRing
-    from gateway.kit.db import Database
-
-    db = Database(url, pool_size=2)
-    try:
-        client_id, key = await seed.service_key(db, f"instructions-{uuid.uuid4().hex[:6]}")
-        await seed.connections(
-            db,
-            KeyRing.parse(encryption_key),
-            tokens=[(f"bench-access-{n}", f"bench-refresh-{n}") for n in range(1, users + 1)],
-            subject="bench-subject",
-            lifetime_seconds=86400,
-            due=False,
-            client_id=client_id,
-        )
-    finally:
-        await db.dispose()
-    return key
-
-
 def gateway_settings(url: URL, encryption_key: str) -> Any:
     from gateway.kit.db import sync_url
     from gateway.settings import Settings
@@ -333,7 +311,14 @@ def main() -> None:
         env = {
             "BENCH_INSTRUCTIONS_DATABASE": url.render_as_string(hide_password=False),
             "BENCH_INSTRUCTIONS_KEYS": encryption_key,
-            "BENCH_KEY": asyncio.run(seeded(url, encryption_key, arguments.users)),
+            "BENCH_KEY": asyncio.run(
+                seed.proxy_users(
+                    url,
+                    encryption_key,
+                    arguments.users,
+                    client=f"instructions-{uuid.uuid4().hex[:6]}",
+                )
+            ),
         }
         _, output = run_child(arguments, "calls", env, Path(work))
         calls = float(output.split()[-1])

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from pydantic import SecretStr
+from sqlalchemy.engine import URL
 
 from gateway.clients.store import create_client
 from gateway.kit.clock import utcnow
@@ -72,3 +73,23 @@ async def connections(
             rows.append(row)
         async with db.transaction() as session:
             session.add_all(rows)
+
+
+async def proxy_users(url: URL, encryption_key: str, count: int, *, client: str = "bench") -> str:
+    """The key of a client named ``client``, and ``count`` connections it owns, whose tokens the
+    upstream ignores (``bench-user-1`` to ``bench-user-<count>``)."""
+    db = Database(url, pool_size=2)
+    try:
+        client_id, key = await service_key(db, client)
+        await connections(
+            db,
+            KeyRing.parse(encryption_key),
+            tokens=[(f"bench-access-{n}", f"bench-refresh-{n}") for n in range(1, count + 1)],
+            subject="bench-subject",
+            lifetime_seconds=86400,
+            due=False,
+            client_id=client_id,
+        )
+    finally:
+        await db.dispose()
+    return key
