@@ -41,3 +41,9 @@ class TransferConflict(Conflict):
     """Raised when the target's space already holds a connection for the user and provider."""
 
     code = "transfer_conflict"
+
+
+class NotConnectionOwner(Forbidden):
+    """Raised when a client that may see a connection would change it without owning it."""
+
+    code = "not_connection_owner"

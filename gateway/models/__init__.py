@@ -4,6 +4,8 @@ from gateway.models.audit_event import AuditEvent
 from gateway.models.base import Base
 from gateway.models.connect_session import ConnectSession
 from gateway.models.connection import Connection, ConnectionStatus
+from gateway.models.connection_external_id import ConnectionExternalId
+from gateway.models.delegated_key import DelegatedKey
 from gateway.models.idempotency_key import IdempotencyKey
 from gateway.models.outbox import EventDelivery, OutboxEvent
 from gateway.models.pending_revocation import PendingRevocation
@@ -16,7 +18,9 @@ __all__ = [
     "Base",
     "ConnectSession",
     "Connection",
+    "ConnectionExternalId",
     "ConnectionStatus",
+    "DelegatedKey",
     "EventDelivery",
     "IdempotencyKey",
     "OutboxEvent",

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, true
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -31,13 +31,21 @@ class Connection(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "connections"
     __table_args__ = (
-        # One connection per (user, provider) in each space; the shared space is NULL, and NULLs
-        # are not distinct, so it holds one too.
-        UniqueConstraint(
-            "user_id", "provider", "confined_to_client_id", postgresql_nulls_not_distinct=True
+        # At most one default connection per (user, provider) in each space; the shared space is
+        # NULL, and NULLs are not distinct, so it holds one too. Additional connections are not
+        # the default.
+        Index(
+            "uq_connections_default",
+            "user_id",
+            "provider",
+            "confined_to_client_id",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+            postgresql_where="is_default",
         ),
         Index("ix_connections_due", "next_refresh_at", postgresql_where="status = 'active'"),
         Index("ix_connections_created_at_id", "created_at", "id"),
+        Index("ix_connections_labels", "labels", postgresql_using="gin"),
     )
 
     user_id: Mapped[str] = mapped_column(String(255))
@@ -80,6 +88,18 @@ class Connection(IdMixin, TimestampMixin, Base):
     # The cross-process refresh lease: whoever holds it (until it expires) may call the provider.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
+    # The connection ``/proxy/users/{user_id}/...`` uses for its user, provider and space.
+    is_default: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # False: paused. The proxy refuses it (409 ``connection_disabled``); it is still refreshed.
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # The owner's own JSON object, kept and returned as given (``metadata`` is taken by the ORM).
+    metadata_: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSONB, default=dict, server_default="{}"
+    )
+    # ``key=value`` pairs for selecting connections; a JSON object of strings.
+    labels: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # Grows with every change of the settable fields; the ETag is made from it.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     def __repr__(self) -> str:
         return (

@@ -1,0 +1,59 @@
+"""Who may see and who may change a connection through the admin API.
+
+Operators (an ``admin``-scope key) see and change every connection. A service client with the
+``connect`` scope sees the connections it may use under the ownership rule (``ownership``): those
+in its space whose user id its ``user_pattern`` admits; it changes only the ones it owns. A
+connection a caller may not see is answered as if it did not exist (404 ``connection_not_found``);
+one it sees but does not own is refused with 403 ``not_connection_owner``.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+
+from gateway.clients.auth import require_client
+from gateway.connections import queries
+from gateway.connections.errors import NotConnectionOwner
+from gateway.connections.ownership import ADMIN_SCOPE, Actor
+from gateway.models import Connection
+
+CLIENT_SCOPE = "connect"
+
+
+async def connections_actor(request: Request) -> Actor:
+    """The caller as an actor on connections: an operator (``admin``) or a ``connect`` client."""
+    return Actor.of(await require_client(request, CLIENT_SCOPE, ADMIN_SCOPE))
+
+
+def may_see(actor: Actor, connection: Connection) -> bool:
+    if actor.operator:
+        return True
+    return connection.confined_to_client_id == actor.space and actor.namespace.admits_user_id(
+        connection.user_id
+    )
+
+
+async def seen(
+    session: AsyncSession, actor: Actor, connection_id: uuid.UUID, *, for_update: bool = False
+) -> Connection:
+    """The connection, if ``actor`` may see it; else 404 ``connection_not_found``."""
+    connection = await queries.get(session, connection_id, for_update=for_update)
+    if not may_see(actor, connection):
+        raise queries.not_found(connection_id)
+    return connection
+
+
+async def changed_by(
+    session: AsyncSession, actor: Actor, connection_id: uuid.UUID, *, for_update: bool = True
+) -> Connection:
+    """The connection, if ``actor`` may change it (its owner or an operator); locked by default."""
+    connection = await seen(session, actor, connection_id, for_update=for_update)
+    if not actor.may_change(connection):
+        raise NotConnectionOwner(
+            "only this connection's owner or an operator may change it",
+            details={"connection_id": str(connection_id)},
+        )
+    return connection

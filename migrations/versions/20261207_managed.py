@@ -1,0 +1,218 @@
+"""managed connections, expand step: default and additional connections, pause, metadata, labels,
+external ids, delegated keys
+
+Every existing connection becomes its user's default (``is_default``), enabled, with empty
+metadata and labels. The one-connection-per-(user, provider, space) constraint stays until the
+contract step (``20261207_contract``), so replicas of the previous version, which look a user's
+connection up by that key, never meet a second one while they still run.
+
+The NOTIFY payload names the connection too (the proxy caches connections addressed by id), and a
+change of ``is_default`` or ``enabled`` is announced like a change of the token.
+
+Revision ID: 20261207_managed
+Revises: 20261206_budget
+Create Date: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "20261207_managed"
+down_revision: str | None = "20261206_budget"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+CONNECTION_FUNCTION = """
+CREATE OR REPLACE FUNCTION gateway_notify_connection_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(
+        'gateway_connection_changed',
+        json_build_object(
+            'user_id', OLD.user_id, 'provider', OLD.provider, 'space', OLD.confined_to_client_id,
+            'connection_id', OLD.id
+        )::text
+    );
+    IF TG_OP = 'UPDATE' AND (OLD.user_id, OLD.provider, OLD.confined_to_client_id)
+        IS DISTINCT FROM (NEW.user_id, NEW.provider, NEW.confined_to_client_id) THEN
+        PERFORM pg_notify(
+            'gateway_connection_changed',
+            json_build_object(
+                'user_id', NEW.user_id, 'provider', NEW.provider,
+                'space', NEW.confined_to_client_id, 'connection_id', NEW.id
+            )::text
+        );
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+PREVIOUS_CONNECTION_FUNCTION = """
+CREATE OR REPLACE FUNCTION gateway_notify_connection_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(
+        'gateway_connection_changed',
+        json_build_object(
+            'user_id', OLD.user_id, 'provider', OLD.provider, 'space', OLD.confined_to_client_id
+        )::text
+    );
+    IF TG_OP = 'UPDATE' AND (OLD.user_id, OLD.provider, OLD.confined_to_client_id)
+        IS DISTINCT FROM (NEW.user_id, NEW.provider, NEW.confined_to_client_id) THEN
+        PERFORM pg_notify(
+            'gateway_connection_changed',
+            json_build_object(
+                'user_id', NEW.user_id, 'provider', NEW.provider,
+                'space', NEW.confined_to_client_id
+            )::text
+        );
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+UPDATE_TRIGGER = """
+CREATE TRIGGER connections_notify_update AFTER UPDATE ON connections FOR EACH ROW
+WHEN (
+    (OLD.token_version, OLD.status, OLD.expires_at, OLD.created_by_client_id, OLD.user_id,
+     OLD.owner_client_id, OLD.confined_to_client_id, OLD.is_default, OLD.enabled)
+    IS DISTINCT FROM
+    (NEW.token_version, NEW.status, NEW.expires_at, NEW.created_by_client_id, NEW.user_id,
+     NEW.owner_client_id, NEW.confined_to_client_id, NEW.is_default, NEW.enabled)
+)
+EXECUTE FUNCTION gateway_notify_connection_changed()
+"""
+
+PREVIOUS_UPDATE_TRIGGER = """
+CREATE TRIGGER connections_notify_update AFTER UPDATE ON connections FOR EACH ROW
+WHEN (
+    (OLD.token_version, OLD.status, OLD.expires_at, OLD.created_by_client_id, OLD.user_id,
+     OLD.owner_client_id, OLD.confined_to_client_id)
+    IS DISTINCT FROM
+    (NEW.token_version, NEW.status, NEW.expires_at, NEW.created_by_client_id, NEW.user_id,
+     NEW.owner_client_id, NEW.confined_to_client_id)
+)
+EXECUTE FUNCTION gateway_notify_connection_changed()
+"""
+
+
+def upgrade() -> None:
+    op.add_column(
+        "connections",
+        sa.Column("is_default", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
+    op.add_column(
+        "connections",
+        sa.Column("enabled", sa.Boolean(), server_default=sa.true(), nullable=False),
+    )
+    op.add_column(
+        "connections",
+        sa.Column(
+            "metadata",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default="{}",
+            nullable=False,
+        ),
+    )
+    op.add_column(
+        "connections",
+        sa.Column(
+            "labels", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
+        ),
+    )
+    op.add_column(
+        "connections", sa.Column("revision", sa.Integer(), server_default="1", nullable=False)
+    )
+    op.create_index(
+        "uq_connections_default",
+        "connections",
+        ["user_id", "provider", "confined_to_client_id"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+        postgresql_where=sa.text("is_default"),
+    )
+    op.create_index("ix_connections_labels", "connections", ["labels"], postgresql_using="gin")
+    op.create_table(
+        "connection_external_ids",
+        sa.Column("connection_id", sa.Uuid(), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=False),
+        sa.Column("owner_client_id", sa.Uuid(), nullable=True),
+        sa.Column("provider", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_connection_external_ids_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_client_id"],
+            ["service_clients.id"],
+            name=op.f("fk_connection_external_ids_owner_client_id_service_clients"),
+        ),
+        sa.PrimaryKeyConstraint(
+            "connection_id", "external_id", name=op.f("pk_connection_external_ids")
+        ),
+    )
+    op.create_index(
+        "uq_connection_external_ids_owner",
+        "connection_external_ids",
+        ["owner_client_id", "provider", "external_id"],
+        unique=True,
+        postgresql_nulls_not_distinct=True,
+    )
+    op.create_table(
+        "delegated_keys",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("connection_id", sa.Uuid(), nullable=False),
+        sa.Column("key_prefix", sa.String(length=16), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("allow_rules", postgresql.ARRAY(sa.Text()), nullable=False),
+        sa.Column("issued_by_client_id", sa.Uuid(), nullable=True),
+        sa.Column("issued_by", sa.String(length=128), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["connection_id"],
+            ["connections.id"],
+            name=op.f("fk_delegated_keys_connection_id_connections"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["issued_by_client_id"],
+            ["service_clients.id"],
+            name=op.f("fk_delegated_keys_issued_by_client_id_service_clients"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_delegated_keys")),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_delegated_keys_key_hash")),
+    )
+    op.create_index(op.f("ix_delegated_keys_connection_id"), "delegated_keys", ["connection_id"])
+    op.create_index(op.f("ix_delegated_keys_key_prefix"), "delegated_keys", ["key_prefix"])
+    op.execute("DROP TRIGGER connections_notify_update ON connections")
+    op.execute(CONNECTION_FUNCTION)
+    op.execute(UPDATE_TRIGGER)
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER connections_notify_update ON connections")
+    op.execute(PREVIOUS_CONNECTION_FUNCTION)
+    op.execute(PREVIOUS_UPDATE_TRIGGER)
+    op.drop_index(op.f("ix_delegated_keys_key_prefix"), table_name="delegated_keys")
+    op.drop_index(op.f("ix_delegated_keys_connection_id"), table_name="delegated_keys")
+    op.drop_table("delegated_keys")
+    op.drop_index("uq_connection_external_ids_owner", table_name="connection_external_ids")
+    op.drop_table("connection_external_ids")
+    op.drop_index("ix_connections_labels", table_name="connections")
+    op.drop_index("uq_connections_default", table_name="connections")
+    for column in ("revision", "labels", "metadata", "enabled", "is_default"):
+        op.drop_column("connections", column)
