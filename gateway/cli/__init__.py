@@ -9,6 +9,7 @@ from gateway.cli.clients import clients
 from gateway.cli.connections import connections
 from gateway.cli.connections_revoke import revoke
 from gateway.cli.context import Options
+from gateway.cli.delegated_keys import keys as delegated_keys
 from gateway.cli.dev import dev
 from gateway.cli.events import events
 from gateway.cli.keys import keys
@@ -36,6 +37,7 @@ cli.add_command(dev)
 cli.add_command(sandbox)
 cli.add_command(clients)
 connections.add_command(revoke)
+connections.add_command(delegated_keys)
 cli.add_command(connections)
 cli.add_command(events)
 cli.add_command(keys)

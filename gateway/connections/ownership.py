@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import store as audit
 from gateway.clients.namespace import UserNamespace
 from gateway.clients.store import Principal, find_client, principal_of
-from gateway.connections import queries, store
+from gateway.connections import delegated_keys, queries, store
 from gateway.connections.errors import (
     ConnectionOwnedByOtherClient,
     TransferConflict,
@@ -156,8 +156,8 @@ async def transfer(
     session: AsyncSession, connection_id: uuid.UUID, to: str, *, actor: str
 ) -> Connection:
     """Give the connection to ``to`` and move it into that owner's space (an operator's act,
-    audited as ``connection.transferred``); TransferConflict when that space already holds one
-    for the user and provider."""
+    audited as ``connection.transferred``), revoking its delegated keys; TransferConflict when that
+    space already holds one for the user and provider."""
     connection = await queries.get(session, connection_id, for_update=True)
     moved_to = await target(session, to)
     if moved_to.space != connection.confined_to_client_id:
@@ -173,6 +173,8 @@ async def transfer(
     previous = await owner_name(session, connection)
     connection.owner_client_id = moved_to.owner
     connection.confined_to_client_id = moved_to.space
+    # Keys carry the previous owner's proxy power: the new owner issues its own.
+    await delegated_keys.revoke_all(session, connection.id, actor=actor, reason="transferred")
     audit.record(
         session,
         actor=actor,

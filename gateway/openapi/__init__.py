@@ -21,6 +21,7 @@ from gateway.openapi import (
     components,
     connect,
     connections,
+    delegated_keys,
     health,
     provisioning,
     proxy,
@@ -36,6 +37,11 @@ AREAS: tuple[tuple[str, ModuleType, str], ...] = (
     ("proxy", proxy, "Calling the provider's API as a user."),
     ("webhooks", webhooks, "Providers telling the gateway about their users."),
     ("connections", connections, "The admin API over connections."),
+    (
+        "delegated-keys",
+        delegated_keys,
+        "Keys that may only proxy for one connection, issued by its owner or an operator.",
+    ),
     ("audit", audit, "The audit trail."),
 )
 
@@ -85,7 +91,7 @@ def build() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A service client's key (gw_…), with the scope each "
-                    "operation names.",
+                    "operation names; a delegated key only on the proxy, for its connection.",
                 }
             },
         },

@@ -7,6 +7,7 @@ from typing import Any
 from gateway.openapi.components import (
     BODY_ERRORS,
     DATABASE_DOWN,
+    DELEGATED_KEY_REFUSED,
     PROVIDER,
     REDIRECT,
     SCOPE,
@@ -92,6 +93,7 @@ PATHS: dict[str, Any] = {
                     "The key lacks the connect scope, or its user_pattern does not admit the "
                     "user id.",
                     "insufficient_scope",
+                    DELEGATED_KEY_REFUSED,
                     "user_not_allowed",
                 ),
                 "409": error(

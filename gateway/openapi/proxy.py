@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.components import UNAUTHORIZED, Schema, error, unavailable
+from gateway.openapi.components import (
+    DELEGATED_KEY_REFUSED,
+    UNAUTHORIZED,
+    Schema,
+    error,
+    unavailable,
+)
 
 SCHEMAS: dict[str, Schema] = {}
 
@@ -66,9 +72,11 @@ OPERATION: dict[str, Any] = {
         ),
         "401": UNAUTHORIZED,
         "403": error(
-            "The key lacks the scope, no allow rule matches, or the user is outside the client's "
-            "namespace (refusals are audited).",
+            "The key lacks the scope, no allow rule matches, the user is outside the client's "
+            "namespace, or a delegated key is used outside its connection (refusals are "
+            "audited).",
             "insufficient_scope",
+            DELEGATED_KEY_REFUSED,
             "proxy_forbidden",
         ),
         "404": error("The user has no connection.", "connection_not_found"),

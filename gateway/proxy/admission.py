@@ -2,8 +2,8 @@
 
 Admitting a call means, in order:
 
-- authenticating the service key (``ClientKeys``: looked up once, then cached under the key's
-  SHA-256; unknown keys are never cached) and requiring the ``proxy`` scope;
+- authenticating the service key or delegated key (``ClientKeys``: looked up once, then cached
+  under the key's SHA-256; unknown keys are never cached) and requiring the ``proxy`` scope;
 - spending one request of the client's rate limit (``RateLimiter``);
 - normalising the path below the user id (``normalise``), so that nothing accepted can leave the
   provider's API base;
@@ -11,6 +11,10 @@ Admitting a call means, in order:
   against the client's namespace (``user_pattern``): each refusal is a 403 ``proxy_forbidden`` and
   an ``AuditEvent`` (action ``proxy.forbidden``, actor ``client:<name>``);
 - picking the provider (the ``Gateway-Provider`` header, else the default one).
+
+A delegated key (``delegation``) is admitted only for the one connection it was issued for, until
+it expires (checked on every call: its admissions are never cached), and each call it makes is
+audited before it goes ahead; elsewhere it is refused with 403 ``delegated_key_not_allowed``.
 
 A confined client (``own_users_only``) needs no ownership check here: it looks connections up in
 its own space only (``Admission.token_key``), so another client's are not found.
@@ -59,10 +63,12 @@ from gateway.clients.allow_rules import is_allowed
 from gateway.clients.credentials import bearer_credentials, missing_key, require_scope
 from gateway.clients.limits import RateLimit
 from gateway.clients.service_keys import hash_key, lookup_prefix
-from gateway.clients.store import Principal, authenticate
+from gateway.clients.store import Principal, authenticate_proxy
+from gateway.exceptions import DelegatedKeyNotAllowed, Forbidden
 from gateway.kit.db import Database
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry
+from gateway.proxy import delegation
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.errors import InvalidPath, ProxyForbidden, RateLimited
 from gateway.proxy.headers import CallerHeaders
@@ -164,8 +170,9 @@ def normalise(raw_path: str) -> ProxyPath:
 
 
 class ClientKeys:
-    """Service keys authenticated once, then cached under their SHA-256 (the key itself is not
-    kept); dropped per client on every replica when the client is changed or disabled."""
+    """Service keys and delegated keys authenticated once, then cached under their SHA-256 (the key
+    itself is not kept); dropped on every replica per client when the client is changed or
+    disabled, and per delegated key when it is revoked."""
 
     def __init__(self, db: Database, cache: LocalCache[str, Principal]) -> None:
         self._db = db
@@ -179,7 +186,7 @@ class ClientKeys:
         if cached is not None:
             return cached
         epoch = self.cache.epoch
-        principal = await self._db.read(lambda session: authenticate(session, key))
+        principal = await self._db.read(lambda session: authenticate_proxy(session, key))
         if principal is not None:
             self.cache.put(digest, principal, epoch)
         return principal
@@ -188,6 +195,11 @@ class ClientKeys:
         """The listener's handler: the id of a changed (or deleted) service client."""
         client_id = uuid.UUID(payload)
         self.cache.invalidate_where(lambda principal: principal.client_id == client_id)
+
+    def delegated_key_changed(self, payload: str) -> None:
+        """The listener's handler: the id of a revoked (or deleted) delegated key."""
+        key_id = uuid.UUID(payload)
+        self.cache.invalidate_where(lambda principal: principal.delegated_key_id == key_id)
 
 
 class RateLimiter:
@@ -224,9 +236,15 @@ class Call:
 
 
 async def refuse(
-    db: Database, call: Call, reason: str, message: str, connection_id: uuid.UUID | None = None
+    db: Database,
+    call: Call,
+    reason: str,
+    message: str,
+    connection_id: uuid.UUID | None = None,
+    error: type[Forbidden] = ProxyForbidden,
 ) -> NoReturn:
-    """Audit the refusal (in a transaction of its own) and raise it as 403 ``proxy_forbidden``."""
+    """Audit the refusal (in a transaction of its own) and raise it as ``error`` (403
+    ``proxy_forbidden`` unless said otherwise)."""
     details = {"method": call.method, "path": call.path.encoded, "reason": reason}
     async with db.transaction() as session:
         audit.record(
@@ -238,6 +256,7 @@ async def refuse(
                 **details,
                 "user_id": call.user_id,
                 "client_id": str(call.principal.client_id),
+                **delegation.named(call.principal),
             },
         )
     log.info(
@@ -247,7 +266,7 @@ async def refuse(
         call.principal.name,
         reason,
     )
-    raise ProxyForbidden(message, details=details)
+    raise error(message, details=details)
 
 
 async def check_call(db: Database, call: Call) -> None:
@@ -256,6 +275,23 @@ async def check_call(db: Database, call: Call) -> None:
         await refuse(db, call, "no_rule", f"this service may not {call.method} {call.path.encoded}")
     if not call.principal.namespace.admits_user_id(call.user_id):
         await refuse(db, call, "user_pattern", "this service may not act for this user")
+
+
+async def check_delegated(db: Database, call: Call, addressed: uuid.UUID | None) -> None:
+    """A delegated key's own checks: 401 once it has expired, and 403 ``delegated_key_not_allowed``
+    (audited) unless the call addresses its connection (``addressed``; None: a user's default)."""
+    principal = call.principal
+    delegation.check_unexpired(principal)
+    if addressed != principal.connection_id:
+        await refuse(
+            db,
+            call,
+            "delegated_key_elsewhere",
+            "a delegated key may only proxy for its own connection, at "
+            f"/proxy/connections/{principal.connection_id}/...",
+            connection_id=principal.connection_id,
+            error=DelegatedKeyNotAllowed,
+        )
 
 
 # The decision, cached.
@@ -315,11 +351,16 @@ class Admissions:
         self._spend(principal)
         user_id, path = split_target(key[2])
         call = Call(principal, scope["method"], path, user_id)
+        if principal.delegated_key_id is not None:
+            await check_delegated(self._db, call, None)
         await check_call(self._db, call)
         requested = caller.provider
         provider = self._providers.get(requested.decode("latin-1") if requested else None)
         admission = Admission.of(call, provider)
-        self.cache.put(key, admission, epoch)
+        if principal.delegated_key_id is None:
+            self.cache.put(key, admission, epoch)
+        else:
+            await delegation.record_use(self._db, call.principal, call.method, call.path.encoded)
         return admission
 
     def _spend(self, principal: Principal) -> None:

@@ -7,7 +7,9 @@ contract step (``20261207_contract``), so replicas of the previous version, whic
 connection up by that key, never meet a second one while they still run.
 
 The NOTIFY payload names the connection too (the proxy caches connections addressed by id), and a
-change of ``is_default`` or ``enabled`` is announced like a change of the token.
+change of ``is_default`` or ``enabled`` is announced like a change of the token. A delegated key
+revoked (or deleted with its connection) is announced by its id, so every replica drops it from
+its cache of keys.
 
 Revision ID: 20261207_managed
 Revises: 20261206_budget
@@ -98,6 +100,21 @@ WHEN (
      NEW.owner_client_id, NEW.confined_to_client_id)
 )
 EXECUTE FUNCTION gateway_notify_connection_changed()
+"""
+
+DELEGATED_KEY_FUNCTION = """
+CREATE FUNCTION gateway_notify_delegated_key_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('gateway_delegated_key_changed', OLD.id::text);
+    RETURN NULL;
+END
+$$
+"""
+
+DELEGATED_KEY_TRIGGER = """
+CREATE TRIGGER delegated_keys_notify AFTER UPDATE OR DELETE ON delegated_keys FOR EACH ROW
+EXECUTE FUNCTION gateway_notify_delegated_key_changed()
 """
 
 
@@ -201,9 +218,13 @@ def upgrade() -> None:
     op.execute("DROP TRIGGER connections_notify_update ON connections")
     op.execute(CONNECTION_FUNCTION)
     op.execute(UPDATE_TRIGGER)
+    op.execute(DELEGATED_KEY_FUNCTION)
+    op.execute(DELEGATED_KEY_TRIGGER)
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER delegated_keys_notify ON delegated_keys")
+    op.execute("DROP FUNCTION gateway_notify_delegated_key_changed()")
     op.execute("DROP TRIGGER connections_notify_update ON connections")
     op.execute(PREVIOUS_CONNECTION_FUNCTION)
     op.execute(PREVIOUS_UPDATE_TRIGGER)

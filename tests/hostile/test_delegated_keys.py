@@ -1,0 +1,173 @@
+"""Delegated keys attacked at the proxy, over real HTTP: used outside their connection, after
+expiry, after revocation (on two gateway processes sharing the database), and after their issuer
+was disabled or lost the proxy scope.
+
+The stack's gateway and a second one (``replica``) are real servers on loopback with caches and
+listeners of their own; the Contio sandbox is the provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import URL
+
+from gateway.app import create_app
+from gateway.clients.store import ClientChanges, update_client
+from gateway.kit.db import Database
+from gateway.models import AuditEvent, Connection
+from tests.fixtures.servers import ServerThread, free_port
+from tests.fixtures.stack import Stack
+from tests.hostile.owner_fixtures import (
+    Client,
+    Clients,
+    account,
+    b_user,
+    clients,
+    connect_as,
+    error_code,
+    make_client,
+    rows,
+)
+from tests.proxy.conftest import eventually
+
+__all__ = ["clients"]  # fixtures
+
+WITHIN = 2.0  # seconds: every replica applies a revocation within a second; expiry is per call
+
+
+@pytest.fixture(scope="module")
+def replica(stack: Stack, database_url: URL) -> Iterator[ServerThread]:
+    """A second gateway process on the same database."""
+    port = free_port()
+    settings = stack.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    server = ServerThread(create_app(settings, database_url), port=port).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def gateways(
+    http: httpx.AsyncClient, replica: ServerThread
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    async with httpx.AsyncClient(base_url=replica.url, timeout=10) as second:
+        yield [http, second]
+
+
+async def connection_of(http: httpx.AsyncClient, db: Database, client: Client) -> Connection:
+    user_id = b_user()
+    response = await connect_as(http, client, user_id, account())
+    assert response.status_code == 200, response.text
+    [row] = await rows(db, user_id)
+    return row
+
+
+async def issued(
+    http: httpx.AsyncClient, client: Client, connection: Connection, **body: Any
+) -> dict[str, Any]:
+    response = await http.post(
+        f"/v1/connections/{connection.id}/keys", json=body, headers=client.auth
+    )
+    assert response.status_code == 201, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def bearer(key: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key['key']}"}
+
+
+async def users_route(
+    gateway: httpx.AsyncClient, connection: Connection, key: dict[str, Any]
+) -> httpx.Response:
+    return await gateway.get(f"/proxy/users/{connection.user_id}/meetings", headers=bearer(key))
+
+
+async def test_a_delegated_key_is_refused_on_a_users_route_and_the_refusal_audited(
+    http: httpx.AsyncClient, db: Database, clients: Clients
+) -> None:
+    connection = await connection_of(http, db, clients.patterned)
+    key = await issued(http, clients.patterned, connection)
+
+    refused = await users_route(http, connection, key)
+
+    assert (refused.status_code, error_code(refused)) == (403, "delegated_key_not_allowed")
+    assert f"/proxy/connections/{connection.id}/" in refused.json()["error"]["message"]
+    async with db.transaction() as session:
+        [event] = (
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.connection_id == connection.id,
+                    AuditEvent.action == "proxy.forbidden",
+                )
+            )
+        ).all()
+    assert event.details["reason"] == "delegated_key_elsewhere"
+    assert event.actor == f"client:{clients.patterned.name}"
+
+
+async def test_a_revoked_key_is_refused_by_every_replica(
+    db: Database, clients: Clients, gateways: list[httpx.AsyncClient]
+) -> None:
+    http = gateways[0]
+    connection = await connection_of(http, db, clients.patterned)
+    key = await issued(http, clients.patterned, connection)
+    for gateway in gateways:  # each caches the key's principal
+        assert (await users_route(gateway, connection, key)).status_code == 403
+
+    revoked = await http.delete(
+        f"/v1/connections/{connection.id}/keys/{key['id']}", headers=clients.patterned.auth
+    )
+    assert revoked.status_code == 204
+
+    for number, gateway in enumerate(gateways):
+
+        async def refused(gateway: httpx.AsyncClient = gateway) -> bool:
+            return (await users_route(gateway, connection, key)).status_code == 401
+
+        await eventually(refused, within=WITHIN, what=f"gateway {number} refuses the revoked key")
+
+
+async def test_an_expired_key_is_refused_though_its_principal_is_cached(
+    db: Database, clients: Clients, gateways: list[httpx.AsyncClient]
+) -> None:
+    http = gateways[0]
+    connection = await connection_of(http, db, clients.patterned)
+    key = await issued(http, clients.patterned, connection, ttl_seconds=1)
+    first = await users_route(http, connection, key)
+    assert (first.status_code, error_code(first)) == (403, "delegated_key_not_allowed")
+
+    async def refused() -> bool:
+        answers = [await users_route(gateway, connection, key) for gateway in gateways]
+        return all(answer.status_code == 401 for answer in answers)
+
+    await eventually(refused, within=3.0, what="every gateway refuses the expired key")
+    answer = await users_route(http, connection, key)
+    assert answer.json()["error"]["message"] == "the service key is not valid"
+
+
+@pytest.mark.parametrize(
+    "change", [{"disabled": True}, {"remove_scopes": ["proxy"]}], ids=["disabled", "no-proxy"]
+)
+async def test_a_key_stops_working_when_its_issuer_may_no_longer_proxy(
+    db: Database, gateways: list[httpx.AsyncClient], change: dict[str, Any]
+) -> None:
+    http = gateways[0]
+    issuer = await make_client(db, ["connect", "proxy"])
+    connection = await connection_of(http, db, issuer)
+    key = await issued(http, issuer, connection)
+    for gateway in gateways:
+        assert (await users_route(gateway, connection, key)).status_code == 403
+
+    async with db.transaction() as session:
+        await update_client(session, issuer.name, ClientChanges(**change))
+
+    async def refused() -> bool:
+        answers = [await users_route(gateway, connection, key) for gateway in gateways]
+        return all(answer.status_code == 401 for answer in answers)
+
+    await eventually(refused, within=WITHIN, what="every gateway refuses the issuer's key")
