@@ -97,9 +97,7 @@ def list_(connection_id: str, limit: int, cursor: str | None, as_json: bool) -> 
 
     async def work(session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
         await queries.get(session, wanted)
-        page = await delegated_keys.page(session, wanted, cursor=cursor, limit=limit)
-        names = await delegated_keys.client_names(session, page.items)
-        return [delegated_keys.key_json(key, names) for key in page.items], page.next_cursor
+        return await delegated_keys.listing(session, wanted, cursor=cursor, limit=limit)
 
     items, next_cursor = with_session(work)
     if as_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -189,6 +189,19 @@ async def update_client(session: AsyncSession, name: str, changes: ClientChanges
     await session.flush()
     await session.refresh(client)  # updated_at is the database's
     return client
+
+
+async def client_names(
+    session: AsyncSession, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    """The names of the clients with these ids (None ignored)."""
+    wanted = {client_id for client_id in ids if client_id is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(ServiceClient.id, ServiceClient.name).where(ServiceClient.id.in_(wanted))
+    )
+    return {client_id: name for client_id, name in rows}
 
 
 async def list_clients(session: AsyncSession) -> Sequence[ServiceClient]:

@@ -57,14 +57,10 @@ async def list_keys(request: Request) -> Response:
 
     async def read(session: AsyncSession) -> dict[str, Any]:
         await access.changed_by(session, Actor.of(principal), connection_id, for_update=False)
-        page = await delegated_keys.page(
+        items, next_cursor = await delegated_keys.listing(
             session, connection_id, cursor=params.get("cursor"), limit=limit
         )
-        names = await delegated_keys.client_names(session, page.items)
-        return {
-            "items": [delegated_keys.key_json(key, names) for key in page.items],
-            "next_cursor": page.next_cursor,
-        }
+        return {"items": items, "next_cursor": next_cursor}
 
     return JSONResponse(await resources(request).db.read(read))
 

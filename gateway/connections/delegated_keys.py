@@ -17,7 +17,7 @@ Callers own the transaction.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -28,10 +28,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import store as audit
 from gateway.clients.allow_rules import RuleError, covers, parse_rules
 from gateway.clients.service_keys import IssuedKey, issue_key
-from gateway.clients.store import PROXY_SCOPE, Principal, find_client, principal_of
+from gateway.clients.store import (
+    PROXY_SCOPE,
+    Principal,
+    client_names,
+    find_client,
+    principal_of,
+)
 from gateway.exceptions import BadRequest, Forbidden, NotFound
 from gateway.kit.clock import rfc3339, utcnow
-from gateway.kit.pagination import Page, keyset_page
+from gateway.kit.pagination import keyset_page
 from gateway.models import Connection, ConnectionStatus, DelegatedKey, ServiceClient
 from gateway.tokens.errors import ConnectionRevoked
 
@@ -179,11 +185,12 @@ async def issue(
     return delegated, issued
 
 
-async def page(
+async def listing(
     session: AsyncSession, connection_id: uuid.UUID, *, cursor: str | None, limit: int
-) -> Page[DelegatedKey]:
-    """The connection's keys, newest first, revoked and expired ones included."""
-    return await keyset_page(
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the connection's keys as listed (``key_json``), newest first, revoked and
+    expired ones included, and the cursor of the next page."""
+    page = await keyset_page(
         session,
         select(DelegatedKey).where(DelegatedKey.connection_id == connection_id),
         listing=LISTING,
@@ -192,6 +199,8 @@ async def page(
         cursor=cursor,
         limit=limit,
     )
+    names = await client_names(session, (key.issued_by_client_id for key in page.items))
+    return [key_json(key, names) for key in page.items], page.next_cursor
 
 
 async def revoke(
@@ -256,18 +265,7 @@ async def revoke_all(
     return revoked
 
 
-async def client_names(session: AsyncSession, keys: Iterable[DelegatedKey]) -> dict[uuid.UUID, str]:
-    """The names of the clients whose proxy power ``keys`` carry."""
-    ids = {key.issued_by_client_id for key in keys if key.issued_by_client_id is not None}
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(ServiceClient.id, ServiceClient.name).where(ServiceClient.id.in_(ids))
-    )
-    return {client_id: name for client_id, name in rows}
-
-
-def key_json(key: DelegatedKey, names: dict[uuid.UUID, str]) -> dict[str, Any]:
+def key_json(key: DelegatedKey, names: Mapping[uuid.UUID, str]) -> dict[str, Any]:
     """A key as listed: never the key itself, only its prefix."""
     client = key.issued_by_client_id
     return {

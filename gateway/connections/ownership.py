@@ -18,12 +18,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.clients.namespace import UserNamespace
-from gateway.clients.store import Principal, find_client, principal_of
+from gateway.clients.store import Principal, client_names, find_client, principal_of
 from gateway.connections import delegated_keys, queries, store
 from gateway.connections.errors import (
     ConnectionOwnedByOtherClient,
@@ -111,13 +110,7 @@ async def owner_names(
     session: AsyncSession, connections: Iterable[Connection]
 ) -> dict[uuid.UUID, str]:
     """The names of the clients owning ``connections`` (for ``owner_label``)."""
-    ids = {c.owner_client_id for c in connections if c.owner_client_id is not None}
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(ServiceClient.id, ServiceClient.name).where(ServiceClient.id.in_(ids))
-    )
-    return {client_id: name for client_id, name in rows}
+    return await client_names(session, (c.owner_client_id for c in connections))
 
 
 def owner_label(connection: Connection, names: Mapping[uuid.UUID, str]) -> str:

@@ -24,46 +24,13 @@ from sqlalchemy.engine import URL
 from gateway.cli import cli
 from gateway.clients.service_keys import hash_key
 from gateway.kit.db import Database, sync_url
-from gateway.models import AuditEvent, Connection, DelegatedKey
+from gateway.models import DelegatedKey
+from tests.connections.delegated_fixtures import audited, connection_of, issue, issued
 from tests.console.conftest import sign_in
 from tests.fixtures.stack import Stack
-from tests.hostile.owner_fixtures import (
-    Client,
-    Clients,
-    account,
-    b_user,
-    clients,
-    connect_as,
-    error_code,
-    make_client,
-    rows,
-)
+from tests.hostile.owner_fixtures import Client, Clients, account, clients, error_code, make_client
 
 __all__ = ["clients"]  # fixtures
-
-
-async def connection_of(http: httpx.AsyncClient, db: Database, client: Client) -> Connection:
-    """A fresh user connected by ``client`` (a ``b-`` user, which every client may act for)."""
-    user_id = b_user()
-    response = await connect_as(http, client, user_id, account())
-    assert response.status_code == 200, response.text
-    [row] = await rows(db, user_id)
-    return row
-
-
-async def issue(
-    http: httpx.AsyncClient, client: Client, connection_id: object, **body: Any
-) -> httpx.Response:
-    return await http.post(f"/v1/connections/{connection_id}/keys", json=body, headers=client.auth)
-
-
-async def issued(
-    http: httpx.AsyncClient, client: Client, connection_id: object, **body: Any
-) -> dict[str, Any]:
-    response = await issue(http, client, connection_id, **body)
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
 
 
 async def listed(
@@ -73,16 +40,6 @@ async def listed(
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
-
-
-async def audited(db: Database, connection_id: uuid.UUID, action: str) -> list[AuditEvent]:
-    async with db.transaction() as session:
-        found = await session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.connection_id == connection_id, AuditEvent.action == action)
-            .order_by(AuditEvent.occurred_at)
-        )
-        return list(found)
 
 
 async def operator_with_proxy(db: Database, **changes: Any) -> Client:

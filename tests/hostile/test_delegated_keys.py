@@ -13,26 +13,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from gateway.app import create_app
 from gateway.clients.store import ClientChanges, update_client
 from gateway.kit.db import Database
-from gateway.models import AuditEvent, Connection
+from gateway.models import Connection
+from tests.connections.delegated_fixtures import audited, bearer, connection_of, issued
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import Stack
-from tests.hostile.owner_fixtures import (
-    Client,
-    Clients,
-    account,
-    b_user,
-    clients,
-    connect_as,
-    error_code,
-    make_client,
-    rows,
-)
+from tests.hostile.owner_fixtures import Clients, clients, error_code, make_client
 from tests.proxy.conftest import eventually
 
 __all__ = ["clients"]  # fixtures
@@ -58,29 +48,6 @@ async def gateways(
         yield [http, second]
 
 
-async def connection_of(http: httpx.AsyncClient, db: Database, client: Client) -> Connection:
-    user_id = b_user()
-    response = await connect_as(http, client, user_id, account())
-    assert response.status_code == 200, response.text
-    [row] = await rows(db, user_id)
-    return row
-
-
-async def issued(
-    http: httpx.AsyncClient, client: Client, connection: Connection, **body: Any
-) -> dict[str, Any]:
-    response = await http.post(
-        f"/v1/connections/{connection.id}/keys", json=body, headers=client.auth
-    )
-    assert response.status_code == 201, response.text
-    answer: dict[str, Any] = response.json()
-    return answer
-
-
-def bearer(key: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key['key']}"}
-
-
 async def users_route(
     gateway: httpx.AsyncClient, connection: Connection, key: dict[str, Any]
 ) -> httpx.Response:
@@ -91,21 +58,13 @@ async def test_a_delegated_key_is_refused_on_a_users_route_and_the_refusal_audit
     http: httpx.AsyncClient, db: Database, clients: Clients
 ) -> None:
     connection = await connection_of(http, db, clients.patterned)
-    key = await issued(http, clients.patterned, connection)
+    key = await issued(http, clients.patterned, connection.id)
 
     refused = await users_route(http, connection, key)
 
     assert (refused.status_code, error_code(refused)) == (403, "delegated_key_not_allowed")
     assert f"/proxy/connections/{connection.id}/" in refused.json()["error"]["message"]
-    async with db.transaction() as session:
-        [event] = (
-            await session.scalars(
-                select(AuditEvent).where(
-                    AuditEvent.connection_id == connection.id,
-                    AuditEvent.action == "proxy.forbidden",
-                )
-            )
-        ).all()
+    [event] = await audited(db, connection.id, "proxy.forbidden")
     assert event.details["reason"] == "delegated_key_elsewhere"
     assert event.actor == f"client:{clients.patterned.name}"
 
@@ -115,7 +74,7 @@ async def test_a_revoked_key_is_refused_by_every_replica(
 ) -> None:
     http = gateways[0]
     connection = await connection_of(http, db, clients.patterned)
-    key = await issued(http, clients.patterned, connection)
+    key = await issued(http, clients.patterned, connection.id)
     for gateway in gateways:  # each caches the key's principal
         assert (await users_route(gateway, connection, key)).status_code == 403
 
@@ -137,7 +96,7 @@ async def test_an_expired_key_is_refused_though_its_principal_is_cached(
 ) -> None:
     http = gateways[0]
     connection = await connection_of(http, db, clients.patterned)
-    key = await issued(http, clients.patterned, connection, ttl_seconds=1)
+    key = await issued(http, clients.patterned, connection.id, ttl_seconds=1)
     first = await users_route(http, connection, key)
     assert (first.status_code, error_code(first)) == (403, "delegated_key_not_allowed")
 
@@ -159,7 +118,7 @@ async def test_a_key_stops_working_when_its_issuer_may_no_longer_proxy(
     http = gateways[0]
     issuer = await make_client(db, ["connect", "proxy"])
     connection = await connection_of(http, db, issuer)
-    key = await issued(http, issuer, connection)
+    key = await issued(http, issuer, connection.id)
     for gateway in gateways:
         assert (await users_route(gateway, connection, key)).status_code == 403
 
