@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,12 +63,23 @@ class Visibility:
             else Connection.confined_to_client_id == self.space
         )
         statement = statement.where(in_space)
-        if self.user_pattern is not None:
-            # Anchored like Python's fullmatch; callers check each row with may_see as well, so
-            # a pattern PostgreSQL reads differently can hide a row but never show one.
+        if self.user_pattern is not None and portable(self.user_pattern):
+            # Anchored like Python's fullmatch. Callers check each row with may_see as well, so
+            # the pattern narrows the query but never decides alone what a client sees.
             whole = f"^(?:{self.user_pattern})$"
             statement = statement.where(Connection.user_id.regexp_match(whole))
         return statement
+
+
+# Regular expressions PostgreSQL reads as Python does: no extension group ``(?…``, escapes only
+# of classes and punctuation (PostgreSQL reads ``\b`` as a backspace), braces only as counts.
+_PORTABLE = re.compile(r"(?:[^\\({]|\((?!\?)|\\[dDwWsS.\-+*?()\[\]{}|^$/\\]|\{\d+(?:,\d*)?\})*")
+
+
+def portable(pattern: str) -> bool:
+    """Whether PostgreSQL's ``~`` reads ``pattern`` as Python's ``re`` does (else it is left to
+    ``may_see``, so that an unusual pattern cannot make the database fail the query)."""
+    return _PORTABLE.fullmatch(pattern) is not None
 
 
 @dataclass(frozen=True)

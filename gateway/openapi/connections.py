@@ -284,9 +284,11 @@ PATHS: dict[str, Any] = {
                 ),
                 "409": error(
                     "The user's connection belongs to another provider account (send "
-                    '"replace": true to replace it), or to another owner than the one named.',
+                    '"replace": true to replace it), or to another owner than the one named; or '
+                    "the owner already uses one of the external ids for another connection.",
                     "identity_mismatch",
                     "connection_owned_by_other_client",
+                    "external_id_taken",
                 ),
                 "422": error("The provider does not accept the tokens.", "invalid_tokens"),
                 "502": error(
@@ -369,8 +371,9 @@ PATHS: dict[str, Any] = {
                     "client_not_found",
                 ),
                 "409": error(
-                    "The target's space already holds a connection for the user and provider "
-                    "(details.existing).",
+                    "The target's space already holds a connection for the user and provider, or "
+                    "the new owner already uses one of its external ids for another connection "
+                    "(details.existing; details.external_id).",
                     "transfer_conflict",
                 ),
                 "503": DATABASE_DOWN,

@@ -16,7 +16,7 @@ from gateway.kit.db import Database
 from gateway.models import Connection
 from tests.admin.test_cli import env
 from tests.connections.managed import connected, patch
-from tests.hostile.owner_fixtures import Client, Clients, clients, error_code
+from tests.hostile.owner_fixtures import Client, Clients, clients, error_code, make_client
 
 __all__ = ["clients", "env"]  # fixtures
 
@@ -49,6 +49,20 @@ async def test_a_connect_client_lists_only_what_it_may_see(
     assert await listed(http, clients.confined, label=selector) == ids(by_a)
     assert await listed(http, clients.open_, label=selector) == ids(by_b, by_c)
     assert await listed(http, clients.patterned, label=selector) == ids(by_b)
+
+
+async def test_a_pattern_postgresql_reads_otherwise_still_lists_exactly_what_it_admits(
+    http: httpx.AsyncClient, db: Database, clients: Clients
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    admitted = await connected(http, db, clients.open_)
+    outside = await connected(http, db, clients.open_, f"x-{tag}")
+    for connection in (admitted, outside):
+        await patch(http, clients.open_, connection, {"labels": {"batch": tag}})
+    # A named group and \b: Python's syntax, not PostgreSQL's.
+    named = await make_client(db, ["connect"], user_pattern=r"(?P<kind>b)\b-[0-9a-f]+")
+
+    assert await listed(http, named, label=f"batch={tag}") == ids(admitted)
 
 
 async def test_filters_on_labels_external_ids_and_pause_must_all_match(
