@@ -36,7 +36,11 @@ routes = [
     Route("/v1/connections", connections.list_connections, methods=["GET"]),
     # Before /v1/connections/{connection_id}, which would take "import" for an id.
     Route("/v1/connections/import", connections.import_connection, methods=["POST"]),
-    Route("/v1/connections/{connection_id}", connections.connection, methods=["GET", "DELETE"]),
+    Route(
+        "/v1/connections/{connection_id}",
+        connections.connection,
+        methods=["GET", "PATCH", "DELETE"],
+    ),
     Route(
         "/v1/connections/{connection_id}/revocation",
         connections.revocation_preview,
@@ -45,6 +49,7 @@ routes = [
     Route(
         "/v1/connections/{connection_id}/refresh", connections.refresh_connection, methods=["POST"]
     ),
+    Route("/v1/connections/{connection_id}/token", connections.obtain_token, methods=["POST"]),
     Route(
         "/v1/connections/{connection_id}/transfer",
         connections.transfer_connection,

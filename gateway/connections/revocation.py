@@ -66,9 +66,20 @@ async def mark_revoked(
     connection.status = ConnectionStatus.REVOKED
     grant.erase_tokens(connection)
     connection.next_refresh_at = None
-    audit.record(session, actor=actor, action=action, connection_id=connection.id, details=details)
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        connection_id=connection.id,
+        details={**(details or {}), "labels": connection.labels},
+    )
     if newly:
-        await emit(session, endpoints, "connection.revoked", connection_data(connection, reason))
+        await emit(
+            session,
+            endpoints,
+            "connection.revoked",
+            await connection_data(session, connection, reason),
+        )
 
 
 async def preview(

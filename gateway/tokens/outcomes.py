@@ -121,7 +121,7 @@ class Outcomes:
                         actor="gateway:refresher",
                         action="connection.needs_reauth",
                         connection_id=current.id,
-                        details={"reason": code},
+                        details={"reason": code, "labels": current.labels},
                     )
                 )
                 await self._event(session, current, "connection.needs_reauth", code)
@@ -197,7 +197,7 @@ class Outcomes:
             session,
             self._settings.event_endpoints,
             event_type,
-            connection_data(connection, reason),
+            await connection_data(session, connection, reason),
         )
 
 
