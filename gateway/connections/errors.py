@@ -47,3 +47,9 @@ class NotConnectionOwner(Forbidden):
     """Raised when a client that may see a connection would change it without owning it."""
 
     code = "not_connection_owner"
+
+
+class TimelineEntryNotFound(NotFound):
+    """Raised when a connection's timeline has no entry with the given id (a malformed id included)."""
+
+    code = "timeline_entry_not_found"
