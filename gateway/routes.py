@@ -8,6 +8,7 @@ from gateway import health, openapi, scrape
 from gateway.audit import endpoints as audit
 from gateway.connect import endpoints as connect
 from gateway.connections import endpoints as connections
+from gateway.connections.timeline import endpoints as timeline
 from gateway.console.routes import console
 from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
@@ -54,6 +55,12 @@ routes = [
         "/v1/connections/{connection_id}/transfer",
         connections.transfer_connection,
         methods=["POST"],
+    ),
+    Route("/v1/connections/{connection_id}/events", timeline.list_timeline, methods=["GET"]),
+    Route(
+        "/v1/connections/{connection_id}/events/{entry_id}",
+        timeline.timeline_entry,
+        methods=["GET"],
     ),
     Route("/v1/audit-events", audit.list_audit_events, methods=["GET"]),
     console,  # /console/...: the operators' HTML pages

@@ -65,3 +65,9 @@ class MetadataTooLarge(BadRequest):
     """Raised when a change would leave a connection's metadata larger than it may be."""
 
     code = "metadata_too_large"
+
+
+class TimelineEntryNotFound(NotFound):
+    """Raised when a connection's timeline has no entry with the given id (a malformed id included)."""
+
+    code = "timeline_entry_not_found"

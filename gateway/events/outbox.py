@@ -34,7 +34,8 @@ async def emit(
 ) -> OutboxEvent:
     """Add one event and one delivery per endpoint to the caller's transaction (flushed, not committed).
 
-    With no endpoints the event is still written: it is the record of what happened.
+    With no endpoints the event is still written: it is the record of what happened. An event about
+    a connection names it as ``data["connection_id"]``, its id as a string (the outbox indexes it).
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}; expected one of {EVENT_TYPES}")
