@@ -13,10 +13,12 @@ from gateway.kit.errors import GatewayTimeout as GatewayTimeout
 from gateway.kit.errors import Gone as Gone
 from gateway.kit.errors import NotFound as NotFound
 from gateway.kit.errors import PayloadTooLarge as PayloadTooLarge
+from gateway.kit.errors import PreconditionFailed as PreconditionFailed
 from gateway.kit.errors import ServiceUnavailable as ServiceUnavailable
 from gateway.kit.errors import TooManyRequests as TooManyRequests
 from gateway.kit.errors import Unauthorized as Unauthorized
 from gateway.kit.errors import UnprocessableContent as UnprocessableContent
+from gateway.kit.errors import UnsupportedMediaType as UnsupportedMediaType
 from gateway.kit.errors import UpstreamError as UpstreamError
 from gateway.kit.errors import error_response as error_response
 from gateway.kit.errors import handle_gateway_error as handle_gateway_error

@@ -3,7 +3,8 @@
 Delivered events (and events that had nowhere to go) are deleted after ``outbox_retention_days``;
 events with an abandoned delivery are the dead-letter list and stay for ``dead_letter_retention_days``
 so that ``gateway events replay`` can still re-send them; audit events stay for
-``audit_retention_days``. Finished flows go a day after they ended: connect sessions past their
+``audit_retention_days``; timeline records (refreshes, provider webhooks received) for
+``timeline_retention_days``. Finished flows go a day after they ended: connect sessions past their
 expiry, provisionings past their session, Idempotency-Key answers past their 24 hours, and provider
 webhook ids past the replay window. Deletes run in batches, each its own short transaction, and only one
 replica prunes at a time (an advisory lock), so pruning never blocks the service for long.
@@ -30,6 +31,7 @@ from gateway.models import (
     OutboxEvent,
     Provisioning,
     SeenWebhook,
+    TimelineRecord,
 )
 from gateway.settings import Settings
 
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 FINISHED_FLOW_GRACE = timedelta(days=1)
-HasId = AuditEvent | ConnectSession | IdempotencyKey | OutboxEvent | Provisioning
+HasId = AuditEvent | ConnectSession | IdempotencyKey | OutboxEvent | Provisioning | TimelineRecord
 LOCK_KEY = "gateway:retention"
 
 
@@ -46,6 +48,7 @@ class Pruned:
     events: int = 0
     dead_letters: int = 0
     audit_events: int = 0
+    timeline_records: int = 0
     flows: int = 0
 
 
@@ -68,6 +71,9 @@ async def prune(db: Database, settings: Settings, now: datetime | None = None) -
                 ),
                 audit_events=await _prune_audit(
                     db, now - timedelta(days=settings.audit_retention_days)
+                ),
+                timeline_records=await _prune_timeline(
+                    db, now - timedelta(days=settings.timeline_retention_days)
                 ),
                 flows=await _prune_flows(db, settings, now),
             )
@@ -94,6 +100,11 @@ async def _prune_events(db: Database, before: datetime, *, dead: bool) -> int:
 async def _prune_audit(db: Database, before: datetime) -> int:
     batch = select(AuditEvent.id).where(AuditEvent.occurred_at < before)
     return await _delete_in_batches(db, AuditEvent, batch)
+
+
+async def _prune_timeline(db: Database, before: datetime) -> int:
+    batch = select(TimelineRecord.id).where(TimelineRecord.occurred_at < before)
+    return await _delete_in_batches(db, TimelineRecord, batch)
 
 
 async def _prune_flows(db: Database, settings: Settings, now: datetime) -> int:
@@ -144,10 +155,12 @@ async def run(db: Database, settings: Settings, stop: asyncio.Event) -> None:
         pruned = await prune(db, settings)
         if pruned is not None and any(vars(pruned).values()):
             log.info(
-                "retention: deleted %d events, %d dead letters, %d audit events, %d finished flows",
+                "retention: deleted %d events, %d dead letters, %d audit events, "
+                "%d timeline records, %d finished flows",
                 pruned.events,
                 pruned.dead_letters,
                 pruned.audit_events,
+                pruned.timeline_records,
                 pruned.flows,
             )
         return False

@@ -9,6 +9,7 @@ from gateway.audit import endpoints as audit
 from gateway.connect import endpoints as connect
 from gateway.connections import delegated_key_endpoints as delegated_keys
 from gateway.connections import endpoints as connections
+from gateway.connections.timeline import endpoints as timeline
 from gateway.console.routes import console
 from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
@@ -37,7 +38,11 @@ routes = [
     Route("/v1/connections", connections.list_connections, methods=["GET"]),
     # Before /v1/connections/{connection_id}, which would take "import" for an id.
     Route("/v1/connections/import", connections.import_connection, methods=["POST"]),
-    Route("/v1/connections/{connection_id}", connections.connection, methods=["GET", "DELETE"]),
+    Route(
+        "/v1/connections/{connection_id}",
+        connections.connection,
+        methods=["GET", "PATCH", "DELETE"],
+    ),
     Route(
         "/v1/connections/{connection_id}/revocation",
         connections.revocation_preview,
@@ -46,10 +51,17 @@ routes = [
     Route(
         "/v1/connections/{connection_id}/refresh", connections.refresh_connection, methods=["POST"]
     ),
+    Route("/v1/connections/{connection_id}/token", connections.obtain_token, methods=["POST"]),
     Route(
         "/v1/connections/{connection_id}/transfer",
         connections.transfer_connection,
         methods=["POST"],
+    ),
+    Route("/v1/connections/{connection_id}/events", timeline.list_timeline, methods=["GET"]),
+    Route(
+        "/v1/connections/{connection_id}/events/{entry_id}",
+        timeline.timeline_entry,
+        methods=["GET"],
     ),
     Route(
         "/v1/connections/{connection_id}/keys",

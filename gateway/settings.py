@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     outbox_retention_days: float = Field(default=7, gt=0)
     dead_letter_retention_days: float = Field(default=30, gt=0)
     audit_retention_days: float = Field(default=365, gt=0)
+    # Timeline records: about one a refresh, so about a day's refreshes of every connection a day.
+    timeline_retention_days: float = Field(default=30, gt=0)
     retention_interval_seconds: float = Field(default=3600, gt=0)
 
     http_connect_timeout_seconds: float = Field(default=5.0, gt=0)

@@ -8,6 +8,8 @@ from gateway.cli.audit import audit_group
 from gateway.cli.clients import clients
 from gateway.cli.connections import connections
 from gateway.cli.connections_revoke import revoke
+from gateway.cli.connections_timeline import timeline
+from gateway.cli.connections_update import update
 from gateway.cli.context import Options
 from gateway.cli.delegated_keys import keys as delegated_keys
 from gateway.cli.dev import dev
@@ -37,6 +39,8 @@ cli.add_command(dev)
 cli.add_command(sandbox)
 cli.add_command(clients)
 connections.add_command(revoke)
+connections.add_command(update)
+connections.add_command(timeline)
 connections.add_command(delegated_keys)
 cli.add_command(connections)
 cli.add_command(events)

@@ -1,5 +1,5 @@
 """``gateway connections``: list, show, refresh and transfer users' connections (revoke:
-``connections_revoke``).
+``connections_revoke``; update and token: ``connections_update``).
 
 Works on the database directly (the HTTP service may be down), through the same service functions
 as the admin API. Exit codes: 0 done, 1 not found or refused, 2 usage.
@@ -27,9 +27,16 @@ from gateway.cli.context import (
     with_session,
 )
 from gateway.composition import Core
-from gateway.connections import ownership, queries
+from gateway.connections import external_ids, ownership, queries
+from gateway.connections.labels import Selector
 from gateway.connections.on_demand import refresh_now
-from gateway.connections.views import connection_json, refresh_error_json
+from gateway.connections.views import (
+    connection_json,
+    connections_json,
+    etag,
+    one_json,
+    refresh_error_json,
+)
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.pagination import MAX_LIMIT
 from gateway.models import AuditEvent, Connection, ConnectionStatus, PendingRevocation
@@ -77,6 +84,14 @@ def connections() -> None:
 @click.option("--provider", help="Only connections to this provider.")
 @click.option("--status", type=click.Choice(queries.STATUSES), help="Only in this state.")
 @click.option(
+    "--label",
+    "selectors",
+    multiple=True,
+    help="Only connections with this label: key=value, or key for any value (repeatable; all "
+    "must match).",
+)
+@click.option("--external-id", help="Only connections with this external id.")
+@click.option(
     "--limit", default=50, show_default=True, type=click.IntRange(1, MAX_LIMIT), help="Page size."
 )
 @click.option("--cursor", help="The next_cursor a previous page printed.")
@@ -85,22 +100,28 @@ def list_(
     user_id: str | None,
     provider: str | None,
     status: str | None,
+    selectors: tuple[str, ...],
+    external_id: str | None,
     limit: int,
     cursor: str | None,
     as_json: bool,
 ) -> None:
     """List connections, newest first."""
+    try:
+        labels = tuple(Selector.parse(selector) for selector in selectors)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--label") from exc
     where = queries.ConnectionFilter(
         user_id=user_id,
         provider=provider,
         status=ConnectionStatus(status) if status is not None else None,
+        labels=labels,
+        external_id=external_id,
     )
 
     async def work(session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
         page = await queries.page(session, where, cursor=cursor, limit=limit)
-        names = await ownership.owner_names(session, page.items)
-        items = [connection_json(c, ownership.owner_label(c, names)) for c in page.items]
-        return items, page.next_cursor
+        return await connections_json(session, page.items), page.next_cursor
 
     items, next_cursor = with_session(work)
     if as_json:
@@ -123,17 +144,18 @@ def list_(
 class Details:
     connection: Connection
     owner: str
+    external_ids: list[str]
     pending: PendingRevocation | None
     events: list[AuditEvent]
 
 
 def shown(connection: Connection) -> dict[str, Any]:
-    """The connection's JSON, its owner's name read in a session of its own."""
+    """The connection's JSON, its owner's name and external ids read in a session of its own."""
 
-    async def work(session: AsyncSession) -> str:
-        return await ownership.owner_name(session, connection)
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return await one_json(session, connection)
 
-    return connection_json(connection, with_session(work))
+    return with_session(work)
 
 
 @connections.command("show")
@@ -148,13 +170,15 @@ def show(connection_id: str, as_json: bool) -> None:
         pending = await pending_for(session, wanted)
         events = list(await audit.latest(session, wanted, SHOWN_EVENTS))
         owner = await ownership.owner_name(session, connection)
-        return Details(connection, owner, pending, events)
+        ids = await external_ids.of_one(session, wanted)
+        return Details(connection, owner, ids, pending, events)
 
     details = with_session(work)
     if as_json:
         echo_json(
             {
-                **connection_json(details.connection, details.owner),
+                **connection_json(details.connection, details.owner, details.external_ids),
+                "etag": etag(details.connection),
                 "pending_upstream_revocation": _pending_json(details.pending),
                 "audit_events": [audit.event_json(event) for event in details.events],
             }
@@ -168,7 +192,8 @@ def show(connection_id: str, as_json: bool) -> None:
 @click.argument("connection_id")
 @json_option
 def refresh(connection_id: str, as_json: bool) -> None:
-    """Refresh a connection's tokens now (with the same lease as the refresher)."""
+    """Refresh a connection's tokens now: a fresh access token from the stored grant, obtained
+    and stored (with the same lease as the refresher; never printed). Also named ``token``."""
     check_startable(settings())
     wanted = parse_id(connection_id)
 
@@ -185,6 +210,9 @@ def refresh(connection_id: str, as_json: bool) -> None:
     )
 
 
+connections.add_command(refresh, name="token")
+
+
 @connections.command("transfer")
 @click.argument("connection_id")
 @click.option(
@@ -198,13 +226,14 @@ def transfer(connection_id: str, to: str, as_json: bool) -> None:
     """Give a connection to another owner, in that owner's space (audited)."""
     wanted = parse_id(connection_id)
 
-    async def work(session: AsyncSession) -> tuple[Connection, str]:
+    async def work(session: AsyncSession) -> tuple[Connection, dict[str, Any]]:
         connection = await ownership.transfer(session, wanted, to, actor=actor())
-        return connection, await ownership.owner_name(session, connection)
+        return connection, await one_json(session, connection)
 
-    connection, owner = with_session(work)
+    connection, body = with_session(work)
+    owner = body["owner"]
     if as_json:
-        echo_json(connection_json(connection, owner))
+        echo_json(body)
         return
     space = "its own space" if connection.confined_to_client_id is not None else "the shared space"
     click.echo(f"connection {connection.id} now belongs to {owner}, in {space}")
@@ -220,7 +249,11 @@ def describe(details: Details) -> list[str]:
         f"  provider:            {c.provider} (account {c.subject})",
         f"  owner:               {details.owner}"
         + (" (in its own space)" if c.confined_to_client_id is not None else " (shared)"),
-        f"  status:              {c.status.value}: {STATUS_MEANING[c.status]}",
+        f"  status:              {c.status.value}: {STATUS_MEANING[c.status]}"
+        + ("" if c.enabled else " (paused: the proxy refuses it; it is still refreshed)"),
+        f"  labels:              {_pairs(c.labels) or '-'}",
+        f"  external ids:        {' '.join(details.external_ids) or '-'}",
+        f"  metadata keys:       {' '.join(sorted(c.metadata_)) or '-'}",
         f"  scopes:              {' '.join(c.scopes or []) or '-'}",
         f"  created:             {rfc3339(c.created_at)}",
         f"  last connected:      {rfc3339(c.connected_at)}",
@@ -251,6 +284,10 @@ def describe(details: Details) -> list[str]:
             + (f"  ({extra})" if extra else "")
         )
     return lines
+
+
+def _pairs(labels: dict[str, str]) -> str:
+    return " ".join(f"{key}={value}" for key, value in sorted(labels.items()))
 
 
 def _expiry(connection: Connection, moment: datetime | None) -> str:

@@ -98,7 +98,7 @@ async def save(
         session,
         settings.event_endpoints,
         "connection.created" if created else "connection.recovered",
-        connection_data(connection, "connected" if created else "reconnected"),
+        await connection_data(session, connection, "connected" if created else "reconnected"),
     )
     return connection, created
 

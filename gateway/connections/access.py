@@ -28,6 +28,13 @@ async def connections_actor(request: Request) -> Actor:
     return Actor.of(await require_client(request, CLIENT_SCOPE, ADMIN_SCOPE))
 
 
+def visibility(actor: Actor) -> queries.Visibility | None:
+    """``may_see`` as a query's condition: None for an operator, who sees every connection."""
+    if actor.operator:
+        return None
+    return queries.Visibility(space=actor.space, user_pattern=actor.namespace.user_pattern)
+
+
 def may_see(actor: Actor, connection: Connection) -> bool:
     if actor.operator:
         return True

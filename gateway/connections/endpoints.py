@@ -1,5 +1,9 @@
-"""The admin API over connections (scope ``admin``): list, show, refresh, revoke (and what a
-revocation would do), import, transfer."""
+"""The admin API over connections: list, show, update, obtain a fresh token, refresh, revoke (and
+what a revocation would do), import, transfer.
+
+Listing, showing, updating and the token operation take an ``admin`` key (an operator) or a
+``connect``-scope client (``access``: it sees what ``may_see`` admits and changes what it owns);
+the rest are an operator's (scope ``admin``)."""
 
 from __future__ import annotations
 
@@ -7,29 +11,48 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.clients.auth import require_client
 from gateway.clients.store import Principal
-from gateway.connections import ownership, queries
+from gateway.connections import access, ownership, queries, updating
 from gateway.connections.importing import ImportRequest, import_grant
+from gateway.connections.labels import MAX_SELECTORS, Selector
 from gateway.connections.on_demand import refresh_now
+from gateway.connections.ownership import Actor
 from gateway.connections.revocation import Revoker
-from gateway.connections.views import connection_json, revocation_json
+from gateway.connections.views import connections_json, etag, one_json, revocation_json
+from gateway.exceptions import BadRequest
 from gateway.kit import query
 from gateway.kit.db import Database
+from gateway.kit.merge_patch import MEDIA_TYPES
 from gateway.kit.pagination import parse_limit
 from gateway.kit.request_body import parse_json
 from gateway.models import Connection, ConnectionStatus
-from gateway.providers.spender import OPERATOR
+from gateway.providers.spender import OPERATOR, Spender
 from gateway.resources import Resources, resources
 
-LIST_PARAMETERS = ("user_id", "provider", "status", "limit", "cursor")
+LIST_PARAMETERS = (
+    "user_id",
+    "provider",
+    "status",
+    "external_id",
+    "label",
+    "enabled",
+    "limit",
+    "cursor",
+)
 
 
 def actor(principal: Principal) -> str:
     return f"client:{principal.name}"
+
+
+def acting(who: Actor) -> str:
+    """How the audit trail names ``who``."""
+    return f"client:{who.name}" if who.name is not None else ownership.OPERATOR
 
 
 class TransferRequest(BaseModel):
@@ -41,53 +64,102 @@ class TransferRequest(BaseModel):
 
 
 async def shown(db: Database, connection: Connection) -> dict[str, Any]:
-    """The connection's JSON, its owner's name read in a transaction of its own."""
+    """The connection's JSON, its owner's name and external ids read in a transaction of its own."""
     async with db.transaction() as session:
-        owner = await ownership.owner_name(session, connection)
-    return connection_json(connection, owner)
+        return await one_json(session, connection)
 
 
-async def list_connections(request: Request) -> Response:
-    await require_client(request, "admin")
-    params = request.query_params
-    query.only(params, LIST_PARAMETERS)
+def with_etag(body: dict[str, Any], connection: Connection) -> Response:
+    return JSONResponse(body, headers={"ETag": etag(connection)})
+
+
+def label_selectors(values: list[str]) -> tuple[Selector, ...]:
+    if len(values) > MAX_SELECTORS:
+        raise BadRequest(f"at most {MAX_SELECTORS} label selectors", code="invalid_label")
+    try:
+        return tuple(Selector.parse(value) for value in values)
+    except ValueError as exc:
+        raise BadRequest(f"label must be key or key=value: {exc}", code="invalid_label") from exc
+
+
+def list_filter(params: QueryParams, who: Actor) -> queries.ConnectionFilter:
     status = query.choice(params, "status", queries.STATUSES)
-    where = queries.ConnectionFilter(
+    enabled = query.choice(params, "enabled", ("true", "false"))
+    return queries.ConnectionFilter(
         user_id=query.text(params, "user_id", max_length=255),
         provider=query.text(params, "provider", max_length=64),
         status=ConnectionStatus(status) if status is not None else None,
+        external_id=query.text(params, "external_id", max_length=255),
+        labels=label_selectors(params.getlist("label")),
+        enabled=None if enabled is None else enabled == "true",
+        visible=access.visibility(who),
     )
+
+
+async def list_connections(request: Request) -> Response:
+    who = await access.connections_actor(request)
+    params = request.query_params
+    query.only(params, LIST_PARAMETERS)
+    where = list_filter(params, who)
     limit = parse_limit(params.get("limit"))
 
     async def read(session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
         page = await queries.page(session, where, cursor=params.get("cursor"), limit=limit)
-        names = await ownership.owner_names(session, page.items)
-        items = [
-            connection_json(connection, ownership.owner_label(connection, names))
-            for connection in page.items
-        ]
-        return items, page.next_cursor
+        visible = [c for c in page.items if access.may_see(who, c)]
+        return await connections_json(session, visible), page.next_cursor
 
     items, next_cursor = await resources(request).db.read(read)
     return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
 async def connection(request: Request) -> Response:
-    """``/v1/connections/{connection_id}``: GET shows it, DELETE revokes it."""
+    """``/v1/connections/{connection_id}``: GET shows it, PATCH updates it, DELETE revokes it."""
     if request.method == "DELETE":
         return await revoke_connection(request)
+    if request.method == "PATCH":
+        return await update_connection(request)
     return await get_connection(request)
 
 
 async def get_connection(request: Request) -> Response:
-    await require_client(request, "admin")
+    who = await access.connections_actor(request)
     connection_id = queries.parse_id(request.path_params["connection_id"])
 
-    async def read(session: AsyncSession) -> dict[str, Any]:
-        connection = await queries.get(session, connection_id)
-        return connection_json(connection, await ownership.owner_name(session, connection))
+    async def read(session: AsyncSession) -> tuple[dict[str, Any], Connection]:
+        connection = await access.seen(session, who, connection_id)
+        return await one_json(session, connection), connection
 
-    return JSONResponse(await resources(request).db.read(read))
+    body, connection = await resources(request).db.read(read)
+    return with_etag(body, connection)
+
+
+async def update_connection(request: Request) -> Response:
+    """``PATCH``: a JSON Merge Patch of the settable fields (``updating``); its owner's or an
+    operator's, conditional with ``If-Match``."""
+    who = await access.connections_actor(request)
+    connection_id = queries.parse_id(request.path_params["connection_id"])
+    patch = await parse_json(request, updating.ConnectionPatch, media_types=MEDIA_TYPES)
+    async with resources(request).db.transaction() as session:
+        connection = await access.changed_by(session, who, connection_id)
+        updating.check_precondition(connection, request.headers.get("if-match"))
+        await updating.apply(session, connection, patch, actor=acting(who))
+        body = await one_json(session, connection)
+    return with_etag(body, connection)
+
+
+async def obtain_token(request: Request) -> Response:
+    """``POST /v1/connections/{id}/token``: a fresh access token from the stored grant, obtained
+    and stored now (a forced refresh, spending the caller's share of the provider's budget, or
+    the operator's); answers the connection's state, never the token. Its owner's or an
+    operator's."""
+    who = await access.connections_actor(request)
+    connection_id = queries.parse_id(request.path_params["connection_id"])
+    res = resources(request)
+    async with res.db.transaction() as session:
+        await access.changed_by(session, who, connection_id, for_update=False)
+    spender = OPERATOR if who.operator else Spender.client(who.client_id)
+    connection = await refresh_now(res.db, res.refresher, connection_id, spender)
+    return with_etag(await shown(res.db, connection), connection)
 
 
 async def revoke_connection(request: Request) -> Response:
@@ -113,7 +185,7 @@ async def refresh_connection(request: Request) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     res = resources(request)
     connection = await refresh_now(res.db, res.refresher, connection_id, OPERATOR)
-    return JSONResponse(await shown(res.db, connection))
+    return with_etag(await shown(res.db, connection), connection)
 
 
 async def import_connection(request: Request) -> Response:
@@ -144,8 +216,8 @@ async def transfer_connection(request: Request) -> Response:
         connection = await ownership.transfer(
             session, connection_id, body.to, actor=actor(principal)
         )
-        owner = await ownership.owner_name(session, connection)
-    return JSONResponse(connection_json(connection, owner))
+        shown_body = await one_json(session, connection)
+    return JSONResponse(shown_body)
 
 
 def revoker(res: Resources) -> Revoker:

@@ -3,7 +3,7 @@ tree (why its grant cannot be used is ``tokens.errors``)."""
 
 from __future__ import annotations
 
-from gateway.exceptions import Conflict, Forbidden, NotFound
+from gateway.exceptions import BadRequest, Conflict, Forbidden, NotFound
 
 
 class ConnectionNotFound(NotFound):
@@ -47,3 +47,27 @@ class NotConnectionOwner(Forbidden):
     """Raised when a client that may see a connection would change it without owning it."""
 
     code = "not_connection_owner"
+
+
+class ExternalIdTaken(Conflict):
+    """Raised when another connection of the same owner and provider already has an external id."""
+
+    code = "external_id_taken"
+
+
+class TooManyLabels(BadRequest):
+    """Raised when a change would leave a connection with more labels than it may have."""
+
+    code = "too_many_labels"
+
+
+class MetadataTooLarge(BadRequest):
+    """Raised when a change would leave a connection's metadata larger than it may be."""
+
+    code = "metadata_too_large"
+
+
+class TimelineEntryNotFound(NotFound):
+    """Raised when a connection's timeline has no entry with the given id (a malformed id included)."""
+
+    code = "timeline_entry_not_found"

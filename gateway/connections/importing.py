@@ -10,6 +10,11 @@ different subject than the one on record is ``identity_mismatch`` unless ``repla
 An imported connection belongs to ``operator``, or to the client named in ``owner``, whose
 confinement then decides its space and whose ``user_pattern`` must admit the user. Importing over
 an existing connection keeps its owner: naming another owner is refused (``transfer`` moves it).
+
+``metadata``, ``labels`` and ``external_ids``, when given, become the connection's (replacing what
+an existing one had); external ids taken by another connection of the owner are refused before the
+provider is asked anything. The access token's expiry is given at most one way: ``expires_at``, or
+``expires_in`` counted from ``issued_at`` (default: now), which may not be in the future.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -33,9 +39,9 @@ from pydantic import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.connections import ownership, queries, store
+from gateway.connections import external_ids, ownership, queries, store
 from gateway.connections.errors import ConnectionOwnedByOtherClient
-from gateway.connections.fields import Scope, UserId
+from gateway.connections.fields import ExternalIds, Labels, Metadata, Scope, UserId
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import UnprocessableContent
 from gateway.kit.clock import utcnow
@@ -52,6 +58,8 @@ from gateway.settings import Settings
 
 MAX_TOKEN_LENGTH = 8192
 TEN_YEARS = 10 * 365 * 86400
+# How far ahead of this host's clock an ``issued_at`` may be (another host's clock).
+CLOCK_SKEW = timedelta(seconds=60)
 Token = Annotated[SecretStr, Field(min_length=1, max_length=MAX_TOKEN_LENGTH)]
 
 
@@ -71,23 +79,45 @@ class ImportRequest(BaseModel):
     access_token: Token
     refresh_token: Token
     expires_in: StrictInt | None = Field(default=None, ge=1, le=TEN_YEARS)
+    issued_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     scopes: list[Scope] | None = Field(default=None, max_length=50)
     replace: StrictBool = False
     owner: str | None = Field(default=None, min_length=1, max_length=100)
+    metadata: Metadata | None = None
+    external_ids: ExternalIds | None = None
+    labels: Labels | None = None
 
-    @field_validator("expires_at", mode="before")
+    @field_validator("expires_at", "issued_at", mode="before")
     @classmethod
     def _rfc3339_only(cls, value: object) -> object:
         if value is not None and not isinstance(value, str):
-            raise ValueError("expires_at must be an RFC 3339 date-time string")
+            raise ValueError("must be an RFC 3339 date-time string")
+        return value
+
+    @field_validator("issued_at")
+    @classmethod
+    def _not_in_the_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > utcnow() + CLOCK_SKEW:
+            raise ValueError("must not be in the future")
         return value
 
     @model_validator(mode="after")
     def _one_expiry(self) -> Self:
         if self.expires_in is not None and self.expires_at is not None:
             raise ValueError("give expires_in or expires_at, not both")
+        if self.issued_at is not None and self.expires_in is None:
+            raise ValueError("issued_at needs expires_in: the token expires expires_in after it")
         return self
+
+    def seconds_left(self, now: datetime) -> int | None:
+        """What the caller says is left of the access token's life, at least 1 (None: unsaid)."""
+        if self.expires_in is not None:
+            issued = self.issued_at or now
+            return max(1, int(self.expires_in - (now - issued).total_seconds()))
+        if self.expires_at is not None:
+            return max(1, int((self.expires_at - now).total_seconds()))
+        return None
 
 
 @dataclass(frozen=True)
@@ -135,7 +165,8 @@ async def import_grant(
         )
         if verified.provider_connection_id is not None:
             connection.provider_connection_id = verified.provider_connection_id
-        details: dict[str, Any] = {"created": created}
+        await _annotate(session, connection, request, created)
+        details: dict[str, Any] = {"created": created, "labels": connection.labels}
         if previous is not None and previous.subject != verified.subject:
             details["identity_replaced"] = True
         audit.record(
@@ -149,20 +180,50 @@ async def import_grant(
             session,
             settings.event_endpoints,
             "connection.created" if created else "connection.recovered",
-            connection_data(connection, "imported"),
+            await connection_data(session, connection, "imported"),
         )
     async with db.transaction() as session:
         return Imported(await queries.get(session, connection.id), created)
 
 
 async def _owner(session: AsyncSession, request: ImportRequest, provider: str) -> ownership.Target:
-    """Who will own the connection; refused before the provider is asked about the tokens."""
+    """Who will own the connection; refused, as are external ids the owner already uses for
+    another connection, before the provider is asked about the tokens."""
     if request.owner is None:
-        return ownership.Target(owner=None, space=None, name=ownership.OPERATOR)
-    owner = await ownership.target(session, request.owner)
-    ownership.check_user(owner.namespace, request.user_id)
-    await _owner_kept(session, request, provider, owner)
+        owner = ownership.Target(owner=None, space=None, name=ownership.OPERATOR)
+    else:
+        owner = await ownership.target(session, request.owner)
+        ownership.check_user(owner.namespace, request.user_id)
+    previous = await _owner_kept(session, request, provider, owner)
+    if request.external_ids:
+        # Over an existing connection, its owner (kept) is the one whose ids must not clash.
+        kept = previous.owner_client_id if previous is not None else owner.owner
+        await external_ids.check_free(
+            session,
+            kept,
+            provider,
+            request.external_ids,
+            excluding=previous.id if previous is not None else None,
+        )
     return owner
+
+
+async def _annotate(
+    session: AsyncSession, connection: Connection, request: ImportRequest, created: bool
+) -> None:
+    """Give the connection the metadata, labels and external ids the request brings."""
+    changed = False
+    if request.metadata is not None and request.metadata != connection.metadata_:
+        connection.metadata_, changed = request.metadata, True
+    if request.labels is not None and request.labels != connection.labels:
+        connection.labels, changed = request.labels, True
+    if request.external_ids is not None:
+        wanted = sorted(request.external_ids)
+        if wanted != await external_ids.of_one(session, connection.id):
+            await external_ids.replace(session, connection, wanted)
+            changed = True
+    if changed and not created:
+        connection.revision += 1
 
 
 async def _owner_kept(
@@ -255,11 +316,7 @@ def _expires_in(introspection: dict[str, object], request: ImportRequest) -> int
     exp = introspection.get("exp")
     if isinstance(exp, int | float) and not isinstance(exp, bool):
         return max(1, int(exp - now.timestamp()))
-    if request.expires_in is not None:
-        return request.expires_in
-    if request.expires_at is not None:
-        return max(1, int((request.expires_at - now).total_seconds()))
-    return None
+    return request.seconds_left(now)
 
 
 def _scopes(introspection: dict[str, object], request: ImportRequest) -> tuple[str, ...] | None:

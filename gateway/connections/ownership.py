@@ -23,9 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.audit import store as audit
 from gateway.clients.namespace import UserNamespace
 from gateway.clients.store import Principal, client_names, find_client, principal_of
-from gateway.connections import delegated_keys, queries, store
+from gateway.connections import delegated_keys, external_ids, queries, store
 from gateway.connections.errors import (
     ConnectionOwnedByOtherClient,
+    ExternalIdTaken,
     TransferConflict,
     UserNotAllowed,
 )
@@ -149,8 +150,9 @@ async def transfer(
     session: AsyncSession, connection_id: uuid.UUID, to: str, *, actor: str
 ) -> Connection:
     """Give the connection to ``to`` and move it into that owner's space (an operator's act,
-    audited as ``connection.transferred``), revoking its delegated keys; TransferConflict when that
-    space already holds one for the user and provider."""
+    audited as ``connection.transferred``), its external ids with it, revoking its delegated keys;
+    TransferConflict when that space already holds one for the user and provider, or the new owner
+    already uses one of its external ids for another connection at the provider."""
     connection = await queries.get(session, connection_id, for_update=True)
     moved_to = await target(session, to)
     if moved_to.space != connection.confined_to_client_id:
@@ -163,6 +165,18 @@ async def transfer(
                 "this user; revoke or transfer that one first",
                 details={"connection_id": str(connection.id), "existing": str(occupant.id)},
             )
+    try:
+        await external_ids.move(session, connection, moved_to.owner)
+    except ExternalIdTaken as exc:
+        raise TransferConflict(
+            f"{moved_to.name} already uses one of this connection's external ids for another "
+            f"{connection.provider} connection; change one of them first",
+            details={
+                "connection_id": str(connection.id),
+                "external_id": (exc.details or {}).get("external_id"),
+                "existing": (exc.details or {}).get("connection_id"),
+            },
+        ) from exc
     previous = await owner_name(session, connection)
     connection.owner_client_id = moved_to.owner
     connection.confined_to_client_id = moved_to.space
@@ -177,6 +191,7 @@ async def transfer(
             "from": previous,
             "to": moved_to.name,
             "confined": moved_to.space is not None,
+            "labels": connection.labels,
         },
     )
     await session.flush()

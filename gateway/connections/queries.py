@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,8 +12,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections.errors import ConnectionNotFound
+from gateway.connections.labels import Selector
 from gateway.kit.pagination import Page, keyset_page
-from gateway.models import Connection, ConnectionStatus
+from gateway.models import Connection, ConnectionExternalId, ConnectionStatus
 
 LISTING = "connections"
 S = TypeVar("S", bound=Select[Any])
@@ -47,14 +49,73 @@ async def get(
 
 
 @dataclass(frozen=True)
+class Visibility:
+    """The connections a service client may see: those in its ``space`` whose user id its
+    ``user_pattern`` admits in full (``access.may_see``, as SQL)."""
+
+    space: uuid.UUID | None
+    user_pattern: str | None
+
+    def apply(self, statement: S) -> S:
+        in_space = (
+            Connection.confined_to_client_id.is_(None)
+            if self.space is None
+            else Connection.confined_to_client_id == self.space
+        )
+        statement = statement.where(in_space)
+        if self.user_pattern is not None and portable(self.user_pattern):
+            # Anchored like Python's fullmatch. Callers check each row with may_see as well, so
+            # the pattern narrows the query but never decides alone what a client sees.
+            whole = f"^(?:{self.user_pattern})$"
+            statement = statement.where(Connection.user_id.regexp_match(whole))
+        return statement
+
+
+# Regular expressions PostgreSQL reads as Python does: no extension group ``(?…``, escapes only
+# of classes and punctuation (PostgreSQL reads ``\b`` as a backspace), braces only as counts.
+_PORTABLE = re.compile(r"(?:[^\\({]|\((?!\?)|\\[dDwWsS.\-+*?()\[\]{}|^$/\\]|\{\d+(?:,\d*)?\})*")
+
+
+def portable(pattern: str) -> bool:
+    """Whether PostgreSQL's ``~`` reads ``pattern`` as Python's ``re`` does (else it is left to
+    ``may_see``, so that an unusual pattern cannot make the database fail the query)."""
+    return _PORTABLE.fullmatch(pattern) is not None
+
+
+@dataclass(frozen=True)
 class ConnectionFilter:
     user_id: str | None = None
     provider: str | None = None
     status: ConnectionStatus | None = None
     # User ids that begin with this (the console's search); LIKE wildcards in it are literal.
     user_id_prefix: str | None = None
+    # Connections with this external id (of any owner: ``visible`` narrows it to the caller's).
+    external_id: str | None = None
+    # Every selector must match: ``key=value`` that value, ``key`` any.
+    labels: tuple[Selector, ...] = ()
+    enabled: bool | None = None
+    # None: every connection (an operator's view).
+    visible: Visibility | None = None
 
     def apply(self, statement: S) -> S:
+        if self.visible is not None:
+            statement = self.visible.apply(statement)
+        if self.external_id is not None:
+            statement = statement.where(
+                Connection.id.in_(
+                    select(ConnectionExternalId.connection_id).where(
+                        ConnectionExternalId.external_id == self.external_id
+                    )
+                )
+            )
+        for selector in self.labels:
+            statement = statement.where(
+                Connection.labels.has_key(selector.key)
+                if selector.value is None
+                else Connection.labels.contains({selector.key: selector.value})
+            )
+        if self.enabled is not None:
+            statement = statement.where(Connection.enabled.is_(self.enabled))
         if self.user_id is not None:
             statement = statement.where(Connection.user_id == self.user_id)
         if self.user_id_prefix is not None:

@@ -66,12 +66,23 @@ async def mark_revoked(
     connection.status = ConnectionStatus.REVOKED
     grant.erase_tokens(connection)
     connection.next_refresh_at = None
-    audit.record(session, actor=actor, action=action, connection_id=connection.id, details=details)
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        connection_id=connection.id,
+        details={**(details or {}), "labels": connection.labels},
+    )
     await delegated_keys.revoke_all(
         session, connection.id, actor=actor, reason="connection_revoked"
     )
     if newly:
-        await emit(session, endpoints, "connection.revoked", connection_data(connection, reason))
+        await emit(
+            session,
+            endpoints,
+            "connection.revoked",
+            await connection_data(session, connection, reason),
+        )
 
 
 async def preview(

@@ -1,16 +1,45 @@
-"""A connection as the admin API and the CLI show it: state and times, never a token."""
+"""A connection as the admin API and the CLI show it: state, times and the owner's annotations,
+never a token."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.connections import external_ids, ownership
 from gateway.connections.sharing import RevocationPlan
 from gateway.kit.clock import rfc3339
 from gateway.models import Connection
 
 
-def connection_json(connection: Connection, owner: str) -> dict[str, Any]:
+def etag(connection: Connection) -> str:
+    """The connection's strong entity tag: its ``revision``, which every change of a settable
+    field (``enabled``, ``metadata``, ``external_ids``, ``labels``, ``is_default``) grows."""
+    return f'"{connection.revision}"'
+
+
+async def connections_json(
+    session: AsyncSession, connections: Sequence[Connection]
+) -> list[dict[str, Any]]:
+    """The connections' JSON, their owners' names and external ids read in one query each."""
+    names = await ownership.owner_names(session, connections)
+    ids = await external_ids.of(session, (c.id for c in connections))
+    return [
+        connection_json(c, ownership.owner_label(c, names), ids.get(c.id, [])) for c in connections
+    ]
+
+
+async def one_json(session: AsyncSession, connection: Connection) -> dict[str, Any]:
+    [shown] = await connections_json(session, [connection])
+    return shown
+
+
+def connection_json(
+    connection: Connection, owner: str, external_ids: Sequence[str]
+) -> dict[str, Any]:
     """``owner`` is the owning client's name or ``operator`` (``ownership.owner_label``)."""
     return {
         "id": str(connection.id),
@@ -20,6 +49,11 @@ def connection_json(connection: Connection, owner: str) -> dict[str, Any]:
         # In its owner's own space (the owner is confined), rather than the shared one.
         "confined": connection.confined_to_client_id is not None,
         "status": connection.status.value,
+        # False: paused; the proxy refuses it, the refresher keeps it fresh.
+        "enabled": connection.enabled,
+        "metadata": connection.metadata_,
+        "external_ids": list(external_ids),
+        "labels": connection.labels,
         "scopes": list(connection.scopes or []),
         "access_token_expires_at": rfc3339(connection.expires_at),
         "refresh_token_expires_at": rfc3339(connection.refresh_token_expires_at),

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.audit import store as audit
-from gateway.connections import ownership, queries
+from gateway.connections import external_ids, ownership, queries
 from gateway.connections.endpoints import revoker
 from gateway.connections.errors import ConnectionNotFound
 from gateway.connections.on_demand import refresh_now
@@ -35,10 +35,11 @@ async def confirm_revoke(request: Request, operator: Operator) -> Response:
     plan = await revoker(resources(request)).preview(connection_id)
     async with resources(request).db.transaction() as session:
         owner = await ownership.owner_name(session, plan.connection)
+        ids = await external_ids.of_one(session, plan.connection.id)
     return page(
         "revoke.html",
         operator=operator,
-        c=views.connection(plan.connection, utcnow(), owner),
+        c=views.connection(plan.connection, utcnow(), owner, ids),
         upstream_method=plan.upstream,
         upstream_text=UPSTREAM_METHOD_TEXT[plan.upstream],
         sharing=_sharing(plan),

@@ -12,7 +12,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.connections import ownership, queries
+from gateway.connections import external_ids, ownership, queries
 from gateway.connections.revocation import Revocation
 from gateway.connections.views import UPSTREAM_METHOD_TEXT
 from gateway.console import history, search, views
@@ -74,12 +74,16 @@ async def list_connections(request: Request, operator: Operator) -> Response:
         results = await search.page(session, found, cursor=cursor, limit=DEFAULT_LIMIT)
         unreadable_count = await unreadable.count(session)
         owners = await ownership.owner_names(session, results.items)
+        ids = await external_ids.of(session, (c.id for c in results.items))
     now = utcnow()
     return page(
         "connections.html",
         operator=operator,
         search=found,
-        rows=[views.connection(c, now, ownership.owner_label(c, owners)) for c in results.items],
+        rows=[
+            views.connection(c, now, ownership.owner_label(c, owners), ids.get(c.id, []))
+            for c in results.items
+        ],
         statuses=queries.STATUSES,
         unreadable=unreadable_count,
         providers=sorted({*res.providers.names, *([found.provider] if found.provider else [])}),
@@ -167,13 +171,14 @@ async def connection_page(
     async with resources(request).db.transaction() as session:
         found = await history.load(session, connection_id)
         owner = await ownership.owner_name(session, found.connection)
+        ids = await external_ids.of_one(session, connection_id)
     now = utcnow()
     pending = found.pending
     return page(
         "connection.html",
         operator=operator,
         outcome=outcome,
-        c=views.connection(found.connection, now, owner),
+        c=views.connection(found.connection, now, owner, ids),
         pending=pending,
         pending_next=views.moment(pending.next_attempt_at, now) if pending else None,
         refreshes=views.refresh_history(found, now),

@@ -46,15 +46,11 @@ async def load(session: AsyncSession, connection_id: uuid.UUID) -> History:
 
 
 async def outbound(session: AsyncSession, connection_id: uuid.UUID, limit: int) -> list[Outbound]:
-    """The connection's newest outbound events, newest first.
-
-    Events name their connection inside ``data``; the outbox is kept for days, not forever (see
-    ``events.retention``), so this unindexed lookup stays small.
-    """
+    """The connection's newest outbound events, newest first."""
     events = (
         await session.scalars(
             select(OutboxEvent)
-            .where(OutboxEvent.data["connection_id"].astext == str(connection_id))
+            .where(OutboxEvent.connection_id == connection_id)
             .order_by(OutboxEvent.occurred_at.desc(), OutboxEvent.id.desc())
             .limit(limit)
         )

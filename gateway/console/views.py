@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -65,10 +65,12 @@ def span(seconds: int) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def connection(c: Connection, now: datetime, owner: str) -> dict[str, Any]:
+def connection(
+    c: Connection, now: datetime, owner: str, external_ids: Sequence[str]
+) -> dict[str, Any]:
     """``owner``: the owning client's name or ``operator`` (``ownership.owner_label``)."""
     return {
-        **connection_json(c, owner),
+        **connection_json(c, owner, external_ids),
         "subject": c.subject,
         "meaning": STATUS_MEANING[c.status],
         "created": moment(c.created_at, now),

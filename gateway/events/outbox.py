@@ -9,10 +9,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.kit.clock import utcnow
-from gateway.models import Connection, EventDelivery, OutboxEvent
+from gateway.models import Connection, ConnectionExternalId, EventDelivery, OutboxEvent
 
 EVENT_TYPES = (
     "connection.created",
@@ -33,7 +34,8 @@ async def emit(
 ) -> OutboxEvent:
     """Add one event and one delivery per endpoint to the caller's transaction (flushed, not committed).
 
-    With no endpoints the event is still written: it is the record of what happened.
+    With no endpoints the event is still written: it is the record of what happened. An event about
+    a connection names it as ``data["connection_id"]``, its id as a string (the outbox indexes it).
     """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}; expected one of {EVENT_TYPES}")
@@ -50,12 +52,22 @@ async def emit(
     return event
 
 
-def connection_data(connection: Connection, reason: str | None) -> dict[str, object]:
-    """The public face of a connection in an event; never a token."""
+async def connection_data(
+    session: AsyncSession, connection: Connection, reason: str | None
+) -> dict[str, object]:
+    """The public face of a connection in an event, its owner's external ids and labels with it
+    (read in the caller's transaction); never a token."""
+    external_ids = await session.scalars(
+        select(ConnectionExternalId.external_id).where(
+            ConnectionExternalId.connection_id == connection.id
+        )
+    )
     return {
         "connection_id": str(connection.id),
         "user_id": connection.user_id,
         "provider": connection.provider,
         "status": connection.status.value,
         "reason": reason,
+        "external_ids": sorted(external_ids),
+        "labels": connection.labels,
     }

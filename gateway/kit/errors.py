@@ -13,7 +13,10 @@ and a human message, and is rendered in one shape by ``error_response``::
      +-- NotFound                     404
      +-- Conflict                     409
      +-- Gone                         410
+     +-- PreconditionFailed           412 precondition_failed  an If-Match names another version
      +-- PayloadTooLarge              413 payload_too_large  the body is larger than the endpoint takes
+     +-- UnsupportedMediaType         415 unsupported_media_type  a body in a type the endpoint
+                                                           does not take
      +-- UnprocessableContent         422                  well-formed, but the provider refused it
      +-- TooManyRequests              429                  a limit is spent; Retry-After says when
      +-- ServiceUnavailable           503                  the gateway cannot serve right now
@@ -108,6 +111,13 @@ class Gone(GatewayError):
     code = "gone"
 
 
+class PreconditionFailed(GatewayError):
+    """Raised when a conditional request's ``If-Match`` names no current version of the resource."""
+
+    status_code = 412
+    code = "precondition_failed"
+
+
 class PayloadTooLarge(GatewayError):
     """Raised when a request body is, or is announced as, larger than the endpoint takes (the
     server drops a bounded part of the rest, then closes the connection: ``kit.server``)."""
@@ -120,6 +130,13 @@ class PayloadTooLarge(GatewayError):
             f"The body is larger than {limit} bytes.",
             details={"limit_bytes": limit},
         )
+
+
+class UnsupportedMediaType(GatewayError):
+    """Raised when a body's ``Content-Type`` is none of those the endpoint takes."""
+
+    status_code = 415
+    code = "unsupported_media_type"
 
 
 class UnprocessableContent(GatewayError):

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,14 +90,48 @@ async def keyset_page(
     limit: int,
 ) -> Page[T]:
     """One page of ``statement``'s rows, newest ``at`` first (ties broken by id)."""
-    if cursor is not None:
-        after = Cursor.decode(listing, cursor)
-        statement = statement.where(tuple_(at, id_) < tuple_(after.at, after.id))
-    rows = list(
-        (await session.scalars(statement.order_by(at.desc(), id_.desc()).limit(limit + 1))).all()
+    rows = await keyset_rows(
+        session, statement, at=at, id_=id_, after=decode(listing, cursor), limit=limit
     )
+    return merged_page(
+        [rows],
+        listing=listing,
+        limit=limit,
+        key=lambda row: (getattr(row, at.key), getattr(row, id_.key)),
+    )
+
+
+def decode(listing: str, cursor: str | None) -> Cursor | None:
+    return None if cursor is None else Cursor.decode(listing, cursor)
+
+
+async def keyset_rows(
+    session: AsyncSession,
+    statement: Select[T],
+    *,
+    at: InstrumentedAttribute[datetime],
+    id_: InstrumentedAttribute[uuid.UUID],
+    after: Cursor | None,
+    limit: int,
+) -> list[T]:
+    """Up to ``limit + 1`` rows of ``statement`` past ``after``, newest first: one source of a page."""
+    if after is not None:
+        statement = statement.where(tuple_(at, id_) < tuple_(after.at, after.id))
+    ordered = statement.order_by(at.desc(), id_.desc()).limit(limit + 1)
+    return list((await session.scalars(ordered)).all())
+
+
+def merged_page(
+    sources: Iterable[Sequence[T]],
+    *,
+    listing: str,
+    limit: int,
+    key: Callable[[T], tuple[datetime, uuid.UUID]],
+) -> Page[T]:
+    """One page from several sources, each read by ``keyset_rows`` past the same cursor: the newest
+    ``limit`` of them all, by ``key`` (a time and an id unique across the sources)."""
+    rows = sorted((row for source in sources for row in source), key=key, reverse=True)
     if len(rows) <= limit:
         return Page(rows, None)
-    last: Any = rows[limit - 1]
-    next_cursor = Cursor(listing, getattr(last, at.key), getattr(last, id_.key)).encode()
-    return Page(rows[:limit], next_cursor)
+    at, id_ = key(rows[limit - 1])
+    return Page(rows[:limit], Cursor(listing, at, id_).encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
 
 from starlette.datastructures import QueryParams
 
@@ -50,3 +51,34 @@ def uuid_param(params: QueryParams, name: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError as exc:
         raise BadRequest(f"{name} must be a UUID", code=f"invalid_{name}") from exc
+
+
+def choices(params: QueryParams, name: str, allowed: Sequence[str]) -> frozenset[str] | None:
+    """A repeatable parameter (``?kind=a&kind=b``): the values given, None when absent."""
+    values = params.getlist(name)
+    if not values:
+        return None
+    if any(value not in allowed for value in values):
+        raise BadRequest(
+            f"each {name} must be one of {', '.join(allowed)}",
+            code=f"invalid_{name}",
+            details={"allowed": list(allowed)},
+        )
+    return frozenset(values)
+
+
+def moment(params: QueryParams, name: str) -> datetime | None:
+    """An RFC 3339 date-time with a time zone (``2026-12-07T10:00:00Z``)."""
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            raise ValueError("no time zone")
+        return parsed.astimezone(UTC)  # OverflowError: beyond years 1 to 9999 in UTC
+    except (ValueError, OverflowError) as exc:
+        raise BadRequest(
+            f"{name} must be an RFC 3339 date-time with a time zone, e.g. 2026-12-07T10:00:00Z",
+            code=f"invalid_{name}",
+        ) from exc

@@ -11,14 +11,14 @@ what a client sends (the server drops at most a bounded part of the rest: ``kit.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.kit.errors import BadRequest, PayloadTooLarge, error_response
+from gateway.kit.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, error_response
 from gateway.kit.validation import problems, summary
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -106,7 +106,21 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-async def parse_json(request: Request, model: type[Model]) -> Model:
+def media_type(request: Request) -> str:
+    """The body's media type, without parameters, in lower case (empty when none is given)."""
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+async def parse_json(
+    request: Request, model: type[Model], *, media_types: Collection[str] | None = None
+) -> Model:
+    """The body read into ``model``. With ``media_types``, a ``Content-Type`` outside them is
+    ``415 unsupported_media_type``; without, any JSON type is taken."""
+    if media_types is not None and media_type(request) not in media_types:
+        raise UnsupportedMediaType(
+            f"send the body as {' or '.join(media_types)}",
+            details={"accepted": list(media_types)},
+        )
     if "json" not in request.headers.get("content-type", ""):
         raise BadRequest(
             "send a JSON body with Content-Type: application/json", code="invalid_json"

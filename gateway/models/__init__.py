@@ -12,6 +12,7 @@ from gateway.models.pending_revocation import PendingRevocation
 from gateway.models.provider_state import ProviderBreaker, SeenWebhook, TokenBudgetWindow
 from gateway.models.provisioning import Provisioning, ProvisioningStatus
 from gateway.models.service_client import ServiceClient
+from gateway.models.timeline_record import RecordKind, TimelineRecord
 
 __all__ = [
     "AuditEvent",
@@ -28,7 +29,9 @@ __all__ = [
     "ProviderBreaker",
     "Provisioning",
     "ProvisioningStatus",
+    "RecordKind",
     "SeenWebhook",
     "ServiceClient",
+    "TimelineRecord",
     "TokenBudgetWindow",
 ]

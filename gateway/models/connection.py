@@ -46,6 +46,8 @@ class Connection(IdMixin, TimestampMixin, Base):
         Index("ix_connections_due", "next_refresh_at", postgresql_where="status = 'active'"),
         Index("ix_connections_created_at_id", "created_at", "id"),
         Index("ix_connections_labels", "labels", postgresql_using="gin"),
+        # A provider account's connections (a provider webhook names its user by subject).
+        Index("ix_connections_provider_subject", "provider", "subject"),
     )
 
     user_id: Mapped[str] = mapped_column(String(255))

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import Computed, ForeignKey, Index, Integer, String, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,10 +18,18 @@ class OutboxEvent(IdMixin, Base):
     """
 
     __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_events_connection_id_occurred_at", "connection_id", "occurred_at", "id"),
+    )
 
     type: Mapped[str] = mapped_column(String(64))
     occurred_at: Mapped[datetime] = mapped_column(server_default=func.now())
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The connection the event is about, computed by PostgreSQL from ``data`` (so rows written by
+    # any version carry it): a connection's events are found by index.
+    connection_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, Computed("(data ->> 'connection_id')::uuid", persisted=True)
+    )
 
 
 class EventDelivery(IdMixin, Base):
@@ -34,7 +42,9 @@ class EventDelivery(IdMixin, Base):
         ),
     )
 
-    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True
+    )
     endpoint: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -25,6 +25,7 @@ from gateway.openapi import (
     health,
     provisioning,
     proxy,
+    timeline,
     webhooks,
 )
 from gateway.public_port import is_public
@@ -37,6 +38,7 @@ AREAS: tuple[tuple[str, ModuleType, str], ...] = (
     ("proxy", proxy, "Calling the provider's API as a user."),
     ("webhooks", webhooks, "Providers telling the gateway about their users."),
     ("connections", connections, "The admin API over connections."),
+    ("timeline", timeline, "What happened to a connection, newest first."),
     (
         "delegated-keys",
         delegated_keys,

@@ -1,10 +1,12 @@
-"""The admin API over connections (scope admin): list, show, refresh, revoke (and its preview),
-import, transfer."""
+"""The admin API over connections: list, show, update, obtain a fresh token (these four also for
+connect-scope clients: ``connection_updates``), refresh, revoke (and its preview), import,
+transfer."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway.openapi import connection_updates as updates
 from gateway.openapi.components import (
     BODY_ERRORS,
     DATABASE_DOWN,
@@ -43,6 +45,10 @@ SCHEMAS: dict[str, Schema] = {
             "owner",
             "confined",
             "status",
+            "enabled",
+            "metadata",
+            "external_ids",
+            "labels",
             "scopes",
             "access_token_expires_at",
             "refresh_token_expires_at",
@@ -67,6 +73,7 @@ SCHEMAS: dict[str, Schema] = {
                 "false: in the space unconfined clients share.",
             },
             "status": {"enum": STATUSES},
+            **updates.CONNECTION_FIELDS,
             "scopes": {"type": "array", "items": {"type": "string"}},
             "access_token_expires_at": MAYBE_TIME,
             "refresh_token_expires_at": MAYBE_TIME,
@@ -173,15 +180,21 @@ SCHEMAS: dict[str, Schema] = {
         "type": "object",
         "additionalProperties": False,
         "required": ["user_id", "access_token", "refresh_token"],
-        "description": "A user's existing tokens from another broker. Give expires_in or "
-        "expires_at, not both (the provider's introspection exp wins when it has one).",
+        "description": "A user's existing tokens from another broker. Give the access token's "
+        "expiry at most one way: expires_at, or expires_in (counted from issued_at when given, "
+        "which may not be in the future); the provider's introspection exp wins when it has "
+        "one. metadata, labels and external_ids, when given, become the connection's.",
         "properties": {
             "user_id": USER_ID,
             "provider": PROVIDER,
             "access_token": {"type": "string", "minLength": 1, "maxLength": 8192},
             "refresh_token": {"type": "string", "minLength": 1, "maxLength": 8192},
             "expires_in": {"type": "integer", "minimum": 1, "maximum": 315360000},
+            "issued_at": {"type": "string", "format": "date-time"},
             "expires_at": {"type": "string", "format": "date-time"},
+            "metadata": ref("Metadata"),
+            "labels": ref("Labels"),
+            "external_ids": ref("ExternalIds"),
             "scopes": {"type": "array", "items": SCOPE, "maxItems": 50},
             "replace": {
                 "type": "boolean",
@@ -215,11 +228,6 @@ SCHEMAS: dict[str, Schema] = {
 FORBIDDEN = error("The key lacks the admin scope.", "insufficient_scope", DELEGATED_KEY_REFUSED)
 NOT_FOUND = error("No connection has this id (a malformed id included).", "connection_not_found")
 CONNECTION_ID = uuid_path("connection_id")
-PROVIDER_FAILED = error(
-    "The provider refused the gateway's client or failed.",
-    "provider_client_rejected",
-    "provider_error",
-)
 
 
 def connection_body(description: str) -> dict[str, Any]:
@@ -229,12 +237,14 @@ def connection_body(description: str) -> dict[str, Any]:
 PATHS: dict[str, Any] = {
     "/v1/connections": {
         "get": {
-            "summary": "List connections, newest first (scope admin)",
-            "description": "Any other query parameter is refused (unknown_parameter).",
+            "summary": f"List connections, newest first ({updates.SCOPES})",
+            "description": "Every filter given must match. Any other query parameter is "
+            "refused (unknown_parameter).",
             "parameters": [
                 query_parameter("user_id", {"type": "string", "minLength": 1, "maxLength": 255}),
                 query_parameter("provider", {"type": "string", "minLength": 1, "maxLength": 64}),
                 query_parameter("status", {"enum": STATUSES}),
+                *updates.LIST_PARAMETERS,
                 *PAGE_PARAMETERS,
             ],
             "responses": {
@@ -245,9 +255,10 @@ PATHS: dict[str, Any] = {
                     "invalid_user_id",
                     "invalid_provider",
                     "invalid_status",
+                    *updates.LIST_ERRORS,
                 ),
                 "401": UNAUTHORIZED,
-                "403": FORBIDDEN,
+                "403": updates.FORBIDDEN,
                 "503": DATABASE_DOWN,
             },
         }
@@ -275,9 +286,11 @@ PATHS: dict[str, Any] = {
                 ),
                 "409": error(
                     "The user's connection belongs to another provider account (send "
-                    '"replace": true to replace it), or to another owner than the one named.',
+                    '"replace": true to replace it), or to another owner than the one named; or '
+                    "the owner already uses one of the external ids for another connection.",
                     "identity_mismatch",
                     "connection_owned_by_other_client",
+                    "external_id_taken",
                 ),
                 "422": error("The provider does not accept the tokens.", "invalid_tokens"),
                 "502": error(
@@ -296,17 +309,8 @@ PATHS: dict[str, Any] = {
         }
     },
     "/v1/connections/{connection_id}": {
-        "get": {
-            "summary": "Show a connection (scope admin)",
-            "parameters": [CONNECTION_ID],
-            "responses": {
-                "200": connection_body("The connection."),
-                "401": UNAUTHORIZED,
-                "403": FORBIDDEN,
-                "404": NOT_FOUND,
-                "503": DATABASE_DOWN,
-            },
-        },
+        "get": updates.SHOW,
+        "patch": updates.UPDATE,
         "delete": {
             "summary": "Revoke a connection, here and at the provider (scope admin; idempotent)",
             "description": "Marks it revoked and erases its tokens at once, then revokes them at "
@@ -348,25 +352,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Refresh a connection's tokens now (scope admin)",
             "parameters": [CONNECTION_ID],
-            "responses": {
-                "200": connection_body("The connection after the refresh."),
-                "401": UNAUTHORIZED,
-                "403": FORBIDDEN,
-                "404": NOT_FOUND,
-                "409": error(
-                    "The provider rejected the grant, or the stored tokens do not open with the "
-                    "key ring; the user must connect again.",
-                    "reauth_required",
-                    "credentials_unreadable",
-                ),
-                "410": error("The connection was revoked.", "connection_revoked"),
-                "502": PROVIDER_FAILED,
-                "503": unavailable(
-                    "The provider could not be reached, or the OAuth budget is spent.",
-                    "provider_unavailable",
-                    "token_budget_exhausted",
-                ),
-            },
+            "responses": updates.refresh_responses(FORBIDDEN, NOT_FOUND),
         }
     },
     "/v1/connections/{connection_id}/transfer": {
@@ -387,8 +373,9 @@ PATHS: dict[str, Any] = {
                     "client_not_found",
                 ),
                 "409": error(
-                    "The target's space already holds a connection for the user and provider "
-                    "(details.existing).",
+                    "The target's space already holds a connection for the user and provider, or "
+                    "the new owner already uses one of its external ids for another connection "
+                    "(details.existing; details.external_id).",
                     "transfer_conflict",
                 ),
                 "503": DATABASE_DOWN,
@@ -396,3 +383,5 @@ PATHS: dict[str, Any] = {
         }
     },
 }
+PATHS.update(updates.PATHS)
+SCHEMAS.update(updates.SCHEMAS)

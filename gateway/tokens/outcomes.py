@@ -1,11 +1,14 @@
 """What the outcome of a refresh writes, each in a transaction of its own: new tokens (a
 compare-and-swap on ``token_version``), a grant the provider rejected (``needs_reauth``), a refresh
 token that does not open (``credentials_unreadable``), a gateway client the provider rejected (the
-breaker), or a transient failure (the next try, backed off); with their audit entries and events."""
+breaker), or a transient failure (the next try, backed off); with their audit entries and events.
+A refresh that wrote tokens, and each transient failure, also adds one timeline record to its
+transaction (rejected grants and unreadable tokens are in the audit trail already)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -17,14 +20,17 @@ from gateway.exceptions import CredentialsUnreadable
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.models import AuditEvent, Connection, ConnectionStatus
+from gateway.models import AuditEvent, Connection, ConnectionStatus, RecordKind, TimelineRecord
 from gateway.providers.errors import ProviderError, ProviderUnavailable
+from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
 from gateway.tokens import breaker, grant, pending_revocations, schedule, unreadable
 from gateway.tokens.errors import ReauthRequired, ensure_usable
 
 log = logging.getLogger(__name__)
+
+ACTOR = "gateway:refresher"
 
 
 class Outcomes:
@@ -36,7 +42,12 @@ class Outcomes:
         self._settings = settings
 
     async def refreshed(
-        self, connection: Connection, tokens: TokenSet, lifetime: int, rejected: bool
+        self,
+        connection: Connection,
+        tokens: TokenSet,
+        lifetime: int,
+        rejected: bool,
+        spender: Spender,
     ) -> Connection:
         """Write the provider's new tokens (compare-and-swap on the version read with the lease).
 
@@ -63,6 +74,10 @@ class Outcomes:
             current.last_refreshed_at = now
             if rejected:
                 current.unauthorized_refresh_at = now
+            details: dict[str, object] = {"spender": spender.key}
+            if rejected:
+                details["after_unauthorized"] = True  # the proxy's call met a 401
+            _record(session, current, RecordKind.REFRESHED, now, details)
             await breaker.reset(session, current.provider)
             if recovering:
                 await self._event(session, current, "connection.recovered", "refresh_succeeded")
@@ -118,10 +133,10 @@ class Outcomes:
                 current.consecutive_failures += 1
                 session.add(
                     AuditEvent(
-                        actor="gateway:refresher",
+                        actor=ACTOR,
                         action="connection.needs_reauth",
                         connection_id=current.id,
-                        details={"reason": code},
+                        details={"reason": code, "labels": current.labels},
                     )
                 )
                 await self._event(session, current, "connection.needs_reauth", code)
@@ -170,7 +185,9 @@ class Outcomes:
             until,
         )
 
-    async def transient_failure(self, connection: Connection, exc: ProviderError) -> None:
+    async def transient_failure(
+        self, connection: Connection, exc: ProviderError, spender: Spender
+    ) -> None:
         now = utcnow()
         retry_after = exc.retry_after if isinstance(exc, ProviderUnavailable) else None
         async with self._db.transaction() as session:
@@ -180,6 +197,8 @@ class Outcomes:
             current.last_refresh_error = _error(exc.code, exc.message, now)
             delay = schedule.backoff_seconds(current.consecutive_failures, retry_after)
             current.next_refresh_at = now + timedelta(seconds=delay)
+            failure = {"spender": spender.key, "code": exc.code, "message": exc.message[:300]}
+            _record(session, current, RecordKind.REFRESH_FAILED, now, failure)
             if current.consecutive_failures == 1:
                 await self._event(session, current, "connection.refresh_failed", exc.code)
         log.warning(
@@ -197,8 +216,26 @@ class Outcomes:
             session,
             self._settings.event_endpoints,
             event_type,
-            connection_data(connection, reason),
+            await connection_data(session, connection, reason),
         )
+
+
+def _record(
+    session: AsyncSession,
+    connection: Connection,
+    kind: RecordKind,
+    at: datetime,
+    details: Mapping[str, object],
+) -> None:
+    session.add(
+        TimelineRecord(
+            connection_id=connection.id,
+            occurred_at=at,
+            kind=kind,
+            actor=ACTOR,
+            details=dict(details),
+        )
+    )
 
 
 def _error(code: str, message: str, at: datetime) -> dict[str, str]:

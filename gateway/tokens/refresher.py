@@ -232,11 +232,11 @@ class Refresher:
             raise
         except ProviderError as exc:
             self._count(connection.provider, "transient")
-            await self._outcomes.transient_failure(connection, exc)
+            await self._outcomes.transient_failure(connection, exc, spender)
             raise
         self._count(connection.provider, "success")
         lifetime = await self._lifetime(provider, tokens, spender)
-        stored = await self._outcomes.refreshed(connection, tokens, lifetime, rejected)
+        stored = await self._outcomes.refreshed(connection, tokens, lifetime, rejected, spender)
         return Fresh(stored, refreshed=True)
 
     def _count(self, provider: str, outcome: str) -> None:

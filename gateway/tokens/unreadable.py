@@ -56,9 +56,9 @@ async def mark(
         "column": column,
         "key_id": key_id,
     }
-    details = {"reason": CODE, "column": column, "key_id": key_id}
+    details = {"reason": CODE, "column": column, "key_id": key_id, "labels": connection.labels}
     session.add(AuditEvent(actor=ACTOR, action=EVENT, connection_id=connection.id, details=details))
-    await emit(session, endpoints, EVENT, connection_data(connection, CODE))
+    await emit(session, endpoints, EVENT, await connection_data(session, connection, CODE))
     log.error(
         "connection %s: its %s does not open with the key ring (key id %s); not refreshed or "
         "proxied until the user connects again or the key is restored",
@@ -130,6 +130,9 @@ async def _reactivate(
         )
     )
     await emit(
-        session, endpoints, "connection.recovered", connection_data(connection, "key_restored")
+        session,
+        endpoints,
+        "connection.recovered",
+        await connection_data(session, connection, "key_restored"),
     )
     log.info("connection %s: its tokens open again; refreshing it", connection.id)

@@ -103,9 +103,9 @@ def revoked_connection_id(envelope: Envelope) -> str | None:
     return str(value) if isinstance(value, str | int) and str(value) else None
 
 
-def revoked_subject(envelope: Envelope) -> str | None:
-    """The Contio user id of a ``user.connection.revoked`` event: ``for_user.id`` beside ``data``
-    (where Contio documents it), or inside ``data`` (accepted too)."""
+def user_subject(envelope: Envelope) -> str | None:
+    """The Contio user id an event is for (of ``user.connection.revoked``: the user whose connection
+    ended): ``for_user.id`` beside ``data`` (where Contio documents it), or inside ``data``."""
     for_user = envelope.for_user or envelope.data.get("for_user")
     if isinstance(for_user, dict) and isinstance(for_user.get("id"), str | int):
         return str(for_user["id"])

@@ -4,6 +4,9 @@ Order of checks: configured (503), body size (413), signature (401), envelope (4
 replay (200 duplicate). The event id is remembered in the same transaction as its effect, so a
 failure leaves the event to be retried by Contio and a success is never applied twice.
 
+Every connection the event is for (its user's, by subject, unless revoked) gets a timeline record
+of the event's type, id and time, in the same transaction; the payload is not kept.
+
 A revocation for an account several connections hold ends only the connections whose grants the
 provider no longer honours (see ``connections.provider_revocation``); asking it is done before the
 transaction, and a provider that cannot be asked now is a 503 (the event comes again).
@@ -13,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -25,9 +30,15 @@ from gateway.connections import provider_revocation
 from gateway.connections.provider_revocation import Finding
 from gateway.connections.revocation import mark_revoked
 from gateway.exceptions import BadRequest, GatewayError, ServiceUnavailable
-from gateway.kit.clock import utcnow
+from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.request_body import read_body
-from gateway.models import Connection, SeenWebhook
+from gateway.models import (
+    Connection,
+    ConnectionStatus,
+    RecordKind,
+    SeenWebhook,
+    TimelineRecord,
+)
 from gateway.resources import Resources, resources
 from gateway.settings import Settings, split_commas
 from gateway.webhooks import contio
@@ -64,7 +75,7 @@ async def contio_webhook(request: Request) -> Response:
     async with res.db.transaction() as session:
         if not await remember(session, envelope.event_id):
             return JSONResponse({"status": "duplicate"})
-        status = await apply(session, res.settings.event_endpoints, envelope, found)
+        status = await apply(session, res.settings.event_endpoints, envelope, found, now)
     log.info("contio webhook %s (%s): %s", envelope.event_id, envelope.event_type, status)
     return JSONResponse({"status": status})
 
@@ -99,7 +110,7 @@ async def findings(res: Resources, envelope: contio.Envelope) -> dict[uuid.UUID,
         res.db,
         res.keys,
         res.providers.get(PROVIDER),
-        subject=contio.revoked_subject(envelope),
+        subject=contio.user_subject(envelope),
         provider_connection_id=contio.revoked_connection_id(envelope),
     )
 
@@ -109,15 +120,18 @@ async def apply(
     endpoints: tuple[str, ...],
     envelope: contio.Envelope,
     found: dict[uuid.UUID, Finding],
+    received_at: datetime,
 ) -> str:
     if envelope.event_type != REVOKED:
+        record_receipt(session, envelope, received_at, await for_user(session, envelope))
         return "ignored"
     connections = await provider_revocation.locked_matches(
         session,
         PROVIDER,
-        contio.revoked_subject(envelope),
+        contio.user_subject(envelope),
         contio.revoked_connection_id(envelope),
     )
+    record_receipt(session, envelope, received_at, (connection.id for connection in connections))
     revoked = 0
     for connection in connections:
         finding = found.get(connection.id)
@@ -138,6 +152,45 @@ async def apply(
                 },
             )
     return "processed" if revoked else "ignored"
+
+
+async def for_user(session: AsyncSession, envelope: contio.Envelope) -> list[uuid.UUID]:
+    """The unrevoked connections of the event's user (its provider account)."""
+    subject = contio.user_subject(envelope)
+    if subject is None:
+        return []
+    found = await session.scalars(
+        select(Connection.id).where(
+            Connection.provider == PROVIDER,
+            Connection.subject == subject,
+            Connection.status != ConnectionStatus.REVOKED,
+        )
+    )
+    return list(found)
+
+
+def record_receipt(
+    session: AsyncSession,
+    envelope: contio.Envelope,
+    received_at: datetime,
+    connection_ids: Iterable[uuid.UUID],
+) -> None:
+    """A timeline record for each connection: the event's type, id and time, never its data."""
+    details = {
+        "type": envelope.event_type[:64],
+        "event_id": envelope.event_id,
+        "sent_at": rfc3339(envelope.timestamp),
+    }
+    session.add_all(
+        TimelineRecord(
+            connection_id=connection_id,
+            occurred_at=received_at,
+            kind=RecordKind.WEBHOOK_RECEIVED,
+            actor=ACTOR,
+            details=dict(details),
+        )
+        for connection_id in connection_ids
+    )
 
 
 async def revoke(

@@ -6,6 +6,9 @@ metadata and labels. The one-connection-per-(user, provider, space) constraint s
 contract step (``20261207_contract``), so replicas of the previous version, which look a user's
 connection up by that key, never meet a second one while they still run.
 
+A connection's timeline gets a table of its own records (refreshes and provider webhooks, which
+nothing else keeps) and an index on each table it reads.
+
 The NOTIFY payload names the connection too (the proxy caches connections addressed by id), and a
 change of ``is_default`` or ``enabled`` is announced like a change of the token. A delegated key
 revoked (or deleted with its connection) is announced by its id, so every replica drops it from
@@ -220,9 +223,67 @@ def upgrade() -> None:
     op.execute(UPDATE_TRIGGER)
     op.execute(DELEGATED_KEY_FUNCTION)
     op.execute(DELEGATED_KEY_TRIGGER)
+    _upgrade_timeline()
+
+
+def _upgrade_timeline() -> None:
+    """The connection's timeline: its own records (refreshes, provider webhooks), and an index for
+    each source it reads. The outbox's ``connection_id`` is computed from ``data``, so events the
+    previous version writes during a rolling update carry it too."""
+    op.create_table(
+        "timeline_records",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("connection_id", sa.Uuid(), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("details", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_timeline_records")),
+    )
+    op.create_index(
+        "ix_timeline_records_connection_id_occurred_at",
+        "timeline_records",
+        ["connection_id", "occurred_at", "id"],
+    )
+    op.create_index(op.f("ix_timeline_records_occurred_at"), "timeline_records", ["occurred_at"])
+    op.create_index(
+        "ix_audit_events_connection_id_occurred_at",
+        "audit_events",
+        ["connection_id", "occurred_at", "id"],
+    )
+    op.drop_index(op.f("ix_audit_events_connection_id"), table_name="audit_events")
+    op.add_column(
+        "outbox_events",
+        sa.Column(
+            "connection_id",
+            sa.Uuid(),
+            sa.Computed("(data ->> 'connection_id')::uuid", persisted=True),
+            nullable=True,
+        ),
+    )
+    op.create_index(
+        "ix_outbox_events_connection_id_occurred_at",
+        "outbox_events",
+        ["connection_id", "occurred_at", "id"],
+    )
+    op.create_index(op.f("ix_event_deliveries_event_id"), "event_deliveries", ["event_id"])
+    op.create_index("ix_connections_provider_subject", "connections", ["provider", "subject"])
+
+
+def _downgrade_timeline() -> None:
+    op.drop_index("ix_connections_provider_subject", table_name="connections")
+    op.drop_index(op.f("ix_event_deliveries_event_id"), table_name="event_deliveries")
+    op.drop_index("ix_outbox_events_connection_id_occurred_at", table_name="outbox_events")
+    op.drop_column("outbox_events", "connection_id")
+    op.create_index(op.f("ix_audit_events_connection_id"), "audit_events", ["connection_id"])
+    op.drop_index("ix_audit_events_connection_id_occurred_at", table_name="audit_events")
+    op.drop_index(op.f("ix_timeline_records_occurred_at"), table_name="timeline_records")
+    op.drop_index("ix_timeline_records_connection_id_occurred_at", table_name="timeline_records")
+    op.drop_table("timeline_records")
 
 
 def downgrade() -> None:
+    _downgrade_timeline()
     op.execute("DROP TRIGGER delegated_keys_notify ON delegated_keys")
     op.execute("DROP FUNCTION gateway_notify_delegated_key_changed()")
     op.execute("DROP TRIGGER connections_notify_update ON connections")

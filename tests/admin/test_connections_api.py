@@ -33,6 +33,10 @@ FIELDS = {
     "owner",
     "confined",
     "status",
+    "enabled",
+    "metadata",
+    "external_ids",
+    "labels",
     "scopes",
     "access_token_expires_at",
     "refresh_token_expires_at",
@@ -263,13 +267,15 @@ async def test_the_admin_api_needs_a_key(admin: httpx.AsyncClient) -> None:
 
 
 async def test_the_admin_api_needs_the_admin_scope(admin: httpx.AsyncClient, db: Database) -> None:
-    key = await new_client(db, ["connect", "proxy"])
-    for method, path in (
-        ("GET", "/v1/connections"),
-        ("GET", f"/v1/connections/{uuid.uuid4()}"),
-        ("POST", f"/v1/connections/{uuid.uuid4()}/refresh"),
-        ("POST", "/v1/connections/import"),
-        ("GET", "/v1/audit-events"),
+    connect_key = await new_client(db, ["connect", "proxy"])
+    # Listing and showing take a connect-scope key too (for what it may see), not a proxy-only one.
+    proxy_key = await new_client(db, ["proxy"])
+    for key, method, path in (
+        (proxy_key, "GET", "/v1/connections"),
+        (proxy_key, "GET", f"/v1/connections/{uuid.uuid4()}"),
+        (connect_key, "POST", f"/v1/connections/{uuid.uuid4()}/refresh"),
+        (connect_key, "POST", "/v1/connections/import"),
+        (connect_key, "GET", "/v1/audit-events"),
     ):
         response = await admin.request(method, path, headers={"Authorization": f"Bearer {key}"})
         assert response.status_code == 403, (method, path)

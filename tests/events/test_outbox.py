@@ -77,7 +77,7 @@ def test_every_event_type_is_a_dotted_name() -> None:
     assert all("." in event_type for event_type in EVENT_TYPES)
 
 
-def test_connection_data_names_the_connection_and_never_a_token() -> None:
+async def test_connection_data_names_the_connection_and_never_a_token(db: Database) -> None:
     connection = Connection(
         id=uuid.uuid4(),
         user_id="user-1",
@@ -87,13 +87,17 @@ def test_connection_data_names_the_connection_and_never_a_token() -> None:
         access_token="sealed-access",
         refresh_token="sealed-refresh",
         connected_at=datetime.now(UTC),
+        labels={"team": "sales"},
     )
-    data = connection_data(connection, "invalid_grant")
+    async with db.transaction() as session:
+        data = await connection_data(session, connection, "invalid_grant")
     assert data == {
         "connection_id": str(connection.id),
         "user_id": "user-1",
         "provider": "contio",
         "status": "needs_reauth",
         "reason": "invalid_grant",
+        "external_ids": [],
+        "labels": {"team": "sales"},
     }
     assert "sealed" not in repr(data)

@@ -93,7 +93,7 @@ def test_the_checker_accepts_a_documented_answer() -> None:
             {"Gateway-Error": "1"},
             "is not one of",
         ),
-        (200, {"id": "not-a-uuid"}, {}, "breaks the schema"),
+        (200, {"id": "not-a-uuid"}, {"ETag": '"1"'}, "breaks the schema"),
     ],
 )
 def test_the_checker_refuses_an_answer_that_breaks_the_document(

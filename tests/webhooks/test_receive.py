@@ -122,7 +122,7 @@ async def test_a_revocation_is_audited_and_announced(
         ).all()
     assert audit is not None
     assert (audit.actor, audit.action) == ("provider:contio", "connection.revoked_by_provider")
-    assert audit.details == {"event_id": event["event_id"]}
+    assert audit.details == {"event_id": event["event_id"], "labels": {}}
     assert [e.data for e in announced] == [
         {
             "connection_id": str(connection.id),
@@ -130,6 +130,8 @@ async def test_a_revocation_is_audited_and_announced(
             "provider": "contio",
             "status": "revoked",
             "reason": "revoked_by_provider",
+            "external_ids": [],
+            "labels": {},
         }
     ]
 

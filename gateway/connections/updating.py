@@ -1,0 +1,173 @@
+"""Updating a connection: a JSON Merge Patch (RFC 7396) of the fields its owner may set.
+
+``enabled`` pauses (false) or resumes (true) it: the proxy refuses a paused connection, and the
+refresher keeps it fresh, so that it resumes without the user. ``metadata`` is merged into the
+stored object (a null member removes a key); ``labels`` likewise (a null value removes a label);
+``external_ids`` replaces the whole set; a top-level null clears metadata, labels or external ids.
+``is_default`` makes it the default connection of its user, provider and space.
+
+A patch that changes something grows ``revision`` (the ETag) by one and is audited as
+``connection.updated`` (the fields changed; old and new values of enabled, labels and external
+ids; of metadata only the keys that changed, never values), a change of ``enabled`` also as
+``connection.paused`` or ``connection.resumed``. A patch that changes nothing writes nothing.
+With ``If-Match`` a patch applies only to the revision it names (``412 precondition_failed``);
+the caller holds the row lock, so of two patches sent with the same ETag only one applies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.audit import store as audit
+from gateway.connections import external_ids, labels
+from gateway.connections.errors import MetadataTooLarge, TooManyLabels
+from gateway.connections.fields import (
+    MAX_METADATA_BYTES,
+    ExternalIds,
+    LabelsPatch,
+    Metadata,
+    metadata_size,
+)
+from gateway.connections.views import etag
+from gateway.exceptions import BadRequest, PreconditionFailed
+from gateway.kit.merge_patch import merge
+from gateway.models import Connection
+
+
+class ConnectionPatch(BaseModel):
+    """``PATCH /v1/connections/{id}``: the fields to change; an absent field stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: StrictBool | None = None
+    metadata: Metadata | None = None
+    external_ids: ExternalIds | None = None
+    labels: LabelsPatch | None = None
+    is_default: StrictBool | None = None
+
+    @field_validator("enabled", "is_default", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must be true or false; it cannot be removed")
+        return value
+
+    def given(self, name: str) -> bool:
+        return name in self.model_fields_set
+
+
+def check_precondition(connection: Connection, if_match: str | None) -> None:
+    """PreconditionFailed unless ``if_match`` (an ``If-Match`` header) is absent, ``*``, or lists
+    the connection's current ETag (strong comparison: a weak tag never matches)."""
+    if if_match is None:
+        return
+    tags = {tag.strip() for tag in if_match.split(",")}
+    current = etag(connection)
+    if "*" not in tags and current not in tags:
+        raise PreconditionFailed(
+            "the connection has changed since that ETag was read; read it again",
+            details={"etag": current},
+        )
+
+
+async def apply(
+    session: AsyncSession, connection: Connection, patch: ConnectionPatch, *, actor: str
+) -> list[str]:
+    """Apply ``patch`` to ``connection`` (locked by the caller) in the caller's transaction; the
+    names of the fields it changed, sorted (none: nothing was written)."""
+    changes: dict[str, Any] = {}
+    if patch.enabled is not None and patch.enabled != connection.enabled:
+        changes["enabled"] = {"from": connection.enabled, "to": patch.enabled}
+        connection.enabled = patch.enabled
+    if patch.given("metadata"):
+        _set_metadata(connection, patch.metadata, changes)
+    if patch.given("labels"):
+        _set_labels(connection, patch.labels, changes)
+    if patch.given("external_ids"):
+        await _set_external_ids(session, connection, patch.external_ids or [], changes)
+    if patch.is_default is not None:
+        await _set_default(session, connection, patch.is_default, changes)
+    if not changes:
+        return []
+    connection.revision += 1
+    fields = sorted(changes)
+    audit.record(
+        session,
+        actor=actor,
+        action="connection.updated",
+        connection_id=connection.id,
+        details={"fields": fields, "changes": changes, "labels": connection.labels},
+    )
+    if "enabled" in changes:
+        audit.record(
+            session,
+            actor=actor,
+            action="connection.resumed" if connection.enabled else "connection.paused",
+            connection_id=connection.id,
+            details={"labels": connection.labels},
+        )
+    await session.flush()
+    await session.refresh(connection)  # updated_at is the database's
+    return fields
+
+
+def _set_metadata(
+    connection: Connection, patch: dict[str, Any] | None, changes: dict[str, Any]
+) -> None:
+    before = connection.metadata_
+    after = merge(before, patch) if patch is not None else {}
+    assert isinstance(after, dict)
+    if after == before:
+        return
+    size = metadata_size(after)
+    if size > MAX_METADATA_BYTES:
+        raise MetadataTooLarge(
+            f"the metadata would be {size} bytes as JSON; at most {MAX_METADATA_BYTES} are kept",
+            details={"limit_bytes": MAX_METADATA_BYTES, "size_bytes": size},
+        )
+    changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    changes["metadata"] = {"keys": sorted(changed)}
+    connection.metadata_ = after
+
+
+def _set_labels(
+    connection: Connection, patch: dict[str, str | None] | None, changes: dict[str, Any]
+) -> None:
+    before = connection.labels
+    after = labels.merged(before, patch) if patch is not None else {}
+    if after == before:
+        return
+    if len(after) > labels.MAX_LABELS:
+        raise TooManyLabels(
+            f"a connection has at most {labels.MAX_LABELS} labels; this would leave {len(after)}",
+            details={"limit": labels.MAX_LABELS, "count": len(after)},
+        )
+    changes["labels"] = {"from": before, "to": after}
+    connection.labels = after
+
+
+async def _set_external_ids(
+    session: AsyncSession, connection: Connection, wanted: list[str], changes: dict[str, Any]
+) -> None:
+    before = await external_ids.of_one(session, connection.id)
+    after = sorted(wanted)
+    if after == before:
+        return
+    await external_ids.replace(session, connection, after)
+    changes["external_ids"] = {"from": before, "to": after}
+
+
+async def _set_default(
+    session: AsyncSession, connection: Connection, wanted: bool, changes: dict[str, Any]
+) -> None:
+    # Hook: moving the default is ``gateway.connections.defaults.make_default``'s (several
+    # connections per user); until it is wired in here, only the current value is accepted.
+    if wanted == connection.is_default:
+        return
+    raise BadRequest(
+        "is_default cannot be changed through this endpoint yet",
+        details={"field": "is_default", "is_default": connection.is_default},
+    )
