@@ -19,6 +19,9 @@ def connection_json(connection: Connection, owner: str) -> dict[str, Any]:
         "owner": owner,
         # In its owner's own space (the owner is confined), rather than the shared one.
         "confined": connection.confined_to_client_id is not None,
+        # The one of the user's connections to the provider in its space that
+        # ``/proxy/users/{user_id}/...`` uses.
+        "is_default": connection.is_default,
         "status": connection.status.value,
         "scopes": list(connection.scopes or []),
         "access_token_expires_at": rfc3339(connection.expires_at),
