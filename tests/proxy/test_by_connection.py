@@ -60,8 +60,9 @@ async def token_seen(gw: httpx.AsyncClient, key: str, path: str) -> str:
 
 @pytest.fixture(scope="module")
 def mounted(echo_gateway: EchoGateway, database_url: URL) -> Iterator[ServerThread]:
-    """The echo gateway once more, below a root path: its proxy calls take the ordinary way
-    (Starlette's routing and ``ProxyRoute``) instead of the front door."""
+    """The echo gateway once more, below a root path (that a proxy in front strips, as uvicorn
+    takes it): its proxy calls take the ordinary way (Starlette's routing and ``ProxyRoute``)
+    instead of the front door."""
     port = free_port()
     settings = echo_gateway.settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
     server = ServerThread(create_app(settings, database_url), port=port, root_path=ROOT).start()
@@ -73,7 +74,7 @@ def mounted(echo_gateway: EchoGateway, database_url: URL) -> Iterator[ServerThre
 
 @pytest.fixture
 async def ordinary(mounted: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"{mounted.url}{ROOT}", timeout=30) as client:
+    async with httpx.AsyncClient(base_url=mounted.url, timeout=30) as client:
         yield client
 
 
