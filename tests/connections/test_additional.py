@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -59,6 +60,27 @@ async def email_through(http: httpx.AsyncClient, client: Client, path: str) -> s
     return email
 
 
+@dataclass(frozen=True)
+class TwoAccounts:
+    user_id: str
+    personal: str  # the default connection's account
+    work: str  # the additional connection's
+    first: Connection
+    second: Connection
+
+
+async def two_accounts(
+    http: httpx.AsyncClient, db: Database, default_by: Client, additional_by: Client
+) -> TwoAccounts:
+    """A user connected twice: a default connection by ``default_by``, an additional one by
+    ``additional_by``."""
+    user_id, personal, work = b_user(), account(), account()
+    await connected(http, default_by, user_id, personal)
+    await connected(http, additional_by, user_id, work, additional=True)
+    first, second = await rows(db, user_id)
+    return TwoAccounts(user_id, personal, work, first, second)
+
+
 def keys_of(stack: Stack) -> KeyRing:
     assert stack.settings.encryption_keys is not None
     return KeyRing.parse(stack.settings.encryption_keys.get_secret_value())
@@ -67,11 +89,14 @@ def keys_of(stack: Stack) -> KeyRing:
 async def test_two_accounts_of_one_user_are_proxied_separately_each_with_its_own_token(
     http: httpx.AsyncClient, stack: Stack, db: Database, clients: Clients
 ) -> None:
-    user_id, personal, work = b_user(), account(), account()
-    await connected(http, clients.open_, user_id, personal)
-    await connected(http, clients.open_, user_id, work, additional=True)
-
-    first, second = await rows(db, user_id)
+    two = await two_accounts(http, db, clients.open_, clients.open_)
+    user_id, personal, work, first, second = (
+        two.user_id,
+        two.personal,
+        two.work,
+        two.first,
+        two.second,
+    )
     assert (first.is_default, second.is_default) == (True, False)
     assert (first.subject, second.subject) == (subject_of(stack, personal), subject_of(stack, work))
     assert second.owner_client_id == clients.open_.id
@@ -113,14 +138,12 @@ async def test_the_same_account_twice_is_refused_unless_the_flow_allows_it(
 async def test_a_replaced_identity_may_not_take_an_account_another_connection_holds(
     http: httpx.AsyncClient, db: Database, clients: Clients
 ) -> None:
-    user_id, personal, work = b_user(), account(), account()
-    await connected(http, clients.open_, user_id, personal)
-    await connected(http, clients.open_, user_id, work, additional=True)
+    two = await two_accounts(http, db, clients.open_, clients.open_)
 
-    refused = await connect_as(http, clients.open_, user_id, work, replace_identity=True)
+    refused = await connect_as(http, clients.open_, two.user_id, two.work, replace_identity=True)
 
     assert refused.status_code == 409 and error_code(refused) == "duplicate_account"
-    mismatch = await connect_as(http, clients.open_, user_id, account())
+    mismatch = await connect_as(http, clients.open_, two.user_id, account())
     assert mismatch.status_code == 409 and error_code(mismatch) == "identity_mismatch"
 
 
@@ -213,10 +236,8 @@ async def test_an_import_creates_an_additional_connection_and_refuses_a_duplicat
 async def test_only_the_owner_of_both_or_an_operator_moves_the_default(
     http: httpx.AsyncClient, stack: Stack, db: Database, clients: Clients
 ) -> None:
-    user_id, personal, work = b_user(), account(), account()
-    await connected(http, clients.patterned, user_id, personal)
-    await connected(http, clients.open_, user_id, work, additional=True)
-    first, second = await rows(db, user_id)
+    two = await two_accounts(http, db, clients.patterned, clients.open_)
+    user_id, first, second = two.user_id, two.first, two.second
 
     async def move(actor: ownership.Actor, connection_id: uuid.UUID) -> Connection:
         async with db.transaction() as session:
@@ -244,7 +265,7 @@ async def test_only_the_owner_of_both_or_an_operator_moves_the_default(
     assert event.details == {"from": str(first.id), "to": str(second.id)}
 
     async def new_default_used() -> bool:
-        return await email_through(http, clients.open_, f"/proxy/users/{user_id}") == work
+        return await email_through(http, clients.open_, f"/proxy/users/{user_id}") == two.work
 
     await eventually(new_default_used, within=2.0, what="the proxy uses the new default")
 
@@ -252,36 +273,30 @@ async def test_only_the_owner_of_both_or_an_operator_moves_the_default(
 async def test_a_client_owning_both_moves_the_default(
     http: httpx.AsyncClient, db: Database, clients: Clients
 ) -> None:
-    user_id = b_user()
-    await connected(http, clients.open_, user_id, account())
-    await connected(http, clients.open_, user_id, account(), additional=True)
-    _first, second = await rows(db, user_id)
+    two = await two_accounts(http, db, clients.open_, clients.open_)
 
     async with db.transaction() as session:
-        connection = await queries.get(session, second.id, for_update=True)
+        connection = await queries.get(session, two.second.id, for_update=True)
         actor = await actor_of(db, clients.open_)
         moved = await defaults.make_default(session, actor, connection, audit_actor="client:c")
 
     assert moved.is_default
-    assert [row.is_default for row in await rows(db, user_id)] == [False, True]
+    assert [row.is_default for row in await rows(db, two.user_id)] == [False, True]
 
 
 @pytest.mark.usefixtures("cli_env")
 async def test_the_cli_moves_the_default(
     http: httpx.AsyncClient, db: Database, clients: Clients
 ) -> None:
-    user_id = b_user()
-    await connected(http, clients.open_, user_id, account())
-    await connected(http, clients.open_, user_id, account(), additional=True)
-    _first, second = await rows(db, user_id)
+    two = await two_accounts(http, db, clients.open_, clients.open_)
 
     result = await asyncio.to_thread(
-        CliRunner().invoke, cli, ["connections", "default", str(second.id), "--json"]
+        CliRunner().invoke, cli, ["connections", "default", str(two.second.id), "--json"]
     )
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["is_default"] is True
-    assert [row.is_default for row in await rows(db, user_id)] == [False, True]
+    assert [row.is_default for row in await rows(db, two.user_id)] == [False, True]
 
 
 async def actor_of(db: Database, client: Client) -> ownership.Actor:
