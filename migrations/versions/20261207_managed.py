@@ -105,6 +105,9 @@ WHEN (
 EXECUTE FUNCTION gateway_notify_connection_changed()
 """
 
+FLOW_TABLES = ("connect_sessions", "provisionings")
+FLOW_COLUMNS = ("additional", "allow_duplicate_account")
+
 DELEGATED_KEY_FUNCTION = """
 CREATE FUNCTION gateway_notify_delegated_key_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -221,6 +224,12 @@ def upgrade() -> None:
     op.execute("DROP TRIGGER connections_notify_update ON connections")
     op.execute(CONNECTION_FUNCTION)
     op.execute(UPDATE_TRIGGER)
+    # Additional connections: a connect session or provisioning carries what its request asked.
+    for table in FLOW_TABLES:
+        for column in FLOW_COLUMNS:
+            op.add_column(
+                table, sa.Column(column, sa.Boolean(), server_default=sa.false(), nullable=False)
+            )
     op.execute(DELEGATED_KEY_FUNCTION)
     op.execute(DELEGATED_KEY_TRIGGER)
     _upgrade_timeline()
@@ -286,6 +295,9 @@ def downgrade() -> None:
     _downgrade_timeline()
     op.execute("DROP TRIGGER delegated_keys_notify ON delegated_keys")
     op.execute("DROP FUNCTION gateway_notify_delegated_key_changed()")
+    for table in FLOW_TABLES:
+        for column in FLOW_COLUMNS:
+            op.drop_column(table, column)
     op.execute("DROP TRIGGER connections_notify_update ON connections")
     op.execute(PREVIOUS_CONNECTION_FUNCTION)
     op.execute(PREVIOUS_UPDATE_TRIGGER)
