@@ -8,6 +8,7 @@ listeners of their own; the Contio sandbox is the provider.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from gateway.app import create_app
+from gateway.clients.limits import RateLimit
 from gateway.clients.store import ClientChanges, update_client
 from gateway.kit.db import Database
 from gateway.models import Connection
@@ -130,3 +132,77 @@ async def test_a_key_stops_working_when_its_issuer_may_no_longer_proxy(
         return all(answer.status_code == 401 for answer in answers)
 
     await eventually(refused, within=WITHIN, what="every gateway refuses the issuer's key")
+
+
+# On its own connection (/proxy/connections/{id}/...)
+
+
+async def by_id(
+    gateway: httpx.AsyncClient, connection: Connection, key: dict[str, Any], path: str = "/meetings"
+) -> httpx.Response:
+    return await gateway.get(f"/proxy/connections/{connection.id}{path}", headers=bearer(key))
+
+
+async def test_a_key_proxies_for_its_connection_only_and_every_call_is_audited(
+    http: httpx.AsyncClient, db: Database, clients: Clients
+) -> None:
+    connection = await connection_of(http, db, clients.patterned)
+    other = await connection_of(http, db, clients.patterned)
+    key = await issued(http, clients.patterned, connection.id, allow=["GET /meetings/**"])
+
+    answers = [await by_id(http, connection, key) for _ in range(3)]
+    elsewhere = await by_id(http, other, key)
+    unknown = await http.get(f"/proxy/connections/{uuid.uuid4()}/meetings", headers=bearer(key))
+    outside_rules = await by_id(http, connection, key, "/profile")
+
+    assert [answer.status_code for answer in answers] == [200] * 3, answers[0].text
+    for refused in (elsewhere, unknown):
+        assert (refused.status_code, error_code(refused)) == (403, "delegated_key_not_allowed")
+    assert (outside_rules.status_code, error_code(outside_rules)) == (403, "proxy_forbidden")
+    uses = await audited(db, connection.id, "connection.delegated_key_used")
+    assert [(u.details["method"], u.details["path"]) for u in uses] == [("GET", "/meetings")] * 3
+    assert {u.details["delegated_key_id"] for u in uses} == {key["id"]}
+    assert {u.actor for u in uses} == {f"client:{clients.patterned.name}"}
+    assert await audited(db, other.id, "connection.delegated_key_used") == []
+    refusals = await audited(db, connection.id, "proxy.forbidden")
+    assert [(r.details["reason"], r.details.get("addressed")) for r in refusals] == [
+        ("delegated_key_elsewhere", str(other.id)),
+        ("delegated_key_elsewhere", unknown.json()["error"]["details"]["addressed"]),
+        ("no_rule", None),
+    ]
+    assert await audited(db, other.id, "proxy.forbidden") == []
+
+
+async def test_a_key_spends_its_issuers_rate_limit(http: httpx.AsyncClient, db: Database) -> None:
+    issuer = await make_client(db, ["connect", "proxy"], rate_limit=RateLimit.of(0.01, 2))
+    connection = await connection_of(http, db, issuer)
+    key = await issued(http, issuer, connection.id)
+
+    by_key = await by_id(http, connection, key)
+    by_issuer = await http.get(f"/proxy/connections/{connection.id}/meetings", headers=issuer.auth)
+    spent = await by_id(http, connection, key)
+
+    assert (by_key.status_code, by_issuer.status_code) == (200, 200)
+    assert (spent.status_code, error_code(spent)) == (429, "rate_limited")
+
+
+async def test_the_key_keeps_only_the_rules_its_issuers_current_rules_cover(
+    http: httpx.AsyncClient, db: Database
+) -> None:
+    issuer = await make_client(db, ["connect", "proxy"])
+    connection = await connection_of(http, db, issuer)
+    key = await issued(http, issuer, connection.id, allow=["GET /meetings/**", "GET /profile"])
+    assert (await by_id(http, connection, key)).status_code == 200
+
+    async with db.transaction() as session:
+        await update_client(
+            session,
+            issuer.name,
+            ClientChanges(remove_allow=["GET /**"], add_allow=["GET /profile"]),
+        )
+
+    async def narrowed() -> bool:
+        return (await by_id(http, connection, key)).status_code == 403
+
+    await eventually(narrowed, within=WITHIN, what="the key loses the rule its issuer lost")
+    assert (await by_id(http, connection, key, "/profile")).status_code == 200
