@@ -208,7 +208,7 @@ async def test_pages_across_sources_at_equal_times_have_no_gap_and_no_repeat(
                 OutboxEvent(
                     occurred_at=at,
                     type="connection.recovered",
-                    data=connection_data(connection, "refresh_succeeded"),
+                    data=await connection_data(session, connection, "refresh_succeeded"),
                 )
             )
     whole = (await timeline(gw, clients.owner, connection.id, limit=200))["items"]
