@@ -80,7 +80,7 @@ def test_operator_finds_and_revokes_a_users_connection(
     shot(page, "search")
     row.locator("a").click()
     assert page.get_attribute("#status", "data-status") == "active"
-    assert page.locator("#audit tr[data-action='connection.created']").count() == 1
+    assert page.locator("#timeline tr[data-kind='created']").count() == 1
     shot(page, "connection")
 
     page.click("#revoke")
@@ -90,7 +90,7 @@ def test_operator_finds_and_revokes_a_users_connection(
 
     assert page.get_attribute("#outcome", "data-upstream") == "done"
     assert page.get_attribute("#status", "data-status") == "revoked"
-    audit = page.locator("#audit tr[data-action='connection.revoked'] .actor")
+    audit = page.locator("#timeline tr[data-kind='revoked'] .actor")
     assert audit.inner_text() == admin.actor
     shot(page, "revoked")
     assert refused == []
@@ -204,4 +204,46 @@ def test_every_page_fits_a_phones_width(
     page.goto(f"{stack.gateway.url}/console/clients")
     assert overflow(page) <= 0, "service clients"
     shot(page, "phone-clients")
+    page.close()
+
+
+def test_operator_pauses_a_connection_edits_its_labels_and_sees_both_on_the_timeline(
+    chromium: Browser, stack: Stack, scene: tuple[Admin, str]
+) -> None:
+    admin, user_id = scene
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.goto(f"{stack.gateway.url}/console/sign-in")
+    page.fill("#key", admin.key)
+    page.click("#sign-in button[type=submit]")
+    page.fill("#user", user_id)
+    page.click("#search button[type=submit]")
+    page.locator(f'tr[data-user-id="{user_id}"] a').click()
+
+    page.click("#pause")
+    assert page.get_attribute("#outcome", "data-action") == "paused"
+    assert page.get_attribute("#enabled", "data-enabled") == "false"
+    page.fill("#labels-field", "team=sales\ntier=gold")
+    page.click("#save")
+
+    assert page.get_attribute("#outcome", "data-action") == "updated"
+    assert page.inner_text("#labels").split() == ["team=sales", "tier=gold"]
+    paused = page.locator("#timeline tr[data-kind='paused'] .actor")
+    assert paused.inner_text() == admin.actor
+    updated = page.locator("#timeline tr[data-kind='updated']")
+    assert "team" in updated.first.inner_text()
+    shot(page, "edited")
+    page.goto(f"{stack.gateway.url}/console/connections")
+    page.fill("#label", "team=sales")
+    page.select_option("#enabled", "false")
+    page.click("#search button[type=submit]")
+    row = page.locator(f'tr[data-user-id="{user_id}"]')
+    assert row.count() == 1 and "paused" in row.inner_text()
+    assert refused == []
     page.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from html import unescape as html_unescape
 
 import httpx
 from markupsafe import escape
@@ -19,6 +20,8 @@ from tests.hostile.owner_fixtures import Clients, clients
 __all__ = ["clients"]  # fixtures
 
 REVISION = re.compile(r'name="revision" value="([^"]*)"')
+OLDER = re.compile(r'<a href="([^"]+)#timeline" id="timeline-older">')
+ENTRY = re.compile(r'<tr data-kind="([^"]+)" data-entry-id="([^"]+)">')
 OUTCOME = re.compile(r'<section class="notice[^"]*" id="outcome" data-action="([^"]+)"')
 
 
@@ -327,3 +330,28 @@ async def test_every_change_needs_the_sessions_csrf_token(
 
     after = await reloaded(db, connection)
     assert after.enabled is True and after.labels == {} and after.revision == connection.revision
+
+
+async def test_the_timeline_is_paged_newest_first_with_older_links(
+    console: httpx.AsyncClient, http: httpx.AsyncClient, db: Database, clients: Clients
+) -> None:
+    connection = await connected(http, db, clients.confined)
+    page = page_of(connection)
+    for _ in range(14):  # each a connection.updated and a paused or resumed entry
+        await post_form(console, page, f"{page}/pause")
+        await post_form(console, page, f"{page}/resume")
+
+    pages = [await console.get(page)]
+    while (older := OLDER.search(pages[-1].text)) is not None:
+        pages.append(await console.get(html_unescape(older.group(1))))
+
+    entries = [ENTRY.findall(shown.text) for shown in pages]
+    assert [len(found) for found in entries[:-1]] == [25] * (len(pages) - 1)
+    ids = [entry_id for found in entries for _kind, entry_id in found]
+    kinds = [kind for found in entries for kind, _id in found]
+    assert len(ids) == len(set(ids))  # no entry on two pages
+    assert kinds.count("paused") == kinds.count("resumed") == 14
+    assert kinds.count("updated") == 28
+    assert kinds[-1] == "created"  # the oldest comes last
+    assert 'id="timeline-newest"' not in pages[0].text
+    assert all('id="timeline-newest"' in shown.text for shown in pages[1:])
