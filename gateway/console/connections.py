@@ -10,10 +10,10 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.connections import external_ids, ownership, queries
+from gateway.connections import delegated_keys, external_ids, ownership, queries
 from gateway.connections.endpoints import label_selectors
 from gateway.console import history, outcomes, search, views
-from gateway.console.edit_form import EditForm
+from gateway.console.forms import EditForm, KeyForm
 from gateway.console.guard import Operator, operator_page
 from gateway.console.outcomes import LIST, Outcome
 from gateway.console.render import page
@@ -29,6 +29,8 @@ PARAMETERS = ("user", "match", "provider", "status", "external_id", "label", "en
 STATES = {"true": True, "false": False}
 # The connection's page: an action's outcome, and where its timeline is paged to.
 OLDER = "older"
+# The newest delegated keys the page lists (the CLI and the admin API page through all of them).
+KEYS_SHOWN = 20
 
 
 def parse_search(params: QueryParams) -> search.Search:
@@ -109,14 +111,18 @@ async def connection_page(
     *,
     older: str | None = None,
     form: EditForm | None = None,
+    key_form: KeyForm | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The connection's page; ``form``: the edit form as the operator sent it (after a refusal),
-    else filled from the connection."""
+    """The connection's page; ``form`` and ``key_form``: a form as the operator sent it (after a
+    refusal), else the edit form filled from the connection and an empty issue form."""
     async with resources(request).db.transaction() as session:
         found = await history.load(session, connection_id, older=older)
         owner = await ownership.owner_name(session, found.connection)
         ids = await external_ids.of_one(session, connection_id)
+        keys, _more = await delegated_keys.listing(
+            session, connection_id, cursor=None, limit=KEYS_SHOWN
+        )
     now = utcnow()
     pending = found.pending
     timeline = found.timeline
@@ -127,6 +133,8 @@ async def connection_page(
         outcome=outcome,
         c=views.connection(found.connection, now, owner, ids),
         form=form or EditForm.of(found.connection, ids),
+        key_form=key_form or KeyForm(),
+        keys=[views.delegated_key(key, now) for key in keys],
         pending=pending,
         pending_next=views.moment(pending.next_attempt_at, now) if pending else None,
         timeline=[views.timeline_entry(entry, now) for entry in timeline.items],

@@ -17,7 +17,7 @@ from gateway.connections import access, queries, updating
 from gateway.connections.ownership import Actor
 from gateway.connections.updating import ConnectionPatch
 from gateway.console.connections import connection_page
-from gateway.console.edit_form import EditForm
+from gateway.console.forms import EditForm
 from gateway.console.guard import Operator, operator_page
 from gateway.console.outcomes import Outcome, done_url
 from gateway.console.render import see_other

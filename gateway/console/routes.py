@@ -9,7 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from gateway.console import actions, assets, clients, connections, editing, signin
+from gateway.console import (
+    actions,
+    assets,
+    clients,
+    connections,
+    delegated_keys,
+    editing,
+    signin,
+)
 from gateway.console.guard import HOME
 from gateway.console.headers import ConsoleHeaders
 from gateway.console.render import see_other
@@ -38,6 +46,17 @@ console = Mount(
         Route("/connections/{connection_id}/pause", editing.pause, methods=["POST"]),
         Route("/connections/{connection_id}/resume", editing.resume, methods=["POST"]),
         Route("/connections/{connection_id}/edit", editing.edit, methods=["POST"]),
+        Route("/connections/{connection_id}/keys", delegated_keys.issue, methods=["POST"]),
+        Route(
+            "/connections/{connection_id}/keys/{key_id}",
+            delegated_keys.show_issued,
+            methods=["GET"],
+        ),
+        Route(
+            "/connections/{connection_id}/keys/{key_id}/revoke",
+            delegated_keys.revoke,
+            methods=["POST"],
+        ),
         Route("/clients", clients.list_clients, methods=["GET"]),
     ],
     middleware=[Middleware(ConsoleHeaders), Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],

@@ -106,3 +106,16 @@ def timeline_entry(entry: TimelineEntry, now: datetime) -> Entry:
         details_text(shown),
         deliveries,
     )
+
+
+def delegated_key(key: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A delegated key as listed (``delegated_keys.key_json``), with its state: ``live``,
+    ``expired`` or ``revoked``."""
+    if key["revoked_at"] is not None:
+        state = "revoked"
+    # Both times are rfc3339's fixed format, so they compare as text.
+    elif key["expires_at"] <= rfc3339(now):
+        state = "expired"
+    else:
+        state = "live"
+    return {**key, "state": state}

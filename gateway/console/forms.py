@@ -1,10 +1,14 @@
-"""The connection page's edit form: metadata as a JSON object, labels as ``key=value`` lines,
-external ids one a line, and the revision the form was filled from.
+"""The connection page's forms, as the operator fills them in.
 
-The form holds the values the operator wants; ``patch`` turns them into the admin API's JSON Merge
-Patch (``updating.ConnectionPatch``) against the connection as it is, so the rules (sizes, label
-keys, external ids) are checked by the same code as ``PATCH /v1/connections/{id}``, and its
-mistakes are told in the same words (``400 validation_error``).
+``EditForm``: metadata as a JSON object, labels as ``key=value`` lines, external ids one a line,
+and the revision the form was filled from. It holds the values the operator wants; ``patch`` turns
+them into the admin API's JSON Merge Patch (``updating.ConnectionPatch``) against the connection as
+it is, so the rules (sizes, label keys, external ids) are checked by the same code as
+``PATCH /v1/connections/{id}``, and its mistakes are told in the same words
+(``400 validation_error``).
+
+``KeyForm``: a delegated key's TTL, allow rules (one a line) and the client it acts for, read into
+the admin API's ``DelegatedKeyRequest``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from gateway.connections import delegated_keys
+from gateway.connections.delegated_keys import DelegatedKeyRequest
 from gateway.connections.updating import ConnectionPatch
 from gateway.exceptions import BadRequest
 from gateway.kit.merge_patch import diff, merge
@@ -113,3 +119,23 @@ class EditForm:
                 raise invalid("labels", f"line {number}: the key {key[:80]!r} is given twice")
             wanted[key] = value
         return wanted
+
+
+@dataclass(frozen=True)
+class KeyForm:
+    """The issue form as sent: a TTL in seconds, allow rules one a line (none: the client's own),
+    and the client the key acts for (empty: the connection's owner)."""
+
+    ttl_seconds: str = str(delegated_keys.DEFAULT_TTL_SECONDS)
+    allow: str = ""
+    client: str = ""
+
+    @classmethod
+    def submitted(cls, form: FormData) -> KeyForm:
+        values = {name: form.get(name) for name in ("ttl_seconds", "allow", "client")}
+        return cls(**{name: v.strip() if isinstance(v, str) else "" for name, v in values.items()})
+
+    def request(self) -> DelegatedKeyRequest:
+        ttl: object = int(self.ttl_seconds) if self.ttl_seconds.isdigit() else self.ttl_seconds
+        rules = [line.strip() for line in self.allow.splitlines() if line.strip()]
+        return validated(DelegatedKeyRequest, {"ttl_seconds": ttl, "allow": rules or None})
