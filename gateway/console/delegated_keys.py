@@ -23,7 +23,7 @@ from gateway.console import shown_once
 from gateway.console.connections import connection_page
 from gateway.console.forms import KeyForm
 from gateway.console.guard import Operator, operator_page
-from gateway.console.outcomes import LIST, Outcome, done_url
+from gateway.console.outcomes import LIST, done_url, refused
 from gateway.console.render import page, see_other
 from gateway.exceptions import GatewayError
 from gateway.models import DelegatedKey
@@ -57,9 +57,13 @@ async def issue(request: Request, operator: Operator) -> Response:
     except ConnectionNotFound:
         raise
     except GatewayError as exc:
-        refused = Outcome(False, "key_not_issued", f"No key issued ({exc.code}): {exc.message}")
         return await connection_page(
-            request, operator, connection_id, refused, key_form=form, status_code=exc.status_code
+            request,
+            operator,
+            connection_id,
+            refused("key_not_issued", "No key issued", exc),
+            key_form=form,
+            status_code=exc.status_code,
         )
     path = issued_path(connection_id, key.id)
     response = see_other(path)

@@ -19,7 +19,7 @@ from gateway.connections.updating import ConnectionPatch
 from gateway.console.connections import connection_page
 from gateway.console.forms import EditForm
 from gateway.console.guard import Operator, operator_page
-from gateway.console.outcomes import Outcome, done_url
+from gateway.console.outcomes import Outcome, done_url, refused
 from gateway.console.render import see_other
 from gateway.exceptions import GatewayError, NotFound, PreconditionFailed
 from gateway.resources import resources
@@ -86,8 +86,5 @@ def _refused(exc: GatewayError, form: EditForm, current: int | None) -> Outcome:
             f"{form.revision}; it is now at {current}). Your text is kept below; check the "
             f"values above and save again ({exc.code})."
         )
-    else:
-        problems = (exc.details or {}).get("errors") or []
-        listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems if isinstance(p, dict))
-        message = f"Not saved ({exc.code}): {listed or exc.message}"
-    return Outcome(False, "not_saved", message)
+        return Outcome(False, "not_saved", message)
+    return refused("not_saved", "Not saved", exc)

@@ -136,6 +136,7 @@ class KeyForm:
         return cls(**{name: v.strip() if isinstance(v, str) else "" for name, v in values.items()})
 
     def request(self) -> DelegatedKeyRequest:
-        ttl: object = int(self.ttl_seconds) if self.ttl_seconds.isdigit() else self.ttl_seconds
+        text = self.ttl_seconds or str(delegated_keys.DEFAULT_TTL_SECONDS)
+        ttl: object = int(text) if text.isdigit() else text
         rules = [line.strip() for line in self.allow.splitlines() if line.strip()]
         return validated(DelegatedKeyRequest, {"ttl_seconds": ttl, "allow": rules or None})

@@ -17,7 +17,7 @@ from starlette.datastructures import QueryParams
 
 from gateway.connections.revocation import Revocation
 from gateway.connections.views import UPSTREAM_METHOD_TEXT
-from gateway.exceptions import BadRequest
+from gateway.exceptions import BadRequest, GatewayError
 from gateway.kit import query
 
 LIST = "/console/connections"
@@ -31,6 +31,14 @@ class Outcome:
     action: str
     message: str
     upstream: str | None = None
+
+
+def refused(action: str, what: str, exc: GatewayError) -> Outcome:
+    """A refusal in the gateway's words: ``<what> (<code>): <field>: <problem>; ...``, or its
+    message when it names no field."""
+    problems = (exc.details or {}).get("errors") or []
+    listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems if isinstance(p, dict))
+    return Outcome(False, action, f"{what} ({exc.code}): {listed or exc.message}")
 
 
 REVOKED_PARAMETERS = ("revoked", "method", "kept", "reason")

@@ -1,5 +1,6 @@
 """An operator in a real headless Chromium (Debian's, via Playwright): sign in, find a user's
-connection by searching, open it, revoke it after confirming, and see it revoked. Screenshots go to
+connection by searching, open it, revoke it after confirming, and see it revoked; pause one, edit
+its labels, see both on its timeline, and issue a delegated key shown once. Screenshots go to
 tests/artifacts/console-*.png."""
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def test_every_page_fits_a_phones_width(
     page.close()
 
 
-def test_operator_pauses_a_connection_edits_its_labels_and_sees_both_on_the_timeline(
+def test_operator_pauses_edits_labels_sees_the_timeline_and_issues_a_key(
     chromium: Browser, stack: Stack, scene: tuple[Admin, str]
 ) -> None:
     admin, user_id = scene
@@ -239,6 +240,14 @@ def test_operator_pauses_a_connection_edits_its_labels_and_sees_both_on_the_time
     updated = page.locator("#timeline tr[data-kind='updated']")
     assert "team" in updated.first.inner_text()
     shot(page, "edited")
+    page.fill("#ttl-seconds", "300")
+    page.click("#issue")
+    assert page.inner_text("#secret").startswith("gw_")
+    shot(page, "key-issued")
+    page.reload()
+    assert page.locator("#secret").count() == 0 and page.locator("#not-shown").count() == 1
+    page.click("#back")
+    assert page.locator("#keys tr[data-state='live']").count() == 1
     page.goto(f"{stack.gateway.url}/console/connections")
     page.fill("#label", "team=sales")
     page.select_option("#enabled", "false")
