@@ -25,9 +25,9 @@ from gateway.kit.migrations import head_revision
 from gateway.kit.request_body import BodyLimit
 from gateway.kit.tracing import Tracing, tracing_on
 from gateway.metrics import Metrics
-from gateway.proxy.admission import PREFIX as PROXY_PREFIX
 from gateway.proxy.assembly import Proxy
 from gateway.proxy.front import ProxyFront
+from gateway.proxy.paths import PREFIXES as PROXY_PREFIXES
 from gateway.public_port import PublicPort, PublicPortGuard
 from gateway.resources import Resources
 from gateway.routes import routes
@@ -75,7 +75,7 @@ def concerns(settings: Settings, batch: RecordBatch, public_port: int | None) ->
         # the same test of a declared length.
         Concern(
             "body limit",
-            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=(PROXY_PREFIX,)),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes, exempt=PROXY_PREFIXES),
             steps_aside=None,
         ),
         # Then the failures: 503 for an unavailable database, 500 for a bug. Starlette's exception

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.exceptions import ServiceUnavailable
 from gateway.failures import DatabaseUnavailable
-from gateway.kit.migrations import current_revision
+from gateway.kit.migrations import Step, UnknownRevision, current_revision, pending
 from gateway.resources import resources
 
 
@@ -18,7 +18,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Ready when the database answers and its schema is the one this build expects."""
+    """Ready when the database answers and its schema is the one this build expects, or it lacks
+    only contract steps (``kit.migrations``; listed as ``pending_contract``)."""
     res = resources(request)
     try:
         async with res.db.engine.connect() as conn:
@@ -26,10 +27,28 @@ async def readyz(request: Request) -> Response:
         revision = await current_revision(res.db.engine)
     except (SQLAlchemyError, OSError) as exc:
         raise DatabaseUnavailable() from exc
-    if revision != res.schema_head:
+    steps = _pending(revision) if revision != res.schema_head else ()
+    if steps is None or not all(step.contract for step in steps):
         raise ServiceUnavailable(
             "the database schema is not the one this version needs; run `gateway migrate`",
             code="schema_outdated",
             details={"database_revision": revision, "required_revision": res.schema_head},
         )
-    return JSONResponse({"status": "ready", "schema_revision": revision})
+    return JSONResponse(
+        {
+            "status": "ready",
+            "schema_revision": revision,
+            "pending_contract": [step.revision for step in steps],
+        }
+    )
+
+
+def _pending(revision: str | None) -> tuple[Step, ...] | None:
+    """The steps missing from a database at ``revision``; None when none of them is known
+    (never migrated, or by a newer version)."""
+    if revision is None:
+        return None
+    try:
+        return pending(revision)
+    except UnknownRevision:
+        return None

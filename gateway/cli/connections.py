@@ -1,5 +1,5 @@
-"""``gateway connections``: list, show, refresh and transfer users' connections (revoke:
-``connections_revoke``; update and token: ``connections_update``).
+"""``gateway connections``: list, show, refresh, transfer users' connections and move a user's
+default one (revoke: ``connections_revoke``; update and token: ``connections_update``).
 
 Works on the database directly (the HTTP service may be down), through the same service functions
 as the admin API. Exit codes: 0 done, 1 not found or refused, 2 usage.
@@ -27,7 +27,7 @@ from gateway.cli.context import (
     with_session,
 )
 from gateway.composition import Core
-from gateway.connections import external_ids, ownership, queries
+from gateway.connections import defaults, external_ids, ownership, queries
 from gateway.connections.labels import Selector
 from gateway.connections.on_demand import refresh_now
 from gateway.connections.views import (
@@ -237,6 +237,30 @@ def transfer(connection_id: str, to: str, as_json: bool) -> None:
         return
     space = "its own space" if connection.confined_to_client_id is not None else "the shared space"
     click.echo(f"connection {connection.id} now belongs to {owner}, in {space}")
+
+
+@connections.command("default")
+@click.argument("connection_id")
+@json_option
+def default(connection_id: str, as_json: bool) -> None:
+    """Make a connection its user's default for its provider and space (audited)."""
+    wanted = parse_id(connection_id)
+
+    async def work(session: AsyncSession) -> tuple[Connection, dict[str, Any]]:
+        connection = await queries.get(session, wanted, for_update=True)
+        connection = await defaults.make_default(
+            session, ownership.AS_OPERATOR, connection, audit_actor=actor()
+        )
+        return connection, await one_json(session, connection)
+
+    connection, shown = with_session(work)
+    if as_json:
+        echo_json(shown)
+        return
+    click.echo(
+        f"connection {connection.id} is now {connection.user_id}'s default "
+        f"{connection.provider} connection"
+    )
 
 
 def describe(details: Details) -> list[str]:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.cli.connections import actor, parse_id
 from gateway.cli.context import echo_json, json_option, with_session
 from gateway.connections import queries, updating
+from gateway.connections.ownership import AS_OPERATOR
 from gateway.connections.views import etag, one_json
 from gateway.kit.validation import problems, summary
 
@@ -63,7 +64,9 @@ def update(
     async def work(session: AsyncSession) -> tuple[list[str], dict[str, Any]]:
         connection = await queries.get(session, wanted, for_update=True)
         updating.check_precondition(connection, condition)
-        fields = await updating.apply(session, connection, patch, actor=actor())
+        fields = await updating.apply(
+            session, connection, patch, actor=AS_OPERATOR, audit_actor=actor()
+        )
         return fields, {**await one_json(session, connection), "etag": etag(connection)}
 
     fields, body = with_session(work)

@@ -85,13 +85,29 @@ def _listen(address: tuple[str, int]) -> socket.socket:
 
 
 @click.command()
-def migrate() -> None:
-    """Upgrade the database schema to this version's (GATEWAY_DATABASE_URL, or the embedded one)."""
+@click.option(
+    "--contract",
+    is_flag=True,
+    help="Apply the contract steps too: only once no replica of the previous version runs.",
+)
+def migrate(contract: bool) -> None:
+    """Upgrade the database schema to this version's (GATEWAY_DATABASE_URL, or the embedded one).
+
+    Stops before a contract step, which removes what replicas of the previous version rely on,
+    until asked with --contract; the embedded database (one machine) gets every step.
+    """
     config = settings()
     configure(config.log_level, config.log_format)
     url = run_command(lambda: database_url(config, migrate_embedded=False))
-    run_command(lambda: upgrade(url))
-    click.echo("database schema is up to date")
+    everything = contract or config.database_url is None
+    left = run_command(lambda: upgrade(url, contract=everything))
+    if not left:
+        click.echo("database schema is up to date")
+        return
+    click.echo(
+        f"database schema is up to date but for its contract steps ({', '.join(left)}); once no "
+        "replica of the previous version runs, finish with `gateway migrate --contract`"
+    )
 
 
 @click.command()

@@ -65,6 +65,8 @@ async def create(
     scopes: list[str] | None,
     ttl: timedelta,
     replace_identity: bool = False,
+    additional: bool = False,
+    allow_duplicate_account: bool = False,
 ) -> tuple[ConnectSession, str]:
     """A new session and its connect token (shown once, in the connect URL)."""
     token = secrets.token_urlsafe(32)
@@ -77,6 +79,8 @@ async def create(
         login_hint=login_hint,
         scopes=scopes,
         replace_identity=replace_identity,
+        additional=additional,
+        allow_duplicate_account=allow_duplicate_account,
         token_hash=digest(token),
         expires_at=utcnow() + ttl,
     )

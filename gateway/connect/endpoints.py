@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
@@ -16,7 +17,9 @@ from gateway.connect import connect_sessions, grants
 from gateway.connect.return_urls import is_allowed, with_params
 from gateway.connections import ownership
 from gateway.connections.errors import (
+    AdditionalConnectionsUnavailable,
     ConnectionOwnedByOtherClient,
+    DuplicateAccount,
     IdentityMismatch,
     UserNotAllowed,
 )
@@ -45,6 +48,9 @@ class ConnectSessionRequest(BaseModel):
     login_hint: str | None = Field(default=None, max_length=320)
     scopes: list[Scope] | None = Field(default=None, max_length=50)
     replace_identity: bool = False
+    # A new connection beside the user's default one, instead of re-connecting the default.
+    additional: bool = False
+    allow_duplicate_account: bool = False
 
 
 class ConnectFailure(GatewayError):
@@ -60,8 +66,9 @@ class ConnectFailure(GatewayError):
         *,
         status_code: int = 400,
         headers: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(message, code=code, headers=headers)
+        super().__init__(message, code=code, headers=headers, details=details)
         self.status_code = status_code
         self.return_url = session.return_url if session is not None else None
 
@@ -81,7 +88,11 @@ async def create_connect_session(request: Request) -> Response:
         await res.refresher.budget.check(provider.name, Spender.client(principal.client_id))
     async with res.db.transaction() as session:
         await ownership.check_may_connect(
-            session, ownership.Actor.of(principal), body.user_id, provider.name
+            session,
+            ownership.Actor.of(principal),
+            body.user_id,
+            provider.name,
+            additional=body.additional,
         )
         connect_session, token = await connect_sessions.create(
             session,
@@ -92,6 +103,8 @@ async def create_connect_session(request: Request) -> Response:
             login_hint=body.login_hint,
             scopes=body.scopes,
             replace_identity=body.replace_identity,
+            additional=body.additional,
+            allow_duplicate_account=body.allow_duplicate_account,
             ttl=timedelta(seconds=res.settings.connect_session_ttl_seconds),
         )
     return JSONResponse(
@@ -254,6 +267,8 @@ async def callback(request: Request) -> Response:
         tokens=tokens,
         client_id=connect_session.service_client_id,
         replace_identity=connect_session.replace_identity,
+        additional=connect_session.additional,
+        allow_duplicate_account=connect_session.allow_duplicate_account,
         origin={"connect_session_id": str(connect_session.id)},
     )
     async with grants.transaction(res.db, provider, tokens, spender) as session:
@@ -267,6 +282,16 @@ async def callback(request: Request) -> Response:
                 "You signed in with a different account than the one already connected.",
                 connect_session,
                 status_code=exc.status_code,
+            ) from exc
+        except (DuplicateAccount, AdditionalConnectionsUnavailable) as exc:
+            raise ConnectFailure(
+                exc.code,
+                "This account is already connected; nothing was changed."
+                if isinstance(exc, DuplicateAccount)
+                else exc.message,
+                connect_session,
+                status_code=exc.status_code,
+                details=exc.details,
             ) from exc
         except (ConnectionOwnedByOtherClient, UserNotAllowed) as exc:
             raise ConnectFailure(

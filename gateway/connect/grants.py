@@ -44,6 +44,9 @@ class Grant:
     tokens: TokenSet
     client_id: uuid.UUID
     replace_identity: bool
+    # A new connection beside the default one (``store.save_grant``).
+    additional: bool = False
+    allow_duplicate_account: bool = False
     origin: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -67,19 +70,21 @@ async def transaction(
 async def save(
     session: AsyncSession, keys: KeyRing, settings: Settings, grant: Grant
 ) -> tuple[Connection, bool]:
-    """Store the grant as the user's connection in the client's space; returns it and whether it is
-    new (then the client owns it).
+    """Store the grant as the user's default connection in the client's space, or beside it when
+    the flow asked for an additional one; returns it and whether it is new (then the client owns
+    it).
 
     The flow's checks run again on the locked row, as the client is now: UserNotAllowed when its
-    pattern no longer admits the user, ConnectionOwnedByOtherClient when the connection is not
-    its own, IdentityMismatch when the user already has a connection to another provider account
-    and the flow did not ask to replace it.
+    pattern no longer admits the user, ConnectionOwnedByOtherClient when a re-connected default is
+    not its own, IdentityMismatch when the default holds another provider account and the flow did
+    not ask to replace it, DuplicateAccount when the account is already connected for the user in
+    the space and the flow did not say it may be (``store.save_grant``).
     """
     actor = await ownership.acting_client(session, grant.client_id)
     existing = await ownership.check_may_connect(
-        session, actor, grant.user_id, grant.provider, lock=True
+        session, actor, grant.user_id, grant.provider, lock=True, additional=grant.additional
     )
-    previous_subject = existing.subject if existing is not None else None
+    previous_subject = existing.subject if existing is not None and not grant.additional else None
     connection, created = await store.save_grant(
         session,
         keys,
@@ -92,6 +97,8 @@ async def save(
         replace_identity=grant.replace_identity,
         owner=grant.client_id,
         space=actor.space,
+        additional=grant.additional,
+        allow_duplicate_account=grant.allow_duplicate_account,
     )
     session.add(_audit(grant, actor, connection, created, previous_subject))
     await emit(

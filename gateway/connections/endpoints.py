@@ -142,7 +142,7 @@ async def update_connection(request: Request) -> Response:
     async with resources(request).db.transaction() as session:
         connection = await access.changed_by(session, who, connection_id)
         updating.check_precondition(connection, request.headers.get("if-match"))
-        await updating.apply(session, connection, patch, actor=acting(who))
+        await updating.apply(session, connection, patch, actor=who, audit_actor=acting(who))
         body = await one_json(session, connection)
     return with_etag(body, connection)
 

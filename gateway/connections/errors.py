@@ -3,6 +3,9 @@ tree (why its grant cannot be used is ``tokens.errors``)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from gateway.exceptions import BadRequest, Conflict, Forbidden, NotFound
 
 
@@ -13,8 +16,8 @@ class ConnectionNotFound(NotFound):
 
 
 class ConnectionConflict(Conflict):
-    """Raised when another flow created the same connection (user, provider, space) at the same
-    moment; nothing of this flow is stored, and trying again finds that connection."""
+    """Raised when another flow created, or made default, a connection of the same (user, provider,
+    space) at the same moment; nothing of this flow is stored, and trying again sees what it did."""
 
     code = "connection_conflict"
 
@@ -71,3 +74,24 @@ class TimelineEntryNotFound(NotFound):
     """Raised when a connection's timeline has no entry with the given id (a malformed id included)."""
 
     code = "timeline_entry_not_found"
+
+
+class DuplicateAccount(Conflict):
+    """Raised when a flow would connect a provider account a user already has connected in the
+    space (``details.connection_id`` names that connection), and did not say it may."""
+
+    code = "duplicate_account"
+
+
+class AdditionalConnectionsUnavailable(Conflict):
+    """Raised when an additional connection is asked for while the schema's contract step is still
+    pending (the one-connection-per-space constraint stands); nothing is stored."""
+
+    code = "additional_connections_unavailable"
+
+    def __init__(self, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(
+            "additional connections are not available until the gateway's rollout is finished: "
+            "an operator runs `gateway migrate --contract`",
+            details=details,
+        )

@@ -6,6 +6,9 @@ both must be ours and the same user's, whose ``sub`` becomes the connection's su
 with a refresh. They are then stored the way a connect stores them (``store.save_grant``: the row
 lock and a ``token_version`` bump, so a refresh in flight cannot write older tokens over them; a
 different subject than the one on record is ``identity_mismatch`` unless ``replace`` is set).
+With ``additional`` the grant becomes a new connection beside the user's default one; either way a
+provider account the user already has connected in the space is ``duplicate_account`` unless
+``allow_duplicate_account`` is set.
 
 An imported connection belongs to ``operator``, or to the client named in ``owner``, whose
 confinement then decides its space and whose ``user_pattern`` must admit the user. Importing over
@@ -87,6 +90,9 @@ class ImportRequest(BaseModel):
     metadata: Metadata | None = None
     external_ids: ExternalIds | None = None
     labels: Labels | None = None
+    # A new connection beside the user's default one, instead of importing over the default.
+    additional: StrictBool = False
+    allow_duplicate_account: StrictBool = False
 
     @field_validator("expires_at", "issued_at", mode="before")
     @classmethod
@@ -162,12 +168,14 @@ async def import_grant(
             replace_identity=request.replace,
             owner=owner.owner,
             space=owner.space,
+            additional=request.additional,
+            allow_duplicate_account=request.allow_duplicate_account,
         )
         if verified.provider_connection_id is not None:
             connection.provider_connection_id = verified.provider_connection_id
         await _annotate(session, connection, request, created)
         details: dict[str, Any] = {"created": created, "labels": connection.labels}
-        if previous is not None and previous.subject != verified.subject:
+        if not created and previous is not None and previous.subject != verified.subject:
             details["identity_replaced"] = True
         audit.record(
             session,
@@ -229,9 +237,11 @@ async def _annotate(
 async def _owner_kept(
     session: AsyncSession, request: ImportRequest, provider: str, owner: ownership.Target
 ) -> Connection | None:
-    """The connection the import replaces the grant of (locked), which must be ``owner``'s when
-    the request names one."""
+    """The default connection the import replaces the grant of (locked), which must be
+    ``owner``'s when the request names one; an ``additional`` import replaces nothing."""
     previous = await store.find(session, request.user_id, provider, owner.space, lock=True)
+    if request.additional:
+        return None
     named = request.owner is not None
     if named and previous is not None and previous.owner_client_id != owner.owner:
         raise ConnectionOwnedByOtherClient(

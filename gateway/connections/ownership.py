@@ -89,13 +89,20 @@ def check_user(namespace: UserNamespace, user_id: str) -> None:
 
 
 async def check_may_connect(
-    session: AsyncSession, actor: Actor, user_id: str, provider: str, *, lock: bool = False
+    session: AsyncSession,
+    actor: Actor,
+    user_id: str,
+    provider: str,
+    *,
+    lock: bool = False,
+    additional: bool = False,
 ) -> Connection | None:
-    """Refuse a flow that would (re)connect a user the actor may not act for, or a connection in
-    its space it does not own; returns that connection (locked with ``lock``), if there is one."""
+    """Refuse a flow that would (re)connect a user the actor may not act for, or re-connect a
+    default connection in its space it does not own (an ``additional`` one, created beside the
+    default, needs no ownership of it); returns the default (locked with ``lock``), if any."""
     check_user(actor.namespace, user_id)
     existing = await store.find(session, user_id, provider, actor.space, lock=lock)
-    if existing is not None and not actor.may_change(existing):
+    if existing is not None and not additional and not actor.may_change(existing):
         raise ConnectionOwnedByOtherClient(
             "another service owns this user's connection; its owner or an operator may change "
             "it, and an operator may transfer it",
@@ -156,10 +163,10 @@ async def target(session: AsyncSession, name: str) -> Target:
 async def transfer(
     session: AsyncSession, connection_id: uuid.UUID, to: str, *, actor: str
 ) -> Connection:
-    """Give the connection to ``to`` and move it into that owner's space (an operator's act,
-    audited as ``connection.transferred``), its external ids with it; TransferConflict when that
-    space already holds one for the user and provider, or the new owner already uses one of its
-    external ids for another connection at the provider."""
+    """Give the connection to ``to`` and move it into that owner's space, as its default there (an
+    operator's act, audited as ``connection.transferred``), its external ids with it;
+    TransferConflict when that space already holds a default for the user and provider, or the new
+    owner already uses one of its external ids for another connection at the provider."""
     connection = await queries.get(session, connection_id, for_update=True)
     moved_to = await target(session, to)
     if moved_to.space != connection.confined_to_client_id:
@@ -168,8 +175,8 @@ async def transfer(
         )
         if occupant is not None:
             raise TransferConflict(
-                f"{moved_to.name}'s space already holds a {connection.provider} connection for "
-                "this user; revoke or transfer that one first",
+                f"{moved_to.name}'s space already holds a default {connection.provider} "
+                "connection for this user; revoke or transfer that one first",
                 details={"connection_id": str(connection.id), "existing": str(occupant.id)},
             )
     try:
@@ -184,6 +191,8 @@ async def transfer(
                 "existing": (exc.details or {}).get("connection_id"),
             },
         ) from exc
+        # The target space holds no default for the user and provider: this one becomes it.
+        connection.is_default = True
     previous = await owner_name(session, connection)
     connection.owner_client_id = moved_to.owner
     connection.confined_to_client_id = moved_to.space

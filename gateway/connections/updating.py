@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.connections import external_ids, labels
+from gateway.connections import defaults, external_ids, labels
 from gateway.connections.errors import MetadataTooLarge, TooManyLabels
 from gateway.connections.fields import (
     MAX_METADATA_BYTES,
@@ -31,6 +31,7 @@ from gateway.connections.fields import (
     Metadata,
     metadata_size,
 )
+from gateway.connections.ownership import Actor
 from gateway.connections.views import etag
 from gateway.exceptions import BadRequest, PreconditionFailed
 from gateway.kit.merge_patch import merge
@@ -74,10 +75,16 @@ def check_precondition(connection: Connection, if_match: str | None) -> None:
 
 
 async def apply(
-    session: AsyncSession, connection: Connection, patch: ConnectionPatch, *, actor: str
+    session: AsyncSession,
+    connection: Connection,
+    patch: ConnectionPatch,
+    *,
+    actor: Actor,
+    audit_actor: str,
 ) -> list[str]:
-    """Apply ``patch`` to ``connection`` (locked by the caller) in the caller's transaction; the
-    names of the fields it changed, sorted (none: nothing was written)."""
+    """Apply ``patch`` to ``connection`` (locked by the caller) in the caller's transaction, as
+    ``actor`` (audited as ``audit_actor``); the names of the fields it changed, sorted (none:
+    nothing was written)."""
     changes: dict[str, Any] = {}
     if patch.enabled is not None and patch.enabled != connection.enabled:
         changes["enabled"] = {"from": connection.enabled, "to": patch.enabled}
@@ -89,14 +96,14 @@ async def apply(
     if patch.given("external_ids"):
         await _set_external_ids(session, connection, patch.external_ids or [], changes)
     if patch.is_default is not None:
-        await _set_default(session, connection, patch.is_default, changes)
+        await _set_default(session, actor, connection, patch.is_default, changes, audit_actor)
     if not changes:
         return []
     connection.revision += 1
     fields = sorted(changes)
     audit.record(
         session,
-        actor=actor,
+        actor=audit_actor,
         action="connection.updated",
         connection_id=connection.id,
         details={"fields": fields, "changes": changes, "labels": connection.labels},
@@ -104,7 +111,7 @@ async def apply(
     if "enabled" in changes:
         audit.record(
             session,
-            actor=actor,
+            actor=audit_actor,
             action="connection.resumed" if connection.enabled else "connection.paused",
             connection_id=connection.id,
             details={"labels": connection.labels},
@@ -161,13 +168,23 @@ async def _set_external_ids(
 
 
 async def _set_default(
-    session: AsyncSession, connection: Connection, wanted: bool, changes: dict[str, Any]
+    session: AsyncSession,
+    actor: Actor,
+    connection: Connection,
+    wanted: bool,
+    changes: dict[str, Any],
+    audit_actor: str,
 ) -> None:
-    # Hook: moving the default is ``gateway.connections.defaults.make_default``'s (several
-    # connections per user); until it is wired in here, only the current value is accepted.
+    """``true`` moves the default here (``defaults.make_default``: the owner of both connections
+    or an operator); ``false`` is refused, since a user's default stops being it only when another
+    connection becomes it."""
     if wanted == connection.is_default:
         return
-    raise BadRequest(
-        "is_default cannot be changed through this endpoint yet",
-        details={"field": "is_default", "is_default": connection.is_default},
-    )
+    if not wanted:
+        raise BadRequest(
+            "a default connection stops being the default when another one becomes it: set "
+            "is_default true on that one",
+            details={"field": "is_default", "is_default": True},
+        )
+    await defaults.make_default(session, actor, connection, audit_actor=audit_actor)
+    changes["is_default"] = {"from": False, "to": True}

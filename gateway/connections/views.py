@@ -48,6 +48,9 @@ def connection_json(
         "owner": owner,
         # In its owner's own space (the owner is confined), rather than the shared one.
         "confined": connection.confined_to_client_id is not None,
+        # The one of the user's connections to the provider in its space that
+        # ``/proxy/users/{user_id}/...`` uses.
+        "is_default": connection.is_default,
         "status": connection.status.value,
         # False: paused; the proxy refuses it, the refresher keeps it fresh.
         "enabled": connection.enabled,

@@ -1,5 +1,5 @@
-"""What an operator changes on a connection: pause and resume it, and edit its metadata, labels and
-external ids.
+"""What an operator changes on a connection: pause and resume it, make it the default, and edit its
+metadata, labels and external ids.
 
 Each goes through the admin API's ``PATCH`` code (``access.changed_by``, ``updating.apply``) as the
 signed-in operator, audited under their name, and answers with a redirect to the connection's page
@@ -10,6 +10,9 @@ connection's page again with the gateway's reason on top and the operator's text
 
 from __future__ import annotations
 
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -25,10 +28,6 @@ from gateway.exceptions import GatewayError, NotFound, PreconditionFailed
 from gateway.resources import resources
 
 
-def acting(operator: Operator) -> Actor:
-    return Actor.of(operator.principal)
-
-
 @operator_page
 async def pause(request: Request, operator: Operator) -> Response:
     return await _set_enabled(request, operator, enabled=False)
@@ -42,11 +41,26 @@ async def resume(request: Request, operator: Operator) -> Response:
 async def _set_enabled(request: Request, operator: Operator, *, enabled: bool) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     async with resources(request).db.transaction() as session:
-        connection = await access.changed_by(session, acting(operator), connection_id)
-        await updating.apply(
-            session, connection, ConnectionPatch(enabled=enabled), actor=operator.actor
-        )
+        await _apply(session, operator, connection_id, ConnectionPatch(enabled=enabled))
     return see_other(done_url(connection_id, "resumed" if enabled else "paused"))
+
+
+@operator_page
+async def make_default(request: Request, operator: Operator) -> Response:
+    """Make an additional connection its user's default (``PATCH`` with ``is_default``: the
+    previous default becomes an additional connection)."""
+    connection_id = queries.parse_id(request.path_params["connection_id"])
+    async with resources(request).db.transaction() as session:
+        await _apply(session, operator, connection_id, ConnectionPatch(is_default=True))
+    return see_other(done_url(connection_id, "made_default"))
+
+
+async def _apply(
+    session: AsyncSession, operator: Operator, connection_id: uuid.UUID, patch: ConnectionPatch
+) -> list[str]:
+    who = Actor.of(operator.principal)
+    connection = await access.changed_by(session, who, connection_id)
+    return await updating.apply(session, connection, patch, actor=who, audit_actor=operator.actor)
 
 
 @operator_page
@@ -56,11 +70,12 @@ async def edit(request: Request, operator: Operator) -> Response:
     current: int | None = None  # the revision the edit was checked against
     try:
         async with resources(request).db.transaction() as session:
-            connection = await access.changed_by(session, acting(operator), connection_id)
+            who = Actor.of(operator.principal)
+            connection = await access.changed_by(session, who, connection_id)
             current = connection.revision
             updating.check_precondition(connection, form.if_match())
             fields = await updating.apply(
-                session, connection, form.patch(connection), actor=operator.actor
+                session, connection, form.patch(connection), actor=who, audit_actor=operator.actor
             )
     except NotFound:
         raise

@@ -46,6 +46,7 @@ console = Mount(
         Route("/connections/{connection_id}/pause", editing.pause, methods=["POST"]),
         Route("/connections/{connection_id}/resume", editing.resume, methods=["POST"]),
         Route("/connections/{connection_id}/edit", editing.edit, methods=["POST"]),
+        Route("/connections/{connection_id}/default", editing.make_default, methods=["POST"]),
         Route("/connections/{connection_id}/keys", delegated_keys.issue, methods=["POST"]),
         Route(
             "/connections/{connection_id}/keys/{key_id}",

@@ -67,7 +67,6 @@ def connection(
         "refresh_expires": moment(c.refresh_token_expires_at, now),
         "last_refreshed": moment(c.last_refreshed_at, now),
         "next_refresh": moment(c.next_refresh_at, now),
-        "is_default": c.is_default,
         "revision": c.revision,
         "label_pairs": [f"{key}={value}" for key, value in sorted(c.labels.items())],
         "metadata_text": json.dumps(c.metadata_, indent=2, ensure_ascii=False, sort_keys=True),

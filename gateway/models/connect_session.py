@@ -28,6 +28,12 @@ class ConnectSession(IdMixin, TimestampMixin, Base):
     scopes: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     # Re-auth may bind a different provider account only when the service asked for it.
     replace_identity: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # A new connection beside the user's default one, rather than a re-connect of the default.
+    additional: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The provider account may already be connected for this user in this space.
+    allow_duplicate_account: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     state_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     browser_hash: Mapped[str | None] = mapped_column(String(64))

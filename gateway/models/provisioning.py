@@ -37,6 +37,12 @@ class Provisioning(IdMixin, TimestampMixin, Base):
     user_provisioned: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # Re-auth may bind a different provider account only when the service asked for it.
     replace_identity: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # A new connection beside the user's default one, rather than a re-connect of the default.
+    additional: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The provider account may already be connected for this user in this space.
+    allow_duplicate_account: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default="false"
+    )
     status: Mapped[ProvisioningStatus] = mapped_column(
         Enum(
             ProvisioningStatus,

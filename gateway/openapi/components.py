@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 Schema = dict[str, Any]
+# A connection's statuses (``models.ConnectionStatus``).
+STATUSES = ["active", "needs_reauth", "revoked", "credentials_unreadable"]
 
 # A user id as the gateway takes it: 1 to 255 characters, no control characters.
 USER_ID: Schema = {
@@ -177,3 +179,20 @@ def page_of(item: str) -> Schema:
             },
         },
     }
+
+
+# Request fields of every flow that stores a grant (connect session, provisioning, import).
+ADDITIONAL: dict[str, Schema] = {
+    "additional": {
+        "type": "boolean",
+        "default": False,
+        "description": "Create another connection for the user and provider beside the default "
+        "one (which stays the default), instead of re-connecting the default.",
+    },
+    "allow_duplicate_account": {
+        "type": "boolean",
+        "default": False,
+        "description": "Allow a provider account the user already has connected in this space; "
+        "otherwise it is refused with duplicate_account.",
+    },
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.openapi.components import (
+    ADDITIONAL,
     BODY_ERRORS,
     DATABASE_DOWN,
     PROVIDER,
@@ -51,6 +52,7 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "Allow a re-connect to bind a different provider account; "
                 "otherwise it is refused with identity_mismatch.",
             },
+            **ADDITIONAL,
         },
     },
     "ConnectSession": {
@@ -171,8 +173,13 @@ PATHS: dict[str, Any] = {
                 ),
                 "409": error(
                     "The user signed in as a different provider account than the one already "
-                    "connected, and the session did not ask to replace it; nothing was stored.",
+                    "connected, and the session did not ask to replace it; or as an account "
+                    "already connected for the user (details.connection_id); or an additional "
+                    "connection was asked for before the rollout's contract step; nothing was "
+                    "stored.",
                     "identity_mismatch",
+                    "duplicate_account",
+                    "additional_connections_unavailable",
                     html=True,
                 ),
                 "429": error(

@@ -7,13 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.openapi import connection_updates as updates
+from gateway.openapi import revocation
 from gateway.openapi.components import (
+    ADDITIONAL,
     BODY_ERRORS,
     DATABASE_DOWN,
     PAGE_ERRORS,
     PAGE_PARAMETERS,
     PROVIDER,
     SCOPE,
+    STATUSES,
     TOO_LARGE,
     UNAUTHORIZED,
     USER_ID,
@@ -28,7 +31,6 @@ from gateway.openapi.components import (
     uuid_path,
 )
 
-STATUSES = ["active", "needs_reauth", "revoked", "credentials_unreadable"]
 TIME: Schema = {"type": "string", "format": "date-time"}
 MAYBE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 
@@ -43,6 +45,7 @@ SCHEMAS: dict[str, Schema] = {
             "provider",
             "owner",
             "confined",
+            "is_default",
             "status",
             "enabled",
             "metadata",
@@ -71,6 +74,11 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "true: in its owner's own space (a client with own_users_only); "
                 "false: in the space unconfined clients share.",
             },
+            "is_default": {
+                "type": "boolean",
+                "description": "The user's default connection to the provider in its space: the "
+                "one /proxy/users/{user_id}/... uses and a (non-additional) connect re-connects.",
+            },
             "status": {"enum": STATUSES},
             **updates.CONNECTION_FIELDS,
             "scopes": {"type": "array", "items": {"type": "string"}},
@@ -97,84 +105,7 @@ SCHEMAS: dict[str, Schema] = {
         },
     },
     "ConnectionPage": page_of("Connection"),
-    "Revocation": {
-        "type": "object",
-        "description": "What revoking a connection does (or did) at the provider, and the other "
-        "connections holding a grant for the same provider account (same provider and subject). "
-        "Revoking one never ends another that is active: with one, only this grant's tokens are "
-        "revoked (RFC 7009); the provider's account-wide revocation is used only when none is.",
-        "required": ["connection_id", "upstream", "sharing_connections"],
-        "properties": {
-            "connection_id": {"type": "string", "format": "uuid"},
-            "upstream": {
-                "enum": ["none", "grant_tokens", "account_wide"],
-                "description": "none: no tokens are left to revoke; grant_tokens: this grant's "
-                "tokens only (RFC 7009); account_wide: also the provider's revocation of every "
-                "grant of the account (Contio's admin API).",
-            },
-            "sharing_connections": {
-                "type": "array",
-                "description": "The other unrevoked connections of the account, oldest first.",
-                "items": {
-                    "type": "object",
-                    "required": ["id", "user_id", "provider", "status", "ended"],
-                    "properties": {
-                        "id": {"type": "string", "format": "uuid"},
-                        "user_id": {"type": "string"},
-                        "provider": {"type": "string"},
-                        "status": {"enum": STATUSES},
-                        "ended": {
-                            "type": "boolean",
-                            "description": "Whether the revocation ends this connection's grant "
-                            "too (only with account_wide, which is used only when none of them "
-                            "is active).",
-                        },
-                    },
-                },
-            },
-        },
-    },
-    "RevokedConnection": {
-        "allOf": [
-            ref("Connection"),
-            {
-                "type": "object",
-                "required": ["upstream_revocation", "revocation"],
-                "properties": {
-                    "status": {"const": "revoked"},
-                    "revocation": ref("Revocation"),
-                    "upstream_revocation": {
-                        "enum": ["done", "pending", "not_possible"],
-                        "description": "pending: the provider has not revoked the tokens yet "
-                        "(upstream_revocation_error says why when this request's attempt failed); "
-                        "the worker retries in the background. not_possible: the tokens do not "
-                        "open with the key ring, so the provider was not asked. The connection is "
-                        "revoked here either way.",
-                    },
-                    "upstream_revocation_error": {
-                        "type": "object",
-                        "required": ["code", "message"],
-                        "description": "Why the provider has not revoked the tokens: "
-                        "credentials_unreadable (not_possible); provider_not_configured (this "
-                        "gateway has no such provider configured, so it was not asked); "
-                        "provider_unavailable (it could not be reached); or the code of the "
-                        "provider's refusal.",
-                        "properties": {
-                            "code": {
-                                "type": "string",
-                                "examples": [
-                                    "credentials_unreadable",
-                                    "provider_not_configured",
-                                    "provider_unavailable",
-                                ],
-                            },
-                            "message": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        ]
-    },
+    **revocation.SCHEMAS,
     "ConnectionImport": {
         "type": "object",
         "additionalProperties": False,
@@ -207,6 +138,7 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "A client's name: it owns the new connection, and its "
                 "confinement decides the space. Absent: owned by operator, in the shared space.",
             },
+            **ADDITIONAL,
         },
     },
     "ConnectionTransfer": {
@@ -284,9 +216,13 @@ PATHS: dict[str, Any] = {
                 ),
                 "409": error(
                     "The user's connection belongs to another provider account (send "
-                    '"replace": true to replace it), or to another owner than the one named; or '
+                    '"replace": true to replace it), or to another owner than the one named; the '
+                    "account is already connected for the user (details.connection_id); an "
+                    "additional connection was asked for before the rollout's contract step; or "
                     "the owner already uses one of the external ids for another connection.",
                     "identity_mismatch",
+                    "duplicate_account",
+                    "additional_connections_unavailable",
                     "connection_owned_by_other_client",
                     "external_id_taken",
                 ),

@@ -14,10 +14,16 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Readiness": {
         "type": "object",
-        "required": ["status", "schema_revision"],
+        "required": ["status", "schema_revision", "pending_contract"],
         "properties": {
             "status": {"const": "ready"},
-            "schema_revision": {"type": "string", "description": "The Alembic head."},
+            "schema_revision": {"type": "string", "description": "The database's revision."},
+            "pending_contract": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Contract steps not yet applied (`gateway migrate --contract`); "
+                "empty at the head.",
+            },
         },
     },
 }
@@ -32,7 +38,8 @@ PATHS: dict[str, Any] = {
     },
     "/readyz": {
         "get": {
-            "summary": "Readiness: the database answers and its schema is current",
+            "summary": "Readiness: the database answers and its schema is current (or lacks only "
+            "contract steps)",
             "security": [],
             "responses": {
                 "200": json_body(ref("Readiness"), "Ready."),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.openapi.components import (
+    ADDITIONAL,
     BODY_ERRORS,
     DATABASE_DOWN,
     DATABASE_UNAVAILABLE,
@@ -53,6 +54,7 @@ SCHEMAS: dict[str, Schema] = {
             },
             "provider": PROVIDER,
             "replace_identity": {"type": "boolean", "default": False},
+            **ADDITIONAL,
         },
     },
     "ProvisioningStarted": {
@@ -114,7 +116,8 @@ SCHEMAS: dict[str, Schema] = {
             "error": {
                 "type": ["string", "null"],
                 "description": "Why it failed: provisioning_failed, code_expired, "
-                "session_expired or identity_mismatch.",
+                "session_expired, identity_mismatch, duplicate_account or "
+                "additional_connections_unavailable.",
             },
             "created_at": {"type": "string", "format": "date-time"},
         },
@@ -138,10 +141,13 @@ IDEMPOTENCY_KEY = {
 NOT_FOUND = error("No provisioning has this id for this client.", "provisioning_not_found")
 CONFLICT = error(
     "Closed after too many wrong codes (start again); the user signed in as another account "
-    "than the one connected; another client (or operator) owns the user's connection; or "
-    "another verify is running (Retry-After).",
+    "than the one connected, or as an account already connected for the user; another client "
+    "(or operator) owns the user's connection; an additional connection was asked for before the "
+    "rollout's contract step; or another verify is running (Retry-After).",
     "provisioning_failed",
     "identity_mismatch",
+    "duplicate_account",
+    "additional_connections_unavailable",
     "connection_owned_by_other_client",
     "provisioning_in_progress",
     retry_after=True,

@@ -1,4 +1,5 @@
-"""The token-injecting proxy: a service calls the provider's API as one of its users."""
+"""The token-injecting proxy: a service calls the provider's API as one of its users, through the
+user's default connection or a connection addressed by id."""
 
 from __future__ import annotations
 
@@ -10,53 +11,62 @@ SCHEMAS: dict[str, Schema] = {}
 
 METHODS = ("get", "head", "post", "put", "patch", "delete", "options")
 
-OPERATION: dict[str, Any] = {
-    "summary": "Call the provider's API as the user (scope proxy and a matching allow rule)",
-    "description": (
-        "The path below the user id goes to the provider's API base, normalised; the query string "
-        "unchanged. Bodies stream both ways. Forwarded request headers: Accept, Accept-Encoding, "
-        "Accept-Language, Content-Type, Content-Encoding, Content-Language, Idempotency-Key, "
-        "X-Client-Timezone, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, "
-        "If-Range, Range, Prefer; the gateway sets Authorization (the user's token) and "
-        "X-Request-Id. GET, HEAD, OPTIONS, PUT, DELETE and requests with an Idempotency-Key are "
-        "retried on connection failures, 502, 503 and 504; redirects are returned, not followed. "
-        "The provider's answers, errors included, come back as they are and without a "
-        "Gateway-Error header (the default response, whatever the status); the statuses "
-        "listed are the gateway's own errors, which carry Gateway-Error: 1."
-    ),
-    "parameters": [
-        {
-            "name": "user_id",
-            "in": "path",
-            "required": True,
-            "description": "Your id for the user, percent-encoded.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-        },
-        {
-            "name": "path",
-            "in": "path",
-            "required": True,
-            "description": "The path at the provider's API base: printable ASCII, "
-            "percent-encoded, no dot segments, empty segments or encoded slashes.",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "Gateway-Provider",
-            "in": "header",
-            "required": False,
-            "description": "Which of the user's connections; default: the default provider.",
-            "schema": {"type": "string"},
-        },
-        {
-            "name": "Idempotency-Key",
-            "in": "header",
-            "required": False,
-            "description": "Forwarded; makes an unsafe method retryable.",
-            "schema": {"type": "string"},
-        },
-        {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"}},
-    ],
-    "responses": {
+DESCRIPTION = (
+    "The path below the user id or connection id goes to the provider's API base, normalised; the "
+    "query string "
+    "unchanged. Bodies stream both ways. Forwarded request headers: Accept, Accept-Encoding, "
+    "Accept-Language, Content-Type, Content-Encoding, Content-Language, Idempotency-Key, "
+    "X-Client-Timezone, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, "
+    "If-Range, Range, Prefer; the gateway sets Authorization (the user's token) and "
+    "X-Request-Id. GET, HEAD, OPTIONS, PUT, DELETE and requests with an Idempotency-Key are "
+    "retried on connection failures, 502, 503 and 504; redirects are returned, not followed. "
+    "The provider's answers, errors included, come back as they are and without a "
+    "Gateway-Error header (the default response, whatever the status); the statuses "
+    "listed are the gateway's own errors, which carry Gateway-Error: 1."
+)
+USER_ID: dict[str, Any] = {
+    "name": "user_id",
+    "in": "path",
+    "required": True,
+    "description": "Your id for the user, percent-encoded.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+CONNECTION_ID: dict[str, Any] = {
+    "name": "connection_id",
+    "in": "path",
+    "required": True,
+    "description": "The connection's id.",
+    "schema": {"type": "string", "format": "uuid"},
+}
+GATEWAY_PROVIDER: dict[str, Any] = {
+    "name": "Gateway-Provider",
+    "in": "header",
+    "required": False,
+    "description": "Which of the user's connections; default: the default provider.",
+    "schema": {"type": "string"},
+}
+COMMON_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": "path",
+        "in": "path",
+        "required": True,
+        "description": "The path at the provider's API base: printable ASCII, "
+        "percent-encoded, no dot segments, empty segments or encoded slashes.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Forwarded; makes an unsafe method retryable.",
+        "schema": {"type": "string"},
+    },
+    {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+]
+
+
+def responses(not_found: str) -> dict[str, Any]:
+    return {
         "default": {"description": "The provider's answer, passed through."},
         "400": error(
             "Bad path, provider or Content-Length.",
@@ -71,12 +81,13 @@ OPERATION: dict[str, Any] = {
             "insufficient_scope",
             "proxy_forbidden",
         ),
-        "404": error("The user has no connection.", "connection_not_found"),
+        "404": error(not_found, "connection_not_found"),
         "409": error(
             "The user must connect again (the provider rejected the grant, or the stored tokens "
-            "do not open with the gateway's keys).",
+            "do not open with the gateway's keys), or the connection is paused.",
             "reauth_required",
             "credentials_unreadable",
+            "connection_disabled",
         ),
         "410": error("The connection was revoked.", "connection_revoked"),
         "429": error(
@@ -99,7 +110,28 @@ OPERATION: dict[str, Any] = {
             "token_budget_exhausted",
         ),
         "504": error("The provider did not answer in time.", "upstream_timeout"),
-    },
+    }
+
+
+BY_USER: dict[str, Any] = {
+    "summary": "Call the provider's API as the user, through their default connection (scope "
+    "proxy and a matching allow rule)",
+    "description": DESCRIPTION,
+    "parameters": [USER_ID, *COMMON_PARAMETERS, GATEWAY_PROVIDER],
+    "responses": responses("The user has no (default) connection in the caller's space."),
+}
+BY_CONNECTION: dict[str, Any] = {
+    "summary": "Call the provider's API through one connection, by its id (scope proxy and a "
+    "matching allow rule)",
+    "description": DESCRIPTION + " The connection decides the provider.",
+    "parameters": [CONNECTION_ID, *COMMON_PARAMETERS],
+    "responses": responses(
+        "No such connection, or not one the caller may use (another space's, or a user outside "
+        "the client's user_pattern: that refusal is audited)."
+    ),
 }
 
-PATHS: dict[str, Any] = {"/proxy/users/{user_id}/{path}": dict.fromkeys(METHODS, OPERATION)}
+PATHS: dict[str, Any] = {
+    "/proxy/users/{user_id}/{path}": dict.fromkeys(METHODS, BY_USER),
+    "/proxy/connections/{connection_id}/{path}": dict.fromkeys(METHODS, BY_CONNECTION),
+}

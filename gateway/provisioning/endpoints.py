@@ -81,6 +81,7 @@ async def _create(
             ownership.Actor.of(principal),
             body.user_id,
             res.providers.get(body.provider).name,
+            additional=body.additional,
         )
     new = await service.initiate(res, principal.client_id, body)
     async with res.db.transaction() as session:

@@ -35,6 +35,9 @@ class ProvisioningRequest(BaseModel):
     is_admin: StrictBool | None = None
     provider: str | None = Field(default=None, max_length=64)
     replace_identity: StrictBool = False
+    # A new connection beside the user's default one, instead of re-connecting the default.
+    additional: StrictBool = False
+    allow_duplicate_account: StrictBool = False
 
 
 class VerifyRequest(BaseModel):

@@ -17,7 +17,9 @@ from sqlalchemy import update
 from gateway.connect import grants
 from gateway.connections import ownership
 from gateway.connections.errors import (
+    AdditionalConnectionsUnavailable,
     ConnectionOwnedByOtherClient,
+    DuplicateAccount,
     IdentityMismatch,
     UserNotAllowed,
 )
@@ -49,6 +51,14 @@ log = logging.getLogger(__name__)
 DEFAULT_RETRY_AFTER = 5.0
 IN_PROGRESS_RETRY_AFTER = 2.0
 OPEN = (ProvisioningStatus.CODE_SENT, ProvisioningStatus.VERIFIED)
+# Refusals at store time that close the provisioning (every later verify answers the same).
+CLOSING = (
+    IdentityMismatch,
+    ConnectionOwnedByOtherClient,
+    UserNotAllowed,
+    DuplicateAccount,
+    AdditionalConnectionsUnavailable,
+)
 
 
 def failure(code: str | None) -> GatewayError:
@@ -67,6 +77,10 @@ def failure(code: str | None) -> GatewayError:
         )
     if code == UserNotAllowed.code:
         return UserNotAllowed("this service may not act for this user")
+    if code == DuplicateAccount.code:
+        return DuplicateAccount("this provider account is already connected for this user")
+    if code == AdditionalConnectionsUnavailable.code:
+        return AdditionalConnectionsUnavailable()
     return ProvisioningFailed("Too many wrong codes: the provisioning is closed; start a new one.")
 
 
@@ -111,6 +125,8 @@ async def initiate(
         email=body.email,
         workspace_id=body.workspace_id,
         replace_identity=body.replace_identity,
+        additional=body.additional,
+        allow_duplicate_account=body.allow_duplicate_account,
         user_provisioned=challenge.user_provisioned,
         provider_session=challenge.session.get_secret_value(),
         code_expires_at=utcnow() + timedelta(seconds=res.settings.provisioning_code_ttl_seconds),
@@ -136,7 +152,11 @@ async def verify(
             # settle whose connection it is).
             actor = await ownership.acting_client(session, provisioning.service_client_id)
             await ownership.check_may_connect(
-                session, actor, provisioning.user_id, provisioning.provider
+                session,
+                actor,
+                provisioning.user_id,
+                provisioning.provider,
+                additional=provisioning.additional,
             )
             lease = timedelta(seconds=res.settings.provisioning_lease_seconds)
             store.take_lease(provisioning, now, lease)
@@ -278,6 +298,8 @@ async def _keep(
         tokens=tokens,
         client_id=provisioning.service_client_id,
         replace_identity=provisioning.replace_identity,
+        additional=provisioning.additional,
+        allow_duplicate_account=provisioning.allow_duplicate_account,
         origin={"provisioning_id": str(provisioning.id)},
     )
     try:
@@ -287,7 +309,7 @@ async def _keep(
             if not finished:
                 connection, _created = await grants.save(session, res.keys, res.settings, grant)
                 store.mark_connected(row, connection.id)
-    except (IdentityMismatch, ConnectionOwnedByOtherClient, UserNotAllowed) as exc:
+    except CLOSING as exc:
         await _close(res, provisioning.id, exc.code)
         raise
     if finished:

@@ -44,6 +44,8 @@ class NewProvisioning:
     user_provisioned: bool
     provider_session: str
     code_expires_at: datetime
+    additional: bool = False
+    allow_duplicate_account: bool = False
 
     def __repr__(self) -> str:
         return f"NewProvisioning(user_id={self.user_id!r}, provider_session=***)"
@@ -67,6 +69,8 @@ async def create(
         email=new.email,
         workspace_id=new.workspace_id,
         replace_identity=new.replace_identity,
+        additional=new.additional,
+        allow_duplicate_account=new.allow_duplicate_account,
         user_provisioned=new.user_provisioned,
         status=ProvisioningStatus.CODE_SENT,
         token_hash=digest(token),

@@ -5,53 +5,47 @@ Admitting a call means, in order:
 - authenticating the service key (``ClientKeys``: looked up once, then cached under the key's
   SHA-256; unknown keys are never cached) and requiring the ``proxy`` scope;
 - spending one request of the client's rate limit (``RateLimiter``);
-- normalising the path below the user id (``normalise``), so that nothing accepted can leave the
-  provider's API base;
-- checking the client's allow rules against the method and the normalised path, and the user id
-  against the client's namespace (``user_pattern``): each refusal is a 403 ``proxy_forbidden`` and
-  an ``AuditEvent`` (action ``proxy.forbidden``, actor ``client:<name>``);
-- picking the provider (the ``Gateway-Provider`` header, else the default one).
+- normalising the path below the user id or the connection id (``paths``), so that nothing
+  accepted can leave the provider's API base;
+- on ``/proxy/users/{user_id}/...``: checking the client's allow rules against the method and the
+  normalised path, and the user id against the client's namespace (``user_pattern``): each refusal
+  is a 403 ``proxy_forbidden`` and an ``AuditEvent`` (action ``proxy.forbidden``, actor
+  ``client:<name>``); then picking the provider (the ``Gateway-Provider`` header, else the default
+  one);
+- on ``/proxy/connections/{connection_id}/...``: reading the connection's user, provider and space
+  (``addressed``). One the client may not use is answered like one that does not exist, 404
+  ``connection_not_found``: another space's, and one whose user the client's ``user_pattern`` does
+  not admit (that refusal audited as above, as on the other route); then the allow rules as above.
+  The provider is the connection's own (``Gateway-Provider`` is not read).
 
 A confined client (``own_users_only``) needs no ownership check here: it looks connections up in
 its own space only (``Admission.token_key``), so another client's are not found.
 
 None of that depends on anything but the key, the method, the raw path and the ``Gateway-Provider``
-header, so an admitted call is cached under them (the key only as its BLAKE2s digest) and dropped on
-every replica when any service client changes, like the key cache (``cache.ChangeListener``).
-Refusals are never cached. Every call still spends its client's rate limit, and what depends on the
-user's connection (its token) is looked up per call, under the admission's ``token_key``: the user,
-the provider and the client's space, so a confined client finds only its own connections and no one
-else finds them.
+header (and, by id, the connection's user, provider and space, which the token's key holds as well),
+so an admitted call is cached under them (the key only as its BLAKE2s digest) and dropped on every
+replica when any service client changes, like the key cache (``cache.ChangeListener``). Refusals are
+never cached. Every call still spends its client's rate limit, and what depends on the connection
+(its token) is looked up per call, under the admission's ``token_key``: the user, the provider, the
+client's space and, by id, the connection's id, so a confined client finds only its own connections,
+no one else finds them, and a connection moved to another space is no longer found by id.
 
 Rate limits are per replica by design: a bucket costs no round trip and no shared state, and the
 operator sets each client's limit as its share per replica (N replicas admit up to N times it).
-
-Paths are checked raw (still percent-encoded). Refused with 400 ``invalid_path``:
-
-- anything but printable ASCII in the raw path (a client must percent-encode), and over-long paths;
-- encoded slashes or backslashes, and backslashes;
-- dot segments, plain or encoded, and segments of dots only or dots before ``;`` (``...``, ``..;x``:
-  what some servers still read as a step up);
-- empty segments and absolute URLs (``//host``, ``http://``);
-- invalid percent-encodings, encodings that are not UTF-8, and double encodings (``%25``);
-- decoded control characters and decoded non-ASCII (look-alike dots and slashes).
-
-The accepted path is re-encoded segment by segment (``;`` included), so what goes upstream is
-canonical and is exactly what the allow rules were checked against.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
-from urllib.parse import quote, unquote
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope
 
 from gateway.audit import store as audit
@@ -60,104 +54,30 @@ from gateway.clients.credentials import bearer_credentials, missing_key, require
 from gateway.clients.limits import RateLimit
 from gateway.clients.service_keys import hash_key, lookup_prefix
 from gateway.clients.store import Principal, authenticate
+from gateway.connections import queries
 from gateway.kit.db import Database
+from gateway.models import Connection
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry
 from gateway.proxy.cache import LocalCache
-from gateway.proxy.errors import InvalidPath, ProxyForbidden, RateLimited
+from gateway.proxy.errors import ProxyForbidden, RateLimited
 from gateway.proxy.headers import CallerHeaders
+from gateway.proxy.paths import (
+    CONNECTIONS_PREFIX,
+    ProxyPath,
+    raw_target,
+    split_connection_target,
+    split_target,
+)
 from gateway.proxy.token_cache import Key
 
 log = logging.getLogger(__name__)
 
 SCOPE = "proxy"
 FORBIDDEN_ACTION = "proxy.forbidden"
-PREFIX = "/proxy/users/"
-MAX_USER_ID_LENGTH = 255
-MAX_PATH_LENGTH = 2048
-MAX_SEGMENTS = 64
-SEGMENT_SAFE = "!$&'()*+,=:@-._~"
-_PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]*$")
-_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_DOTS_ONLY = re.compile(r"^\.+(;.*)?$")
 
 # The key's digest, the method, the raw path and the Gateway-Provider header.
 AdmissionKey = tuple[bytes, str, str, bytes | None]
-
-
-# The path.
-
-
-@dataclass(frozen=True)
-class ProxyPath:
-    segments: tuple[str, ...]
-
-    @property
-    def encoded(self) -> str:
-        return "/" + "/".join(quote(segment, safe=SEGMENT_SAFE) for segment in self.segments)
-
-
-def route_path(path: str, scope: Scope) -> str:
-    """``path`` without the app's root path, when it is mounted below one."""
-    root: str = scope.get("root_path", "")
-    return path[len(root) :] if root and path.startswith(root) else path
-
-
-def raw_target(scope: Scope) -> str:
-    """The request's path as the caller sent it (still percent-encoded), below any root path."""
-    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    return route_path(raw_path.partition("?")[0], scope)
-
-
-def split_target(target: str) -> tuple[str, ProxyPath]:
-    """The user id and the normalised path from ``/proxy/users/{user_id}/{path}`` (raw)."""
-    user_part, slash, rest = target[len(PREFIX) :].partition("/")
-    user_id = unquote(user_part)
-    if not slash:
-        raise InvalidPath("the proxied path must name a path below the user id")
-    if not user_id or len(user_id) > MAX_USER_ID_LENGTH or any(ord(c) < 0x20 for c in user_id):
-        raise InvalidPath("the user id in the proxied path is empty, too long or malformed")
-    return user_id, normalise("/" + rest)
-
-
-def _decode_segment(raw: str) -> str:
-    lowered = raw.lower()
-    if "%2f" in lowered or "%5c" in lowered or "\\" in raw:
-        raise InvalidPath("encoded slashes and backslashes are not allowed in a proxied path")
-    if _BAD_ESCAPE.search(raw):
-        raise InvalidPath("the proxied path has an invalid percent-encoding")
-    if "%25" in raw:
-        raise InvalidPath("double percent-encoding is not allowed in a proxied path")
-    try:
-        segment = unquote(raw, errors="strict")
-    except UnicodeDecodeError as exc:
-        raise InvalidPath("the proxied path is not valid UTF-8") from exc
-    if _DOTS_ONLY.match(segment):
-        raise InvalidPath("dot segments are not allowed in a proxied path")
-    if any(not 0x20 <= ord(char) < 0x7F for char in segment):
-        raise InvalidPath(
-            "control characters and non-ASCII characters are not allowed in a proxied path"
-        )
-    return segment
-
-
-def normalise(raw_path: str) -> ProxyPath:
-    """Turn the raw path below ``/proxy/users/{user_id}`` into checked, decoded segments."""
-    if len(raw_path) > MAX_PATH_LENGTH:
-        raise InvalidPath(f"the proxied path is longer than {MAX_PATH_LENGTH} characters")
-    if not raw_path.startswith("/"):
-        raise InvalidPath("the proxied path must start with /")
-    if not _PRINTABLE_ASCII.match(raw_path):
-        raise InvalidPath("the proxied path must be printable ASCII (percent-encode the rest)")
-    parts = raw_path[1:].split("/")
-    if parts == [""]:
-        return ProxyPath(())
-    if len(parts) > MAX_SEGMENTS:
-        raise InvalidPath(f"the proxied path has more than {MAX_SEGMENTS} segments")
-    if "" in parts[:-1] or "://" in raw_path or parts[0].endswith(":"):
-        raise InvalidPath("empty segments and absolute URLs are not allowed in a proxied path")
-    segments = tuple(_decode_segment(part) for part in parts if part)
-    return ProxyPath(segments)
 
 
 # The caller.
@@ -215,25 +135,25 @@ class RateLimiter:
 
 @dataclass(frozen=True)
 class Call:
-    """A proxied call as the policy sees it."""
+    """A proxied call as the policy sees it; ``connection_id`` is the connection it addresses by
+    id (None on ``/proxy/users/...``), ``user_id`` that connection's user then."""
 
     principal: Principal
     method: str
     path: ProxyPath
     user_id: str
+    connection_id: uuid.UUID | None = None
 
 
-async def refuse(
-    db: Database, call: Call, reason: str, message: str, connection_id: uuid.UUID | None = None
-) -> NoReturn:
-    """Audit the refusal (in a transaction of its own) and raise it as 403 ``proxy_forbidden``."""
+async def audit_refusal(db: Database, call: Call, reason: str) -> dict[str, str]:
+    """Audit a refusal (in a transaction of its own); the details a refusal shows the caller."""
     details = {"method": call.method, "path": call.path.encoded, "reason": reason}
     async with db.transaction() as session:
         audit.record(
             session,
             actor=f"client:{call.principal.name}",
             action=FORBIDDEN_ACTION,
-            connection_id=connection_id,
+            connection_id=call.connection_id,
             details={
                 **details,
                 "user_id": call.user_id,
@@ -247,15 +167,45 @@ async def refuse(
         call.principal.name,
         reason,
     )
-    raise ProxyForbidden(message, details=details)
+    return details
+
+
+async def refuse(db: Database, call: Call, reason: str, message: str) -> NoReturn:
+    """Audit the refusal and raise it as 403 ``proxy_forbidden``."""
+    raise ProxyForbidden(message, details=await audit_refusal(db, call, reason))
+
+
+async def check_rules(db: Database, call: Call) -> None:
+    """The client's allow rules, against the method and the normalised path."""
+    if not is_allowed(call.principal.rules, call.method, call.path.segments):
+        await refuse(db, call, "no_rule", f"this service may not {call.method} {call.path.encoded}")
 
 
 async def check_call(db: Database, call: Call) -> None:
     """The checks that need no connection: allow rules, then the user id's namespace."""
-    if not is_allowed(call.principal.rules, call.method, call.path.segments):
-        await refuse(db, call, "no_rule", f"this service may not {call.method} {call.path.encoded}")
+    await check_rules(db, call)
     if not call.principal.namespace.admits_user_id(call.user_id):
         await refuse(db, call, "user_pattern", "this service may not act for this user")
+
+
+@dataclass(frozen=True)
+class Addressed:
+    """What the admission needs of a connection addressed by id."""
+
+    user_id: str
+    provider: str
+    space: uuid.UUID | None
+
+
+async def addressed(session: AsyncSession, connection_id: uuid.UUID) -> Addressed | None:
+    row = (
+        await session.execute(
+            select(Connection.user_id, Connection.provider, Connection.confined_to_client_id).where(
+                Connection.id == connection_id
+            )
+        )
+    ).first()
+    return None if row is None else Addressed(row[0], row[1], row[2])
 
 
 # The decision, cached.
@@ -267,7 +217,9 @@ class Admission:
     provider: OAuthClient
     url: str  # the provider's API base and the normalised path, without the query
     provider_name: str  # ``provider.name``, kept: read on every call, and a property
-    token_key: Key  # the user's connection: (user id, provider, the client's space)
+    # The connection: (user id, provider, the client's space, the connection's id or None for
+    # the user's default one).
+    token_key: Key
 
     @classmethod
     def of(cls, call: Call, provider: OAuthClient) -> Admission:
@@ -276,7 +228,7 @@ class Admission:
             provider,
             provider.api_base_url + call.path.encoded,
             provider.name,
-            (call.user_id, provider.name, call.principal.space),
+            (call.user_id, provider.name, call.principal.space, call.connection_id),
         )
 
 
@@ -313,14 +265,30 @@ class Admissions:
             raise missing_key()
         principal = require_scope(await self._client_keys.authenticate(credentials), SCOPE)
         self._spend(principal)
-        user_id, path = split_target(key[2])
-        call = Call(principal, scope["method"], path, user_id)
-        await check_call(self._db, call)
-        requested = caller.provider
-        provider = self._providers.get(requested.decode("latin-1") if requested else None)
-        admission = Admission.of(call, provider)
+        target = key[2]
+        if target.startswith(CONNECTIONS_PREFIX):
+            admission = await self._admit_by_id(principal, scope["method"], target)
+        else:
+            user_id, path = split_target(target)
+            call = Call(principal, scope["method"], path, user_id)
+            await check_call(self._db, call)
+            requested = caller.provider
+            provider = self._providers.get(requested.decode("latin-1") if requested else None)
+            admission = Admission.of(call, provider)
         self.cache.put(key, admission, epoch)
         return admission
+
+    async def _admit_by_id(self, principal: Principal, method: str, target: str) -> Admission:
+        connection_id, path = split_connection_target(target)
+        found = await self._db.read(lambda session: addressed(session, connection_id))
+        if found is None or found.space != principal.space:
+            raise queries.not_found(connection_id)
+        call = Call(principal, method, path, found.user_id, connection_id)
+        if not principal.namespace.admits_user_id(found.user_id):
+            await audit_refusal(self._db, call, "user_pattern")
+            raise queries.not_found(connection_id)
+        await check_rules(self._db, call)
+        return Admission.of(call, self._providers.get(found.provider))
 
     def _spend(self, principal: Principal) -> None:
         if principal.rate_limit is None:

@@ -1,11 +1,13 @@
-"""``/proxy/users/{user_id}/{path}``: forward a service's call with the user's access token, and relay
-the provider's response.
+"""``/proxy/users/{user_id}/{path}`` and ``/proxy/connections/{connection_id}/{path}``: forward a
+service's call with the access token of the user's default connection, or of the connection
+addressed by id, and relay the provider's response.
 
 A plain ASGI endpoint: on the hot path there is no Request or Response object, no database round
-trip and no decryption once the call's admission and the user's token are cached. In order: admit
-the call (``admission``: the service key, its rate limit, the path, the allow rules and the user
-namespace), find the user's token in the client's space (``token_cache``), refresh the token if it
-is about to expire, then exchange with the provider (``forward``) and relay the response. A 401 from
+trip and no decryption once the call's admission and the connection's token are cached. In order:
+admit the call (``admission``: the service key, its rate limit, the path, the allow rules and the
+user namespace), find the connection's token in the client's space (``token_cache``; a paused
+connection is refused there, 409 ``connection_disabled``), refresh the token if it is about to
+expire, then exchange with the provider (``forward``) and relay the response. A 401 from
 the provider refreshes the token once and, when the body can be sent again, retries once; within the
 401 cool-down (``TokenSource.replace``) the 401 is relayed as it is.
 
@@ -15,10 +17,10 @@ not grow with it; if the caller goes away the provider's connection is dropped, 
 breaks off mid-body the response is cut short too (never completed as if whole).
 
 Requests normally arrive through the front door (``front``), which does the request's own concerns
-(``gateway.kit.middleware``); ``ProxyRoute`` mounts the same endpoint in Starlette's routing for the
-rest. The route takes everything below ``/proxy/users/``, however odd: Starlette's path patterns do
-not match some paths (a decoded newline, for one), which would make them 404s, and the proxy must
-see every such path itself and refuse it as 400 ``invalid_path``.
+(``gateway.kit.middleware``); a ``ProxyRoute`` for each of the two prefixes mounts the same endpoint
+in Starlette's routing for the rest. Each takes everything below its prefix, however odd:
+Starlette's path patterns do not match some paths (a decoded newline, for one), which would make
+them 404s, and the proxy must see every such path itself and refuse it as 400 ``invalid_path``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.exceptions import GatewayError, error_response
 from gateway.kit.middleware import RequestRecord
 from gateway.providers.spender import Spender
-from gateway.proxy.admission import PREFIX, admission_key, route_path
+from gateway.proxy.admission import admission_key
 from gateway.proxy.errors import UpstreamFailure
 from gateway.proxy.forward import (
     NO_BODY,
@@ -46,6 +48,7 @@ from gateway.proxy.forward import (
     repeatable,
 )
 from gateway.proxy.headers import CallerHeaders, header, returned_headers
+from gateway.proxy.paths import CONNECTIONS_PREFIX, USERS_PREFIX, route_path
 from gateway.proxy.token_cache import UserToken
 
 if TYPE_CHECKING:
@@ -53,7 +56,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TEMPLATE = f"{PREFIX}{{user_id}}/{{path:path}}"  # the route's label in metrics and spans
+# The routes' labels in metrics and spans.
+USERS_TEMPLATE = f"{USERS_PREFIX}{{user_id}}/{{path:path}}"
+CONNECTIONS_TEMPLATE = f"{CONNECTIONS_PREFIX}{{connection_id}}/{{path:path}}"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -210,13 +215,15 @@ class ProxyEndpoint:
 
 
 class ProxyRoute(Route):
-    """The proxy's place in the URL map: everything below ``PREFIX``, matched by a prefix test."""
+    """One of the proxy's places in the URL map: everything below ``prefix``, matched by a prefix
+    test, labelled ``template``."""
 
-    def __init__(self) -> None:
-        super().__init__(TEMPLATE, ProxyEndpoint(), methods=METHODS)
+    def __init__(self, prefix: str, template: str) -> None:
+        super().__init__(template, ProxyEndpoint(), methods=METHODS)
+        self.prefix = prefix
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope["type"] != "http" or not route_path(scope["path"], scope).startswith(PREFIX):
+        if scope["type"] != "http" or not route_path(scope["path"], scope).startswith(self.prefix):
             return Match.NONE, {}
         child_scope = {"endpoint": self.endpoint, "path_params": {}}
         if self.methods and scope["method"] not in self.methods:

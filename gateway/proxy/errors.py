@@ -2,6 +2,7 @@
 
     BadRequest             400 invalid_path          the path could leave the API base, or is badly encoded
     Forbidden              403 proxy_forbidden       no allow rule, or the user is outside the namespace
+    Conflict               409 connection_disabled   the connection is paused (``enabled`` false)
     TooManyRequests        429 rate_limited          the client's rate limit is spent (Retry-After)
     UpstreamError          502 upstream_unreachable  the provider's API could not be reached, or broke off
     GatewayTimeout         504 upstream_timeout      the provider's API did not answer in time
@@ -18,6 +19,7 @@ from typing import Any
 
 from gateway.exceptions import (
     BadRequest,
+    Conflict,
     Forbidden,
     GatewayError,
     GatewayTimeout,
@@ -36,6 +38,12 @@ class ProxyForbidden(Forbidden):
     """Raised when the client's policy does not allow this call for this user."""
 
     code = "proxy_forbidden"
+
+
+class ConnectionDisabled(Conflict):
+    """Raised when the addressed connection is paused; its owner or an operator resumes it."""
+
+    code = "connection_disabled"
 
 
 class RateLimited(TooManyRequests):

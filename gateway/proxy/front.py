@@ -1,4 +1,5 @@
-"""The proxy's front door: ``/proxy/users/...`` answered ahead of Starlette's middleware stack.
+"""The proxy's front door: ``/proxy/users/...`` and ``/proxy/connections/...`` answered ahead of
+Starlette's middleware stack.
 
 Every other route passes through the concerns ``create_app`` lists, as Starlette middleware, then
 the router and Starlette's exception handling. The proxy's calls meet the same concerns here, in
@@ -23,9 +24,9 @@ from starlette.types import Receive, Scope, Send
 from gateway.failures import failure_response
 from gateway.kit import logs
 from gateway.kit.middleware import Concern, RecordBatch, RequestRecord, accepted_request_id
-from gateway.proxy.admission import PREFIX
-from gateway.proxy.endpoints import METHODS, TEMPLATE, serve
+from gateway.proxy.endpoints import CONNECTIONS_TEMPLATE, METHODS, USERS_TEMPLATE, serve
 from gateway.proxy.headers import CallerHeaders
+from gateway.proxy.paths import PREFIXES, USERS_PREFIX
 
 
 class ProxyFront:
@@ -38,7 +39,7 @@ class ProxyFront:
 
     def takes(self, scope: Scope) -> bool:
         """Whether this request is the front door's (else it goes the ordinary way)."""
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIXES):
             return False
         if scope["method"] not in METHODS or scope.get("root_path"):
             return False
@@ -54,14 +55,16 @@ class ProxyFront:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         caller = CallerHeaders.read(scope["headers"])
         request_id = accepted_request_id(caller.request_id)
-        record = RequestRecord(request_id, scope, TEMPLATE, self.batch)
+        path: str = scope["path"]
+        template = USERS_TEMPLATE if path.startswith(USERS_PREFIX) else CONNECTIONS_TEMPLATE
+        record = RequestRecord(request_id, scope, template, self.batch)
         bound = logs.request_id.set(request_id)
         try:
             await serve(scope["state"]["proxy"], scope, receive, send, caller, record)
         except Exception as exc:
             if record.status:
                 raise
-            response = failure_response(exc, f"{scope['method']} {PREFIX}...")
+            response = failure_response(exc, f"{scope['method']} {template}")
             await response(scope, receive, record.wrap(send))
         finally:
             record.finish()

@@ -1,11 +1,14 @@
 """The user's access token for a proxied call, read and decrypted once, then cached.
 
 A hit costs a dictionary lookup: no database round trip, no decryption. A miss reads the connection,
-checks it is usable and opens the token. Tokens are cached per user, provider and space (a confined
-client's own, or the shared one), so a client finds only the connections of its space. The cache is
-dropped per key on every replica when the connection's token, status, owner or space changes
-(``cache.ChangeListener``), so a refreshed token is picked up and a revoked one refused within
-moments everywhere.
+checks it is usable (active and not paused) and opens the token. Tokens are cached under a ``Key``:
+the user, the provider and the space (a confined client's own, or the shared one), so a client finds
+only the connections of its space, and either None (the user's *default* connection there, which
+``/proxy/users/...`` uses) or a connection's id (``/proxy/connections/...``). The cache is dropped
+for both keys of a connection on every replica when its token, status, owner, space, default or
+pause changes (``cache.ChangeListener``), so a refreshed token is picked up, and a revoked or paused
+one refused, within moments everywhere, and a user's calls move to a new default as soon as it is
+made.
 
 The refresh behaviour is the token lifecycle's: a token within its refresh margin is refreshed first
 (a still-valid one is used if the provider hiccups), and an upstream 401 refreshes once, unless
@@ -18,9 +21,10 @@ with that code.
 Misses are read in batches (``ConnectionLoader``): a replica that starts, or a burst of users not
 seen for a while, misses the cache for many users at once, and a query each would queue them all
 behind the database pool. A miss waits for the end of the loop's current turn, and then everything
-missed in that turn is read with one query per provider (and per ``MAX_BATCH`` users); each caller
-gets its user's connection in the space it asked for, or None. Callers asking for the same key
-share one read, and a caller that gives up (its request cancelled) leaves the read to the others.
+missed in that turn is read with one query per provider (and per ``MAX_BATCH`` users) and one for the
+connections addressed by id; each caller gets the connection its key names, or None. Callers asking
+for the same key share one read, and a caller that gives up (its request cancelled) leaves the read
+to the others.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.connections import queries
 from gateway.exceptions import CredentialsUnreadable, GatewayError, NotFound
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
@@ -45,6 +50,7 @@ from gateway.models import Connection
 from gateway.providers.errors import ProviderError
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
+from gateway.proxy.errors import ConnectionDisabled
 from gateway.settings import Settings
 from gateway.tokens import grant, schedule
 from gateway.tokens.errors import ensure_usable
@@ -55,12 +61,31 @@ log = logging.getLogger(__name__)
 
 RENEW_EVERY_SECONDS = 1.0
 MAX_BATCH = 500
-# (user_id, provider, space): the space is a confined client's id, or None for the shared one.
-Key = tuple[str, str, uuid.UUID | None]
+# (user_id, provider, space, connection_id): the space is a confined client's id, or None for the
+# shared one; the connection id is None for the user's default connection there.
+Key = tuple[str, str, uuid.UUID | None, uuid.UUID | None]
 
 
-def key_of(connection: Connection) -> Key:
-    return (connection.user_id, connection.provider, connection.confined_to_client_id)
+def default_key(connection: Connection) -> Key:
+    """The key a default connection is found under by its user."""
+    return (connection.user_id, connection.provider, connection.confined_to_client_id, None)
+
+
+def addressed_key(connection: Connection) -> Key:
+    """The key a connection is found under by its id."""
+    return (
+        connection.user_id,
+        connection.provider,
+        connection.confined_to_client_id,
+        connection.id,
+    )
+
+
+def serves(key: Key, connection: Connection) -> bool:
+    """Whether ``connection`` is still the one ``key`` names (its default, or by its id)."""
+    if key[3] is None:
+        return connection.is_default and default_key(connection) == key
+    return addressed_key(connection) == key
 
 
 class ConnectionLoader:
@@ -88,8 +113,12 @@ class ConnectionLoader:
 
     async def _read(self, batch: dict[Key, asyncio.Future[Connection | None]]) -> None:
         users: dict[str, set[str]] = defaultdict(set)
-        for user_id, provider, _space in batch:
-            users[provider].add(user_id)
+        addressed: set[uuid.UUID] = set()
+        for user_id, provider, _space, connection_id in batch:
+            if connection_id is None:
+                users[provider].add(user_id)
+            else:
+                addressed.add(connection_id)
 
         async def read(session: AsyncSession) -> dict[Key, Connection]:
             found: dict[Key, Connection] = {}
@@ -100,9 +129,16 @@ class ConnectionLoader:
                         select(Connection).where(
                             Connection.provider == provider,
                             Connection.user_id.in_(user_ids[start : start + MAX_BATCH]),
+                            Connection.is_default,
                         )
                     )
-                    found.update((key_of(row), row) for row in rows)
+                    found.update((default_key(row), row) for row in rows)
+            ids = sorted(addressed)
+            for start in range(0, len(ids), MAX_BATCH):
+                rows = await session.scalars(
+                    select(Connection).where(Connection.id.in_(ids[start : start + MAX_BATCH]))
+                )
+                found.update((addressed_key(row), row) for row in rows)
             return found
 
         try:
@@ -147,12 +183,13 @@ class UserToken:
         return f"UserToken(connection_id={self.connection_id}, version={self.version}, token=***)"
 
     @classmethod
-    def of(cls, connection: Connection, keys: KeyRing, settings: Settings) -> UserToken:
+    def of(cls, connection: Connection, keys: KeyRing, settings: Settings, key: Key) -> UserToken:
+        """The token of ``connection``, cached under ``key``."""
         expires_at = connection.expires_at
         lifetime = connection.token_lifetime_seconds
         return cls(
             connection_id=connection.id,
-            key=key_of(connection),
+            key=key,
             version=connection.token_version,
             expires_at=expires_at,
             lifetime_seconds=lifetime,
@@ -209,24 +246,26 @@ class TokenSource:
 
     async def load(self, key: Key) -> UserToken:
         """The usable connection's token read from the database (with every other miss of this
-        loop turn) and cached; 404, 409 or 410 otherwise (409 ``credentials_unreadable`` when its
-        tokens do not open)."""
-        user_id, provider, _space = key
+        loop turn) and cached; 404, 409 or 410 otherwise (409 ``connection_disabled`` when it is
+        paused, ``credentials_unreadable`` when its tokens do not open)."""
         epoch = self.cache.epoch
         connection = await self._loader.load(key)
         if connection is None:
-            raise NotFound(
-                f"user {user_id!r} has no {provider} connection", code="connection_not_found"
-            )
+            raise missing(key)
         ensure_usable(connection)
+        if not connection.enabled:
+            raise ConnectionDisabled(
+                "the connection is paused; its owner or an operator may resume it",
+                details={"connection_id": str(connection.id)},
+            )
         try:
-            token = UserToken.of(connection, self._keys, self._settings)
+            token = UserToken.of(connection, self._keys, self._settings, key)
         except CredentialsUnreadable:
             # A repair, not a caller's refresh: spent from the refresher's own share.
             fresh = await self._refresher.refresh(
                 connection.id, spender=REFRESHER, seen_version=connection.token_version
             )
-            token = UserToken.of(fresh.connection, self._keys, self._settings)
+            token = UserToken.of(fresh.connection, self._keys, self._settings, key)
         self.cache.put(key, token, epoch)
         return token
 
@@ -268,19 +307,34 @@ class TokenSource:
         fresh = await self._refresher.refresh(
             token.connection_id, spender=spender, seen_version=token.version, rejected=rejected
         )
-        refreshed = UserToken.of(fresh.connection, self._keys, self._settings)
-        self.cache.put(refreshed.key, refreshed, epoch)
+        refreshed = UserToken.of(fresh.connection, self._keys, self._settings, token.key)
+        # Kept only while the key still names this connection (a default may have moved), and
+        # it may still be used (it may have been paused meanwhile).
+        if fresh.connection.enabled and serves(token.key, fresh.connection):
+            self.cache.put(token.key, refreshed, epoch)
         return refreshed
 
     def connection_changed(self, payload: str) -> None:
-        """The listener's handler: ``{"user_id": ..., "provider": ..., "space": ...}`` of a changed
-        connection (the space a client's id, or null for the shared one)."""
+        """The listener's handler: ``{"user_id": ..., "provider": ..., "space": ...,
+        "connection_id": ...}`` of a changed connection (the space a client's id, or null for the
+        shared one): its token goes, under its user's key and under its id."""
         changed = json.loads(payload)
         space = changed["space"]
-        self.cache.invalidate(
-            (
-                str(changed["user_id"]),
-                str(changed["provider"]),
-                uuid.UUID(space) if space is not None else None,
-            )
+        user_key: Key = (
+            str(changed["user_id"]),
+            str(changed["provider"]),
+            uuid.UUID(space) if space is not None else None,
+            None,
         )
+        self.cache.invalidate(user_key)
+        connection_id = changed.get("connection_id")
+        if connection_id is not None:
+            self.cache.invalidate((*user_key[:3], uuid.UUID(connection_id)))
+
+
+def missing(key: Key) -> NotFound:
+    """404 ``connection_not_found`` for a key that names no connection."""
+    user_id, provider, _space, connection_id = key
+    if connection_id is not None:
+        return queries.not_found(connection_id)
+    return NotFound(f"user {user_id!r} has no {provider} connection", code="connection_not_found")

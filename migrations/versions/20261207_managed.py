@@ -103,6 +103,9 @@ WHEN (
 EXECUTE FUNCTION gateway_notify_connection_changed()
 """
 
+FLOW_TABLES = ("connect_sessions", "provisionings")
+FLOW_COLUMNS = ("additional", "allow_duplicate_account")
+
 
 def upgrade() -> None:
     op.add_column(
@@ -204,6 +207,12 @@ def upgrade() -> None:
     op.execute("DROP TRIGGER connections_notify_update ON connections")
     op.execute(CONNECTION_FUNCTION)
     op.execute(UPDATE_TRIGGER)
+    # Additional connections: a connect session or provisioning carries what its request asked.
+    for table in FLOW_TABLES:
+        for column in FLOW_COLUMNS:
+            op.add_column(
+                table, sa.Column(column, sa.Boolean(), server_default=sa.false(), nullable=False)
+            )
     _upgrade_timeline()
 
 
@@ -265,6 +274,9 @@ def _downgrade_timeline() -> None:
 
 def downgrade() -> None:
     _downgrade_timeline()
+    for table in FLOW_TABLES:
+        for column in FLOW_COLUMNS:
+            op.drop_column(table, column)
     op.execute("DROP TRIGGER connections_notify_update ON connections")
     op.execute(PREVIOUS_CONNECTION_FUNCTION)
     op.execute(PREVIOUS_UPDATE_TRIGGER)

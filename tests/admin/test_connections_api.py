@@ -32,6 +32,7 @@ FIELDS = {
     "provider",
     "owner",
     "confined",
+    "is_default",
     "status",
     "enabled",
     "metadata",

@@ -15,7 +15,7 @@ from gateway.kit.db import Database
 from gateway.models import Connection
 from tests.connections.managed import actions, audit_of, connected, reloaded
 from tests.console.conftest import Admin, csrf_of, post_form
-from tests.hostile.owner_fixtures import Clients, clients
+from tests.hostile.owner_fixtures import Clients, account, clients, connect_as, rows
 
 __all__ = ["clients"]  # fixtures
 
@@ -355,3 +355,40 @@ async def test_the_timeline_is_paged_newest_first_with_older_links(
     assert kinds[-1] == "created"  # the oldest comes last
     assert 'id="timeline-newest"' not in pages[0].text
     assert all('id="timeline-newest"' in shown.text for shown in pages[1:])
+
+
+async def test_make_default_moves_the_default_even_between_two_owners(
+    console: httpx.AsyncClient,
+    operator: Admin,
+    http: httpx.AsyncClient,
+    db: Database,
+    clients: Clients,
+) -> None:
+    default = await connected(http, db, clients.patterned)
+    response = await connect_as(http, clients.open_, default.user_id, account(), additional=True)
+    assert response.status_code == 200, response.text
+    [additional] = [r for r in await rows(db, default.user_id) if r.id != default.id]
+    assert not additional.is_default
+    opened = (await console.get(page_of(additional))).text
+    assert 'data-default="false"' in opened and 'id="make-default"' in opened
+    refused = await http.patch(  # neither owner owns both
+        f"/v1/connections/{additional.id}",
+        content=json.dumps({"is_default": True}),
+        headers={**clients.open_.auth, "Content-Type": "application/merge-patch+json"},
+    )
+    assert refused.status_code == 403
+
+    answer = await post_form(console, page_of(additional), f"{page_of(additional)}/default")
+
+    assert answer.status_code == 303
+    shown = (await console.get(answer.headers["location"])).text
+    assert outcome(shown) == "made_default" and 'data-default="true"' in shown
+    assert (await reloaded(db, additional)).is_default
+    assert not (await reloaded(db, default)).is_default
+    [moved] = [
+        e for e in await audit_of(db, additional) if e.action == "connection.default_changed"
+    ]
+    assert moved.actor == operator.actor
+    assert moved.details["from"] == str(default.id) and moved.details["to"] == str(additional.id)
+    listed = (await console.get("/console/connections", params={"user": default.user_id})).text
+    assert listed.count(">default<") == 1 and listed.count(">additional<") == 1

@@ -3,10 +3,16 @@ refusals are the Error shape with Gateway-Error: 1."""
 
 from __future__ import annotations
 
-import httpx
+import uuid
 
+import httpx
+from sqlalchemy import update
+
+from gateway.kit.db import Database
+from gateway.models import Connection
 from tests.e2e.flows import connect_new_user
 from tests.openapi.conformance import conforms, error_code
+from tests.proxy.conftest import eventually
 
 PROXY = "/proxy/users/{user_id}/{path}"
 PROFILE = "profile"
@@ -65,3 +71,32 @@ async def test_a_revoked_connection_is_410(
     await api.delete(f"/v1/connections/{listed['items'][0]['id']}")
     response = conforms(await api.get(f"/proxy/users/{user_id}/{PROFILE}"), PROXY)
     assert error_code(response) == "connection_revoked"
+
+
+BY_ID = "/proxy/connections/{connection_id}/{path}"
+
+
+async def test_a_connection_by_id_answers_as_documented(
+    api: httpx.AsyncClient, http: httpx.AsyncClient, key: str, db: Database
+) -> None:
+    user_id = await connect_new_user(http, key)
+    listed = (await api.get("/v1/connections", params={"user_id": user_id})).json()
+    connection_id = listed["items"][0]["id"]
+
+    passed = conforms(await api.get(f"/proxy/connections/{connection_id}/{PROFILE}"), BY_ID)
+    unknown = conforms(await api.get(f"/proxy/connections/{uuid.uuid4()}/{PROFILE}"), BY_ID)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection).where(Connection.id == connection_id).values(enabled=False)
+        )
+
+    async def paused() -> bool:
+        response = await api.get(f"/proxy/connections/{connection_id}/{PROFILE}")
+        return response.status_code == 409
+
+    await eventually(paused, within=1.0, what="the paused connection is refused")
+    refused = conforms(await api.get(f"/proxy/connections/{connection_id}/{PROFILE}"), BY_ID)
+
+    assert passed.status_code == 200 and "gateway-error" not in passed.headers
+    assert error_code(unknown) == "connection_not_found"
+    assert error_code(refused) == "connection_disabled"

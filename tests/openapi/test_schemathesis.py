@@ -5,8 +5,9 @@ made, for the error shape (a JSON error is the Error schema; HTML only where the
 page) and for conformance (status documented, content type, required headers, body schema, error
 code listed); every other operation must be the public listener's 404 there.
 
-The proxy's catch-all cannot be generated usefully, so it is narrowed to GET on two paths of the
-sandbox's user API, for a connected user or one without a connection; an answer the provider made
+The proxy's catch-alls cannot be generated usefully, so they are narrowed to GET on two paths of the
+sandbox's user API, for a connected user or one without a connection, and for a connection id that
+names none; an answer the provider made
 (no Gateway-Error) is the provider's and only checked for being no 5xx of the gateway's. The webhook
 needs a signature no generator can make, so only its 401 is expected. The browser flow (/connect,
 /oauth/callback, /provision) is exercised and checked as documented: pages, redirects, errors.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+import uuid
 from typing import Any
 
 import jsonschema_rs
@@ -41,22 +43,26 @@ from tests.openapi.conftest import CONNECTED_USER, PROXY_PATHS
 MAX_EXAMPLES = int(os.environ.get("GATEWAY_SCHEMATHESIS_EXAMPLES", "20"))
 THOROUGH_EXAMPLES = 200
 PROXY = "/proxy/users/{user_id}/{path}"
+PROXY_BY_ID = "/proxy/connections/{connection_id}/{path}"
 WEBHOOK = "/webhooks/contio"
 
 
 def fuzzable(document: dict[str, Any]) -> dict[str, Any]:
-    """The document with the proxy's catch-all replaced by GET on ``PROXY_PATHS``."""
+    """The document with the proxy's catch-alls replaced by GET on ``PROXY_PATHS``: for a user
+    connected or not, and for a connection id that names none (or is no id)."""
     document = copy.deepcopy(document)
-    operation = document["paths"].pop(PROXY)["get"]
-    operation["parameters"] = [
-        {**parameter, "schema": {"enum": [CONNECTED_USER, "nobody"]}}
-        if parameter["name"] == "user_id"
-        else parameter
-        for parameter in operation["parameters"]
-        if parameter["name"] != "path"
-    ]
-    for path in PROXY_PATHS:
-        document["paths"][f"/proxy/users/{{user_id}}{path}"] = {"get": operation}
+    for catch_all, name, values in (
+        (PROXY, "user_id", [CONNECTED_USER, "nobody"]),
+        (PROXY_BY_ID, "connection_id", [str(uuid.UUID(int=0)), "not-an-id"]),
+    ):
+        operation = document["paths"].pop(catch_all)["get"]
+        operation["parameters"] = [
+            {**parameter, "schema": {"enum": values}} if parameter["name"] == name else parameter
+            for parameter in operation["parameters"]
+            if parameter["name"] != "path"
+        ]
+        for path in PROXY_PATHS:
+            document["paths"][catch_all.replace("/{path}", path)] = {"get": operation}
     return document
 
 

@@ -104,9 +104,11 @@ async def seed_user(
     provider: str = "contio",
     user_id: str | None = None,
     space: uuid.UUID | None = None,
+    additional: bool = False,
 ) -> tuple[str, str]:
-    """A user with an active connection (written directly), owned by ``client_id`` in ``space``;
-    returns the user id and the token."""
+    """A user with an active connection (written directly), owned by ``client_id`` in ``space``
+    (with ``additional``, another account's beside the user's default one); returns the user id
+    and the token."""
     user_id = user_id or f"user-{uuid.uuid4().hex[:10]}"
     token = f"tok-{uuid.uuid4().hex}"
     async with db.transaction() as session:
@@ -115,7 +117,7 @@ async def seed_user(
             echo.keys,
             user_id=user_id,
             provider=provider,
-            subject=f"sub-{user_id}",
+            subject=f"sub-{user_id}" if not additional else f"sub-{token}",
             tokens=TokenSet(
                 access_token=SecretStr(token),
                 refresh_token=SecretStr(f"refresh-{token}"),
@@ -128,6 +130,7 @@ async def seed_user(
             settings=echo.settings,
             owner=client_id,
             space=space,
+            additional=additional,
         )
     return user_id, token
 

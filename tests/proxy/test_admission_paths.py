@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
-from gateway.proxy.admission import MAX_PATH_LENGTH, normalise
 from gateway.proxy.errors import InvalidPath
+from gateway.proxy.paths import MAX_PATH_LENGTH, normalise
 
 BASE = "https://api.example.com/v1/partner/user"
 

@@ -51,7 +51,9 @@ async def test_misses_of_one_turn_share_one_query(db: Database) -> None:
     loader = ConnectionLoader(db)
     wanted = [*users, users[0], "nobody-at-all"]  # a repeat and an unknown user
     with counted_statements(db) as statements:
-        found = await asyncio.gather(*(loader.load((user, "contio", None)) for user in wanted))
+        found = await asyncio.gather(
+            *(loader.load((user, "contio", None, None)) for user in wanted)
+        )
     assert len(statements) == 1
     assert [row.user_id if row else None for row in found] == [*users, users[0], None]
     assert found[0] is found[len(users)]  # the repeat shared the read
@@ -60,8 +62,8 @@ async def test_misses_of_one_turn_share_one_query(db: Database) -> None:
 async def test_a_caller_that_gives_up_leaves_the_read_to_the_others(db: Database) -> None:
     [user] = await seeded_users(db, 1)
     loader = ConnectionLoader(db)
-    quitter = asyncio.create_task(loader.load((user, "contio", None)))
-    stayer = asyncio.create_task(loader.load((user, "contio", None)))
+    quitter = asyncio.create_task(loader.load((user, "contio", None, None)))
+    stayer = asyncio.create_task(loader.load((user, "contio", None, None)))
     await asyncio.sleep(0)  # both are waiting on the one read
     quitter.cancel()
     row = await stayer
@@ -74,12 +76,12 @@ async def test_a_failed_read_fails_its_callers_and_the_next_miss_reads_again() -
     loader = ConnectionLoader(broken)
     try:
         results = await asyncio.gather(
-            loader.load(("one", "contio", None)),
-            loader.load(("two", "contio", None)),
+            loader.load(("one", "contio", None, None)),
+            loader.load(("two", "contio", None, None)),
             return_exceptions=True,
         )
         assert all(isinstance(result, ConnectionRefusedError) for result in results)
         with pytest.raises(ConnectionRefusedError):  # a new read, not a wait on the failed one
-            await loader.load(("one", "contio", None))
+            await loader.load(("one", "contio", None, None))
     finally:
         await broken.dispose()

@@ -32,7 +32,7 @@ async def test_a_token_is_renewed_in_the_background_before_it_expires(db: Databa
     # The refresher is not used: these tokens are hours from expiry.
     tokens = TokenSource(db, keys, cast(Refresher, None), Settings(), cache)
     try:
-        first = await tokens.load((user, "contio", None))
+        first = await tokens.load((user, "contio", None, None))
         assert first.access_token == "a0"
 
         # Rotated behind the cache's back (as if the notification had been lost).
@@ -43,13 +43,13 @@ async def test_a_token_is_renewed_in_the_background_before_it_expires(db: Databa
             grant.seal_tokens(keys, row, issued)
 
         clock.now = TTL * 0.95  # past every entry's renewal moment, before its expiry
-        served = tokens.cached((user, "contio", None))
+        served = tokens.cached((user, "contio", None, None))
         assert served is not None
         assert served.access_token == "a0"  # the call is served from the cache at once ...
         with counted_statements(db) as statements:
             await tokens.renew_due()  # ... and the token is read again (the timer's work)
         assert len(statements) == 1
-        renewed = tokens.cached((user, "contio", None))
+        renewed = tokens.cached((user, "contio", None, None))
         assert renewed is not None and renewed.access_token == "rotated"
     finally:
         await tokens.aclose()
@@ -64,14 +64,14 @@ async def test_tokens_due_together_are_read_again_with_one_query(db: Database) -
     tokens = TokenSource(db, keys, cast(Refresher, None), Settings(), cache)
     try:
         for user in users:
-            await tokens.load((user, "contio", None))
+            await tokens.load((user, "contio", None, None))
         clock.now = TTL * 0.95
         for user in users:
-            assert tokens.cached((user, "contio", None)) is not None
+            assert tokens.cached((user, "contio", None, None)) is not None
         with counted_statements(db) as statements:
             await tokens.renew_due()
         assert len(statements) == 1
         clock.now = TTL * 1.5  # past the first entries' life: the renewed ones serve on
-        assert all(tokens.cached((user, "contio", None)) is not None for user in users)
+        assert all(tokens.cached((user, "contio", None, None)) is not None for user in users)
     finally:
         await tokens.aclose()
