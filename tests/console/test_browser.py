@@ -54,12 +54,9 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
 
 
-def test_operator_finds_and_revokes_a_users_connection(
-    chromium: Browser, stack: Stack, scene: tuple[Admin, str]
-) -> None:
-    admin, user_id = scene
-    page = chromium.new_page(viewport={"width": 1280, "height": 800})
-    # Anything the console's CSP refuses (an inline style, say) is reported on the browser console.
+def csp_refusals(page: Page) -> list[str]:
+    """What the console's CSP refuses on ``page`` from now on (an inline style, say), as the
+    browser reports it on its console."""
     refused: list[str] = []
     page.on(
         "console",
@@ -67,6 +64,15 @@ def test_operator_finds_and_revokes_a_users_connection(
             refused.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
+    return refused
+
+
+def test_operator_finds_and_revokes_a_users_connection(
+    chromium: Browser, stack: Stack, scene: tuple[Admin, str]
+) -> None:
+    admin, user_id = scene
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    refused = csp_refusals(page)
     page.goto(f"{stack.gateway.url}/console")
     assert page.url.startswith(f"{stack.gateway.url}/console/sign-in")
 
@@ -213,13 +219,7 @@ def test_operator_pauses_edits_labels_sees_the_timeline_and_issues_a_key(
 ) -> None:
     admin, user_id = scene
     page = chromium.new_page(viewport={"width": 1280, "height": 800})
-    refused: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            refused.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
+    refused = csp_refusals(page)
     page.goto(f"{stack.gateway.url}/console/sign-in")
     page.fill("#key", admin.key)
     page.click("#sign-in button[type=submit]")

@@ -15,16 +15,12 @@ from gateway.console import shown_once
 from gateway.kit.db import Database
 from gateway.models import Connection, DelegatedKey
 from tests.connections.managed import actions, audit_of, connected
-from tests.console.conftest import Admin, csrf_of, new_operator, post_form, sign_in
+from tests.console.conftest import Admin, csrf_of, new_operator, page_of, post_form, sign_in
 from tests.hostile.owner_fixtures import Clients, clients
 
 __all__ = ["clients"]  # fixtures
 
 SECRET = re.compile(r'<code class="secret" id="secret">([^<]+)</code>')
-
-
-def page_of(connection: Connection) -> str:
-    return f"/console/connections/{connection.id}"
 
 
 async def keys_of(db: Database, connection: Connection) -> list[DelegatedKey]:

@@ -14,7 +14,7 @@ from markupsafe import escape
 from gateway.kit.db import Database
 from gateway.models import Connection
 from tests.connections.managed import actions, audit_of, connected, reloaded
-from tests.console.conftest import Admin, csrf_of, post_form
+from tests.console.conftest import Admin, csrf_of, page_of, post_form
 from tests.hostile.owner_fixtures import Clients, account, clients, connect_as, rows
 
 __all__ = ["clients"]  # fixtures
@@ -23,10 +23,6 @@ REVISION = re.compile(r'name="revision" value="([^"]*)"')
 OLDER = re.compile(r'<a href="([^"]+)#timeline" id="timeline-older">')
 ENTRY = re.compile(r'<tr data-kind="([^"]+)" data-entry-id="([^"]+)">')
 OUTCOME = re.compile(r'<section class="notice[^"]*" id="outcome" data-action="([^"]+)"')
-
-
-def page_of(connection: Connection) -> str:
-    return f"/console/connections/{connection.id}"
 
 
 def outcome(text: str) -> str:
