@@ -18,7 +18,6 @@ from gateway.clients.store import client_names
 from gateway.connections import access, delegated_keys, queries
 from gateway.connections.delegated_keys import DelegatedKeyNotFound
 from gateway.connections.errors import ConnectionNotFound
-from gateway.connections.ownership import Actor
 from gateway.console import shown_once
 from gateway.console.connections import connection_page
 from gateway.console.forms import KeyForm
@@ -42,9 +41,7 @@ async def issue(request: Request, operator: Operator) -> Response:
     try:
         wanted = form.request()
         async with res.db.transaction() as session:
-            connection = await access.changed_by(
-                session, Actor.of(operator.principal), connection_id
-            )
+            connection = await access.changed_by(session, operator.acting, connection_id)
             issuer = await delegated_keys.client_issuer(session, connection, form.client or None)
             key, issued = await delegated_keys.issue(
                 session,
@@ -85,7 +82,7 @@ async def show_issued(request: Request, operator: Operator) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     key_id = _key_id(connection_id, request.path_params["key_id"])
     async with res.db.transaction() as session:
-        connection = await access.seen(session, Actor.of(operator.principal), connection_id)
+        connection = await access.seen(session, operator.acting, connection_id)
         key = await session.get(DelegatedKey, key_id)
         if key is None or key.connection_id != connection_id:
             raise _no_key(connection_id, key_id)
@@ -108,7 +105,7 @@ async def show_issued(request: Request, operator: Operator) -> Response:
 async def revoke(request: Request, operator: Operator) -> Response:
     connection_id = queries.parse_id(request.path_params["connection_id"])
     async with resources(request).db.transaction() as session:
-        await access.changed_by(session, Actor.of(operator.principal), connection_id)
+        await access.changed_by(session, operator.acting, connection_id)
         await delegated_keys.revoke(
             session, connection_id, request.path_params["key_id"], actor=operator.actor
         )

@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.connections import access, queries, updating
-from gateway.connections.ownership import Actor
 from gateway.connections.updating import ConnectionPatch
 from gateway.console.connections import connection_page
 from gateway.console.forms import EditForm
@@ -58,9 +57,10 @@ async def make_default(request: Request, operator: Operator) -> Response:
 async def _apply(
     session: AsyncSession, operator: Operator, connection_id: uuid.UUID, patch: ConnectionPatch
 ) -> list[str]:
-    who = Actor.of(operator.principal)
-    connection = await access.changed_by(session, who, connection_id)
-    return await updating.apply(session, connection, patch, actor=who, audit_actor=operator.actor)
+    connection = await access.changed_by(session, operator.acting, connection_id)
+    return await updating.apply(
+        session, connection, patch, actor=operator.acting, audit_actor=operator.actor
+    )
 
 
 @operator_page
@@ -70,12 +70,15 @@ async def edit(request: Request, operator: Operator) -> Response:
     current: int | None = None  # the revision the edit was checked against
     try:
         async with resources(request).db.transaction() as session:
-            who = Actor.of(operator.principal)
-            connection = await access.changed_by(session, who, connection_id)
+            connection = await access.changed_by(session, operator.acting, connection_id)
             current = connection.revision
             updating.check_precondition(connection, form.if_match())
             fields = await updating.apply(
-                session, connection, form.patch(connection), actor=who, audit_actor=operator.actor
+                session,
+                connection,
+                form.patch(connection),
+                actor=operator.acting,
+                audit_actor=operator.actor,
             )
     except NotFound:
         raise
