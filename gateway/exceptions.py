@@ -35,3 +35,9 @@ class CredentialsUnreadable(Conflict):
     """
 
     code = "credentials_unreadable"
+
+
+class DelegatedKeyNotAllowed(Forbidden):
+    """Raised when a delegated key is used anywhere but the proxy, for its own connection."""
+
+    code = "delegated_key_not_allowed"

@@ -5,8 +5,8 @@ events with an abandoned delivery are the dead-letter list and stay for ``dead_l
 so that ``gateway events replay`` can still re-send them; audit events stay for
 ``audit_retention_days``; timeline records (refreshes, provider webhooks received) for
 ``timeline_retention_days``. Finished flows go a day after they ended: connect sessions past their
-expiry, provisionings past their session, Idempotency-Key answers past their 24 hours, and provider
-webhook ids past the replay window. Deletes run in batches, each its own short transaction, and only one
+expiry, provisionings past their session, delegated keys past their expiry or revocation,
+Idempotency-Key answers past their 24 hours, and provider webhook ids past the replay window. Deletes run in batches, each its own short transaction, and only one
 replica prunes at a time (an advisory lock), so pruning never blocks the service for long.
 """
 
@@ -26,6 +26,7 @@ from gateway.kit.db import Database
 from gateway.models import (
     AuditEvent,
     ConnectSession,
+    DelegatedKey,
     EventDelivery,
     IdempotencyKey,
     OutboxEvent,
@@ -39,7 +40,15 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 FINISHED_FLOW_GRACE = timedelta(days=1)
-HasId = AuditEvent | ConnectSession | IdempotencyKey | OutboxEvent | Provisioning | TimelineRecord
+HasId = (
+    AuditEvent
+    | ConnectSession
+    | DelegatedKey
+    | IdempotencyKey
+    | OutboxEvent
+    | Provisioning
+    | TimelineRecord
+)
 LOCK_KEY = "gateway:retention"
 
 
@@ -108,10 +117,18 @@ async def _prune_timeline(db: Database, before: datetime) -> int:
 
 
 async def _prune_flows(db: Database, settings: Settings, now: datetime) -> int:
-    """Connect sessions, provisionings, idempotency answers and webhook ids nobody can use any more."""
+    """Connect sessions, provisionings, delegated keys, idempotency answers and webhook ids nobody
+    can use any more (a delegated key's history stays in the audit trail)."""
     day_ago = now - FINISHED_FLOW_GRACE
     deleted = await _delete_in_batches(
         db, ConnectSession, select(ConnectSession.id).where(ConnectSession.expires_at < day_ago)
+    )
+    deleted += await _delete_in_batches(
+        db,
+        DelegatedKey,
+        select(DelegatedKey.id).where(
+            func.coalesce(DelegatedKey.revoked_at, DelegatedKey.expires_at) < day_ago
+        ),
     )
     ended = func.coalesce(Provisioning.session_expires_at, Provisioning.code_expires_at)
     deleted += await _delete_in_batches(

@@ -7,6 +7,7 @@ from starlette.routing import Route
 from gateway import health, openapi, scrape
 from gateway.audit import endpoints as audit
 from gateway.connect import endpoints as connect
+from gateway.connections import delegated_key_endpoints as delegated_keys
 from gateway.connections import endpoints as connections
 from gateway.connections.timeline import endpoints as timeline
 from gateway.console.routes import console
@@ -63,6 +64,16 @@ routes = [
         "/v1/connections/{connection_id}/events/{entry_id}",
         timeline.timeline_entry,
         methods=["GET"],
+    ),
+    Route(
+        "/v1/connections/{connection_id}/keys",
+        delegated_keys.connection_keys,
+        methods=["GET", "POST"],
+    ),
+    Route(
+        "/v1/connections/{connection_id}/keys/{key_id}",
+        delegated_keys.revoke_key,
+        methods=["DELETE"],
     ),
     Route("/v1/audit-events", audit.list_audit_events, methods=["GET"]),
     console,  # /console/...: the operators' HTML pages

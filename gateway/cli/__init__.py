@@ -11,6 +11,7 @@ from gateway.cli.connections_revoke import revoke
 from gateway.cli.connections_timeline import timeline
 from gateway.cli.connections_update import update
 from gateway.cli.context import Options
+from gateway.cli.delegated_keys import keys as delegated_keys
 from gateway.cli.dev import dev
 from gateway.cli.events import events
 from gateway.cli.keys import keys
@@ -40,6 +41,7 @@ cli.add_command(clients)
 connections.add_command(revoke)
 connections.add_command(update)
 connections.add_command(timeline)
+connections.add_command(delegated_keys)
 cli.add_command(connections)
 cli.add_command(events)
 cli.add_command(keys)

@@ -2,6 +2,11 @@
 
 In a pattern ``*`` matches exactly one path segment and ``**`` zero or more; a method of ``*`` matches
 any method. Patterns are matched against the normalised path below ``/proxy/users/{user_id}``.
+
+``covers`` decides whether one rule admits everything another does (a delegated key's rules must be
+covered by its issuer's). It is conservative: it may deny a rule that is covered in fact (a ``**``
+inside the narrower rule that only a literal or ``*`` of the wider one could absorb), never the
+reverse.
 """
 
 from __future__ import annotations
@@ -56,6 +61,26 @@ def _match(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
     if not path:
         return False
     return (head == "*" or head == path[0]) and _match(rest, path[1:])
+
+
+def covers(wider: AllowRule, narrower: AllowRule) -> bool:
+    """Whether every call ``narrower`` admits is admitted by ``wider`` too."""
+    if wider.method != "*" and wider.method != narrower.method:
+        return False
+    return _contains(wider.segments, narrower.segments)
+
+
+@lru_cache(maxsize=4096)
+def _contains(wider: tuple[str, ...], narrower: tuple[str, ...]) -> bool:
+    if not wider:
+        return not narrower
+    head, rest = wider[0], wider[1:]
+    if head == "**":
+        # Matching nothing, or absorbing the narrower pattern's next element (whatever it matches).
+        return _contains(rest, narrower) or (bool(narrower) and _contains(wider, narrower[1:]))
+    if not narrower or narrower[0] == "**":
+        return False
+    return (head == "*" or head == narrower[0]) and _contains(rest, narrower[1:])
 
 
 def parse_rules(texts: Iterable[str]) -> tuple[AllowRule, ...]:

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.clients.allow_rules import AllowRule, RuleError, parse_rules
+from gateway.clients.allow_rules import AllowRule, RuleError, covers, parse_rules
 from gateway.clients.limits import RateLimit
 from gateway.clients.namespace import PatternError, UserNamespace, compile_pattern
 from gateway.clients.service_keys import IssuedKey, issue_key, key_matches, lookup_prefix
-from gateway.exceptions import BadRequest, Conflict, NotFound
+from gateway.exceptions import BadRequest, Conflict, DelegatedKeyNotAllowed, NotFound
 from gateway.kit.clock import utcnow
-from gateway.models import ServiceClient
+from gateway.models import DelegatedKey, ServiceClient
 
 SCOPES = ("connect", "proxy", "admin")
+PROXY_SCOPE = "proxy"
 
 
 class ClientNotFound(NotFound):
@@ -29,7 +31,11 @@ class ClientNotFound(NotFound):
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller of a request."""
+    """The authenticated caller of a request.
+
+    A delegated key's principal is its issuing client's (id, name, namespace, rate limit) held to
+    the proxy scope, the key's rules and one connection (``connection_id``) until ``expires_at``.
+    """
 
     client_id: uuid.UUID
     name: str
@@ -37,6 +43,9 @@ class Principal:
     rules: tuple[AllowRule, ...]
     namespace: UserNamespace = field(default_factory=UserNamespace)
     rate_limit: RateLimit | None = None
+    connection_id: uuid.UUID | None = None
+    delegated_key_id: uuid.UUID | None = None
+    expires_at: datetime | None = None
 
     @property
     def space(self) -> uuid.UUID | None:
@@ -182,11 +191,41 @@ async def update_client(session: AsyncSession, name: str, changes: ClientChanges
     return client
 
 
+async def client_names(
+    session: AsyncSession, ids: Iterable[uuid.UUID | None]
+) -> dict[uuid.UUID, str]:
+    """The names of the clients with these ids (None ignored)."""
+    wanted = {client_id for client_id in ids if client_id is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(ServiceClient.id, ServiceClient.name).where(ServiceClient.id.in_(wanted))
+    )
+    return {client_id: name for client_id, name in rows}
+
+
 async def list_clients(session: AsyncSession) -> Sequence[ServiceClient]:
     return (await session.scalars(select(ServiceClient).order_by(ServiceClient.name))).all()
 
 
 async def authenticate(session: AsyncSession, key: str) -> Principal | None:
+    """The service client whose key this is (None: no enabled client's); a live delegated key is
+    refused with 403 ``delegated_key_not_allowed``: it may only proxy."""
+    principal = await _service_client(session, key)
+    if principal is None and await authenticate_delegated(session, key) is not None:
+        raise DelegatedKeyNotAllowed(
+            "this is a delegated key: it may only proxy for its connection "
+            "(/proxy/connections/{connection_id}/...)"
+        )
+    return principal
+
+
+async def authenticate_proxy(session: AsyncSession, key: str) -> Principal | None:
+    """The proxy's caller: a service client, or a delegated key's principal."""
+    return await _service_client(session, key) or await authenticate_delegated(session, key)
+
+
+async def _service_client(session: AsyncSession, key: str) -> Principal | None:
     prefix = lookup_prefix(key)
     if prefix is None:
         return None
@@ -199,3 +238,46 @@ async def authenticate(session: AsyncSession, key: str) -> Principal | None:
         if key_matches(key, client.key_hash):
             return principal_of(client)
     return None
+
+
+async def authenticate_delegated(session: AsyncSession, key: str) -> Principal | None:
+    """The principal of a delegated key that is neither revoked nor expired, whose issuing client
+    is enabled and holds the proxy scope; its rules are those of the key's that the issuer's rules
+    still cover."""
+    prefix = lookup_prefix(key)
+    if prefix is None:
+        return None
+    rows = await session.execute(
+        select(DelegatedKey, ServiceClient)
+        .join(ServiceClient, ServiceClient.id == DelegatedKey.issued_by_client_id)
+        .where(
+            DelegatedKey.key_prefix == prefix,
+            DelegatedKey.revoked_at.is_(None),
+            DelegatedKey.expires_at > func.now(),
+            ServiceClient.revoked_at.is_(None),
+        )
+    )
+    for delegated, client in rows:
+        if key_matches(key, delegated.key_hash):
+            return delegated_principal(delegated, client)
+    return None
+
+
+def delegated_principal(delegated: DelegatedKey, issuer: ServiceClient) -> Principal | None:
+    """None when the issuer may no longer proxy at all."""
+    if PROXY_SCOPE not in issuer.scopes:
+        return None
+    principal = principal_of(issuer)
+    rules = tuple(
+        rule
+        for rule in parse_rules(delegated.allow_rules)
+        if any(covers(own, rule) for own in principal.rules)
+    )
+    return replace(
+        principal,
+        scopes=frozenset({PROXY_SCOPE}),
+        rules=rules,
+        connection_id=delegated.connection_id,
+        delegated_key_id=delegated.id,
+        expires_at=delegated.expires_at,
+    )

@@ -18,13 +18,12 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.clients.namespace import UserNamespace
-from gateway.clients.store import Principal, find_client, principal_of
-from gateway.connections import external_ids, queries, store
+from gateway.clients.store import Principal, client_names, find_client, principal_of
+from gateway.connections import delegated_keys, external_ids, queries, store
 from gateway.connections.errors import (
     ConnectionOwnedByOtherClient,
     ExternalIdTaken,
@@ -119,13 +118,7 @@ async def owner_names(
     session: AsyncSession, connections: Iterable[Connection]
 ) -> dict[uuid.UUID, str]:
     """The names of the clients owning ``connections`` (for ``owner_label``)."""
-    ids = {c.owner_client_id for c in connections if c.owner_client_id is not None}
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(ServiceClient.id, ServiceClient.name).where(ServiceClient.id.in_(ids))
-    )
-    return {client_id: name for client_id, name in rows}
+    return await client_names(session, (c.owner_client_id for c in connections))
 
 
 def owner_label(connection: Connection, names: Mapping[uuid.UUID, str]) -> str:
@@ -164,9 +157,10 @@ async def transfer(
     session: AsyncSession, connection_id: uuid.UUID, to: str, *, actor: str
 ) -> Connection:
     """Give the connection to ``to`` and move it into that owner's space, as its default there (an
-    operator's act, audited as ``connection.transferred``), its external ids with it;
-    TransferConflict when that space already holds a default for the user and provider, or the new
-    owner already uses one of its external ids for another connection at the provider."""
+    operator's act, audited as ``connection.transferred``), its external ids with it, revoking its
+    delegated keys; TransferConflict when that space already holds a default for the user and
+    provider, or the new owner already uses one of its external ids for another connection at the
+    provider."""
     connection = await queries.get(session, connection_id, for_update=True)
     moved_to = await target(session, to)
     if moved_to.space != connection.confined_to_client_id:
@@ -196,6 +190,8 @@ async def transfer(
     previous = await owner_name(session, connection)
     connection.owner_client_id = moved_to.owner
     connection.confined_to_client_id = moved_to.space
+    # Keys carry the previous owner's proxy power: the new owner issues its own.
+    await delegated_keys.revoke_all(session, connection.id, actor=actor, reason="transferred")
     audit.record(
         session,
         actor=actor,

@@ -3,8 +3,8 @@
 ``mark_revoked`` is the local half, shared by every way a connection ends (an operator here, the
 user or an admin at the provider, whose webhook tells us): in the caller's transaction it marks the
 connection revoked, erases its ciphertexts (bumping ``token_version``, so a refresh in flight loses
-its compare-and-swap and cannot write tokens back), stops its refreshes, writes the audit event and
-the ``connection.revoked`` event.
+its compare-and-swap and cannot write tokens back), stops its refreshes, revokes its delegated keys,
+writes the audit event and the ``connection.revoked`` event.
 
 ``Revoker.revoke`` is an operator's revocation: the local half, then the provider's (see
 ``upstream_revocation``) outside any transaction. It is idempotent: revoking a revoked connection
@@ -31,7 +31,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.connections import queries, sharing
+from gateway.connections import delegated_keys, queries, sharing
 from gateway.connections.sharing import RevocationPlan
 from gateway.connections.upstream_revocation import UpstreamRevoker, account_wide_available
 from gateway.events.outbox import connection_data, emit
@@ -72,6 +72,9 @@ async def mark_revoked(
         action=action,
         connection_id=connection.id,
         details={**(details or {}), "labels": connection.labels},
+    )
+    await delegated_keys.revoke_all(
+        session, connection.id, actor=actor, reason="connection_revoked"
     )
     if newly:
         await emit(

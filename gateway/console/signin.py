@@ -29,7 +29,7 @@ from gateway.console.guard import (
     safe_next,
 )
 from gateway.console.render import error_page, page, see_other
-from gateway.exceptions import GatewayError
+from gateway.exceptions import DelegatedKeyNotAllowed, GatewayError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,10 @@ async def submit(request: Request) -> Response:
     given = form.get("key")
     key = given.strip() if isinstance(given, str) else ""
     async with ctx.res.db.transaction() as tx:
-        principal = await authenticate(tx, key) if key else None
+        try:
+            principal = await authenticate(tx, key) if key else None
+        except DelegatedKeyNotAllowed:
+            principal = None  # refused like any other key that cannot sign in
         allowed = principal is not None and ADMIN_SCOPE in principal.scopes
         if principal is not None and allowed:
             audit.record(tx, actor=actor(principal), action="console.signed_in", connection_id=None)

@@ -21,6 +21,7 @@ from gateway.openapi import (
     components,
     connect,
     connections,
+    delegated_keys,
     health,
     provisioning,
     proxy,
@@ -38,6 +39,11 @@ AREAS: tuple[tuple[str, ModuleType, str], ...] = (
     ("webhooks", webhooks, "Providers telling the gateway about their users."),
     ("connections", connections, "The admin API over connections."),
     ("timeline", timeline, "What happened to a connection, newest first."),
+    (
+        "delegated-keys",
+        delegated_keys,
+        "Keys that may only proxy for one connection, issued by its owner or an operator.",
+    ),
     ("audit", audit, "The audit trail."),
 )
 
@@ -87,7 +93,7 @@ def build() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "A service client's key (gw_…), with the scope each "
-                    "operation names.",
+                    "operation names; a delegated key only on the proxy, for its connection.",
                 }
             },
         },

@@ -6,6 +6,7 @@ from typing import Any
 
 from gateway.openapi.components import (
     DATABASE_DOWN,
+    DELEGATED_KEY_REFUSED,
     PAGE_ERRORS,
     PAGE_PARAMETERS,
     UNAUTHORIZED,
@@ -55,7 +56,9 @@ PATHS: dict[str, Any] = {
                     "invalid_action",
                 ),
                 "401": UNAUTHORIZED,
-                "403": error("The key lacks the admin scope.", "insufficient_scope"),
+                "403": error(
+                    "The key lacks the admin scope.", "insufficient_scope", DELEGATED_KEY_REFUSED
+                ),
                 "503": DATABASE_DOWN,
             },
         }

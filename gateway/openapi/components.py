@@ -136,7 +136,11 @@ DATABASE_DOWN = error(
     retry_after=True,
 )
 UNAUTHORIZED = error("Missing or wrong service key (WWW-Authenticate: Bearer).", "unauthorized")
-FORBIDDEN = error("The key lacks the scope.", "insufficient_scope")
+# Every operation but the proxy's refuses a delegated key (it may only proxy for its connection).
+DELEGATED_KEY_REFUSED = "delegated_key_not_allowed"
+FORBIDDEN = error(
+    "The key lacks the scope, or is a delegated key.", "insufficient_scope", DELEGATED_KEY_REFUSED
+)
 # What a JSON body can be refused for before its fields are looked at.
 BODY_ERRORS = ("invalid_json", "validation_error")
 # A body past the endpoint's cap (GATEWAY_MAX_BODY_BYTES, or the endpoint's own smaller one).

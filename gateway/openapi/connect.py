@@ -8,6 +8,7 @@ from gateway.openapi.components import (
     ADDITIONAL,
     BODY_ERRORS,
     DATABASE_DOWN,
+    DELEGATED_KEY_REFUSED,
     PROVIDER,
     REDIRECT,
     SCOPE,
@@ -94,6 +95,7 @@ PATHS: dict[str, Any] = {
                     "The key lacks the connect scope, or its user_pattern does not admit the "
                     "user id.",
                     "insufficient_scope",
+                    DELEGATED_KEY_REFUSED,
                     "user_not_allowed",
                 ),
                 "409": error(

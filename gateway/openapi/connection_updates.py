@@ -9,6 +9,7 @@ from typing import Any
 from gateway.openapi.components import (
     BODY_ERRORS,
     DATABASE_DOWN,
+    DELEGATED_KEY_REFUSED,
     TOO_LARGE,
     UNAUTHORIZED,
     Schema,
@@ -116,11 +117,16 @@ LIST_PARAMETERS = [
 LIST_ERRORS = ("invalid_external_id", "invalid_label", "invalid_enabled")
 
 SCOPES = "scope admin, or connect for the connections the client may see"
-FORBIDDEN = error("The key has neither the admin nor the connect scope.", "insufficient_scope")
+FORBIDDEN = error(
+    "The key has neither the admin nor the connect scope.",
+    "insufficient_scope",
+    DELEGATED_KEY_REFUSED,
+)
 NOT_OWNER = error(
     "The key lacks the admin or connect scope, or the client sees the connection but does not "
     "own it.",
     "insufficient_scope",
+    DELEGATED_KEY_REFUSED,
     "not_connection_owner",
 )
 NOT_FOUND = error(

@@ -12,6 +12,7 @@ from gateway.openapi.components import (
     ADDITIONAL,
     BODY_ERRORS,
     DATABASE_DOWN,
+    DELEGATED_KEY_REFUSED,
     PAGE_ERRORS,
     PAGE_PARAMETERS,
     PROVIDER,
@@ -156,7 +157,7 @@ SCHEMAS: dict[str, Schema] = {
     },
 }
 
-FORBIDDEN = error("The key lacks the admin scope.", "insufficient_scope")
+FORBIDDEN = error("The key lacks the admin scope.", "insufficient_scope", DELEGATED_KEY_REFUSED)
 NOT_FOUND = error("No connection has this id (a malformed id included).", "connection_not_found")
 CONNECTION_ID = uuid_path("connection_id")
 
@@ -212,6 +213,7 @@ PATHS: dict[str, Any] = {
                     "The key lacks the admin scope, or the owner's user_pattern does not admit "
                     "the user id.",
                     "insufficient_scope",
+                    DELEGATED_KEY_REFUSED,
                     "user_not_allowed",
                 ),
                 "409": error(

@@ -10,6 +10,7 @@ from gateway.openapi.components import (
     BODY_ERRORS,
     DATABASE_DOWN,
     DATABASE_UNAVAILABLE,
+    DELEGATED_KEY_REFUSED,
     FORBIDDEN,
     HTML,
     PROVIDER,
@@ -199,6 +200,7 @@ PATHS: dict[str, Any] = {
                     "The key lacks the connect scope, its user_pattern does not admit the user "
                     "id, or the workspace belongs to another partner app.",
                     "insufficient_scope",
+                    DELEGATED_KEY_REFUSED,
                     "user_not_allowed",
                     "workspace_not_authorized",
                 ),
@@ -262,6 +264,7 @@ PATHS: dict[str, Any] = {
                     "The key lacks the connect scope, or its user_pattern no longer admits the "
                     "user id.",
                     "insufficient_scope",
+                    DELEGATED_KEY_REFUSED,
                     "user_not_allowed",
                 ),
                 "404": NOT_FOUND,

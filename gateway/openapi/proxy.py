@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.components import UNAUTHORIZED, Schema, error, unavailable
+from gateway.openapi.components import (
+    DELEGATED_KEY_REFUSED,
+    UNAUTHORIZED,
+    Schema,
+    error,
+    unavailable,
+)
 
 SCHEMAS: dict[str, Schema] = {}
 
@@ -76,9 +82,11 @@ def responses(not_found: str) -> dict[str, Any]:
         ),
         "401": UNAUTHORIZED,
         "403": error(
-            "The key lacks the scope, no allow rule matches, or the user is outside the client's "
-            "namespace (refusals are audited).",
+            "The key lacks the scope, no allow rule matches, the user is outside the client's "
+            "namespace, or a delegated key is used outside its connection (refusals are "
+            "audited).",
             "insufficient_scope",
+            DELEGATED_KEY_REFUSED,
             "proxy_forbidden",
         ),
         "404": error(not_found, "connection_not_found"),
@@ -123,7 +131,8 @@ BY_USER: dict[str, Any] = {
 BY_CONNECTION: dict[str, Any] = {
     "summary": "Call the provider's API through one connection, by its id (scope proxy and a "
     "matching allow rule)",
-    "description": DESCRIPTION + " The connection decides the provider.",
+    "description": DESCRIPTION + " The connection decides the provider. A delegated key issued for "
+    "this connection is accepted here, and only here; each of its calls is audited.",
     "parameters": [CONNECTION_ID, *COMMON_PARAMETERS],
     "responses": responses(
         "No such connection, or not one the caller may use (another space's, or a user outside "

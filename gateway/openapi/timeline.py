@@ -8,6 +8,7 @@ from typing import Any
 from gateway.connections.timeline.entries import KINDS
 from gateway.openapi.components import (
     DATABASE_DOWN,
+    DELEGATED_KEY_REFUSED,
     PAGE_ERRORS,
     PAGE_PARAMETERS,
     UNAUTHORIZED,
@@ -55,7 +56,11 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 NOT_SEEN = error("No connection has this id, or the client may not see it.", "connection_not_found")
-FORBIDDEN = error("The key holds neither the admin nor the connect scope.", "insufficient_scope")
+FORBIDDEN = error(
+    "The key holds neither the admin nor the connect scope.",
+    "insufficient_scope",
+    DELEGATED_KEY_REFUSED,
+)
 CONNECTION_ID = uuid_path("connection_id")
 
 PATHS: dict[str, Any] = {

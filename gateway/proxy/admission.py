@@ -2,8 +2,8 @@
 
 Admitting a call means, in order:
 
-- authenticating the service key (``ClientKeys``: looked up once, then cached under the key's
-  SHA-256; unknown keys are never cached) and requiring the ``proxy`` scope;
+- authenticating the service key or delegated key (``ClientKeys``: looked up once, then cached
+  under the key's SHA-256; unknown keys are never cached) and requiring the ``proxy`` scope;
 - spending one request of the client's rate limit (``RateLimiter``);
 - normalising the path below the user id or the connection id (``paths``), so that nothing
   accepted can leave the provider's API base;
@@ -17,6 +17,10 @@ Admitting a call means, in order:
   ``connection_not_found``: another space's, and one whose user the client's ``user_pattern`` does
   not admit (that refusal audited as above, as on the other route); then the allow rules as above.
   The provider is the connection's own (``Gateway-Provider`` is not read).
+
+A delegated key (``delegation``) is admitted only for the one connection it was issued for, until
+it expires (checked on every call: its admissions are never cached), and each call it makes is
+audited before it goes ahead; elsewhere it is refused with 403 ``delegated_key_not_allowed``.
 
 A confined client (``own_users_only``) needs no ownership check here: it looks connections up in
 its own space only (``Admission.token_key``), so another client's are not found.
@@ -41,7 +45,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NoReturn
 
 from sqlalchemy import select
@@ -53,12 +57,14 @@ from gateway.clients.allow_rules import is_allowed
 from gateway.clients.credentials import bearer_credentials, missing_key, require_scope
 from gateway.clients.limits import RateLimit
 from gateway.clients.service_keys import hash_key, lookup_prefix
-from gateway.clients.store import Principal, authenticate
+from gateway.clients.store import Principal, authenticate_proxy
 from gateway.connections import queries
+from gateway.exceptions import DelegatedKeyNotAllowed
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry
+from gateway.proxy import delegation
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.errors import ProxyForbidden, RateLimited
 from gateway.proxy.headers import CallerHeaders
@@ -84,8 +90,9 @@ AdmissionKey = tuple[bytes, str, str, bytes | None]
 
 
 class ClientKeys:
-    """Service keys authenticated once, then cached under their SHA-256 (the key itself is not
-    kept); dropped per client on every replica when the client is changed or disabled."""
+    """Service keys and delegated keys authenticated once, then cached under their SHA-256 (the key
+    itself is not kept); dropped on every replica per client when the client is changed or
+    disabled, and per delegated key when it is revoked."""
 
     def __init__(self, db: Database, cache: LocalCache[str, Principal]) -> None:
         self._db = db
@@ -99,7 +106,7 @@ class ClientKeys:
         if cached is not None:
             return cached
         epoch = self.cache.epoch
-        principal = await self._db.read(lambda session: authenticate(session, key))
+        principal = await self._db.read(lambda session: authenticate_proxy(session, key))
         if principal is not None:
             self.cache.put(digest, principal, epoch)
         return principal
@@ -108,6 +115,11 @@ class ClientKeys:
         """The listener's handler: the id of a changed (or deleted) service client."""
         client_id = uuid.UUID(payload)
         self.cache.invalidate_where(lambda principal: principal.client_id == client_id)
+
+    def delegated_key_changed(self, payload: str) -> None:
+        """The listener's handler: the id of a revoked (or deleted) delegated key."""
+        key_id = uuid.UUID(payload)
+        self.cache.invalidate_where(lambda principal: principal.delegated_key_id == key_id)
 
 
 class RateLimiter:
@@ -145,9 +157,9 @@ class Call:
     connection_id: uuid.UUID | None = None
 
 
-async def audit_refusal(db: Database, call: Call, reason: str) -> dict[str, str]:
+async def audit_refusal(db: Database, call: Call, reason: str, **more: str) -> dict[str, str]:
     """Audit a refusal (in a transaction of its own); the details a refusal shows the caller."""
-    details = {"method": call.method, "path": call.path.encoded, "reason": reason}
+    details = {"method": call.method, "path": call.path.encoded, "reason": reason, **more}
     async with db.transaction() as session:
         audit.record(
             session,
@@ -156,8 +168,9 @@ async def audit_refusal(db: Database, call: Call, reason: str) -> dict[str, str]
             connection_id=call.connection_id,
             details={
                 **details,
-                "user_id": call.user_id,
+                **({"user_id": call.user_id} if call.user_id else {}),
                 "client_id": str(call.principal.client_id),
+                **delegation.named(call.principal),
             },
         )
     log.info(
@@ -186,6 +199,26 @@ async def check_call(db: Database, call: Call) -> None:
     await check_rules(db, call)
     if not call.principal.namespace.admits_user_id(call.user_id):
         await refuse(db, call, "user_pattern", "this service may not act for this user")
+
+
+async def check_delegated(db: Database, call: Call, addressed: uuid.UUID | None) -> None:
+    """A delegated key's own checks, before anything is looked up: 401 once it has expired, and
+    403 ``delegated_key_not_allowed`` unless the call addresses its connection by id (``addressed``;
+    None on ``/proxy/users/...``). The refusal is audited on the key's own connection."""
+    principal = call.principal
+    delegation.check_unexpired(principal)
+    if addressed != principal.connection_id:
+        details = await audit_refusal(
+            db,
+            replace(call, connection_id=principal.connection_id),
+            "delegated_key_elsewhere",
+            addressed=str(addressed) if addressed is not None else f"user:{call.user_id}",
+        )
+        raise DelegatedKeyNotAllowed(
+            "a delegated key may only proxy for its own connection, at "
+            f"/proxy/connections/{principal.connection_id}/...",
+            details=details,
+        )
 
 
 @dataclass(frozen=True)
@@ -271,15 +304,24 @@ class Admissions:
         else:
             user_id, path = split_target(target)
             call = Call(principal, scope["method"], path, user_id)
+            if principal.delegated_key_id is not None:
+                await check_delegated(self._db, call, None)
             await check_call(self._db, call)
             requested = caller.provider
             provider = self._providers.get(requested.decode("latin-1") if requested else None)
             admission = Admission.of(call, provider)
-        self.cache.put(key, admission, epoch)
+        if principal.delegated_key_id is None:
+            self.cache.put(key, admission, epoch)
+        else:
+            call = admission.call
+            await delegation.record_use(self._db, call.principal, call.method, call.path.encoded)
         return admission
 
     async def _admit_by_id(self, principal: Principal, method: str, target: str) -> Admission:
         connection_id, path = split_connection_target(target)
+        if principal.delegated_key_id is not None:
+            # The connection is not read: its user is not known to the refusal's audit entry.
+            await check_delegated(self._db, Call(principal, method, path, ""), connection_id)
         found = await self._db.read(lambda session: addressed(session, connection_id))
         if found is None or found.space != principal.space:
             raise queries.not_found(connection_id)

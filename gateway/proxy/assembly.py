@@ -12,7 +12,13 @@ from gateway.clients.store import Principal
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.proxy.admission import Admission, AdmissionKey, Admissions, ClientKeys, RateLimiter
-from gateway.proxy.cache import CLIENT_CHANNEL, CONNECTION_CHANNEL, ChangeListener, LocalCache
+from gateway.proxy.cache import (
+    CLIENT_CHANNEL,
+    CONNECTION_CHANNEL,
+    DELEGATED_KEY_CHANNEL,
+    ChangeListener,
+    LocalCache,
+)
 from gateway.proxy.forward import Forwarder, RetryPolicy
 from gateway.proxy.headers import DEFAULT_UPSTREAM_HEADERS
 from gateway.proxy.token_cache import Key, TokenSource, UserToken
@@ -60,7 +66,11 @@ class Proxy:
         listener = (
             ChangeListener(
                 db.url,
-                {CONNECTION_CHANNEL: tokens.connection_changed, CLIENT_CHANNEL: client_changed},
+                {
+                    CONNECTION_CHANNEL: tokens.connection_changed,
+                    CLIENT_CHANNEL: client_changed,
+                    DELEGATED_KEY_CHANNEL: client_keys.delegated_key_changed,
+                },
                 [token_cache, key_cache, admission_cache],
             )
             if ttl > 0

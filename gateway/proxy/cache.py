@@ -15,8 +15,9 @@ one reader (and only one) to read it again in the background while everyone goes
 the entry. Entries put together (a burst of new users, a replica starting) are thus renewed spread
 out, never all missed at once.
 
-``ChangeListener``: triggers on ``connections`` and ``service_clients`` (migration 0005) ``NOTIFY``
-on commit whenever a token, a status or a client changes, whoever wrote it. The listener, one per
+``ChangeListener``: triggers on ``connections`` and ``service_clients`` (migration 0005) and on
+``delegated_keys`` (``20261207_managed``) ``NOTIFY`` on commit whenever a token, a status, a client
+or a delegated key changes, whoever wrote it. The listener, one per
 process on a dedicated connection and started in the lifespan, hands each notification to its
 channel's handler. The caches it guards are live only while it listens: on losing the connection it
 suspends them at once, reconnects with a pause between tries, and resumes them (empty) once it
@@ -141,6 +142,7 @@ class LocalCache(Generic[K, V]):
 
 CONNECTION_CHANNEL = "gateway_connection_changed"
 CLIENT_CHANNEL = "gateway_service_client_changed"
+DELEGATED_KEY_CHANNEL = "gateway_delegated_key_changed"
 APPLICATION_NAME = "gateway-cache-listener"
 RETRY_SECONDS = 1.0
 PING_SECONDS = 5.0

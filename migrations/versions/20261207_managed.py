@@ -10,7 +10,9 @@ A connection's timeline gets a table of its own records (refreshes and provider 
 nothing else keeps) and an index on each table it reads.
 
 The NOTIFY payload names the connection too (the proxy caches connections addressed by id), and a
-change of ``is_default`` or ``enabled`` is announced like a change of the token.
+change of ``is_default`` or ``enabled`` is announced like a change of the token. A delegated key
+revoked (or deleted with its connection) is announced by its id, so every replica drops it from
+its cache of keys.
 
 Revision ID: 20261207_managed
 Revises: 20261206_budget
@@ -105,6 +107,21 @@ EXECUTE FUNCTION gateway_notify_connection_changed()
 
 FLOW_TABLES = ("connect_sessions", "provisionings")
 FLOW_COLUMNS = ("additional", "allow_duplicate_account")
+
+DELEGATED_KEY_FUNCTION = """
+CREATE FUNCTION gateway_notify_delegated_key_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('gateway_delegated_key_changed', OLD.id::text);
+    RETURN NULL;
+END
+$$
+"""
+
+DELEGATED_KEY_TRIGGER = """
+CREATE TRIGGER delegated_keys_notify AFTER UPDATE OR DELETE ON delegated_keys FOR EACH ROW
+EXECUTE FUNCTION gateway_notify_delegated_key_changed()
+"""
 
 
 def upgrade() -> None:
@@ -213,6 +230,8 @@ def upgrade() -> None:
             op.add_column(
                 table, sa.Column(column, sa.Boolean(), server_default=sa.false(), nullable=False)
             )
+    op.execute(DELEGATED_KEY_FUNCTION)
+    op.execute(DELEGATED_KEY_TRIGGER)
     _upgrade_timeline()
 
 
@@ -274,6 +293,8 @@ def _downgrade_timeline() -> None:
 
 def downgrade() -> None:
     _downgrade_timeline()
+    op.execute("DROP TRIGGER delegated_keys_notify ON delegated_keys")
+    op.execute("DROP FUNCTION gateway_notify_delegated_key_changed()")
     for table in FLOW_TABLES:
         for column in FLOW_COLUMNS:
             op.drop_column(table, column)

@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.clients.allow_rules import AllowRule, RuleError, is_allowed, parse_rules
+from gateway.clients.allow_rules import AllowRule, RuleError, covers, is_allowed, parse_rules
 
 
 def allowed(rules: list[str], method: str, path: str) -> bool:
@@ -55,3 +55,61 @@ def test_malformed_rules_are_refused(rule: str) -> None:
 
 def test_rule_prints_in_canonical_form() -> None:
     assert str(AllowRule.parse("get /meetings//*/")) == "GET /meetings/*"
+
+
+def covered(wider: str, narrower: str) -> bool:
+    return covers(AllowRule.parse(wider), AllowRule.parse(narrower))
+
+
+@pytest.mark.parametrize(
+    ("wider", "narrower"),
+    [
+        ("GET /meetings", "GET /meetings"),
+        ("* /meetings/**", "POST /meetings/1/notes"),
+        ("* /**", "* /anything/**"),
+        ("GET /**", "GET /"),
+        ("GET /meetings/**", "GET /meetings"),
+        ("GET /meetings/**", "GET /meetings/*/**"),
+        ("GET /meetings/*", "GET /meetings/42"),
+        ("GET /meetings/*/notes", "GET /meetings/*/notes"),
+        ("GET /**/notes", "GET /meetings/*/notes"),
+        ("GET /a/**/z", "GET /a/**/b/**/z"),
+    ],
+)
+def test_a_rule_covers_every_narrower_one(wider: str, narrower: str) -> None:
+    assert covered(wider, narrower)
+
+
+@pytest.mark.parametrize(
+    ("wider", "narrower"),
+    [
+        ("GET /meetings", "POST /meetings"),
+        ("GET /meetings", "* /meetings"),
+        ("GET /meetings/*", "GET /meetings"),
+        ("GET /meetings/*", "GET /meetings/**"),
+        ("GET /meetings/*", "GET /meetings/1/notes"),
+        ("GET /meetings/**", "GET /**"),
+        ("GET /meetings/42", "GET /meetings/*"),
+        ("GET /**/notes", "GET /meetings/**"),
+        # Covered in fact, refused all the same: a ** only another ** may absorb.
+        ("GET /*/**", "GET /**/x"),
+    ],
+)
+def test_a_rule_does_not_cover_a_wider_or_different_one(wider: str, narrower: str) -> None:
+    assert not covered(wider, narrower)
+
+
+def test_covering_is_never_wrong_on_concrete_paths() -> None:
+    """Whenever ``covers`` says yes, every path the narrower rule admits, the wider one admits."""
+    patterns = ["/", "/a", "/*", "/**", "/a/*", "/a/**", "/*/b", "/**/b", "/a/**/b", "/*/*"]
+    paths = [(), ("a",), ("b",), ("a", "b"), ("a", "a", "b"), ("c", "b"), ("a", "c", "d", "b")]
+    for wider in patterns:
+        for narrower in patterns:
+            if covered(f"GET {wider}", f"GET {narrower}"):
+                admitted = [
+                    p for p in paths if AllowRule.parse(f"GET {narrower}").matches("GET", p)
+                ]
+                assert all(AllowRule.parse(f"GET {wider}").matches("GET", p) for p in admitted), (
+                    wider,
+                    narrower,
+                )

@@ -24,7 +24,9 @@ from gateway.kit.clock import utcnow
 from gateway.kit.db import Database, sync_url
 from gateway.models import (
     AuditEvent,
+    Connection,
     ConnectSession,
+    DelegatedKey,
     EventDelivery,
     IdempotencyKey,
     OutboxEvent,
@@ -226,3 +228,40 @@ async def test_finished_flows_are_pruned_a_day_after_they_ended(outbox: Database
         ):
             left = list(await session.scalars(select(column)))
             assert [moment > now for moment in left] == [True], column
+
+
+async def test_delegated_keys_are_pruned_a_day_after_they_expired_or_were_revoked(
+    outbox: Database,
+) -> None:
+    now = utcnow()
+    long_ago, soon = now - timedelta(days=2), now + timedelta(minutes=5)
+    async with outbox.transaction() as session:
+        connection = Connection(
+            id=uuid.uuid4(),
+            user_id="u",
+            provider="contio",
+            subject="s",
+            connected_at=now,
+            token_version=1,
+        )
+        session.add(connection)
+        await session.flush()
+        for expires_at, revoked_at in ((long_ago, None), (soon, long_ago), (soon, None)):
+            session.add(
+                DelegatedKey(
+                    connection_id=connection.id,
+                    key_prefix="gw_test",
+                    key_hash=uuid.uuid4().hex,
+                    allow_rules=[],
+                    issued_by="test",
+                    expires_at=expires_at,
+                    revoked_at=revoked_at,
+                )
+            )
+
+    pruned = await retention.prune(outbox, SETTINGS)
+
+    assert pruned is not None and pruned.flows == 2
+    async with outbox.transaction() as session:
+        left = list(await session.scalars(select(DelegatedKey)))
+    assert [(key.expires_at > now, key.revoked_at) for key in left] == [(True, None)]

@@ -32,6 +32,9 @@ AUDIT_KINDS = {
     "connection.upstream_revoked": "upstream_revoked",
     "connection.upstream_revocation_abandoned": "upstream_revocation_abandoned",
     "proxy.forbidden": "proxy_refused",
+    "connection.delegated_key_issued": "delegated_key_issued",
+    "connection.delegated_key_revoked": "delegated_key_revoked",
+    "connection.delegated_key_used": "delegated_key_used",
 }
 # An audit entry of an action not listed above; its ``details.action`` names the action.
 OTHER = "other"
