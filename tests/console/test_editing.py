@@ -388,3 +388,21 @@ async def test_make_default_moves_the_default_even_between_two_owners(
     assert moved.details["from"] == str(default.id) and moved.details["to"] == str(additional.id)
     listed = (await console.get("/console/connections", params={"user": default.user_id})).text
     assert listed.count(">default<") == 1 and listed.count(">additional<") == 1
+
+
+async def test_the_edit_form_takes_a_full_metadata_object_and_no_more_than_its_cap(
+    console: httpx.AsyncClient, http: httpx.AsyncClient, db: Database, clients: Clients
+) -> None:
+    connection = await connected(http, db, clients.open_)
+    # Near the 16 KiB cap, punctuation-heavy: form encoding makes it about three times larger.
+    wanted = {f"k{n:04d}": {"a": [1, 2]} for n in range(700)}
+    text = json.dumps(wanted, indent=2)
+    assert 14_000 < len(json.dumps(wanted, separators=(",", ":"))) < 16_384
+
+    saved = await edit(console, connection, metadata=text)
+    too_large = await edit(console, connection, metadata=text * 4)
+
+    assert saved.status_code == 303, saved.text[:300]
+    assert (await reloaded(db, connection)).metadata_ == wanted
+    assert too_large.status_code == 413
+    assert too_large.json()["error"]["code"] == "payload_too_large"
