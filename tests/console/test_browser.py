@@ -142,17 +142,22 @@ def shared_scene(stack: Stack, database_url: URL) -> tuple[Admin, str, str]:
     return run_sync(make)
 
 
-def test_the_revoke_confirmation_lists_the_connections_sharing_the_account(
-    chromium: Browser, stack: Stack, shared_scene: tuple[Admin, str, str]
-) -> None:
-    admin, user_id, sharing_user = shared_scene
-    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+def open_connection(page: Page, stack: Stack, admin: Admin, user_id: str) -> None:
+    """Sign in as ``admin``, search for ``user_id`` and open their connection's page."""
     page.goto(f"{stack.gateway.url}/console/sign-in")
     page.fill("#key", admin.key)
     page.click("#sign-in button[type=submit]")
     page.fill("#user", user_id)
     page.click("#search button[type=submit]")
     page.locator(f'tr[data-user-id="{user_id}"] a').click()
+
+
+def test_the_revoke_confirmation_lists_the_connections_sharing_the_account(
+    chromium: Browser, stack: Stack, shared_scene: tuple[Admin, str, str]
+) -> None:
+    admin, user_id, sharing_user = shared_scene
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    open_connection(page, stack, admin, user_id)
 
     page.click("#revoke")
 
@@ -220,12 +225,7 @@ def test_operator_pauses_edits_labels_sees_the_timeline_and_issues_a_key(
     admin, user_id = scene
     page = chromium.new_page(viewport={"width": 1280, "height": 800})
     refused = csp_refusals(page)
-    page.goto(f"{stack.gateway.url}/console/sign-in")
-    page.fill("#key", admin.key)
-    page.click("#sign-in button[type=submit]")
-    page.fill("#user", user_id)
-    page.click("#search button[type=submit]")
-    page.locator(f'tr[data-user-id="{user_id}"] a').click()
+    open_connection(page, stack, admin, user_id)
 
     page.click("#pause")
     assert page.get_attribute("#outcome", "data-action") == "paused"
