@@ -86,6 +86,7 @@ def test_the_repr_shows_no_key(rsa_pem: bytes) -> None:
     assert "***" in shown and "PRIVATE" not in shown and "gw-1" in shown
 
 
+@pytest.mark.filterwarnings("ignore::joserfc.errors.SecurityWarning")  # the short key
 def test_a_public_key_or_a_short_rsa_key_is_refused(rsa_pem: bytes) -> None:
     public = (
         serialization.load_pem_private_key(rsa_pem, None)
