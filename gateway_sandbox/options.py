@@ -12,7 +12,7 @@ from gateway_sandbox.faults import Faults
 from gateway_sandbox.waf import RateLimits
 
 DAY = 86400
-_SECRETS = ("client_secrets", "admin_api_key", "webhook_secret")
+_SECRETS = ("client_secrets", "admin_api_key", "webhook_secret", "api_keys", "basic_credentials")
 
 
 @dataclass(frozen=True, repr=False)
@@ -33,6 +33,8 @@ class SandboxOptions:
     ``otp_max_attempts``: wrong codes a challenge takes before it closes.
     ``seed``: the workspaces and users (and meetings) the sandbox starts with.
     ``rate_limits``: the limits the ``enforce_rate_limits`` fault applies.
+    ``api_keys`` and ``basic_credentials`` (user, password): what the API-key-protected API
+    (``keyed_api``) accepts from the start.
     """
 
     client_id: str = "sandbox-client"
@@ -56,6 +58,8 @@ class SandboxOptions:
     otp_max_attempts: int = 5
     seed: seeds.Seed = field(default=seeds.DEFAULT, compare=False)
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    api_keys: tuple[str, ...] = ()
+    basic_credentials: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.client_id:

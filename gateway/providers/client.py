@@ -14,6 +14,7 @@ import httpx
 from pydantic import SecretStr
 
 from gateway.providers.config import ProviderConfig
+from gateway.providers.credential_profile import CredentialProfile
 from gateway.providers.discovery import DiscoveredProvider, discover
 from gateway.providers.errors import (
     GrantRejected,
@@ -86,6 +87,11 @@ class OAuthClient:
     @property
     def api_base_url(self) -> str:
         return self._source.api_base_url
+
+    @property
+    def credentials(self) -> CredentialProfile | None:
+        """How the provider takes stored credentials; None for an OAuth provider."""
+        return self._config.credentials if self._config is not None else None
 
     @property
     def pkce(self) -> bool:

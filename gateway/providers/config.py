@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import SecretStr
 
+from gateway.providers.credential_profile import CredentialProfile
+
 AuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 # Parameters the client sets itself; a provider's extra authorize_params may not replace them.
@@ -46,9 +48,12 @@ class ProviderConfig:
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # A provider that takes stored credentials (API keys and the like) instead of OAuth grants:
+    # its OAuth fields are empty and never used.
+    credentials: CredentialProfile | None = None
 
     def __post_init__(self) -> None:
-        if not self.client_secrets:
+        if not self.client_secrets and self.credentials is None:
             raise ValueError(f"provider {self.name!r} needs at least one client secret")
         reserved = RESERVED_AUTHORIZE_PARAMS & set(self.authorize_params)
         if reserved:

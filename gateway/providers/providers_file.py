@@ -14,6 +14,11 @@
     # pkce = true
     # authorize_params = { prompt = "consent" }
 
+    [providers.keyed]                              # stored credentials instead of OAuth grants
+    api_base_url = "https://api.keyed.example/v1"
+    auth_mode = "api_key"                          # or "basic", or "header" with credential_header
+    verification = { method = "GET", path = "/me", expect_status = 200 }
+
 An environment variable named by ``client_secret_env`` holds one secret or a comma-separated list
 (the first is used; the others are tried on ``invalid_client`` during a rotation). Any mistake stops
 start-up with a ``SettingsError`` naming the provider and the field.
@@ -26,7 +31,7 @@ import tomllib
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -41,6 +46,14 @@ from pydantic import (
 
 from gateway.kit.validation import problems
 from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
+from gateway.providers.credential_profile import (
+    HEADER_NAME,
+    RESERVED_HEADERS,
+    CredentialKind,
+    CredentialProfile,
+    Verification,
+    VerificationMethod,
+)
 from gateway.providers.contio import CONTIO
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
 from gateway.settings import SettingsError, split_commas
@@ -59,6 +72,31 @@ URL_FIELDS = (
 _NO_METADATA = ServerMetadata(issuer="", authorization_endpoint="", token_endpoint="")
 
 ProviderSource = ProviderConfig | DiscoveredProvider
+# The OAuth fields a stored-credential provider may not set (it has no OAuth server).
+OAUTH_FIELDS = (
+    "issuer",
+    "authorize_url",
+    "token_url",
+    "revocation_url",
+    "introspection_url",
+    "userinfo_url",
+    "jwks_uri",
+    "client_id",
+    "client_secret",
+    "client_secret_env",
+    "scopes",
+    "authorize_params",
+)
+
+
+class VerificationEntry(BaseModel):
+    """``verification = { method = "GET", path = "/me", expect_status = 200 }``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: VerificationMethod = "GET"
+    path: str = Field(pattern=r"^/[^\s?#]*(\?[^\s#]*)?$", max_length=512)
+    expect_status: int = Field(default=200, ge=200, le=299)
 
 
 class ProviderEntry(BaseModel):
@@ -74,13 +112,16 @@ class ProviderEntry(BaseModel):
     userinfo_url: str | None = None
     jwks_uri: str | None = None
     api_base_url: str
-    client_id: str = Field(min_length=1)
+    client_id: str | None = Field(default=None, min_length=1)
     client_secret: SecretStr | list[SecretStr] | None = None
     client_secret_env: str | None = Field(default=None, min_length=1)
     scopes: tuple[str, ...] = ()
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: dict[str, str] = Field(default_factory=dict)
+    auth_mode: Literal["oauth_user"] | CredentialKind = "oauth_user"
+    credential_header: str | None = None
+    verification: VerificationEntry | None = None
 
     @field_validator(*URL_FIELDS)
     @classmethod
@@ -107,8 +148,23 @@ class ProviderEntry(BaseModel):
             raise ValueError(f"may not set {', '.join(sorted(reserved))} (the gateway sets them)")
         return value
 
+    @field_validator("credential_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and (
+            not HEADER_NAME.fullmatch(value) or value.lower() in RESERVED_HEADERS
+        ):
+            raise ValueError("must be a header name the gateway does not set itself")
+        return value
+
     @model_validator(mode="after")
     def _complete(self) -> Self:
+        if self.auth_mode != "oauth_user":
+            return self._stored_credentials()
+        if self.credential_header is not None or self.verification is not None:
+            raise ValueError("credential_header and verification need a stored-credential auth_mode")
+        if self.client_id is None:
+            raise ValueError("client_id is required")
         if (self.client_secret is None) == (self.client_secret_env is None):
             raise ValueError("give exactly one of client_secret and client_secret_env")
         if self.issuer is None and (self.authorize_url is None or self.token_url is None):
@@ -116,6 +172,29 @@ class ProviderEntry(BaseModel):
         if self.issuer is None and "openid" in self.scopes:
             raise ValueError("the openid scope needs issuer, to check ID tokens")
         return self
+
+    def _stored_credentials(self) -> Self:
+        """A provider of stored credentials has no OAuth server: none of its fields is set."""
+        given = [name for name in OAUTH_FIELDS if name in self.model_fields_set]
+        if given:
+            raise ValueError(
+                f"auth_mode {self.auth_mode} takes no OAuth settings; remove {', '.join(given)}"
+            )
+        if (self.auth_mode == "header") != (self.credential_header is not None):
+            raise ValueError("credential_header is required with auth_mode header, and only then")
+        return self
+
+    def credential_profile(self) -> CredentialProfile | None:
+        if self.auth_mode == "oauth_user":
+            return None
+        check = self.verification
+        return CredentialProfile(
+            kind=self.auth_mode,
+            header_name=self.credential_header,
+            verification=None
+            if check is None
+            else Verification(check.method, check.path, check.expect_status),
+        )
 
     def source(self, name: str, environ: Mapping[str, str]) -> ProviderSource:
         """The config itself, or with an issuer, what builds it once discovery has run."""
@@ -148,15 +227,18 @@ class ProviderEntry(BaseModel):
             issuer=self.issuer,
             jwks_uri=self.jwks_uri or found.jwks_uri,
             api_base_url=self.api_base_url,
-            client_id=self.client_id,
+            client_id=self.client_id or "",
             client_secrets=secrets,
             scopes=self.scopes,
             token_endpoint_auth_method=self.token_endpoint_auth_method,
             pkce=self.pkce,
             authorize_params=self.authorize_params,
+            credentials=self.credential_profile(),
         )
 
     def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:
+        if self.auth_mode != "oauth_user":
+            return ()
         if self.client_secret_env is not None:
             values = split_commas(environ.get(self.client_secret_env))
             if not values:
