@@ -26,8 +26,9 @@ async def refresh_now(
     """Refresh (spending ``spender``'s share of the budget) and return the connection as stored
     afterwards.
 
-    Raises ConnectionNotFound, NothingToRefresh (409, a stored credential), ReauthRequired (409), ConnectionRevoked (410), or ProviderUnavailable
-    (503) with a ``Retry-After``: the provider's, else when the refresher will try again.
+    Raises ConnectionNotFound, NothingToRefresh (409: a stored credential), ReauthRequired (409),
+    ConnectionRevoked (410), or ProviderUnavailable (503) with a ``Retry-After``: the provider's,
+    else when the refresher will try again.
     """
     async with db.transaction() as session:
         found = await queries.get(session, connection_id)

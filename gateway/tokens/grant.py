@@ -1,6 +1,6 @@
-"""A grant on a connection: its tokens sealed into the connection's columns (bound to the row, so a
-value copied onto another row does not open), read back, erased, and written with the expiry and
-refresh schedule that go with them. Every write of the token columns bumps ``token_version``;
+"""A grant on a connection: its tokens (or a stored credential) sealed into the connection's
+columns (bound to the row, so a value copied onto another row does not open), read back, erased,
+and written with the expiry and refresh schedule that go with them. Every write of the token columns bumps ``token_version``;
 callers own the transaction."""
 
 from __future__ import annotations

@@ -231,6 +231,35 @@ async def test_without_a_verification_request_the_key_is_stored_unchecked(
     assert response.status_code == 201, response.text
 
 
+async def test_a_401_for_a_stored_credential_goes_back_as_it_is(
+    gw: httpx.AsyncClient, clients: Clients, db: Database
+) -> None:
+    """Nothing replaces a stored credential: the provider's 401 reaches the caller, and the
+    connection is neither refreshed nor marked."""
+    user_id = user()
+    stored = await gw.post(
+        CREDENTIALS,
+        json={
+            "user_id": user_id,
+            "provider": "keyed-unchecked",
+            "api_key": "stale-key",
+            "owner": clients.open_.name,
+        },
+        headers=clients.operator.auth,
+    )
+    connection_id = stored.json()["id"]
+    for _ in range(2):
+        refused = await gw.get(f"/proxy/connections/{connection_id}/me", headers=clients.open_.auth)
+        assert refused.status_code == 401, refused.text
+        assert refused.json()["code"] == "invalid_credentials"  # the provider's own answer
+    [row] = await rows(db, user_id)
+    assert (row.status, row.last_refresh_error, row.unauthorized_refresh_at) == (
+        ConnectionStatus.ACTIVE,
+        None,
+        None,
+    )
+
+
 async def test_only_an_operator_supplies_credentials(
     gw: httpx.AsyncClient, clients: Clients
 ) -> None:
