@@ -110,7 +110,9 @@ async def submit(request: Request) -> Response:
             connect_session.return_url, {"connection_id": str(connection_id), "status": "connected"}
         )
         return RedirectResponse(location, status_code=302, headers={"Cache-Control": "no-store"})
-    return render("connect_result.html", ok=True, provider=provider.name, connection_id=connection_id)
+    return render(
+        "connect_result.html", ok=True, provider=provider.name, connection_id=connection_id
+    )
 
 
 def _credential(profile: CredentialProfile, fields: dict[str, str]) -> StoredCredential | None:

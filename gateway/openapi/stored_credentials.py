@@ -56,8 +56,9 @@ PATHS: dict[str, Any] = {
             "requestBody": request_body(ref("ConnectionCredential")),
             "responses": {
                 "201": json_body(ref("Connection"), "A new connection."),
-                "200": json_body(ref("Connection"), "The default connection, its credential "
-                "replaced."),
+                "200": json_body(
+                    ref("Connection"), "The default connection, its credential replaced."
+                ),
                 "400": error(
                     "Bad body, unknown provider, a provider that takes OAuth grants, or fields "
                     "that do not fit the provider's kind (details.missing, details.unexpected).",

@@ -46,6 +46,7 @@ from pydantic import (
 
 from gateway.kit.validation import problems
 from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
+from gateway.providers.contio import CONTIO
 from gateway.providers.credential_profile import (
     HEADER_NAME,
     RESERVED_HEADERS,
@@ -54,7 +55,6 @@ from gateway.providers.credential_profile import (
     Verification,
     VerificationMethod,
 )
-from gateway.providers.contio import CONTIO
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
 from gateway.settings import SettingsError, split_commas
 
@@ -162,7 +162,9 @@ class ProviderEntry(BaseModel):
         if self.auth_mode != "oauth_user":
             return self._stored_credentials()
         if self.credential_header is not None or self.verification is not None:
-            raise ValueError("credential_header and verification need a stored-credential auth_mode")
+            raise ValueError(
+                "credential_header and verification need a stored-credential auth_mode"
+            )
         if self.client_id is None:
             raise ValueError("client_id is required")
         if (self.client_secret is None) == (self.client_secret_env is None):

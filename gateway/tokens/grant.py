@@ -91,7 +91,9 @@ def stored_credential(keys: KeyRing, connection: Connection) -> StoredCredential
             "the connection was revoked", details={"connection_id": str(connection.id)}
         )
     kind = cast(CredentialKind, connection.auth_mode)
-    return StoredCredential.opened(kind, _open(keys, connection, connection.credential, "credential"))
+    return StoredCredential.opened(
+        kind, _open(keys, connection, connection.credential, "credential")
+    )
 
 
 def erase_tokens(connection: Connection) -> None:

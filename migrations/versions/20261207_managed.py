@@ -241,9 +241,7 @@ def _upgrade_stored_credentials() -> None:
     is a user's OAuth grant), and the sealed credential of those that store one."""
     op.add_column(
         "connections",
-        sa.Column(
-            "auth_mode", sa.String(length=32), server_default="oauth_user", nullable=False
-        ),
+        sa.Column("auth_mode", sa.String(length=32), server_default="oauth_user", nullable=False),
     )
     op.add_column("connections", sa.Column("credential", sa.Text(), nullable=True))
 

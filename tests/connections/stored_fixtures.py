@@ -99,7 +99,7 @@ def api_key_body(user_id: str, **extra: Any) -> dict[str, Any]:
 async def stored_text(db: Database) -> str:
     """Every table a credential could reach, as text: connections, audit, events, timeline."""
     async with db.transaction() as session:
-        parts = []
+        parts: list[str] = []
         for table in ("connections", "audit_events", "outbox_events", "timeline_records"):
             rows = await session.execute(text(f"SELECT row_to_json(t)::text FROM {table} t"))
             parts.extend(row[0] for row in rows)

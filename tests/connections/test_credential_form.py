@@ -11,8 +11,8 @@ import httpx
 from gateway.kit.db import Database
 from tests.connections.stored_fixtures import (
     API_KEY,
-    USERNAME,
     PASSWORD,
+    USERNAME,
     KeyedStack,
     gw,
     keyed_stack,
@@ -63,7 +63,11 @@ async def test_the_user_types_the_key_into_the_gateways_form(
     assert done.status_code == 200, done.text
     assert 'data-status="connected"' in done.text
     [row] = await rows(db, user_id)
-    assert (row.auth_mode, row.owner_client_id, row.is_default) == ("api_key", clients.open_.id, True)
+    assert (row.auth_mode, row.owner_client_id, row.is_default) == (
+        "api_key",
+        clients.open_.id,
+        True,
+    )
     assert str(row.id) in done.text
     proxied = await gw.get(
         f"/proxy/users/{user_id}/me", headers={**clients.open_.auth, "Gateway-Provider": "keyed"}

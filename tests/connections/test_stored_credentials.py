@@ -87,7 +87,9 @@ async def test_the_proxy_carries_the_key_upstream_and_never_back(
     )
     assert by_user.status_code == 200, by_user.text
     assert by_user.json()["scheme"] == "bearer"
-    by_id = await gw.get(f"/proxy/connections/{connection_id}/items/a/b", headers=clients.open_.auth)
+    by_id = await gw.get(
+        f"/proxy/connections/{connection_id}/items/a/b", headers=clients.open_.auth
+    )
     assert by_id.status_code == 200, by_id.text
     assert by_id.json() == {"method": "GET", "path": "a/b", "scheme": "bearer", "body_bytes": 0}
     for response in (by_user, by_id):
@@ -323,7 +325,9 @@ async def test_no_secret_reaches_the_logs(
     caplog.set_level(logging.DEBUG)
     user_id = user()
     stored = await gw.post(
-        CREDENTIALS, json=api_key_body(user_id, owner=clients.open_.name), headers=clients.operator.auth
+        CREDENTIALS,
+        json=api_key_body(user_id, owner=clients.open_.name),
+        headers=clients.operator.auth,
     )
     await gw.post(
         CREDENTIALS,
