@@ -7,6 +7,7 @@ from typing import Any
 
 from gateway.openapi.components import (
     BODY_ERRORS,
+    DATABASE_UNAVAILABLE,
     DELEGATED_KEY_REFUSED,
     HTML,
     PROVIDER,
@@ -149,8 +150,10 @@ PATHS: dict[str, Any] = {
                 "413": error("The form is too large.", "payload_too_large", html=True),
                 "422": {"description": "The provider refused it: the form again.", "content": HTML},
                 "503": {
-                    "description": "The provider could not be reached (the form again), or the "
-                    "gateway's database (the Error shape).",
+                    "description": "The form again (an HTML page) while the provider cannot be "
+                    "reached; the Error shape with Gateway-Error: 1 when the gateway's database "
+                    "cannot be reached. Codes: `provider_unavailable`, `database_unavailable`.",
+                    "x-error-codes": ["provider_unavailable", DATABASE_UNAVAILABLE],
                     "content": {**HTML, "application/json": {"schema": ref("Error")}},
                 },
             },

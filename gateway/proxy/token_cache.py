@@ -52,9 +52,8 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.models.connection import STORED_CREDENTIAL_MODES
-from gateway.providers.credential_profile import injected_header
+from gateway.providers.credential_profile import CredentialProfile, injected_header
 from gateway.providers.errors import ProviderError
-from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.errors import ConnectionDisabled
@@ -199,15 +198,15 @@ class UserToken:
         keys: KeyRing,
         settings: Settings,
         key: Key,
-        providers: ProviderRegistry,
+        profile: CredentialProfile | None = None,
     ) -> UserToken:
-        """The token of ``connection``, cached under ``key``."""
+        """The token of ``connection``, cached under ``key``; a stored credential is sent as its
+        provider's ``profile`` says."""
         expires_at = connection.expires_at
         lifetime = connection.token_lifetime_seconds
         stored = connection.auth_mode in STORED_CREDENTIAL_MODES
         if stored:
             access_token = None
-            profile = providers.get(connection.provider).credentials
             header = injected_header(grant.stored_credential(keys, connection), profile)
         else:
             access_token = grant.access_token(keys, connection)
@@ -243,7 +242,6 @@ class TokenSource:
     ) -> None:
         self._keys = keys
         self._refresher = refresher
-        self._providers = refresher.providers
         self._settings = settings
         self.cache = cache
         self._loader = ConnectionLoader(db)
@@ -287,7 +285,7 @@ class TokenSource:
                 details={"connection_id": str(connection.id)},
             )
         try:
-            token = UserToken.of(connection, self._keys, self._settings, key, self._providers)
+            token = self._token(connection, key)
         except CredentialsUnreadable:
             if connection.auth_mode in STORED_CREDENTIAL_MODES:
                 raise  # nothing to repair it from: its operator supplies it again
@@ -295,9 +293,15 @@ class TokenSource:
             fresh = await self._refresher.refresh(
                 connection.id, spender=REFRESHER, seen_version=connection.token_version
             )
-            token = UserToken.of(fresh.connection, self._keys, self._settings, key, self._providers)
+            token = self._token(fresh.connection, key)
         self.cache.put(key, token, epoch)
         return token
+
+    def _token(self, connection: Connection, key: Key) -> UserToken:
+        profile = None
+        if connection.auth_mode in STORED_CREDENTIAL_MODES:
+            profile = self._refresher.providers.get(connection.provider).credentials
+        return UserToken.of(connection, self._keys, self._settings, key, profile)
 
     async def _renew(self, key: Key) -> None:
         """Read a cached token again in the background, so that busy users never miss."""
@@ -339,9 +343,7 @@ class TokenSource:
         fresh = await self._refresher.refresh(
             token.connection_id, spender=spender, seen_version=token.version, rejected=rejected
         )
-        refreshed = UserToken.of(
-            fresh.connection, self._keys, self._settings, token.key, self._providers
-        )
+        refreshed = self._token(fresh.connection, token.key)
         # Kept only while the key still names this connection (a default may have moved), and
         # it may still be used (it may have been paused meanwhile).
         if fresh.connection.enabled and serves(token.key, fresh.connection):
