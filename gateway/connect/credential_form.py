@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from gateway.audit import store as audit
 from gateway.connect import connect_sessions
-from gateway.connect.flow_errors import ConnectFailure, check_usable, used
+from gateway.connect.flow_errors import ConnectFailure, usable_by_token, used
 from gateway.connect.return_urls import with_params
 from gateway.connections import ownership
 from gateway.connections.errors import ConnectionOwnedByOtherClient, UserNotAllowed
@@ -84,10 +84,7 @@ async def submit(request: Request) -> Response:
     fields = dict(parse_qsl(raw.decode("utf-8", "replace")))
     token = fields.get("token", "")
     async with res.db.transaction() as session:
-        connect_session = await connect_sessions.find_by_token(session, token) if token else None
-        if connect_session is None:
-            raise ConnectFailure("invalid_connect_token", "This connect link is not valid.")
-        check_usable(connect_session)
+        connect_session = await usable_by_token(session, token)
     provider = res.providers.get(connect_session.provider)
     profile = provider.credentials
     if profile is None:

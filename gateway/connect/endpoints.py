@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from gateway.clients.auth import require_client
 from gateway.connect import connect_sessions, credential_form, grants
-from gateway.connect.flow_errors import ConnectFailure, check_usable, used
+from gateway.connect.flow_errors import ConnectFailure, check_usable, usable_by_token, used
 from gateway.connect.return_urls import is_allowed, with_params
 from gateway.connections import ownership
 from gateway.connections.errors import (
@@ -102,10 +102,7 @@ async def start_connect(request: Request) -> Response:
     res = resources(request)
     token = request.query_params.get("token", "")
     async with res.db.transaction() as session:
-        connect_session = await connect_sessions.find_by_token(session, token) if token else None
-        if connect_session is None:
-            raise ConnectFailure("invalid_connect_token", "This connect link is not valid.")
-        check_usable(connect_session)
+        connect_session = await usable_by_token(session, token)
         provider = res.providers.get(connect_session.provider)
         if provider.credentials is not None:  # no OAuth: the user types the credential here
             return credential_form.page(res, provider, token)

@@ -6,6 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.connect import connect_sessions
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.models import ConnectSession
@@ -44,3 +47,12 @@ def check_usable(connect_session: ConnectSession) -> None:
         raise ConnectFailure(
             "connect_session_expired", "This connect link has expired.", connect_session
         )
+
+
+async def usable_by_token(session: AsyncSession, token: str) -> ConnectSession:
+    """The session a connect token names (locked), if it may still be used; else ConnectFailure."""
+    connect_session = await connect_sessions.find_by_token(session, token) if token else None
+    if connect_session is None:
+        raise ConnectFailure("invalid_connect_token", "This connect link is not valid.")
+    check_usable(connect_session)
+    return connect_session

@@ -74,13 +74,7 @@ _NO_METADATA = ServerMetadata(issuer="", authorization_endpoint="", token_endpoi
 ProviderSource = ProviderConfig | DiscoveredProvider
 # The OAuth fields a stored-credential provider may not set (it has no OAuth server).
 OAUTH_FIELDS = (
-    "issuer",
-    "authorize_url",
-    "token_url",
-    "revocation_url",
-    "introspection_url",
-    "userinfo_url",
-    "jwks_uri",
+    *(name for name in URL_FIELDS if name != "api_base_url"),
     "client_id",
     "client_secret",
     "client_secret_env",

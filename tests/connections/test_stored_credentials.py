@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +33,11 @@ __all__ = ["clients", "gw", "keyed_stack"]  # fixtures
 CREDENTIALS = "/v1/connections/credentials"
 
 
+async def supply(gw: httpx.AsyncClient, clients: Clients, body: dict[str, Any]) -> httpx.Response:
+    """``POST /v1/connections/credentials`` as an operator."""
+    return await gw.post(CREDENTIALS, json=body, headers=clients.operator.auth)
+
+
 def assert_no_secret(text: str) -> None:
     for secret in SECRETS:
         assert secret not in text
@@ -41,7 +47,7 @@ async def test_an_operator_stores_a_verified_api_key(
     gw: httpx.AsyncClient, clients: Clients, db: Database
 ) -> None:
     user_id = user()
-    response = await gw.post(CREDENTIALS, json=api_key_body(user_id), headers=clients.operator.auth)
+    response = await supply(gw, clients, api_key_body(user_id))
     assert response.status_code == 201, response.text
     body = response.json()
     assert (body["auth_mode"], body["status"], body["is_default"]) == ("api_key", "active", True)
@@ -58,10 +64,8 @@ async def test_a_key_the_provider_rejects_is_not_stored(
 ) -> None:
     user_id = user()
     wrong = "sk_live_wrong_" + uuid.uuid4().hex
-    response = await gw.post(
-        CREDENTIALS,
-        json={"user_id": user_id, "provider": "keyed", "api_key": wrong},
-        headers=clients.operator.auth,
+    response = await supply(
+        gw, clients, {"user_id": user_id, "provider": "keyed", "api_key": wrong}
     )
     assert response.status_code == 422, response.text
     assert error_code(response) == "credential_rejected"
@@ -76,11 +80,7 @@ async def test_the_proxy_carries_the_key_upstream_and_never_back(
     gw: httpx.AsyncClient, clients: Clients
 ) -> None:
     user_id = user()
-    stored = await gw.post(
-        CREDENTIALS,
-        json=api_key_body(user_id, owner=clients.open_.name),
-        headers=clients.operator.auth,
-    )
+    stored = await supply(gw, clients, api_key_body(user_id, owner=clients.open_.name))
     connection_id = stored.json()["id"]
     by_user = await gw.get(
         f"/proxy/users/{user_id}/me", headers={**clients.open_.auth, "Gateway-Provider": "keyed"}
@@ -108,10 +108,10 @@ async def test_basic_and_header_credentials_are_injected_as_their_profile_says(
     gw: httpx.AsyncClient, clients: Clients, provider: str, fields: dict[str, str], scheme: str
 ) -> None:
     user_id = user()
-    response = await gw.post(
-        CREDENTIALS,
-        json={"user_id": user_id, "provider": provider, "owner": clients.open_.name, **fields},
-        headers=clients.operator.auth,
+    response = await supply(
+        gw,
+        clients,
+        {"user_id": user_id, "provider": provider, "owner": clients.open_.name, **fields},
     )
     assert response.status_code == 201, response.text
     assert response.json()["auth_mode"] == scheme
@@ -126,19 +126,13 @@ async def test_basic_and_header_credentials_are_injected_as_their_profile_says(
 async def test_the_fields_must_match_the_providers_kind(
     gw: httpx.AsyncClient, clients: Clients
 ) -> None:
-    mixed = await gw.post(
-        CREDENTIALS,
-        json={"user_id": user(), "provider": "keyed-basic", "api_key": API_KEY},
-        headers=clients.operator.auth,
+    mixed = await supply(
+        gw, clients, {"user_id": user(), "provider": "keyed-basic", "api_key": API_KEY}
     )
     assert mixed.status_code == 400, mixed.text
     assert error_code(mixed) == "validation_error"
     assert mixed.json()["error"]["details"]["missing"] == ["username", "password"]
-    oauth = await gw.post(
-        CREDENTIALS,
-        json={"user_id": user(), "provider": "contio", "api_key": API_KEY},
-        headers=clients.operator.auth,
-    )
+    oauth = await supply(gw, clients, {"user_id": user(), "provider": "contio", "api_key": API_KEY})
     assert oauth.status_code == 400, oauth.text
     assert error_code(oauth) == "not_a_credential_provider"
     for response in (mixed, oauth):
@@ -148,10 +142,8 @@ async def test_the_fields_must_match_the_providers_kind(
 async def test_a_key_that_cannot_go_in_a_header_is_refused(
     gw: httpx.AsyncClient, clients: Clients
 ) -> None:
-    response = await gw.post(
-        CREDENTIALS,
-        json={"user_id": user(), "provider": "keyed", "api_key": "sk\r\nX-Injected: 1"},
-        headers=clients.operator.auth,
+    response = await supply(
+        gw, clients, {"user_id": user(), "provider": "keyed", "api_key": "sk\r\nX-Injected: 1"}
     )
     assert response.status_code == 400, response.text
     assert error_code(response) == "validation_error"
@@ -174,9 +166,9 @@ async def test_supplying_a_key_again_replaces_it_on_the_same_connection(
     gw: httpx.AsyncClient, clients: Clients, db: Database
 ) -> None:
     user_id = user()
-    first = await gw.post(CREDENTIALS, json=api_key_body(user_id), headers=clients.operator.auth)
+    first = await supply(gw, clients, api_key_body(user_id))
     [before] = await rows(db, user_id)
-    again = await gw.post(CREDENTIALS, json=api_key_body(user_id), headers=clients.operator.auth)
+    again = await supply(gw, clients, api_key_body(user_id))
     assert again.status_code == 200, again.text
     assert again.json()["id"] == first.json()["id"]
     [after] = await rows(db, user_id)
@@ -188,11 +180,7 @@ async def test_revocation_erases_the_credential(
     gw: httpx.AsyncClient, clients: Clients, db: Database
 ) -> None:
     user_id = user()
-    stored = await gw.post(
-        CREDENTIALS,
-        json=api_key_body(user_id, owner=clients.open_.name),
-        headers=clients.operator.auth,
-    )
+    stored = await supply(gw, clients, api_key_body(user_id, owner=clients.open_.name))
     connection_id = stored.json()["id"]
     proxied = await gw.get(f"/proxy/connections/{connection_id}/me", headers=clients.open_.auth)
     assert proxied.status_code == 200, proxied.text
@@ -210,7 +198,7 @@ async def test_a_stored_credential_has_nothing_to_refresh(
     gw: httpx.AsyncClient, clients: Clients, db: Database
 ) -> None:
     user_id = user()
-    stored = await gw.post(CREDENTIALS, json=api_key_body(user_id), headers=clients.operator.auth)
+    stored = await supply(gw, clients, api_key_body(user_id))
     connection_id = stored.json()["id"]
     for path in ("refresh", "token"):
         response = await gw.post(
@@ -225,10 +213,10 @@ async def test_a_stored_credential_has_nothing_to_refresh(
 async def test_without_a_verification_request_the_key_is_stored_unchecked(
     gw: httpx.AsyncClient, clients: Clients
 ) -> None:
-    response = await gw.post(
-        CREDENTIALS,
-        json={"user_id": user(), "provider": "keyed-unchecked", "api_key": "anything-at-all"},
-        headers=clients.operator.auth,
+    response = await supply(
+        gw,
+        clients,
+        {"user_id": user(), "provider": "keyed-unchecked", "api_key": "anything-at-all"},
     )
     assert response.status_code == 201, response.text
 
@@ -239,15 +227,15 @@ async def test_a_401_for_a_stored_credential_goes_back_as_it_is(
     """Nothing replaces a stored credential: the provider's 401 reaches the caller, and the
     connection is neither refreshed nor marked."""
     user_id = user()
-    stored = await gw.post(
-        CREDENTIALS,
-        json={
+    stored = await supply(
+        gw,
+        clients,
+        {
             "user_id": user_id,
             "provider": "keyed-unchecked",
             "api_key": "stale-key",
             "owner": clients.open_.name,
         },
-        headers=clients.operator.auth,
     )
     connection_id = stored.json()["id"]
     for _ in range(2):
@@ -275,11 +263,7 @@ async def test_ownership_holds_for_stored_credentials(
     """Stored for the confined client A: A proxies with it; C, unconfined, sees nothing of it, by
     user or by id; B cannot take it over by supplying a key for the same user."""
     user_id = user()
-    stored = await gw.post(
-        CREDENTIALS,
-        json=api_key_body(user_id, owner=clients.confined.name),
-        headers=clients.operator.auth,
-    )
+    stored = await supply(gw, clients, api_key_body(user_id, owner=clients.confined.name))
     assert stored.status_code == 201, stored.text
     assert stored.json()["confined"] is True
     connection_id = stored.json()["id"]
@@ -298,19 +282,11 @@ async def test_ownership_holds_for_stored_credentials(
         assert response.status_code == 404, response.text
         assert error_code(response) == "connection_not_found"
     # C's own key for the same user lands in the shared space, beside A's, not over it.
-    shared = await gw.post(
-        CREDENTIALS,
-        json=api_key_body(user_id, owner=clients.open_.name),
-        headers=clients.operator.auth,
-    )
+    shared = await supply(gw, clients, api_key_body(user_id, owner=clients.open_.name))
     assert shared.status_code == 201, shared.text
     assert shared.json()["id"] != connection_id
     # In the shared space, the default belongs to C: B may not replace its key.
-    taken = await gw.post(
-        CREDENTIALS,
-        json=api_key_body(user_id, owner=clients.patterned.name),
-        headers=clients.operator.auth,
-    )
+    taken = await supply(gw, clients, api_key_body(user_id, owner=clients.patterned.name))
     assert taken.status_code == 409, taken.text
     assert error_code(taken) == "connection_owned_by_other_client"
     assert len(await rows(db, user_id)) == 2
@@ -324,16 +300,8 @@ async def test_no_secret_reaches_the_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     user_id = user()
-    stored = await gw.post(
-        CREDENTIALS,
-        json=api_key_body(user_id, owner=clients.open_.name),
-        headers=clients.operator.auth,
-    )
-    await gw.post(
-        CREDENTIALS,
-        json={"user_id": user(), "provider": "keyed", "api_key": API_KEY + "-not"},
-        headers=clients.operator.auth,
-    )
+    stored = await supply(gw, clients, api_key_body(user_id, owner=clients.open_.name))
+    await supply(gw, clients, {"user_id": user(), "provider": "keyed", "api_key": API_KEY + "-not"})
     await gw.get(f"/proxy/connections/{stored.json()['id']}/me", headers=clients.open_.auth)
     assert caplog.records
     assert_no_secret(caplog.text)

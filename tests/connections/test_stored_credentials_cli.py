@@ -12,7 +12,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy.engine import URL
 
 from gateway.cli import cli
-from gateway.kit.db import Database, sync_url
+from gateway.kit.db import Database
+from tests.admin.test_cli import cli_environment
 from tests.connections.stored_fixtures import API_KEY, KeyedStack, gw, keyed_stack, user
 from tests.hostile.owner_fixtures import Clients, clients, rows
 
@@ -21,17 +22,8 @@ __all__ = ["clients", "gw", "keyed_stack"]  # fixtures
 
 @pytest.fixture
 def env(keyed_stack: KeyedStack, database_url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = keyed_stack.settings
-    assert settings.encryption_keys is not None and settings.contio_client_secret is not None
-    values = {
-        "GATEWAY_DATABASE_URL": sync_url(database_url),
-        "GATEWAY_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
-        "GATEWAY_CONTIO_AUTH_URL": settings.contio_auth_url,
-        "GATEWAY_CONTIO_API_URL": settings.contio_api_url,
-        "GATEWAY_CONTIO_CLIENT_ID": settings.contio_client_id or "",
-        "GATEWAY_CONTIO_CLIENT_SECRET": settings.contio_client_secret.get_secret_value(),
-        "GATEWAY_PROVIDERS_FILE": str(settings.providers_file),
-    }
+    values = cli_environment(keyed_stack.settings, database_url)
+    values["GATEWAY_PROVIDERS_FILE"] = str(keyed_stack.settings.providers_file)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
 
