@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway_sandbox.errors import ApiError
+from gateway_sandbox.json_bodies import json_object
 from gateway_sandbox.options import SandboxOptions
 
 PREFIX = "/keyed/v1"
@@ -94,7 +95,7 @@ class KeyedApi:
         )
 
     async def add(self, request: Request) -> Response:
-        document = await request.json()
+        document = json_object(await request.body())
         if isinstance(document.get("api_key"), str) and document["api_key"]:
             self._keys.add(document["api_key"])
         elif isinstance(document.get("username"), str) and isinstance(
