@@ -16,7 +16,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from gateway import composition
-from gateway.connect.endpoints import ConnectFailure, handle_connect_failure, render_flow_error
+from gateway.connect.endpoints import handle_connect_failure, render_flow_error
+from gateway.connect.flow_errors import ConnectFailure
 from gateway.exceptions import GatewayError, error_response, handle_gateway_error, plain_error
 from gateway.failures import DATABASE_ERRORS, classify
 from gateway.kit.crypto import DecryptionError

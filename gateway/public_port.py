@@ -11,11 +11,12 @@ from gateway.exceptions import plain_error
 GET = frozenset({"GET", "HEAD"})
 POST = frozenset({"POST"})
 
-# What the internet needs, by exact path: the connect redirect and the provider's callback (a user's
-# browser), the provider's webhooks, the public keys of private_key_jwt (fetched by providers), and
-# a health check for the load balancer in front.
+# What the internet needs, by exact path: the connect redirect (or a credential form, shown and
+# submitted) and the provider's callback (a user's browser), the provider's webhooks, the public
+# keys of private_key_jwt (fetched by providers), and a health check for the load balancer in front.
 PUBLIC_PATHS: dict[str, frozenset[str]] = {
     "/connect": GET,
+    "/connect/credential": POST,
     "/oauth/callback": GET,
     "/webhooks/contio": POST,
     "/.well-known/jwks.json": GET,

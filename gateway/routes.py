@@ -6,6 +6,7 @@ from starlette.routing import Route
 
 from gateway import health, jwks, openapi, scrape
 from gateway.audit import endpoints as audit
+from gateway.connect import credential_form
 from gateway.connect import endpoints as connect
 from gateway.connections import delegated_key_endpoints as delegated_keys
 from gateway.connections import endpoints as connections
@@ -25,6 +26,7 @@ routes = [
     Route("/.well-known/jwks.json", jwks.jwks, methods=["GET"]),
     Route("/v1/connect-sessions", connect.create_connect_session, methods=["POST"]),
     Route("/connect", connect.start_connect, methods=["GET"]),
+    Route(credential_form.PATH, credential_form.submit, methods=["POST"]),
     Route("/oauth/callback", connect.callback, methods=["GET"]),
     Route("/v1/provisioning", provisioning.create_provisioning, methods=["POST"]),
     Route("/v1/provisioning/{provisioning_id}", provisioning.get_provisioning, methods=["GET"]),
@@ -41,6 +43,11 @@ routes = [
     Route("/v1/connections", connections.list_connections, methods=["GET"]),
     # Before /v1/connections/{connection_id}, which would take "import" for an id.
     Route("/v1/connections/import", connections.import_connection, methods=["POST"]),
+    Route(
+        "/v1/connections/credentials",
+        connections.store_credential_connection,
+        methods=["POST"],
+    ),
     Route(
         "/v1/connections/{connection_id}",
         connections.connection,

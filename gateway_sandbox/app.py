@@ -1,6 +1,7 @@
 """``create_sandbox_app``: the Contio emulator as one Starlette app, and its whole URL map.
 
-Besides Contio's own routes it serves ``/_sandbox/``, a control API that exists only in the sandbox
+Besides Contio's own routes it serves an API-key-protected API (``keyed_api``, under ``/keyed/v1``)
+and ``/_sandbox/``, a control API that exists only in the sandbox
 and needs no authentication (faults, counters, revocations, the code outbox; see ``harness.control``).
 
 Middleware, outermost first: request ids; lost responses (outside idempotency, so a lost answer has
@@ -26,6 +27,7 @@ from gateway_sandbox.harness.control import ControlApi
 from gateway_sandbox.harness.lost import LostResponseMiddleware
 from gateway_sandbox.idempotency import IdempotencyMiddleware, Identify
 from gateway_sandbox.jwt import SigningKey
+from gateway_sandbox.keyed_api import KeyedApi
 from gateway_sandbox.middleware import ExecutionMiddleware, LatencyMiddleware, RequestIdMiddleware
 from gateway_sandbox.oauth.authorize import AuthorizeEndpoints
 from gateway_sandbox.oauth.discovery import DiscoveryEndpoints
@@ -63,6 +65,7 @@ def create_sandbox_app(
     signing_key = signing_key or SigningKey.generate()
     routes = [*_oauth_routes(store, options, signing_key), *_user_routes(store)]
     routes += _admin_routes(store) + _control_routes(store)
+    routes += KeyedApi(options).routes(CONTROL)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

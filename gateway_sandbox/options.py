@@ -13,7 +13,7 @@ from gateway_sandbox.faults import Faults
 from gateway_sandbox.waf import RateLimits
 
 DAY = 86400
-_SECRETS = ("client_secrets", "admin_api_key", "webhook_secret")
+_SECRETS = ("client_secrets", "admin_api_key", "webhook_secret", "api_keys", "basic_credentials")
 ClientAuthentication = Literal["secret", "private_key_jwt", "none"]
 
 
@@ -43,6 +43,8 @@ class SandboxOptions:
     (RFC 7523 assertions signed with a key of ``client_jwks``, or of the JWK Set at
     ``client_jwks_url``, fetched when an assertion names an unknown ``kid``), or ``none`` (a public
     client: its ``client_id`` only, PKCE required).
+    ``api_keys`` and ``basic_credentials`` (user, password): what the API-key-protected API
+    (``keyed_api``) accepts from the start.
     """
 
     client_id: str = "sandbox-client"
@@ -71,6 +73,8 @@ class SandboxOptions:
     client_authentication: ClientAuthentication = "secret"
     client_jwks_url: str | None = None
     client_jwks: dict[str, Any] | None = field(default=None, compare=False)
+    api_keys: tuple[str, ...] = ()
+    basic_credentials: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.client_id:

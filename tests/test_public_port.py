@@ -26,6 +26,8 @@ from tests.fixtures.ports import WEBHOOK_SECRET, Ports
         ("GET", "/connect", True),
         ("HEAD", "/connect", True),
         ("POST", "/connect", False),
+        ("POST", "/connect/credential", True),
+        ("GET", "/connect/credential", False),
         ("GET", "/oauth/callback", True),
         ("GET", "/provision/abc", True),
         ("POST", "/provision/abc", True),

@@ -275,6 +275,7 @@ def describe(details: Details) -> list[str]:
         + (" (in its own space)" if c.confined_to_client_id is not None else " (shared)"),
         f"  status:              {c.status.value}: {STATUS_MEANING[c.status]}"
         + ("" if c.enabled else " (paused: the proxy refuses it; it is still refreshed)"),
+        f"  auth mode:           {c.auth_mode}",
         f"  labels:              {_pairs(c.labels) or '-'}",
         f"  external ids:        {' '.join(details.external_ids) or '-'}",
         f"  metadata keys:       {' '.join(sorted(c.metadata_)) or '-'}",

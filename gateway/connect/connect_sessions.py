@@ -142,13 +142,14 @@ async def claim(session: AsyncSession, connect_session: ConnectSession) -> bool:
 
 
 async def consume(session: AsyncSession, connect_session: ConnectSession) -> bool:
-    """Mark the session used by this callback; False when another callback got there first."""
+    """Mark the session used by this callback (or this credential form's submission, which has no
+    state); False when another got there first."""
     result = await session.execute(
         update(ConnectSession)
         .where(
             ConnectSession.id == connect_session.id,
             ConnectSession.consumed_at.is_(None),
-            ConnectSession.state_hash == connect_session.state_hash,
+            ConnectSession.state_hash.is_not_distinct_from(connect_session.state_hash),
         )
         .values(consumed_at=utcnow())
         .returning(ConnectSession.id)

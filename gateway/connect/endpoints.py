@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from gateway.clients.auth import require_client
-from gateway.connect import connect_sessions, grants
+from gateway.connect import connect_sessions, credential_form, grants
+from gateway.connect.flow_errors import ConnectFailure, check_usable, usable_by_token, used
 from gateway.connect.return_urls import is_allowed, with_params
 from gateway.connections import ownership
 from gateway.connections.errors import (
@@ -51,26 +50,6 @@ class ConnectSessionRequest(BaseModel):
     # A new connection beside the user's default one, instead of re-connecting the default.
     additional: bool = False
     allow_duplicate_account: bool = False
-
-
-class ConnectFailure(GatewayError):
-    """A connect flow that cannot finish; rendered as a redirect to the return URL or a page."""
-
-    status_code = 400
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        session: ConnectSession | None = None,
-        *,
-        status_code: int = 400,
-        headers: Mapping[str, str] | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message, code=code, headers=headers, details=details)
-        self.status_code = status_code
-        self.return_url = session.return_url if session is not None else None
 
 
 async def create_connect_session(request: Request) -> Response:
@@ -117,31 +96,16 @@ async def create_connect_session(request: Request) -> Response:
     )
 
 
-def _used(connect_session: ConnectSession) -> ConnectFailure:
-    return ConnectFailure(
-        "connect_session_used", "This connect link was already used.", connect_session
-    )
-
-
-def _check_usable(connect_session: ConnectSession) -> None:
-    if connect_session.consumed_at is not None:
-        raise _used(connect_session)
-    if connect_session.expires_at <= utcnow():
-        raise ConnectFailure(
-            "connect_session_expired", "This connect link has expired.", connect_session
-        )
-
-
 async def start_connect(request: Request) -> Response:
-    """``GET /connect?token=...``: bind the flow to this browser and go to the provider."""
+    """``GET /connect?token=...``: bind the flow to this browser and go to the provider; for a
+    provider that takes stored credentials, the form to type one in (``credential_form``)."""
     res = resources(request)
     token = request.query_params.get("token", "")
     async with res.db.transaction() as session:
-        connect_session = await connect_sessions.find_by_token(session, token) if token else None
-        if connect_session is None:
-            raise ConnectFailure("invalid_connect_token", "This connect link is not valid.")
-        _check_usable(connect_session)
+        connect_session = await usable_by_token(session, token)
         provider = res.providers.get(connect_session.provider)
+        if provider.credentials is not None:  # no OAuth: the user types the credential here
+            return credential_form.page(res, provider, token)
         scopes = connect_session.scopes or provider.scopes
         attempt = connect_sessions.begin_attempt(
             connect_session, res.keys, pkce=provider.pkce, openid="openid" in scopes
@@ -245,7 +209,7 @@ async def callback(request: Request) -> Response:
             raise ConnectFailure(
                 "invalid_state", "This sign-in is unknown or was replaced by a newer one."
             )
-        _check_usable(connect_session)
+        check_usable(connect_session)
         cookie = request.cookies.get(connect_sessions.cookie_name(connect_session.id))
         if not connect_sessions.browser_matches(connect_session, cookie):
             raise ConnectFailure(
@@ -256,7 +220,7 @@ async def callback(request: Request) -> Response:
         provider = res.providers.get(connect_session.provider)
         code = _code(provider, connect_session, request)
         if not await connect_sessions.claim(session, connect_session):
-            raise _used(connect_session)
+            raise used(connect_session)
     spender = Spender.client(connect_session.service_client_id)
     tokens, subject = await _exchange(res, provider, connect_session, code, spender)
 
@@ -273,7 +237,7 @@ async def callback(request: Request) -> Response:
     )
     async with grants.transaction(res.db, provider, tokens, spender) as session:
         if not await connect_sessions.consume(session, connect_session):
-            raise _used(connect_session)
+            raise used(connect_session)
         try:
             connection, _created = await grants.save(session, res.keys, res.settings, grant)
         except IdentityMismatch as exc:
@@ -345,7 +309,7 @@ def render_failure(request: Request, exc: ConnectFailure) -> Response:
 def render_flow_error(request: Request, error: GatewayError) -> Response | None:
     """``error`` (a database outage, a bug) as the connect flow's pages render their failures, when
     ``request`` is for one of them."""
-    if request.scope.get("endpoint") not in (start_connect, callback):
+    if request.scope.get("endpoint") not in (start_connect, callback, credential_form.submit):
         return None
     failure = ConnectFailure(
         error.code, error.message, status_code=error.status_code, headers=error.headers

@@ -1,5 +1,5 @@
 """The admin API over connections: list, show, update, obtain a fresh token, refresh, revoke (and
-what a revocation would do), import, transfer.
+what a revocation would do), import, store a credential, transfer.
 
 Listing, showing, updating and the token operation take an ``admin`` key (an operator) or a
 ``connect``-scope client (``access``: it sees what ``may_see`` admits and changes what it owns);
@@ -23,6 +23,7 @@ from gateway.connections.labels import MAX_SELECTORS, Selector
 from gateway.connections.on_demand import refresh_now
 from gateway.connections.ownership import Actor
 from gateway.connections.revocation import Revoker
+from gateway.connections.stored_credentials import CredentialRequest, store_credential
 from gateway.connections.views import connections_json, etag, one_json, revocation_json
 from gateway.exceptions import BadRequest
 from gateway.kit import query
@@ -204,6 +205,27 @@ async def import_connection(request: Request) -> Response:
     )
     return JSONResponse(
         await shown(res.db, imported.connection), status_code=201 if imported.created else 200
+    )
+
+
+async def store_credential_connection(request: Request) -> Response:
+    """``POST /v1/connections/credentials``: an operator supplies a stored credential (verified
+    with the provider first); the connection, never the credential."""
+    principal = await require_client(request, "admin")
+    body = await parse_json(request, CredentialRequest)
+    res = resources(request)
+    stored = await store_credential(
+        res.db,
+        res.keys,
+        res.providers,
+        res.http,
+        res.settings,
+        body,
+        actor=actor(principal),
+        client_id=principal.client_id,
+    )
+    return JSONResponse(
+        await shown(res.db, stored.connection), status_code=201 if stored.created else 200
     )
 
 

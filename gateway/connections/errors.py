@@ -95,3 +95,10 @@ class AdditionalConnectionsUnavailable(Conflict):
             "an operator runs `gateway migrate --contract`",
             details=details,
         )
+
+
+class NothingToRefresh(Conflict):
+    """Raised when a refresh is asked of a stored-credential connection, which has no grant to
+    refresh (its operator supplies a new credential instead)."""
+
+    code = "nothing_to_refresh"

@@ -45,6 +45,7 @@ from gateway.audit import store as audit
 from gateway.connections import external_ids, ownership, queries, store
 from gateway.connections.errors import ConnectionOwnedByOtherClient
 from gateway.connections.fields import ExternalIds, Labels, Metadata, Scope, UserId
+from gateway.connections.stored_credentials import oauth_provider
 from gateway.events.outbox import connection_data, emit
 from gateway.exceptions import UnprocessableContent
 from gateway.kit.clock import utcnow
@@ -150,7 +151,7 @@ async def import_grant(
     client_id: uuid.UUID | None,
     spender: Spender,
 ) -> Imported:
-    provider = providers.get(request.provider)
+    provider = oauth_provider(providers, request.provider)
     async with db.transaction() as session:
         owner = await _owner(session, request, provider.name)
     verified = await verify(provider, request, spender)

@@ -7,9 +7,11 @@ import math
 import uuid
 
 from gateway.connections import queries
+from gateway.connections.errors import NothingToRefresh
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import Connection
+from gateway.models.connection import STORED_CREDENTIAL_MODES
 from gateway.providers.errors import ProviderUnavailable
 from gateway.providers.spender import Spender
 from gateway.tokens.errors import ensure_usable
@@ -24,11 +26,17 @@ async def refresh_now(
     """Refresh (spending ``spender``'s share of the budget) and return the connection as stored
     afterwards.
 
-    Raises ConnectionNotFound, ReauthRequired (409), ConnectionRevoked (410), or ProviderUnavailable
-    (503) with a ``Retry-After``: the provider's, else when the refresher will try again.
+    Raises ConnectionNotFound, NothingToRefresh (409: a stored credential), ReauthRequired (409),
+    ConnectionRevoked (410), or ProviderUnavailable (503) with a ``Retry-After``: the provider's,
+    else when the refresher will try again.
     """
     async with db.transaction() as session:
-        await queries.get(session, connection_id)
+        found = await queries.get(session, connection_id)
+    if found.auth_mode in STORED_CREDENTIAL_MODES:
+        raise NothingToRefresh(
+            "a stored credential has nothing to refresh; supply a new one to replace it",
+            details={"connection_id": str(connection_id)},
+        )
     try:
         await refresher.refresh(connection_id, spender=spender)
     except ProviderUnavailable as exc:

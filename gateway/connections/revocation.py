@@ -239,4 +239,8 @@ def _plan_details(plan: RevocationPlan) -> dict[str, Any]:
 
 
 def _has_tokens(connection: Connection) -> bool:
-    return connection.access_token is not None or connection.refresh_token is not None
+    return (
+        connection.access_token is not None
+        or connection.refresh_token is not None
+        or connection.credential is not None
+    )

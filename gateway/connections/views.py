@@ -52,6 +52,8 @@ def connection_json(
         # ``/proxy/users/{user_id}/...`` uses.
         "is_default": connection.is_default,
         "status": connection.status.value,
+        # How it holds its credential: ``oauth_user`` (a user's grant), or a stored credential.
+        "auth_mode": connection.auth_mode,
         # False: paused; the proxy refuses it, the refresher keeps it fresh.
         "enabled": connection.enabled,
         "metadata": connection.metadata_,

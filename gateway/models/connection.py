@@ -21,6 +21,19 @@ class ConnectionStatus(enum.StrEnum):
     CREDENTIALS_UNREADABLE = "credentials_unreadable"
 
 
+class AuthMode(enum.StrEnum):
+    """How a connection holds its credential: a user's OAuth grant, or a credential stored as
+    given (``gateway.connections.credentials``)."""
+
+    OAUTH_USER = "oauth_user"
+    API_KEY = "api_key"
+    BASIC = "basic"
+    HEADER = "header"
+
+
+STORED_CREDENTIAL_MODES = frozenset({AuthMode.API_KEY, AuthMode.BASIC, AuthMode.HEADER})
+
+
 class Connection(IdMixin, TimestampMixin, Base):
     """A user's grant at one provider. Token columns hold sealed envelopes bound to this row.
 
@@ -102,6 +115,13 @@ class Connection(IdMixin, TimestampMixin, Base):
     labels: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
     # Grows with every change of the settable fields; the ETag is made from it.
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # An ``AuthMode`` value: a stored-credential connection has ``credential`` and no tokens.
+    auth_mode: Mapped[str] = mapped_column(
+        String(32), default=AuthMode.OAUTH_USER.value, server_default=AuthMode.OAUTH_USER.value
+    )
+    # A stored credential (an API key, a user and password, a header's value) as its provider
+    # takes it, sealed like the tokens; NULL for OAuth connections and once revoked.
+    credential: Mapped[str | None] = mapped_column(Text, info={"sealed": True})
 
     def __repr__(self) -> str:
         return (

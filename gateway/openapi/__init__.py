@@ -25,6 +25,7 @@ from gateway.openapi import (
     health,
     provisioning,
     proxy,
+    stored_credentials,
     timeline,
     webhooks,
 )
@@ -38,6 +39,11 @@ AREAS: tuple[tuple[str, ModuleType, str], ...] = (
     ("proxy", proxy, "Calling the provider's API as a user."),
     ("webhooks", webhooks, "Providers telling the gateway about their users."),
     ("connections", connections, "The admin API over connections."),
+    (
+        "stored-credentials",
+        stored_credentials,
+        "Connections that hold an API key or another stored credential instead of a grant.",
+    ),
     ("timeline", timeline, "What happened to a connection, newest first."),
     (
         "delegated-keys",

@@ -123,6 +123,10 @@ PATHS: dict[str, Any] = {
                 {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
             ],
             "responses": {
+                "200": html_page(
+                    "For a provider that takes stored credentials: the credential form (POST "
+                    "/connect/credential)."
+                ),
                 "302": {
                     **REDIRECT,
                     "description": "To the provider's authorization page; or, when the link "

@@ -219,9 +219,11 @@ def refresh_responses(forbidden: dict[str, Any], not_found: dict[str, Any]) -> d
         "404": not_found,
         "409": error(
             "The provider rejected the grant, or the stored tokens do not open with the key "
-            "ring; the user must connect again.",
+            "ring (the user must connect again); or the connection holds a stored credential, "
+            "which has nothing to refresh.",
             "reauth_required",
             "credentials_unreadable",
+            "nothing_to_refresh",
         ),
         "410": error("The connection was revoked.", "connection_revoked"),
         "502": error(

@@ -48,6 +48,7 @@ SCHEMAS: dict[str, Schema] = {
             "confined",
             "is_default",
             "status",
+            "auth_mode",
             "enabled",
             "metadata",
             "external_ids",
@@ -81,6 +82,11 @@ SCHEMAS: dict[str, Schema] = {
                 "one /proxy/users/{user_id}/... uses and a (non-additional) connect re-connects.",
             },
             "status": {"enum": STATUSES},
+            "auth_mode": {
+                "enum": ["oauth_user", "api_key", "basic", "header"],
+                "description": "How it holds its credential: a user's OAuth grant, or a stored "
+                "credential (an API key, a basic credential, a header's value), never shown.",
+            },
             **updates.CONNECTION_FIELDS,
             "scopes": {"type": "array", "items": {"type": "string"}},
             "access_token_expires_at": MAYBE_TIME,
@@ -205,7 +211,12 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "201": connection_body("A new connection."),
                 "200": connection_body("The user's existing connection now holds these tokens."),
-                "400": error("Bad body or provider.", *BODY_ERRORS, "unknown_provider"),
+                "400": error(
+                    "Bad body or provider (one that takes stored credentials included).",
+                    *BODY_ERRORS,
+                    "unknown_provider",
+                    "not_an_oauth_provider",
+                ),
                 "413": TOO_LARGE,
                 "401": UNAUTHORIZED,
                 "404": error("No client has the owner's name.", "client_not_found"),

@@ -15,6 +15,7 @@ from pydantic import SecretStr
 from gateway.providers.client_auth import basic_auth, client_authentication, credentials
 from gateway.providers.client_key import ClientKey
 from gateway.providers.config import ProviderConfig
+from gateway.providers.credential_profile import CredentialProfile
 from gateway.providers.discovery import DiscoveredProvider, discover
 from gateway.providers.errors import (
     GrantRejected,
@@ -88,6 +89,11 @@ class OAuthClient:
     @property
     def api_base_url(self) -> str:
         return self._source.api_base_url
+
+    @property
+    def credentials(self) -> CredentialProfile | None:
+        """How the provider takes stored credentials; None for an OAuth provider."""
+        return self._config.credentials if self._config is not None else None
 
     @property
     def pkce(self) -> bool:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import SecretStr
 
 from gateway.providers.client_key import ClientKey
+from gateway.providers.credential_profile import CredentialProfile
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 SECRET_AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
@@ -84,8 +85,13 @@ class ProviderConfig:
     refresh: RefreshProfile = field(default_factory=RefreshProfile)
     client_key: ClientKey | None = None
 
+    # A provider that takes stored credentials (API keys and the like) instead of OAuth grants:
+    # its OAuth fields are empty and never used.
+    credentials: CredentialProfile | None = None
+
     def __post_init__(self) -> None:
-        self._check_client_authentication()
+        if self.credentials is None:
+            self._check_client_authentication()
         for name, reserved_names in (
             ("authorize_params", RESERVED_AUTHORIZE_PARAMS),
             ("token_params", RESERVED_TOKEN_PARAMS),

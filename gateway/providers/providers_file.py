@@ -18,6 +18,11 @@
     #   token_params / refresh_params = { ... }, client_key = { file = "key.pem", algorithm = "ES256" },
     #   refresh = { rotates = false, default_lifetime_seconds = 43200 }
 
+    [providers.keyed]                              # stored credentials instead of OAuth grants
+    api_base_url = "https://api.keyed.example/v1"
+    auth_mode = "api_key"                          # or "basic", or "header" with credential_header
+    verification = { method = "GET", path = "/me", expect_status = 200 }
+
 An environment variable named by ``client_secret_env`` holds one secret or a comma-separated list
 (the first is used; the others are tried on ``invalid_client`` during a rotation). Any mistake stops
 start-up with a ``SettingsError`` naming the provider and the field. URLs are https; plain http is
@@ -31,7 +36,7 @@ import tomllib
 from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -55,6 +60,14 @@ from gateway.providers.config import (
     ProviderConfig,
 )
 from gateway.providers.contio import CONTIO
+from gateway.providers.credential_profile import (
+    HEADER_NAME,
+    RESERVED_HEADERS,
+    CredentialKind,
+    CredentialProfile,
+    Verification,
+    VerificationMethod,
+)
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
 from gateway.providers.profile_options import (
     ClientKeyEntry,
@@ -81,6 +94,32 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 ALLOW_LOOPBACK_HTTP = "allow_loopback_http"
 
 ProviderSource = ProviderConfig | DiscoveredProvider
+# The OAuth fields a stored-credential provider may not set (it has no OAuth server).
+OAUTH_FIELDS = (
+    *(name for name in URL_FIELDS if name != "api_base_url"),
+    "client_id",
+    "client_secret",
+    "client_secret_env",
+    "scopes",
+    "authorize_params",
+    "token_endpoint_auth_method",
+    "pkce",
+    "scope_separator",
+    "token_params",
+    "refresh_params",
+    "client_key",
+    "refresh",
+)
+
+
+class VerificationEntry(BaseModel):
+    """``verification = { method = "GET", path = "/me", expect_status = 200 }``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: VerificationMethod = "GET"
+    path: str = Field(pattern=r"^/[^\s?#]*(\?[^\s#]*)?$", max_length=512)
+    expect_status: int = Field(default=200, ge=200, le=299)
 
 
 class ProviderEntry(BaseModel):
@@ -96,7 +135,7 @@ class ProviderEntry(BaseModel):
     userinfo_url: str | None = None
     jwks_uri: str | None = None
     api_base_url: str
-    client_id: str = Field(min_length=1)
+    client_id: str | None = Field(default=None, min_length=1)
     client_secret: SecretStr | list[SecretStr] | None = None
     client_secret_env: str | None = Field(default=None, min_length=1)
     scopes: tuple[str, ...] = ()
@@ -108,6 +147,9 @@ class ProviderEntry(BaseModel):
     refresh_params: dict[str, str] = Field(default_factory=dict)
     client_key: ClientKeyEntry | None = None
     refresh: RefreshEntry = Field(default_factory=RefreshEntry)
+    auth_mode: Literal["oauth_user"] | CredentialKind = "oauth_user"
+    credential_header: str | None = None
+    verification: VerificationEntry | None = None
 
     @field_validator(*URL_FIELDS)
     @classmethod
@@ -150,8 +192,25 @@ class ProviderEntry(BaseModel):
     def _separator(cls, value: str) -> str:
         return checked_separator(value)
 
+    @field_validator("credential_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and (
+            not HEADER_NAME.fullmatch(value) or value.lower() in RESERVED_HEADERS
+        ):
+            raise ValueError("must be a header name the gateway does not set itself")
+        return value
+
     @model_validator(mode="after")
     def _complete(self) -> Self:
+        if self.auth_mode != "oauth_user":
+            return self._stored_credentials()
+        if self.credential_header is not None or self.verification is not None:
+            raise ValueError(
+                "credential_header and verification need a stored-credential auth_mode"
+            )
+        if self.client_id is None:
+            raise ValueError("client_id is required")
         self._check_client_authentication()
         if any(self.scope_separator in scope for scope in self.scopes):
             raise ValueError(
@@ -177,6 +236,29 @@ class ProviderEntry(BaseModel):
             raise ValueError("client_key: only private_key_jwt uses a client key")
         if method == "none" and not self.pkce:
             raise ValueError("pkce: a public client (token_endpoint_auth_method none) needs pkce")
+
+    def _stored_credentials(self) -> Self:
+        """A provider of stored credentials has no OAuth server: none of its fields is set."""
+        given = [name for name in OAUTH_FIELDS if name in self.model_fields_set]
+        if given:
+            raise ValueError(
+                f"auth_mode {self.auth_mode} takes no OAuth settings; remove {', '.join(given)}"
+            )
+        if (self.auth_mode == "header") != (self.credential_header is not None):
+            raise ValueError("credential_header is required with auth_mode header, and only then")
+        return self
+
+    def credential_profile(self) -> CredentialProfile | None:
+        if self.auth_mode == "oauth_user":
+            return None
+        check = self.verification
+        return CredentialProfile(
+            kind=self.auth_mode,
+            header_name=self.credential_header,
+            verification=None
+            if check is None
+            else Verification(check.method, check.path, check.expect_status),
+        )
 
     def source(self, name: str, environ: Mapping[str, str]) -> ProviderSource:
         """The config itself, or with an issuer, what builds it once discovery has run."""
@@ -215,7 +297,7 @@ class ProviderEntry(BaseModel):
             issuer=self.issuer,
             jwks_uri=self.jwks_uri or found.jwks_uri,
             api_base_url=self.api_base_url,
-            client_id=self.client_id,
+            client_id=self.client_id or "",
             client_secrets=secrets,
             scopes=self.scopes,
             token_endpoint_auth_method=self.token_endpoint_auth_method,
@@ -226,10 +308,14 @@ class ProviderEntry(BaseModel):
             refresh_params=self.refresh_params,
             refresh=self.refresh.profile(),
             client_key=client_key,
+            credentials=self.credential_profile(),
         )
 
     def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:
-        if self.token_endpoint_auth_method not in SECRET_AUTH_METHODS:
+        if (
+            self.auth_mode != "oauth_user"
+            or self.token_endpoint_auth_method not in SECRET_AUTH_METHODS
+        ):
             return ()
         if self.client_secret_env is not None:
             values = split_commas(environ.get(self.client_secret_env))

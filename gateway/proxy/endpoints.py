@@ -103,7 +103,7 @@ async def serve(
             repeatable=repeatable(call.method, caller.idempotency_key),
         )
         deadline = proxy.forwarder.deadline()
-        response = await proxy.forwarder.exchange(request, token.access_token, deadline)
+        response = await proxy.forwarder.exchange(request, token.credential_header, deadline)
         if response.status == 401:
             spender = Spender.client(call.principal.client_id)
             response = await _after_401(proxy, response, request, token, spender, deadline)
@@ -135,7 +135,7 @@ async def _after_401(
         return response
     token = replaced
     response.response.close()
-    return await proxy.forwarder.exchange(request, token.access_token, deadline)
+    return await proxy.forwarder.exchange(request, token.credential_header, deadline)
 
 
 async def relay(

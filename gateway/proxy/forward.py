@@ -267,11 +267,11 @@ class Forwarder:
         return time.monotonic() + self.policy.total_seconds
 
     async def exchange(
-        self, request: UpstreamRequest, token: str, deadline: float
+        self, request: UpstreamRequest, credential_header: tuple[str, str], deadline: float
     ) -> UpstreamResponse:
         """The provider's response, retried as far as is safe; our error when there is none.
         Attempts are made right here, not in a coroutine each (``docs/performance.md``)."""
-        headers = upstream_request_headers(request.caller, token, request.request_id)
+        headers = upstream_request_headers(request.caller, credential_header, request.request_id)
         streamed = request.body.streamed
         if streamed and request.body.length is not None:
             # Sent as announced rather than chunked: some servers take no chunked uploads.

@@ -1,7 +1,8 @@
 """Which headers cross the proxy, each way.
 
 Towards the provider only an allow-list of the caller's headers goes, and the gateway adds its own
-``Authorization`` (the user's token), ``X-Request-Id`` and ``User-Agent``: nothing the caller sends
+credential header (``Authorization`` with the user's token, or the header a stored credential goes
+in), ``X-Request-Id`` and ``User-Agent``: nothing the caller sends
 can replace them. Back to the caller everything the provider said goes, except hop-by-hop headers
 (RFC 9110 §7.6.1, and whatever its ``Connection`` header names), cookies, and the headers the
 gateway sets itself (a provider cannot fake ``Gateway-Error``).
@@ -179,14 +180,15 @@ def _connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
 
 
 def upstream_request_headers(
-    caller: CallerHeaders, token: str, request_id: str
+    caller: CallerHeaders, credential_header: tuple[str, str], request_id: str
 ) -> list[tuple[str, str]]:
     """The headers sent to the provider: the caller's allowed ones (``CallerHeaders.forwarded``),
-    then the gateway's own; ``DEFAULT_UPSTREAM_HEADERS`` go with them where the caller is silent.
+    then the gateway's own: the connection's credential (``credential_profile.injected_header``)
+    and the request id; ``DEFAULT_UPSTREAM_HEADERS`` go with them where the caller is silent.
 
     ``Content-Length`` and ``Transfer-Encoding`` are the upstream client's to set from the body.
     """
-    return [*caller.forwarded, ("Authorization", f"Bearer {token}"), ("X-Request-Id", request_id)]
+    return [*caller.forwarded, credential_header, ("X-Request-Id", request_id)]
 
 
 def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:

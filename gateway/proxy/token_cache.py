@@ -18,6 +18,10 @@ access token that does not open with the key ring is refreshed too: the refresh 
 refresh token opens, and otherwise marks the connection ``credentials_unreadable`` and answers 409
 with that code.
 
+A connection that holds a stored credential (an API key and the like) is cached the same way, its
+credential opened once and made into the header it is sent in; it is never refreshed, and a 401
+stands.
+
 Misses are read in batches (``ConnectionLoader``): a replica that starts, or a burst of users not
 seen for a while, misses the cache for many users at once, and a query each would queue them all
 behind the database pool. A miss waits for the end of the loop's current turn, and then everything
@@ -47,6 +51,8 @@ from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
+from gateway.models.connection import STORED_CREDENTIAL_MODES
+from gateway.providers.credential_profile import CredentialProfile, injected_header
 from gateway.providers.errors import ProviderError
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
@@ -175,31 +181,51 @@ class UserToken:
     version: int
     expires_at: datetime | None
     lifetime_seconds: int | None
-    access_token: str
+    access_token: str | None  # None for a stored credential
+    # The header that carries the credential upstream, made once per cached token.
+    credential_header: tuple[str, str]
     refresh_from: float  # the Unix time from which the proxy refreshes before forwarding
     unauthorized_refresh_at: datetime | None  # the connection's last 401-forced refresh
+    refreshable: bool  # False for a stored credential: nothing replaces it but its operator
 
     def __repr__(self) -> str:
         return f"UserToken(connection_id={self.connection_id}, version={self.version}, token=***)"
 
     @classmethod
-    def of(cls, connection: Connection, keys: KeyRing, settings: Settings, key: Key) -> UserToken:
-        """The token of ``connection``, cached under ``key``."""
+    def of(
+        cls,
+        connection: Connection,
+        keys: KeyRing,
+        settings: Settings,
+        key: Key,
+        profile: CredentialProfile | None = None,
+    ) -> UserToken:
+        """The token of ``connection``, cached under ``key``; a stored credential is sent as its
+        provider's ``profile`` says."""
         expires_at = connection.expires_at
         lifetime = connection.token_lifetime_seconds
+        stored = connection.auth_mode in STORED_CREDENTIAL_MODES
+        if stored:
+            access_token = None
+            header = injected_header(grant.stored_credential(keys, connection), profile)
+        else:
+            access_token = grant.access_token(keys, connection)
+            header = injected_header(access_token, None)
         return cls(
             connection_id=connection.id,
             key=key,
             version=connection.token_version,
             expires_at=expires_at,
             lifetime_seconds=lifetime,
-            access_token=grant.access_token(keys, connection),
+            access_token=access_token,
+            credential_header=header,
             refresh_from=(
                 expires_at.timestamp() - refresh_margin(lifetime, settings)
                 if expires_at is not None
                 else math.inf
             ),
             unauthorized_refresh_at=connection.unauthorized_refresh_at,
+            refreshable=not stored,
         )
 
 
@@ -259,15 +285,23 @@ class TokenSource:
                 details={"connection_id": str(connection.id)},
             )
         try:
-            token = UserToken.of(connection, self._keys, self._settings, key)
+            token = self._token(connection, key)
         except CredentialsUnreadable:
+            if connection.auth_mode in STORED_CREDENTIAL_MODES:
+                raise  # nothing to repair it from: its operator supplies it again
             # A repair, not a caller's refresh: spent from the refresher's own share.
             fresh = await self._refresher.refresh(
                 connection.id, spender=REFRESHER, seen_version=connection.token_version
             )
-            token = UserToken.of(fresh.connection, self._keys, self._settings, key)
+            token = self._token(fresh.connection, key)
         self.cache.put(key, token, epoch)
         return token
+
+    def _token(self, connection: Connection, key: Key) -> UserToken:
+        profile = None
+        if connection.auth_mode in STORED_CREDENTIAL_MODES:
+            profile = self._refresher.providers.get(connection.provider).credentials
+        return UserToken.of(connection, self._keys, self._settings, key, profile)
 
     async def _renew(self, key: Key) -> None:
         """Read a cached token again in the background, so that busy users never miss."""
@@ -297,7 +331,9 @@ class TokenSource:
     async def replace(self, token: UserToken, spender: Spender) -> UserToken:
         """After the provider refused ``token`` (401): refreshed, or whatever replaced it since;
         ``token`` itself while a 401 already refreshed it within the cool-down (nothing is read or
-        sent)."""
+        sent). A stored credential is never replaced: the 401 stands."""
+        if not token.refreshable:
+            return token
         if not schedule.refresh_after_401(token.unauthorized_refresh_at, utcnow(), self._settings):
             return token
         return await self._refresh(token, spender, rejected=True)
@@ -307,7 +343,7 @@ class TokenSource:
         fresh = await self._refresher.refresh(
             token.connection_id, spender=spender, seen_version=token.version, rejected=rejected
         )
-        refreshed = UserToken.of(fresh.connection, self._keys, self._settings, token.key)
+        refreshed = self._token(fresh.connection, token.key)
         # Kept only while the key still names this connection (a default may have moved), and
         # it may still be used (it may have been paused meanwhile).
         if fresh.connection.enabled and serves(token.key, fresh.connection):

@@ -1,15 +1,17 @@
-"""A grant on a connection: its tokens sealed into the connection's columns (bound to the row, so a
-value copied onto another row does not open), read back, erased, and written with the expiry and
-refresh schedule that go with them. Every write of the token columns bumps ``token_version``;
+"""A grant on a connection: its tokens (or a stored credential) sealed into the connection's
+columns (bound to the row, so a value copied onto another row does not open), read back, erased,
+and written with the expiry and refresh schedule that go with them. Every write of the token columns bumps ``token_version``;
 callers own the transaction."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import cast
 
 from gateway.kit.crypto import Binding, DecryptionError, KeyRing
 from gateway.models import Connection
+from gateway.providers.credential_profile import CredentialKind, StoredCredential
 from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
 from gateway.tokens import schedule
@@ -65,11 +67,41 @@ def access_token(keys: KeyRing, connection: Connection) -> str:
     return _open(keys, connection, connection.access_token, "access_token")
 
 
-def erase_tokens(connection: Connection) -> None:
-    """Forget the ciphertexts and their expiries (revocation: no token is left to expire); a token
-    write like any other, so it bumps the version."""
+def write_credential(keys: KeyRing, connection: Connection, credential: StoredCredential) -> None:
+    """Put a stored credential on ``connection``, sealed, as its only credential: no tokens, no
+    expiry, nothing to refresh (``next_refresh_at`` stays empty, so the refresher never picks it).
+    A token write, so it bumps the version."""
+    connection.auth_mode = credential.kind
+    connection.credential = keys.seal(credential.plaintext(), _binding(connection.id, "credential"))
     connection.access_token = None
     connection.refresh_token = None
+    connection.expires_at = None
+    connection.refresh_token_expires_at = None
+    connection.token_lifetime_seconds = None
+    connection.next_refresh_at = None
+    connection.last_refresh_error = None
+    connection.consecutive_failures = 0
+    connection.token_version += 1
+
+
+def stored_credential(keys: KeyRing, connection: Connection) -> StoredCredential:
+    """The connection's stored credential, opened; ConnectionRevoked once it was erased."""
+    if connection.credential is None:
+        raise ConnectionRevoked(
+            "the connection was revoked", details={"connection_id": str(connection.id)}
+        )
+    kind = cast(CredentialKind, connection.auth_mode)
+    return StoredCredential.opened(
+        kind, _open(keys, connection, connection.credential, "credential")
+    )
+
+
+def erase_tokens(connection: Connection) -> None:
+    """Forget the ciphertexts (tokens, or a stored credential) and their expiries (revocation:
+    nothing is left to expire); a token write like any other, so it bumps the version."""
+    connection.access_token = None
+    connection.refresh_token = None
+    connection.credential = None
     connection.expires_at = None
     connection.refresh_token_expires_at = None
     connection.token_version += 1

@@ -233,6 +233,22 @@ def upgrade() -> None:
     op.execute(DELEGATED_KEY_FUNCTION)
     op.execute(DELEGATED_KEY_TRIGGER)
     _upgrade_timeline()
+    _upgrade_stored_credentials()
+
+
+def _upgrade_stored_credentials() -> None:
+    """Stored-credential connections: how a connection holds its credential (every existing one
+    is a user's OAuth grant), and the sealed credential of those that store one."""
+    op.add_column(
+        "connections",
+        sa.Column("auth_mode", sa.String(length=32), server_default="oauth_user", nullable=False),
+    )
+    op.add_column("connections", sa.Column("credential", sa.Text(), nullable=True))
+
+
+def _downgrade_stored_credentials() -> None:
+    op.drop_column("connections", "credential")
+    op.drop_column("connections", "auth_mode")
 
 
 def _upgrade_timeline() -> None:
@@ -292,6 +308,7 @@ def _downgrade_timeline() -> None:
 
 
 def downgrade() -> None:
+    _downgrade_stored_credentials()
     _downgrade_timeline()
     op.execute("DROP TRIGGER delegated_keys_notify ON delegated_keys")
     op.execute("DROP FUNCTION gateway_notify_delegated_key_changed()")

@@ -34,6 +34,7 @@ FIELDS = {
     "confined",
     "is_default",
     "status",
+    "auth_mode",
     "enabled",
     "metadata",
     "external_ids",

@@ -1,7 +1,7 @@
 """The public listener, probed from the internet's side on a real ``gateway serve --public-port``:
-exactly the routes the internet must reach answer there (a browser's connect, callback and
-provisioning page, the provider's webhooks and the gateway's public keys, the load balancer's
-health check), and every other
+exactly the routes the internet must reach answer there (a browser's connect, credential form,
+callback and provisioning page, the provider's webhooks and the gateway's public keys, the load
+balancer's health check), and every other
 route, method and path, however spelled, is a 404 in the error shape."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ PUBLIC: set[Operation] = {
     ("HEAD", "/healthz"),
     ("GET", "/connect"),
     ("HEAD", "/connect"),
+    ("POST", "/connect/credential"),
     ("GET", "/oauth/callback"),
     ("HEAD", "/oauth/callback"),
     ("GET", "/provision/{provisioning_id}"),

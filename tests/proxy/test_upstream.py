@@ -63,7 +63,9 @@ async def test_a_silent_server_is_a_timeout_after_the_read_timeout(
     began = time.monotonic()
     try:
         with pytest.raises(UpstreamTimeout) as caught:
-            await forwarder.exchange(request, "token", forwarder.deadline())
+            await forwarder.exchange(
+                request, ("Authorization", "Bearer token"), forwarder.deadline()
+            )
     finally:
         server.close()
     assert not caught.value.before_sending
@@ -118,7 +120,9 @@ async def test_a_slow_streamed_upload_is_not_cut_by_the_read_timeout(
         False,
     )
     try:
-        answer = await forwarder.exchange(request, "token", forwarder.deadline())
+        answer = await forwarder.exchange(
+            request, ("Authorization", "Bearer token"), forwarder.deadline()
+        )
         try:
             assert (answer.status, answer.head, answer.complete) == (200, b"ok", True)
         finally:

@@ -93,4 +93,4 @@ async def test_an_exchange_past_the_total_deadline_is_an_upstream_timeout(
         "GET", "http://upstream/x", CallerHeaders(), "req-1", RequestBody(b""), True
     )
     with pytest.raises(UpstreamTimeout):
-        await forwarder.exchange(request, "token", forwarder.deadline())
+        await forwarder.exchange(request, ("Authorization", "Bearer token"), forwarder.deadline())
