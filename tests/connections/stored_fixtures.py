@@ -73,7 +73,9 @@ def keyed_stack(
     sandbox = ServerThread(create_sandbox_app(options)).start()
     path: Path = tmp_path_factory.mktemp("providers") / "providers.toml"
     path.write_text(PROVIDERS.format(sandbox=sandbox.url))
-    settings = gateway_settings(gateway_port, sandbox.url, providers_file=path)
+    settings = gateway_settings(
+        gateway_port, sandbox.url, providers_file=path, providers_allow_loopback_http=True
+    )
     gateway = ServerThread(create_app(settings, database_url), port=gateway_port).start()
     try:
         yield KeyedStack(gateway, sandbox, settings)

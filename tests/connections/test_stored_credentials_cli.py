@@ -24,6 +24,7 @@ __all__ = ["clients", "gw", "keyed_stack"]  # fixtures
 def env(keyed_stack: KeyedStack, database_url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
     values = cli_environment(keyed_stack.settings, database_url)
     values["GATEWAY_PROVIDERS_FILE"] = str(keyed_stack.settings.providers_file)
+    values["GATEWAY_PROVIDERS_ALLOW_LOOPBACK_HTTP"] = "true"
     for key, value in values.items():
         monkeypatch.setenv(key, value)
 
