@@ -163,7 +163,8 @@ async def transfer(
     provider."""
     connection = await queries.get(session, connection_id, for_update=True)
     moved_to = await target(session, to)
-    if moved_to.space != connection.confined_to_client_id:
+    moves_space = moved_to.space != connection.confined_to_client_id
+    if moves_space:
         occupant = await store.find(
             session, connection.user_id, connection.provider, moved_to.space
         )
@@ -185,11 +186,12 @@ async def transfer(
                 "existing": (exc.details or {}).get("connection_id"),
             },
         ) from exc
-        # The target space holds no default for the user and provider: this one becomes it.
-        connection.is_default = True
     previous = await owner_name(session, connection)
     connection.owner_client_id = moved_to.owner
     connection.confined_to_client_id = moved_to.space
+    if moves_space:
+        # The target space holds no default for the user and provider: this one becomes it.
+        connection.is_default = True
     # Keys carry the previous owner's proxy power: the new owner issues its own.
     await delegated_keys.revoke_all(session, connection.id, actor=actor, reason="transferred")
     audit.record(

@@ -30,7 +30,7 @@ from gateway.providers.errors import (
     transport_error,
     unavailable_from_response,
 )
-from gateway.providers.id_token import IdTokenValidator
+from gateway.providers.id_token import IdTokenValidator, subject_claim
 from gateway.providers.profile_options import as_profiled
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
@@ -260,7 +260,7 @@ class OAuthClient:
         access_token = tokens.access_token.get_secret_value()
         if config.userinfo_url is not None:
             try:
-                sub = _sub(await self.userinfo(access_token))
+                sub = subject_claim(await self.userinfo(access_token))
             except ProviderUnavailable:
                 raise
             except ProviderError:
@@ -275,7 +275,7 @@ class OAuthClient:
                 raise GrantRejected(
                     f"{self.name} says the new access token is not active", provider=self.name
                 )
-            if (sub := _sub(info)) is not None:
+            if (sub := subject_claim(info)) is not None:
                 return sub
         raise ProviderError(
             f"{self.name} did not say who the user is: no ID token, and no sub from userinfo "
@@ -395,8 +395,3 @@ def _with_query(url: str, params: Mapping[str, str]) -> str:
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def _sub(claims: Mapping[str, object]) -> str | None:
-    sub = claims.get("sub")
-    return sub if isinstance(sub, str) and sub else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
@@ -132,3 +134,9 @@ class IdTokenValidator:
         return InvalidIdToken(
             f"{self._provider} ID token rejected: {clip(reason)}", provider=self._provider
         )
+
+
+def subject_claim(claims: Mapping[str, object]) -> str | None:
+    """The ``sub`` of ID token or userinfo claims, when it is a non-empty string."""
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) and sub else None

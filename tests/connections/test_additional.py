@@ -333,3 +333,18 @@ async def test_a_patch_with_is_default_moves_the_default_for_the_owner_of_both_o
             )
         )
     assert {"connection.default_changed", "connection.updated"} <= actions
+
+
+async def test_an_additional_connection_transferred_into_an_empty_space_becomes_its_default(
+    http: httpx.AsyncClient, db: Database, clients: Clients
+) -> None:
+    two = await two_accounts(http, db, clients.open_, clients.open_)
+
+    async with db.transaction() as session:
+        moved = await ownership.transfer(
+            session, two.second.id, clients.confined.name, actor="test"
+        )
+
+    assert moved.is_default and moved.confined_to_client_id is not None
+    (first,) = [row for row in await rows(db, two.user_id) if row.id == two.first.id]
+    assert first.is_default  # the shared space keeps its own default
