@@ -14,6 +14,8 @@
   replaced by a 502.
 - ``rate_limited``: requests refused with 429 by the enforced rate limits.
 - ``codes_sent`` / ``codes_verified``: one-time codes put in the outbox, and accepted.
+- ``client_credentials_exchanges``: requests to the client-credentials provider's token endpoint
+  (``/app/oauth2/token``), faulted ones included (they count as ``token_requests`` too).
 
 Besides, ``executions_by_route()`` counts executions per ``"METHOD /path"``, so a test can assert
 that one particular call ran exactly once.
@@ -39,6 +41,7 @@ NAMES = (
     "rate_limited",
     "codes_sent",
     "codes_verified",
+    "client_credentials_exchanges",
 )
 
 

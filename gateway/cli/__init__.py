@@ -7,6 +7,7 @@ import click
 from gateway.cli.audit import audit_group
 from gateway.cli.clients import clients
 from gateway.cli.connections import connections
+from gateway.cli.connections_create import create
 from gateway.cli.connections_revoke import revoke
 from gateway.cli.connections_timeline import timeline
 from gateway.cli.connections_update import update
@@ -38,6 +39,7 @@ cli.add_command(migrate)
 cli.add_command(dev)
 cli.add_command(sandbox)
 cli.add_command(clients)
+connections.add_command(create)
 connections.add_command(revoke)
 connections.add_command(update)
 connections.add_command(timeline)

@@ -95,3 +95,9 @@ class AdditionalConnectionsUnavailable(Conflict):
             "an operator runs `gateway migrate --contract`",
             details=details,
         )
+
+
+class DefaultNotAllowed(Conflict):
+    """Raised when an app-level connection (client credentials) would become a user's default."""
+
+    code = "default_not_allowed"

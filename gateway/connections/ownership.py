@@ -163,7 +163,7 @@ async def transfer(
     provider."""
     connection = await queries.get(session, connection_id, for_update=True)
     moved_to = await target(session, to)
-    if moved_to.space != connection.confined_to_client_id:
+    if moved_to.space != connection.confined_to_client_id and connection.may_be_default:
         occupant = await store.find(
             session, connection.user_id, connection.provider, moved_to.space
         )

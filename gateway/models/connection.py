@@ -21,6 +21,16 @@ class ConnectionStatus(enum.StrEnum):
     CREDENTIALS_UNREADABLE = "credentials_unreadable"
 
 
+class AuthMode(enum.StrEnum):
+    """How the gateway obtains a connection's tokens."""
+
+    # A user's consent (the authorization code grant), kept fresh with the refresh token.
+    OAUTH_USER = "oauth_user"
+    # The gateway's own client at the provider (RFC 6749 §4.4): app-level, no user, no refresh
+    # token; a new exchange stands in for each refresh. Never a user's default connection.
+    CLIENT_CREDENTIALS = "client_credentials"
+
+
 class Connection(IdMixin, TimestampMixin, Base):
     """A user's grant at one provider. Token columns hold sealed envelopes bound to this row.
 
@@ -102,6 +112,18 @@ class Connection(IdMixin, TimestampMixin, Base):
     labels: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
     # Grows with every change of the settable fields; the ETag is made from it.
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # An ``AuthMode`` value.
+    auth_mode: Mapped[str] = mapped_column(
+        String(32), default=AuthMode.OAUTH_USER.value, server_default=AuthMode.OAUTH_USER.value
+    )
+    # What a client-credentials exchange asks for (``providers.client_credentials``); NULL for
+    # the other modes.
+    token_request: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    @property
+    def may_be_default(self) -> bool:
+        """App-level connections (client credentials) are never a user's default."""
+        return self.auth_mode != AuthMode.CLIENT_CREDENTIALS
 
     def __repr__(self) -> str:
         return (

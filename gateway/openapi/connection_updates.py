@@ -193,8 +193,10 @@ UPDATE: dict[str, Any] = {
         "404": NOT_FOUND,
         "409": error(
             "Another connection of the same owner and provider has one of the external ids "
-            "(details.external_id, details.connection_id).",
+            "(details.external_id, details.connection_id); or is_default true on an app-level "
+            "(client_credentials) connection, which is never a user's default.",
             "external_id_taken",
+            "default_not_allowed",
         ),
         "412": error(
             "The connection is no longer at the If-Match ETag (details.etag is the current one).",

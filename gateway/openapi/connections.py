@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.openapi import client_credentials, revocation
 from gateway.openapi import connection_updates as updates
-from gateway.openapi import revocation
 from gateway.openapi.components import (
     ADDITIONAL,
     BODY_ERRORS,
@@ -47,6 +47,8 @@ SCHEMAS: dict[str, Schema] = {
             "owner",
             "confined",
             "is_default",
+            "auth_mode",
+            "token_request",
             "status",
             "enabled",
             "metadata",
@@ -80,6 +82,7 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "The user's default connection to the provider in its space: the "
                 "one /proxy/users/{user_id}/... uses and a (non-additional) connect re-connects.",
             },
+            **client_credentials.CONNECTION_FIELDS,
             "status": {"enum": STATUSES},
             **updates.CONNECTION_FIELDS,
             "scopes": {"type": "array", "items": {"type": "string"}},
@@ -321,3 +324,5 @@ PATHS: dict[str, Any] = {
 }
 PATHS.update(updates.PATHS)
 SCHEMAS.update(updates.SCHEMAS)
+PATHS.update(client_credentials.PATHS)
+SCHEMAS.update(client_credentials.SCHEMAS)

@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
 import httpx
 from pydantic import SecretStr
 
+from gateway.providers import client_credentials as grants
+from gateway.providers.client_credentials import FormValue, TokenRequest
 from gateway.providers.config import ProviderConfig
 from gateway.providers.discovery import DiscoveredProvider, discover
 from gateway.providers.errors import (
@@ -121,6 +123,7 @@ class OAuthClient:
         request asks for ``openid``; leaving either out is a programming error (ValueError).
         """
         config = await self.load_config()
+        grants.require_offered(self.name, config.grant_types, grants.AUTHORIZATION_CODE)
         requested = tuple(config.scopes if scopes is None else scopes)
         params = {
             "response_type": "code",
@@ -176,6 +179,18 @@ class OAuthClient:
         if tokens.refresh_token is None:
             return dataclasses.replace(tokens, refresh_token=SecretStr(refresh_token))
         return tokens
+
+    async def client_credentials(self, request: TokenRequest, *, spender: Spender) -> TokenSet:
+        """An access token for the gateway's own client (RFC 6749 §4.4) with what ``request``
+        asks; GrantNotSupported unless the provider's profile offers the grant. A refresh token in
+        the answer is dropped: RFC 6749 §4.4.3 says none should be sent, and a new exchange
+        stands in for a refresh."""
+        config = await self.load_config()
+        grants.require_offered(self.name, config.grant_types, grants.CLIENT_CREDENTIALS)
+        tokens = await self._token_request(
+            config, request.form(), "client-credentials exchange", spender
+        )
+        return dataclasses.replace(tokens, refresh_token=None, id_token=None)
 
     async def revoke(self, token: str, token_type_hint: str, *, spender: Spender) -> None:
         """RFC 7009. Does nothing when the provider has no revocation endpoint."""
@@ -256,7 +271,7 @@ class OAuthClient:
         )
 
     async def _token_request(
-        self, config: ProviderConfig, form: dict[str, str], what: str, spender: Spender
+        self, config: ProviderConfig, form: Mapping[str, FormValue], what: str, spender: Spender
     ) -> TokenSet:
         response = await self._authenticated_post(config, config.token_url, form, what, spender)
         return TokenSet.from_response(json_body(response), provider=self.name)
@@ -290,7 +305,7 @@ class OAuthClient:
         self,
         config: ProviderConfig,
         url: str,
-        form: Mapping[str, str],
+        form: Mapping[str, FormValue],
         what: str,
         spender: Spender,
     ) -> httpx.Response:
@@ -345,7 +360,7 @@ class OAuthClient:
         what: str,
         *,
         headers: Mapping[str, str],
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, FormValue] | None = None,
         json: Mapping[str, object] | None = None,
     ) -> httpx.Response:
         try:

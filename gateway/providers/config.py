@@ -46,6 +46,8 @@ class ProviderConfig:
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The OAuth grants the gateway may use with this provider (``providers.client_credentials``).
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
 
     def __post_init__(self) -> None:
         if not self.client_secrets:

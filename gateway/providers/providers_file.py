@@ -13,6 +13,7 @@
     # token_endpoint_auth_method = "client_secret_post"
     # pkce = true
     # authorize_params = { prompt = "consent" }
+    # grant_types = ["client_credentials"]         # default: authorization_code, refresh_token
 
 An environment variable named by ``client_secret_env`` holds one secret or a comma-separated list
 (the first is used; the others are tried on ``invalid_client`` during a rotation). Any mistake stops
@@ -40,6 +41,7 @@ from pydantic import (
 )
 
 from gateway.kit.validation import problems
+from gateway.providers import client_credentials as grants
 from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
 from gateway.providers.contio import CONTIO
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
@@ -81,6 +83,7 @@ class ProviderEntry(BaseModel):
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: dict[str, str] = Field(default_factory=dict)
+    grant_types: tuple[str, ...] = grants.DEFAULT_GRANT_TYPES
 
     @field_validator(*URL_FIELDS)
     @classmethod
@@ -107,12 +110,33 @@ class ProviderEntry(BaseModel):
             raise ValueError(f"may not set {', '.join(sorted(reserved))} (the gateway sets them)")
         return value
 
+    @field_validator("grant_types")
+    @classmethod
+    def _known_grants(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list at least one grant type")
+        for grant_type in value:
+            if grant_type == grants.PASSWORD:
+                raise ValueError(grants.PASSWORD_REFUSED)
+            if grant_type not in grants.GRANT_TYPES:
+                raise ValueError(
+                    f"unknown grant type {grant_type!r} (known: "
+                    f"{', '.join(sorted(grants.GRANT_TYPES))})"
+                )
+        return value
+
     @model_validator(mode="after")
     def _complete(self) -> Self:
         if (self.client_secret is None) == (self.client_secret_env is None):
             raise ValueError("give exactly one of client_secret and client_secret_env")
-        if self.issuer is None and (self.authorize_url is None or self.token_url is None):
-            raise ValueError("give issuer (for discovery), or both authorize_url and token_url")
+        needs_authorize = grants.AUTHORIZATION_CODE in self.grant_types
+        if self.issuer is None and (
+            self.token_url is None or (needs_authorize and self.authorize_url is None)
+        ):
+            raise ValueError(
+                "give issuer (for discovery), or both authorize_url and token_url (token_url "
+                "alone for a provider without the authorization_code grant)"
+            )
         if self.issuer is None and "openid" in self.scopes:
             raise ValueError("the openid scope needs issuer, to check ID tokens")
         return self
@@ -154,6 +178,7 @@ class ProviderEntry(BaseModel):
             token_endpoint_auth_method=self.token_endpoint_auth_method,
             pkce=self.pkce,
             authorize_params=self.authorize_params,
+            grant_types=self.grant_types,
         )
 
     def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:

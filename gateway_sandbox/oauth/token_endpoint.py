@@ -2,7 +2,8 @@
 
 Refresh tokens rotate: each refresh answers with a new refresh token and retires the one presented;
 reusing a retired one is ``invalid_grant`` and revokes the grant (see ``state.store`` for the reasons).
-``client_credentials`` has no documented use at Contio and is answered ``unsupported_grant_type``.
+``client_credentials`` has no documented use at Contio and is answered ``unsupported_grant_type``
+here; the sandbox's client-credentials provider has its own endpoint (``oauth.client_credentials``).
 
 The fault switch is consulted before anything else (see ``faults``): a faulted request is counted
 but never reaches the store, so it cannot consume a code or rotate a refresh token.
@@ -34,7 +35,7 @@ class TokenEndpoint:
         form = await request.form()
         grant_type = form_field(form, "grant_type")
         self._count(grant_type)
-        if (faulted := self._fault()) is not None:
+        if (faulted := self.fault()) is not None:
             return faulted
         client_id = authenticate_client(request, form, self.options)
         try:
@@ -64,7 +65,7 @@ class TokenEndpoint:
         elif grant_type == "authorization_code":
             self.store.counters.add("code_exchanges")
 
-    def _fault(self) -> Response | None:
+    def fault(self) -> Response | None:
         """The answer a switched-on fault gives instead of the real one (latency is middleware)."""
         faults = self.store.faults.current()
         if faults.token_endpoint_down:

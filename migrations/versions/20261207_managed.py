@@ -233,6 +233,7 @@ def upgrade() -> None:
     op.execute(DELEGATED_KEY_FUNCTION)
     op.execute(DELEGATED_KEY_TRIGGER)
     _upgrade_timeline()
+    _upgrade_client_credentials()
 
 
 def _upgrade_timeline() -> None:
@@ -291,7 +292,26 @@ def _downgrade_timeline() -> None:
     op.drop_table("timeline_records")
 
 
+def _upgrade_client_credentials() -> None:
+    """How a connection obtains its tokens (``auth_mode``), and what a client-credentials
+    connection asks the token endpoint for."""
+    op.add_column(
+        "connections",
+        sa.Column("auth_mode", sa.String(32), server_default="oauth_user", nullable=False),
+    )
+    op.add_column(
+        "connections",
+        sa.Column("token_request", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
+
+
+def _downgrade_client_credentials() -> None:
+    op.drop_column("connections", "token_request")
+    op.drop_column("connections", "auth_mode")
+
+
 def downgrade() -> None:
+    _downgrade_client_credentials()
     _downgrade_timeline()
     op.execute("DROP TRIGGER delegated_keys_notify ON delegated_keys")
     op.execute("DROP FUNCTION gateway_notify_delegated_key_changed()")
