@@ -55,7 +55,7 @@ def connection_json(
         # How the gateway obtains its tokens: ``oauth_user`` or ``client_credentials``.
         "auth_mode": connection.auth_mode,
         # What a client-credentials exchange asks for (scopes, audience, resources); else null.
-        "token_request": token_request_json(connection),
+        "requested": requested_json(connection),
         "status": connection.status.value,
         # False: paused; the proxy refuses it, the refresher keeps it fresh.
         "enabled": connection.enabled,
@@ -73,7 +73,7 @@ def connection_json(
     }
 
 
-def token_request_json(connection: Connection) -> dict[str, Any] | None:
+def requested_json(connection: Connection) -> dict[str, Any] | None:
     if connection.auth_mode != AuthMode.CLIENT_CREDENTIALS:
         return None
     return TokenRequest.of_json(connection.token_request).to_json()

@@ -31,7 +31,7 @@ CONNECTION_FIELDS: dict[str, Schema] = {
         "client_credentials (the gateway's own client, app-level: never a user's default).",
         "examples": ["oauth_user", "client_credentials"],
     },
-    "token_request": {
+    "requested": {
         "description": "What a client_credentials connection asks the token endpoint for; null "
         "for other modes.",
         "oneOf": [

@@ -48,7 +48,7 @@ SCHEMAS: dict[str, Schema] = {
             "confined",
             "is_default",
             "auth_mode",
-            "token_request",
+            "requested",
             "status",
             "enabled",
             "metadata",

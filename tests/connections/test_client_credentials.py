@@ -70,7 +70,7 @@ async def test_an_operator_creates_one_for_a_client_which_calls_the_app_api_by_i
         False,
         clients.open_.name,
     )
-    assert body["token_request"] == {
+    assert body["requested"] == {
         "scopes": ["reports:read"],
         "audience": AUDIENCE,
         "resources": [RESOURCE],

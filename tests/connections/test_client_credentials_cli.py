@@ -82,7 +82,7 @@ async def test_an_operator_creates_one_owned_by_a_client(
         clients.open_.name,
         False,
     )
-    assert shown["token_request"]["resources"] == ["https://api.reports.example/v1"]
+    assert shown["requested"]["resources"] == ["https://api.reports.example/v1"]
     assert exchanges(cc_stack) == before + 1
     stored = await row(db, shown["id"])
     assert grant.access_token(keys_of(cc_stack), stored) not in result.output
