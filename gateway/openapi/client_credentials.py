@@ -18,8 +18,8 @@ from gateway.openapi.components import (
     json_body,
     ref,
     request_body,
-    unavailable,
 )
+from gateway.openapi.connection_updates import TOKEN_ENDPOINT_FAILURES
 
 RESOURCE: Schema = {"type": "string", "minLength": 1, "maxLength": 2048, "format": "uri"}
 
@@ -120,16 +120,7 @@ PATHS: dict[str, Any] = {
                     "additional_connections_unavailable",
                 ),
                 "413": TOO_LARGE,
-                "502": error(
-                    "The provider refused the gateway's client or failed.",
-                    "provider_client_rejected",
-                    "provider_error",
-                ),
-                "503": unavailable(
-                    "The provider could not be reached, or the OAuth budget is spent.",
-                    "provider_unavailable",
-                    "token_budget_exhausted",
-                ),
+                **TOKEN_ENDPOINT_FAILURES,
             },
         }
     }

@@ -212,6 +212,21 @@ UPDATE: dict[str, Any] = {
 }
 
 
+# What a request to the provider's token endpoint can end in.
+TOKEN_ENDPOINT_FAILURES: dict[str, Any] = {
+    "502": error(
+        "The provider refused the gateway's client or failed.",
+        "provider_client_rejected",
+        "provider_error",
+    ),
+    "503": unavailable(
+        "The provider could not be reached, or the OAuth budget is spent.",
+        "provider_unavailable",
+        "token_budget_exhausted",
+    ),
+}
+
+
 def refresh_responses(forbidden: dict[str, Any], not_found: dict[str, Any]) -> dict[str, Any]:
     """What refreshing a connection now can answer (``/refresh`` and ``/token``)."""
     return {
@@ -226,16 +241,7 @@ def refresh_responses(forbidden: dict[str, Any], not_found: dict[str, Any]) -> d
             "credentials_unreadable",
         ),
         "410": error("The connection was revoked.", "connection_revoked"),
-        "502": error(
-            "The provider refused the gateway's client or failed.",
-            "provider_client_rejected",
-            "provider_error",
-        ),
-        "503": unavailable(
-            "The provider could not be reached, or the OAuth budget is spent.",
-            "provider_unavailable",
-            "token_budget_exhausted",
-        ),
+        **TOKEN_ENDPOINT_FAILURES,
     }
 
 

@@ -14,15 +14,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import URL
 
-from gateway.app import create_app
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.registry import build_registry
 from gateway.tokens.refresher import Refresher
-from gateway_sandbox import SandboxOptions, create_sandbox_app
-from tests.fixtures.servers import ServerThread, free_port
-from tests.fixtures.stack import Stack, gateway_settings
+from tests.fixtures.stack import Stack, running_stack
 from tests.hostile.owner_fixtures import Client
 
 TOKEN_TTL = 8
@@ -50,22 +47,14 @@ grant_types = ["client_credentials"]
 
 @pytest.fixture(scope="module")
 def cc_stack(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    gateway_port = free_port()
-    options = SandboxOptions(
-        redirect_uris=(f"http://127.0.0.1:{gateway_port}/oauth/callback",),
-        auto_approve=True,
-        access_token_ttl=TOKEN_TTL,
-    )
-    sandbox_app = create_sandbox_app(options)
-    sandbox = ServerThread(sandbox_app).start()
-    listed = providers_file(tmp_path_factory.mktemp("providers") / "providers.toml", sandbox.url)
-    settings = gateway_settings(gateway_port, sandbox.url, providers_file=listed)
-    gateway = ServerThread(create_app(settings, database_url), port=gateway_port).start()
-    try:
-        yield Stack(gateway=gateway, sandbox=sandbox, sandbox_app=sandbox_app, settings=settings)
-    finally:
-        gateway.stop()
-        sandbox.stop()
+    folder = tmp_path_factory.mktemp("providers")
+
+    def settings(sandbox_url: str) -> dict[str, object]:
+        return {"providers_file": providers_file(folder / "providers.toml", sandbox_url)}
+
+    sandbox = {"access_token_ttl": TOKEN_TTL}
+    with running_stack(database_url, sandbox=sandbox, settings=settings) as running:
+        yield running
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import URL
 
 from gateway.cli import cli
-from gateway.kit.db import Database, sync_url
+from gateway.kit.db import Database
 from gateway.models import AuditEvent
 from gateway.tokens import grant
 from tests.connections.cc_fixtures import PROVIDER, cc_stack, exchanges, keys_of, row
-from tests.fixtures.stack import Stack
+from tests.fixtures.stack import Stack, cli_environment
 from tests.hostile.owner_fixtures import Clients, clients
 
 __all__ = ["cc_stack", "clients"]  # fixtures
@@ -26,17 +26,7 @@ __all__ = ["cc_stack", "clients"]  # fixtures
 
 @pytest.fixture
 def env(cc_stack: Stack, database_url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
-    settings = cc_stack.settings
-    assert settings.encryption_keys is not None and settings.contio_client_secret is not None
-    values = {
-        "GATEWAY_DATABASE_URL": sync_url(database_url),
-        "GATEWAY_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
-        "GATEWAY_CONTIO_AUTH_URL": settings.contio_auth_url,
-        "GATEWAY_CONTIO_API_URL": settings.contio_api_url,
-        "GATEWAY_CONTIO_CLIENT_ID": settings.contio_client_id or "",
-        "GATEWAY_CONTIO_CLIENT_SECRET": settings.contio_client_secret.get_secret_value(),
-        "GATEWAY_PROVIDERS_FILE": str(settings.providers_file),
-    }
+    values = cli_environment(cc_stack.settings, database_url)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
 
