@@ -14,6 +14,8 @@
   replaced by a 502.
 - ``rate_limited``: requests refused with 429 by the enforced rate limits.
 - ``codes_sent`` / ``codes_verified``: one-time codes put in the outbox, and accepted.
+- ``assertions_refused``: ``private_key_jwt`` client assertions refused (a replayed ``jti``, a bad
+  signature, audience or expiry).
 - ``client_credentials_exchanges``: requests to the client-credentials provider's token endpoint
   (``/app/oauth2/token``), faulted ones included (they count as ``token_requests`` too).
 
@@ -41,6 +43,7 @@ NAMES = (
     "rate_limited",
     "codes_sent",
     "codes_verified",
+    "assertions_refused",
     "client_credentials_exchanges",
 )
 

@@ -117,7 +117,7 @@ async def create(
         owner = await _owner(session, actor, request)
     spender = OPERATOR if actor.operator else Spender.client(actor.client_id)
     wanted = request.token_request()
-    tokens = await provider.client_credentials(wanted, spender=spender)
+    tokens = await grants.exchange(provider, wanted, spender=spender)
     now = utcnow()
     async with db.transaction() as session:
         connection = _connection(request, provider.name, wanted, owner, actor, now)

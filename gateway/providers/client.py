@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
-from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
 
-from gateway.providers import client_credentials as grants
-from gateway.providers.client_credentials import FormValue, TokenRequest
+from gateway.providers.client_auth import basic_auth, client_authentication, credentials
+from gateway.providers.client_key import ClientKey
 from gateway.providers.config import ProviderConfig
 from gateway.providers.discovery import DiscoveredProvider, discover
 from gateway.providers.errors import (
@@ -31,12 +30,15 @@ from gateway.providers.errors import (
     unavailable_from_response,
 )
 from gateway.providers.id_token import IdTokenValidator
+from gateway.providers.profile_options import as_profiled
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
 
 logger = logging.getLogger(__name__)
 
 JSON_ACCEPT = {"Accept": "application/json"}
+# A form field's value, or a repeated field's values (RFC 8707's ``resource``).
+FormValue = str | list[str]
 
 
 class TokenGate(Protocol):
@@ -97,6 +99,11 @@ class OAuthClient:
     def uses_openid(self) -> bool:
         return "openid" in self.scopes
 
+    @property
+    def client_key(self) -> ClientKey | None:
+        """The key of ``private_key_jwt`` client authentication, if the provider uses it."""
+        return self._source.client_key
+
     async def load_config(self) -> ProviderConfig:
         """The provider's full config, discovering its endpoints first if need be."""
         if self._config is None:
@@ -123,7 +130,6 @@ class OAuthClient:
         request asks for ``openid``; leaving either out is a programming error (ValueError).
         """
         config = await self.load_config()
-        grants.require_offered(self.name, config.grant_types, grants.AUTHORIZATION_CODE)
         requested = tuple(config.scopes if scopes is None else scopes)
         params = {
             "response_type": "code",
@@ -131,7 +137,7 @@ class OAuthClient:
             "redirect_uri": redirect_uri,
         }
         if requested:
-            params["scope"] = " ".join(requested)
+            params["scope"] = config.scope_separator.join(requested)
         params["state"] = state
         if "openid" in requested:
             if not nonce:
@@ -160,37 +166,40 @@ class OAuthClient:
         self, *, code: str, redirect_uri: str, code_verifier: str | None, spender: Spender
     ) -> TokenSet:
         config = await self.load_config()
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        form = {
+            **config.token_params,
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+        }
         if config.pkce:
             if not code_verifier:
                 raise ValueError(f"provider {self.name!r} uses PKCE: pass the code_verifier")
             form["code_verifier"] = code_verifier
-        return await self._token_request(config, form, "code exchange", spender)
+        return await self.token_request(config, form, "code exchange", spender)
 
     async def refresh(self, refresh_token: str, *, spender: Spender) -> TokenSet:
         """New tokens for a refresh token.
 
-        When the provider does not rotate refresh tokens (no ``refresh_token`` in the response),
-        the result carries the one passed in: RFC 6749 §6 lets the client keep using it.
+        When the response has no ``refresh_token`` (a provider that does not rotate them), the
+        result carries the one passed in: RFC 6749 §6 lets the client keep using it.
         """
         config = await self.load_config()
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
-        tokens = await self._token_request(config, form, "token refresh", spender)
+        form = {
+            **config.refresh_params,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+        }
+        tokens = await self.token_request(config, form, "token refresh", spender)
         if tokens.refresh_token is None:
+            if config.refresh.rotates:
+                logger.warning(
+                    "%s refresh answer has no refresh token; keeping the current one (set "
+                    "refresh.rotates = false in its profile if it never rotates them)",
+                    self.name,
+                )
             return dataclasses.replace(tokens, refresh_token=SecretStr(refresh_token))
         return tokens
-
-    async def client_credentials(self, request: TokenRequest, *, spender: Spender) -> TokenSet:
-        """An access token for the gateway's own client (RFC 6749 §4.4) with what ``request``
-        asks; GrantNotSupported unless the provider's profile offers the grant. A refresh token in
-        the answer is dropped: RFC 6749 §4.4.3 says none should be sent, and a new exchange
-        stands in for a refresh."""
-        config = await self.load_config()
-        grants.require_offered(self.name, config.grant_types, grants.CLIENT_CREDENTIALS)
-        tokens = await self._token_request(
-            config, request.form(), "client-credentials exchange", spender
-        )
-        return dataclasses.replace(tokens, refresh_token=None, id_token=None)
 
     async def revoke(self, token: str, token_type_hint: str, *, spender: Spender) -> None:
         """RFC 7009. Does nothing when the provider has no revocation endpoint."""
@@ -270,11 +279,12 @@ class OAuthClient:
             provider=self.name,
         )
 
-    async def _token_request(
+    async def token_request(
         self, config: ProviderConfig, form: Mapping[str, FormValue], what: str, spender: Spender
     ) -> TokenSet:
+        """POST ``form`` to the token endpoint as the gateway's client; the tokens it answers."""
         response = await self._authenticated_post(config, config.token_url, form, what, spender)
-        return TokenSet.from_response(json_body(response), provider=self.name)
+        return as_profiled(config, TokenSet.from_response(json_body(response), provider=self.name))
 
     async def post_json(
         self, url: str, body: Mapping[str, object], what: str, *, spender: Spender
@@ -289,10 +299,12 @@ class OAuthClient:
         config = await self.load_config()
         payload = {"client_id": config.client_id, **body}
 
-        async def send(secret: SecretStr) -> httpx.Response:
+        async def send(secret: SecretStr | None) -> httpx.Response:
+            if secret is None:
+                raise ProviderError(f"{self.name} {what} needs a client secret", provider=self.name)
             headers = {
                 **JSON_ACCEPT,
-                "Authorization": _basic_auth(config.client_id, secret.get_secret_value()),
+                "Authorization": basic_auth(config.client_id, secret.get_secret_value()),
             }
             return await self._send("POST", url, what, json=payload, headers=headers)
 
@@ -311,15 +323,12 @@ class OAuthClient:
     ) -> httpx.Response:
         """POST a form as the gateway's client; any failure becomes a ProviderError."""
 
-        async def send(secret: SecretStr) -> httpx.Response:
-            data = dict(form)
-            headers = dict(JSON_ACCEPT)
-            if config.token_endpoint_auth_method == "client_secret_basic":
-                headers["Authorization"] = _basic_auth(config.client_id, secret.get_secret_value())
-            else:
-                data["client_id"] = config.client_id
-                data["client_secret"] = secret.get_secret_value()
-            return await self._send("POST", url, what, data=data, headers=headers)
+        async def send(secret: SecretStr | None) -> httpx.Response:
+            headers, fields = client_authentication(config, secret)
+            data = {**form, **fields}
+            return await self._send(
+                "POST", url, what, data=data, headers={**JSON_ACCEPT, **headers}
+            )
 
         response = await self._as_client(config, send, spender)
         if not response.is_success:
@@ -329,13 +338,13 @@ class OAuthClient:
     async def _as_client(
         self,
         config: ProviderConfig,
-        send: Callable[[SecretStr], Awaitable[httpx.Response]],
+        send: Callable[[SecretStr | None], Awaitable[httpx.Response]],
         spender: Spender,
     ) -> httpx.Response:
         """Send with each client secret in turn until one is not refused as ``invalid_client``
         (the overlap of a rotation); every attempt spends the budget. Returns the last answer."""
         response: httpx.Response | None = None
-        for index, secret in enumerate(config.client_secrets):
+        for index, secret in enumerate(credentials(config)):
             if self._gate is not None:
                 await self._gate.spend(self.name, spender)
             response = await send(secret)
@@ -350,7 +359,7 @@ class OAuthClient:
                         index + 1,
                     )
                 return response
-        assert response is not None  # ProviderConfig always has a secret
+        assert response is not None  # there is always at least one attempt
         return response  # every secret was refused as invalid_client
 
     async def _send(
@@ -377,12 +386,6 @@ class OAuthClient:
                 upstream_status=response.status_code,
             )
         return body
-
-
-def _basic_auth(client_id: str, secret: str) -> str:
-    # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined and encoded.
-    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
-    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
 
 
 def _with_query(url: str, params: Mapping[str, str]) -> str:

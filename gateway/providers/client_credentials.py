@@ -1,5 +1,6 @@
 """The client-credentials grant (RFC 6749 §4.4): which grants a provider offers, what a
-client-credentials connection asks the token endpoint for, and why the password grant is refused.
+client-credentials connection asks the token endpoint for (and the exchange itself), and why the
+password grant is refused.
 
 A request is kept on its connection as JSON (``TokenRequest.to_json``) and read back for each new
 exchange, so every token the connection obtains asks for the same scopes, audience and resources
@@ -8,11 +9,15 @@ exchange, so every token the connection obtains asks for the same scopes, audien
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.providers.client import FormValue, OAuthClient
 from gateway.providers.errors import GrantNotSupported
+from gateway.providers.spender import Spender
+from gateway.providers.token_response import TokenSet
 
 AUTHORIZATION_CODE = "authorization_code"
 REFRESH_TOKEN = "refresh_token"
@@ -27,9 +32,6 @@ PASSWORD_REFUSED = (
     "client; connect users through a connect session (authorization code), or use "
     "client_credentials for app-level access"
 )
-
-# One form field's value, or a repeated field's values (RFC 8707's ``resource``).
-FormValue = str | list[str]
 
 
 def check_grant_type(grant_type: str) -> None:
@@ -63,11 +65,11 @@ class TokenRequest:
     audience: str | None = None
     resources: tuple[str, ...] = ()
 
-    def form(self) -> dict[str, FormValue]:
+    def form(self, scope_separator: str = " ") -> dict[str, FormValue]:
         """The token request's form (client authentication aside)."""
         form: dict[str, FormValue] = {"grant_type": CLIENT_CREDENTIALS}
         if self.scopes:
-            form["scope"] = " ".join(self.scopes)
+            form["scope"] = scope_separator.join(self.scopes)
         if self.audience is not None:
             form["audience"] = self.audience
         if self.resources:
@@ -89,3 +91,15 @@ class TokenRequest:
             audience=stored.get("audience"),
             resources=tuple(stored.get("resources") or ()),
         )
+
+
+async def exchange(provider: OAuthClient, request: TokenRequest, *, spender: Spender) -> TokenSet:
+    """An access token for the gateway's own client (RFC 6749 §4.4) with what ``request`` asks;
+    GrantNotSupported unless the provider's profile offers the grant. A refresh token in the
+    answer is dropped: RFC 6749 §4.4.3 says none should be sent, and a new exchange stands in for
+    a refresh."""
+    config = await provider.load_config()
+    require_offered(provider.name, config.grant_types, CLIENT_CREDENTIALS)
+    form = request.form(config.scope_separator)
+    tokens = await provider.token_request(config, form, "client-credentials exchange", spender)
+    return dataclasses.replace(tokens, refresh_token=None, id_token=None)

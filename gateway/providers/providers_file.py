@@ -10,14 +10,19 @@
     scopes = ["openid", "profile", "offline_access"]
     # authorize_url, token_url, revocation_url, introspection_url, userinfo_url, jwks_uri:
     #   required without issuer (the first two); with issuer they override the discovered ones
-    # token_endpoint_auth_method = "client_secret_post"
+    # token_endpoint_auth_method = "client_secret_post"   # or private_key_jwt (with client_key),
+    #                                                      # or none (a public client; needs pkce)
     # pkce = true
     # authorize_params = { prompt = "consent" }
+    # The profile's options (profile_options.py): scope_separator = ",",
+    #   token_params / refresh_params = { ... }, client_key = { file = "key.pem", algorithm = "ES256" },
+    #   refresh = { rotates = false, default_lifetime_seconds = 43200 }
     # grant_types = ["client_credentials"]         # default: authorization_code, refresh_token
 
 An environment variable named by ``client_secret_env`` holds one secret or a comma-separated list
 (the first is used; the others are tried on ``invalid_client`` during a rotation). Any mistake stops
-start-up with a ``SettingsError`` naming the provider and the field.
+start-up with a ``SettingsError`` naming the provider and the field. URLs are https; plain http is
+accepted for loopback hosts only, and only when the loader is told so (a test setting).
 """
 
 from __future__ import annotations
@@ -36,15 +41,29 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from gateway.kit.validation import problems
 from gateway.providers import client_credentials as grants
-from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
+from gateway.providers.client_key import ClientKey
+from gateway.providers.config import (
+    RESERVED_AUTHORIZE_PARAMS,
+    RESERVED_TOKEN_PARAMS,
+    SECRET_AUTH_METHODS,
+    AuthMethod,
+    ProviderConfig,
+)
 from gateway.providers.contio import CONTIO
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
+from gateway.providers.profile_options import (
+    ClientKeyEntry,
+    RefreshEntry,
+    checked_separator,
+    reserved_in,
+)
 from gateway.settings import SettingsError, split_commas
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -59,6 +78,9 @@ URL_FIELDS = (
     "api_base_url",
 )
 _NO_METADATA = ServerMetadata(issuer="", authorization_endpoint="", token_endpoint="")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+# The validation context's key: whether plain http to a loopback host is accepted (tests only).
+ALLOW_LOOPBACK_HTTP = "allow_loopback_http"
 
 ProviderSource = ProviderConfig | DiscoveredProvider
 
@@ -83,16 +105,28 @@ class ProviderEntry(BaseModel):
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: dict[str, str] = Field(default_factory=dict)
+    scope_separator: str = " "
+    token_params: dict[str, str] = Field(default_factory=dict)
+    refresh_params: dict[str, str] = Field(default_factory=dict)
+    client_key: ClientKeyEntry | None = None
+    refresh: RefreshEntry = Field(default_factory=RefreshEntry)
     grant_types: tuple[str, ...] = grants.DEFAULT_GRANT_TYPES
 
     @field_validator(*URL_FIELDS)
     @classmethod
-    def _absolute_url(cls, value: str | None) -> str | None:
+    def _absolute_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
-            raise ValueError("must be an absolute http(s) URL")
+            raise ValueError("must be an absolute https URL")
+        if parts.scheme == "http":
+            allowed = bool((info.context or {}).get(ALLOW_LOOPBACK_HTTP))
+            if not allowed or parts.hostname not in LOOPBACK_HOSTS:
+                raise ValueError(
+                    "must be an https URL (plain http is for loopback hosts in tests only, with "
+                    "GATEWAY_PROVIDERS_ALLOW_LOOPBACK_HTTP)"
+                )
         return value
 
     @field_validator("scopes")
@@ -105,9 +139,7 @@ class ProviderEntry(BaseModel):
     @field_validator("authorize_params")
     @classmethod
     def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = RESERVED_AUTHORIZE_PARAMS & set(value)
-        if reserved:
-            raise ValueError(f"may not set {', '.join(sorted(reserved))} (the gateway sets them)")
+        reserved_in(value, RESERVED_AUTHORIZE_PARAMS)
         return value
 
     @field_validator("grant_types")
@@ -125,10 +157,24 @@ class ProviderEntry(BaseModel):
                 )
         return value
 
+    @field_validator("token_params", "refresh_params")
+    @classmethod
+    def _not_reserved_at_token_endpoint(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved_in(value, RESERVED_TOKEN_PARAMS)
+        return value
+
+    @field_validator("scope_separator")
+    @classmethod
+    def _separator(cls, value: str) -> str:
+        return checked_separator(value)
+
     @model_validator(mode="after")
     def _complete(self) -> Self:
-        if (self.client_secret is None) == (self.client_secret_env is None):
-            raise ValueError("give exactly one of client_secret and client_secret_env")
+        self._check_client_authentication()
+        if any(self.scope_separator in scope for scope in self.scopes):
+            raise ValueError(
+                f"scopes: a scope may not contain the separator {self.scope_separator!r}"
+            )
         needs_authorize = grants.AUTHORIZATION_CODE in self.grant_types
         if self.issuer is None and (
             self.token_url is None or (needs_authorize and self.authorize_url is None)
@@ -141,22 +187,43 @@ class ProviderEntry(BaseModel):
             raise ValueError("the openid scope needs issuer, to check ID tokens")
         return self
 
+    def _check_client_authentication(self) -> None:
+        method = self.token_endpoint_auth_method
+        has_secret = self.client_secret is not None or self.client_secret_env is not None
+        if method in SECRET_AUTH_METHODS:
+            if (self.client_secret is None) == (self.client_secret_env is None):
+                raise ValueError("give exactly one of client_secret and client_secret_env")
+        elif has_secret:
+            raise ValueError(f"token_endpoint_auth_method: {method} uses no client secret")
+        if method == "private_key_jwt" and self.client_key is None:
+            raise ValueError("client_key: private_key_jwt needs the key to sign with")
+        if method != "private_key_jwt" and self.client_key is not None:
+            raise ValueError("client_key: only private_key_jwt uses a client key")
+        if method == "none" and not self.pkce:
+            raise ValueError("pkce: a public client (token_endpoint_auth_method none) needs pkce")
+
     def source(self, name: str, environ: Mapping[str, str]) -> ProviderSource:
         """The config itself, or with an issuer, what builds it once discovery has run."""
         secrets = self._secrets(name, environ)
+        key = None if self.client_key is None else self.client_key.load(name, environ)
         if self.issuer is None:
-            return self.config(name, secrets, None)
+            return self.config(name, secrets, key, None)
         return DiscoveredProvider(
             name=name,
             issuer=self.issuer,
             api_base_url=self.api_base_url.rstrip("/"),
             scopes=self.scopes,
             pkce=self.pkce,
-            build=partial(self.config, name, secrets),
+            build=partial(self.config, name, secrets, key),
+            client_key=key,
         )
 
     def config(
-        self, name: str, secrets: tuple[SecretStr, ...], metadata: ServerMetadata | None
+        self,
+        name: str,
+        secrets: tuple[SecretStr, ...],
+        client_key: ClientKey | None,
+        metadata: ServerMetadata | None,
     ) -> ProviderConfig:
         """Explicit endpoints win over discovered ones."""
         found = (
@@ -178,10 +245,17 @@ class ProviderEntry(BaseModel):
             token_endpoint_auth_method=self.token_endpoint_auth_method,
             pkce=self.pkce,
             authorize_params=self.authorize_params,
+            scope_separator=self.scope_separator,
+            token_params=self.token_params,
+            refresh_params=self.refresh_params,
+            refresh=self.refresh.profile(),
+            client_key=client_key,
             grant_types=self.grant_types,
         )
 
     def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:
+        if self.token_endpoint_auth_method not in SECRET_AUTH_METHODS:
+            return ()
         if self.client_secret_env is not None:
             values = split_commas(environ.get(self.client_secret_env))
             if not values:
@@ -203,8 +277,13 @@ class ProviderEntry(BaseModel):
         return tuple(listed)
 
 
-def load_providers_file(path: Path, environ: Mapping[str, str]) -> dict[str, ProviderSource]:
-    """Every provider of the file, in file order; SettingsError on any mistake."""
+def load_providers_file(
+    path: Path, environ: Mapping[str, str], *, allow_loopback_http: bool = False
+) -> dict[str, ProviderSource]:
+    """Every provider of the file, in file order; SettingsError on any mistake.
+
+    ``allow_loopback_http`` accepts plain http URLs to loopback hosts (tests against the sandbox).
+    """
     try:
         with path.open("rb") as file:
             document = tomllib.load(file)
@@ -221,10 +300,13 @@ def load_providers_file(path: Path, environ: Mapping[str, str]) -> dict[str, Pro
     tables = document.get("providers", {})
     if not isinstance(tables, dict):
         raise SettingsError(f"providers file {path}: providers must be a table of tables")
-    return {name: _source(path, name, table, environ) for name, table in tables.items()}
+    context = {ALLOW_LOOPBACK_HTTP: allow_loopback_http}
+    return {name: _source(path, name, table, environ, context) for name, table in tables.items()}
 
 
-def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) -> ProviderSource:
+def _source(
+    path: Path, name: str, table: object, environ: Mapping[str, str], context: dict[str, bool]
+) -> ProviderSource:
     where = f"providers file {path}: [providers.{name}]"
     if name == CONTIO:
         raise SettingsError(f"{where}: the name {CONTIO!r} is reserved for the built-in provider")
@@ -233,7 +315,7 @@ def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) ->
     if not isinstance(table, dict):
         raise SettingsError(f"{where} must be a table")
     try:
-        entry = ProviderEntry.model_validate(table)
+        entry = ProviderEntry.model_validate(table, context=context)
     except ValidationError as exc:
         found = "; ".join(
             f"{item['field']}: {item['problem']}" if item["field"] else item["problem"]
@@ -244,3 +326,5 @@ def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) ->
         return entry.source(name, environ)
     except ValueError as exc:  # ProviderConfig's own checks
         raise SettingsError(f"{where}: {exc}") from None
+    except SettingsError as exc:  # a secret or key the file names, unusable
+        raise SettingsError(f"providers file {path}: {exc}") from None

@@ -42,6 +42,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
 from gateway.models import AuthMode, Connection
+from gateway.providers import client_credentials
 from gateway.providers.client import OAuthClient
 from gateway.providers.client_credentials import TokenRequest
 from gateway.providers.errors import (
@@ -247,7 +248,7 @@ class Refresher:
         refresh with its refresh token (one that does not open, or none at all, ends here)."""
         if connection.auth_mode == AuthMode.CLIENT_CREDENTIALS:
             request = TokenRequest.of_json(connection.token_request)
-            return partial(provider.client_credentials, request, spender=spender)
+            return partial(client_credentials.exchange, provider, request, spender=spender)
         try:
             refresh_token = grant.refresh_token(self.keys, connection)
         except CredentialsUnreadable as exc:

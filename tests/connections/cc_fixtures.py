@@ -50,7 +50,10 @@ def cc_stack(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Ite
     folder = tmp_path_factory.mktemp("providers")
 
     def settings(sandbox_url: str) -> dict[str, object]:
-        return {"providers_file": providers_file(folder / "providers.toml", sandbox_url)}
+        return {
+            "providers_file": providers_file(folder / "providers.toml", sandbox_url),
+            "providers_allow_loopback_http": True,
+        }
 
     sandbox = {"access_token_ttl": TOKEN_TTL}
     with running_stack(database_url, sandbox=sandbox, settings=settings) as running:
