@@ -41,11 +41,16 @@ routes = [
     ProxyRoute(CONNECTIONS_PREFIX, CONNECTIONS_TEMPLATE),  # every method
     Route("/webhooks/contio", webhooks.contio_webhook, methods=["POST"]),
     Route("/v1/connections", connections.list_connections, methods=["GET"]),
-    # Before /v1/connections/{connection_id}, which would take "import" for an id.
+    # Before /v1/connections/{connection_id}, which would take "import" (and the next) for an id.
     Route("/v1/connections/import", connections.import_connection, methods=["POST"]),
     Route(
         "/v1/connections/credentials",
         connections.store_credential_connection,
+        methods=["POST"],
+    ),
+    Route(
+        "/v1/connections/client-credentials",
+        connections.create_client_credentials,
         methods=["POST"],
     ),
     Route(

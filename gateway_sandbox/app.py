@@ -1,7 +1,8 @@
 """``create_sandbox_app``: the Contio emulator as one Starlette app, and its whole URL map.
 
-Besides Contio's own routes it serves an API-key-protected API (``keyed_api``, under ``/keyed/v1``)
-and ``/_sandbox/``, a control API that exists only in the sandbox
+Besides Contio's own routes it serves an API-key-protected API (``keyed_api``, under ``/keyed/v1``),
+a client-credentials provider under ``/app/`` (``oauth.client_credentials``) and ``/_sandbox/``, a
+control API that exists only in the sandbox
 and needs no authentication (faults, counters, revocations, the code outbox; see ``harness.control``).
 
 Middleware, outermost first: request ids; lost responses (outside idempotency, so a lost answer has
@@ -30,6 +31,7 @@ from gateway_sandbox.jwt import SigningKey
 from gateway_sandbox.keyed_api import KeyedApi
 from gateway_sandbox.middleware import ExecutionMiddleware, LatencyMiddleware, RequestIdMiddleware
 from gateway_sandbox.oauth.authorize import AuthorizeEndpoints
+from gateway_sandbox.oauth.client_credentials import APP, ClientCredentialsEndpoints
 from gateway_sandbox.oauth.discovery import DiscoveryEndpoints
 from gateway_sandbox.oauth.introspection import IntrospectionEndpoint
 from gateway_sandbox.oauth.revocation import RevocationEndpoint
@@ -113,6 +115,7 @@ def _oauth_routes(
     partner_auth = PartnerAuthEndpoints(store)
     token = TokenEndpoint(store, signing_key)
     userinfo = UserInfoEndpoint(store)
+    app = ClientCredentialsEndpoints(store, token)
     return [
         Route("/.well-known/openid_configuration", discovery.openid_configuration),
         Route("/.well-known/openid-configuration", discovery.openid_configuration),
@@ -128,6 +131,9 @@ def _oauth_routes(
         Route("/oauth2/userInfo", userinfo.userinfo, methods=["GET", "POST"]),
         Route("/auth/initiate", partner_auth.initiate, methods=["POST"]),
         Route("/auth/verify", partner_auth.verify, methods=["POST"]),
+        Route(f"{APP}/oauth2/token", app.token, methods=["POST"]),
+        Route(f"{APP}/oauth2/revoke", app.revoke, methods=["POST"]),
+        Route(f"{APP}/v1/whoami", app.whoami),
     ]
 
 

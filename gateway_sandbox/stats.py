@@ -16,6 +16,8 @@
 - ``codes_sent`` / ``codes_verified``: one-time codes put in the outbox, and accepted.
 - ``assertions_refused``: ``private_key_jwt`` client assertions refused (a replayed ``jti``, a bad
   signature, audience or expiry).
+- ``client_credentials_exchanges``: requests to the client-credentials provider's token endpoint
+  (``/app/oauth2/token``), faulted ones included (they count as ``token_requests`` too).
 
 Besides, ``executions_by_route()`` counts executions per ``"METHOD /path"``, so a test can assert
 that one particular call ran exactly once.
@@ -42,6 +44,7 @@ NAMES = (
     "codes_sent",
     "codes_verified",
     "assertions_refused",
+    "client_credentials_exchanges",
 )
 
 

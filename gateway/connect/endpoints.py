@@ -29,6 +29,7 @@ from gateway.kit.request_body import parse_json
 from gateway.models import ConnectSession
 from gateway.pages import failure_page, render
 from gateway.providers.client import OAuthClient
+from gateway.providers.client_credentials import AUTHORIZATION_CODE, require_offered
 from gateway.providers.errors import ProviderUnavailable
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
@@ -110,6 +111,9 @@ async def start_connect(request: Request) -> Response:
         attempt = connect_sessions.begin_attempt(
             connect_session, res.keys, pkce=provider.pkce, openid="openid" in scopes
         )
+    # A provider offering only app-level grants has no authorization endpoint to send anyone to.
+    offered = (await provider.load_config()).grant_types
+    require_offered(provider.name, offered, AUTHORIZATION_CODE)
     location = await provider.authorization_url(
         redirect_uri=res.settings.redirect_uri,
         state=attempt.state,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.connections import store
-from gateway.connections.errors import ConnectionConflict, NotConnectionOwner
+from gateway.connections.errors import ConnectionConflict, DefaultNotAllowed, NotConnectionOwner
 from gateway.connections.ownership import Actor
 from gateway.models import Connection
 
@@ -28,13 +28,20 @@ async def make_default(
     """Make ``connection`` (which the caller has locked) the default of its user, provider and
     space, in this transaction: the old default stops being it first (the partial unique index
     allows one at a time), both revisions grow, and ``connection.default_changed`` is audited with
-    ``from`` and ``to``. A connection that already is the default is returned unchanged.
+    ``from`` and ``to``. A connection that already is the default is returned unchanged; an
+    app-level one (client credentials) is refused with 409 ``default_not_allowed``.
 
     403 ``not_connection_owner`` unless ``actor`` owns both or is an operator; 409
     ``connection_conflict`` when another move of the same default committed meanwhile.
     """
     if connection.is_default:
         return connection
+    if not connection.may_be_default:
+        raise DefaultNotAllowed(
+            "a client-credentials connection is app-level: it is never a user's default and is "
+            "reached only by its id (/proxy/connections/{id}/...)",
+            details={"connection_id": str(connection.id), "auth_mode": connection.auth_mode},
+        )
     current = await store.find(
         session,
         connection.user_id,

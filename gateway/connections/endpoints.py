@@ -1,7 +1,8 @@
 """The admin API over connections: list, show, update, obtain a fresh token, refresh, revoke (and
-what a revocation would do), import, store a credential, transfer.
+what a revocation would do), import, store a credential, transfer, create a client-credentials
+connection.
 
-Listing, showing, updating and the token operation take an ``admin`` key (an operator) or a
+Listing, showing, updating, the token operation and creating a client-credentials connection take an ``admin`` key (an operator) or a
 ``connect``-scope client (``access``: it sees what ``may_see`` admits and changes what it owns);
 the rest are an operator's (scope ``admin``)."""
 
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.clients.auth import require_client
 from gateway.clients.store import Principal
-from gateway.connections import access, ownership, queries, updating
+from gateway.connections import access, client_credentials, ownership, queries, updating
 from gateway.connections.importing import ImportRequest, import_grant
 from gateway.connections.labels import MAX_SELECTORS, Selector
 from gateway.connections.on_demand import refresh_now
@@ -161,6 +162,21 @@ async def obtain_token(request: Request) -> Response:
     spender = OPERATOR if who.operator else Spender.client(who.client_id)
     connection = await refresh_now(res.db, res.refresher, connection_id, spender)
     return with_etag(await shown(res.db, connection), connection)
+
+
+async def create_client_credentials(request: Request) -> Response:
+    """``POST /v1/connections/client-credentials``: an app-level connection whose token the gateway
+    obtains with its own client credentials (``client_credentials``); an operator's, or a
+    ``connect`` client's for a user id its pattern admits (it owns the connection)."""
+    who = await access.connections_actor(request)
+    body = await parse_json(request, client_credentials.ClientCredentialsRequest)
+    res = resources(request)
+    created = await client_credentials.create(
+        res.db, res.keys, res.providers, res.settings, body, actor=who, audit_actor=acting(who)
+    )
+    return JSONResponse(
+        await shown(res.db, created), status_code=201, headers={"ETag": etag(created)}
+    )
 
 
 async def revoke_connection(request: Request) -> Response:

@@ -102,3 +102,9 @@ class NothingToRefresh(Conflict):
     refresh (its operator supplies a new credential instead)."""
 
     code = "nothing_to_refresh"
+
+
+class DefaultNotAllowed(Conflict):
+    """Raised when an app-level connection (client credentials) would become a user's default."""
+
+    code = "default_not_allowed"

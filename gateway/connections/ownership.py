@@ -164,7 +164,7 @@ async def transfer(
     connection = await queries.get(session, connection_id, for_update=True)
     moved_to = await target(session, to)
     moves_space = moved_to.space != connection.confined_to_client_id
-    if moves_space:
+    if moves_space and connection.may_be_default:
         occupant = await store.find(
             session, connection.user_id, connection.provider, moved_to.space
         )
@@ -189,7 +189,7 @@ async def transfer(
     previous = await owner_name(session, connection)
     connection.owner_client_id = moved_to.owner
     connection.confined_to_client_id = moved_to.space
-    if moves_space:
+    if moves_space and connection.may_be_default:
         # The target space holds no default for the user and provider: this one becomes it.
         connection.is_default = True
     # Keys carry the previous owner's proxy power: the new owner issues its own.

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.connections import external_ids, ownership
 from gateway.connections.sharing import RevocationPlan
 from gateway.kit.clock import rfc3339
-from gateway.models import Connection
+from gateway.models import AuthMode, Connection
+from gateway.providers.client_credentials import TokenRequest
 
 
 def etag(connection: Connection) -> str:
@@ -51,9 +52,12 @@ def connection_json(
         # The one of the user's connections to the provider in its space that
         # ``/proxy/users/{user_id}/...`` uses.
         "is_default": connection.is_default,
-        "status": connection.status.value,
-        # How it holds its credential: ``oauth_user`` (a user's grant), or a stored credential.
+        # How it holds or obtains its credential: ``oauth_user`` (a user's grant),
+        # ``client_credentials``, or a stored credential (``api_key``, ``basic``, ``header``).
         "auth_mode": connection.auth_mode,
+        # What a client-credentials exchange asks for (scopes, audience, resources); else null.
+        "requested": requested_json(connection),
+        "status": connection.status.value,
         # False: paused; the proxy refuses it, the refresher keeps it fresh.
         "enabled": connection.enabled,
         "metadata": connection.metadata_,
@@ -68,6 +72,12 @@ def connection_json(
         "created_at": rfc3339(connection.created_at),
         "updated_at": rfc3339(connection.updated_at),
     }
+
+
+def requested_json(connection: Connection) -> dict[str, Any] | None:
+    if connection.auth_mode != AuthMode.CLIENT_CREDENTIALS:
+        return None
+    return TokenRequest.of_json(connection.token_request).to_json()
 
 
 def refresh_error_json(stored: dict[str, Any] | None) -> dict[str, str | None] | None:

@@ -3,7 +3,7 @@
 from gateway.models.audit_event import AuditEvent
 from gateway.models.base import Base
 from gateway.models.connect_session import ConnectSession
-from gateway.models.connection import Connection, ConnectionStatus
+from gateway.models.connection import AuthMode, Connection, ConnectionStatus
 from gateway.models.connection_external_id import ConnectionExternalId
 from gateway.models.delegated_key import DelegatedKey
 from gateway.models.idempotency_key import IdempotencyKey
@@ -16,6 +16,7 @@ from gateway.models.timeline_record import RecordKind, TimelineRecord
 
 __all__ = [
     "AuditEvent",
+    "AuthMode",
     "Base",
     "ConnectSession",
     "Connection",

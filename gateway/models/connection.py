@@ -22,13 +22,16 @@ class ConnectionStatus(enum.StrEnum):
 
 
 class AuthMode(enum.StrEnum):
-    """How a connection holds its credential: a user's OAuth grant, or a credential stored as
-    given (``gateway.connections.credentials``)."""
+    """How a connection holds or obtains its credential: a user's OAuth grant, a credential stored
+    as given (``gateway.connections.credentials``), or the gateway's own client at the provider."""
 
     OAUTH_USER = "oauth_user"
     API_KEY = "api_key"
     BASIC = "basic"
     HEADER = "header"
+    # The gateway's own client at the provider (RFC 6749 §4.4): app-level, no user, no refresh
+    # token; a new exchange stands in for each refresh. Never a user's default connection.
+    CLIENT_CREDENTIALS = "client_credentials"
 
 
 STORED_CREDENTIAL_MODES = frozenset({AuthMode.API_KEY, AuthMode.BASIC, AuthMode.HEADER})
@@ -122,6 +125,14 @@ class Connection(IdMixin, TimestampMixin, Base):
     # A stored credential (an API key, a user and password, a header's value) as its provider
     # takes it, sealed like the tokens; NULL for OAuth connections and once revoked.
     credential: Mapped[str | None] = mapped_column(Text, info={"sealed": True})
+    # What a client-credentials exchange asks for (``providers.client_credentials``); NULL for
+    # the other modes.
+    token_request: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    @property
+    def may_be_default(self) -> bool:
+        """App-level connections (client credentials) are never a user's default."""
+        return self.auth_mode != AuthMode.CLIENT_CREDENTIALS
 
     def __repr__(self) -> str:
         return (

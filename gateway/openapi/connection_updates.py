@@ -193,8 +193,10 @@ UPDATE: dict[str, Any] = {
         "404": NOT_FOUND,
         "409": error(
             "Another connection of the same owner and provider has one of the external ids "
-            "(details.external_id, details.connection_id).",
+            "(details.external_id, details.connection_id); or is_default true on an app-level "
+            "(client_credentials) connection, which is never a user's default.",
             "external_id_taken",
+            "default_not_allowed",
         ),
         "412": error(
             "The connection is no longer at the If-Match ETag (details.etag is the current one).",
@@ -207,6 +209,21 @@ UPDATE: dict[str, Any] = {
         ),
         "503": DATABASE_DOWN,
     },
+}
+
+
+# What a request to the provider's token endpoint can end in.
+TOKEN_ENDPOINT_FAILURES: dict[str, Any] = {
+    "502": error(
+        "The provider refused the gateway's client or failed.",
+        "provider_client_rejected",
+        "provider_error",
+    ),
+    "503": unavailable(
+        "The provider could not be reached, or the OAuth budget is spent.",
+        "provider_unavailable",
+        "token_budget_exhausted",
+    ),
 }
 
 
@@ -226,16 +243,7 @@ def refresh_responses(forbidden: dict[str, Any], not_found: dict[str, Any]) -> d
             "nothing_to_refresh",
         ),
         "410": error("The connection was revoked.", "connection_revoked"),
-        "502": error(
-            "The provider refused the gateway's client or failed.",
-            "provider_client_rejected",
-            "provider_error",
-        ),
-        "503": unavailable(
-            "The provider could not be reached, or the OAuth budget is spent.",
-            "provider_unavailable",
-            "token_budget_exhausted",
-        ),
+        **TOKEN_ENDPOINT_FAILURES,
     }
 
 

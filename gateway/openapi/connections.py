@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.openapi import client_credentials, revocation
 from gateway.openapi import connection_updates as updates
-from gateway.openapi import revocation
 from gateway.openapi.components import (
     ADDITIONAL,
     BODY_ERRORS,
@@ -47,6 +47,8 @@ SCHEMAS: dict[str, Schema] = {
             "owner",
             "confined",
             "is_default",
+            "auth_mode",
+            "requested",
             "status",
             "auth_mode",
             "enabled",
@@ -81,6 +83,7 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "The user's default connection to the provider in its space: the "
                 "one /proxy/users/{user_id}/... uses and a (non-additional) connect re-connects.",
             },
+            **client_credentials.CONNECTION_FIELDS,
             "status": {"enum": STATUSES},
             "auth_mode": {
                 "enum": ["oauth_user", "api_key", "basic", "header"],
@@ -332,3 +335,5 @@ PATHS: dict[str, Any] = {
 }
 PATHS.update(updates.PATHS)
 SCHEMAS.update(updates.SCHEMAS)
+PATHS.update(client_credentials.PATHS)
+SCHEMAS.update(client_credentials.SCHEMAS)

@@ -38,6 +38,8 @@ from gateway.providers.token_response import TokenSet
 logger = logging.getLogger(__name__)
 
 JSON_ACCEPT = {"Accept": "application/json"}
+# A form field's value, or a repeated field's values (RFC 8707's ``resource``).
+FormValue = str | list[str]
 
 
 class TokenGate(Protocol):
@@ -180,7 +182,7 @@ class OAuthClient:
             if not code_verifier:
                 raise ValueError(f"provider {self.name!r} uses PKCE: pass the code_verifier")
             form["code_verifier"] = code_verifier
-        return await self._token_request(config, form, "code exchange", spender)
+        return await self.token_request(config, form, "code exchange", spender)
 
     async def refresh(self, refresh_token: str, *, spender: Spender) -> TokenSet:
         """New tokens for a refresh token.
@@ -194,7 +196,7 @@ class OAuthClient:
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
         }
-        tokens = await self._token_request(config, form, "token refresh", spender)
+        tokens = await self.token_request(config, form, "token refresh", spender)
         if tokens.refresh_token is None:
             if config.refresh.rotates:
                 logger.warning(
@@ -283,9 +285,10 @@ class OAuthClient:
             provider=self.name,
         )
 
-    async def _token_request(
-        self, config: ProviderConfig, form: dict[str, str], what: str, spender: Spender
+    async def token_request(
+        self, config: ProviderConfig, form: Mapping[str, FormValue], what: str, spender: Spender
     ) -> TokenSet:
+        """POST ``form`` to the token endpoint as the gateway's client; the tokens it answers."""
         response = await self._authenticated_post(config, config.token_url, form, what, spender)
         return as_profiled(config, TokenSet.from_response(json_body(response), provider=self.name))
 
@@ -320,7 +323,7 @@ class OAuthClient:
         self,
         config: ProviderConfig,
         url: str,
-        form: Mapping[str, str],
+        form: Mapping[str, FormValue],
         what: str,
         spender: Spender,
     ) -> httpx.Response:
@@ -372,7 +375,7 @@ class OAuthClient:
         what: str,
         *,
         headers: Mapping[str, str],
-        data: Mapping[str, str] | None = None,
+        data: Mapping[str, FormValue] | None = None,
         json: Mapping[str, object] | None = None,
     ) -> httpx.Response:
         try:

@@ -84,6 +84,8 @@ class ProviderConfig:
     refresh_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     refresh: RefreshProfile = field(default_factory=RefreshProfile)
     client_key: ClientKey | None = None
+    # The OAuth grants the gateway may use with this provider (``providers.client_credentials``).
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
 
     # A provider that takes stored credentials (API keys and the like) instead of OAuth grants:
     # its OAuth fields are empty and never used.

@@ -12,6 +12,9 @@ failure becomes one of these (see ``gateway.exceptions`` for the rest of the tre
           +-- IssuerMismatch          502 issuer_mismatch           a callback named another issuer
     BadRequest                        400
      +-- ProviderNotFound             400 unknown_provider          no provider of that name
+     +-- GrantNotSupported            400 grant_not_supported       a grant the gateway refuses (the
+                                                                    password grant) or the provider
+                                                                    does not offer
           +-- ProviderNotConfigured   400 provider_not_configured   a stored connection's provider is
                                                                     not configured (revocation)
 
@@ -114,6 +117,12 @@ class IssuerMismatch(ProviderError):
     """Raised when an authorization response names an issuer other than the provider's (RFC 9207)."""
 
     code = "issuer_mismatch"
+
+
+class GrantNotSupported(BadRequest):
+    """Raised when a grant is asked for that the gateway refuses or the provider does not offer."""
+
+    code = "grant_not_supported"
 
 
 class ProviderNotFound(BadRequest):

@@ -17,6 +17,7 @@
     # The profile's options (profile_options.py): scope_separator = ",",
     #   token_params / refresh_params = { ... }, client_key = { file = "key.pem", algorithm = "ES256" },
     #   refresh = { rotates = false, default_lifetime_seconds = 43200 }
+    # grant_types = ["client_credentials"]         # default: authorization_code, refresh_token
 
     [providers.keyed]                              # stored credentials instead of OAuth grants
     api_base_url = "https://api.keyed.example/v1"
@@ -51,6 +52,7 @@ from pydantic import (
 )
 
 from gateway.kit.validation import problems
+from gateway.providers import client_credentials as grants
 from gateway.providers.client_key import ClientKey
 from gateway.providers.config import (
     RESERVED_AUTHORIZE_PARAMS,
@@ -150,6 +152,7 @@ class ProviderEntry(BaseModel):
     auth_mode: Literal["oauth_user"] | CredentialKind = "oauth_user"
     credential_header: str | None = None
     verification: VerificationEntry | None = None
+    grant_types: tuple[str, ...] = grants.DEFAULT_GRANT_TYPES
 
     @field_validator(*URL_FIELDS)
     @classmethod
@@ -179,6 +182,21 @@ class ProviderEntry(BaseModel):
     @classmethod
     def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
         reserved_in(value, RESERVED_AUTHORIZE_PARAMS)
+        return value
+
+    @field_validator("grant_types")
+    @classmethod
+    def _known_grants(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list at least one grant type")
+        for grant_type in value:
+            if grant_type == grants.PASSWORD:
+                raise ValueError(grants.PASSWORD_REFUSED)
+            if grant_type not in grants.GRANT_TYPES:
+                raise ValueError(
+                    f"unknown grant type {grant_type!r} (known: "
+                    f"{', '.join(sorted(grants.GRANT_TYPES))})"
+                )
         return value
 
     @field_validator("token_params", "refresh_params")
@@ -216,8 +234,14 @@ class ProviderEntry(BaseModel):
             raise ValueError(
                 f"scopes: a scope may not contain the separator {self.scope_separator!r}"
             )
-        if self.issuer is None and (self.authorize_url is None or self.token_url is None):
-            raise ValueError("give issuer (for discovery), or both authorize_url and token_url")
+        needs_authorize = grants.AUTHORIZATION_CODE in self.grant_types
+        if self.issuer is None and (
+            self.token_url is None or (needs_authorize and self.authorize_url is None)
+        ):
+            raise ValueError(
+                "give issuer (for discovery), or both authorize_url and token_url (token_url "
+                "alone for a provider without the authorization_code grant)"
+            )
         if self.issuer is None and "openid" in self.scopes:
             raise ValueError("the openid scope needs issuer, to check ID tokens")
         return self
@@ -309,6 +333,7 @@ class ProviderEntry(BaseModel):
             refresh=self.refresh.profile(),
             client_key=client_key,
             credentials=self.credential_profile(),
+            grant_types=self.grant_types,
         )
 
     def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:

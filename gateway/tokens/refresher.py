@@ -13,6 +13,10 @@ refresh share its result, except a refusal of another spender's share, after whi
 their own. A refresh after an upstream 401 (``rejected``) happens at most once per connection per
 401 cool-down (``schedule.refresh_after_401``, from the row, so on every replica alike).
 
+A client-credentials connection (``AuthMode.CLIENT_CREDENTIALS``) has no refresh token: its
+refresh is a new exchange of the gateway's client credentials, under the same lease, breaker and
+budget.
+
 Failures are classified: a rejected grant makes the connection ``needs_reauth`` at once; a refresh
 token that does not open with the key ring makes it ``credentials_unreadable`` at once, before the
 provider is asked anything (``tokens.unreadable``); a rejected gateway client trips the provider's
@@ -27,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from gateway.exceptions import CredentialsUnreadable
@@ -35,7 +41,10 @@ from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
-from gateway.models import Connection
+from gateway.models import AuthMode, Connection
+from gateway.providers import client_credentials
+from gateway.providers.client import OAuthClient
+from gateway.providers.client_credentials import TokenRequest
 from gateway.providers.errors import (
     ClientRejected,
     GrantRejected,
@@ -194,12 +203,7 @@ class Refresher:
         self, connection: Connection, spender: Spender, rejected: bool
     ) -> Fresh:
         provider = self.providers.get(connection.provider)
-        try:
-            refresh_token = grant.refresh_token(self.keys, connection)
-        except CredentialsUnreadable as exc:
-            self._count(connection.provider, "credentials_unreadable")
-            await self._outcomes.refresh_token_unreadable(connection, exc)
-            raise
+        obtain = await self._token_request(provider, connection, spender)
         now = utcnow()
         # A probe may take as long as a token request can.
         probe_seconds = (
@@ -215,10 +219,8 @@ class Refresher:
                 provider=connection.provider,
                 retry_after=max(1.0, (closed_at - now).total_seconds()),
             )
-        if refresh_token is None:
-            await self._outcomes.grant_lost(connection, "no_refresh_token", "no refresh token")
         try:
-            tokens = await provider.refresh(refresh_token, spender=spender)
+            tokens = await obtain()
         except GrantRejected as exc:
             self._count(connection.provider, "reauth_required")
             await self._outcomes.grant_lost(connection, exc.code, exc.message)
@@ -238,6 +240,24 @@ class Refresher:
         lifetime = await self._lifetime(provider, tokens, spender)
         stored = await self._outcomes.refreshed(connection, tokens, lifetime, rejected, spender)
         return Fresh(stored, refreshed=True)
+
+    async def _token_request(
+        self, provider: OAuthClient, connection: Connection, spender: Spender
+    ) -> Callable[[], Awaitable[TokenSet]]:
+        """What obtains the connection's next tokens: a new client-credentials exchange, or a
+        refresh with its refresh token (one that does not open, or none at all, ends here)."""
+        if connection.auth_mode == AuthMode.CLIENT_CREDENTIALS:
+            request = TokenRequest.of_json(connection.token_request)
+            return partial(client_credentials.exchange, provider, request, spender=spender)
+        try:
+            refresh_token = grant.refresh_token(self.keys, connection)
+        except CredentialsUnreadable as exc:
+            self._count(connection.provider, "credentials_unreadable")
+            await self._outcomes.refresh_token_unreadable(connection, exc)
+            raise
+        if refresh_token is None:
+            await self._outcomes.grant_lost(connection, "no_refresh_token", "no refresh token")
+        return partial(provider.refresh, refresh_token, spender=spender)
 
     def _count(self, provider: str, outcome: str) -> None:
         if self._metrics is not None:

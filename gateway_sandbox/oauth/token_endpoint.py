@@ -4,7 +4,8 @@ Refresh tokens rotate: each refresh answers with a new refresh token and retires
 reusing a retired one is ``invalid_grant`` and revokes the grant (see ``state.store`` for the reasons).
 Emulating a provider whose refresh tokens do not rotate (``rotate_refresh_tokens`` false), a refresh
 answers with an access token only. Scopes are joined with the options' ``scope_separator``.
-``client_credentials`` has no documented use at Contio and is answered ``unsupported_grant_type``.
+``client_credentials`` has no documented use at Contio and is answered ``unsupported_grant_type``
+here; the sandbox's client-credentials provider has its own endpoint (``oauth.client_credentials``).
 
 The fault switch is consulted before anything else (see ``faults``): a faulted request is counted
 but never reaches the store, so it cannot consume a code or rotate a refresh token.
@@ -36,7 +37,7 @@ class TokenEndpoint:
         form = await request.form()
         grant_type = form_field(form, "grant_type")
         self._count(grant_type)
-        if (faulted := self._fault()) is not None:
+        if (faulted := self.fault()) is not None:
             return faulted
         client_id = await authenticate_token_client(request, form, self.store)
         try:
@@ -69,7 +70,7 @@ class TokenEndpoint:
         elif grant_type == "authorization_code":
             self.store.counters.add("code_exchanges")
 
-    def _fault(self) -> Response | None:
+    def fault(self) -> Response | None:
         """The answer a switched-on fault gives instead of the real one (latency is middleware)."""
         faults = self.store.faults.current()
         if faults.token_endpoint_down:

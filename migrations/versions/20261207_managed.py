@@ -234,6 +234,7 @@ def upgrade() -> None:
     op.execute(DELEGATED_KEY_TRIGGER)
     _upgrade_timeline()
     _upgrade_stored_credentials()
+    _upgrade_client_credentials()
 
 
 def _upgrade_stored_credentials() -> None:
@@ -307,7 +308,21 @@ def _downgrade_timeline() -> None:
     op.drop_table("timeline_records")
 
 
+def _upgrade_client_credentials() -> None:
+    """What a client-credentials connection asks the token endpoint for (its ``auth_mode`` column is
+    the stored credentials' block's)."""
+    op.add_column(
+        "connections",
+        sa.Column("token_request", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
+
+
+def _downgrade_client_credentials() -> None:
+    op.drop_column("connections", "token_request")
+
+
 def downgrade() -> None:
+    _downgrade_client_credentials()
     _downgrade_stored_credentials()
     _downgrade_timeline()
     op.execute("DROP TRIGGER delegated_keys_notify ON delegated_keys")

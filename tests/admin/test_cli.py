@@ -16,31 +16,20 @@ from sqlalchemy.engine import URL
 from gateway.cli import cli
 from gateway.clients.store import ClientChanges, create_client, update_client
 from gateway.kit.crypto import KeyRing
-from gateway.kit.db import Database, sync_url
+from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
-from gateway.settings import Settings
 from tests.admin.conftest import audit_actions, connected, reload, tokens_of
 from tests.e2e.flows import connect, load_connection, proxy_get
-from tests.fixtures.stack import Stack
-
-
-def cli_environment(settings: Settings, database_url: URL) -> dict[str, str]:
-    """What the CLI needs to work on the same database and keys as a test's gateway."""
-    assert settings.encryption_keys is not None and settings.contio_client_secret is not None
-    return {
-        "GATEWAY_DATABASE_URL": sync_url(database_url),
-        "GATEWAY_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
-        "GATEWAY_CONTIO_AUTH_URL": settings.contio_auth_url,
-        "GATEWAY_CONTIO_API_URL": settings.contio_api_url,
-        "GATEWAY_CONTIO_CLIENT_ID": settings.contio_client_id or "",
-        "GATEWAY_CONTIO_CLIENT_SECRET": settings.contio_client_secret.get_secret_value(),
-        "GATEWAY_CONTIO_ADMIN_API_KEY": "sandbox-admin-key",
-    }
+from tests.fixtures.stack import Stack, cli_environment
 
 
 @pytest.fixture
 def env(stack: Stack, database_url: URL, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in cli_environment(stack.settings, database_url).items():
+    values = {
+        **cli_environment(stack.settings, database_url),
+        "GATEWAY_CONTIO_ADMIN_API_KEY": "sandbox-admin-key",
+    }
+    for key, value in values.items():
         monkeypatch.setenv(key, value)
 
 

@@ -33,8 +33,9 @@ FIELDS = {
     "owner",
     "confined",
     "is_default",
-    "status",
     "auth_mode",
+    "requested",
+    "status",
     "enabled",
     "metadata",
     "external_ids",
@@ -168,6 +169,7 @@ async def test_a_connection_shows_its_state_and_times_but_never_a_token(
         "active",
     )
     assert "meetings:read" in body["scopes"]
+    assert (body["auth_mode"], body["requested"]) == ("oauth_user", None)
     # The client that connected the user owns it, in the shared space (it is not confined).
     assert body["owner"].startswith("svc-") and body["confined"] is False
     for field in ("access_token_expires_at", "created_at", "updated_at"):

@@ -25,6 +25,9 @@ from gateway.openapi import build
         ("/v1/connections/import", "post", "409", ["identity_mismatch"]),
         ("/v1/connections/import", "post", "422", ["invalid_tokens"]),
         ("/v1/audit-events", "get", "400", ["invalid_connection_id", "invalid_cursor"]),
+        ("/v1/connections/client-credentials", "post", "400", ["grant_not_supported"]),
+        ("/v1/connections/client-credentials", "post", "403", ["user_not_allowed"]),
+        ("/v1/connections/{connection_id}", "patch", "409", ["default_not_allowed"]),
     ],
 )
 def test_error_codes_are_documented(path: str, method: str, status: str, codes: list[str]) -> None:

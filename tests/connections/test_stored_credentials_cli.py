@@ -13,8 +13,8 @@ from sqlalchemy.engine import URL
 
 from gateway.cli import cli
 from gateway.kit.db import Database
-from tests.admin.test_cli import cli_environment
 from tests.connections.stored_fixtures import API_KEY, KeyedStack, gw, keyed_stack, user
+from tests.fixtures.stack import cli_environment
 from tests.hostile.owner_fixtures import Clients, clients, rows
 
 __all__ = ["clients", "gw", "keyed_stack"]  # fixtures

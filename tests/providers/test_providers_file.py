@@ -110,6 +110,9 @@ def test_an_empty_file_has_no_providers(tmp_path: Path) -> None:
         (('client_secret = "acme-secret"\n', ""), "exactly one"),
         (('client_secret = "acme-secret"', 'client_secret = ""'), "client_secret is empty"),
         (('scopes = ["read", "write"]', 'scopes = ["openid"]'), "issuer"),
+        (("pkce = false", 'pkce = false\ngrant_types = ["password"]'), "RFC 9700"),
+        (("pkce = false", 'pkce = false\ngrant_types = ["implicit"]'), "grant_types"),
+        (("pkce = false", "pkce = false\ngrant_types = []"), "grant_types"),
     ],
 )  # fmt: skip
 def test_mistakes_name_the_provider_and_field(
@@ -158,3 +161,17 @@ def test_invalid_toml_is_a_settings_error(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="cannot read"):
         load_providers_file(tmp_path / "absent.toml", {})
+
+
+def test_a_client_credentials_provider_needs_no_authorize_url(tmp_path: Path) -> None:
+    text = EXPLICIT.replace('authorize_url = "https://acme.example/oauth/authorize"\n', "")
+    text = text.replace("pkce = false", 'pkce = false\ngrant_types = ["client_credentials"]')
+
+    config = load(tmp_path, text)["acme"]
+
+    assert isinstance(config, ProviderConfig)
+    assert config.grant_types == ("client_credentials",)
+    assert load(tmp_path, EXPLICIT)["acme"].grant_types == (  # type: ignore[attr-defined]
+        "authorization_code",
+        "refresh_token",
+    )
