@@ -1,6 +1,7 @@
 """The provider profile's options in the providers file that shape the OAuth exchange itself:
 ``scope_separator``, ``token_params`` and ``refresh_params``, ``client_key`` (for
-``private_key_jwt``) and ``refresh``. Each is checked when the file is read; ``ProviderEntry``
+``private_key_jwt``) and ``refresh``; and ``verification``, the request that checks a stored
+credential. Each is checked when the file is read; ``ProviderEntry``
 (``providers_file``) holds them.
 """
 
@@ -14,7 +15,8 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.providers.client_key import Algorithm, ClientKey
-from gateway.providers.config import ProviderConfig, RefreshProfile
+from gateway.providers.config import SECRET_AUTH_METHODS, ProviderConfig, RefreshProfile
+from gateway.providers.credential_profile import VerificationMethod
 from gateway.providers.token_response import TokenSet
 from gateway.settings import SettingsError
 
@@ -36,6 +38,27 @@ def checked_separator(separator: str) -> str:
         shown = ", ".join(repr(s) for s in SCOPE_SEPARATORS)
         raise ValueError(f"must be one of {shown}")
     return separator
+
+
+def check_client_authentication(
+    method: str, *, secrets_given: tuple[bool, bool], client_key: bool, pkce: bool
+) -> None:
+    """ValueError unless ``token_endpoint_auth_method`` comes with what it needs: exactly one of
+    ``client_secret`` and ``client_secret_env`` (``secrets_given``) for the secret methods and
+    none otherwise, a ``client_key`` for ``private_key_jwt`` only, and PKCE for ``none``."""
+    if method in SECRET_AUTH_METHODS:
+        if secrets_given[0] == secrets_given[1]:
+            raise ValueError("give exactly one of client_secret and client_secret_env")
+    elif any(secrets_given):
+        raise ValueError(f"token_endpoint_auth_method: {method} uses no client secret")
+    if (method == "private_key_jwt") != client_key:
+        raise ValueError(
+            "client_key: private_key_jwt needs the key to sign with"
+            if client_key is False
+            else "client_key: only private_key_jwt uses a client key"
+        )
+    if method == "none" and not pkce:
+        raise ValueError("pkce: a public client (token_endpoint_auth_method none) needs pkce")
 
 
 class ClientKeyEntry(BaseModel):
@@ -101,3 +124,13 @@ def as_profiled(config: ProviderConfig, tokens: TokenSet) -> TokenSet:
     if lifetime is None:
         lifetime = config.refresh.default_lifetime_seconds
     return dataclasses.replace(tokens, scopes=scopes, expires_in=lifetime)
+
+
+class VerificationEntry(BaseModel):
+    """``verification = { method = "GET", path = "/me", expect_status = 200 }``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: VerificationMethod = "GET"
+    path: str = Field(pattern=r"^/[^\s?#]*(\?[^\s#]*)?$", max_length=512)
+    expect_status: int = Field(default=200, ge=200, le=299)

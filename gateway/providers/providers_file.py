@@ -68,12 +68,13 @@ from gateway.providers.credential_profile import (
     CredentialKind,
     CredentialProfile,
     Verification,
-    VerificationMethod,
 )
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
 from gateway.providers.profile_options import (
     ClientKeyEntry,
     RefreshEntry,
+    VerificationEntry,
+    check_client_authentication,
     checked_separator,
     reserved_in,
 )
@@ -112,16 +113,6 @@ OAUTH_FIELDS = (
     "client_key",
     "refresh",
 )
-
-
-class VerificationEntry(BaseModel):
-    """``verification = { method = "GET", path = "/me", expect_status = 200 }``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    method: VerificationMethod = "GET"
-    path: str = Field(pattern=r"^/[^\s?#]*(\?[^\s#]*)?$", max_length=512)
-    expect_status: int = Field(default=200, ge=200, le=299)
 
 
 class ProviderEntry(BaseModel):
@@ -229,7 +220,12 @@ class ProviderEntry(BaseModel):
             )
         if self.client_id is None:
             raise ValueError("client_id is required")
-        self._check_client_authentication()
+        check_client_authentication(
+            self.token_endpoint_auth_method,
+            secrets_given=(self.client_secret is not None, self.client_secret_env is not None),
+            client_key=self.client_key is not None,
+            pkce=self.pkce,
+        )
         if any(self.scope_separator in scope for scope in self.scopes):
             raise ValueError(
                 f"scopes: a scope may not contain the separator {self.scope_separator!r}"
@@ -245,21 +241,6 @@ class ProviderEntry(BaseModel):
         if self.issuer is None and "openid" in self.scopes:
             raise ValueError("the openid scope needs issuer, to check ID tokens")
         return self
-
-    def _check_client_authentication(self) -> None:
-        method = self.token_endpoint_auth_method
-        has_secret = self.client_secret is not None or self.client_secret_env is not None
-        if method in SECRET_AUTH_METHODS:
-            if (self.client_secret is None) == (self.client_secret_env is None):
-                raise ValueError("give exactly one of client_secret and client_secret_env")
-        elif has_secret:
-            raise ValueError(f"token_endpoint_auth_method: {method} uses no client secret")
-        if method == "private_key_jwt" and self.client_key is None:
-            raise ValueError("client_key: private_key_jwt needs the key to sign with")
-        if method != "private_key_jwt" and self.client_key is not None:
-            raise ValueError("client_key: only private_key_jwt uses a client key")
-        if method == "none" and not self.pkce:
-            raise ValueError("pkce: a public client (token_endpoint_auth_method none) needs pkce")
 
     def _stored_credentials(self) -> Self:
         """A provider of stored credentials has no OAuth server: none of its fields is set."""
