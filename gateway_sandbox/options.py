@@ -33,6 +33,9 @@ class SandboxOptions:
     ``otp_max_attempts``: wrong codes a challenge takes before it closes.
     ``seed``: the workspaces and users (and meetings) the sandbox starts with.
     ``rate_limits``: the limits the ``enforce_rate_limits`` fault applies.
+    ``instance_url``: when set, a Salesforce-like provider: token responses carry it
+    (``{origin}`` stands for the origin the request came in on), and the user API is served
+    under ``/instances/{name}`` too (``instances``).
     """
 
     client_id: str = "sandbox-client"
@@ -56,6 +59,7 @@ class SandboxOptions:
     otp_max_attempts: int = 5
     seed: seeds.Seed = field(default=seeds.DEFAULT, compare=False)
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    instance_url: str | None = None
 
     def __post_init__(self) -> None:
         if not self.client_id:

@@ -132,6 +132,12 @@ def _delays(value: str) -> tuple[float, ...]:
 @click.option("--retry-after", default=1, show_default=True, type=click.IntRange(min=0))
 @click.option("--token-endpoint-down", is_flag=True, help="The token endpoint answers 503.")
 @click.option("--invalid-client", is_flag=True, help="The token endpoint answers 401.")
+@click.option(
+    "--instance-url",
+    default=None,
+    help="Salesforce-like: token responses name this instance_url ({origin}: the sandbox's), "
+    "and the user API is served under /instances/NAME too.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -165,6 +171,7 @@ def sandbox(
     retry_after: int,
     token_endpoint_down: bool,
     invalid_client: bool,
+    instance_url: str | None,
 ) -> None:
     """Run an in-memory emulator of the Contio Partner API (no account needed).
 
@@ -200,6 +207,7 @@ def sandbox(
         session_ttl=session_ttl,
         otp_max_attempts=otp_attempts,
         rate_limits=RateLimits(rate_limit_user, rate_limit_admin, rate_limit_auth),
+        instance_url=instance_url,
         faults=Faults(
             latency_ms=latency_ms,
             error_rate=error_rate,

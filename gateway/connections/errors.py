@@ -95,3 +95,9 @@ class AdditionalConnectionsUnavailable(Conflict):
             "an operator runs `gateway migrate --contract`",
             details=details,
         )
+
+
+class SettingsOperatorOnly(Forbidden):
+    """Raised when a service client tries to set a connection's settings (an operator's only)."""
+
+    code = "settings_operator_only"

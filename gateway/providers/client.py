@@ -29,6 +29,7 @@ from gateway.providers.errors import (
     unavailable_from_response,
 )
 from gateway.providers.id_token import IdTokenValidator
+from gateway.providers.profile import ApiProfile
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
 
@@ -52,7 +53,7 @@ class OAuthClient:
 
     A provider given by its issuer learns its endpoints on first use (one discovery, then cached);
     the attributes that need no network (``name``, ``issuer``, ``scopes``, ``pkce``,
-    ``api_base_url``, ``uses_openid``) are known at once.
+    ``api_base_url``, ``profile``, ``uses_openid``) are known at once.
     """
 
     def __init__(
@@ -90,6 +91,10 @@ class OAuthClient:
     @property
     def pkce(self) -> bool:
         return self._source.pkce
+
+    @property
+    def profile(self) -> ApiProfile:
+        return self._source.profile
 
     @property
     def uses_openid(self) -> bool:
@@ -259,7 +264,9 @@ class OAuthClient:
         self, config: ProviderConfig, form: dict[str, str], what: str, spender: Spender
     ) -> TokenSet:
         response = await self._authenticated_post(config, config.token_url, form, what, spender)
-        return TokenSet.from_response(json_body(response), provider=self.name)
+        return TokenSet.from_response(
+            json_body(response), provider=self.name, shape=config.profile.token_response
+        )
 
     async def post_json(
         self, url: str, body: Mapping[str, object], what: str, *, spender: Spender

@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import SecretStr
 
+from gateway.providers.profile import DEFAULT_PROFILE, ApiProfile
+
 AuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
 # Parameters the client sets itself; a provider's extra authorize_params may not replace them.
@@ -46,6 +48,8 @@ class ProviderConfig:
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The token response's shape, the API base template and the credential's injection.
+    profile: ApiProfile = DEFAULT_PROFILE
 
     def __post_init__(self) -> None:
         if not self.client_secrets:

@@ -19,6 +19,7 @@ from gateway.providers.errors import (
     transport_error,
     unavailable_from_response,
 )
+from gateway.providers.profile import DEFAULT_PROFILE, ApiProfile
 
 OIDC_PATH = "/.well-known/openid-configuration"
 RFC8414_PATH = "/.well-known/oauth-authorization-server"
@@ -114,3 +115,4 @@ class DiscoveredProvider:
     scopes: tuple[str, ...]
     pkce: bool
     build: Callable[[ServerMetadata], ProviderConfig]
+    profile: ApiProfile = DEFAULT_PROFILE

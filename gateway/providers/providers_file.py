@@ -13,6 +13,15 @@
     # token_endpoint_auth_method = "client_secret_post"
     # pkce = true
     # authorize_params = { prompt = "consent" }
+    # allowed_hosts = ["*.my.salesforce.com"]       # required when api_base_url is a template
+    # [providers.acme.token_response]               # settings kept; where the tokens are
+    # settings = ["instance_url"]                   # or { name = "dotted.path" }
+    # access_token = "data.access_token"            # likewise expires_in, refresh_token
+    # [providers.acme.auth_header]
+    # header = "Authorization"                      # scheme = "Bearer"; or query_param = "key"
+
+``api_base_url`` may be a template over the settings (``{instance_url}/services/data``):
+``gateway.providers.profile`` says what it must resolve to.
 
 An environment variable named by ``client_secret_env`` holds one secret or a comma-separated list
 (the first is used; the others are tried on ``invalid_client`` during a rotation). Any mistake stops
@@ -35,6 +44,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -43,6 +53,13 @@ from gateway.kit.validation import problems
 from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
 from gateway.providers.contio import CONTIO
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
+from gateway.providers.profile import (
+    DEFAULT_PROFILE,
+    ApiBase,
+    ApiProfile,
+    AuthHeader,
+    TokenResponseShape,
+)
 from gateway.settings import SettingsError, split_commas
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -59,6 +76,40 @@ URL_FIELDS = (
 _NO_METADATA = ServerMetadata(issuer="", authorization_endpoint="", token_endpoint="")
 
 ProviderSource = ProviderConfig | DiscoveredProvider
+
+
+class TokenResponseEntry(BaseModel):
+    """``[providers.NAME.token_response]``: see ``profile.TokenResponseShape``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    access_token: str = "access_token"
+    expires_in: str = "expires_in"
+    refresh_token: str = "refresh_token"
+    # A list keeps each top-level field under its own name; a table names the path of each.
+    settings: list[str] | dict[str, str] = Field(default_factory=dict)
+
+    def shape(self) -> TokenResponseShape:
+        kept = self.settings if isinstance(self.settings, dict) else {n: n for n in self.settings}
+        return TokenResponseShape(
+            access_token=self.access_token,
+            expires_in=self.expires_in,
+            refresh_token=self.refresh_token,
+            settings=kept,
+        )
+
+
+class AuthHeaderEntry(BaseModel):
+    """``[providers.NAME.auth_header]``: see ``profile.AuthHeader``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    header: str = "Authorization"
+    scheme: str = "Bearer"
+    query_param: str | None = Field(default=None, min_length=1)
+
+    def auth_header(self) -> AuthHeader:
+        return AuthHeader(header=self.header, scheme=self.scheme, query_param=self.query_param)
 
 
 class ProviderEntry(BaseModel):
@@ -81,12 +132,16 @@ class ProviderEntry(BaseModel):
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: dict[str, str] = Field(default_factory=dict)
+    token_response: TokenResponseEntry | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    plain_http_loopback: bool = False
+    auth_header: AuthHeaderEntry | None = None
 
     @field_validator(*URL_FIELDS)
     @classmethod
-    def _absolute_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
+    def _absolute_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or (info.field_name == "api_base_url" and "{" in value):
+            return value  # a template: ``api_profile`` checks it
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
             raise ValueError("must be an absolute http(s) URL")
@@ -117,6 +172,34 @@ class ProviderEntry(BaseModel):
             raise ValueError("the openid scope needs issuer, to check ID tokens")
         return self
 
+    @model_validator(mode="after")
+    def _profile(self) -> Self:
+        self.api_profile()  # any ValueError names the field
+        return self
+
+    def api_profile(self) -> ApiProfile:
+        """The token response's shape, the API base template and the credential's injection."""
+        templated = "{" in self.api_base_url
+        if not templated and self.allowed_hosts:
+            raise ValueError("allowed_hosts applies to an api_base_url template only")
+        if self.token_response is None and not templated and self.auth_header is None:
+            return DEFAULT_PROFILE
+        return ApiProfile(
+            token_response=(
+                self.token_response.shape()
+                if self.token_response is not None
+                else TokenResponseShape()
+            ),
+            api_base=(
+                ApiBase(self.api_base_url, self.allowed_hosts, self.plain_http_loopback)
+                if templated
+                else None
+            ),
+            auth_header=(
+                self.auth_header.auth_header() if self.auth_header is not None else AuthHeader()
+            ),
+        )
+
     def source(self, name: str, environ: Mapping[str, str]) -> ProviderSource:
         """The config itself, or with an issuer, what builds it once discovery has run."""
         secrets = self._secrets(name, environ)
@@ -129,6 +212,7 @@ class ProviderEntry(BaseModel):
             scopes=self.scopes,
             pkce=self.pkce,
             build=partial(self.config, name, secrets),
+            profile=self.api_profile(),
         )
 
     def config(
@@ -154,6 +238,7 @@ class ProviderEntry(BaseModel):
             token_endpoint_auth_method=self.token_endpoint_auth_method,
             pkce=self.pkce,
             authorize_params=self.authorize_params,
+            profile=self.api_profile(),
         )
 
     def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:

@@ -1,10 +1,11 @@
 """Which headers cross the proxy, each way.
 
 Towards the provider only an allow-list of the caller's headers goes, and the gateway adds its own
-``Authorization`` (the user's token), ``X-Request-Id`` and ``User-Agent``: nothing the caller sends
-can replace them. Back to the caller everything the provider said goes, except hop-by-hop headers
-(RFC 9110 §7.6.1, and whatever its ``Connection`` header names), cookies, and the headers the
-gateway sets itself (a provider cannot fake ``Gateway-Error``).
+``Authorization`` (the user's token, or the header the provider's profile names), ``X-Request-Id``
+and ``User-Agent``: nothing the caller sends can replace them. Back to the caller everything the
+provider said goes, except hop-by-hop headers (RFC 9110 §7.6.1, and whatever its ``Connection``
+header names), cookies, and the headers the gateway sets itself (a provider cannot fake
+``Gateway-Error``).
 
 Headers are ASGI's: lower-case byte names with latin-1 values.
 """
@@ -179,14 +180,25 @@ def _connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
 
 
 def upstream_request_headers(
-    caller: CallerHeaders, token: str, request_id: str
+    caller: CallerHeaders,
+    credential: tuple[str, str] | None,
+    request_id: str,
+    replaces_forwarded: bool = False,
 ) -> list[tuple[str, str]]:
     """The headers sent to the provider: the caller's allowed ones (``CallerHeaders.forwarded``),
-    then the gateway's own; ``DEFAULT_UPSTREAM_HEADERS`` go with them where the caller is silent.
+    then the gateway's own: the ``credential`` header (None: the credential travels in the query),
+    and the request id; ``DEFAULT_UPSTREAM_HEADERS`` go with them where the caller is silent.
+    With ``replaces_forwarded``, a caller's header of the credential's name is not forwarded.
 
     ``Content-Length`` and ``Transfer-Encoding`` are the upstream client's to set from the body.
     """
-    return [*caller.forwarded, ("Authorization", f"Bearer {token}"), ("X-Request-Id", request_id)]
+    if credential is None:
+        return [*caller.forwarded, ("X-Request-Id", request_id)]
+    forwarded = caller.forwarded
+    if replaces_forwarded:
+        name = credential[0].lower()
+        forwarded = [pair for pair in forwarded if pair[0] != name]
+    return [*forwarded, credential, ("X-Request-Id", request_id)]
 
 
 def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:

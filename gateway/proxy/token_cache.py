@@ -48,9 +48,12 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.errors import ProviderError
+from gateway.providers.profile import DEFAULT_PROFILE, ApiProfile
+from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.errors import ConnectionDisabled
+from gateway.proxy.injection import Injection
 from gateway.settings import Settings
 from gateway.tokens import grant, schedule
 from gateway.tokens.errors import ensure_usable
@@ -176,6 +179,7 @@ class UserToken:
     expires_at: datetime | None
     lifetime_seconds: int | None
     access_token: str
+    injection: Injection  # how the token goes to the provider, and where (``injection``)
     refresh_from: float  # the Unix time from which the proxy refreshes before forwarding
     unauthorized_refresh_at: datetime | None  # the connection's last 401-forced refresh
 
@@ -183,17 +187,27 @@ class UserToken:
         return f"UserToken(connection_id={self.connection_id}, version={self.version}, token=***)"
 
     @classmethod
-    def of(cls, connection: Connection, keys: KeyRing, settings: Settings, key: Key) -> UserToken:
-        """The token of ``connection``, cached under ``key``."""
+    def of(
+        cls,
+        connection: Connection,
+        keys: KeyRing,
+        settings: Settings,
+        key: Key,
+        profile: ApiProfile = DEFAULT_PROFILE,
+    ) -> UserToken:
+        """The token of ``connection``, cached under ``key``; SettingNotAllowed when ``profile``'s
+        API base template cannot be resolved with the connection's settings."""
         expires_at = connection.expires_at
         lifetime = connection.token_lifetime_seconds
+        access_token = grant.access_token(keys, connection)
         return cls(
             connection_id=connection.id,
             key=key,
             version=connection.token_version,
             expires_at=expires_at,
             lifetime_seconds=lifetime,
-            access_token=grant.access_token(keys, connection),
+            access_token=access_token,
+            injection=Injection.of(profile, access_token, connection.provider_settings),
             refresh_from=(
                 expires_at.timestamp() - refresh_margin(lifetime, settings)
                 if expires_at is not None
@@ -213,9 +227,12 @@ class TokenSource:
         refresher: Refresher,
         settings: Settings,
         cache: LocalCache[Key, UserToken],
+        providers: ProviderRegistry | None = None,
     ) -> None:
+        """``providers`` give each connection's profile (None: RFC 6750's bearer header alone)."""
         self._keys = keys
         self._refresher = refresher
+        self._providers = providers
         self._settings = settings
         self.cache = cache
         self._loader = ConnectionLoader(db)
@@ -258,16 +275,20 @@ class TokenSource:
                 "the connection is paused; its owner or an operator may resume it",
                 details={"connection_id": str(connection.id)},
             )
+        profile = self._profile(connection.provider)
         try:
-            token = UserToken.of(connection, self._keys, self._settings, key)
+            token = UserToken.of(connection, self._keys, self._settings, key, profile)
         except CredentialsUnreadable:
             # A repair, not a caller's refresh: spent from the refresher's own share.
             fresh = await self._refresher.refresh(
                 connection.id, spender=REFRESHER, seen_version=connection.token_version
             )
-            token = UserToken.of(fresh.connection, self._keys, self._settings, key)
+            token = UserToken.of(fresh.connection, self._keys, self._settings, key, profile)
         self.cache.put(key, token, epoch)
         return token
+
+    def _profile(self, provider: str) -> ApiProfile:
+        return DEFAULT_PROFILE if self._providers is None else self._providers.get(provider).profile
 
     async def _renew(self, key: Key) -> None:
         """Read a cached token again in the background, so that busy users never miss."""
@@ -307,7 +328,13 @@ class TokenSource:
         fresh = await self._refresher.refresh(
             token.connection_id, spender=spender, seen_version=token.version, rejected=rejected
         )
-        refreshed = UserToken.of(fresh.connection, self._keys, self._settings, token.key)
+        refreshed = UserToken.of(
+            fresh.connection,
+            self._keys,
+            self._settings,
+            token.key,
+            self._profile(fresh.connection.provider),
+        )
         # Kept only while the key still names this connection (a default may have moved), and
         # it may still be used (it may have been paused meanwhile).
         if fresh.connection.enabled and serves(token.key, fresh.connection):

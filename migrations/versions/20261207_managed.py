@@ -233,6 +233,42 @@ def upgrade() -> None:
     op.execute(DELEGATED_KEY_FUNCTION)
     op.execute(DELEGATED_KEY_TRIGGER)
     _upgrade_timeline()
+    _upgrade_settings()
+
+
+# A connection's settings: what its provider's token response said about it (``instance_url``)
+# or an operator set; the proxy's caches drop a connection whose settings change.
+SETTINGS_UPDATE_TRIGGER = """
+CREATE TRIGGER connections_notify_update AFTER UPDATE ON connections FOR EACH ROW
+WHEN (
+    (OLD.token_version, OLD.status, OLD.expires_at, OLD.created_by_client_id, OLD.user_id,
+     OLD.owner_client_id, OLD.confined_to_client_id, OLD.is_default, OLD.enabled, OLD.settings)
+    IS DISTINCT FROM
+    (NEW.token_version, NEW.status, NEW.expires_at, NEW.created_by_client_id, NEW.user_id,
+     NEW.owner_client_id, NEW.confined_to_client_id, NEW.is_default, NEW.enabled, NEW.settings)
+)
+EXECUTE FUNCTION gateway_notify_connection_changed()
+"""
+
+
+def _upgrade_settings() -> None:
+    op.add_column(
+        "connections",
+        sa.Column(
+            "settings",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default="{}",
+            nullable=False,
+        ),
+    )
+    op.execute("DROP TRIGGER connections_notify_update ON connections")
+    op.execute(SETTINGS_UPDATE_TRIGGER)
+
+
+def _downgrade_settings() -> None:
+    op.execute("DROP TRIGGER connections_notify_update ON connections")
+    op.execute(UPDATE_TRIGGER)
+    op.drop_column("connections", "settings")
 
 
 def _upgrade_timeline() -> None:
@@ -292,6 +328,7 @@ def _downgrade_timeline() -> None:
 
 
 def downgrade() -> None:
+    _downgrade_settings()
     _downgrade_timeline()
     op.execute("DROP TRIGGER delegated_keys_notify ON delegated_keys")
     op.execute("DROP FUNCTION gateway_notify_delegated_key_changed()")

@@ -38,6 +38,7 @@ FIELDS = {
     "metadata",
     "external_ids",
     "labels",
+    "settings",
     "scopes",
     "access_token_expires_at",
     "refresh_token_expires_at",
