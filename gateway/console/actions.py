@@ -18,8 +18,9 @@ from gateway.connections.on_demand import refresh_now
 from gateway.connections.sharing import RevocationPlan
 from gateway.connections.views import UPSTREAM_METHOD_TEXT
 from gateway.console import views
-from gateway.console.connections import Outcome, connection_page, revoked_url
+from gateway.console.connections import connection_page
 from gateway.console.guard import Operator, operator_page
+from gateway.console.outcomes import Outcome, revoked_url
 from gateway.console.render import page, see_other
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import rfc3339, utcnow

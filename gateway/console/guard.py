@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from gateway.clients.store import Principal, principal_of
 from gateway.connections.endpoints import actor
+from gateway.connections.ownership import Actor
 from gateway.console import console_sessions as sessions
 from gateway.console.console_sessions import Session
 from gateway.console.errors import CsrfRejected
@@ -48,6 +49,11 @@ class Operator:
     def actor(self) -> str:
         """The admin API's actor (``client:<name>``): the audit trail reads alike either way."""
         return actor(self.principal)
+
+    @property
+    def acting(self) -> Actor:
+        """The operator as an actor on connections (``access``: sees and changes every one)."""
+        return Actor.of(self.principal)
 
     @property
     def csrf(self) -> str:

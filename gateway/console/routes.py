@@ -1,24 +1,47 @@
-"""The console's URL map, mounted at ``/console`` with its security headers and a small body limit
-(its forms are a few fields)."""
+"""The console's URL map, mounted at ``/console`` with its security headers. Every form is posted
+under a small body limit (a few fields); the edit form's is larger: it holds up to 16 KiB of
+metadata, which indentation and form encoding make up to a few times larger."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from gateway.console import actions, assets, clients, connections, signin
+from gateway.console import (
+    actions,
+    assets,
+    clients,
+    connections,
+    delegated_keys,
+    editing,
+    signin,
+)
 from gateway.console.guard import HOME
 from gateway.console.headers import ConsoleHeaders
 from gateway.console.render import see_other
 from gateway.kit.request_body import BodyLimit
 
-MAX_BODY_BYTES = 16 * 1024
+FORM_MAX_BYTES = 16 * 1024
+EDIT_FORM_MAX_BYTES = 128 * 1024
 
 
 async def home(request: Request) -> Response:
     return see_other(HOME)
+
+
+def form(
+    path: str,
+    endpoint: Callable[[Request], Awaitable[Response]],
+    *,
+    max_bytes: int = FORM_MAX_BYTES,
+) -> Route:
+    """A form's POST route, its body capped at ``max_bytes``."""
+    capped = [Middleware(BodyLimit, max_bytes=max_bytes)]
+    return Route(path, endpoint, methods=["POST"], middleware=capped)
 
 
 console = Mount(
@@ -27,14 +50,25 @@ console = Mount(
         Route("/", home, methods=["GET"]),
         Route("/console.css", assets.stylesheet, methods=["GET"]),
         Route("/sign-in", signin.show, methods=["GET"]),
-        Route("/sign-in", signin.submit, methods=["POST"]),
-        Route("/sign-out", signin.sign_out, methods=["POST"]),
+        form("/sign-in", signin.submit),
+        form("/sign-out", signin.sign_out),
         Route("/connections", connections.list_connections, methods=["GET"]),
         Route("/connections/{connection_id}", connections.show_connection, methods=["GET"]),
         Route("/connections/{connection_id}/revoke", actions.confirm_revoke, methods=["GET"]),
-        Route("/connections/{connection_id}/revoke", actions.revoke, methods=["POST"]),
-        Route("/connections/{connection_id}/refresh", actions.refresh, methods=["POST"]),
+        form("/connections/{connection_id}/revoke", actions.revoke),
+        form("/connections/{connection_id}/refresh", actions.refresh),
+        form("/connections/{connection_id}/pause", editing.pause),
+        form("/connections/{connection_id}/resume", editing.resume),
+        form("/connections/{connection_id}/edit", editing.edit, max_bytes=EDIT_FORM_MAX_BYTES),
+        form("/connections/{connection_id}/default", editing.make_default),
+        form("/connections/{connection_id}/keys", delegated_keys.issue),
+        Route(
+            "/connections/{connection_id}/keys/{key_id}",
+            delegated_keys.show_issued,
+            methods=["GET"],
+        ),
+        form("/connections/{connection_id}/keys/{key_id}/revoke", delegated_keys.revoke),
         Route("/clients", clients.list_clients, methods=["GET"]),
     ],
-    middleware=[Middleware(ConsoleHeaders), Middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)],
+    middleware=[Middleware(ConsoleHeaders)],
 )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from gateway.connections.timeline.entries import OUTBOUND_EVENT, TimelineEntry
 from gateway.connections.views import connection_json
-from gateway.console.history import History, Outbound
 from gateway.kit.clock import rfc3339
-from gateway.models import AuditEvent, Connection, ConnectionStatus, EventDelivery
+from gateway.models import Connection, ConnectionStatus
 
 STATUS_MEANING = {
     ConnectionStatus.ACTIVE: "usable; the gateway refreshes it ahead of expiry",
@@ -26,18 +26,6 @@ STATUS_MEANING = {
         "unless the missing key is restored"
     ),
 }
-# The audit actions and outbound events that tell a connection's refresh story. The refresher audits
-# what changes a connection's state; its routine successes are metrics, and ``last_refreshed_at``.
-REFRESH_ACTIONS = frozenset(
-    {
-        "connection.needs_reauth",
-        "connection.refresh_requested",
-        "connection.credentials_unreadable",
-        "connection.credentials_readable",
-    }
-)
-REFRESH_EVENTS = frozenset({"connection.refresh_failed", "connection.recovered"})
-REFRESHER = "gateway:refresher"
 
 
 @dataclass(frozen=True)
@@ -79,18 +67,23 @@ def connection(
         "refresh_expires": moment(c.refresh_token_expires_at, now),
         "last_refreshed": moment(c.last_refreshed_at, now),
         "next_refresh": moment(c.next_refresh_at, now),
+        "revision": c.revision,
+        "label_pairs": [f"{key}={value}" for key, value in sorted(c.labels.items())],
+        "metadata_text": json.dumps(c.metadata_, indent=2, ensure_ascii=False, sort_keys=True),
     }
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One line of a history: who did what, when."""
+    """One line of a connection's timeline: what happened, when, who did it."""
 
-    when: datetime
+    id: str
+    kind: str
     at: Moment
-    what: str
-    by: str
+    actor: str
     details: str
+    # An outbound event's delivery to each endpoint (``entries.delivery_json``).
+    deliveries: list[dict[str, Any]]
 
 
 def details_text(details: Mapping[str, Any]) -> str:
@@ -100,63 +93,28 @@ def details_text(details: Mapping[str, Any]) -> str:
     )
 
 
-def audit_entries(events: Iterable[AuditEvent], now: datetime) -> list[Entry]:
-    return [
-        Entry(e.occurred_at, moment(e.occurred_at, now), e.action, e.actor, details_text(e.details))
-        for e in events
-    ]
-
-
-def refresh_history(history: History, now: datetime) -> list[Entry]:
-    audited = audit_entries((e for e in history.audit if e.action in REFRESH_ACTIONS), now)
-    reported = [
-        Entry(
-            o.event.occurred_at,
-            moment(o.event.occurred_at, now),
-            o.event.type,
-            REFRESHER,
-            details_text({"reason": o.event.data.get("reason")}),
-        )
-        for o in history.outbound
-        if o.event.type in REFRESH_EVENTS
-    ]
-    return sorted(audited + reported, key=lambda entry: entry.when, reverse=True)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    endpoint: str
-    state: str
-    attempts: int
-    at: Moment
-    last_error: str | None
-
-
-def delivery(d: EventDelivery, now: datetime) -> Delivery:
-    if d.delivered_at is not None:
-        state, when = "delivered", d.delivered_at
-    elif d.abandoned_at is not None:
-        state, when = "abandoned", d.abandoned_at  # in the dead-letter list
-    else:
-        state, when = "pending", d.next_attempt_at
-    return Delivery(d.endpoint, state, d.attempts, moment(when, now), d.last_error)
-
-
-@dataclass(frozen=True)
-class Event:
-    id: str
-    type: str
-    at: Moment
-    reason: str | None
-    deliveries: list[Delivery]
-
-
-def event(o: Outbound, now: datetime) -> Event:
-    reason = o.event.data.get("reason")
-    return Event(
-        str(o.event.id),
-        o.event.type,
-        moment(o.event.occurred_at, now),
-        str(reason) if reason is not None else None,
-        [delivery(d, now) for d in o.deliveries],
+def timeline_entry(entry: TimelineEntry, now: datetime) -> Entry:
+    details = dict(entry.details)
+    deliveries = details.pop("deliveries", []) if entry.kind == OUTBOUND_EVENT else []
+    shown = {key: value for key, value in details.items() if value is not None}
+    return Entry(
+        str(entry.id),
+        entry.kind,
+        moment(entry.at, now),
+        entry.actor or "gateway",
+        details_text(shown),
+        deliveries,
     )
+
+
+def delegated_key(key: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A delegated key as listed (``delegated_keys.key_json``), with its state: ``live``,
+    ``expired`` or ``revoked``."""
+    if key["revoked_at"] is not None:
+        state = "revoked"
+    # Both times are rfc3339's fixed format, so they compare as text.
+    elif key["expires_at"] <= rfc3339(now):
+        state = "expired"
+    else:
+        state = "live"
+    return {**key, "state": state}

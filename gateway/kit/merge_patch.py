@@ -1,4 +1,5 @@
-"""JSON Merge Patch (RFC 7396): its media type, and applying a patch to a JSON value."""
+"""JSON Merge Patch (RFC 7396): its media type, applying a patch to a JSON value, and the patch
+that turns one value into another."""
 
 from __future__ import annotations
 
@@ -19,3 +20,19 @@ def merge(target: object, patch: object) -> object:
         else:
             result[key] = merge(result.get(key), value)
     return result
+
+
+def diff(source: object, target: object) -> object:
+    """The patch that ``merge`` applies to ``source`` to give ``target``: members of ``source``
+    missing from ``target`` become null, changed objects are diffed member by member, and anything
+    else is replaced whole. A null inside ``target`` cannot be set by a merge patch (it removes its
+    member instead); callers that must keep it compare ``merge(source, patch)`` with ``target``."""
+    if not isinstance(source, dict) or not isinstance(target, dict):
+        return target
+    patch: dict[str, object] = {key: None for key in source if key not in target}
+    for key, value in target.items():
+        if key not in source:
+            patch[key] = value
+        elif source[key] != value:
+            patch[key] = diff(source[key], value)
+    return patch

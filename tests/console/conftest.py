@@ -15,6 +15,7 @@ from gateway.clients.store import create_client
 from gateway.console.secret import SigningKeys, signing_keys
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
+from gateway.models import Connection
 from tests.fixtures.stack import Stack
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
@@ -72,6 +73,11 @@ async def console(browser: httpx.AsyncClient, operator: Admin) -> httpx.AsyncCli
     response = await sign_in(browser, operator.key)
     assert response.status_code == 303, response.text
     return browser
+
+
+def page_of(connection: Connection) -> str:
+    """The connection's page in the console."""
+    return f"/console/connections/{connection.id}"
 
 
 async def post_form(

@@ -127,7 +127,8 @@ async def test_refresh_now_refreshes_and_is_audited_as_the_operator(
     assert ("connection.refresh_requested", operator.actor) in await audit_actions(
         db, connection.id
     )
-    assert "outcome=refreshed" in response.text  # the refresh history shows it
+    assert 'data-kind="refresh_requested"' in response.text  # the timeline shows it
+    assert "outcome=refreshed" in response.text
 
 
 async def test_refreshing_a_revoked_connection_is_an_outcome_not_an_error(

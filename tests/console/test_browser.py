@@ -1,5 +1,6 @@
 """An operator in a real headless Chromium (Debian's, via Playwright): sign in, find a user's
-connection by searching, open it, revoke it after confirming, and see it revoked. Screenshots go to
+connection by searching, open it, revoke it after confirming, and see it revoked; pause one, edit
+its labels, see both on its timeline, and issue a delegated key shown once. Screenshots go to
 tests/artifacts/console-*.png."""
 
 from __future__ import annotations
@@ -53,12 +54,9 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"console-{name}.png"), full_page=True)
 
 
-def test_operator_finds_and_revokes_a_users_connection(
-    chromium: Browser, stack: Stack, scene: tuple[Admin, str]
-) -> None:
-    admin, user_id = scene
-    page = chromium.new_page(viewport={"width": 1280, "height": 800})
-    # Anything the console's CSP refuses (an inline style, say) is reported on the browser console.
+def csp_refusals(page: Page) -> list[str]:
+    """What the console's CSP refuses on ``page`` from now on (an inline style, say), as the
+    browser reports it on its console."""
     refused: list[str] = []
     page.on(
         "console",
@@ -66,6 +64,15 @@ def test_operator_finds_and_revokes_a_users_connection(
             refused.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
+    return refused
+
+
+def test_operator_finds_and_revokes_a_users_connection(
+    chromium: Browser, stack: Stack, scene: tuple[Admin, str]
+) -> None:
+    admin, user_id = scene
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    refused = csp_refusals(page)
     page.goto(f"{stack.gateway.url}/console")
     assert page.url.startswith(f"{stack.gateway.url}/console/sign-in")
 
@@ -80,7 +87,7 @@ def test_operator_finds_and_revokes_a_users_connection(
     shot(page, "search")
     row.locator("a").click()
     assert page.get_attribute("#status", "data-status") == "active"
-    assert page.locator("#audit tr[data-action='connection.created']").count() == 1
+    assert page.locator("#timeline tr[data-kind='created']").count() == 1
     shot(page, "connection")
 
     page.click("#revoke")
@@ -90,7 +97,7 @@ def test_operator_finds_and_revokes_a_users_connection(
 
     assert page.get_attribute("#outcome", "data-upstream") == "done"
     assert page.get_attribute("#status", "data-status") == "revoked"
-    audit = page.locator("#audit tr[data-action='connection.revoked'] .actor")
+    audit = page.locator("#timeline tr[data-kind='revoked'] .actor")
     assert audit.inner_text() == admin.actor
     shot(page, "revoked")
     assert refused == []
@@ -135,17 +142,22 @@ def shared_scene(stack: Stack, database_url: URL) -> tuple[Admin, str, str]:
     return run_sync(make)
 
 
-def test_the_revoke_confirmation_lists_the_connections_sharing_the_account(
-    chromium: Browser, stack: Stack, shared_scene: tuple[Admin, str, str]
-) -> None:
-    admin, user_id, sharing_user = shared_scene
-    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+def open_connection(page: Page, stack: Stack, admin: Admin, user_id: str) -> None:
+    """Sign in as ``admin``, search for ``user_id`` and open their connection's page."""
     page.goto(f"{stack.gateway.url}/console/sign-in")
     page.fill("#key", admin.key)
     page.click("#sign-in button[type=submit]")
     page.fill("#user", user_id)
     page.click("#search button[type=submit]")
     page.locator(f'tr[data-user-id="{user_id}"] a').click()
+
+
+def test_the_revoke_confirmation_lists_the_connections_sharing_the_account(
+    chromium: Browser, stack: Stack, shared_scene: tuple[Admin, str, str]
+) -> None:
+    admin, user_id, sharing_user = shared_scene
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    open_connection(page, stack, admin, user_id)
 
     page.click("#revoke")
 
@@ -204,4 +216,43 @@ def test_every_page_fits_a_phones_width(
     page.goto(f"{stack.gateway.url}/console/clients")
     assert overflow(page) <= 0, "service clients"
     shot(page, "phone-clients")
+    page.close()
+
+
+def test_operator_pauses_edits_labels_sees_the_timeline_and_issues_a_key(
+    chromium: Browser, stack: Stack, scene: tuple[Admin, str]
+) -> None:
+    admin, user_id = scene
+    page = chromium.new_page(viewport={"width": 1280, "height": 800})
+    refused = csp_refusals(page)
+    open_connection(page, stack, admin, user_id)
+
+    page.click("#pause")
+    assert page.get_attribute("#outcome", "data-action") == "paused"
+    assert page.get_attribute("#enabled", "data-enabled") == "false"
+    page.fill("#labels-field", "team=sales\ntier=gold")
+    page.click("#save")
+
+    assert page.get_attribute("#outcome", "data-action") == "updated"
+    assert page.inner_text("#labels").split() == ["team=sales", "tier=gold"]
+    paused = page.locator("#timeline tr[data-kind='paused'] .actor")
+    assert paused.inner_text() == admin.actor
+    updated = page.locator("#timeline tr[data-kind='updated']")
+    assert "team" in updated.first.inner_text()
+    shot(page, "edited")
+    page.fill("#ttl-seconds", "300")
+    page.click("#issue")
+    assert page.inner_text("#secret").startswith("gw_")
+    shot(page, "key-issued")
+    page.reload()
+    assert page.locator("#secret").count() == 0 and page.locator("#not-shown").count() == 1
+    page.click("#back")
+    assert page.locator("#keys tr[data-state='live']").count() == 1
+    page.goto(f"{stack.gateway.url}/console/connections")
+    page.fill("#label", "team=sales")
+    page.select_option("#enabled", "false")
+    page.click("#search button[type=submit]")
+    row = page.locator(f'tr[data-user-id="{user_id}"]')
+    assert row.count() == 1 and "paused" in row.inner_text()
+    assert refused == []
     page.close()

@@ -155,11 +155,11 @@ async def test_the_connection_page_shows_its_state_and_history(
     assert connection.user_id in page and connection.subject in page
     assert connection.expires_at is not None
     assert connection.expires_at.strftime("%Y-%m-%dT%H:%M:%S") in page
-    for section in ("refresh-history", "audit", "events"):
+    for section in ("timeline", "edit"):
         assert f'id="{section}"' in page
-    assert 'data-action="connection.created"' in page
-    assert 'data-event-type="connection.created"' in page
-    assert 'id="revoke"' in page and 'id="refresh"' in page
+    assert 'data-kind="created"' in page  # the audit trail's entry
+    assert 'data-kind="outbound_event"' in page and "type=connection.created" in page
+    assert 'id="revoke"' in page and 'id="refresh"' in page and 'id="pause"' in page
 
 
 async def test_the_connection_page_shows_a_failing_refresh(

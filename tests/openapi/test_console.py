@@ -37,13 +37,24 @@ CONSOLE: tuple[Operation, ...] = (
     ("GET", "/console/connections/{connection_id}/revoke"),
     ("POST", "/console/connections/{connection_id}/revoke"),
     ("POST", "/console/connections/{connection_id}/refresh"),
+    ("POST", "/console/connections/{connection_id}/pause"),
+    ("POST", "/console/connections/{connection_id}/resume"),
+    ("POST", "/console/connections/{connection_id}/edit"),
+    ("POST", "/console/connections/{connection_id}/default"),
+    ("POST", "/console/connections/{connection_id}/keys"),
+    ("GET", "/console/connections/{connection_id}/keys/{key_id}"),
+    ("POST", "/console/connections/{connection_id}/keys/{key_id}/revoke"),
     ("GET", "/console/clients"),
 )
 EXAMPLES = 15
 THOROUGH_EXAMPLES = 300
 COOKIE = "gateway_console"
 SIGN_OUT = "/console/sign-out"
-FIELDS = ("next", "cursor", "user", "match", "status", "provider", "csrf", "key", "reason")
+FIELDS = (
+    *("next", "cursor", "user", "match", "status", "provider", "csrf", "key", "reason"),
+    *("label", "external_id", "enabled", "older", "done", "fields", "revoked", "kept"),
+    *("metadata", "labels", "external_ids", "revision", "ttl_seconds", "allow", "client"),
+)
 ERROR_SHAPE = jsonschema_rs.validator_for(build()["components"]["schemas"]["Error"])
 
 
