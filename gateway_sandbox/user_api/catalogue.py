@@ -216,7 +216,10 @@ class CatalogueEndpoints:
     async def chat_session(self, request: Request) -> Response:
         who = caller(self.store, request, SCOPE)
         session = _one(_chat_sessions(who), request.path_params["session_id"], "Chat session")
-        return JSONResponse({**session, "current_turn": _chat_turn(who)})
+        # As the SDK reads it: the session, its turns and their page.
+        turns = [_chat_turn(who)]
+        page = {"total": len(turns), "limit": len(turns), "offset": 0}
+        return JSONResponse({"session": session, "turns": turns, "turn_pagination": page})
 
     async def chat_turn(self, request: Request) -> Response:
         who = caller(self.store, request, SCOPE)

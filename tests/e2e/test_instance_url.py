@@ -40,6 +40,7 @@ class InstanceStack:
 def provider(name: str, sandbox: str) -> str:
     return f"""
 [providers.{name}]
+issuer = "{sandbox}"
 authorize_url = "{sandbox}/oauth2/authorize"
 token_url = "{sandbox}/oauth2/token"
 revocation_url = "{sandbox}/oauth2/revoke"

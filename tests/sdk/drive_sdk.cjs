@@ -87,7 +87,7 @@ async function main() {
   const sessions = await call('getChatSessions', () => user.getChatSessions());
   const sessionId = sessions?.items?.[0]?.id ?? UNKNOWN;
   const session = await call('getChatSession', () => user.getChatSession(sessionId));
-  await call('getChatTurn', () => user.getChatTurn(sessionId, session?.current_turn?.id ?? UNKNOWN));
+  await call('getChatTurn', () => user.getChatTurn(sessionId, session?.turns?.items?.[0]?.id ?? UNKNOWN));
   const toolkits = await call('getToolkits', () => user.getToolkits());
   await call('getToolkit', () => user.getToolkit(toolkits?.items?.[0]?.id ?? UNKNOWN));
   const templates = await call('getMeetingTemplates', () => user.getMeetingTemplates());
