@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -27,10 +26,9 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection
 from gateway.providers.token_response import TokenSet
-from gateway.settings import Settings
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import Stack
-from tests.proxy.conftest import bearer, eventually, make_client
+from tests.proxy.conftest import EchoGateway, bearer, eventually, make_client
 from tests.proxy.upstream import BASE, EchoUpstream
 
 WITHIN = 2.0
@@ -42,19 +40,10 @@ client_secret = "not-used"
 """
 
 
-@dataclass
-class ProfileGateway:
-    gateway: ServerThread
-    upstream: EchoUpstream
-    upstream_url: str
-    settings: Settings
-    keys: KeyRing
-
-
 @pytest.fixture(scope="module")
 def profiles(
     stack: Stack, database_url: URL, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ProfileGateway]:
+) -> Iterator[EchoGateway]:
     upstream = EchoUpstream()
     upstream_server = ServerThread(upstream, lifespan="off").start()
     api = f"{upstream_server.url}{BASE}"
@@ -92,21 +81,21 @@ token_response = {{ settings = ["instance_url"] }}
     assert settings.encryption_keys is not None
     keys = KeyRing.parse(settings.encryption_keys.get_secret_value())
     try:
-        yield ProfileGateway(gateway, upstream, upstream_server.url, settings, keys)
+        yield EchoGateway(gateway, upstream, upstream_server, settings, keys)
     finally:
         gateway.stop()
         upstream_server.stop()
 
 
 @pytest.fixture
-async def gw(profiles: ProfileGateway) -> AsyncIterator[httpx.AsyncClient]:
+async def gw(profiles: EchoGateway) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=profiles.gateway.url, timeout=10) as client:
         yield client
 
 
 async def seed(
     db: Database,
-    profiles: ProfileGateway,
+    profiles: EchoGateway,
     provider: str,
     *,
     owner: uuid.UUID | None = None,
@@ -153,7 +142,7 @@ def headers_of(seen: dict[str, object], name: str) -> list[str]:
 
 
 async def test_the_token_goes_with_the_scheme_the_profile_names(
-    db: Database, profiles: ProfileGateway, gw: httpx.AsyncClient
+    db: Database, profiles: EchoGateway, gw: httpx.AsyncClient
 ) -> None:
     key = (await make_client(db, ["GET /**"])).key
     user_id, token, _ = await seed(db, profiles, "scheme")
@@ -167,7 +156,7 @@ async def test_the_token_goes_with_the_scheme_the_profile_names(
 
 
 async def test_the_token_goes_bare_in_the_profiles_header_and_a_callers_one_never_arrives(
-    db: Database, profiles: ProfileGateway, gw: httpx.AsyncClient
+    db: Database, profiles: EchoGateway, gw: httpx.AsyncClient
 ) -> None:
     key = (await make_client(db, ["GET /**"])).key
     user_id, token, _ = await seed(db, profiles, "apikey")
@@ -183,7 +172,7 @@ async def test_the_token_goes_bare_in_the_profiles_header_and_a_callers_one_neve
 
 async def test_the_token_goes_in_the_query_a_callers_parameter_is_dropped_and_never_logged(
     db: Database,
-    profiles: ProfileGateway,
+    profiles: EchoGateway,
     gw: httpx.AsyncClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -214,10 +203,10 @@ async def test_the_token_goes_in_the_query_a_callers_parameter_is_dropped_and_ne
 
 
 async def test_the_api_base_is_made_from_the_connections_settings(
-    db: Database, profiles: ProfileGateway, gw: httpx.AsyncClient
+    db: Database, profiles: EchoGateway, gw: httpx.AsyncClient
 ) -> None:
     key = (await make_client(db, ["GET /**"])).key
-    instance = f"{profiles.upstream_url}/tenants/t1"
+    instance = f"{profiles.upstream_server.url}/tenants/t1"
     user_id, token, _ = await seed(db, profiles, "instance", settings={"instance_url": instance})
     seen = received(
         await gw.get(
@@ -231,7 +220,7 @@ async def test_the_api_base_is_made_from_the_connections_settings(
 
 
 async def test_stored_settings_outside_allowed_hosts_are_refused_on_the_call(
-    db: Database, profiles: ProfileGateway, gw: httpx.AsyncClient
+    db: Database, profiles: EchoGateway, gw: httpx.AsyncClient
 ) -> None:
     """Written behind the gateway's back (or allowed_hosts narrowed since): no call leaves."""
     key = (await make_client(db, ["GET /**"])).key
@@ -257,11 +246,11 @@ async def settings_of(db: Database, connection_id: uuid.UUID) -> dict[str, str]:
 
 
 async def test_an_operator_sets_settings_checked_against_allowed_hosts_and_audited(
-    db: Database, profiles: ProfileGateway, gw: httpx.AsyncClient
+    db: Database, profiles: EchoGateway, gw: httpx.AsyncClient
 ) -> None:
     operator = (await make_client(db, [], scopes=("admin",))).key
     key = (await make_client(db, ["GET /**"])).key
-    first = f"{profiles.upstream_url}/tenants/a"
+    first = f"{profiles.upstream_server.url}/tenants/a"
     user_id, _, connection_id = await seed(
         db, profiles, "instance", settings={"instance_url": first}
     )
@@ -276,7 +265,7 @@ async def test_an_operator_sets_settings_checked_against_allowed_hosts_and_audit
     assert refused.json()["error"]["code"] == "setting_not_allowed"
     assert await settings_of(db, connection_id) == {"instance_url": first}
 
-    moved = f"{profiles.upstream_url}/tenants/b"
+    moved = f"{profiles.upstream_server.url}/tenants/b"
     changed = await gw.patch(
         path, json={"settings": {"instance_url": moved}}, headers=bearer(operator)
     )
@@ -301,11 +290,11 @@ async def test_an_operator_sets_settings_checked_against_allowed_hosts_and_audit
 
 
 async def test_no_service_client_sets_settings_not_even_the_owner_nor_a_confined_one(
-    db: Database, profiles: ProfileGateway, gw: httpx.AsyncClient
+    db: Database, profiles: EchoGateway, gw: httpx.AsyncClient
 ) -> None:
     owner = await make_client(db, ["GET /**"], scopes=("connect", "proxy"))
     confined = await make_client(db, ["GET /**"], scopes=("connect", "proxy"), own_users_only=True)
-    instance = f"{profiles.upstream_url}/tenants/own"
+    instance = f"{profiles.upstream_server.url}/tenants/own"
     _, _, shared_id = await seed(
         db, profiles, "instance", owner=owner.id, settings={"instance_url": instance}
     )
@@ -317,7 +306,7 @@ async def test_no_service_client_sets_settings_not_even_the_owner_nor_a_confined
         space=confined.id,
         settings={"instance_url": instance},
     )
-    patch = {"settings": {"instance_url": f"{profiles.upstream_url}/tenants/moved"}}
+    patch = {"settings": {"instance_url": f"{profiles.upstream_server.url}/tenants/moved"}}
     for client, connection_id in ((owner, shared_id), (confined, own_id)):
         response = await gw.patch(
             f"/v1/connections/{connection_id}", json=patch, headers=bearer(client.key)
