@@ -12,11 +12,13 @@ GET = frozenset({"GET", "HEAD"})
 POST = frozenset({"POST"})
 
 # What the internet needs, by exact path: the connect redirect and the provider's callback (a user's
-# browser), the provider's webhooks, and a health check for the load balancer in front.
+# browser), the provider's webhooks, the public keys of private_key_jwt (fetched by providers), and
+# a health check for the load balancer in front.
 PUBLIC_PATHS: dict[str, frozenset[str]] = {
     "/connect": GET,
     "/oauth/callback": GET,
     "/webhooks/contio": POST,
+    "/.well-known/jwks.json": GET,
     "/healthz": GET,
 }
 # And by prefix: the provisioning code page, shown and submitted (``/provision/{provisioning_id}``).

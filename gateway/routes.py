@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from gateway import health, openapi, scrape
+from gateway import health, jwks, openapi, scrape
 from gateway.audit import endpoints as audit
 from gateway.connect import endpoints as connect
 from gateway.connections import delegated_key_endpoints as delegated_keys
@@ -33,6 +33,7 @@ routes = [
     Route("/readyz", health.readyz, methods=["GET"]),
     Route("/metrics", scrape.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.document, methods=["GET"]),
+    Route("/.well-known/jwks.json", jwks.jwks, methods=["GET"]),
     Route("/v1/connect-sessions", connect.create_connect_session, methods=["POST"]),
     Route("/connect", connect.start_connect, methods=["GET"]),
     Route("/oauth/callback", connect.callback, methods=["GET"]),

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
 
     default_provider: str = "contio"
     providers_file: Path | None = None
+    # Accept plain http URLs to loopback hosts in the providers file: for tests against the sandbox.
+    providers_allow_loopback_http: bool = False
     contio_auth_url: str = "https://auth.contio.ai"
     contio_api_url: str = "https://api.contio.ai"
     contio_client_id: str | None = None

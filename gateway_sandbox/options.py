@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 from gateway_sandbox import seed as seeds
 from gateway_sandbox.faults import Faults
@@ -13,6 +14,7 @@ from gateway_sandbox.waf import RateLimits
 
 DAY = 86400
 _SECRETS = ("client_secrets", "admin_api_key", "webhook_secret")
+ClientAuthentication = Literal["secret", "private_key_jwt", "none"]
 
 
 @dataclass(frozen=True, repr=False)
@@ -36,6 +38,14 @@ class SandboxOptions:
     ``instance_url``: when set, a Salesforce-like provider: token responses carry it
     (``{origin}`` stands for the origin the request came in on), and the user API is served
     under ``/instances/{name}`` too (``instances``).
+
+    Other providers' shapes (Contio's are the defaults): ``scope_separator`` between scopes in the
+    authorization request and the token response (Slack's is a comma); ``rotate_refresh_tokens``
+    false keeps a refresh token for the grant's life and leaves it out of refresh answers.
+    ``client_authentication``: ``secret`` (Basic or in the form, Contio's), ``private_key_jwt``
+    (RFC 7523 assertions signed with a key of ``client_jwks``, or of the JWK Set at
+    ``client_jwks_url``, fetched when an assertion names an unknown ``kid``), or ``none`` (a public
+    client: its ``client_id`` only, PKCE required).
     """
 
     client_id: str = "sandbox-client"
@@ -60,6 +70,11 @@ class SandboxOptions:
     seed: seeds.Seed = field(default=seeds.DEFAULT, compare=False)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     instance_url: str | None = None
+    scope_separator: str = " "
+    rotate_refresh_tokens: bool = True
+    client_authentication: ClientAuthentication = "secret"
+    client_jwks_url: str | None = None
+    client_jwks: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not self.client_id:
@@ -79,6 +94,11 @@ class SandboxOptions:
             raise ValueError("webhook_retry_delays must not be negative")
         if self.otp_max_attempts < 1:
             raise ValueError("otp_max_attempts must be at least 1")
+        if len(self.scope_separator) != 1:
+            raise ValueError("scope_separator must be one character")
+        keys = self.client_jwks_url is not None or self.client_jwks is not None
+        if (self.client_authentication == "private_key_jwt") != keys:
+            raise ValueError("client_jwks_url or client_jwks go with private_key_jwt, and only it")
 
     def __repr__(self) -> str:
         shown = (

@@ -14,6 +14,8 @@
   replaced by a 502.
 - ``rate_limited``: requests refused with 429 by the enforced rate limits.
 - ``codes_sent`` / ``codes_verified``: one-time codes put in the outbox, and accepted.
+- ``assertions_refused``: ``private_key_jwt`` client assertions refused (a replayed ``jti``, a bad
+  signature, audience or expiry).
 
 Besides, ``executions_by_route()`` counts executions per ``"METHOD /path"``, so a test can assert
 that one particular call ran exactly once.
@@ -39,6 +41,7 @@ NAMES = (
     "rate_limited",
     "codes_sent",
     "codes_verified",
+    "assertions_refused",
 )
 
 

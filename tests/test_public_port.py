@@ -33,6 +33,8 @@ from tests.fixtures.ports import WEBHOOK_SECRET, Ports
         ("POST", "/webhooks/contio", True),
         ("GET", "/webhooks/contio", False),
         ("GET", "/healthz", True),
+        ("GET", "/.well-known/jwks.json", True),
+        ("POST", "/.well-known/jwks.json", False),
         ("GET", "/connections", False),
         ("GET", "/connect/x", False),
         ("GET", "/v1/connections", False),

@@ -15,6 +15,7 @@ from gateway.cli.delegated_keys import keys as delegated_keys
 from gateway.cli.dev import dev
 from gateway.cli.events import events
 from gateway.cli.keys import keys
+from gateway.cli.providers import providers
 from gateway.cli.sandbox import sandbox
 from gateway.cli.serve import migrate, serve, worker
 
@@ -45,6 +46,7 @@ connections.add_command(delegated_keys)
 cli.add_command(connections)
 cli.add_command(events)
 cli.add_command(keys)
+cli.add_command(providers)
 cli.add_command(audit_group, name="audit")
 
 

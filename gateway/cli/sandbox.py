@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Literal
 
 import click
 import uvicorn
@@ -133,6 +134,29 @@ def _delays(value: str) -> tuple[float, ...]:
 @click.option("--token-endpoint-down", is_flag=True, help="The token endpoint answers 503.")
 @click.option("--invalid-client", is_flag=True, help="The token endpoint answers 401.")
 @click.option(
+    "--scope-separator",
+    default=" ",
+    show_default=True,
+    help="Between scopes in requests and token responses (Slack-like: ',').",
+)
+@click.option(
+    "--no-refresh-rotation",
+    is_flag=True,
+    help="Refresh tokens do not rotate: a refresh answers with an access token only.",
+)
+@click.option(
+    "--client-authentication",
+    type=click.Choice(["secret", "private_key_jwt", "none"]),
+    default="secret",
+    show_default=True,
+    help="How the client authenticates at the token endpoint (none: a public client, PKCE).",
+)
+@click.option(
+    "--client-jwks-url",
+    default=None,
+    help="The client's JWK Set, for private_key_jwt (e.g. the gateway's /.well-known/jwks.json).",
+)
+@click.option(
     "--instance-url",
     default=None,
     help="Salesforce-like: token responses name this instance_url ({origin}: the sandbox's), "
@@ -171,6 +195,10 @@ def sandbox(
     retry_after: int,
     token_endpoint_down: bool,
     invalid_client: bool,
+    scope_separator: str,
+    no_refresh_rotation: bool,
+    client_authentication: Literal["secret", "private_key_jwt", "none"],
+    client_jwks_url: str | None,
     instance_url: str | None,
 ) -> None:
     """Run an in-memory emulator of the Contio Partner API (no account needed).
@@ -189,37 +217,44 @@ def sandbox(
     except seeds.SeedError as exc:
         raise click.BadParameter(str(exc), param_hint="--seed") from exc
     defaults = SandboxOptions()
-    options = SandboxOptions(
-        client_id=client_id,
-        client_secrets=client_secrets or defaults.client_secrets,
-        redirect_uris=redirect_uris or defaults.redirect_uris,
-        auto_approve=auto_approve,
-        code_ttl=code_ttl,
-        access_token_ttl=access_token_ttl,
-        refresh_token_ttl=refresh_token_ttl,
-        refresh_reuse_grace=refresh_reuse_grace,
-        admin_api_key=admin_api_key,
-        webhook_url=webhook_url,
-        webhook_secret=webhook_secret,
-        webhook_retry_delays=_delays(webhook_retry_delays),
-        seed=seed,
-        otp_ttl=otp_ttl,
-        session_ttl=session_ttl,
-        otp_max_attempts=otp_attempts,
-        rate_limits=RateLimits(rate_limit_user, rate_limit_admin, rate_limit_auth),
-        instance_url=instance_url,
-        faults=Faults(
-            latency_ms=latency_ms,
-            error_rate=error_rate,
-            rate_limited=rate_limited,
-            retry_after=retry_after,
-            token_endpoint_down=token_endpoint_down,
-            invalid_client=invalid_client,
-            seed=fault_seed,
-            enforce_rate_limits=enforce_rate_limits,
-            lose_response=lose_response or "",
-            lose_next=lose_next,
-            lose_prefix=lose_prefix,
-        ),
-    )
+    try:
+        options = SandboxOptions(
+            client_id=client_id,
+            client_secrets=client_secrets or defaults.client_secrets,
+            redirect_uris=redirect_uris or defaults.redirect_uris,
+            auto_approve=auto_approve,
+            code_ttl=code_ttl,
+            access_token_ttl=access_token_ttl,
+            refresh_token_ttl=refresh_token_ttl,
+            refresh_reuse_grace=refresh_reuse_grace,
+            admin_api_key=admin_api_key,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            webhook_retry_delays=_delays(webhook_retry_delays),
+            seed=seed,
+            otp_ttl=otp_ttl,
+            session_ttl=session_ttl,
+            otp_max_attempts=otp_attempts,
+            rate_limits=RateLimits(rate_limit_user, rate_limit_admin, rate_limit_auth),
+            faults=Faults(
+                latency_ms=latency_ms,
+                error_rate=error_rate,
+                rate_limited=rate_limited,
+                retry_after=retry_after,
+                token_endpoint_down=token_endpoint_down,
+                invalid_client=invalid_client,
+                seed=fault_seed,
+                enforce_rate_limits=enforce_rate_limits,
+                lose_response=lose_response or "",
+                lose_next=lose_next,
+                lose_prefix=lose_prefix,
+            ),
+            scope_separator=scope_separator,
+            rotate_refresh_tokens=not no_refresh_rotation,
+            client_authentication=client_authentication,
+            client_jwks_url=client_jwks_url,
+            instance_url=instance_url,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     uvicorn.run(create_sandbox_app(options), host=host, port=port, log_config=None)

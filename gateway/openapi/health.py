@@ -1,4 +1,5 @@
-"""Liveness, readiness, metrics and this document: for probes and scrapers, without a key."""
+"""Liveness, readiness, metrics, this document and the gateway's public keys: for probes, scrapers
+and providers, without a key."""
 
 from __future__ import annotations
 
@@ -62,6 +63,23 @@ PATHS: dict[str, Any] = {
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
                 "503": DATABASE_DOWN,
+            },
+        }
+    },
+    "/.well-known/jwks.json": {
+        "get": {
+            "summary": "The public keys of the gateway's private_key_jwt client authentication "
+            "(RFC 7517), for providers that fetch them; also on the public listener",
+            "security": [],
+            "responses": {
+                "200": json_body(
+                    {
+                        "type": "object",
+                        "required": ["keys"],
+                        "properties": {"keys": {"type": "array", "items": {"type": "object"}}},
+                    },
+                    "A JWK Set: public keys only, each with kid, alg and use.",
+                )
             },
         }
     },

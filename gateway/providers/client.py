@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
-from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
 
+from gateway.providers.client_auth import basic_auth, client_authentication, credentials
+from gateway.providers.client_key import ClientKey
 from gateway.providers.config import ProviderConfig
 from gateway.providers.discovery import DiscoveredProvider, discover
 from gateway.providers.errors import (
@@ -30,6 +31,7 @@ from gateway.providers.errors import (
 )
 from gateway.providers.id_token import IdTokenValidator
 from gateway.providers.profile import ApiProfile
+from gateway.providers.profile_options import as_profiled
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
 
@@ -65,6 +67,7 @@ class OAuthClient:
         self._http = http
         self._gate = gate
         self._source = source
+        self.profile: ApiProfile = source.profile  # the API's side: settings, base URL, header
         self._config = source if isinstance(source, ProviderConfig) else None
         self._discovering = asyncio.Lock()
         self._validator: IdTokenValidator | None = None
@@ -93,12 +96,13 @@ class OAuthClient:
         return self._source.pkce
 
     @property
-    def profile(self) -> ApiProfile:
-        return self._source.profile
-
-    @property
     def uses_openid(self) -> bool:
         return "openid" in self.scopes
+
+    @property
+    def client_key(self) -> ClientKey | None:
+        """The key of ``private_key_jwt`` client authentication, if the provider uses it."""
+        return self._source.client_key
 
     async def load_config(self) -> ProviderConfig:
         """The provider's full config, discovering its endpoints first if need be."""
@@ -133,7 +137,7 @@ class OAuthClient:
             "redirect_uri": redirect_uri,
         }
         if requested:
-            params["scope"] = " ".join(requested)
+            params["scope"] = config.scope_separator.join(requested)
         params["state"] = state
         if "openid" in requested:
             if not nonce:
@@ -162,7 +166,12 @@ class OAuthClient:
         self, *, code: str, redirect_uri: str, code_verifier: str | None, spender: Spender
     ) -> TokenSet:
         config = await self.load_config()
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        form = {
+            **config.token_params,
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+        }
         if config.pkce:
             if not code_verifier:
                 raise ValueError(f"provider {self.name!r} uses PKCE: pass the code_verifier")
@@ -172,13 +181,23 @@ class OAuthClient:
     async def refresh(self, refresh_token: str, *, spender: Spender) -> TokenSet:
         """New tokens for a refresh token.
 
-        When the provider does not rotate refresh tokens (no ``refresh_token`` in the response),
-        the result carries the one passed in: RFC 6749 §6 lets the client keep using it.
+        When the response has no ``refresh_token`` (a provider that does not rotate them), the
+        result carries the one passed in: RFC 6749 §6 lets the client keep using it.
         """
         config = await self.load_config()
-        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        form = {
+            **config.refresh_params,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+        }
         tokens = await self._token_request(config, form, "token refresh", spender)
         if tokens.refresh_token is None:
+            if config.refresh.rotates:
+                logger.warning(
+                    "%s refresh answer has no refresh token; keeping the current one (set "
+                    "refresh.rotates = false in its profile if it never rotates them)",
+                    self.name,
+                )
             return dataclasses.replace(tokens, refresh_token=SecretStr(refresh_token))
         return tokens
 
@@ -264,9 +283,9 @@ class OAuthClient:
         self, config: ProviderConfig, form: dict[str, str], what: str, spender: Spender
     ) -> TokenSet:
         response = await self._authenticated_post(config, config.token_url, form, what, spender)
-        return TokenSet.from_response(
-            json_body(response), provider=self.name, shape=config.profile.token_response
-        )
+        shape = config.profile.token_response
+        tokens = TokenSet.from_response(json_body(response), provider=self.name, shape=shape)
+        return as_profiled(config, tokens)
 
     async def post_json(
         self, url: str, body: Mapping[str, object], what: str, *, spender: Spender
@@ -281,10 +300,12 @@ class OAuthClient:
         config = await self.load_config()
         payload = {"client_id": config.client_id, **body}
 
-        async def send(secret: SecretStr) -> httpx.Response:
+        async def send(secret: SecretStr | None) -> httpx.Response:
+            if secret is None:
+                raise ProviderError(f"{self.name} {what} needs a client secret", provider=self.name)
             headers = {
                 **JSON_ACCEPT,
-                "Authorization": _basic_auth(config.client_id, secret.get_secret_value()),
+                "Authorization": basic_auth(config.client_id, secret.get_secret_value()),
             }
             return await self._send("POST", url, what, json=payload, headers=headers)
 
@@ -303,15 +324,12 @@ class OAuthClient:
     ) -> httpx.Response:
         """POST a form as the gateway's client; any failure becomes a ProviderError."""
 
-        async def send(secret: SecretStr) -> httpx.Response:
-            data = dict(form)
-            headers = dict(JSON_ACCEPT)
-            if config.token_endpoint_auth_method == "client_secret_basic":
-                headers["Authorization"] = _basic_auth(config.client_id, secret.get_secret_value())
-            else:
-                data["client_id"] = config.client_id
-                data["client_secret"] = secret.get_secret_value()
-            return await self._send("POST", url, what, data=data, headers=headers)
+        async def send(secret: SecretStr | None) -> httpx.Response:
+            headers, fields = client_authentication(config, secret)
+            data = {**form, **fields}
+            return await self._send(
+                "POST", url, what, data=data, headers={**JSON_ACCEPT, **headers}
+            )
 
         response = await self._as_client(config, send, spender)
         if not response.is_success:
@@ -321,13 +339,13 @@ class OAuthClient:
     async def _as_client(
         self,
         config: ProviderConfig,
-        send: Callable[[SecretStr], Awaitable[httpx.Response]],
+        send: Callable[[SecretStr | None], Awaitable[httpx.Response]],
         spender: Spender,
     ) -> httpx.Response:
         """Send with each client secret in turn until one is not refused as ``invalid_client``
         (the overlap of a rotation); every attempt spends the budget. Returns the last answer."""
         response: httpx.Response | None = None
-        for index, secret in enumerate(config.client_secrets):
+        for index, secret in enumerate(credentials(config)):
             if self._gate is not None:
                 await self._gate.spend(self.name, spender)
             response = await send(secret)
@@ -342,7 +360,7 @@ class OAuthClient:
                         index + 1,
                     )
                 return response
-        assert response is not None  # ProviderConfig always has a secret
+        assert response is not None  # there is always at least one attempt
         return response  # every secret was refused as invalid_client
 
     async def _send(
@@ -369,12 +387,6 @@ class OAuthClient:
                 upstream_status=response.status_code,
             )
         return body
-
-
-def _basic_auth(client_id: str, secret: str) -> str:
-    # RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined and encoded.
-    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
-    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
 
 
 def _with_query(url: str, params: Mapping[str, str]) -> str:

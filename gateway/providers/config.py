@@ -9,9 +9,11 @@ from typing import Literal
 
 from pydantic import SecretStr
 
+from gateway.providers.client_key import ClientKey
 from gateway.providers.profile import DEFAULT_PROFILE, ApiProfile
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+SECRET_AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
 
 # Parameters the client sets itself; a provider's extra authorize_params may not replace them.
 RESERVED_AUTHORIZE_PARAMS = frozenset(
@@ -27,6 +29,34 @@ RESERVED_AUTHORIZE_PARAMS = frozenset(
         "login_hint",
     }
 )
+# And on the token endpoint: a provider's token_params and refresh_params may not replace these.
+RESERVED_TOKEN_PARAMS = frozenset(
+    {
+        "grant_type",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
+        "client_id",
+        "client_secret",
+        "client_assertion",
+        "client_assertion_type",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RefreshProfile:
+    """How a provider's refresh tokens behave.
+
+    ``rotates``: whether each refresh answer carries a new refresh token (the old one is kept when
+    an answer has none either way; a rotating provider that sends none is logged).
+    ``default_lifetime_seconds``: an access token's lifetime when the answer has no ``expires_in``
+    (None: ask introspection, then ``GATEWAY_DEFAULT_TOKEN_LIFETIME_SECONDS``).
+    """
+
+    rotates: bool = True
+    default_lifetime_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,20 +78,44 @@ class ProviderConfig:
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The provider profile's options (docs/providers.md).
+    scope_separator: str = " "
+    token_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    refresh_params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    refresh: RefreshProfile = field(default_factory=RefreshProfile)
+    client_key: ClientKey | None = None
     # The token response's shape, the API base template and the credential's injection.
     profile: ApiProfile = DEFAULT_PROFILE
 
     def __post_init__(self) -> None:
-        if not self.client_secrets:
-            raise ValueError(f"provider {self.name!r} needs at least one client secret")
-        reserved = RESERVED_AUTHORIZE_PARAMS & set(self.authorize_params)
-        if reserved:
-            raise ValueError(
-                f"provider {self.name!r}: authorize_params may not set {', '.join(sorted(reserved))}"
-            )
-        # Frozen means frozen: nobody may edit the params through a dict they still hold.
-        object.__setattr__(self, "authorize_params", MappingProxyType(dict(self.authorize_params)))
+        self._check_client_authentication()
+        for name, reserved_names in (
+            ("authorize_params", RESERVED_AUTHORIZE_PARAMS),
+            ("token_params", RESERVED_TOKEN_PARAMS),
+            ("refresh_params", RESERVED_TOKEN_PARAMS),
+        ):
+            params = getattr(self, name)
+            reserved = reserved_names & set(params)
+            if reserved:
+                raise ValueError(
+                    f"provider {self.name!r}: {name} may not set {', '.join(sorted(reserved))}"
+                )
+            # Frozen means frozen: nobody may edit the params through a dict they still hold.
+            object.__setattr__(self, name, MappingProxyType(dict(params)))
+        if not self.scope_separator:
+            raise ValueError(f"provider {self.name!r}: scope_separator must not be empty")
         object.__setattr__(self, "api_base_url", self.api_base_url.rstrip("/"))
+
+    def _check_client_authentication(self) -> None:
+        method = self.token_endpoint_auth_method
+        if method in SECRET_AUTH_METHODS and not self.client_secrets:
+            raise ValueError(f"provider {self.name!r} needs at least one client secret")
+        if method not in SECRET_AUTH_METHODS and self.client_secrets:
+            raise ValueError(f"provider {self.name!r}: {method} uses no client secret")
+        if (method == "private_key_jwt") != (self.client_key is not None):
+            raise ValueError(f"provider {self.name!r}: a client key goes with private_key_jwt only")
+        if method == "none" and not self.pkce:
+            raise ValueError(f"provider {self.name!r}: a public client (none) needs pkce")
 
     @property
     def uses_openid(self) -> bool:

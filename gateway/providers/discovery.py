@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from gateway.providers.client_key import ClientKey
 from gateway.providers.config import ProviderConfig
 from gateway.providers.errors import (
     ProviderUnavailable,
@@ -77,11 +78,14 @@ def _read(body: object, *, issuer: str, url: str, provider: str) -> ServerMetada
     if body.get("issuer") != issuer:
         raise fail(f"names issuer {str(body.get('issuer'))[:100]!r}, expected {issuer!r}")
 
+    # An https issuer's endpoints are https too; plain http only where the issuer is (loopback tests).
+    schemes = ("https",) if urlsplit(issuer).scheme == "https" else ("https", "http")
+
     def endpoint(key: str) -> str | None:
         value = body.get(key)
         if value is None:
             return None
-        if not isinstance(value, str) or urlsplit(value).scheme not in ("https", "http"):
+        if not isinstance(value, str) or urlsplit(value).scheme not in schemes:
             raise fail(f"has an unusable {key}")
         return value
 
@@ -106,7 +110,8 @@ def _read(body: object, *, issuer: str, url: str, provider: str) -> ServerMetada
 class DiscoveredProvider:
     """A provider known by its issuer; ``build`` makes its config once the metadata is fetched.
 
-    The other fields are what the gateway must know before any network call.
+    The other fields are what the gateway must know before any network call (``client_key``: for
+    ``/.well-known/jwks.json``, which publishes its public half).
     """
 
     name: str
@@ -115,4 +120,5 @@ class DiscoveredProvider:
     scopes: tuple[str, ...]
     pkce: bool
     build: Callable[[ServerMetadata], ProviderConfig]
+    client_key: ClientKey | None = None
     profile: ApiProfile = DEFAULT_PROFILE

@@ -10,9 +10,13 @@
     scopes = ["openid", "profile", "offline_access"]
     # authorize_url, token_url, revocation_url, introspection_url, userinfo_url, jwks_uri:
     #   required without issuer (the first two); with issuer they override the discovered ones
-    # token_endpoint_auth_method = "client_secret_post"
+    # token_endpoint_auth_method = "client_secret_post"   # or private_key_jwt (with client_key),
+    #                                                      # or none (a public client; needs pkce)
     # pkce = true
     # authorize_params = { prompt = "consent" }
+    # The profile's options (profile_options.py): scope_separator = ",",
+    #   token_params / refresh_params = { ... }, client_key = { file = "key.pem", algorithm = "ES256" },
+    #   refresh = { rotates = false, default_lifetime_seconds = 43200 }
     # allowed_hosts = ["*.my.salesforce.com"]       # required when api_base_url is a template
     # [providers.acme.token_response]               # settings kept; where the tokens are
     # settings = ["instance_url"]                   # or { name = "dotted.path" }
@@ -25,7 +29,8 @@
 
 An environment variable named by ``client_secret_env`` holds one secret or a comma-separated list
 (the first is used; the others are tried on ``invalid_client`` during a rotation). Any mistake stops
-start-up with a ``SettingsError`` naming the provider and the field.
+start-up with a ``SettingsError`` naming the provider and the field. URLs are https; plain http is
+accepted for loopback hosts only, and only when the loader is told so (a test setting).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -50,15 +56,29 @@ from pydantic import (
 )
 
 from gateway.kit.validation import problems
-from gateway.providers.config import RESERVED_AUTHORIZE_PARAMS, AuthMethod, ProviderConfig
+from gateway.providers.client_key import ClientKey
+from gateway.providers.config import (
+    RESERVED_AUTHORIZE_PARAMS,
+    RESERVED_TOKEN_PARAMS,
+    SECRET_AUTH_METHODS,
+    AuthMethod,
+    ProviderConfig,
+)
 from gateway.providers.contio import CONTIO
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
 from gateway.providers.profile import (
     DEFAULT_PROFILE,
+    LOOPBACK_HOSTS,
     ApiBase,
     ApiProfile,
     AuthHeader,
     TokenResponseShape,
+)
+from gateway.providers.profile_options import (
+    ClientKeyEntry,
+    RefreshEntry,
+    checked_separator,
+    reserved_in,
 )
 from gateway.settings import SettingsError, split_commas
 
@@ -74,6 +94,8 @@ URL_FIELDS = (
     "api_base_url",
 )
 _NO_METADATA = ServerMetadata(issuer="", authorization_endpoint="", token_endpoint="")
+# The validation context's key: whether plain http to a loopback host is accepted (tests only).
+ALLOW_LOOPBACK_HTTP = "allow_loopback_http"
 
 ProviderSource = ProviderConfig | DiscoveredProvider
 
@@ -132,19 +154,33 @@ class ProviderEntry(BaseModel):
     token_endpoint_auth_method: AuthMethod = "client_secret_basic"
     pkce: bool = True
     authorize_params: dict[str, str] = Field(default_factory=dict)
+    scope_separator: str = " "
+    token_params: dict[str, str] = Field(default_factory=dict)
+    refresh_params: dict[str, str] = Field(default_factory=dict)
+    client_key: ClientKeyEntry | None = None
+    refresh: RefreshEntry = Field(default_factory=RefreshEntry)
     token_response: TokenResponseEntry | None = None
     allowed_hosts: tuple[str, ...] = ()
-    plain_http_loopback: bool = False
     auth_header: AuthHeaderEntry | None = None
+    _api_profile: ApiProfile = PrivateAttr(default_factory=lambda: DEFAULT_PROFILE)
 
     @field_validator(*URL_FIELDS)
     @classmethod
     def _absolute_url(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None or (info.field_name == "api_base_url" and "{" in value):
-            return value  # a template: ``api_profile`` checks it
+        if value is None:
+            return None
+        if info.field_name == "api_base_url" and "{" in value:
+            return value  # a template: ``api_profile`` checks what it makes
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
-            raise ValueError("must be an absolute http(s) URL")
+            raise ValueError("must be an absolute https URL")
+        if parts.scheme == "http":
+            allowed = bool((info.context or {}).get(ALLOW_LOOPBACK_HTTP))
+            if not allowed or parts.hostname not in LOOPBACK_HOSTS:
+                raise ValueError(
+                    "must be an https URL (plain http is for loopback hosts in tests only, with "
+                    "GATEWAY_PROVIDERS_ALLOW_LOOPBACK_HTTP)"
+                )
         return value
 
     @field_validator("scopes")
@@ -157,15 +193,27 @@ class ProviderEntry(BaseModel):
     @field_validator("authorize_params")
     @classmethod
     def _not_reserved(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = RESERVED_AUTHORIZE_PARAMS & set(value)
-        if reserved:
-            raise ValueError(f"may not set {', '.join(sorted(reserved))} (the gateway sets them)")
+        reserved_in(value, RESERVED_AUTHORIZE_PARAMS)
         return value
+
+    @field_validator("token_params", "refresh_params")
+    @classmethod
+    def _not_reserved_at_token_endpoint(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved_in(value, RESERVED_TOKEN_PARAMS)
+        return value
+
+    @field_validator("scope_separator")
+    @classmethod
+    def _separator(cls, value: str) -> str:
+        return checked_separator(value)
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
-        if (self.client_secret is None) == (self.client_secret_env is None):
-            raise ValueError("give exactly one of client_secret and client_secret_env")
+        self._check_client_authentication()
+        if any(self.scope_separator in scope for scope in self.scopes):
+            raise ValueError(
+                f"scopes: a scope may not contain the separator {self.scope_separator!r}"
+            )
         if self.issuer is None and (self.authorize_url is None or self.token_url is None):
             raise ValueError("give issuer (for discovery), or both authorize_url and token_url")
         if self.issuer is None and "openid" in self.scopes:
@@ -173,12 +221,16 @@ class ProviderEntry(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _profile(self) -> Self:
-        self.api_profile()  # any ValueError names the field
+    def _profile(self, info: ValidationInfo) -> Self:
+        loopback = bool((info.context or {}).get(ALLOW_LOOPBACK_HTTP))
+        self._api_profile = self._made_profile(loopback)  # any ValueError names the field
         return self
 
     def api_profile(self) -> ApiProfile:
         """The token response's shape, the API base template and the credential's injection."""
+        return self._api_profile
+
+    def _made_profile(self, loopback_http: bool) -> ApiProfile:
         templated = "{" in self.api_base_url
         if not templated and self.allowed_hosts:
             raise ValueError("allowed_hosts applies to an api_base_url template only")
@@ -191,32 +243,51 @@ class ProviderEntry(BaseModel):
                 else TokenResponseShape()
             ),
             api_base=(
-                ApiBase(self.api_base_url, self.allowed_hosts, self.plain_http_loopback)
-                if templated
-                else None
+                ApiBase(self.api_base_url, self.allowed_hosts, loopback_http) if templated else None
             ),
             auth_header=(
                 self.auth_header.auth_header() if self.auth_header is not None else AuthHeader()
             ),
         )
 
+    def _check_client_authentication(self) -> None:
+        method = self.token_endpoint_auth_method
+        has_secret = self.client_secret is not None or self.client_secret_env is not None
+        if method in SECRET_AUTH_METHODS:
+            if (self.client_secret is None) == (self.client_secret_env is None):
+                raise ValueError("give exactly one of client_secret and client_secret_env")
+        elif has_secret:
+            raise ValueError(f"token_endpoint_auth_method: {method} uses no client secret")
+        if method == "private_key_jwt" and self.client_key is None:
+            raise ValueError("client_key: private_key_jwt needs the key to sign with")
+        if method != "private_key_jwt" and self.client_key is not None:
+            raise ValueError("client_key: only private_key_jwt uses a client key")
+        if method == "none" and not self.pkce:
+            raise ValueError("pkce: a public client (token_endpoint_auth_method none) needs pkce")
+
     def source(self, name: str, environ: Mapping[str, str]) -> ProviderSource:
         """The config itself, or with an issuer, what builds it once discovery has run."""
         secrets = self._secrets(name, environ)
+        key = None if self.client_key is None else self.client_key.load(name, environ)
         if self.issuer is None:
-            return self.config(name, secrets, None)
+            return self.config(name, secrets, key, None)
         return DiscoveredProvider(
             name=name,
             issuer=self.issuer,
             api_base_url=self.api_base_url.rstrip("/"),
             scopes=self.scopes,
             pkce=self.pkce,
-            build=partial(self.config, name, secrets),
+            build=partial(self.config, name, secrets, key),
+            client_key=key,
             profile=self.api_profile(),
         )
 
     def config(
-        self, name: str, secrets: tuple[SecretStr, ...], metadata: ServerMetadata | None
+        self,
+        name: str,
+        secrets: tuple[SecretStr, ...],
+        client_key: ClientKey | None,
+        metadata: ServerMetadata | None,
     ) -> ProviderConfig:
         """Explicit endpoints win over discovered ones."""
         found = (
@@ -238,10 +309,17 @@ class ProviderEntry(BaseModel):
             token_endpoint_auth_method=self.token_endpoint_auth_method,
             pkce=self.pkce,
             authorize_params=self.authorize_params,
+            scope_separator=self.scope_separator,
+            token_params=self.token_params,
+            refresh_params=self.refresh_params,
+            refresh=self.refresh.profile(),
+            client_key=client_key,
             profile=self.api_profile(),
         )
 
     def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:
+        if self.token_endpoint_auth_method not in SECRET_AUTH_METHODS:
+            return ()
         if self.client_secret_env is not None:
             values = split_commas(environ.get(self.client_secret_env))
             if not values:
@@ -263,8 +341,13 @@ class ProviderEntry(BaseModel):
         return tuple(listed)
 
 
-def load_providers_file(path: Path, environ: Mapping[str, str]) -> dict[str, ProviderSource]:
-    """Every provider of the file, in file order; SettingsError on any mistake."""
+def load_providers_file(
+    path: Path, environ: Mapping[str, str], *, allow_loopback_http: bool = False
+) -> dict[str, ProviderSource]:
+    """Every provider of the file, in file order; SettingsError on any mistake.
+
+    ``allow_loopback_http`` accepts plain http URLs to loopback hosts (tests against the sandbox).
+    """
     try:
         with path.open("rb") as file:
             document = tomllib.load(file)
@@ -281,10 +364,13 @@ def load_providers_file(path: Path, environ: Mapping[str, str]) -> dict[str, Pro
     tables = document.get("providers", {})
     if not isinstance(tables, dict):
         raise SettingsError(f"providers file {path}: providers must be a table of tables")
-    return {name: _source(path, name, table, environ) for name, table in tables.items()}
+    context = {ALLOW_LOOPBACK_HTTP: allow_loopback_http}
+    return {name: _source(path, name, table, environ, context) for name, table in tables.items()}
 
 
-def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) -> ProviderSource:
+def _source(
+    path: Path, name: str, table: object, environ: Mapping[str, str], context: dict[str, bool]
+) -> ProviderSource:
     where = f"providers file {path}: [providers.{name}]"
     if name == CONTIO:
         raise SettingsError(f"{where}: the name {CONTIO!r} is reserved for the built-in provider")
@@ -293,7 +379,7 @@ def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) ->
     if not isinstance(table, dict):
         raise SettingsError(f"{where} must be a table")
     try:
-        entry = ProviderEntry.model_validate(table)
+        entry = ProviderEntry.model_validate(table, context=context)
     except ValidationError as exc:
         found = "; ".join(
             f"{item['field']}: {item['problem']}" if item["field"] else item["problem"]
@@ -304,3 +390,5 @@ def _source(path: Path, name: str, table: object, environ: Mapping[str, str]) ->
         return entry.source(name, environ)
     except ValueError as exc:  # ProviderConfig's own checks
         raise SettingsError(f"{where}: {exc}") from None
+    except SettingsError as exc:  # a secret or key the file names, unusable
+        raise SettingsError(f"providers file {path}: {exc}") from None

@@ -48,6 +48,14 @@ class ProviderRegistry:
         known = ", ".join(self.names) or "none"
         raise ProviderNotFound(f"unknown provider {key[:64]!r} (configured: {known})", name=key)
 
+    def public_keys(self) -> list[dict[str, object]]:
+        """The public JWK of each key the gateway signs client assertions with, each kid once."""
+        keys: dict[str, dict[str, object]] = {}
+        for client in self._clients.values():
+            if client.client_key is not None:
+                keys.setdefault(client.client_key.kid, client.client_key.public_jwk())
+        return list(keys.values())
+
 
 def provider_sources(
     settings: Settings, environ: Mapping[str, str] | None = None
@@ -63,7 +71,13 @@ def provider_sources(
         sources[CONTIO] = contio
     if settings.providers_file is not None:
         env = os.environ if environ is None else environ
-        sources.update(load_providers_file(settings.providers_file, env))
+        sources.update(
+            load_providers_file(
+                settings.providers_file,
+                env,
+                allow_loopback_http=settings.providers_allow_loopback_http,
+            )
+        )
     default = settings.default_provider
     if default not in sources and default not in unconfigured:
         known = ", ".join(sources) or "none"

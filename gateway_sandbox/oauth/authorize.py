@@ -98,7 +98,7 @@ class AuthorizeEndpoints:
             return pages.error_page("Invalid authorization request", str(exc))
         reply = Reply(redirect_uri, params.get("state") or None, issuer_for(request, self.options))
         try:
-            auth = _read(params, repeated, redirect_uri)
+            auth = _read(params, repeated, redirect_uri, self.options)
             if form is not None:
                 return self._decide(auth, form, reply)
             if self.options.auto_approve:
@@ -162,7 +162,9 @@ def _trusted_redirect_uri(
     return redirect_uri
 
 
-def _read(params: dict[str, str], repeated: set[str], redirect_uri: str) -> AuthorizationRequest:
+def _read(
+    params: dict[str, str], repeated: set[str], redirect_uri: str, options: SandboxOptions
+) -> AuthorizationRequest:
     if repeated:
         raise Refused("invalid_request", f"Repeated parameters: {', '.join(sorted(repeated))}.")
     response_type = params.get("response_type")
@@ -171,7 +173,7 @@ def _read(params: dict[str, str], repeated: set[str], redirect_uri: str) -> Auth
     if response_type != "code":
         raise Refused("unsupported_response_type", "Only response_type=code is supported.")
     try:
-        requested = scopes.parse(params.get("scope"))
+        requested = scopes.parse(params.get("scope"), options.scope_separator)
     except scopes.UnknownScope as exc:
         raise Refused("invalid_scope", str(exc)) from exc
     login_hint = params.get("login_hint") or None
@@ -182,16 +184,19 @@ def _read(params: dict[str, str], repeated: set[str], redirect_uri: str) -> Auth
         scopes=requested,
         nonce=params.get("nonce") or None,
         login_hint=login_hint.strip().lower() if login_hint else None,
-        code_challenge=_code_challenge(params),
+        code_challenge=_code_challenge(params, required=options.client_authentication == "none"),
         params=params,
     )
 
 
-def _code_challenge(params: dict[str, str]) -> str | None:
+def _code_challenge(params: dict[str, str], *, required: bool) -> str | None:
+    """The S256 challenge; optional at Contio, ``required`` for a public client."""
     challenge = params.get("code_challenge") or None
     method = params.get("code_challenge_method") or None
     if challenge is None and method is None:
-        return None  # PKCE is optional at Contio
+        if required:
+            raise Refused("invalid_request", "A public client must use PKCE (code_challenge).")
+        return None
     if method != "S256":
         raise Refused("invalid_request", "code_challenge_method must be S256.")
     if challenge is None or not pkce.is_valid_challenge(challenge):

@@ -1,7 +1,9 @@
 """Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3.1).
 
 Both ``client_secret_basic`` (what Contio's SDK sends) and ``client_secret_post`` are accepted;
-using both at once is refused. Every secret in ``SandboxOptions.client_secrets`` is valid.
+using both at once is refused. Every secret in ``SandboxOptions.client_secrets`` is valid. A sandbox
+emulating another provider may instead take ``private_key_jwt`` assertions (``client_assertion``)
+or, for a public client, the ``client_id`` alone (``client_authentication``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,42 @@ from urllib.parse import unquote_plus
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
+from gateway_sandbox.client_assertions import ASSERTION_TYPE, AssertionRefused
 from gateway_sandbox.errors import OAuthError
+from gateway_sandbox.oauth.discovery import issuer_for
 from gateway_sandbox.oauth.forms import form_field
 from gateway_sandbox.options import SandboxOptions
+from gateway_sandbox.state.store import SandboxStore
 
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="contio-sandbox"'}
+TOKEN_PATH = "/oauth2/token"
+
+
+async def authenticate_token_client(request: Request, form: FormData, store: SandboxStore) -> str:
+    """The client's id by the way this sandbox's client authenticates; ``OAuthError`` otherwise."""
+    options = store.options
+    if options.client_authentication == "secret":
+        return authenticate_client(request, form, options)
+    posted_id = form_field(form, "client_id")
+    if "authorization" in request.headers or form_field(form, "client_secret") is not None:
+        raise _invalid_client(f"This client authenticates with {options.client_authentication}.")
+    if options.client_authentication == "none":
+        if posted_id != options.client_id:
+            raise _invalid_client("Unknown client_id.")
+        return options.client_id
+    if form_field(form, "client_assertion_type") != ASSERTION_TYPE:
+        raise _invalid_client(f"client_assertion_type must be {ASSERTION_TYPE}.")
+    assertion = form_field(form, "client_assertion")
+    if assertion is None or (posted_id is not None and posted_id != options.client_id):
+        raise _invalid_client("A client_assertion for the registered client is required.")
+    issuer = issuer_for(request, options)
+    assert store.client_assertions is not None  # SandboxOptions makes sure of it
+    try:
+        await store.client_assertions.verify(assertion, (f"{issuer}{TOKEN_PATH}", issuer))
+    except AssertionRefused as exc:
+        store.counters.add("assertions_refused")
+        raise _invalid_client(str(exc)) from exc
+    return options.client_id
 
 
 def authenticate_client(request: Request, form: FormData, options: SandboxOptions) -> str:

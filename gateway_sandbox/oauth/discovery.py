@@ -7,6 +7,7 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway_sandbox.client_assertions import ALGORITHMS as ASSERTION_ALGORITHMS
 from gateway_sandbox.jwt import SigningKey
 from gateway_sandbox.oauth import scopes
 from gateway_sandbox.options import SandboxOptions
@@ -16,6 +17,11 @@ CLAIMS = (
     "given_name", "family_name", "picture", "locale",
 )  # fmt: skip
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+AUTH_METHODS = {
+    "secret": CLIENT_AUTH_METHODS,
+    "private_key_jwt": ["private_key_jwt"],
+    "none": ["none"],
+}
 
 
 def issuer_for(request: Request, options: SandboxOptions) -> str:
@@ -32,28 +38,30 @@ class DiscoveryEndpoints:
 
     async def openid_configuration(self, request: Request) -> Response:
         issuer = issuer_for(request, self.options)
-        return JSONResponse(
-            {
-                "issuer": issuer,
-                "authorization_endpoint": f"{issuer}/oauth2/authorize",
-                "token_endpoint": f"{issuer}/oauth2/token",
-                "userinfo_endpoint": f"{issuer}/oauth2/userInfo",
-                "jwks_uri": f"{issuer}/.well-known/jwks.json",
-                "introspection_endpoint": f"{issuer}/oauth2/introspect",
-                "revocation_endpoint": f"{issuer}/oauth2/revoke",
-                "response_types_supported": ["code"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
-                "scopes_supported": list(scopes.SUPPORTED),
-                "code_challenge_methods_supported": ["S256"],
-                "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-                "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-                "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
-                "id_token_signing_alg_values_supported": ["RS256"],
-                "subject_types_supported": ["public"],
-                "claims_supported": list(CLAIMS),
-                "authorization_response_iss_parameter_supported": True,
-            }
-        )
+        methods = AUTH_METHODS[self.options.client_authentication]
+        metadata: dict[str, object] = {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oauth2/authorize",
+            "token_endpoint": f"{issuer}/oauth2/token",
+            "userinfo_endpoint": f"{issuer}/oauth2/userInfo",
+            "jwks_uri": f"{issuer}/.well-known/jwks.json",
+            "introspection_endpoint": f"{issuer}/oauth2/introspect",
+            "revocation_endpoint": f"{issuer}/oauth2/revoke",
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "scopes_supported": list(scopes.SUPPORTED),
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": methods,
+            "revocation_endpoint_auth_methods_supported": methods,
+            "introspection_endpoint_auth_methods_supported": methods,
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "subject_types_supported": ["public"],
+            "claims_supported": list(CLAIMS),
+            "authorization_response_iss_parameter_supported": True,
+        }
+        if self.options.client_authentication == "private_key_jwt":
+            metadata["token_endpoint_auth_signing_alg_values_supported"] = ASSERTION_ALGORITHMS
+        return JSONResponse(metadata)
 
     async def jwks(self, request: Request) -> Response:
         return JSONResponse(self.signing_key.jwks())

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway_sandbox.errors import NO_STORE
-from gateway_sandbox.oauth.client_auth import authenticate_client
+from gateway_sandbox.oauth.client_auth import authenticate_token_client
 from gateway_sandbox.oauth.discovery import issuer_for
 from gateway_sandbox.oauth.forms import required_field
 from gateway_sandbox.state.store import SandboxStore
@@ -24,7 +24,7 @@ class IntrospectionEndpoint:
 
     async def introspect(self, request: Request) -> Response:
         form = await request.form()
-        client_id = authenticate_client(request, form, self.store.options)
+        client_id = await authenticate_token_client(request, form, self.store)
         live = self.store.find_live(required_field(form, "token"))
         if live is None or live.grant.client_id != client_id:
             return JSONResponse({"active": False}, headers=NO_STORE)

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway_sandbox.errors import NO_STORE
-from gateway_sandbox.oauth.client_auth import authenticate_client
+from gateway_sandbox.oauth.client_auth import authenticate_token_client
 from gateway_sandbox.oauth.forms import required_field
 from gateway_sandbox.state.store import SandboxStore
 
@@ -21,7 +21,7 @@ class RevocationEndpoint:
 
     async def revoke(self, request: Request) -> Response:
         form = await request.form()
-        client_id = authenticate_client(request, form, self.store.options)
+        client_id = await authenticate_token_client(request, form, self.store)
         self.store.counters.add("revocations")
         # token_type_hint only speeds up a lookup (RFC 7009 §2.1); one table needs no hint.
         self.store.revoke_token(required_field(form, "token"), client_id)

@@ -33,9 +33,13 @@ class UnknownScope(ValueError):
     """The requested scope string names a scope Contio does not have."""
 
 
-def parse(scope: str | None) -> tuple[str, ...]:
-    """Requested scopes, in request order and without repeats; ``DEFAULT`` when none are given."""
-    requested = tuple(dict.fromkeys((scope or "").split()))
+def parse(scope: str | None, separator: str = " ") -> tuple[str, ...]:
+    """Requested scopes, in request order and without repeats; ``DEFAULT`` when none are given.
+
+    ``separator`` is what the emulated provider puts between scopes (a space, or Slack's comma).
+    """
+    parts = (scope or "").split() if separator == " " else (scope or "").split(separator)
+    requested = tuple(dict.fromkeys(part for part in parts if part))
     unknown = [name for name in requested if name not in DESCRIPTIONS]
     if unknown:
         raise UnknownScope(f"Unknown scope: {' '.join(unknown)}")

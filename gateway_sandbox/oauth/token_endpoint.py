@@ -2,6 +2,8 @@
 
 Refresh tokens rotate: each refresh answers with a new refresh token and retires the one presented;
 reusing a retired one is ``invalid_grant`` and revokes the grant (see ``state.store`` for the reasons).
+Emulating a provider whose refresh tokens do not rotate (``rotate_refresh_tokens`` false), a refresh
+answers with an access token only. Scopes are joined with the options' ``scope_separator``.
 ``client_credentials`` has no documented use at Contio and is answered ``unsupported_grant_type``.
 
 The fault switch is consulted before anything else (see ``faults``): a faulted request is counted
@@ -18,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from gateway_sandbox.errors import NO_STORE, OAuthError
 from gateway_sandbox.instances import instance_url
 from gateway_sandbox.jwt import SigningKey
-from gateway_sandbox.oauth.client_auth import CHALLENGE, authenticate_client
+from gateway_sandbox.oauth.client_auth import CHALLENGE, authenticate_token_client
 from gateway_sandbox.oauth.discovery import issuer_for
 from gateway_sandbox.oauth.forms import form_field, required_field
 from gateway_sandbox.state.records import TokenSet
@@ -37,7 +39,7 @@ class TokenEndpoint:
         self._count(grant_type)
         if (faulted := self._fault()) is not None:
             return faulted
-        client_id = authenticate_client(request, form, self.options)
+        client_id = await authenticate_token_client(request, form, self.store)
         try:
             if grant_type == "authorization_code":
                 tokens = self.store.redeem_code(
@@ -56,7 +58,10 @@ class TokenEndpoint:
             raise OAuthError("invalid_grant", str(exc)) from exc
         if grant_type == "refresh_token":
             self.store.counters.add("refresh_successes")
-        return JSONResponse(self._body(request, tokens), headers=NO_STORE)
+        body = self._body(request, tokens)
+        if grant_type == "refresh_token" and not self.options.rotate_refresh_tokens:
+            del body["refresh_token"]
+        return JSONResponse(body, headers=NO_STORE)
 
     def _count(self, grant_type: str | None) -> None:
         self.store.counters.add("token_requests")
@@ -87,7 +92,7 @@ class TokenEndpoint:
             "token_type": "Bearer",
             "expires_in": self.options.access_token_ttl,
             "refresh_token": tokens.refresh_token.token,
-            "scope": tokens.grant.scope,
+            "scope": self.options.scope_separator.join(tokens.grant.scopes),
         }
         if "openid" in tokens.grant.scopes:
             body["id_token"] = self._id_token(request, tokens)

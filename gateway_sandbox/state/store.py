@@ -8,7 +8,9 @@ server's event loop and for a test thread that inspects it at the same time.
 
 Choices where Contio documents nothing, made the way a careful provider would:
 
-- Refresh tokens rotate. Every refresh returns a new refresh token and retires the one presented.
+- Refresh tokens rotate (unless ``rotate_refresh_tokens`` is off: then a refresh issues an access
+  token only, and the refresh token lives on until it expires or is revoked).
+  Every refresh returns a new refresh token and retires the one presented.
   Presenting a retired refresh token again is treated as theft (RFC 9700 §4.14.2): the answer is
   ``invalid_grant`` and the whole grant, with every token it issued, is revoked. With
   ``refresh_reuse_grace`` set, the token just rotated away replays the same new pair for that many
@@ -27,12 +29,14 @@ Choices where Contio documents nothing, made the way a careful provider would:
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import uuid
 from uuid import UUID
 
 from gateway_sandbox import pkce
+from gateway_sandbox.client_assertions import ClientAssertions
 from gateway_sandbox.faults import FaultSwitch
 from gateway_sandbox.idempotency import IdempotencyKeys
 from gateway_sandbox.options import SandboxOptions
@@ -85,6 +89,13 @@ class SandboxStore:
         self.deliveries = DeliveryLog(options.clock)
         self.webhooks = WebhookSender(options, self.deliveries, self.counters)
         self.events = webhook_events.Publisher(options, self.deliveries, self.webhooks)
+        self.client_assertions = (
+            ClientAssertions(
+                options.client_id, options.clock, options.client_jwks, options.client_jwks_url
+            )
+            if options.client_authentication == "private_key_jwt"
+            else None
+        )
 
     def now(self) -> float:
         return self.options.clock()
@@ -210,6 +221,10 @@ class SandboxStore:
                 raise InvalidGrant("The refresh token was already used; the grant is revoked.")
             if self.now() >= record.expires_at:
                 raise InvalidGrant("The refresh token has expired.")
+            if not self.options.rotate_refresh_tokens:
+                fresh = self._issue(grant, nonce=None)
+                del self._tokens[fresh.refresh_token.token]  # only the access token is new
+                return dataclasses.replace(fresh, refresh_token=record)
             record.rotated_at = self.now()
             record.successor = self._issue(grant, nonce=None)
             return record.successor

@@ -47,7 +47,6 @@ revocation_url = "{sandbox}/oauth2/revoke"
 userinfo_url = "{sandbox}/oauth2/userInfo"
 api_base_url = "{{instance_url}}{USER_API}"
 allowed_hosts = ["127.0.0.1"]
-plain_http_loopback = true
 client_id = "sandbox-client"
 client_secret = "sandbox-secret"
 scopes = ["profile", "email", "meetings:read"]
@@ -75,7 +74,11 @@ def instances(
         provider("salesforce", instance.url) + provider("elsewhere", elsewhere.url)
     )
     settings = stack.settings.model_copy(
-        update={"public_url": f"http://127.0.0.1:{port}", "providers_file": providers_file}
+        update={
+            "public_url": f"http://127.0.0.1:{port}",
+            "providers_file": providers_file,
+            "providers_allow_loopback_http": True,
+        }
     )
     gateway = ServerThread(create_app(settings, database_url), port=port).start()
     try:

@@ -1,6 +1,7 @@
 """The public listener, probed from the internet's side on a real ``gateway serve --public-port``:
 exactly the routes the internet must reach answer there (a browser's connect, callback and
-provisioning page, the provider's webhooks, the load balancer's health check), and every other
+provisioning page, the provider's webhooks and the gateway's public keys, the load balancer's
+health check), and every other
 route, method and path, however spelled, is a 404 in the error shape."""
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ PUBLIC: set[Operation] = {
     ("HEAD", "/provision/{provisioning_id}"),
     ("POST", "/provision/{provisioning_id}"),
     ("POST", "/webhooks/contio"),
+    ("GET", "/.well-known/jwks.json"),
+    ("HEAD", "/.well-known/jwks.json"),
 }
 
 

@@ -274,7 +274,11 @@ token_endpoint_auth_method = "client_secret_post"
 scopes = ["openid", "profile", "meetings:read"]
 """
     )
-    return load_settings({"GATEWAY_DEFAULT_PROVIDER": "sandbox"}, providers_file=path)
+    return load_settings(
+        {"GATEWAY_DEFAULT_PROVIDER": "sandbox"},
+        providers_file=path,
+        providers_allow_loopback_http=True,
+    )
 
 
 async def test_a_file_provider_discovers_the_sandbox(

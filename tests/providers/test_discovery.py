@@ -57,8 +57,18 @@ async def test_rfc8414_is_tried_when_oidc_metadata_is_missing() -> None:
         httpx.Response(200, json={**METADATA, "issuer": "https://evil.example"}),
         httpx.Response(200, json={**METADATA, "token_endpoint": None}),
         httpx.Response(200, json={**METADATA, "jwks_uri": "javascript:alert(1)"}),
+        httpx.Response(200, json={**METADATA, "token_endpoint": "http://id.example/token"}),
     ],
-    ids=["404", "500", "429", "not-json", "other-issuer", "no-token-endpoint", "bad-url"],
+    ids=[
+        "404",
+        "500",
+        "429",
+        "not-json",
+        "other-issuer",
+        "no-token-endpoint",
+        "bad-url",
+        "http-endpoint-of-an-https-issuer",
+    ],
 )
 async def test_failures_are_unavailable(response: httpx.Response) -> None:
     with pytest.raises(ProviderUnavailable) as caught:

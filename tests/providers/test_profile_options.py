@@ -1,171 +1,231 @@
-"""The providers file's profile options (``token_response``, an ``api_base_url`` template with
-``allowed_hosts``, ``auth_header``): read into a provider's ``ApiProfile``, and each mistake
-stopping start-up with the provider and the field named."""
+"""The provider profile's options in the providers file: each read into the config, each mistake
+refused when the file is read (start-up), naming the provider and the field."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from gateway.providers.config import ProviderConfig
-from gateway.providers.errors import ProviderError
-from gateway.providers.profile import (
-    DEFAULT_PROFILE,
-    ApiBase,
-    SettingNotAllowed,
-    TokenResponseShape,
-    host_allowed,
-)
 from gateway.providers.providers_file import load_providers_file
-from gateway.providers.token_response import TokenSet
-from gateway.settings import SettingsError
+from gateway.providers.registry import build_registry, require_providers
+from gateway.settings import SettingsError, load_settings
 
-ENDPOINTS = """
-authorize_url = "https://login.example/authorize"
-token_url = "https://login.example/token"
+BASE = """
+[providers.acme]
+authorize_url = "https://acme.example/oauth/authorize"
+token_url = "https://acme.example/oauth/token"
+api_base_url = "https://api.acme.example/v2"
 client_id = "gw"
-client_secret = "s"
+scopes = ["read", "write"]
 """
-SALESFORCE = f"""
-[providers.salesforce]
-api_base_url = "{{instance_url}}/services/data/v60.0"
-allowed_hosts = ["*.my.salesforce.com"]
-{ENDPOINTS}
-[providers.salesforce.token_response]
-settings = ["instance_url"]
-"""
+SECRET = 'client_secret = "acme-secret"\n'
 
 
-def load(tmp_path: Path, text: str) -> ProviderConfig:
+def pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@pytest.fixture(scope="module")
+def ec_pem() -> str:
+    return pem(ec.generate_private_key(ec.SECP256R1()))
+
+
+@pytest.fixture(scope="module")
+def rsa_pem() -> str:
+    return pem(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+
+
+def load(
+    tmp_path: Path, text: str, environ: dict[str, str] | None = None, **options: bool
+) -> ProviderConfig:
     path = tmp_path / "providers.toml"
     path.write_text(text)
-    [config] = load_providers_file(path, {}).values()
+    config = load_providers_file(path, environ or {}, **options)["acme"]
     assert isinstance(config, ProviderConfig)
     return config
 
 
-def refusal(tmp_path: Path, text: str) -> str:
+def refused(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> str:
     with pytest.raises(SettingsError) as caught:
-        load(tmp_path, text)
-    return str(caught.value)
+        load(tmp_path, text, environ)
+    message = str(caught.value)
+    assert "acme" in message
+    return message
 
 
-def test_a_provider_without_profile_options_keeps_rfc_6749_and_6750(tmp_path: Path) -> None:
-    config = load(tmp_path, f'[providers.plain]\napi_base_url = "https://api.example"\n{ENDPOINTS}')
-    assert config.profile is DEFAULT_PROFILE
-    assert config.profile.auth_header.header_value("t") == "Bearer t"
+def test_a_profile_without_options_keeps_todays_behaviour(tmp_path: Path) -> None:
+    config = load(tmp_path, BASE + SECRET)
+    assert config.scope_separator == " "
+    assert dict(config.token_params) == {} and dict(config.refresh_params) == {}
+    assert config.refresh.rotates and config.refresh.default_lifetime_seconds is None
+    assert config.token_endpoint_auth_method == "client_secret_basic"
+    assert config.client_key is None
 
 
-def test_a_salesforce_like_profile_resolves_only_to_its_allowed_hosts(tmp_path: Path) -> None:
-    profile = load(tmp_path, SALESFORCE).profile
-    assert profile.api_base is not None
-    assert (
-        profile.api_base.resolve({"instance_url": "https://acme.my.salesforce.com"})
-        == "https://acme.my.salesforce.com/services/data/v60.0"
+def test_every_option_is_read(tmp_path: Path) -> None:
+    text = (
+        BASE
+        + SECRET
+        + (
+            'scope_separator = ","\n'
+            'token_params = { audience = "https://api.acme.example" }\n'
+            'refresh_params = { resource = "https://api.acme.example" }\n'
+            "refresh = { rotates = false, default_lifetime_seconds = 43200 }\n"
+        )
     )
-    for instance in (
-        "https://acme.example.com",  # another host
-        "http://acme.my.salesforce.com",  # not https
-        "https://my.salesforce.com",  # the pattern's parent
-        "https://acme.my.salesforce.com.evil.example",
-        "https://acme.my.salesforce.com@evil.example",  # credentials: the host is evil.example
-        "https://evil.example/.my.salesforce.com",
-        "https://acme.my.salesforce.com/x?y",  # a query
-        "https://acme.my.salesforce.com/x#y",
-        "https://acme.my.salesforce.com\\@evil.example",
-        "",
-    ):
-        with pytest.raises(SettingNotAllowed):
-            profile.check_settings({"instance_url": instance})
-    with pytest.raises(SettingNotAllowed):
-        profile.check_settings({})
+    config = load(tmp_path, text)
+    assert config.scope_separator == ","
+    assert dict(config.token_params) == {"audience": "https://api.acme.example"}
+    assert dict(config.refresh_params) == {"resource": "https://api.acme.example"}
+    assert not config.refresh.rotates
+    assert config.refresh.default_lifetime_seconds == 43200
 
 
-def test_plain_http_is_allowed_on_loopback_only_when_the_profile_says_so() -> None:
-    strict = ApiBase("{u}/api", ("127.0.0.1", "localhost"))
-    loose = ApiBase("{u}/api", ("127.0.0.1", "localhost", "*.example"), plain_http_loopback=True)
-    with pytest.raises(SettingNotAllowed):
-        strict.resolve({"u": "http://127.0.0.1:8001"})
-    assert loose.resolve({"u": "http://127.0.0.1:8001"}) == "http://127.0.0.1:8001/api"
-    with pytest.raises(SettingNotAllowed):
-        loose.resolve({"u": "http://a.example"})
-
-
-def test_host_patterns_match_whole_hosts_in_any_case() -> None:
-    assert host_allowed("NA1.My.Salesforce.com", ("*.my.salesforce.com",))
-    assert host_allowed("a.b.my.salesforce.com.", ("*.my.salesforce.com",))
-    assert not host_allowed("my.salesforce.com", ("*.my.salesforce.com",))
-    assert not host_allowed("xmy.salesforce.com", ("*.my.salesforce.com",))
-
-
-def test_the_token_response_says_where_the_tokens_and_settings_are() -> None:
-    shape = TokenResponseShape(
-        access_token="data.token",
-        expires_in="data.ttl",
-        refresh_token="data.renew",
-        settings={"instance_url": "instance_url", "region": "data.where.region"},
+def test_private_key_jwt_reads_the_key_from_a_file(tmp_path: Path, ec_pem: str) -> None:
+    (tmp_path / "key.pem").write_text(ec_pem)
+    text = BASE + (
+        'token_endpoint_auth_method = "private_key_jwt"\n'
+        f'client_key = {{ file = "{tmp_path / "key.pem"}", algorithm = "ES256", kid = "gw-1" }}\n'
     )
-    body = {
-        "data": {"token": "at", "ttl": "3600", "renew": "rt", "where": {"region": "eu"}},
-        "instance_url": "https://acme.my.salesforce.com",
-        "access_token": "not-this-one",
-    }
-    tokens = TokenSet.from_response(body, provider="p", shape=shape)
-    assert tokens.access_token.get_secret_value() == "at"
-    assert tokens.refresh_token is not None and tokens.refresh_token.get_secret_value() == "rt"
-    assert tokens.expires_in == 3600
-    assert dict(tokens.settings) == {
-        "instance_url": "https://acme.my.salesforce.com",
-        "region": "eu",
-    }
-    with pytest.raises(ProviderError):
-        TokenSet.from_response({"access_token": "top"}, provider="p", shape=shape)
+    config = load(tmp_path, text)
+    assert config.client_key is not None
+    assert (config.client_key.kid, config.client_key.algorithm) == ("gw-1", "ES256")
+    assert config.client_secrets == ()
+    assert "PRIVATE" not in repr(config) and "***" in repr(config.client_key)
+
+
+def test_private_key_jwt_reads_the_key_from_the_environment(tmp_path: Path, rsa_pem: str) -> None:
+    text = BASE + (
+        'token_endpoint_auth_method = "private_key_jwt"\n'
+        'client_key = { env = "ACME_KEY", algorithm = "PS256" }\n'
+    )
+    config = load(tmp_path, text, {"ACME_KEY": rsa_pem})
+    assert config.client_key is not None
+    assert config.client_key.algorithm == "PS256"
+    assert config.client_key.kid  # the key's thumbprint when none is given
+
+
+def test_a_public_client_has_no_secret(tmp_path: Path) -> None:
+    config = load(tmp_path, BASE + 'token_endpoint_auth_method = "none"\n')
+    assert config.token_endpoint_auth_method == "none"
+    assert config.client_secrets == () and config.pkce
 
 
 @pytest.mark.parametrize(
-    ("text", "named"),
+    ("addition", "field"),
     [
-        (
-            f'[providers.t]\napi_base_url = "{{instance_url}}/x"\n{ENDPOINTS}'
-            '[providers.t.token_response]\nsettings = ["instance_url"]\n',
-            "give allowed_hosts",
-        ),
-        (
-            f'[providers.t]\napi_base_url = "{{region}}/x"\nallowed_hosts = ["a.example"]\n'
-            f'{ENDPOINTS}[providers.t.token_response]\nsettings = ["instance_url"]\n',
-            "api_base_url names region",
-        ),
-        (
-            f'[providers.t]\napi_base_url = "https://api.example"\nallowed_hosts = ["a.example"]\n'
-            f"{ENDPOINTS}",
-            "allowed_hosts applies to an api_base_url template only",
-        ),
-        (
-            f'[providers.t]\napi_base_url = "{{u}}/x"\nallowed_hosts = ["https://a.example"]\n'
-            f'{ENDPOINTS}[providers.t.token_response]\nsettings = ["u"]\n',
-            "is not a host pattern",
-        ),
-        (
-            f'[providers.t]\napi_base_url = "https://api.example"\n{ENDPOINTS}'
-            '[providers.t.auth_header]\nheader = "Bad Header"\n',
-            "is not a header name",
-        ),
-        (
-            f'[providers.t]\napi_base_url = "https://api.example"\n{ENDPOINTS}'
-            '[providers.t.auth_header]\nplace = "query"\n',
-            "auth_header.place",
-        ),
-        (
-            f'[providers.t]\napi_base_url = "https://api.example"\n{ENDPOINTS}'
-            '[providers.t.token_response]\naccess_token = "data..token"\n',
-            "token_response: 'data..token' is not a dotted path",
-        ),
+        ('scope_separator = "x"\n', "scope_separator"),
+        ('scope_separator = ""\n', "scope_separator"),
+        ('scope_separator = ","\nscopes = ["read,write"]\n', "scopes"),
+        ('token_params = { grant_type = "password" }\n', "token_params"),
+        ('token_params = { client_secret = "x" }\n', "token_params"),
+        ('refresh_params = { refresh_token = "x" }\n', "refresh_params"),
+        ("refresh_params = { n = 1 }\n", "refresh_params"),
+        ("refresh = { rotates = false, lifetime = 5 }\n", "refresh"),
+        ("refresh = { default_lifetime_seconds = 0 }\n", "refresh.default_lifetime_seconds"),
+        ('token_endpoint_auth_method = "client_secret_jwt"\n', "token_endpoint_auth_method"),
+        ('client_key = { env = "K" }\n', "client_key"),
     ],
 )
-def test_a_malformed_profile_stops_start_up_naming_the_provider_and_the_field(
-    tmp_path: Path, text: str, named: str
+def test_a_malformed_option_stops_start_up(tmp_path: Path, addition: str, field: str) -> None:
+    text = BASE.replace('scopes = ["read", "write"]\n', "") if "scopes =" in addition else BASE
+    assert field in refused(tmp_path, text + SECRET + addition)
+
+
+@pytest.mark.parametrize(
+    ("addition", "field"),
+    [
+        ("", "client_key"),  # private_key_jwt without a key
+        (SECRET + 'client_key = { env = "K" }\n', "client secret"),
+        ('client_key = { env = "K", file = "k.pem" }\n', "exactly one of file and env"),
+        ('client_key = { env = "UNSET" }\n', "client_key.env"),
+        ('client_key = { file = "/nonexistent/key.pem" }\n', "client_key.file"),
+        ('client_key = { env = "NOT_PEM" }\n', "client_key.env"),
+        ('client_key = { env = "K", algorithm = "HS256" }\n', "client_key.algorithm"),
+        ('client_key = { env = "K", algorithm = "RS256" }\n', "RSA"),  # K is an EC key
+    ],
+)
+def test_a_malformed_private_key_jwt_stops_start_up(
+    tmp_path: Path, ec_pem: str, addition: str, field: str
 ) -> None:
-    message = refusal(tmp_path, text)
-    assert "[providers.t]" in message
-    assert named in message
+    text = BASE + 'token_endpoint_auth_method = "private_key_jwt"\n' + addition
+    message = refused(tmp_path, text, {"K": ec_pem, "NOT_PEM": "hello"})
+    assert field in message
+    assert "PRIVATE KEY" not in message
+
+
+def test_es256_needs_an_ec_key(tmp_path: Path, rsa_pem: str) -> None:
+    text = BASE + (
+        'token_endpoint_auth_method = "private_key_jwt"\n'
+        'client_key = { env = "K", algorithm = "ES256" }\n'
+    )
+    assert "EC" in refused(tmp_path, text, {"K": rsa_pem})
+
+
+def test_a_public_client_without_pkce_stops_start_up(tmp_path: Path) -> None:
+    text = BASE + 'token_endpoint_auth_method = "none"\npkce = false\n'
+    assert "pkce" in refused(tmp_path, text)
+
+
+def test_a_public_client_with_a_secret_stops_start_up(tmp_path: Path) -> None:
+    text = BASE + 'token_endpoint_auth_method = "none"\n' + SECRET
+    assert "no client secret" in refused(tmp_path, text)
+
+
+def test_a_client_key_needs_private_key_jwt(tmp_path: Path, ec_pem: str) -> None:
+    text = BASE + SECRET + 'client_key = { env = "K", algorithm = "ES256" }\n'
+    assert "client_key" in refused(tmp_path, text, {"K": ec_pem})
+
+
+def test_plain_http_is_refused_by_default(tmp_path: Path) -> None:
+    text = BASE.replace("https://acme.example", "http://127.0.0.1:9") + SECRET
+    assert "token_url" in refused(tmp_path, text)
+
+
+def test_plain_http_is_accepted_for_loopback_only_when_allowed(tmp_path: Path) -> None:
+    loopback = BASE.replace("https://acme.example", "http://127.0.0.1:9") + SECRET
+    config = load(tmp_path, loopback, allow_loopback_http=True)
+    assert config.token_url == "http://127.0.0.1:9/oauth/token"
+    elsewhere = BASE.replace("https://acme.example", "http://acme.example") + SECRET
+    with pytest.raises(SettingsError, match="https"):
+        load(tmp_path, elsewhere, allow_loopback_http=True)
+
+
+def test_start_up_stops_on_a_malformed_profile(tmp_path: Path) -> None:
+    path = tmp_path / "providers.toml"
+    path.write_text(BASE + SECRET + 'scope_separator = "x"\n')
+    settings = load_settings({"GATEWAY_DEFAULT_PROVIDER": "acme"}, providers_file=path)
+    with pytest.raises(SettingsError) as caught:
+        require_providers(settings)
+    assert "[providers.acme]" in str(caught.value) and "scope_separator" in str(caught.value)
+
+
+def test_the_setting_allows_loopback_http(tmp_path: Path) -> None:
+    path = tmp_path / "providers.toml"
+    path.write_text(BASE.replace("https://acme.example", "http://127.0.0.1:9") + SECRET)
+    environ = {"GATEWAY_DEFAULT_PROVIDER": "acme", "GATEWAY_PROVIDERS_ALLOW_LOOPBACK_HTTP": "true"}
+    require_providers(load_settings(environ, providers_file=path))
+    environ.pop("GATEWAY_PROVIDERS_ALLOW_LOOPBACK_HTTP")
+    with pytest.raises(SettingsError, match="https"):
+        require_providers(load_settings(environ, providers_file=path))
+
+
+async def test_the_registry_publishes_each_client_key_once(tmp_path: Path, ec_pem: str) -> None:
+    (tmp_path / "key.pem").write_text(ec_pem)
+    key = f'client_key = {{ file = "{tmp_path / "key.pem"}", algorithm = "ES256", kid = "gw-1" }}\n'
+    jwt_table = BASE + 'token_endpoint_auth_method = "private_key_jwt"\n' + key
+    other = jwt_table.replace("[providers.acme]", "[providers.other]")
+    plain = BASE.replace("[providers.acme]", "[providers.plain]") + SECRET
+    path = tmp_path / "providers.toml"
+    path.write_text(jwt_table + other + plain)
+    settings = load_settings({"GATEWAY_DEFAULT_PROVIDER": "acme"}, providers_file=path)
+    async with httpx.AsyncClient() as http:
+        [published] = build_registry(settings, http).public_keys()
+    assert published["kid"] == "gw-1" and "d" not in published

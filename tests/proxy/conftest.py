@@ -68,6 +68,7 @@ client_secret = "not-used"
             "public_url": f"http://127.0.0.1:{port}",
             "contio_api_url": upstream_server.url,
             "providers_file": providers_file,
+            "providers_allow_loopback_http": True,
             "proxy_retry_base_seconds": 0.01,
             "proxy_retry_max_seconds": 0.05,
             "proxy_read_timeout_seconds": 0.5,

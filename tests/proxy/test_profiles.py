@@ -68,14 +68,17 @@ auth_header = {{ query_param = "api_key" }}
 [providers.instance]
 api_base_url = "{{instance_url}}{BASE}"
 allowed_hosts = ["127.0.0.1"]
-plain_http_loopback = true
 token_response = {{ settings = ["instance_url"] }}
 {ENDPOINTS}
 """
     )
     port = free_port()
     settings = stack.settings.model_copy(
-        update={"public_url": f"http://127.0.0.1:{port}", "providers_file": providers_file}
+        update={
+            "public_url": f"http://127.0.0.1:{port}",
+            "providers_file": providers_file,
+            "providers_allow_loopback_http": True,
+        }
     )
     gateway = ServerThread(create_app(settings, database_url), port=port).start()
     assert settings.encryption_keys is not None
