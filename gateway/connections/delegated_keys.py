@@ -36,6 +36,7 @@ from gateway.clients.store import (
     principal_of,
 )
 from gateway.exceptions import BadRequest, Forbidden, NotFound
+from gateway.kit import query
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.pagination import keyset_page
 from gateway.models import Connection, ConnectionStatus, DelegatedKey, ServiceClient
@@ -210,7 +211,9 @@ async def revoke(
     it on commit. DelegatedKeyNotFound when the connection has no such key."""
     delegated = await session.scalar(
         select(DelegatedKey)
-        .where(DelegatedKey.id == _parsed(key_id), DelegatedKey.connection_id == connection_id)
+        .where(
+            DelegatedKey.id == query.id_in_path(key_id), DelegatedKey.connection_id == connection_id
+        )
         .with_for_update()
     )
     if delegated is None:
@@ -228,13 +231,6 @@ async def revoke(
             details={"delegated_key_id": str(delegated.id), "reason": "revoked"},
         )
     return delegated
-
-
-def _parsed(key_id: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(key_id)
-    except ValueError:
-        return None
 
 
 async def revoke_all(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections.errors import ConnectionNotFound
 from gateway.connections.labels import Selector
+from gateway.kit import query
 from gateway.kit.pagination import Page, keyset_page
 from gateway.models import Connection, ConnectionExternalId, ConnectionStatus
 
@@ -23,10 +24,10 @@ STATUSES = tuple(status.value for status in ConnectionStatus)
 
 def parse_id(text: str) -> uuid.UUID:
     """A connection id from a path or an argument; a malformed one names no connection (404)."""
-    try:
-        return uuid.UUID(text)
-    except ValueError as exc:
-        raise not_found(text[:64]) from exc
+    parsed = query.id_in_path(text)
+    if parsed is None:
+        raise not_found(text[:64])
+    return parsed
 
 
 def not_found(connection_id: object) -> ConnectionNotFound:

@@ -25,6 +25,7 @@ from gateway.console.guard import Operator, operator_page
 from gateway.console.outcomes import LIST, done_url, refused
 from gateway.console.render import page, see_other
 from gateway.exceptions import GatewayError
+from gateway.kit import query
 from gateway.models import DelegatedKey
 from gateway.resources import resources
 
@@ -113,10 +114,10 @@ async def revoke(request: Request, operator: Operator) -> Response:
 
 
 def _key_id(connection_id: uuid.UUID, text: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text)
-    except ValueError as exc:
-        raise _no_key(connection_id, text[:64]) from exc
+    parsed = query.id_in_path(text)
+    if parsed is None:
+        raise _no_key(connection_id, text[:64])
+    return parsed
 
 
 def _no_key(connection_id: uuid.UUID, key_id: object) -> DelegatedKeyNotFound:

@@ -43,6 +43,14 @@ def choice(params: QueryParams, name: str, choices: Sequence[str]) -> str | None
     return value
 
 
+def id_in_path(text: str) -> uuid.UUID | None:
+    """The UUID a path segment names, or None when it is malformed (and so names nothing)."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
 def uuid_param(params: QueryParams, name: str) -> uuid.UUID | None:
     value = params.get(name)
     if value is None:

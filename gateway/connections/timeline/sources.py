@@ -31,6 +31,7 @@ from gateway.connections.timeline.entries import (
     from_event,
     from_record,
 )
+from gateway.kit import query
 from gateway.kit.pagination import Cursor, Page, decode, keyset_rows, merged_page
 from gateway.models import AuditEvent, EventDelivery, OutboxEvent, TimelineRecord
 
@@ -71,10 +72,10 @@ async def page(
 
 def parse_entry_id(text: str) -> uuid.UUID:
     """An entry id from a path; a malformed one names no entry (404)."""
-    try:
-        return uuid.UUID(text)
-    except ValueError as exc:
-        raise entry_not_found(text[:64]) from exc
+    parsed = query.id_in_path(text)
+    if parsed is None:
+        raise entry_not_found(text[:64])
+    return parsed
 
 
 def entry_not_found(entry_id: object) -> TimelineEntryNotFound:
