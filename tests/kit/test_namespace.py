@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from gateway.clients.namespace import PatternError, UserNamespace
+from gateway.kit.namespace import PatternError, UserNamespace
 from gateway.clients.store import Principal
 
 
