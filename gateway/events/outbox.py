@@ -27,6 +27,8 @@ EVENT_TYPES = (
     "connection.revoked",
     "provider.client_error",
 )
+# A test event, sent to one subscription on request (never routed).
+PING = "gateway.ping"
 # A provider's own event, forwarded: ``provider.<provider>.<its type>``.
 FORWARDED_TYPE = re.compile(r"provider\.[a-z0-9_-]+\.[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
 MAX_TYPE_LENGTH = 64
@@ -76,6 +78,29 @@ async def emit(
     )
     await session.flush()
     return event
+
+
+async def ping(session: AsyncSession, subscription_id: uuid.UUID, url: str) -> EventDelivery:
+    """A ``gateway.ping`` event for one subscription only, due now (flushed, not committed)."""
+    now = utcnow()
+    event = OutboxEvent(
+        id=uuid.uuid4(),
+        type=PING,
+        occurred_at=now,
+        data={"subscription_id": str(subscription_id)},
+    )
+    session.add(event)
+    await session.flush()
+    delivery = EventDelivery(
+        event_id=event.id,
+        endpoint=url,
+        subscription_id=subscription_id,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery
 
 
 def check_type(event_type: str, *, forwarded: bool) -> None:
