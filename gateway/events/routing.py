@@ -21,8 +21,8 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import Text, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.kit.namespace import UserNamespace, may_use
@@ -63,28 +63,30 @@ async def subscribers(
     """The subscriptions admitting an event of ``event_type`` about the connection (read in the
     caller's transaction); none when the connection does not exist."""
     rows = await session.execute(
-        select(Subscription, ServiceClient, Connection)
+        select(
+            Subscription,
+            ServiceClient.own_users_only,
+            ServiceClient.user_pattern,
+            Connection.confined_to_client_id,
+            Connection.user_id,
+        )
         .join(ServiceClient, ServiceClient.id == Subscription.client_id)
         .join(Connection, Connection.id == connection_id)
         .where(
             Subscription.enabled.is_(True),
             ServiceClient.revoked_at.is_(None),
-            Subscription.event_types.overlap(array(patterns_admitting(event_type))),
+            Subscription.event_types.overlap(literal(patterns_admitting(event_type), ARRAY(Text))),
             Connection.labels.contains(Subscription.label_values),
             Connection.labels.has_all(Subscription.label_keys),
         )
         .order_by(Subscription.created_at, Subscription.id)
     )
-    return [
-        subscription for subscription, client, connection in rows if _may_use(client, connection)
-    ]
-
-
-def _may_use(client: ServiceClient, connection: Connection) -> bool:
-    namespace = UserNamespace(client.own_users_only, client.user_pattern)
-    return may_use(
-        namespace.space(client.id), namespace, connection.confined_to_client_id, connection.user_id
-    )
+    admitted = []
+    for subscription, own_users_only, user_pattern, connection_space, user_id in rows:
+        namespace = UserNamespace(own_users_only, user_pattern)
+        if may_use(namespace.space(subscription.client_id), namespace, connection_space, user_id):
+            admitted.append(subscription)
+    return admitted
 
 
 def connection_of(data: Mapping[str, object]) -> uuid.UUID | None:

@@ -38,9 +38,7 @@ CLIENT_SCOPE = "connect"
 ADMIN_SCOPE = "admin"
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_OVERLAP_SECONDS = 30 * 24 * 3600
-Url = Field(max_length=MAX_URL_LENGTH)
-Types = Field(min_length=1, max_length=50)
-Terms = Field(max_length=store.MAX_SELECTORS)
+MAX_TYPES = 50
 
 
 class SubscriptionRequest(BaseModel):
@@ -48,9 +46,9 @@ class SubscriptionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Url
-    event_types: list[str] = Types
-    label_selector: list[str] = Terms
+    url: str = Field(max_length=MAX_URL_LENGTH)
+    event_types: list[str] = Field(min_length=1, max_length=MAX_TYPES)
+    label_selector: list[str] = Field(default_factory=list, max_length=store.MAX_SELECTORS)
     enabled: bool = True
     client_id: uuid.UUID | None = None
 
@@ -60,9 +58,9 @@ class SubscriptionPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Url
-    event_types: list[str] | None = Types
-    label_selector: list[str] | None = Terms
+    url: str | None = Field(None, max_length=MAX_URL_LENGTH)
+    event_types: list[str] | None = Field(None, min_length=1, max_length=MAX_TYPES)
+    label_selector: list[str] | None = Field(None, max_length=store.MAX_SELECTORS)
     enabled: bool | None = None
 
 
