@@ -30,7 +30,7 @@ from gateway.kit.egress import EgressPolicy
 from gateway.models import EventDelivery
 from tests.fixtures.servers import serving
 from tests.fixtures.stack import Stack, running_stack
-from tests.hostile.owner_fixtures import Client
+from tests.hostile.owner_fixtures import Client, account, connect_as, rows
 
 LOOPBACK = EgressPolicy(allow_loopback=True)
 
@@ -149,3 +149,17 @@ async def deliveries_of(db: Database, subscription_id: str) -> list[EventDeliver
             .execution_options(populate_existing=True)
         )
         return list(found)
+
+
+async def connect(http: httpx.AsyncClient, client: Client, user_id: str, db: Database) -> str:
+    """Connect ``user_id`` for ``client`` through the gateway and the sandbox; the connection id."""
+    response = await connect_as(http, client, user_id, account())
+    assert response.status_code == 200, response.text
+    [connection] = [row for row in await rows(db, user_id) if row.owner_client_id == client.id]
+    return str(connection.id)
+
+
+async def revoke(http: httpx.AsyncClient, operator: Client, connection_id: str) -> None:
+    """Revoke the connection as an operator (an admin-scope client)."""
+    response = await http.delete(f"/v1/connections/{connection_id}", headers=operator.auth)
+    assert response.status_code == 200, response.text

@@ -17,42 +17,21 @@ from gateway.kit.db import Database
 from gateway.kit.egress import EgressPolicy
 from tests.events.subscription_fixtures import (
     Inbox,
+    connect,
     deliver_all,
     deliveries_of,
     gw,
     inbox,
     loopback_stack,
+    revoke,
     subscribe,
 )
 from tests.fixtures.stack import Stack
-from tests.hostile.owner_fixtures import (
-    Client,
-    Clients,
-    account,
-    b_user,
-    clients,
-    connect_as,
-    make_client,
-    rows,
-)
+from tests.hostile.owner_fixtures import Client, Clients, b_user, clients, make_client
 
 __all__ = ["clients", "gw", "inbox", "loopback_stack"]  # fixtures
 
 CONNECTION_EVENTS = ["connection.*"]
-
-
-async def connect(http: httpx.AsyncClient, client: Client, user_id: str, db: Database) -> str:
-    """Connect ``user_id`` for ``client`` through the gateway and the sandbox; the connection id."""
-    response = await connect_as(http, client, user_id, account())
-    assert response.status_code == 200, response.text
-    [connection] = [row for row in await rows(db, user_id) if row.owner_client_id == client.id]
-    return str(connection.id)
-
-
-async def revoke(http: httpx.AsyncClient, operator: Client, connection_id: str) -> None:
-    """Revoke the connection as an operator (an admin-scope client)."""
-    response = await http.delete(f"/v1/connections/{connection_id}", headers=operator.auth)
-    assert response.status_code == 200, response.text
 
 
 async def test_each_client_receives_exactly_the_events_of_the_connections_it_may_use(
