@@ -31,6 +31,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_URL_LENGTH = 2048
 CONNECT_SECONDS = 5.0
+RESOLVE_SECONDS = 5.0
 
 
 class RefusedDestination(Exception):
@@ -86,7 +87,7 @@ class EgressPolicy:
             raise RefusedDestination("url_invalid", f"a URL is at most {MAX_URL_LENGTH} characters")
         try:
             url = httpx.URL(text)
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError is a ValueError
             raise RefusedDestination("url_invalid", "the URL is malformed") from exc
         if url.scheme not in ("https", "http") or not url.host:
             raise RefusedDestination("url_invalid", "the URL must be https://host/...")
@@ -121,10 +122,11 @@ class EgressPolicy:
             return Destination(url, literal)
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            found = await asyncio.get_running_loop().getaddrinfo(
-                url.host, port, type=socket.SOCK_STREAM
-            )
-        except (OSError, UnicodeError) as exc:
+            async with asyncio.timeout(RESOLVE_SECONDS):
+                found = await asyncio.get_running_loop().getaddrinfo(
+                    url.host, port, type=socket.SOCK_STREAM
+                )
+        except (OSError, UnicodeError, TimeoutError) as exc:
             raise RefusedDestination(
                 "host_unresolvable", "the URL's host does not resolve"
             ) from exc

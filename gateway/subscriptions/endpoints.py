@@ -105,7 +105,7 @@ async def create_subscription(request: Request) -> Response:
     body = await parse_json(request, SubscriptionRequest)
     client_id = body.client_id or principal.client_id
     if owner is not None and client_id != owner:
-        raise Forbidden("only an operator subscribes for another client")
+        raise Forbidden("only an operator subscribes for another client", code="operator_only")
     found = resources(request)
     values, keys = store.parsed_selector(body.label_selector)
     spec = subscriptions.SubscriptionSpec(
