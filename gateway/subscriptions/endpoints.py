@@ -18,11 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.audit import store as audit
 from gateway.clients.auth import require_client
 from gateway.clients.store import ClientNotFound, Principal
-from gateway.events import outbox, subscriptions
-from gateway.events.delivery import Deliverer
+from gateway.events import subscriptions
 from gateway.exceptions import Forbidden
 from gateway.kit import query
 from gateway.kit.egress import MAX_URL_LENGTH
@@ -30,8 +28,8 @@ from gateway.kit.pagination import parse_limit
 from gateway.kit.request_body import parse_json
 from gateway.models import ServiceClient
 from gateway.resources import Resources, resources
-from gateway.subscriptions import store
-from gateway.subscriptions.errors import InvalidDeliveryState, SubscriptionDisabled
+from gateway.subscriptions import checks, store
+from gateway.subscriptions.errors import InvalidDeliveryState
 from gateway.subscriptions.store import DELIVERY_STATES
 
 CLIENT_SCOPE = "connect"
@@ -48,7 +46,7 @@ class SubscriptionRequest(BaseModel):
 
     url: str = Field(max_length=MAX_URL_LENGTH)
     event_types: list[str] = Field(min_length=1, max_length=MAX_TYPES)
-    label_selector: list[str] = Field(default_factory=list, max_length=store.MAX_SELECTORS)
+    label_selector: list[str] = Field(default_factory=list, max_length=checks.MAX_SELECTORS)
     enabled: bool = True
     client_id: uuid.UUID | None = None
 
@@ -60,7 +58,7 @@ class SubscriptionPatch(BaseModel):
 
     url: str | None = Field(None, max_length=MAX_URL_LENGTH)
     event_types: list[str] | None = Field(None, min_length=1, max_length=MAX_TYPES)
-    label_selector: list[str] | None = Field(None, max_length=store.MAX_SELECTORS)
+    label_selector: list[str] | None = Field(None, max_length=checks.MAX_SELECTORS)
     enabled: bool | None = None
 
 
@@ -82,18 +80,6 @@ def _actor(principal: Principal) -> str:
     return f"client:{principal.name}"
 
 
-def _audit(
-    session: AsyncSession, principal: Principal, action: str, subscription_id: uuid.UUID
-) -> None:
-    audit.record(
-        session,
-        actor=_actor(principal),
-        action=f"subscription.{action}",
-        connection_id=None,
-        details={"subscription_id": str(subscription_id)},
-    )
-
-
 async def subscriptions_collection(request: Request) -> Response:
     if request.method == "POST":
         return await create_subscription(request)
@@ -107,12 +93,11 @@ async def create_subscription(request: Request) -> Response:
     if owner is not None and client_id != owner:
         raise Forbidden("only an operator subscribes for another client", code="operator_only")
     found = resources(request)
-    values, keys = store.parsed_selector(body.label_selector)
-    spec = subscriptions.SubscriptionSpec(
-        url=await store.checked_url(subscriptions.egress_policy(found.settings), body.url),
-        event_types=store.checked_types(body.event_types),
-        label_values=values,
-        label_keys=keys,
+    spec = await checks.checked_spec(
+        subscriptions.egress_policy(found.settings),
+        body.url,
+        body.event_types,
+        body.label_selector,
         enabled=body.enabled,
     )
     async with found.db.transaction() as session:
@@ -121,7 +106,7 @@ async def create_subscription(request: Request) -> Response:
                 "no service client has this id", details={"client_id": str(client_id)}
             )
         subscription, secret = await subscriptions.create(session, found.keys, client_id, spec)
-        _audit(session, principal, "created", subscription.id)
+        store.audited(session, _actor(principal), "created", subscription.id)
         answer = store.as_json(subscription, [None])
     return JSONResponse({**answer, "secret": secret}, status_code=201, headers=NO_STORE)
 
@@ -160,7 +145,7 @@ async def subscription(request: Request) -> Response:
         async with found.db.transaction() as session:
             item = await store.find(session, subscription_id, owner, for_update=True)
             await session.delete(item)
-            _audit(session, principal, "deleted", subscription_id)
+            store.audited(session, _actor(principal), "deleted", subscription_id)
         return Response(status_code=204)
     return await update_subscription(request, principal, owner, subscription_id, found)
 
@@ -173,26 +158,17 @@ async def update_subscription(
     found: Resources,
 ) -> Response:
     patch = await parse_json(request, SubscriptionPatch)
-    url = (
-        await store.checked_url(subscriptions.egress_policy(found.settings), patch.url)
-        if patch.url is not None
-        else None
-    )
-    types = store.checked_types(patch.event_types) if patch.event_types is not None else None
-    selector = (
-        store.parsed_selector(patch.label_selector) if patch.label_selector is not None else None
+    changes = await checks.checked_changes(
+        subscriptions.egress_policy(found.settings),
+        url=patch.url,
+        event_types=patch.event_types,
+        label_selector=patch.label_selector,
+        enabled=patch.enabled,
     )
     async with found.db.transaction() as session:
         item = await store.find(session, subscription_id, owner, for_update=True)
-        if url is not None:
-            item.url = url
-        if types is not None:
-            item.event_types = types
-        if selector is not None:
-            item.label_values, item.label_keys = selector
-        if patch.enabled is not None:
-            item.enabled = patch.enabled
-        _audit(session, principal, "updated", subscription_id)
+        changes.apply(item)
+        store.audited(session, _actor(principal), "updated", subscription_id)
         await session.flush()
         await session.refresh(item)
         answer = store.as_json(item, await subscriptions.secret_expiries(session, item.id))
@@ -213,7 +189,7 @@ async def rotate_secret(request: Request) -> Response:
     async with found.db.transaction() as session:
         item = await store.find(session, subscription_id, owner, for_update=True)
         secret = await subscriptions.rotate(session, found.keys, item.id, overlap=overlap)
-        _audit(session, principal, "secret_rotated", subscription_id)
+        store.audited(session, _actor(principal), "secret_rotated", subscription_id)
         answer = store.as_json(item, await subscriptions.secret_expiries(session, item.id))
     return JSONResponse({**answer, "secret": secret}, status_code=201, headers=NO_STORE)
 
@@ -245,7 +221,7 @@ async def replay_delivery(request: Request) -> Response:
     async with resources(request).db.transaction() as session:
         await store.find(session, subscription_id, owner)
         await store.replay(session, subscription_id, delivery_id)
-        _audit(session, principal, "delivery_replayed", subscription_id)
+        store.audited(session, _actor(principal), "delivery_replayed", subscription_id)
     return JSONResponse({"replayed": 1, "delivery_id": str(delivery_id)})
 
 
@@ -254,28 +230,5 @@ async def ping(request: Request) -> Response:
     _principal, owner = await caller(request)
     subscription_id = store.parse_id(request.path_params["subscription_id"])
     found = resources(request)
-    async with found.db.transaction() as session:
-        item = await store.find(session, subscription_id, owner)
-        if not item.enabled:
-            raise SubscriptionDisabled(
-                "the subscription is disabled; enable it first",
-                details={"subscription_id": str(subscription_id)},
-            )
-        delivery = await outbox.ping(session, item.id, item.url)
-    deliverer = Deliverer(
-        found.db,
-        found.http,
-        (),
-        keys=found.keys,
-        egress_policy=subscriptions.egress_policy(found.settings),
-    )
-    outcomes = await deliverer.deliver([delivery.id])
-    error = outcomes[0].error if outcomes else "not sent: another worker took it"
-    return JSONResponse(
-        {
-            "delivery_id": str(delivery.id),
-            "event_id": str(delivery.event_id),
-            "delivered": error is None,
-            "error": error,
-        }
-    )
+    deliverer = store.deliverer(found.db, found.http, found.keys, found.settings)
+    return JSONResponse(await store.ping(found.db, deliverer, subscription_id, owner))

@@ -1,7 +1,6 @@
-"""Managing subscriptions for the admin API and the CLI: checking what a caller sends, finding a
-subscription for its owner (an operator, ``owner`` None, finds any), and its delivery log.
-
-Callers own the transaction. A URL is checked, DNS included, before the transaction opens.
+"""Managing subscriptions for the admin API and the CLI: finding one for its owner (an operator,
+``owner`` None, finds any), how the API shows it, its delivery log, replay and ping. Callers own the
+transaction, but ``ping`` opens its own: it commits the event before sending it.
 """
 
 from __future__ import annotations
@@ -11,63 +10,42 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.connections.labels import Selector
-from gateway.events import dead_letters, routing
+from gateway.audit import store as audit
+from gateway.events import dead_letters, outbox
+from gateway.events.delivery import Deliverer
+from gateway.events.subscriptions import egress_policy
 from gateway.kit import query
 from gateway.kit.clock import rfc3339
-from gateway.kit.egress import EgressPolicy, RefusedDestination
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
 from gateway.kit.pagination import Page, keyset_page
 from gateway.models import EventDelivery, OutboxEvent, Subscription
+from gateway.settings import Settings
 from gateway.subscriptions.errors import (
     DeliveryNotAbandoned,
     DeliveryNotFound,
-    InvalidEventTypes,
-    InvalidLabelSelector,
+    SubscriptionDisabled,
     SubscriptionNotFound,
 )
-from gateway.subscriptions.errors import SubscriptionUrlNotAllowed as UrlNotAllowed
 
 LISTING = "subscriptions"
-MAX_SELECTORS = 10
 DeliveryState = Literal["pending", "delivered", "abandoned"]
 DELIVERY_STATES: tuple[DeliveryState, ...] = ("pending", "delivered", "abandoned")
 
 
-async def checked_url(policy: EgressPolicy, url: str) -> str:
-    """``url`` if the egress rules take it and every address its host resolves to."""
-    try:
-        await policy.resolve(url)
-    except RefusedDestination as exc:
-        raise UrlNotAllowed(str(exc), details={"reason": exc.code}) from exc
-    return url
-
-
-def checked_types(event_types: Sequence[str]) -> list[str]:
-    problem = routing.pattern_problem(event_types)
-    if problem is not None:
-        raise InvalidEventTypes(problem)
-    return sorted(set(event_types))
-
-
-def parsed_selector(terms: Sequence[str]) -> tuple[dict[str, str], list[str]]:
-    """The selector's ``key=value`` terms as labels to contain, and its bare keys."""
-    if len(terms) > MAX_SELECTORS:
-        raise InvalidLabelSelector(f"a label selector has at most {MAX_SELECTORS} terms")
-    values: dict[str, str] = {}
-    keys: list[str] = []
-    for term in terms:
-        try:
-            selector = Selector.parse(term)
-        except ValueError as exc:
-            raise InvalidLabelSelector(str(exc)) from exc
-        if selector.value is None:
-            keys.append(selector.key)
-        else:
-            values[selector.key] = selector.value
-    return values, sorted(set(keys))
+def audited(session: AsyncSession, actor: str, action: str, subscription_id: uuid.UUID) -> None:
+    """Record a change of a subscription (``subscription.<action>``) in the audit trail."""
+    audit.record(
+        session,
+        actor=actor,
+        action=f"subscription.{action}",
+        connection_id=None,
+        details={"subscription_id": str(subscription_id)},
+    )
 
 
 def selector_terms(subscription: Subscription) -> list[str]:
@@ -206,3 +184,36 @@ async def replay(session: AsyncSession, subscription_id: uuid.UUID, delivery_id:
             details={"delivery_id": str(delivery_id), "state": delivery_state(delivery)},
         )
     await dead_letters.replay(session, [delivery_id])
+
+
+async def ping(
+    db: Database,
+    deliverer: Deliverer,
+    subscription_id: uuid.UUID,
+    owner: uuid.UUID | None,
+) -> dict[str, Any]:
+    """Write a ``gateway.ping`` for the (enabled) subscription, commit it, and send it at once
+    with ``deliverer``; how it went."""
+    async with db.transaction() as session:
+        item = await find(session, subscription_id, owner)
+        if not item.enabled:
+            raise SubscriptionDisabled(
+                "the subscription is disabled; enable it first",
+                details={"subscription_id": str(subscription_id)},
+            )
+        delivery = await outbox.ping(session, item.id, item.url)
+    outcomes = await deliverer.deliver([delivery.id])
+    error = outcomes[0].error if outcomes else "not sent: another worker took it"
+    return {
+        "delivery_id": str(delivery.id),
+        "event_id": str(delivery.event_id),
+        "delivered": error is None,
+        "error": error,
+    }
+
+
+def deliverer(
+    db: Database, http: httpx.AsyncClient, keys: KeyRing, settings: Settings
+) -> Deliverer:
+    """A deliverer for subscriptions only (a ping's), as the background jobs build theirs."""
+    return Deliverer(db, http, (), keys=keys, egress_policy=egress_policy(settings))

@@ -80,12 +80,13 @@ class Inbox:
 
     def events(self, url: str, secret: str) -> list[tuple[str, str | None]]:
         """(type, connection_id) of each delivery at ``url``, each verified by ``standardwebhooks``
-        with ``secret``."""
+        with ``secret``; sorted, since deliveries are sent concurrently and may arrive in any
+        order (created before revoked here, alphabetically)."""
         found = []
         for received in self.at(url):
             event = Webhook(secret).verify(received.body, received.headers)
             found.append((event["type"], event["data"].get("connection_id")))
-        return found
+        return sorted(found)
 
 
 def receiver_app(inbox: Inbox) -> Starlette:
