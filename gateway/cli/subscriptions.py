@@ -61,12 +61,18 @@ def echo_subscription(item: dict[str, Any]) -> None:
         click.echo(f"  secret: expires {secret['expires_at'] or 'at the next rotation'}")
 
 
+def echo(item: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        echo_json(item)
+    else:
+        echo_subscription(item)
+
+
 def echo_secret(item: dict[str, Any], secret: str, as_json: bool) -> None:
     """The subscription, then its new secret alone on the last line (shown only now)."""
+    echo({**item, "secret": secret} if as_json else item, as_json)
     if as_json:
-        echo_json({**item, "secret": secret})
         return
-    echo_subscription(item)
     click.echo("signing secret (shown only now; give it to the receiving service):")
     click.echo(secret)
 
@@ -136,10 +142,7 @@ def show(subscription_id: str, as_json: bool) -> None:
         return store.as_json(item, await stored.secret_expiries(session, item.id))
 
     item = with_session(work)
-    if as_json:
-        echo_json(item)
-    else:
-        echo_subscription(item)
+    echo(item, as_json)
 
 
 @subscriptions.command("update")
@@ -181,10 +184,7 @@ def update(
             return store.as_json(item, await stored.secret_expiries(session, item.id))
 
     item = with_core(work)
-    if as_json:
-        echo_json(item)
-    else:
-        echo_subscription(item)
+    echo(item, as_json)
 
 
 @subscriptions.command("delete")
