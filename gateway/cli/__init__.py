@@ -19,6 +19,7 @@ from gateway.cli.keys import keys
 from gateway.cli.providers import providers
 from gateway.cli.sandbox import sandbox
 from gateway.cli.serve import migrate, serve, worker
+from gateway.cli.subscriptions import subscriptions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,6 +48,7 @@ connections.add_command(timeline)
 connections.add_command(delegated_keys)
 cli.add_command(connections)
 cli.add_command(events)
+cli.add_command(subscriptions)
 cli.add_command(keys)
 cli.add_command(providers)
 cli.add_command(audit_group, name="audit")
