@@ -163,14 +163,15 @@ class ControlApi:
         return found
 
     def _subject(self, user: User | None) -> event_samples.Subject:
-        """The user's latest meeting, its first action and agenda items, their first calendar
-        event and their connection, where they have them."""
+        """The user's latest meeting with action items (else their latest), its first action and
+        agenda items, their first calendar event and their connection, where they have them."""
         if user is None:
             return event_samples.Subject()
         content = self.store.content(user.workspace_id)
-        meeting = next(iter(content.meetings()), None)
+        meetings, items = content.meetings(), content.action_items()
+        with_items = {item.meeting_id for item in items}
+        meeting = next((m for m in meetings if m.id in with_items), next(iter(meetings), None))
         of_meeting = [] if meeting is None else content.agenda_items(meeting.id)
-        items = [] if meeting is None else content.action_items()
         return event_samples.Subject(
             user=user,
             connection_id=self.store.connection_id(user),
