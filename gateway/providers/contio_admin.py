@@ -86,7 +86,10 @@ class ContioAdmin:
         """Set Contio's event filter (``None`` removes it: every type is sent)."""
         if webhook_filter is None:
             return _webhook_settings(await self._call("DELETE", "/webhook-filter", FILTER))
-        body = {"type": webhook_filter.type, "events": list(webhook_filter.events)}
+        body: dict[str, object] = {
+            "type": webhook_filter.type,
+            "events": list(webhook_filter.events),
+        }
         return _webhook_settings(await self._call("PUT", "/webhook-filter", FILTER, body))
 
     async def set_webhook_enabled(
