@@ -11,28 +11,13 @@ import httpx
 import pytest
 
 from tests.gateway_sandbox.conftest import SandboxFactory
+from tests.gateway_sandbox.contract import documented as doc
 from tests.gateway_sandbox.driver import FakeClock, Sandbox
 from tests.gateway_sandbox.receiver import SECRET, Receiver, settled
 
 ADMIN = {"X-API-Key": "sandbox-admin-key", "X-Client-ID": "sandbox-client"}
 # Contio's spec names the paths without /app, its SDK with it: both are served.
 FORMS = ["", "/app"]
-PARTNER_APP = {
-    "id",
-    "name",
-    "description",
-    "company_name",
-    "client_id",
-    "slug",
-    "status",
-    "primary_contact_email",
-    "webhook_url",
-    "webhook_enabled",
-    "webhook_filter",
-    "default_toolkit_id",
-    "created_at",
-    "updated_at",
-}
 
 
 def put(sandbox: Sandbox, path: str, body: Any) -> httpx.Response:
@@ -68,7 +53,7 @@ def test_the_app_shows_the_webhook_on_and_unfiltered(hooked: Sandbox, receiver: 
     assert shown["webhook_enabled"] is True
     assert shown["webhook_filter"] is None
     assert shown["client_id"] == "sandbox-client"
-    assert set(shown) == PARTNER_APP
+    assert set(shown) == doc.PARTNER_APP
 
 
 @pytest.mark.parametrize("form", FORMS)
