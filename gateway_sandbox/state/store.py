@@ -307,8 +307,7 @@ class SandboxStore:
         record = self.deliveries.get(delivery_id)
         if record is None or record.status not in ("delivered", "abandoned"):
             return False
-        self.deliveries.update(delivery_id, status="pending", next_retry_at=None)
-        self.webhooks.send(delivery_id, is_retry=True)
+        self.webhooks.retry(delivery_id)
         return True
 
     def stats(self) -> dict[str, int]:

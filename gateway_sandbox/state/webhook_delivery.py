@@ -114,13 +114,15 @@ class WebhookSender:
         self._schedule(record.id, is_retry=False)
         return record
 
-    def send(self, delivery_id: UUID, *, is_retry: bool = False) -> Future[None]:
-        """Start delivering in the background; callable from any thread, returns at once."""
+    def retry(self, delivery_id: UUID) -> Future[None]:
+        """Deliver a settled delivery once more, in the background; returns at once."""
         with self._lock:
+            self.log.update(delivery_id, status="pending", next_retry_at=None)
             self._in_flight.add(delivery_id)
-        return self._schedule(delivery_id, is_retry)
+        return self._schedule(delivery_id, is_retry=True)
 
     def _schedule(self, delivery_id: UUID, is_retry: bool) -> Future[None]:
+        """Deliver on the sender's own loop; callable from any thread, returns at once."""
         return asyncio.run_coroutine_threadsafe(
             self._deliver(delivery_id, is_retry), self._running_loop()
         )
