@@ -37,8 +37,6 @@ ADMIN_PREFIX = "/v1/partner/admin"
 _CONNECTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 WHAT = "admin connection revocation"
 FILTER = "webhook filter"
-
-
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "abandoned")
 PENDING_DISPOSITIONS = ("deliver", "abandon")
 
