@@ -12,6 +12,7 @@ from gateway.cli.connections_revoke import revoke
 from gateway.cli.connections_timeline import timeline
 from gateway.cli.connections_update import update
 from gateway.cli.context import Options
+from gateway.cli.contio import contio
 from gateway.cli.delegated_keys import keys as delegated_keys
 from gateway.cli.dev import dev
 from gateway.cli.events import events
@@ -51,6 +52,7 @@ cli.add_command(events)
 cli.add_command(subscriptions)
 cli.add_command(keys)
 cli.add_command(providers)
+cli.add_command(contio)
 cli.add_command(audit_group, name="audit")
 
 

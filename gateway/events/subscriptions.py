@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.events import signing
@@ -155,3 +155,14 @@ async def signing_keys(
 
 def _unexpired(now: datetime) -> ColumnElement[bool]:
     return or_(SubscriptionSecret.expires_at.is_(None), SubscriptionSecret.expires_at > now)
+
+
+async def subscribed_patterns(session: AsyncSession) -> list[str]:
+    """The event-type patterns of every enabled subscription, each once (read in the caller's
+    transaction): what the services want to hear of, for Contio's include-filter."""
+    found = await session.scalars(
+        select(func.unnest(Subscription.event_types))
+        .where(Subscription.enabled.is_(True))
+        .distinct()
+    )
+    return sorted(found)
