@@ -16,6 +16,7 @@ from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
 from gateway.proxy.endpoints import CONNECTIONS_TEMPLATE, USERS_TEMPLATE, ProxyRoute
 from gateway.proxy.paths import CONNECTIONS_PREFIX, USERS_PREFIX
+from gateway.webhooks import endpoints as received_webhooks
 from gateway.webhooks import receive as webhooks
 
 routes = [
@@ -89,5 +90,6 @@ routes = [
         methods=["DELETE"],
     ),
     Route("/v1/audit-events", audit.list_audit_events, methods=["GET"]),
+    Route("/v1/events/unmatched", received_webhooks.list_unmatched, methods=["GET"]),
     console,  # /console/...: the operators' HTML pages
 ]

@@ -13,6 +13,7 @@ from gateway.models.provider_state import ProviderBreaker, SeenWebhook, TokenBud
 from gateway.models.provisioning import Provisioning, ProvisioningStatus
 from gateway.models.service_client import ServiceClient
 from gateway.models.timeline_record import RecordKind, TimelineRecord
+from gateway.models.unmatched_event import UnmatchedEvent
 
 __all__ = [
     "AuditEvent",
@@ -35,4 +36,5 @@ __all__ = [
     "ServiceClient",
     "TimelineRecord",
     "TokenBudgetWindow",
+    "UnmatchedEvent",
 ]

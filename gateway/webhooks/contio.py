@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+PROVIDER = "contio"  # the provider, as connections name it
 SIGNATURE_HEADER = "x-contio-signature"
 SIGNATURE_PREFIX = "sha256="
 MAX_EVENT_ID_LENGTH = 128  # seen_webhooks.event_id
