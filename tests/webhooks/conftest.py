@@ -39,10 +39,10 @@ def forwarding_database_url(server_url: URL) -> Iterator[URL]:
 @pytest.fixture(scope="module")
 async def forwarding(forwarding_database_url: URL) -> AsyncIterator[Forwarding]:
     receiver = Receiver()
-    port = free_port()
+    port, off_port = free_port(), free_port()
     sandbox_app = create_sandbox_app(
         SandboxOptions(
-            redirect_uris=(f"http://127.0.0.1:{port}/oauth/callback",),
+            redirect_uris=tuple(f"http://127.0.0.1:{p}/oauth/callback" for p in (port, off_port)),
             auto_approve=True,
             webhook_url=f"http://127.0.0.1:{port}/webhooks/contio",
             webhook_secret=WEBHOOK_SECRET,
@@ -67,7 +67,6 @@ async def forwarding(forwarding_database_url: URL) -> AsyncIterator[Forwarding]:
         gateway = ServerThread(
             create_app(on, forwarding_database_url, run_refresher=True), port=port
         ).start()
-        off_port = free_port()
         gateway_off = ServerThread(
             create_app(settings(False, off_port), forwarding_database_url), port=off_port
         ).start()
