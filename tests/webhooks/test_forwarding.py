@@ -18,12 +18,12 @@ from sqlalchemy import func, select
 
 from gateway import retention
 from gateway.cli import cli
-from gateway.clients.store import ClientChanges, create_client, update_client
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.models import Connection, EventDelivery, OutboxEvent, UnmatchedEvent
 from gateway.webhooks.contio import parse_timestamp
 from tests.e2e.flows import connect, load_connection
 from tests.fixtures.stack import cli_environment
+from tests.hostile.owner_fixtures import Client, make_client
 from tests.webhooks.forwarding_fixtures import (
     Forwarding,
     envelope,
@@ -73,30 +73,19 @@ CATALOGUE = (
 
 @dataclass(frozen=True)
 class Clients:
-    crm: str  # unconfined
-    billing: str  # confined to its own users
-    operator: str  # admin scope
+    crm: Client  # unconfined
+    billing: Client  # confined to its own users
+    operator: Client  # admin scope
 
 
 @pytest.fixture(scope="module")
 async def clients(forwarding: Forwarding) -> Clients:
-    keys = []
-    for confined in (False, True):
-        name = f"svc-{uuid.uuid4().hex[:10]}"
-        async with forwarding.db.transaction() as session:
-            _client, issued = await create_client(
-                session, name, ["connect", "proxy"], ["GET /**", "POST /**"]
-            )
-            if confined:
-                await update_client(session, name, ClientChanges(own_users_only=True))
-        keys.append(issued.key)
-    async with forwarding.db.transaction() as session:
-        _client, admin = await create_client(session, f"ops-{uuid.uuid4().hex[:10]}", ["admin"], [])
-    return Clients(crm=keys[0], billing=keys[1], operator=admin.key)
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+    service, allow = ["connect", "proxy"], ["GET /**", "POST /**"]
+    return Clients(
+        crm=await make_client(forwarding.db, service, allow),
+        billing=await make_client(forwarding.db, service, allow, own_users_only=True),
+        operator=await make_client(forwarding.db, ["admin"]),
+    )
 
 
 async def connected(
@@ -114,11 +103,11 @@ async def connected(
 async def labelled(forwarding: Forwarding, clients: Clients) -> Connection:
     """A connection of the unconfined client with labels and an external id."""
     async with httpx.AsyncClient(base_url=forwarding.url, timeout=10) as http:
-        connection = await connected(forwarding, http, clients.crm)
+        connection = await connected(forwarding, http, clients.crm.key)
         patched = await http.patch(
             f"/v1/connections/{connection.id}",
             json={"labels": {"team": "sales"}, "external_ids": ["crm-42"]},
-            headers=bearer(clients.operator),
+            headers=clients.operator.auth,
         )
         assert patched.status_code == 200, patched.text
     return connection
@@ -158,7 +147,7 @@ async def test_each_contio_event_type_is_forwarded_with_its_shape(
 ) -> None:
     # A revocation ends the connection it is for: it gets one of its own.
     connection = (
-        await connected(forwarding, forwarding_http, clients.crm)
+        await connected(forwarding, forwarding_http, clients.crm.key)
         if event_type == REVOKED
         else labelled
     )
@@ -188,7 +177,7 @@ async def test_a_revocation_keeps_its_effect_and_is_forwarded(
     forwarding: Forwarding,
     clients: Clients,
 ) -> None:
-    connection = await connected(forwarding, forwarding_http, clients.crm)
+    connection = await connected(forwarding, forwarding_http, clients.crm.key)
     event = envelope(REVOKED, connection.subject, {"connection_id": str(uuid.uuid4())})
     assert (await post_signed(forwarding_http, event)).json() == {"status": "processed"}
     revoked = await forwarding.receiver.wait_for(
@@ -205,14 +194,14 @@ async def test_a_meeting_created_through_the_proxy_reaches_every_connection_of_t
     clients: Clients,
 ) -> None:
     email = f"shared-{uuid.uuid4().hex[:8]}@example.com"
-    crm = await connected(forwarding, forwarding_http, clients.crm, email)
-    billing = await connected(forwarding, forwarding_http, clients.billing, email)
+    crm = await connected(forwarding, forwarding_http, clients.crm.key, email)
+    billing = await connected(forwarding, forwarding_http, clients.billing.key, email)
     assert crm.subject == billing.subject and crm.id != billing.id
 
     created = await forwarding_http.post(
         f"/proxy/users/{crm.user_id}/meetings",
         json={"title": "Quarterly review"},
-        headers=bearer(clients.crm),
+        headers=clients.crm.auth,
     )
     assert created.status_code == 201, created.text
     meeting_id = created.json()["id"]
@@ -274,7 +263,7 @@ async def test_with_forwarding_off_the_operator_wide_endpoint_gets_no_forwarded_
     clients: Clients,
 ) -> None:
     async with httpx.AsyncClient(base_url=forwarding.url_off, timeout=10) as off:
-        connection = await connected(forwarding, off, clients.crm)
+        connection = await connected(forwarding, off, clients.crm.key)
         meeting = envelope("meeting.completed", connection.subject, sample_data("meeting"))
         partner = envelope("partner.idp.domain_revoked", None, {"domain": "example.org"})
         revocation = envelope(REVOKED, connection.subject, {})
@@ -305,7 +294,7 @@ async def test_an_event_for_a_user_no_connection_holds_is_kept_and_not_forwarded
     listed = await forwarding_http.get(
         "/v1/events/unmatched",
         params={"type": "calendar_event.updated", "limit": "200"},
-        headers=bearer(clients.operator),
+        headers=clients.operator.auth,
     )
     assert listed.status_code == 200, listed.text
     [kept] = [item for item in listed.json()["items"] if item["event_id"] == event["event_id"]]
@@ -319,8 +308,8 @@ async def test_an_event_for_a_user_no_connection_holds_is_kept_and_not_forwarded
         "received_at": kept["received_at"],
     }
     assert "Salary" not in listed.text and "@example.com" not in listed.text
-    for key in (clients.crm, clients.billing):  # service clients, confined or not: not theirs
-        refused = await forwarding_http.get("/v1/events/unmatched", headers=bearer(key))
+    for client in (clients.crm, clients.billing):  # service clients, confined or not: not theirs
+        refused = await forwarding_http.get("/v1/events/unmatched", headers=client.auth)
         assert refused.status_code == 403
         assert refused.json()["error"]["code"] == "insufficient_scope"
     assert (await forwarding_http.get("/v1/events/unmatched")).status_code == 401
@@ -355,7 +344,7 @@ async def test_the_unmatched_list_is_newest_first_and_paged(
             params["cursor"] = cursor
         page = (
             await forwarding_http.get(
-                "/v1/events/unmatched", params=params, headers=bearer(clients.operator)
+                "/v1/events/unmatched", params=params, headers=clients.operator.auth
             )
         ).json()
         seen += [item["event_id"] for item in page["items"]]
@@ -363,7 +352,7 @@ async def test_the_unmatched_list_is_newest_first_and_paged(
         if cursor is None:
             break
     assert seen == [event["event_id"] for event in reversed(events)]
-    bad = await forwarding_http.get("/v1/events/unmatched?kind=x", headers=bearer(clients.operator))
+    bad = await forwarding_http.get("/v1/events/unmatched?kind=x", headers=clients.operator.auth)
     assert bad.json()["error"]["code"] == "unknown_parameter"
 
 
