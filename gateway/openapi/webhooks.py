@@ -70,7 +70,8 @@ SCHEMAS: dict[str, Schema] = {
 PATHS: dict[str, Any] = {
     "/webhooks/contio": {
         "post": {
-            "summary": "Contio's webhooks (signed with X-Contio-Signature); revokes connections",
+            "summary": "Contio's webhooks (signed with X-Contio-Signature); revokes connections, "
+            "forwards every event to internal services or keeps it as unmatched",
             "description": "Checked in this order: configured (503), size (413), signature "
             "(401), envelope (400), freshness (400), replay (200 duplicate).",
             "security": [],

@@ -7,8 +7,8 @@ forwarded once) and applies its own effect, after that effect:
   connections left out): one event per connection, ``{connection_id, user_id, provider,
   external_ids, labels, event: {id, type, timestamp, data}}``, ``data`` as Contio sent it;
 - a partner-level event (no user named): one event ``{provider, event}``, about no connection;
-- anything else (a user no connection holds, or a type that cannot be named as an outbound type):
-  kept in ``unmatched_events`` and never forwarded.
+- anything else (a user no connection holds, a type that cannot be named as an outbound type, or
+  data an outbound event cannot carry): kept in ``unmatched_events`` and never forwarded.
 
 The operator-wide endpoints (``GATEWAY_EVENT_ENDPOINTS``) receive forwarded events only when
 ``GATEWAY_EVENT_ENDPOINTS_FORWARDED`` is on, since the events carry users' data.
@@ -30,7 +30,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.models import Connection
 from gateway.settings import Settings
 from gateway.webhooks import unmatched
-from gateway.webhooks.contio import PROVIDER, Envelope, user_subject
+from gateway.webhooks.contio import PROVIDER, Envelope, holds_nul, user_subject
 
 
 class Outcome(StrEnum):
@@ -62,7 +62,8 @@ async def forward(
 ) -> Forwarded:
     """Forward ``envelope`` to each of ``connections`` (those of its user), or as a partner-level
     event, or keep it as unmatched; flushed in the caller's transaction, not committed."""
-    event_type = forwarded_type(PROVIDER, envelope.event_type)
+    # Data an outbound event cannot carry (jsonb holds no U+0000) is only kept, sealed.
+    event_type = None if holds_nul(envelope.data) else forwarded_type(PROVIDER, envelope.event_type)
     if event_type is not None and connections:
         for connection in connections:
             data = {**await connection_identity(session, connection), "event": event_json(envelope)}

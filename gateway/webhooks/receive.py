@@ -44,7 +44,6 @@ from gateway.models import (
 from gateway.resources import Resources, resources
 from gateway.settings import Settings, split_commas
 from gateway.webhooks import contio, forwarding
-from gateway.webhooks.forwarding import Outcome, operator_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -77,13 +76,18 @@ async def contio_webhook(request: Request) -> Response:
     found = await findings(res, envelope)
     async with res.db.transaction() as session:
         if not await remember(session, envelope.event_id):
-            res.metrics.provider_webhooks.labels(PROVIDER, Outcome.DUPLICATE).inc()
+            res.metrics.provider_webhooks.labels(PROVIDER, forwarding.Outcome.DUPLICATE).inc()
             return JSONResponse({"status": "duplicate"})
         connections = await for_user(session, envelope)
         record_receipt(session, envelope, now, (connection.id for connection in connections))
         status = await apply(session, res.settings.event_endpoints, envelope, found, connections)
         forwarded = await forwarding.forward(
-            session, res.keys, operator_endpoints(res.settings), envelope, connections, now
+            session,
+            res.keys,
+            forwarding.operator_endpoints(res.settings),
+            envelope,
+            connections,
+            now,
         )
     res.metrics.provider_webhooks.labels(PROVIDER, forwarded.outcome).inc()
     res.metrics.forwarded_events.labels(PROVIDER).inc(forwarded.events)

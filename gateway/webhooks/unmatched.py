@@ -23,21 +23,23 @@ from gateway.webhooks.contio import Envelope, user_subject
 
 LISTING = "unmatched-events"
 MAX_TYPE_LENGTH = 64  # unmatched_events.event_type
+MAX_SUBJECT_LENGTH = 255  # unmatched_events.subject
 
 
 def keep(
     session: AsyncSession, keys: KeyRing, provider: str, envelope: Envelope, received_at: datetime
 ) -> UnmatchedEvent:
-    event_id = uuid.uuid4()
+    row_id = uuid.uuid4()
+    subject = user_subject(envelope)
     kept = UnmatchedEvent(
-        id=event_id,
+        id=row_id,
         provider=provider,
         event_id=envelope.event_id,
         event_type=envelope.event_type[:MAX_TYPE_LENGTH],
-        subject=(user_subject(envelope) or "")[:255] or None,
+        subject=subject[:MAX_SUBJECT_LENGTH] if subject is not None else None,
         sent_at=envelope.timestamp,
         received_at=received_at,
-        data=keys.seal(json.dumps(envelope.data), binding(event_id)),
+        data=keys.seal(json.dumps(envelope.data), binding(row_id)),
     )
     session.add(kept)
     return kept

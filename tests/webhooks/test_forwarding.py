@@ -25,7 +25,9 @@ from tests.e2e.flows import connect, load_connection
 from tests.fixtures.stack import cli_environment
 from tests.hostile.owner_fixtures import Client, make_client
 from tests.webhooks.forwarding_fixtures import (
+    WEBHOOK_SECRET,
     Forwarding,
+    contio_signature,
     envelope,
     post_signed,
 )
@@ -414,3 +416,28 @@ async def test_forwarded_duplicate_and_unmatched_events_are_counted(
         f"{after['forwarded']:.0f} webhooks, {after['duplicate']:.0f} duplicates suppressed, "
         f"{after['unmatched']:.0f} unmatched kept"
     )
+
+
+async def test_a_nul_in_the_type_or_the_user_is_an_invalid_event(
+    forwarding_http: httpx.AsyncClient, labelled: Connection
+) -> None:
+    bad_type = envelope("meeting.\x00updated", labelled.subject, {})
+    bad_user = envelope("meeting.updated", "\x00", {})
+    for event in (bad_type, bad_user):
+        body = json.dumps(event).encode()
+        response = await forwarding_http.post(
+            "/webhooks/contio",
+            content=body,
+            headers={"x-contio-signature": contio_signature(WEBHOOK_SECRET, body)},
+        )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["code"] == "invalid_event"
+
+
+async def test_data_an_outbound_event_cannot_carry_is_kept_not_forwarded(
+    forwarding_http: httpx.AsyncClient, forwarding: Forwarding, labelled: Connection
+) -> None:
+    event = envelope("meeting.updated", labelled.subject, {"title": "a\x00b", "\x00": [1]})
+    assert (await post_signed(forwarding_http, event)).json() == {"status": "ignored"}
+    assert await kept(forwarding, event["event_id"])
+    assert await outbox_rows(forwarding, event["event_id"]) == []
