@@ -16,27 +16,32 @@ from sqlalchemy.engine import URL
 
 from gateway.app import create_app
 from gateway.kit.db import Database
+from gateway.models import Connection
 from gateway.settings import Settings
 from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import ServerThread, free_port, serving
 from tests.fixtures.stack import gateway_settings
+from tests.hostile.owner_fixtures import make_client
 from tests.webhooks.forwarding_fixtures import (
     SIGNING_SECRET,
     WEBHOOK_SECRET,
+    Clients,
     Forwarding,
     Receiver,
+    connected,
+    counters,
     receiver_app,
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def forwarding_database_url(server_url: URL) -> Iterator[URL]:
     with fresh_database(server_url, "gw_forwarding") as url:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 async def forwarding(forwarding_database_url: URL) -> AsyncIterator[Forwarding]:
     receiver = Receiver()
     port, off_port = free_port(), free_port()
@@ -82,12 +87,51 @@ async def forwarding(forwarding_database_url: URL) -> AsyncIterator[Forwarding]:
                 sandbox_app,
             )
         finally:
+            await report_figures(gateway.url, gateway_off.url)
             await database.dispose()
             gateway_off.stop()
             gateway.stop()
+
+
+async def report_figures(*urls: str) -> None:
+    """The run's forwarding counters of both gateways, for the record (shown with pytest -s)."""
+    totals: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=10) as http:
+        for url in urls:
+            for name, value in counters((await http.get(f"{url}/metrics")).text).items():
+                totals[name] = totals.get(name, 0) + value
+    print(
+        f"\nforwarding figures: {totals.get('events', 0):.0f} events forwarded from "
+        f"{totals.get('forwarded', 0):.0f} webhooks, {totals.get('duplicate', 0):.0f} duplicates "
+        f"suppressed, {totals.get('unmatched', 0):.0f} unmatched kept"
+    )
 
 
 @pytest.fixture
 async def forwarding_http(forwarding: Forwarding) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=forwarding.url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture(scope="package")
+async def clients(forwarding: Forwarding) -> Clients:
+    service, allow = ["connect", "proxy"], ["GET /**", "POST /**"]
+    return Clients(
+        crm=await make_client(forwarding.db, service, allow),
+        billing=await make_client(forwarding.db, service, allow, own_users_only=True),
+        operator=await make_client(forwarding.db, ["admin"]),
+    )
+
+
+@pytest.fixture(scope="package")
+async def labelled(forwarding: Forwarding, clients: Clients) -> Connection:
+    """A connection of the unconfined client with labels and an external id."""
+    async with httpx.AsyncClient(base_url=forwarding.url, timeout=10) as http:
+        connection = await connected(forwarding, http, clients.crm.key)
+        patched = await http.patch(
+            f"/v1/connections/{connection.id}",
+            json={"labels": {"team": "sales"}, "external_ids": ["crm-42"]},
+            headers=clients.operator.auth,
+        )
+        assert patched.status_code == 200, patched.text
+    return connection

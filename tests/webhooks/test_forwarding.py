@@ -7,29 +7,25 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
-from sqlalchemy import func, select
 
-from gateway import retention
-from gateway.cli import cli
-from gateway.kit.clock import rfc3339, utcnow
-from gateway.models import Connection, EventDelivery, OutboxEvent, UnmatchedEvent
+from gateway.kit.clock import rfc3339
+from gateway.models import Connection
 from gateway.webhooks.contio import parse_timestamp
-from tests.e2e.flows import connect, load_connection
-from tests.fixtures.stack import cli_environment
-from tests.hostile.owner_fixtures import Client, make_client
 from tests.webhooks.forwarding_fixtures import (
-    WEBHOOK_SECRET,
+    Clients,
     Forwarding,
-    contio_signature,
+    about,
+    connected,
+    counters,
+    deliveries_of,
     envelope,
+    outbox_rows,
+    post_body,
     post_signed,
+    sample_data,
 )
 
 REVOKED = "user.connection.revoked"
@@ -71,72 +67,6 @@ CATALOGUE = (
     "workflow.task.created",
     "workflow.task.resolved",
 )
-
-
-@dataclass(frozen=True)
-class Clients:
-    crm: Client  # unconfined
-    billing: Client  # confined to its own users
-    operator: Client  # admin scope
-
-
-@pytest.fixture(scope="module")
-async def clients(forwarding: Forwarding) -> Clients:
-    service, allow = ["connect", "proxy"], ["GET /**", "POST /**"]
-    return Clients(
-        crm=await make_client(forwarding.db, service, allow),
-        billing=await make_client(forwarding.db, service, allow, own_users_only=True),
-        operator=await make_client(forwarding.db, ["admin"]),
-    )
-
-
-async def connected(
-    forwarding: Forwarding, http: httpx.AsyncClient, key: str, email: str | None = None
-) -> Connection:
-    """A fresh user id connected by the client of ``key`` (to the sandbox account of ``email``)."""
-    user_id = f"user-{uuid.uuid4().hex[:8]}"
-    email = email or f"{user_id}@example.com"
-    response = await connect(http, key, user_id, login_hint=email)
-    assert response.status_code == 200, response.text
-    return await load_connection(forwarding.db, user_id)
-
-
-@pytest.fixture(scope="module")
-async def labelled(forwarding: Forwarding, clients: Clients) -> Connection:
-    """A connection of the unconfined client with labels and an external id."""
-    async with httpx.AsyncClient(base_url=forwarding.url, timeout=10) as http:
-        connection = await connected(forwarding, http, clients.crm.key)
-        patched = await http.patch(
-            f"/v1/connections/{connection.id}",
-            json={"labels": {"team": "sales"}, "external_ids": ["crm-42"]},
-            headers=clients.operator.auth,
-        )
-        assert patched.status_code == 200, patched.text
-    return connection
-
-
-def about(event_id: str) -> Any:
-    """Picks the deliveries of the forwarded event ``event_id``."""
-    return lambda delivered: delivered.data.get("event", {}).get("id") == event_id
-
-
-def sample_data(event_type: str) -> dict[str, Any]:
-    family = event_type.split(".")[0]
-    return {"id": str(uuid.uuid4()), "family": family, "title": f"A {family} for the test"}
-
-
-async def outbox_rows(forwarding: Forwarding, event_id: str) -> list[OutboxEvent]:
-    async with forwarding.db.transaction() as session:
-        found = await session.scalars(
-            select(OutboxEvent).where(OutboxEvent.data["event"]["id"].astext == event_id)
-        )
-        return list(found.all())
-
-
-async def deliveries_of(forwarding: Forwarding, event: OutboxEvent) -> int:
-    async with forwarding.db.transaction() as session:
-        count = await session.scalar(select(func.count()).where(EventDelivery.event_id == event.id))
-    return int(count or 0)
 
 
 @pytest.mark.parametrize("event_type", CATALOGUE)
@@ -281,119 +211,6 @@ async def test_with_forwarding_off_the_operator_wide_endpoint_gets_no_forwarded_
         assert forwarding.receiver.matching(about(event["event_id"])) == []
 
 
-async def test_an_event_for_a_user_no_connection_holds_is_kept_and_not_forwarded(
-    forwarding_http: httpx.AsyncClient,
-    forwarding: Forwarding,
-    clients: Clients,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    stranger = str(uuid.uuid4())
-    data = {"meeting_id": str(uuid.uuid4()), "title": "Salary talk with Ann"}
-    event = envelope("calendar_event.updated", stranger, data)
-    assert (await post_signed(forwarding_http, event)).json() == {"status": "ignored"}
-    assert await outbox_rows(forwarding, event["event_id"]) == []
-
-    listed = await forwarding_http.get(
-        "/v1/events/unmatched",
-        params={"type": "calendar_event.updated", "limit": "200"},
-        headers=clients.operator.auth,
-    )
-    assert listed.status_code == 200, listed.text
-    [kept] = [item for item in listed.json()["items"] if item["event_id"] == event["event_id"]]
-    assert kept == {
-        "id": kept["id"],
-        "provider": "contio",
-        "event_id": event["event_id"],
-        "event_type": "calendar_event.updated",
-        "subject": stranger,
-        "sent_at": rfc3339(parse_timestamp(event["timestamp"])),
-        "received_at": kept["received_at"],
-    }
-    assert "Salary" not in listed.text and "@example.com" not in listed.text
-    for client in (clients.crm, clients.billing):  # service clients, confined or not: not theirs
-        refused = await forwarding_http.get("/v1/events/unmatched", headers=client.auth)
-        assert refused.status_code == 403
-        assert refused.json()["error"]["code"] == "insufficient_scope"
-    assert (await forwarding_http.get("/v1/events/unmatched")).status_code == 401
-
-    for name, value in cli_environment(forwarding.settings, forwarding.database_url).items():
-        monkeypatch.setenv(name, value)
-    runner = CliRunner()
-    args = ["events", "unmatched", "--type", "calendar_event.updated", "--json"]
-    shown = await asyncio.to_thread(runner.invoke, cli, args)
-    assert shown.exit_code == 0, shown.output
-    assert [row["event_id"] for row in json.loads(shown.output)] == [
-        item["event_id"] for item in listed.json()["items"]
-    ]
-    assert "Salary" not in shown.output
-    opened = await asyncio.to_thread(runner.invoke, cli, [*args, "--show-data"])
-    assert opened.exit_code == 0, opened.output
-    assert json.loads(opened.output)[0]["data"] == data
-
-
-async def test_the_unmatched_list_is_newest_first_and_paged(
-    forwarding_http: httpx.AsyncClient,
-    clients: Clients,
-) -> None:
-    events = [envelope("workflow.task.resolved", str(uuid.uuid4()), {}) for _ in range(3)]
-    for event in events:
-        await post_signed(forwarding_http, event)
-    seen: list[str] = []
-    cursor: str | None = None
-    while True:
-        params = {"type": "workflow.task.resolved", "limit": "2"}
-        if cursor is not None:
-            params["cursor"] = cursor
-        page = (
-            await forwarding_http.get(
-                "/v1/events/unmatched", params=params, headers=clients.operator.auth
-            )
-        ).json()
-        seen += [item["event_id"] for item in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == [event["event_id"] for event in reversed(events)]
-    bad = await forwarding_http.get("/v1/events/unmatched?kind=x", headers=clients.operator.auth)
-    assert bad.json()["error"]["code"] == "unknown_parameter"
-
-
-async def test_unmatched_events_are_purged_after_their_retention(
-    forwarding_http: httpx.AsyncClient,
-    forwarding: Forwarding,
-) -> None:
-    event = envelope("session.expired", str(uuid.uuid4()), {})
-    await post_signed(forwarding_http, event)
-    days = forwarding.settings.unmatched_event_retention_days
-    soon = await retention.prune(forwarding.db, forwarding.settings, utcnow())
-    assert soon is not None
-    assert await kept(forwarding, event["event_id"])
-    later = utcnow() + timedelta(days=days, minutes=1)
-    pruned = await retention.prune(forwarding.db, forwarding.settings, later)
-    assert pruned is not None and pruned.unmatched_events >= 1
-    assert not await kept(forwarding, event["event_id"])
-
-
-async def kept(forwarding: Forwarding, event_id: str) -> bool:
-    async with forwarding.db.transaction() as session:
-        found = await session.scalar(
-            select(UnmatchedEvent.id).where(UnmatchedEvent.event_id == event_id)
-        )
-    return found is not None
-
-
-def counters(text: str) -> dict[str, float]:
-    """``gateway_provider_webhooks_total`` by outcome, and ``gateway_forwarded_events_total``."""
-    found: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("gateway_provider_webhooks_total{"):
-            outcome = line.split('outcome="')[1].split('"')[0]
-            found[outcome] = float(line.rsplit(" ", 1)[1])
-        elif line.startswith("gateway_forwarded_events_total{"):
-            found["events"] = float(line.rsplit(" ", 1)[1])
-    return found
-
-
 async def test_forwarded_duplicate_and_unmatched_events_are_counted(
     forwarding_http: httpx.AsyncClient,
     labelled: Connection,
@@ -410,12 +227,6 @@ async def test_forwarded_duplicate_and_unmatched_events_are_counted(
         "unmatched": 1,
         "events": 1,
     }
-    # The run's figures for the closing note (shown with pytest -s).
-    print(
-        f"\nforwarding figures: {after['events']:.0f} events forwarded from "
-        f"{after['forwarded']:.0f} webhooks, {after['duplicate']:.0f} duplicates suppressed, "
-        f"{after['unmatched']:.0f} unmatched kept"
-    )
 
 
 async def test_a_nul_in_the_type_or_the_user_is_an_invalid_event(
@@ -424,20 +235,6 @@ async def test_a_nul_in_the_type_or_the_user_is_an_invalid_event(
     bad_type = envelope("meeting.\x00updated", labelled.subject, {})
     bad_user = envelope("meeting.updated", "\x00", {})
     for event in (bad_type, bad_user):
-        body = json.dumps(event).encode()
-        response = await forwarding_http.post(
-            "/webhooks/contio",
-            content=body,
-            headers={"x-contio-signature": contio_signature(WEBHOOK_SECRET, body)},
-        )
+        response = await post_body(forwarding_http, json.dumps(event).encode())
         assert response.status_code == 400, response.text
         assert response.json()["error"]["code"] == "invalid_event"
-
-
-async def test_data_an_outbound_event_cannot_carry_is_kept_not_forwarded(
-    forwarding_http: httpx.AsyncClient, forwarding: Forwarding, labelled: Connection
-) -> None:
-    event = envelope("meeting.updated", labelled.subject, {"title": "a\x00b", "\x00": [1]})
-    assert (await post_signed(forwarding_http, event)).json() == {"status": "ignored"}
-    assert await kept(forwarding, event["event_id"])
-    assert await outbox_rows(forwarding, event["event_id"]) == []
