@@ -76,6 +76,11 @@ async def test_an_event_for_a_user_no_connection_holds_is_kept_and_not_forwarded
     opened = await asyncio.to_thread(runner.invoke, cli, [*args, "--show-data"])
     assert opened.exit_code == 0, opened.output
     assert json.loads(opened.output)[0]["data"] == data
+    listed_for_people = await asyncio.to_thread(runner.invoke, cli, args[:-1])
+    assert event["event_id"] in listed_for_people.output
+    assert "Salary" not in listed_for_people.output
+    nothing = await asyncio.to_thread(runner.invoke, cli, ["events", "unmatched", "--type", "x.y"])
+    assert nothing.output.strip() == "no unmatched events"
 
 
 async def test_the_unmatched_list_is_newest_first_and_paged(
