@@ -5,10 +5,11 @@ events with an abandoned delivery are the dead-letter list and stay for ``dead_l
 so that ``gateway events replay`` can still re-send them; audit events stay for
 ``audit_retention_days``; timeline records (refreshes, provider webhooks received) for
 ``timeline_retention_days``; provider webhook events that matched no connection for
-``unmatched_event_retention_days``. Finished flows go a day after they ended: connect sessions past their
-expiry, provisionings past their session, delegated keys past their expiry or revocation,
-Idempotency-Key answers past their 24 hours, and provider webhook ids past the replay window. Deletes run in batches, each its own short transaction, and only one
-replica prunes at a time (an advisory lock), so pruning never blocks the service for long.
+``unmatched_event_retention_days``. Finished flows go a day after they ended: connect sessions past
+their expiry, provisionings past their session, delegated keys past their expiry or revocation,
+Idempotency-Key answers past their 24 hours, and provider webhook ids past the replay window.
+Deletes run in batches, each its own short transaction, and only one replica prunes at a time (an
+advisory lock), so pruning never blocks the service for long.
 """
 
 from __future__ import annotations
