@@ -17,6 +17,7 @@ from gateway.provisioning import page as provisioning_page
 from gateway.proxy.endpoints import CONNECTIONS_TEMPLATE, USERS_TEMPLATE, ProxyRoute
 from gateway.proxy.paths import CONNECTIONS_PREFIX, USERS_PREFIX
 from gateway.subscriptions import endpoints as subscriptions
+from gateway.webhooks import endpoints as received_webhooks
 from gateway.webhooks import receive as webhooks
 
 routes = [
@@ -112,5 +113,6 @@ routes = [
         methods=["POST"],
     ),
     Route("/v1/subscriptions/{subscription_id}/ping", subscriptions.ping, methods=["POST"]),
+    Route("/v1/events/unmatched", received_webhooks.list_unmatched, methods=["GET"]),
     console,  # /console/...: the operators' HTML pages
 ]
