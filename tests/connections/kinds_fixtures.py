@@ -1,0 +1,115 @@
+"""A gateway with a provider of each kind in front of one sandbox, for the operator surface's tests:
+Contio (users' OAuth grants, from the settings), ``keyed`` (API keys, checked with a verification
+request), ``keyed-unchecked`` (API keys, no verification request), ``reports`` and
+``reports-faulty`` (the sandbox's client-credentials provider; a test trips the second's breaker,
+so no other test meets it).
+
+Each test's API key is its own (``fresh_key``), so revoking one at the sandbox touches no other
+test."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import URL
+
+from gateway.kit.db import Database
+from gateway.models import AuditEvent, Connection
+from tests.fixtures.stack import Stack, running_stack
+
+KEYED = "keyed"
+UNCHECKED = "keyed-unchecked"
+REPORTS = "reports"
+FAULTY = "reports-faulty"
+
+PROVIDERS = """
+[providers.keyed]
+api_base_url = "{sandbox}/keyed/v1"
+auth_mode = "api_key"
+verification = {{ method = "GET", path = "/me", expect_status = 200 }}
+
+[providers.keyed-unchecked]
+api_base_url = "{sandbox}/keyed/v1"
+auth_mode = "api_key"
+"""
+CLIENT_CREDENTIALS = """
+[providers.{name}]
+token_url = "{sandbox}/app/oauth2/token"
+revocation_url = "{sandbox}/app/oauth2/revoke"
+api_base_url = "{sandbox}/app/v1"
+client_id = "sandbox-client"
+client_secret = "sandbox-secret"
+token_endpoint_auth_method = "client_secret_post"
+grant_types = ["client_credentials"]
+"""
+
+
+def providers_file(path: Path, sandbox: str) -> Path:
+    tables = [PROVIDERS.format(sandbox=sandbox)]
+    tables += [CLIENT_CREDENTIALS.format(name=name, sandbox=sandbox) for name in (REPORTS, FAULTY)]
+    path.write_text("\n".join(tables))
+    return path
+
+
+@pytest.fixture(scope="module")
+def kinds_stack(database_url: URL, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    folder = tmp_path_factory.mktemp("providers")
+
+    def settings(sandbox_url: str) -> dict[str, object]:
+        return {
+            "providers_file": providers_file(folder / "providers.toml", sandbox_url),
+            "providers_allow_loopback_http": True,
+        }
+
+    with running_stack(database_url, settings=settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def gw(kinds_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=kinds_stack.gateway.url, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
+async def sandbox(kinds_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=kinds_stack.sandbox.url, timeout=10) as client:
+        yield client
+
+
+async def fresh_key(sandbox: httpx.AsyncClient) -> str:
+    """An API key the sandbox's keyed API accepts from now on, this test's alone."""
+    key = f"sk_test_{uuid.uuid4().hex}"
+    added = await sandbox.post("/_sandbox/api-keys", json={"api_key": key})
+    assert added.status_code == 204, added.text
+    return key
+
+
+async def revoke_key(sandbox: httpx.AsyncClient, key: str) -> None:
+    """The provider stops taking ``key`` (its user revoked it there)."""
+    revoked = await sandbox.post("/_sandbox/api-keys/revoke", json={"api_key": key})
+    assert revoked.status_code == 204, revoked.text
+
+
+async def row(db: Database, connection_id: str) -> Connection:
+    async with db.transaction() as session:
+        found = await session.get(Connection, uuid.UUID(connection_id), populate_existing=True)
+    assert found is not None
+    return found
+
+
+async def audited(db: Database, connection_id: str, action: str) -> list[AuditEvent]:
+    """The audit entries of ``action`` about the connection, oldest first."""
+    async with db.transaction() as session:
+        found = await session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.connection_id == uuid.UUID(connection_id))
+            .where(AuditEvent.action == action)
+            .order_by(AuditEvent.occurred_at)
+        )
+        return list(found)
