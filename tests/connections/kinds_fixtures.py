@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from sqlalchemy.engine import URL
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection
 from tests.fixtures.stack import Stack, running_stack
+from tests.hostile.owner_fixtures import Client, Clients, account, connect_as, rows
 
 KEYED = "keyed"
 UNCHECKED = "keyed-unchecked"
@@ -113,3 +115,38 @@ async def audited(db: Database, connection_id: str, action: str) -> list[AuditEv
             .order_by(AuditEvent.occurred_at)
         )
         return list(found)
+
+
+async def store_key(
+    gw: httpx.AsyncClient, clients: Clients, user_id: str, key: str, **body: Any
+) -> str:
+    """A stored-credential connection, supplied by an operator; its id."""
+    answer = await gw.post(
+        "/v1/connections/credentials",
+        json={"user_id": user_id, "provider": KEYED, "api_key": key, **body},
+        headers=clients.operator.auth,
+    )
+    assert answer.status_code == 201, answer.text
+    connection_id: str = answer.json()["id"]
+    return connection_id
+
+
+async def create_app_connection(
+    gw: httpx.AsyncClient, client: Client, user_id: str, provider: str = REPORTS
+) -> str:
+    answer = await gw.post(
+        "/v1/connections/client-credentials",
+        json={"user_id": user_id, "provider": provider, "scopes": ["reports:read"]},
+        headers=client.auth,
+    )
+    assert answer.status_code == 201, answer.text
+    connection_id: str = answer.json()["id"]
+    return connection_id
+
+
+async def connect_user(gw: httpx.AsyncClient, db: Database, client: Client, user_id: str) -> str:
+    """A user's OAuth connection, through the whole connect flow; its id."""
+    connected = await connect_as(gw, client, user_id, account())
+    assert connected.status_code == 200, connected.text
+    [connection] = await rows(db, user_id)
+    return str(connection.id)

@@ -6,8 +6,6 @@ every attempt is audited with its actor. And the list's ``auth_mode`` filter."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from sqlalchemy import delete
 
@@ -17,65 +15,23 @@ from gateway.tokens import grant
 from tests.connections.cc_fixtures import exchanges, keys_of
 from tests.connections.kinds_fixtures import (
     FAULTY,
-    KEYED,
-    REPORTS,
     UNCHECKED,
     audited,
+    connect_user,
+    create_app_connection,
     fresh_key,
     gw,
     kinds_stack,
     revoke_key,
     row,
     sandbox,
+    store_key,
 )
 from tests.fixtures.stack import Stack
-from tests.hostile.owner_fixtures import (
-    Client,
-    Clients,
-    account,
-    b_user,
-    clients,
-    connect_as,
-    rows,
-)
+from tests.hostile.owner_fixtures import Client, Clients, b_user, clients
 from tests.hostile.owner_fixtures import error_code as code_of
 
 __all__ = ["clients", "gw", "kinds_stack", "sandbox"]  # fixtures
-
-
-async def store_key(
-    gw: httpx.AsyncClient, clients: Clients, user_id: str, key: str, **body: Any
-) -> str:
-    """A stored-credential connection, supplied by an operator; its id."""
-    answer = await gw.post(
-        "/v1/connections/credentials",
-        json={"user_id": user_id, "provider": KEYED, "api_key": key, **body},
-        headers=clients.operator.auth,
-    )
-    assert answer.status_code == 201, answer.text
-    connection_id: str = answer.json()["id"]
-    return connection_id
-
-
-async def create_app_connection(
-    gw: httpx.AsyncClient, client: Client, user_id: str, provider: str = REPORTS
-) -> str:
-    answer = await gw.post(
-        "/v1/connections/client-credentials",
-        json={"user_id": user_id, "provider": provider, "scopes": ["reports:read"]},
-        headers=client.auth,
-    )
-    assert answer.status_code == 201, answer.text
-    connection_id: str = answer.json()["id"]
-    return connection_id
-
-
-async def connect_user(gw: httpx.AsyncClient, db: Database, client: Client, user_id: str) -> str:
-    """A user's OAuth connection, through the whole connect flow; its id."""
-    connected = await connect_as(gw, client, user_id, account())
-    assert connected.status_code == 200, connected.text
-    [connection] = await rows(db, user_id)
-    return str(connection.id)
 
 
 async def verify(gw: httpx.AsyncClient, client: Client, connection_id: str) -> httpx.Response:
