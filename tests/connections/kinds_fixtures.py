@@ -1,6 +1,7 @@
 """A gateway with a provider of each kind in front of one sandbox, for the operator surface's tests:
-Contio (users' OAuth grants, from the settings), ``keyed`` (API keys, checked with a verification
-request), ``keyed-unchecked`` (API keys, no verification request), ``reports`` and
+Contio (users' OAuth grants, from the settings), the stored-credential providers of
+``stored_fixtures`` (among them ``keyed``: API keys checked with a verification request, and
+``keyed-unchecked``: API keys without one), ``reports`` and
 ``reports-faulty`` (the sandbox's client-credentials provider; a test trips the second's breaker,
 so no other test meets it).
 
@@ -21,6 +22,7 @@ from sqlalchemy.engine import URL
 
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection
+from tests.connections import stored_fixtures
 from tests.fixtures.stack import Stack, running_stack
 from tests.hostile.owner_fixtures import Client, Clients, account, connect_as, rows
 
@@ -29,16 +31,6 @@ UNCHECKED = "keyed-unchecked"
 REPORTS = "reports"
 FAULTY = "reports-faulty"
 
-PROVIDERS = """
-[providers.keyed]
-api_base_url = "{sandbox}/keyed/v1"
-auth_mode = "api_key"
-verification = {{ method = "GET", path = "/me", expect_status = 200 }}
-
-[providers.keyed-unchecked]
-api_base_url = "{sandbox}/keyed/v1"
-auth_mode = "api_key"
-"""
 CLIENT_CREDENTIALS = """
 [providers.{name}]
 token_url = "{sandbox}/app/oauth2/token"
@@ -52,7 +44,7 @@ grant_types = ["client_credentials"]
 
 
 def providers_file(path: Path, sandbox: str) -> Path:
-    tables = [PROVIDERS.format(sandbox=sandbox)]
+    tables = [stored_fixtures.PROVIDERS.format(sandbox=sandbox)]
     tables += [CLIENT_CREDENTIALS.format(name=name, sandbox=sandbox) for name in (REPORTS, FAULTY)]
     path.write_text("\n".join(tables))
     return path

@@ -64,6 +64,20 @@ async def store_in_console(console: httpx.AsyncClient, user_id: str, secret: str
     )
 
 
+async def one_of_each(
+    console: httpx.AsyncClient, gw: httpx.AsyncClient, clients: Clients, db: Database, key: str
+) -> tuple[str, str, str]:
+    """A stored-credential connection holding ``key`` and a client-credentials one, both created in
+    the console, and a user's grant connected by a service client; their ids."""
+    stored = created_id(await store_in_console(console, b_user(), key))
+    app = created_id(
+        await post_form(
+            console, NEW, f"{NEW}/client-credentials", provider=REPORTS, user_id="app:console"
+        )
+    )
+    return stored, app, await connect_user(gw, db, clients.open_, b_user())
+
+
 async def test_a_stored_credential_is_created_verified_and_never_shown(
     console: httpx.AsyncClient, sandbox: httpx.AsyncClient, operator: Admin, db: Database
 ) -> None:
@@ -136,13 +150,7 @@ async def test_verify_tells_the_outcome_for_each_kind_as_the_operator(
     db: Database,
 ) -> None:
     key = await fresh_key(sandbox)
-    stored = created_id(await store_in_console(console, b_user(), key))
-    app = created_id(
-        await post_form(
-            console, NEW, f"{NEW}/client-credentials", provider=REPORTS, user_id="app:verify"
-        )
-    )
-    user_grant = await connect_user(gw, db, clients.open_, b_user())
+    stored, app, user_grant = await one_of_each(console, gw, clients, db, key)
 
     for connection_id, said in (
         (stored, "the provider&#39;s verification request accepted the stored credential"),
@@ -173,15 +181,9 @@ async def test_revoking_erases_the_credential_of_each_kind(
     operator: Admin,
     db: Database,
 ) -> None:
-    stored = created_id(await store_in_console(console, b_user(), await fresh_key(sandbox)))
-    app = created_id(
-        await post_form(
-            console, NEW, f"{NEW}/client-credentials", provider=REPORTS, user_id="app:revoke"
-        )
-    )
-    user_grant = await connect_user(gw, db, clients.open_, b_user())
+    created = await one_of_each(console, gw, clients, db, await fresh_key(sandbox))
 
-    for connection_id in (stored, app, user_grant):
+    for connection_id in created:
         confirm = f"/console/connections/{connection_id}/revoke"
         answer = await post_form(console, confirm, confirm)
         assert answer.status_code == 303, answer.text

@@ -7,32 +7,22 @@ tests/artifacts/console-*.png."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from sqlalchemy.engine import URL
 
 from gateway.kit.db import Database
 from tests.connections.kinds_fixtures import KEYED, REPORTS, kinds_stack
 from tests.console.conftest import Admin, new_operator
-from tests.console.test_browser import PHONE, csp_refusals, overflow, shot
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.console.test_browser import PHONE, chromium, csp_refusals, overflow, shot
 from tests.fixtures.stack import Stack
 from tests.fixtures.sync import run_sync
 
-__all__ = ["kinds_stack"]  # fixtures
+__all__ = ["chromium", "kinds_stack"]  # fixtures
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
