@@ -37,7 +37,7 @@ from gateway.connections.views import refresh_error_json
 from gateway.exceptions import GatewayError
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.models import AuthMode, Connection
+from gateway.models import AuthMode, Connection, ConnectionStatus
 from gateway.models.connection import STORED_CREDENTIAL_MODES
 from gateway.providers.credential_profile import CredentialRejected, verify
 from gateway.providers.errors import ClientRejected
@@ -134,12 +134,13 @@ class Verifier:
         self, connection: Connection, exc: GatewayError
     ) -> CredentialRejected | None:
         """The refusal of the credential ``exc`` stands for, if it is one: the provider refused a
-        user's grant during this refresh (``ensure_usable`` let it through, so the refresher marked
-        it), or refused the client credentials a client-credentials connection is made of."""
+        user's grant during this refresh (the connection was active before it, so the refresher
+        marked it), or refused the client credentials a client-credentials connection is made of.
+        ``connection`` is as it was read before the check."""
         if isinstance(exc, CredentialRejected):
             return exc
         details: dict[str, object] = {"provider": connection.provider}
-        if isinstance(exc, ReauthRequired):
+        if isinstance(exc, ReauthRequired) and connection.status is ConnectionStatus.ACTIVE:
             async with self._db.transaction() as session:
                 marked = await queries.get(session, connection.id)
             error = refresh_error_json(marked.last_refresh_error) or {}

@@ -33,7 +33,6 @@ from gateway.kit.request_body import validated
 from gateway.providers.registry import ProviderRegistry
 from gateway.resources import resources
 
-NEW = "/console/connections/new"
 # What the secret field of the form is, in the admin API's body, for each kind of credential.
 SECRET_FIELD = {kind: names[-1] for kind, names in FIELDS.items()}
 

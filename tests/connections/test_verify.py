@@ -6,11 +6,13 @@ every attempt is audited with its actor. And the list's ``auth_mode`` filter."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from gateway.kit.db import Database
-from gateway.models import ConnectionStatus, ProviderBreaker
+from gateway.models import Connection, ConnectionStatus, ProviderBreaker
 from gateway.tokens import grant
 from tests.connections.cc_fixtures import exchanges, keys_of
 from tests.connections.kinds_fixtures import (
@@ -131,6 +133,26 @@ async def test_a_revoked_connection_is_gone(
     assert (await row(db, connection_id)).credential is None  # erased
     answer = await verify(gw, clients.operator, connection_id)
     assert (answer.status_code, code_of(answer)) == (410, "connection_revoked")
+
+
+async def test_a_grant_already_refused_asks_nothing_and_says_so(
+    gw: httpx.AsyncClient, kinds_stack: Stack, clients: Clients, db: Database
+) -> None:
+    connection_id = await connect_user(gw, db, clients.open_, b_user())
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id == uuid.UUID(connection_id))
+            .values(status=ConnectionStatus.NEEDS_REAUTH)
+        )
+    calls = kinds_stack.sandbox_store.counters.snapshot()["refresh_calls"]
+
+    answer = await verify(gw, clients.open_, connection_id)
+
+    assert (answer.status_code, code_of(answer)) == (409, "reauth_required")
+    assert kinds_stack.sandbox_store.counters.snapshot()["refresh_calls"] == calls
+    [entry] = await audited(db, connection_id, "connection.verified")
+    assert entry.details["outcome"] == "reauth_required"
 
 
 async def test_a_client_credentials_connection_is_exchanged_again(
