@@ -136,9 +136,12 @@ async def create_app_connection(
     return connection_id
 
 
-async def connect_user(gw: httpx.AsyncClient, db: Database, client: Client, user_id: str) -> str:
-    """A user's OAuth connection, through the whole connect flow; its id."""
-    connected = await connect_as(gw, client, user_id, account())
+async def connect_user(
+    gw: httpx.AsyncClient, db: Database, client: Client, user_id: str, email: str | None = None
+) -> str:
+    """A user's OAuth connection, through the whole connect flow (signing in at the sandbox as
+    ``email``, a fresh account by default); its id."""
+    connected = await connect_as(gw, client, user_id, email or account())
     assert connected.status_code == 200, connected.text
     [connection] = await rows(db, user_id)
     return str(connection.id)

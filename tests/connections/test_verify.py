@@ -30,7 +30,7 @@ from tests.connections.kinds_fixtures import (
     store_key,
 )
 from tests.fixtures.stack import Stack
-from tests.hostile.owner_fixtures import Client, Clients, b_user, clients
+from tests.hostile.owner_fixtures import Client, Clients, account, b_user, clients
 from tests.hostile.owner_fixtures import error_code as code_of
 
 __all__ = ["clients", "gw", "kinds_stack", "sandbox"]  # fixtures
@@ -207,6 +207,23 @@ async def test_a_users_grant_is_verified_by_a_refresh(
     assert (await row(db, connection_id)).token_version == before.token_version + 1
     confined = await verify(gw, clients.confined, connection_id)
     assert (confined.status_code, code_of(confined)) == (404, "connection_not_found")
+
+
+async def test_a_grant_the_provider_revoked_is_rejected_and_needs_the_user_again(
+    gw: httpx.AsyncClient, sandbox: httpx.AsyncClient, clients: Clients, db: Database
+) -> None:
+    email = account()
+    connection_id = await connect_user(gw, db, clients.open_, b_user(), email)
+    ended = await sandbox.post("/_sandbox/connections/revoke", json={"email": email})
+    assert ended.status_code == 200, ended.text
+
+    answer = await verify(gw, clients.open_, connection_id)
+
+    assert (answer.status_code, code_of(answer)) == (422, "credential_rejected")
+    assert "invalid_grant" in answer.json()["error"]["details"]["reason"]
+    assert (await row(db, connection_id)).status is ConnectionStatus.NEEDS_REAUTH
+    [entry] = await audited(db, connection_id, "connection.verified")
+    assert entry.details["outcome"] == "credential_rejected"
 
 
 async def test_the_list_filters_by_auth_mode(
