@@ -30,6 +30,16 @@ STATUS_MEANING = {
 }
 
 
+# An active connection that holds a stored credential has nothing to refresh.
+STORED_ACTIVE = "usable; its stored credential is sent as it is, with nothing to refresh"
+
+
+def meaning(c: Connection) -> str:
+    if c.status is ConnectionStatus.ACTIVE and c.auth_mode in STORED_CREDENTIAL_MODES:
+        return STORED_ACTIVE
+    return STATUS_MEANING[c.status]
+
+
 @dataclass(frozen=True)
 class Moment:
     at: str | None
@@ -62,7 +72,7 @@ def connection(
     return {
         **connection_json(c, owner, external_ids),
         "subject": c.subject,
-        "meaning": STATUS_MEANING[c.status],
+        "meaning": meaning(c),
         "created": moment(c.created_at, now),
         "connected": moment(c.connected_at, now),
         "access_expires": moment(c.expires_at, now),

@@ -91,6 +91,7 @@ async def test_a_stored_credential_is_created_verified_and_never_shown(
     assert 'data-action="created"' in page.text
     assert "Authorization: Bearer &lt;the API key&gt;" in page.text
     assert "GET /me, expecting 200" in page.text
+    assert "with nothing to refresh" in page.text
     assert 'id="verify"' in page.text and 'id="refresh"' not in page.text
     assert key not in page.text
     stored = await row(db, connection_id)
