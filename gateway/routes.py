@@ -70,6 +70,9 @@ routes = [
     ),
     Route("/v1/connections/{connection_id}/token", connections.obtain_token, methods=["POST"]),
     Route(
+        "/v1/connections/{connection_id}/verify", connections.verify_connection, methods=["POST"]
+    ),
+    Route(
         "/v1/connections/{connection_id}/transfer",
         connections.transfer_connection,
         methods=["POST"],

@@ -108,3 +108,10 @@ class DefaultNotAllowed(Conflict):
     """Raised when an app-level connection (client credentials) would become a user's default."""
 
     code = "default_not_allowed"
+
+
+class NothingToVerify(Conflict):
+    """Raised when a connection's credential cannot be checked: its provider's profile has no
+    verification request (the credential was stored unchecked)."""
+
+    code = "nothing_to_verify"
