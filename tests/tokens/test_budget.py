@@ -18,6 +18,7 @@ from gateway.providers.errors import GrantRejected
 from gateway.providers.registry import build_registry
 from gateway.providers.spender import OPERATOR, REFRESHER, Spender
 from gateway.settings import Settings, SettingsError
+from gateway.tokens.batch import within_budget
 from gateway.tokens.budget import (
     BudgetExhausted,
     Rate,
@@ -25,7 +26,6 @@ from gateway.tokens.budget import (
     TokenBudget,
     rate_variable,
 )
-from gateway.tokens.loop import within_budget
 from tests.e2e.flows import connect_new_user, load_connection, proxy_get
 from tests.fixtures.stack import Stack
 
