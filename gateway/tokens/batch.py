@@ -56,6 +56,8 @@ from gateway.tokens.writeback import GroupWriter, Refreshed
 
 log = logging.getLogger(__name__)
 
+LEASE_SPARE_KEPT = 0.75
+
 
 class Batches:
     """Refreshes due connections a batch at a time, for one process's refresher."""
@@ -224,14 +226,14 @@ class Batches:
         self._settle(row, Fresh(stored, refreshed=True))
 
     async def _lease_covers_a_call(self, row: Connection) -> bool:
-        """Whether the lease leaves a call what one just taken would: the token endpoint's
-        timeout, and at least half of the lease's spare time after it for the write. One that ran
-        lower while the connection waited for its turn is taken again (False when another process
-        has it, or the connection moved on meanwhile)."""
+        """Whether the lease leaves a call about what one just taken would: the token endpoint's
+        timeout, and most (``LEASE_SPARE_KEPT``) of the lease's spare time after it, for the
+        write. One that ran lower while the connection waited for its turn is taken again (False
+        when another process has it, or the connection moved on meanwhile)."""
         assert row.lease_expires_at is not None  # claimed
         timeout = self._settings.http_read_timeout_seconds
         spare = max(0.0, self._settings.refresh_lease_seconds - timeout)
-        if row.lease_expires_at - utcnow() >= timedelta(seconds=timeout + spare / 2):
+        if row.lease_expires_at - utcnow() >= timedelta(seconds=timeout + LEASE_SPARE_KEPT * spare):
             return True
         renewed = await self._leases.take(row.id)
         if renewed is None or renewed.token_version != row.token_version:

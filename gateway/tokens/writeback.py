@@ -1,8 +1,8 @@
 """The batch refresher's writes of new tokens, in groups.
 
 Refreshes that succeed are written as they arrive: the first waits ``GROUP_SECONDS`` for others,
-then everything waiting is written together, and what arrives during that write forms the next
-group, so no result waits for the whole batch. A group is one statement in one transaction: the
+then they are written together, while what arrives after forms the next group (written
+concurrently, not after it), so no result waits for the whole batch, nor for another group. A group is one statement in one transaction: the
 compare-and-swap on each row's ``token_version`` (``UPDATE ... FROM (VALUES ...)``, the values
 ``grant.write`` computed), the lease given up on each row that won (if it is still ours), and one
 timeline record per row that won; it returns the rows that won. Only the rare cases add statements
@@ -64,26 +64,27 @@ class GroupWriter:
         self._settings = settings
         self._leases = leases
         self._outcomes = outcomes
-        self._waiting: list[tuple[Refreshed, asyncio.Future[Connection]]] = []
-        self._writing = False
+        # The group collecting arrivals, until its first has waited ``GROUP_SECONDS``.
+        self._open: list[tuple[Refreshed, asyncio.Future[Connection]]] | None = None
 
     async def write(self, refreshed: Refreshed) -> Connection:
         """The connection as stored once its group is written: ours, or the newer write that won
         the race (raising ``ensure_usable``'s error when that was a revocation)."""
         future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
-        self._waiting.append((refreshed, future))
-        if not self._writing:
-            self._writing = True
-            try:
-                await asyncio.sleep(GROUP_SECONDS)
-                while self._waiting:
-                    group, self._waiting = self._waiting, []
-                    await self._write_group(group)
-            finally:
-                self._writing = False
-                for _, left in self._waiting:  # only when this task was cancelled
-                    left.cancel()
-                self._waiting = []
+        if self._open is not None:
+            self._open.append((refreshed, future))
+            return await future
+        self._open = group = [(refreshed, future)]
+        try:
+            await asyncio.sleep(GROUP_SECONDS)
+        finally:
+            self._open = None  # closed: what arrives next opens another group
+        try:
+            await self._write_group(group)
+        finally:
+            for _, waiting in group:
+                if not waiting.done():  # this task was cancelled
+                    waiting.cancel()
         return await future
 
     async def _write_group(self, group: list[tuple[Refreshed, asyncio.Future[Connection]]]) -> None:
