@@ -18,9 +18,11 @@ low waiting for its turn is deferred. Successes are written in groups as they ar
 
 Within the process, each claimed connection is an in-flight refresh like any other: an on-demand
 refresh of it (the proxy, a 401, an operator) waits for the batch's result instead of calling
-the provider again. A connection an on-demand refresh of this process was already working on
-when it was claimed is left to that refresh (it holds or is taking the lease, with this process's
-owner id, and gives it up). Across processes the lease and the compare-and-swap decide, as for
+the provider again, once its call has started; before that, while it waits for a call slot, the
+on-demand refresh takes it over (``take_over``) rather than wait for the rest of the batch. A
+connection an on-demand refresh of this process was already working on when it was claimed is left
+to that refresh. In both cases the lease, held under this process's owner id, passes to that
+refresh, which gives it up. Across processes the lease and the compare-and-swap decide, as for
 single refreshes.
 """
 
@@ -86,6 +88,8 @@ class Batches:
         # This process's batches' refreshes not settled yet (claims never overlap: a lease
         # this process holds is not claimed again).
         self._mine: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
+        # Those of them waiting for a call slot: an on-demand refresh may take them over.
+        self._queued: set[uuid.UUID] = set()
 
     async def refresh_due(self, limit: int) -> int:
         """One batch of at most ``limit``; returns how many connections were claimed."""
@@ -117,18 +121,41 @@ class Batches:
         writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
         gate = asyncio.Semaphore(self._settings.refresher_concurrency)
         stopped: set[str] = set()  # providers that refused the gateway's client in this batch
+        going = [row for row in admitted if row.id in paid]
+        self._queued.update(row.id for row in going)
         try:
-            await asyncio.gather(
+            # Every call is waited for, whatever happens to the others: a connection is handed
+            # back to on-demand refreshes only once nothing of the batch works on it any more.
+            ended = await asyncio.gather(
                 *(
                     self._one(row, calls[row.id], row.id in probes, gate, writer, stopped)
-                    for row in admitted
-                    if row.id in paid
-                )
+                    for row in going
+                ),
+                return_exceptions=True,
             )
+            for failure in ended:
+                if isinstance(failure, Exception):
+                    log.error("a refresh in the batch failed", exc_info=failure)
         finally:
+            self._queued.difference_update(row.id for row in going)
             if self._budget is not None:
                 for provider in {row.provider for row in admitted}:
                     self._budget.forfeit(provider, REFRESHER)
+
+    def take_over(self, connection_id: uuid.UUID) -> bool:
+        """Hand a connection still waiting for its call slot to an on-demand refresh, which
+        must not wait for the rest of the batch: the batch lets it go (its lease, held under this
+        process's owner id, passes to that refresh) and those waiting for the batch's result make
+        their own. False when the batch is not at that stage with it (wait for its result)."""
+        if connection_id not in self._queued:
+            return False
+        self._queued.discard(connection_id)
+        future = self._mine.pop(connection_id)
+        if self._in_flight.get(connection_id) is future:
+            del self._in_flight[connection_id]
+        future.set_exception(Deferred(f"an on-demand refresh took over {connection_id}"))
+        future.exception()
+        return True
 
     async def _open(self, row: Connection) -> obtain.TokenCall | None:
         """The connection's token request; None (its outcome written, its lease given up) when
@@ -185,6 +212,9 @@ class Batches:
         stopped: set[str],
     ) -> None:
         async with gate:
+            if row.id not in self._queued:
+                return  # taken over by an on-demand refresh, which gives up the lease
+            self._queued.discard(row.id)
             try:
                 if row.provider in stopped or not await self._lease_covers_a_call(row):
                     await self._defer([row])
@@ -238,8 +268,10 @@ class Batches:
         renewed = await self._leases.take(row.id)
         if renewed is None or renewed.token_version != row.token_version:
             return False
+        assert renewed.lease_expires_at is not None  # taken
         row.lease_expires_at = renewed.lease_expires_at
-        return True
+        # Taking it may have waited for a pooled connection: the lease is measured as it stands.
+        return renewed.lease_expires_at - utcnow() > timedelta(seconds=timeout)
 
     async def _give_up(self, row: Connection, why: BaseException) -> None:
         log.info("refresh of %s did not succeed: %s", row.id, getattr(why, "code", why))

@@ -123,7 +123,7 @@ class Refresher:
         ``rejected``: the provider refused the token of ``seen_version`` (a 401).
         """
         pending = self._in_flight.get(connection_id)
-        if pending is not None:
+        if pending is not None and not self._batches.take_over(connection_id):
             try:
                 return await asyncio.shield(pending)
             except ShareExhausted as exc:
