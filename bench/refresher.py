@@ -78,30 +78,35 @@ def issue_grants(sandbox: str, count: int, email: str) -> tuple[str, list[tuple[
 
 
 async def _capacity(
-    settings: Settings, refresh_tokens: list[str], duration: float
+    settings: Settings, refresh_tokens: list[str], warmup: float, duration: float
 ) -> dict[str, Any]:
     """Refresh requests through the gateway's own provider client (``composition.provider_http``,
-    no budget, no database), as many at once as the refresher makes, for ``duration`` seconds."""
+    no budget, no database), as many at once as the refresher makes: ``warmup`` seconds uncounted
+    (connections opened, the sandbox warm), then ``duration`` seconds counted."""
     concurrency = settings.refresher_concurrency
-    waits: list[float] = []
     async with composition.provider_http(settings) as http:
         provider = build_registry(settings, http, environ={}).get("contio")
         await provider.load_config()
         tokens = iter(refresh_tokens)
-        started = time.perf_counter()
-        deadline = started + duration
 
-        async def client() -> None:
-            for token in tokens:
-                if time.perf_counter() >= deadline:
-                    return
-                sent = time.perf_counter()
-                await provider.refresh(token, spender=REFRESHER)
-                waits.append(time.perf_counter() - sent)
+        async def load(seconds: float) -> tuple[list[float], float]:
+            waits: list[float] = []
+            started = time.perf_counter()
+            deadline = started + seconds
 
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    waits.sort()
+            async def client() -> None:
+                for token in tokens:
+                    if time.perf_counter() >= deadline:
+                        return
+                    sent = time.perf_counter()
+                    await provider.refresh(token, spender=REFRESHER)
+                    waits.append(time.perf_counter() - sent)
+
+            await asyncio.gather(*(client() for _ in range(concurrency)))
+            return sorted(waits), time.perf_counter() - started
+
+        await load(warmup)
+        waits, elapsed = await load(duration)
     return {
         "rps": round(len(waits) / elapsed, 1),
         "p50_ms": round(waits[len(waits) // 2] * 1000, 3) if waits else 0.0,
@@ -113,14 +118,16 @@ async def _capacity(
 
 
 def token_endpoint_capacity(
-    sandbox: Service, settings: Settings, duration: float, plan: CpuPlan
+    sandbox: Service, settings: Settings, bench: BenchSettings, plan: CpuPlan
 ) -> dict[str, Any]:
     """The sandbox's token endpoint alone, from the refresher's CPU, client and concurrency."""
+    seconds = bench.warmup + bench.duration
     _, pairs = issue_grants(
-        sandbox.url, int(CAPACITY_TOKENS_PER_SECOND * duration), "capacity@bench"
+        sandbox.url, int(CAPACITY_TOKENS_PER_SECOND * seconds), "capacity@bench"
     )
+    refresh_tokens = [refresh for _, refresh in pairs]
     with pinned_to(plan.load):
-        return asyncio.run(_capacity(settings, [refresh for _, refresh in pairs], duration))
+        return asyncio.run(_capacity(settings, refresh_tokens, bench.warmup, bench.duration))
 
 
 class StatementCount:
@@ -326,7 +333,7 @@ def run(
             }
         )
         print("  the sandbox's token endpoint alone ...", flush=True)
-        capacity = token_endpoint_capacity(sandbox, gateway_settings, settings.duration, plan)
+        capacity = token_endpoint_capacity(sandbox, gateway_settings, settings, plan)
         print(f"    {capacity['rps']:,.0f} refreshes/s", flush=True)
         count = settings.refresh_connections
         print(f"  issuing {count:,} grants and seeding them all due ...", flush=True)
