@@ -10,9 +10,10 @@ expiry first (``within_budget``). What is left out is deferred: its lease is giv
 recorded, a later cycle takes it.
 
 The provider calls are made concurrently, at most ``refresher_concurrency`` at a time, over the
-process's pooled client. A call starts only while its lease has a whole token request's time
-left, so that a lease still admits one refresher per connection; a connection whose lease ran too
-low waiting for its turn is deferred. Successes are written in groups as they arrive
+process's pooled client. A call starts only while its lease leaves about what a lease just taken
+would (the token endpoint's timeout and most of the spare time after it), so that a lease still
+admits one refresher per connection: a connection whose lease ran lower waiting for its turn takes
+it again first, and is deferred if another process has it or refreshed it meanwhile. Successes are written in groups as they arrive
 (``writeback``); failures are written one connection at a time, as a single refresh writes them
 (``outcomes``), and their leases given up.
 

@@ -23,9 +23,10 @@ provider is asked anything (``tokens.unreadable``); a rejected gateway client tr
 breaker and touches no connection; anything transient is retried later with backoff while the current
 token stays in use.
 
-The refresher loop's cycles refresh in batches (``tokens.batch``); on-demand refreshes of a
-connection a batch is refreshing wait for the batch's result. The lease is ``tokens.lease``; what
-each outcome writes is ``tokens.outcomes``.
+The refresher loop's cycles refresh in batches (``tokens.batch``); an on-demand refresh of a
+connection a batch is calling the provider for waits for the batch's result, and takes over one
+still waiting for its turn. The lease is ``tokens.lease``; what each outcome writes is
+``tokens.outcomes``.
 """
 
 from __future__ import annotations
