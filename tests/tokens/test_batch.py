@@ -11,14 +11,21 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.engine import URL
 
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.models import Connection, RecordKind, TimelineRecord
+from gateway.models import (
+    Connection,
+    ProviderBreaker,
+    RecordKind,
+    TimelineRecord,
+    TokenBudgetWindow,
+)
 from gateway.providers.registry import build_registry
 from gateway.providers.spender import OPERATOR
+from gateway.tokens.budget import TokenBudget
 from gateway.tokens.lease import Fresh
 from gateway.tokens.loop import refresh_due
 from gateway.tokens.refresher import Refresher
@@ -124,11 +131,6 @@ async def test_a_batch_refreshes_every_due_connection_in_at_most_two_statements_
     assert not advanced_once(due, await versions(own_db, due))
     assert len(statements) <= STATEMENTS_PER_REFRESH * CONNECTIONS, statements
     async with own_db.transaction() as session:
-        leased = await session.scalar(
-            select(func.count())
-            .select_from(Connection)
-            .where(Connection.id.in_([row.id for row in due]), Connection.lease_owner.is_not(None))
-        )
         records = await session.scalar(
             select(func.count())
             .select_from(TimelineRecord)
@@ -137,7 +139,7 @@ async def test_a_batch_refreshes_every_due_connection_in_at_most_two_statements_
                 TimelineRecord.kind == RecordKind.REFRESHED,
             )
         )
-    assert (leased, records) == (0, CONNECTIONS)
+    assert (await leased(own_db, due), records) == (0, CONNECTIONS)
     for row in due:
         stored = await load_connection(own_db, row.user_id)
         assert stored.next_refresh_at is not None and stored.next_refresh_at > datetime.now(UTC)
@@ -211,3 +213,80 @@ async def test_an_on_demand_refresh_meeting_a_batch_shares_one_refresh(
     assert after["refresh_calls"] - before["refresh_calls"] == CONNECTIONS
     assert after["refresh_replays"] == before["refresh_replays"]
     assert after["reuse_detections"] == before["reuse_detections"]
+
+
+async def test_a_batch_refreshes_the_nearest_expiries_its_budget_pays_for_and_defers_the_rest(
+    own_stack: tuple[Stack, URL],
+    own_db: Database,
+    due: list[Connection],
+    provider_http: httpx.AsyncClient,
+) -> None:
+    stack, _ = own_stack
+    soonest = datetime.now(UTC) + timedelta(minutes=1)
+    async with own_db.transaction() as session:
+        await session.execute(delete(TokenBudgetWindow))
+        for minutes, row in enumerate(reversed(due)):  # the last connected expires first
+            await session.execute(
+                update(Connection)
+                .where(Connection.id == row.id)
+                .values(expires_at=soonest + timedelta(minutes=minutes))
+            )
+    keys = KeyRing.parse(stack.settings.encryption_keys.get_secret_value())  # type: ignore[union-attr]
+    # The refresher may spend 0.9 of 4 a window: 3.
+    budget = TokenBudget(own_db, stack.settings, {"GATEWAY_CONTIO_TOKEN_RATE": "4/300s"})
+    refresher = Refresher(
+        own_db, keys, build_registry(stack.settings, provider_http), stack.settings, budget
+    )
+    before = await sandbox_stats(stack)
+
+    assert await refresh_due(refresher, batch_size=CONNECTIONS) == CONNECTIONS
+
+    after = await versions(own_db, due)
+    refreshed = [row.id for row in due if after[row.id] == row.token_version + 1]
+    assert refreshed == [row.id for row in due[-3:]]
+    assert (await sandbox_stats(stack))["refresh_calls"] - before["refresh_calls"] == 3
+    assert await leased(own_db, due) == 0  # the deferred ones are free for the next cycle
+    async with own_db.transaction() as session:
+        await session.execute(delete(TokenBudgetWindow))
+
+
+async def test_an_open_breaker_defers_the_whole_batch_without_a_call(
+    own_stack: tuple[Stack, URL],
+    own_db: Database,
+    due: list[Connection],
+    provider_http: httpx.AsyncClient,
+) -> None:
+    stack, _ = own_stack
+    now = datetime.now(UTC)
+    async with own_db.transaction() as session:
+        session.add(
+            ProviderBreaker(
+                provider="contio",
+                open_until=now + timedelta(minutes=5),
+                consecutive_failures=1,
+                last_error="invalid_client",
+                updated_at=now,
+            )
+        )
+    before = await sandbox_stats(stack)
+    try:
+        assert await refresh_due(refresher_for(own_db, stack, provider_http), CONNECTIONS) == (
+            CONNECTIONS
+        )
+    finally:
+        async with own_db.transaction() as session:
+            await session.execute(delete(ProviderBreaker))
+
+    assert await versions(own_db, due) == {row.id: row.token_version for row in due}
+    assert (await sandbox_stats(stack))["refresh_calls"] == before["refresh_calls"]
+    assert await leased(own_db, due) == 0
+
+
+async def leased(db: Database, rows: list[Connection]) -> int:
+    async with db.transaction() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Connection)
+            .where(Connection.id.in_([row.id for row in rows]), Connection.lease_owner.is_not(None))
+        )
+    return int(count or 0)
