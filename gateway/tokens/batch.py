@@ -10,21 +10,23 @@ expiry first (``within_budget``). What is left out is deferred: its lease is giv
 recorded, a later cycle takes it.
 
 The provider calls are made concurrently, at most ``refresher_concurrency`` at a time, over the
-process's pooled client. A call starts only while its lease leaves about what a lease just taken
-would (the token endpoint's timeout and most of the spare time after it), so that a lease still
-admits one refresher per connection: a connection whose lease ran lower waiting for its turn takes
-it again first, and is deferred if another process has it or refreshed it meanwhile. Successes are written in groups as they arrive
-(``writeback``); failures are written one connection at a time, as a single refresh writes them
-(``outcomes``), and their leases given up.
+process's pooled client, and a cycle claims only what it can send at once: as many as there are
+free call slots, again whenever half of them are free, until it has claimed its batch or nothing
+more is due. So a claimed connection does not hold its lease while it waits for a slot behind
+others (an on-demand refresh in another replica waits for that lease), and a claim and a breaker
+read serve several connections. A call starts only while its lease leaves about what a lease just
+taken would (the token endpoint's timeout and most of the spare time after it), so that a lease
+still admits one refresher per connection: a lease that ran lower is taken again first, and the
+connection deferred if another process has it or refreshed it meanwhile. Successes are written in
+groups as they arrive (``writeback``); failures are written one connection at a time, as a single
+refresh writes them (``outcomes``), and their leases given up.
 
 Within the process, each claimed connection is an in-flight refresh like any other: an on-demand
 refresh of it (the proxy, a 401, an operator) waits for the batch's result instead of calling
-the provider again, once its call has started; before that, while it waits for a call slot, the
-on-demand refresh takes it over (``take_over``) rather than wait for the rest of the batch. A
-connection an on-demand refresh of this process was already working on when it was claimed is left
-to that refresh. In both cases the lease, held under this process's owner id, passes to that
-refresh, which gives it up. Across processes the lease and the compare-and-swap decide, as for
-single refreshes.
+the provider again (and makes its own if the batch puts it off). A connection an on-demand refresh
+of this process was already working on when it was claimed is left to that refresh: the lease,
+held under this process's owner id, passes to it, and it gives it up. Across processes the lease
+and the compare-and-swap decide, as for single refreshes.
 """
 
 from __future__ import annotations
@@ -89,27 +91,60 @@ class Batches:
         # This process's batches' refreshes not settled yet (claims never overlap: a lease
         # this process holds is not claimed again).
         self._mine: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
-        # Those of them waiting for a call slot: an on-demand refresh may take them over.
-        self._queued: set[uuid.UUID] = set()
 
     async def refresh_due(self, limit: int) -> int:
-        """One batch of at most ``limit``; returns how many connections were claimed."""
-        claimed = await self._leases.claim(limit)
-        # No await between the claim and this: an on-demand refresh either registered first
-        # (and keeps its connection) or finds the batch's refresh to wait for.
-        mine = [row for row in claimed if row.id not in self._in_flight]
-        loop = asyncio.get_running_loop()
-        for row in mine:
-            self._in_flight[row.id] = self._mine[row.id] = loop.create_future()
+        """One cycle: up to ``limit`` due connections, claimed a few at a time (as many as there
+        are free call slots, again whenever half of them are free); returns how many were
+        claimed."""
+        concurrency = self._settings.refresher_concurrency
+        writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
+        stopped: set[str] = set()  # providers that refused the gateway's client in this cycle
+        running: set[asyncio.Task[None]] = set()
+        taken: list[Connection] = []
+        claimed = 0
         try:
-            await self._refresh(mine)
+            while claimed < limit:
+                wanted = min(limit - claimed, concurrency - len(running))
+                rows = await self._leases.claim(wanted)
+                claimed += len(rows)
+                # No await between the claim and this: an on-demand refresh either registered
+                # first (and keeps its connection) or finds the batch's refresh to wait for.
+                mine = [row for row in rows if row.id not in self._in_flight]
+                for row in mine:
+                    self._in_flight[row.id] = self._mine[row.id] = asyncio.Future()
+                taken += mine
+                for row, call, probe in await self._ready(mine):
+                    running.add(asyncio.create_task(self._one(row, call, probe, writer, stopped)))
+                if len(rows) < wanted:
+                    break  # nothing more is due
+                while len(running) > concurrency // 2:
+                    ended, running = await asyncio.wait(
+                        running, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    _log_failures(ended)
+        except BaseException:
+            for going in running:
+                going.cancel()
+            raise
         finally:
-            for row in mine:
-                if row.id in self._mine:  # the batch was cancelled before it got to this one
+            # Every call is waited for, whatever happens to the others: a connection is handed
+            # back to on-demand refreshes only once nothing of the batch works on it any more.
+            if running:
+                await asyncio.wait(running)
+                _log_failures(running)
+            for row in taken:
+                if row.id in self._mine:  # cancelled before it got to this one
                     self._settle(row, _deferred(row))
-        return len(claimed)
+            if self._budget is not None:
+                for provider in {row.provider for row in taken}:
+                    self._budget.forfeit(provider, REFRESHER)
+        return claimed
 
-    async def _refresh(self, claimed: list[Connection]) -> None:
+    async def _ready(
+        self, claimed: list[Connection]
+    ) -> list[tuple[Connection, obtain.TokenCall, bool]]:
+        """The claimed connections whose token request may go now, with it and whether it is
+        its provider's breaker probe; the others' outcomes written or deferred."""
         calls: dict[uuid.UUID, obtain.TokenCall] = {}
         for row in claimed:
             call = await self._open(row)
@@ -119,44 +154,7 @@ class Batches:
         admitted, probes = await self._admit(ready)
         paid = set(await within_budget(self._budget, [(row.id, row.provider) for row in admitted]))
         await self._defer([row for row in admitted if row.id not in paid])
-        writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
-        gate = asyncio.Semaphore(self._settings.refresher_concurrency)
-        stopped: set[str] = set()  # providers that refused the gateway's client in this batch
-        going = [row for row in admitted if row.id in paid]
-        self._queued.update(row.id for row in going)
-        try:
-            # Every call is waited for, whatever happens to the others: a connection is handed
-            # back to on-demand refreshes only once nothing of the batch works on it any more.
-            ended = await asyncio.gather(
-                *(
-                    self._one(row, calls[row.id], row.id in probes, gate, writer, stopped)
-                    for row in going
-                ),
-                return_exceptions=True,
-            )
-            for failure in ended:
-                if isinstance(failure, Exception):
-                    log.error("a refresh in the batch failed", exc_info=failure)
-        finally:
-            self._queued.difference_update(row.id for row in going)
-            if self._budget is not None:
-                for provider in {row.provider for row in admitted}:
-                    self._budget.forfeit(provider, REFRESHER)
-
-    def take_over(self, connection_id: uuid.UUID) -> bool:
-        """Hand a connection still waiting for its call slot to an on-demand refresh, which
-        must not wait for the rest of the batch: the batch lets it go (its lease, held under this
-        process's owner id, passes to that refresh) and those waiting for the batch's result make
-        their own. False when the batch is not at that stage with it (wait for its result)."""
-        if connection_id not in self._queued:
-            return False
-        self._queued.discard(connection_id)
-        future = self._mine.pop(connection_id)
-        if self._in_flight.get(connection_id) is future:
-            del self._in_flight[connection_id]
-        future.set_exception(Deferred(f"an on-demand refresh took over {connection_id}"))
-        future.exception()
-        return True
+        return [(row, calls[row.id], row.id in probes) for row in admitted if row.id in paid]
 
     async def _open(self, row: Connection) -> obtain.TokenCall | None:
         """The connection's token request; None (its outcome written, its lease given up) when
@@ -178,6 +176,8 @@ class Batches:
     async def _admit(self, rows: list[Connection]) -> tuple[list[Connection], set[uuid.UUID]]:
         """The rows their providers' breakers let through, and which of them are probes; the
         others deferred."""
+        if not rows:
+            return [], set()
         now = utcnow()
         probe_seconds = obtain.longest_call_seconds(self._settings)
         async with self._db.transaction() as session:
@@ -208,46 +208,41 @@ class Batches:
         row: Connection,
         call: obtain.TokenCall,
         probe: bool,
-        gate: asyncio.Semaphore,
         writer: GroupWriter,
         stopped: set[str],
     ) -> None:
-        async with gate:
-            if row.id not in self._queued:
-                return  # taken over by an on-demand refresh, which gives up the lease
-            self._queued.discard(row.id)
+        try:
+            if row.provider in stopped or not await self._lease_covers_a_call(row):
+                await self._defer([row])
+                return
+            tokens = await call()
+            provider = self._providers.get(row.provider)
+            lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
+        except GrantRejected as exc:
+            self._count(row.provider, "reauth_required")
             try:
-                if row.provider in stopped or not await self._lease_covers_a_call(row):
-                    await self._defer([row])
-                    return
-                tokens = await call()
-                provider = self._providers.get(row.provider)
-                lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
-            except GrantRejected as exc:
-                self._count(row.provider, "reauth_required")
-                try:
-                    await self._outcomes.grant_lost(row, exc.code, exc.message)
-                except ReauthRequired as lost:
-                    await self._give_up(row, lost)
-                return
-            except ClientRejected as exc:
-                self._count(row.provider, "client_rejected")
-                stopped.add(row.provider)
-                await self._outcomes.client_rejected(row.provider, exc, probe=probe)
-                await self._give_up(row, exc)
-                return
-            except BudgetExhausted as exc:
-                self._count(row.provider, "deferred")
-                await self._give_up(row, exc)
-                return
-            except ProviderError as exc:
-                self._count(row.provider, "transient")
-                await self._outcomes.transient_failure(row, exc, REFRESHER)
-                await self._give_up(row, exc)
-                return
-            except GatewayError as exc:  # no longer active when its lease was taken again
-                await self._give_up(row, exc)
-                return
+                await self._outcomes.grant_lost(row, exc.code, exc.message)
+            except ReauthRequired as lost:
+                await self._give_up(row, lost)
+            return
+        except ClientRejected as exc:
+            self._count(row.provider, "client_rejected")
+            stopped.add(row.provider)
+            await self._outcomes.client_rejected(row.provider, exc, probe=probe)
+            await self._give_up(row, exc)
+            return
+        except BudgetExhausted as exc:
+            self._count(row.provider, "deferred")
+            await self._give_up(row, exc)
+            return
+        except ProviderError as exc:
+            self._count(row.provider, "transient")
+            await self._outcomes.transient_failure(row, exc, REFRESHER)
+            await self._give_up(row, exc)
+            return
+        except GatewayError as exc:  # no longer active when its lease was taken again
+            await self._give_up(row, exc)
+            return
         self._count(row.provider, "success")
         try:
             stored = await writer.write(Refreshed(row, tokens, lifetime, probe))
@@ -309,6 +304,12 @@ class Batches:
 class Deferred(Exception):
     """Set on a batch's refresh of a connection it put off (no room in the budget, the breaker
     open, its lease lost): whoever waited for that refresh makes their own."""
+
+
+def _log_failures(tasks: set[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a refresh in the batch failed", exc_info=task.exception())
 
 
 def _deferred(row: Connection) -> Deferred:

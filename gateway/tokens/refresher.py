@@ -24,9 +24,8 @@ breaker and touches no connection; anything transient is retried later with back
 token stays in use.
 
 The refresher loop's cycles refresh in batches (``tokens.batch``); an on-demand refresh of a
-connection a batch is calling the provider for waits for the batch's result, and takes over one
-still waiting for its turn. The lease is ``tokens.lease``; what each outcome writes is
-``tokens.outcomes``.
+connection a batch is refreshing waits for the batch's result. The lease is ``tokens.lease``; what
+each outcome writes is ``tokens.outcomes``.
 """
 
 from __future__ import annotations
@@ -124,7 +123,7 @@ class Refresher:
         ``rejected``: the provider refused the token of ``seen_version`` (a 401).
         """
         pending = self._in_flight.get(connection_id)
-        if pending is not None and not self._batches.take_over(connection_id):
+        if pending is not None:
             try:
                 return await asyncio.shield(pending)
             except ShareExhausted as exc:
