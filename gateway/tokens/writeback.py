@@ -54,7 +54,7 @@ class Refreshed:
 
 
 class GroupWriter:
-    """Writes refreshed connections in groups; one per batch."""
+    """Writes refreshed connections in groups; one per refresher cycle."""
 
     def __init__(
         self, db: Database, keys: KeyRing, settings: Settings, leases: Leases, outcomes: Outcomes
