@@ -103,7 +103,9 @@ def main() -> int:
     results.carry_over(document, results.load(settings.out_dir), settings.parts)
     document["load_average_end"] = machine.load_average()
     document["elapsed_s"] = round(time.monotonic() - began, 1)
-    document["goals"] = results.goals(document.get("ratios", []), document.get("soak"))
+    document["goals"] = results.goals(
+        document.get("ratios", []), document.get("soak"), document.get("refresher")
+    )
     path = results.write(document, settings.out_dir)
     if document.get("runs"):
         plot.plot(document, settings.out_dir / "latest.png")

@@ -1,16 +1,18 @@
 """The refresher benchmark: many connections due at once, refreshed against the sandbox with no
-token budget, next to what the sandbox's token endpoint manages on its own; then the same number
-due among ten times fewer connections, to show a cycle's cost follows the due set only.
+token budget, next to what the sandbox's token endpoint manages on its own (measured first, in the
+same process, with the gateway's provider client at the refresher's concurrency:
+``ratio_to_endpoint``); the database statements the refresher's engine ran per refreshed
+connection (``statements_per_refresh``); then the same number due among ten times fewer
+connections, to show a cycle's cost follows the due set only.
 
 The refresher runs in this process, as ``gateway worker`` runs it (``refresh_due`` cycle after
-cycle, batches of ``refresher_batch_size``, the loop's own concurrency), logging as shipped (JSON,
-INFO) to a file in the run's work directory.
+cycle, batches of ``refresher_batch_size``, ``refresher_concurrency`` calls at once), logging as
+shipped (JSON, INFO) to a file in the run's work directory.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import statistics
@@ -21,10 +23,11 @@ from typing import Any
 
 import asyncpg
 import httpx
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench import seed, wrk
+from bench import seed
 from bench.machine import CpuPlan, pinned_to
 from bench.processes import Service, free_port, start
 from bench.settings import BenchSettings
@@ -33,8 +36,10 @@ from gateway import composition
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
 from gateway.kit.logs import JsonFormatter
+from gateway.providers.registry import build_registry
+from gateway.providers.spender import REFRESHER
 from gateway.settings import CONTIO_DEFAULT_SCOPES, Settings, load_settings
-from gateway.tokens.loop import CONCURRENCY, refresh_due
+from gateway.tokens.loop import refresh_due
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client", "sandbox-secret"
 TOKEN_LIFETIME = 3600
@@ -44,10 +49,10 @@ DUE_SET = 1000
 DRAIN_DEADLINE_SECONDS = 3600
 DUE_QUERY = """
 EXPLAIN (ANALYZE, FORMAT JSON)
-SELECT id, provider FROM connections
+SELECT id FROM connections
 WHERE status = 'active' AND next_refresh_at <= now()
-  AND (lease_expires_at IS NULL OR lease_expires_at < now())
-ORDER BY expires_at ASC NULLS FIRST LIMIT :batch
+  AND (lease_owner IS NULL OR lease_expires_at < now())
+ORDER BY expires_at ASC NULLS FIRST LIMIT :batch FOR UPDATE SKIP LOCKED
 """
 
 
@@ -72,33 +77,82 @@ def issue_grants(sandbox: str, count: int, email: str) -> tuple[str, list[tuple[
     return subject, pairs
 
 
-def token_endpoint_capacity(
-    tool: str, sandbox: Service, duration: float, plan: CpuPlan, work: Path
+async def _capacity(
+    settings: Settings, refresh_tokens: list[str], warmup: float, duration: float
 ) -> dict[str, Any]:
-    """The sandbox's token endpoint alone: refresh grants from wrk at the refresher's concurrency."""
-    _, pairs = issue_grants(
-        sandbox.url, int(CAPACITY_TOKENS_PER_SECOND * duration), "capacity@bench"
-    )
-    tokens = work / "capacity-tokens.txt"
-    tokens.write_text("".join(refresh + "\n" for _, refresh in pairs))
-    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-    measured = wrk.run(
-        tool,
-        sandbox.url,
-        script="token.lua",
-        connections=CONCURRENCY,
-        duration=duration,
-        plan=plan,
-        env={"BENCH_TOKENS": str(tokens), "BENCH_BASIC": basic},
-    )
+    """Refresh requests through the gateway's own provider client (``composition.provider_http``,
+    no budget, no database), as many at once as the refresher makes: ``warmup`` seconds uncounted
+    (connections opened, the sandbox warm), then ``duration`` seconds counted."""
+    concurrency = settings.refresher_concurrency
+    async with composition.provider_http(settings) as http:
+        provider = build_registry(settings, http, environ={}).get("contio")
+        await provider.load_config()
+        tokens = iter(refresh_tokens)
+
+        async def load(seconds: float) -> tuple[list[float], float]:
+            waits: list[float] = []
+            started = time.perf_counter()
+            deadline = started + seconds
+
+            async def client() -> None:
+                for token in tokens:
+                    if time.perf_counter() >= deadline:
+                        return
+                    sent = time.perf_counter()
+                    await provider.refresh(token, spender=REFRESHER)
+                    waits.append(time.perf_counter() - sent)
+
+            await asyncio.gather(*(client() for _ in range(concurrency)))
+            return sorted(waits), time.perf_counter() - started
+
+        await load(warmup)
+        waits, elapsed = await load(duration)
     return {
-        "rps": round(measured.rps, 1),
-        "p50_ms": round(measured.p50_ms, 3),
-        "p99_ms": round(measured.p99_ms, 3),
-        "failed": measured.failed,
-        "concurrency": CONCURRENCY,
-        "tokens": len(pairs),
+        "rps": round(len(waits) / elapsed, 1),
+        "p50_ms": round(waits[len(waits) // 2] * 1000, 3) if waits else 0.0,
+        "p99_ms": round(waits[int(len(waits) * 0.99)] * 1000, 3) if waits else 0.0,
+        "concurrency": concurrency,
+        "requests": len(waits),
+        "client": "the gateway's provider client (httpx, composition.provider_http)",
     }
+
+
+def token_endpoint_capacity(
+    sandbox: Service, settings: Settings, bench: BenchSettings, plan: CpuPlan
+) -> dict[str, Any]:
+    """The sandbox's token endpoint alone, from the refresher's CPU, client and concurrency."""
+    seconds = bench.warmup + bench.duration
+    _, pairs = issue_grants(
+        sandbox.url, int(CAPACITY_TOKENS_PER_SECOND * seconds), "capacity@bench"
+    )
+    refresh_tokens = [refresh for _, refresh in pairs]
+    with pinned_to(plan.load):
+        return asyncio.run(_capacity(settings, refresh_tokens, bench.warmup, bench.duration))
+
+
+class StatementCount:
+    """Statements (``before_cursor_execute``) and transactions (``begin``) an engine runs while
+    counting."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.sync_engine
+        self.statements = 0
+        self.transactions = 0
+
+    def _statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def _transaction(self, *_: Any) -> None:
+        self.transactions += 1
+
+    def __enter__(self) -> StatementCount:
+        event.listen(self._engine, "before_cursor_execute", self._statement)
+        event.listen(self._engine, "begin", self._transaction)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._statement)
+        event.remove(self._engine, "begin", self._transaction)
 
 
 @contextlib.contextmanager
@@ -120,10 +174,7 @@ class Worker:
         self.settings = settings
         self.keys = KeyRing.parse(settings.encryption_keys.get_secret_value())
         self.db = Database(database, pool_size=settings.database_pool_size)
-        timeout = httpx.Timeout(
-            settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
-        )
-        self.http = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        self.http = composition.provider_http(settings)
         self.refresher = composition.refresher(settings, self.db, self.keys, self.http, environ={})
 
     async def close(self) -> None:
@@ -136,9 +187,7 @@ class Worker:
         deadline = time.monotonic() + DRAIN_DEADLINE_SECONDS
         while time.monotonic() < deadline:
             started = time.perf_counter()
-            attempted = await refresh_due(
-                self.db, self.refresher, self.settings.refresher_batch_size
-            )
+            attempted = await refresh_due(self.refresher, self.settings.refresher_batch_size)
             if not attempted:
                 break
             cycles.append(time.perf_counter() - started)
@@ -217,7 +266,8 @@ async def _benchmark(
         await vacuum(database)
         started = await worker.scalar("SELECT now()")
         with logging_to(log):
-            seconds, cycles = await worker.drain()
+            with StatementCount(worker.db.engine) as counted:
+                seconds, cycles = await worker.drain()
             refreshed = await worker.scalar(
                 "SELECT count(*) FROM connections WHERE last_refreshed_at >= :t", t=started
             )
@@ -243,7 +293,12 @@ async def _benchmark(
         "cycles": len(cycles),
         "cycle_ms_median": round(statistics.median(cycles) * 1000, 2) if cycles else 0.0,
         "batch": settings.refresher_batch_size,
-        "concurrency": CONCURRENCY,
+        "concurrency": settings.refresher_concurrency,
+        "statements": counted.statements,
+        "statements_per_refresh": round(counted.statements / refreshed, 3) if refreshed else None,
+        "transactions_per_refresh": (
+            round(counted.transactions / refreshed, 3) if refreshed else None
+        ),
         "due_set": [large, small],
     }
 
@@ -268,12 +323,6 @@ def run(
         env=clean_env(),
     )
     try:
-        print("  the sandbox's token endpoint alone ...", flush=True)
-        capacity = token_endpoint_capacity(tools["wrk"], sandbox, settings.duration, plan, work)
-        print(f"    {capacity['rps']:,.0f} refreshes/s", flush=True)
-        count = settings.refresh_connections
-        print(f"  issuing {count:,} grants and seeding them all due ...", flush=True)
-        subject, pairs = issue_grants(sandbox.url, count, "refresher@bench")
         gateway_settings = load_settings(
             environ={
                 "GATEWAY_ENCRYPTION_KEYS": generate_key_entry("bench1"),
@@ -283,15 +332,23 @@ def run(
                 "GATEWAY_CONTIO_API_URL": sandbox.url,
             }
         )
+        print("  the sandbox's token endpoint alone ...", flush=True)
+        capacity = token_endpoint_capacity(sandbox, gateway_settings, settings, plan)
+        print(f"    {capacity['rps']:,.0f} refreshes/s", flush=True)
+        count = settings.refresh_connections
+        print(f"  issuing {count:,} grants and seeding them all due ...", flush=True)
+        subject, pairs = issue_grants(sandbox.url, count, "refresher@bench")
         with pinned_to(plan.load):
             found = asyncio.run(
                 _benchmark(gateway_settings, database, subject, pairs, work / "refresher.log")
             )
     finally:
         sandbox.stop()
+    rate = found["refreshes_per_s"]
     return {
         **found,
         "token_endpoint_rps": capacity["rps"],
+        "ratio_to_endpoint": round(rate / capacity["rps"], 3) if capacity["rps"] else None,
         "token_endpoint": capacity,
         "sandbox_grants": "one sandbox user holding every grant (its directory scans users "
         "linearly, so 100k users would time the emulator, not the refresher)",

@@ -14,6 +14,8 @@ TARGET_ORDER = ("direct", "nginx", "passthrough", "gateway", "gateway_cached")
 THROUGHPUT_GOAL = 0.8  # gateway rps / passthrough rps, at every concurrency
 ADDED_P50_GOAL_MS = 0.5  # gateway p50 - direct p50, at concurrency 1
 MEMORY_GROWTH_GOAL = 0.05  # RSS growth across the soak that still counts as flat
+REFRESHER_RATIO_GOAL = 0.5  # refreshes/s over the token endpoint's capacity alone
+REFRESHER_STATEMENTS_GOAL = 2  # database statements per refreshed connection
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,12 @@ def memory(samples: Sequence[tuple[float, float]]) -> dict[str, Any]:
     }
 
 
-def goals(rows: Sequence[dict[str, Any]], soak: dict[str, Any] | None) -> dict[str, Any]:
-    """Each goal of issue 5 with the figure it is judged on and whether it is met."""
+def goals(
+    rows: Sequence[dict[str, Any]],
+    soak: dict[str, Any] | None,
+    refresher: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Each goal with the figure it is judged on and whether it is met."""
     verdict: dict[str, Any] = {}
     throughput = [(r["concurrency"], r["gateway_over_passthrough"]) for r in rows]
     if throughput and all(ratio is not None for _, ratio in throughput):
@@ -135,6 +141,18 @@ def goals(rows: Sequence[dict[str, Any]], soak: dict[str, Any] | None) -> dict[s
             "goal": f"RSS growth across the soak <= {MEMORY_GROWTH_GOAL:.0%}",
             "growth": soak["memory"]["growth"],
             "met": soak["memory"]["growth"] <= MEMORY_GROWTH_GOAL,
+        }
+    if refresher is not None and refresher.get("ratio_to_endpoint") is not None:
+        verdict["refresher_throughput"] = {
+            "goal": f"refreshes/s >= {REFRESHER_RATIO_GOAL} x the token endpoint's capacity",
+            "ratio_to_endpoint": refresher["ratio_to_endpoint"],
+            "met": refresher["ratio_to_endpoint"] >= REFRESHER_RATIO_GOAL,
+        }
+    if refresher is not None and refresher.get("statements_per_refresh") is not None:
+        verdict["refresher_statements"] = {
+            "goal": f"<= {REFRESHER_STATEMENTS_GOAL} database statements per refreshed connection",
+            "statements_per_refresh": refresher["statements_per_refresh"],
+            "met": refresher["statements_per_refresh"] <= REFRESHER_STATEMENTS_GOAL,
         }
     return verdict
 
@@ -186,6 +204,12 @@ def render(document: dict[str, Any]) -> str:
             f"in {refresher['seconds']:.1f}s = {refresher['refreshes_per_s']:,.0f} refreshes/s; "
             f"sandbox token endpoint alone: {refresher['token_endpoint_rps']:,.0f} req/s"
         )
+        if refresher.get("statements_per_refresh") is not None:
+            lines.append(
+                f"  {refresher['ratio_to_endpoint']:.2f} x the endpoint's capacity; "
+                f"{refresher['statements_per_refresh']:.2f} database statements and "
+                f"{refresher['transactions_per_refresh']:.2f} transactions per refreshed connection"
+            )
         for case in refresher.get("due_set", []):
             lines.append(
                 f"  {case['due']:,} due among {case['total']:,}: drained in "

@@ -10,6 +10,7 @@ A probe that succeeds closes the breaker; one that is refused again opens it for
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,18 +36,40 @@ class BreakerVerdict:
 async def admit(
     session: AsyncSession, provider: str, now: datetime, probe_seconds: float
 ) -> BreakerVerdict:
-    row = (
-        await session.execute(
-            select(ProviderBreaker.open_until, ProviderBreaker.consecutive_failures).where(
-                ProviderBreaker.provider == provider
-            )
+    return (await admit_many(session, [provider], now, probe_seconds))[provider]
+
+
+async def admit_many(
+    session: AsyncSession, providers: Collection[str], now: datetime, probe_seconds: float
+) -> dict[str, BreakerVerdict]:
+    """Each provider's verdict, read in one statement while every breaker is closed. A half-open
+    provider's verdict admits one call, the probe."""
+    rows = {
+        row.provider: row
+        for row in await session.execute(
+            select(
+                ProviderBreaker.provider,
+                ProviderBreaker.open_until,
+                ProviderBreaker.consecutive_failures,
+            ).where(ProviderBreaker.provider.in_(providers))
         )
-    ).first()
-    if row is None or (row.open_until is None and not row.consecutive_failures):
-        return BreakerVerdict(allowed=True)
-    if row.open_until is not None and row.open_until > now:
-        return BreakerVerdict(allowed=False, closed_until=row.open_until)
-    # Half open: the first caller to move the window forward is the probe.
+    }
+    verdicts: dict[str, BreakerVerdict] = {}
+    for provider in providers:
+        row = rows.get(provider)
+        if row is None or (row.open_until is None and not row.consecutive_failures):
+            verdicts[provider] = BreakerVerdict(allowed=True)
+        elif row.open_until is not None and row.open_until > now:
+            verdicts[provider] = BreakerVerdict(allowed=False, closed_until=row.open_until)
+        else:
+            verdicts[provider] = await _probe(session, provider, now, probe_seconds)
+    return verdicts
+
+
+async def _probe(
+    session: AsyncSession, provider: str, now: datetime, probe_seconds: float
+) -> BreakerVerdict:
+    """Half open: the first caller to move the window forward is the probe."""
     won = await session.scalar(
         update(ProviderBreaker)
         .where(

@@ -142,6 +142,8 @@ class TokenBudget:
         self._settings = settings
         self._environ = environ
         self._rates: dict[str, Rate | None] = {}
+        # Units taken ahead by ``take``, per (provider, spender key), not yet spent.
+        self._credit: dict[tuple[str, str], int] = {}
         self.rules = ShareRules.of(settings)
 
     def rate(self, provider: str) -> Rate | None:
@@ -160,37 +162,45 @@ class TokenBudget:
         work early (the rest of the window may have room again by the time the work spends)."""
         await self._admit(provider, spender, take=False)
 
+    async def take(self, provider: str, spender: Spender, wanted: int) -> int | None:
+        """Take up to ``wanted`` units for ``spender`` at once (as many as its share and the others'
+        reserves leave room for), held by this process as credit that ``spend`` uses before it
+        counts anew; how many were taken, None when the provider is unlimited. Credit left over
+        is given up with ``forfeit`` (it stays counted: the window errs on the safe side)."""
+        rate = self.rate(provider)
+        if rate is None:
+            return None
+        async with self._db.transaction() as session:
+            await _lock(session, provider)
+            window = await _count(session, provider, rate)
+            granted = min(wanted, self.rules.room(spender, rate.requests, window.used))
+            if granted:
+                await _add(session, provider, spender, window, rate, granted)
+        key = (provider, spender.key)
+        self._credit[key] = self._credit.get(key, 0) + granted
+        return granted
+
+    def forfeit(self, provider: str, spender: Spender) -> None:
+        """Give up the credit ``take`` left unused."""
+        self._credit.pop((provider, spender.key), None)
+
     async def _admit(self, provider: str, spender: Spender, *, take: bool) -> None:
         rate = self.rate(provider)
         if rate is None:
             return
+        key = (provider, spender.key)
+        if take and self._credit.get(key, 0) > 0:
+            self._credit[key] -= 1
+            return
         async with self._db.transaction() as session:
             if take:
-                # One short critical section per provider: count the window, then take a unit.
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                    {"key": f"token_budget:{provider}"},
-                )
+                await _lock(session, provider)
             window = await _count(session, provider, rate)
             verdict = self.rules.verdict(spender, rate.requests, window.used)
             if verdict is Verdict.SHARE_SPENT or (take and verdict is Verdict.BUDGET_SPENT):
                 raise self._refusal(provider, spender, rate, window, verdict)
-            if not take:
-                return
-            await session.execute(
-                text(
-                    "INSERT INTO token_budget_windows (provider, spender, window_start, used) "
-                    "VALUES (:p, :s, :slot, 1) ON CONFLICT (provider, spender, window_start) "
-                    "DO UPDATE SET used = token_budget_windows.used + 1"
-                ),
-                {"p": provider, "s": spender.key, "slot": window.slot},
-            )
-            await session.execute(
-                text(
-                    "DELETE FROM token_budget_windows WHERE provider = :p AND window_start < :old"
-                ),
-                {"p": provider, "old": window.slot - timedelta(seconds=2 * rate.seconds)},
-            )
+            if take:
+                await _add(session, provider, spender, window, rate, 1)
 
     def _refusal(
         self, provider: str, spender: Spender, rate: Rate, window: Window, verdict: Verdict
@@ -242,6 +252,31 @@ class TokenBudget:
         async with self._db.transaction() as session:
             window = await _count(session, provider, rate)
         return Usage(provider, rate, sum(window.used.values()))
+
+
+async def _lock(session: AsyncSession, provider: str) -> None:
+    """One short critical section per provider: count the window, then take units."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"token_budget:{provider}"}
+    )
+
+
+async def _add(
+    session: AsyncSession, provider: str, spender: Spender, window: Window, rate: Rate, units: int
+) -> None:
+    """Count ``units`` more for ``spender`` in the current slot; forget slots long past."""
+    await session.execute(
+        text(
+            "INSERT INTO token_budget_windows (provider, spender, window_start, used) "
+            "VALUES (:p, :s, :slot, :units) ON CONFLICT (provider, spender, window_start) "
+            "DO UPDATE SET used = token_budget_windows.used + :units"
+        ),
+        {"p": provider, "s": spender.key, "slot": window.slot, "units": units},
+    )
+    await session.execute(
+        text("DELETE FROM token_budget_windows WHERE provider = :p AND window_start < :old"),
+        {"p": provider, "old": window.slot - timedelta(seconds=2 * rate.seconds)},
+    )
 
 
 async def _count(session: AsyncSession, provider: str, rate: Rate) -> Window:

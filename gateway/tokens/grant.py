@@ -18,6 +18,18 @@ from gateway.tokens import schedule
 from gateway.tokens.errors import ConnectionRevoked, credentials_unreadable
 
 TABLE = "connections"
+# The columns ``write`` sets: what a refresh that wins its compare-and-swap stores.
+WRITTEN = (
+    "access_token",
+    "refresh_token",
+    "token_version",
+    "expires_at",
+    "token_lifetime_seconds",
+    "next_refresh_at",
+    "last_refresh_error",
+    "consecutive_failures",
+    "scopes",
+)
 
 
 def write(

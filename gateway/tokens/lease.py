@@ -12,9 +12,9 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.kit.clock import utcnow
@@ -62,7 +62,7 @@ class Leases:
                 )
                 .values(
                     lease_owner=self.owner,
-                    lease_expires_at=now + timedelta(seconds=self._settings.refresh_lease_seconds),
+                    lease_expires_at=self.expiry(now),
                 )
                 .returning(Connection)
                 .execution_options(populate_existing=True)
@@ -74,11 +74,43 @@ class Leases:
             ensure_usable(taken)
         return taken
 
-    async def release(self, connection_id: uuid.UUID) -> None:
+    async def claim(self, limit: int) -> list[Connection]:
+        """Up to ``limit`` due connections, nearest expiry first, their leases now ours: one
+        statement. Rows another transaction has locked are skipped, so replicas claiming at the
+        same moment share the due set instead of queueing on it."""
+        now = utcnow()
+        due = (
+            select(Connection.id)
+            .where(
+                Connection.status == ConnectionStatus.ACTIVE,
+                Connection.next_refresh_at <= now,
+                or_(Connection.lease_owner.is_(None), Connection.lease_expires_at < now),
+            )
+            .order_by(Connection.expires_at.asc().nulls_first())
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._db.transaction() as session:
+            claimed = await session.scalars(
+                update(Connection)
+                .where(Connection.id.in_(due))
+                .values(lease_owner=self.owner, lease_expires_at=self.expiry(now))
+                .returning(Connection)
+                .execution_options(populate_existing=True, synchronize_session=False)
+            )
+            rows = list(claimed)
+        # RETURNING keeps no order: put it back.
+        return sorted(rows, key=lambda row: (row.expires_at is not None, row.expires_at or now))
+
+    def expiry(self, now: datetime) -> datetime:
+        """When a lease taken at ``now`` runs out."""
+        return now + timedelta(seconds=self._settings.refresh_lease_seconds)
+
+    async def release(self, *connection_ids: uuid.UUID) -> None:
         async with self._db.transaction() as session:
             await session.execute(
                 update(Connection)
-                .where(Connection.id == connection_id, Connection.lease_owner == self.owner)
+                .where(Connection.id.in_(connection_ids), Connection.lease_owner == self.owner)
                 .values(lease_owner=None, lease_expires_at=None)
             )
 

@@ -66,7 +66,7 @@ class Outcomes:
                 .with_for_update()
             )
             if current is None:
-                return None, await self._lost_race(session, connection, tokens, now)
+                return None, await self.lost_race(session, connection, tokens, now)
             recovering = current.consecutive_failures > 0
             grant.write(
                 self._keys, current, tokens, lifetime=lifetime, now=now, settings=self._settings
@@ -80,7 +80,7 @@ class Outcomes:
             _record(session, current, RecordKind.REFRESHED, now, details)
             await breaker.reset(session, current.provider)
             if recovering:
-                await self._event(session, current, "connection.recovered", "refresh_succeeded")
+                await self.event(session, current, "connection.recovered", "refresh_succeeded")
             return current, None
 
         current, winner = await self._db.persist(
@@ -98,7 +98,7 @@ class Outcomes:
         )
         return current
 
-    async def _lost_race(
+    async def lost_race(
         self, session: AsyncSession, connection: Connection, tokens: TokenSet, now: datetime
     ) -> Connection:
         """Someone wrote the token columns while the provider answered us: their write wins."""
@@ -139,7 +139,7 @@ class Outcomes:
                         details={"reason": code, "labels": current.labels},
                     )
                 )
-                await self._event(session, current, "connection.needs_reauth", code)
+                await self.event(session, current, "connection.needs_reauth", code)
         log.warning(
             "connection %s needs re-authorization: %s",
             connection.id,
@@ -200,7 +200,7 @@ class Outcomes:
             failure = {"spender": spender.key, "code": exc.code, "message": exc.message[:300]}
             _record(session, current, RecordKind.REFRESH_FAILED, now, failure)
             if current.consecutive_failures == 1:
-                await self._event(session, current, "connection.refresh_failed", exc.code)
+                await self.event(session, current, "connection.refresh_failed", exc.code)
         log.warning(
             "refresh of %s failed (%s); retrying in %.0fs",
             connection.id,
@@ -209,7 +209,7 @@ class Outcomes:
             extra={"connection_id": connection.id, "provider": connection.provider},
         )
 
-    async def _event(
+    async def event(
         self, session: AsyncSession, connection: Connection, event_type: str, reason: str
     ) -> None:
         await emit(

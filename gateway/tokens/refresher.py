@@ -23,7 +23,9 @@ provider is asked anything (``tokens.unreadable``); a rejected gateway client tr
 breaker and touches no connection; anything transient is retried later with backoff while the current
 token stays in use.
 
-The lease is ``tokens.lease``; what each outcome writes is ``tokens.outcomes``.
+The refresher loop's cycles refresh in batches (``tokens.batch``); an on-demand refresh of a
+connection a batch is refreshing waits for the batch's result. The lease is ``tokens.lease``; what
+each outcome writes is ``tokens.outcomes``.
 """
 
 from __future__ import annotations
@@ -31,20 +33,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
 
 from gateway.exceptions import CredentialsUnreadable
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
-from gateway.models import AuthMode, Connection
-from gateway.providers import client_credentials
+from gateway.models import Connection
 from gateway.providers.client import OAuthClient
-from gateway.providers.client_credentials import TokenRequest
 from gateway.providers.errors import (
     ClientRejected,
     GrantRejected,
@@ -53,9 +50,9 @@ from gateway.providers.errors import (
 )
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import Spender
-from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
-from gateway.tokens import breaker, grant, schedule
+from gateway.tokens import breaker, obtain, schedule
+from gateway.tokens.batch import Batches, Deferred
 from gateway.tokens.budget import BudgetExhausted, ShareExhausted, TokenBudget
 from gateway.tokens.lease import Fresh, Leases
 from gateway.tokens.outcomes import Outcomes
@@ -86,11 +83,27 @@ class Refresher:
         self._leases = Leases(db, settings)
         self._outcomes = Outcomes(db, keys, settings)
         self._in_flight: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
+        self._batches = Batches(
+            db,
+            keys,
+            providers,
+            settings,
+            budget,
+            metrics,
+            self._leases,
+            self._outcomes,
+            self._in_flight,
+        )
 
     @property
     def owner(self) -> str:
         """The owner id this process's refresh leases carry."""
         return self._leases.owner
+
+    async def refresh_due(self, limit: int) -> int:
+        """Refresh a batch of at most ``limit`` due connections (``tokens.batch``); returns how
+        many were claimed."""
+        return await self._batches.refresh_due(limit)
 
     async def release_all(self) -> int:
         """Give up every lease this process holds (on shutdown), so no refresh waits for them."""
@@ -116,7 +129,10 @@ class Refresher:
             except ShareExhausted as exc:
                 if exc.spender == spender.key:
                     raise
-            # Another caller's share ran out: this caller spends its own.
+            except Deferred:
+                pass
+            # Another caller's share ran out, or a batch put the connection off: this caller
+            # refreshes on its own.
             return await self.refresh(
                 connection_id,
                 spender=spender,
@@ -203,12 +219,10 @@ class Refresher:
         self, connection: Connection, spender: Spender, rejected: bool
     ) -> Fresh:
         provider = self.providers.get(connection.provider)
-        obtain = await self._token_request(provider, connection, spender)
+        call = await self._token_request(provider, connection, spender)
         now = utcnow()
         # A probe may take as long as a token request can.
-        probe_seconds = (
-            self._settings.http_connect_timeout_seconds + self._settings.http_read_timeout_seconds
-        )
+        probe_seconds = obtain.longest_call_seconds(self._settings)
         async with self._db.transaction() as session:
             admission = await breaker.admit(session, connection.provider, now, probe_seconds)
         if not admission.allowed:
@@ -220,7 +234,7 @@ class Refresher:
                 retry_after=max(1.0, (closed_at - now).total_seconds()),
             )
         try:
-            tokens = await obtain()
+            tokens = await call()
         except GrantRejected as exc:
             self._count(connection.provider, "reauth_required")
             await self._outcomes.grant_lost(connection, exc.code, exc.message)
@@ -237,42 +251,25 @@ class Refresher:
             await self._outcomes.transient_failure(connection, exc, spender)
             raise
         self._count(connection.provider, "success")
-        lifetime = await self._lifetime(provider, tokens, spender)
+        lifetime = await obtain.lifetime(provider, tokens, spender, self._settings)
         stored = await self._outcomes.refreshed(connection, tokens, lifetime, rejected, spender)
         return Fresh(stored, refreshed=True)
 
     async def _token_request(
         self, provider: OAuthClient, connection: Connection, spender: Spender
-    ) -> Callable[[], Awaitable[TokenSet]]:
-        """What obtains the connection's next tokens: a new client-credentials exchange, or a
-        refresh with its refresh token (one that does not open, or none at all, ends here)."""
-        if connection.auth_mode == AuthMode.CLIENT_CREDENTIALS:
-            request = TokenRequest.of_json(connection.token_request)
-            return partial(client_credentials.exchange, provider, request, spender=spender)
+    ) -> obtain.TokenCall:
+        """What obtains the connection's next tokens; a refresh token that does not open, or
+        none at all, ends here."""
         try:
-            refresh_token = grant.refresh_token(self.keys, connection)
+            call = obtain.token_request(self.keys, provider, connection, spender)
         except CredentialsUnreadable as exc:
             self._count(connection.provider, "credentials_unreadable")
             await self._outcomes.refresh_token_unreadable(connection, exc)
             raise
-        if refresh_token is None:
+        if call is None:
             await self._outcomes.grant_lost(connection, "no_refresh_token", "no refresh token")
-        return partial(provider.refresh, refresh_token, spender=spender)
+        return call
 
     def _count(self, provider: str, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.refreshes.labels(provider, outcome).inc()
-
-    async def _lifetime(self, provider: Any, tokens: TokenSet, spender: Spender) -> int:
-        if tokens.expires_in is not None:
-            return tokens.expires_in
-        try:
-            info = await provider.introspect(
-                tokens.access_token.get_secret_value(), spender=spender
-            )
-        except ProviderError:
-            info = {}
-        exp = info.get("exp")
-        if isinstance(exp, int | float):
-            return max(1, int(exp - utcnow().timestamp()))
-        return self._settings.default_token_lifetime_seconds

@@ -199,7 +199,7 @@ async def test_a_paused_connection_is_refused_by_every_replica_and_still_refresh
             .where(Connection.id == connection.id)
             .values(next_refresh_at=datetime.now(UTC) - timedelta(seconds=1))
         )
-    await refresh_due(db, make_refresher(db, echo_gateway.settings, provider_http), batch_size=500)
+    await refresh_due(make_refresher(db, echo_gateway.settings, provider_http), batch_size=500)
     refreshed = await load_connection(db, user_id)
     assert refreshed.token_version == connection.token_version + 1
     assert refreshed.next_refresh_at is not None and refreshed.next_refresh_at > datetime.now(UTC)

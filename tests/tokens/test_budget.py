@@ -18,14 +18,15 @@ from gateway.providers.errors import GrantRejected
 from gateway.providers.registry import build_registry
 from gateway.providers.spender import OPERATOR, REFRESHER, Spender
 from gateway.settings import Settings, SettingsError
+from gateway.tokens.batch import within_budget
 from gateway.tokens.budget import (
     BudgetExhausted,
     Rate,
     ShareExhausted,
     TokenBudget,
+    Usage,
     rate_variable,
 )
-from gateway.tokens.loop import within_budget
 from tests.e2e.flows import connect_new_user, load_connection, proxy_get
 from tests.fixtures.stack import Stack
 
@@ -194,6 +195,28 @@ async def test_the_loop_takes_the_nearest_expiries_the_budget_can_pay_for(db: Da
     # ``due`` is ordered nearest expiry first, as the loop's query returns it.
     assert await within_budget(token_budget, due) == ["c0", "c1", "u1", "u2"]  # type: ignore[arg-type]
     assert await within_budget(None, due) == [c for c, _ in due]  # type: ignore[arg-type]
+
+
+async def test_units_taken_ahead_are_counted_once_and_spent_from_credit(db: Database) -> None:
+    name = provider()
+    token_budget = budget_for(db, name, "4/300s", reserve=0.25)  # the refresher may spend 3
+    assert await token_budget.take(name, REFRESHER, 5) == 3
+    assert (await token_budget.usage(name)) == Usage(name, Rate(4, 300), 3)
+    for _ in range(3):
+        await token_budget.spend(name, REFRESHER)  # from the credit: nothing counted again
+    assert (await token_budget.usage(name)) == Usage(name, Rate(4, 300), 3)
+    with pytest.raises(ShareExhausted):
+        await token_budget.spend(name, REFRESHER)
+
+
+async def test_credit_given_up_stays_counted(db: Database) -> None:
+    name = provider()
+    token_budget = budget_for(db, name, "4/300s", reserve=0.25)
+    assert await token_budget.take(name, REFRESHER, 2) == 2
+    token_budget.forfeit(name, REFRESHER)
+    await token_budget.spend(name, REFRESHER)
+    assert (await token_budget.usage(name)) == Usage(name, Rate(4, 300), 3)
+    assert await token_budget.take(name, REFRESHER, 1) == 0
 
 
 @pytest.fixture

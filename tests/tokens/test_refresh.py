@@ -83,7 +83,7 @@ async def test_refresher_cycle_refreshes_due_connections_only(
             .values(next_refresh_at=datetime.now(UTC) - timedelta(seconds=1))
         )
     refresher = make_refresher(db, stack.settings, provider_http)
-    await refresh_due(db, refresher, batch_size=100)
+    await refresh_due(refresher, batch_size=100)
     after_due, after_idle = await load(db, due.user_id), await load(db, idle.user_id)
     assert after_due.token_version == due.token_version + 1
     assert after_due.last_refreshed_at is not None

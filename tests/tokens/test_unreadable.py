@@ -31,11 +31,20 @@ CYCLES = 4
 
 
 class CountingRefresher(Refresher):
-    """The real refresher, counting which connections each cycle attempts."""
+    """The real refresher, counting which connections it attempts: those each cycle's batch
+    claims, and those refreshed on demand."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.attempts: list[uuid.UUID] = []
+        claim = self._leases.claim
+
+        async def counted(limit: int) -> list[Connection]:
+            claimed = await claim(limit)
+            self.attempts += [row.id for row in claimed]
+            return claimed
+
+        self._leases.claim = counted  # type: ignore[method-assign]
 
     async def refresh(
         self,
@@ -127,7 +136,7 @@ async def test_a_copied_refresh_token_is_marked_once_and_never_retried_each_cycl
     counting = refresher(db, stack_ring(stack.settings), stack.settings, provider_http)
 
     for _ in range(CYCLES):
-        await refresh_due(db, counting, batch_size=500)
+        await refresh_due(counting, batch_size=500)
 
     assert counting.attempts.count(victim.id) == 1
     marked = await load(db, victim.user_id)
@@ -161,7 +170,7 @@ async def test_a_key_put_back_reopens_the_connection_and_it_refreshes(
     await make_due(db, connection.id)
     without = refresher(db, ring, stack.settings, provider_http)
     for _ in range(CYCLES):
-        await refresh_due(db, without, batch_size=500)
+        await refresh_due(without, batch_size=500)
     assert without.attempts.count(connection.id) == 1
     marked = await load(db, connection.user_id)
     assert marked.status is ConnectionStatus.CREDENTIALS_UNREADABLE
@@ -174,7 +183,7 @@ async def test_a_key_put_back_reopens_the_connection_and_it_refreshes(
     back = await load(db, connection.user_id)
     assert back.status is ConnectionStatus.ACTIVE and back.last_refresh_error is None
     with_key = refresher(db, restored, stack.settings, provider_http)
-    await refresh_due(db, with_key, batch_size=500)
+    await refresh_due(with_key, batch_size=500)
     assert with_key.attempts.count(connection.id) == 1
     refreshed = await load(db, connection.user_id)
     assert refreshed.token_version > back.token_version

@@ -1,0 +1,58 @@
+"""How a connection's next tokens are obtained from its provider: the token request its grant
+makes (a refresh with its refresh token, or a new client-credentials exchange), and how long the
+answer lives. Nothing here writes to the database: the callers record what went wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import partial
+
+from gateway.kit.clock import utcnow
+from gateway.kit.crypto import KeyRing
+from gateway.models import AuthMode, Connection
+from gateway.providers import client_credentials
+from gateway.providers.client import OAuthClient
+from gateway.providers.client_credentials import TokenRequest
+from gateway.providers.errors import ProviderError
+from gateway.providers.spender import Spender
+from gateway.providers.token_response import TokenSet
+from gateway.settings import Settings
+from gateway.tokens import grant
+
+TokenCall = Callable[[], Awaitable[TokenSet]]
+
+
+def token_request(
+    keys: KeyRing, provider: OAuthClient, connection: Connection, spender: Spender
+) -> TokenCall | None:
+    """What obtains the connection's next tokens; None when a refresh-token grant holds no
+    refresh token. Raises CredentialsUnreadable when its refresh token does not open."""
+    if connection.auth_mode == AuthMode.CLIENT_CREDENTIALS:
+        request = TokenRequest.of_json(connection.token_request)
+        return partial(client_credentials.exchange, provider, request, spender=spender)
+    refresh_token = grant.refresh_token(keys, connection)
+    if refresh_token is None:
+        return None
+    return partial(provider.refresh, refresh_token, spender=spender)
+
+
+async def lifetime(
+    provider: OAuthClient, tokens: TokenSet, spender: Spender, settings: Settings
+) -> int:
+    """Seconds the new access token lives: ``expires_in``, else introspection's ``exp``, else
+    the configured default."""
+    if tokens.expires_in is not None:
+        return tokens.expires_in
+    try:
+        info = await provider.introspect(tokens.access_token.get_secret_value(), spender=spender)
+    except ProviderError:
+        info = {}
+    exp = info.get("exp")
+    if isinstance(exp, int | float):
+        return max(1, int(exp - utcnow().timestamp()))
+    return settings.default_token_lifetime_seconds
+
+
+def longest_call_seconds(settings: Settings) -> float:
+    """The longest a token request can take (connecting, then reading the answer)."""
+    return settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds

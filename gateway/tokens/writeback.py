@@ -1,0 +1,197 @@
+"""The batch refresher's writes of new tokens, in groups.
+
+Refreshes that succeed are written as they arrive: the first waits ``GROUP_SECONDS`` for others,
+then they are written together, while what arrives after forms the next group (written
+concurrently, not after it), so no result waits for the whole batch, nor for another group. A group is one statement in one transaction: the
+compare-and-swap on each row's ``token_version`` (``UPDATE ... FROM (VALUES ...)``, the values
+``grant.write`` computed), the lease given up on each row that won (if it is still ours), and one
+timeline record per row that won; it returns the rows that won. Only the rare cases add statements
+to that transaction: a lost race (handled as a single refresh handles it: the newer tokens stay,
+ours are queued for revocation when the connection was revoked meanwhile), a connection that
+recovers from failures (its ``connection.recovered`` event), a breaker probe that succeeded (the
+breaker closes). While the database is unavailable the group is tried again for a third of the
+lease, as a single refresh's write is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Select, Table, case, column, func, insert, literal, null, select, update
+from sqlalchemy import values as values_clause
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.kit.clock import utcnow
+from gateway.kit.crypto import KeyRing
+from gateway.kit.db import Database
+from gateway.models import Connection, RecordKind, TimelineRecord
+from gateway.providers.spender import REFRESHER
+from gateway.providers.token_response import TokenSet
+from gateway.settings import Settings
+from gateway.tokens import breaker, grant
+from gateway.tokens.errors import ensure_usable
+from gateway.tokens.lease import Leases
+from gateway.tokens.outcomes import ACTOR, Outcomes
+
+log = logging.getLogger(__name__)
+
+GROUP_SECONDS = 0.005
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """A provider's answer for a claimed connection, waiting to be written."""
+
+    connection: Connection  # as claimed, its lease ours
+    tokens: TokenSet
+    lifetime: int
+    probe: bool = False  # the call that tested its provider's half-open breaker
+
+
+class GroupWriter:
+    """Writes refreshed connections in groups; one per refresher cycle."""
+
+    def __init__(
+        self, db: Database, keys: KeyRing, settings: Settings, leases: Leases, outcomes: Outcomes
+    ) -> None:
+        self._db = db
+        self._keys = keys
+        self._settings = settings
+        self._leases = leases
+        self._outcomes = outcomes
+        # The group collecting arrivals, until its first has waited ``GROUP_SECONDS``.
+        self._open: list[tuple[Refreshed, asyncio.Future[Connection]]] | None = None
+
+    async def write(self, refreshed: Refreshed) -> Connection:
+        """The connection as stored once its group is written: ours, or the newer write that won
+        the race (raising ``ensure_usable``'s error when that was a revocation)."""
+        future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
+        if self._open is not None:
+            self._open.append((refreshed, future))
+            return await future
+        self._open = group = [(refreshed, future)]
+        try:
+            await asyncio.sleep(GROUP_SECONDS)
+        finally:
+            self._open = None  # closed: what arrives next opens another group
+        try:
+            await self._write_group(group)
+        finally:
+            for _, waiting in group:
+                if not waiting.done():  # this task was cancelled
+                    waiting.cancel()
+        return await future
+
+    async def _write_group(self, group: list[tuple[Refreshed, asyncio.Future[Connection]]]) -> None:
+        now = utcnow()
+        recovering = {
+            item.connection.id for item, _ in group if item.connection.consecutive_failures
+        }
+        rows = []
+        for item, _ in group:
+            row = item.connection
+            grant.write(
+                self._keys,
+                row,
+                item.tokens,
+                lifetime=item.lifetime,
+                now=now,
+                settings=self._settings,
+            )
+            row.last_refreshed_at = now
+            rows.append(row)
+        statement = _compare_and_swap(rows, now, self._leases.owner)
+        probes = {item.connection.provider for item, _ in group if item.probe}
+
+        async def work(session: AsyncSession) -> dict[uuid.UUID, Connection]:
+            won = set(await session.scalars(statement))
+            winners = {}
+            for item, _ in group:
+                row = item.connection
+                if row.id not in won:
+                    winners[row.id] = await self._outcomes.lost_race(session, row, item.tokens, now)
+                elif row.id in recovering:
+                    await self._outcomes.event(
+                        session, row, "connection.recovered", "refresh_succeeded"
+                    )
+            for provider in probes:
+                await breaker.reset(session, provider)
+            return winners
+
+        try:
+            winners = await self._db.persist(work, within=self._settings.refresh_lease_seconds / 3)
+        except Exception as exc:
+            log.exception("could not write %d refreshed connection(s)", len(group))
+            for _, future in group:
+                future.set_exception(exc)
+            return
+        if winners:
+            await self._leases.release(*winners)
+        for item, future in group:
+            row = item.connection
+            winner = winners.get(row.id)
+            if winner is None:
+                row.lease_owner = row.lease_expires_at = None
+                log.info(
+                    "refreshed connection %s (version %s)",
+                    row.id,
+                    row.token_version,
+                    extra={"connection_id": row.id, "provider": row.provider},
+                )
+                future.set_result(row)
+                continue
+            try:
+                ensure_usable(winner)
+            except Exception as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(winner)
+
+
+def _compare_and_swap(
+    rows: list[Connection], now: datetime, owner: str
+) -> Select[tuple[uuid.UUID]]:
+    """One statement: each row's ``grant.WRITTEN`` columns where its version is still the one
+    claimed (one below the new), its lease given up if ours, a timeline record for each row that
+    won; returns the ids of those rows."""
+    table = cast(Table, Connection.__table__)
+    names = ("id", *grant.WRITTEN)
+    incoming = values_clause(*(column(name, table.c[name].type) for name in names), name="incoming")
+    incoming = incoming.data([tuple(getattr(row, name) for name in names) for row in rows])
+    ours = table.c.lease_owner == owner
+    won = (
+        update(table)
+        .where(table.c.id == incoming.c.id, table.c.token_version == incoming.c.token_version - 1)
+        .values(
+            {
+                **{name: incoming.c[name] for name in grant.WRITTEN},
+                "last_refreshed_at": now,
+                "lease_owner": case((ours, null()), else_=table.c.lease_owner),
+                "lease_expires_at": case((ours, null()), else_=table.c.lease_expires_at),
+            }
+        )
+        .returning(table.c.id)
+        .cte("won")
+    )
+    records = cast(Table, TimelineRecord.__table__)
+    recorded = (
+        insert(records)
+        .from_select(
+            ["id", "connection_id", "occurred_at", "kind", "actor", "details"],
+            select(
+                func.gen_random_uuid(),
+                won.c.id,
+                literal(now, records.c.occurred_at.type),
+                literal(RecordKind.REFRESHED.value, records.c.kind.type),
+                literal(ACTOR, records.c.actor.type),
+                literal({"spender": REFRESHER.key}, records.c.details.type),
+            ),
+        )
+        .cte("recorded")
+    )
+    return select(won.c.id).add_cte(recorded)
