@@ -108,3 +108,9 @@ class DefaultNotAllowed(Conflict):
     """Raised when an app-level connection (client credentials) would become a user's default."""
 
     code = "default_not_allowed"
+
+
+class SettingsOperatorOnly(Forbidden):
+    """Raised when a service client tries to set a connection's settings (an operator's only)."""
+
+    code = "settings_operator_only"

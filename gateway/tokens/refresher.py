@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -51,6 +51,7 @@ from gateway.providers.errors import (
     ProviderError,
     ProviderUnavailable,
 )
+from gateway.providers.profile import SettingNotAllowed
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
@@ -238,7 +239,10 @@ class Refresher:
             raise
         self._count(connection.provider, "success")
         lifetime = await self._lifetime(provider, tokens, spender)
-        stored = await self._outcomes.refreshed(connection, tokens, lifetime, rejected, spender)
+        kept = allowed_settings(provider, connection, tokens)
+        stored = await self._outcomes.refreshed(
+            connection, tokens, lifetime, rejected, spender, kept
+        )
         return Fresh(stored, refreshed=True)
 
     async def _token_request(
@@ -276,3 +280,24 @@ class Refresher:
         if isinstance(exp, int | float):
             return max(1, int(exp - utcnow().timestamp()))
         return self._settings.default_token_lifetime_seconds
+
+
+def allowed_settings(
+    provider: OAuthClient, connection: Connection, tokens: TokenSet
+) -> Mapping[str, str]:
+    """The settings a refresh's token response gives (``token_response``: a changed
+    ``instance_url``), or none when they make an API base URL the provider's profile does not
+    allow: then they are logged as refused (the host alone) and the connection keeps its own."""
+    try:
+        provider.profile.check_settings(tokens.settings)
+    except SettingNotAllowed as exc:
+        log.warning(
+            "refresh of connection %s: %s named settings outside its allowed_hosts (%s); the "
+            "connection keeps its settings",
+            connection.id,
+            connection.provider,
+            exc.message,
+            extra={"connection_id": connection.id, "provider": connection.provider},
+        )
+        return {}
+    return tokens.settings

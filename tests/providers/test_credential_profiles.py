@@ -15,8 +15,9 @@ from gateway.providers.credential_profile import (
     StoredCredential,
     Verification,
     excerpt,
-    injected_header,
+    injected,
 )
+from gateway.providers.profile import AuthHeader
 from gateway.providers.providers_file import load_providers_file
 from gateway.settings import SettingsError
 
@@ -97,15 +98,30 @@ verification = { path = "/me" }
 def test_each_kind_is_injected_as_its_profile_says() -> None:
     header = CredentialProfile("header", "X-Api-Key", None)
     key = SecretStr("k-1")
-    assert injected_header("tok", None) == ("Authorization", "Bearer tok")
-    assert injected_header(StoredCredential("api_key", key), None) == (
+    assert injected("tok", None) == ("Authorization", "Bearer tok", False)
+    assert injected(StoredCredential("api_key", key), None) == (
         "Authorization",
         "Bearer k-1",
+        False,
     )
-    assert injected_header(StoredCredential("header", key), header) == ("X-Api-Key", "k-1")
-    name, value = injected_header(StoredCredential("basic", SecretStr("p:w"), "ada"), None)
-    assert name == "Authorization"
+    assert injected(StoredCredential("header", key), header) == ("X-Api-Key", "k-1", False)
+    name, value, in_query = injected(StoredCredential("basic", SecretStr("p:w"), "ada"), None)
+    assert (name, in_query) == ("Authorization", False)
     assert base64.b64decode(value.removeprefix("Basic ")) == b"ada:p:w"
+
+
+def test_an_access_token_and_an_api_key_go_as_auth_header_says() -> None:
+    key = StoredCredential("api_key", SecretStr("k-1"))
+    in_header = AuthHeader(header="X-Api-Key", scheme="")
+    in_query = AuthHeader(query_param="api_key")
+    assert injected(key, None, in_header) == ("X-Api-Key", "k-1", False)
+    assert injected("tok", None, AuthHeader(scheme="token")) == (
+        "Authorization",
+        "token tok",
+        False,
+    )
+    assert injected(key, None, in_query) == ("api_key", "k-1", True)
+    assert injected("tok", None, in_query) == ("api_key", "tok", True)
 
 
 def test_a_credential_prints_as_stars_and_opens_as_sealed() -> None:
