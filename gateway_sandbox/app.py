@@ -225,6 +225,7 @@ def _control_routes(store: SandboxStore) -> list[Route]:
         Route(f"{CONTROL}/connections/revoke", control.revoke_connection, methods=["POST"]),
         Route(f"{CONTROL}/outbox", control.outbox, methods=["GET", "DELETE"]),
         Route(f"{CONTROL}/grants", control.issue_grants, methods=["POST"]),
+        Route(f"{CONTROL}/instance", control.move_instance, methods=["POST"]),
     ]
 
 

@@ -25,18 +25,19 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway_sandbox.errors import ApiError, api_error_response
-from gateway_sandbox.options import SandboxOptions
+from gateway_sandbox.state.store import SandboxStore
 
 INSTANCES = "/instances/{instance}"
 TOKEN_HEADER = b"x-sandbox-token"
 TOKEN_PARAM = "sandbox_token"
 
 
-def instance_url(request: Request, options: SandboxOptions) -> str | None:
-    """The ``instance_url`` a token response carries, if the sandbox names one."""
-    if options.instance_url is None:
+def instance_url(request: Request, store: SandboxStore) -> str | None:
+    """The ``instance_url`` a token response carries, if the sandbox names one (the one it
+    started with, or the one the control API moved it to)."""
+    if store.instance_url is None:
         return None
-    return options.instance_url.replace("{origin}", f"{request.url.scheme}://{request.url.netloc}")
+    return store.instance_url.replace("{origin}", f"{request.url.scheme}://{request.url.netloc}")
 
 
 class InstanceApi:

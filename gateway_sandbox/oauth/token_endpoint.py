@@ -97,7 +97,7 @@ class TokenEndpoint:
         }
         if "openid" in tokens.grant.scopes:
             body["id_token"] = self._id_token(request, tokens)
-        if (instance := instance_url(request, self.options)) is not None:
+        if (instance := instance_url(request, self.store)) is not None:
             body["instance_url"] = instance
         return body
 

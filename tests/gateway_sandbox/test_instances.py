@@ -43,3 +43,22 @@ def test_two_credentials_are_refused(start_sandbox: SandboxFactory) -> None:
         PROFILE, headers={"X-Sandbox-Token": token}, params={"sandbox_token": token}
     )
     assert (response.status_code, response.json()["code"]) == (400, "ambiguous_credential")
+
+
+def test_the_control_api_moves_the_instance_the_token_responses_name(
+    start_sandbox: SandboxFactory,
+) -> None:
+    sandbox = start_sandbox(instance_url="{origin}/instances/na1")
+    moved = sandbox.http.post("/_sandbox/instance", json={"instance_url": "{origin}/instances/na2"})
+    assert moved.status_code == 200, moved.text
+    tokens = sandbox.tokens_for("ann@example.com")
+    assert tokens["instance_url"] == f"{sandbox.http.base_url}".rstrip("/") + "/instances/na2"
+    empty = sandbox.http.post("/_sandbox/instance", json={"instance_url": " "})
+    assert (empty.status_code, empty.json()["code"]) == (400, "invalid_request")
+
+
+def test_a_sandbox_without_instances_cannot_move_one(start_sandbox: SandboxFactory) -> None:
+    sandbox = start_sandbox()
+    moved = sandbox.http.post("/_sandbox/instance", json={"instance_url": "{origin}/instances/x"})
+    assert (moved.status_code, moved.json()["code"]) == (409, "no_instances")
+    assert "instance_url" not in sandbox.tokens_for("ann@example.com")
