@@ -68,6 +68,9 @@ def test_verification_defaults_to_get_200(tmp_path: Path) -> None:
         (("expect_status = 204", "expect_status = 401"), "verification"),
         (('method = "HEAD"', 'method = "DELETE"'), "verification"),
         (('expect_status = 204 }', 'expect_status = 204, body = "x" }'), "verification"),
+        (('auth_mode = "header"', 'auth_mode = "header"\nauth_header = { scheme = "" }'), "auth_header"),
+        (('auth_mode = "header"', 'auth_mode = "header"\ntoken_response = { settings = ["a"] }'), "token_response"),
+        (('https://api.keyed.example/v1/', '{instance_url}/v1'), "api_base_url"),
     ],
 )  # fmt: skip
 def test_mistakes_name_the_provider_and_field(
@@ -79,6 +82,15 @@ def test_mistakes_name_the_provider_and_field(
         load(tmp_path, KEYED.replace(old, new))
     assert "[providers.keyed]" in str(caught.value)
     assert message in str(caught.value)
+
+
+def test_an_api_key_takes_auth_header(tmp_path: Path) -> None:
+    text = KEYED.replace('auth_mode = "header"', 'auth_mode = "api_key"').replace(
+        'credential_header = "X-Api-Key"', 'auth_header = { query_param = "api_key" }'
+    )
+    config = load(tmp_path, text)["keyed"]
+    assert isinstance(config, ProviderConfig)
+    assert config.profile.auth_header.query_param == "api_key"
 
 
 def test_an_oauth_provider_takes_no_verification(tmp_path: Path) -> None:
