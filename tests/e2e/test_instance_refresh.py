@@ -17,7 +17,6 @@ import httpx
 import pytest
 from sqlalchemy.engine import URL
 
-from gateway.app import create_app
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
@@ -25,7 +24,7 @@ from gateway.tokens import grant
 from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.e2e.test_instance_url import clients, connect, provider
 from tests.fixtures.servers import ServerThread, free_port
-from tests.fixtures.stack import Stack
+from tests.fixtures.stack import Stack, beside_the_stack
 from tests.hostile.owner_fixtures import Client, Clients
 
 __all__ = ["clients"]  # fixtures
@@ -60,14 +59,7 @@ def moving(
     sandbox = ServerThread(create_sandbox_app(options)).start()
     providers_file = Path(tmp_path_factory.mktemp("moving")) / "providers.toml"
     providers_file.write_text(provider("salesforce", sandbox.url))
-    settings = stack.settings.model_copy(
-        update={
-            "public_url": f"http://127.0.0.1:{port}",
-            "providers_file": providers_file,
-            "providers_allow_loopback_http": True,
-        }
-    )
-    gateway = ServerThread(create_app(settings, database_url), port=port).start()
+    gateway, _ = beside_the_stack(stack, database_url, providers_file, port)
     try:
         yield Moving(gateway, sandbox)
     finally:

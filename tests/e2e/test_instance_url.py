@@ -17,13 +17,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 
-from gateway.app import create_app
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.e2e.flows import open_session, to_callback
 from tests.fixtures.servers import ServerThread, free_port
-from tests.fixtures.stack import Stack
+from tests.fixtures.stack import Stack, beside_the_stack
 from tests.hostile.owner_fixtures import Clients, make_client
 
 INSTANCE = "/instances/na1"
@@ -73,14 +72,7 @@ def instances(
     providers_file.write_text(
         provider("salesforce", instance.url) + provider("elsewhere", elsewhere.url)
     )
-    settings = stack.settings.model_copy(
-        update={
-            "public_url": f"http://127.0.0.1:{port}",
-            "providers_file": providers_file,
-            "providers_allow_loopback_http": True,
-        }
-    )
-    gateway = ServerThread(create_app(settings, database_url), port=port).start()
+    gateway, _ = beside_the_stack(stack, database_url, providers_file, port)
     try:
         yield InstanceStack(gateway, instance, elsewhere)
     finally:

@@ -20,14 +20,13 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.engine import URL
 
-from gateway.app import create_app
 from gateway.connections import store
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection
 from gateway.providers.token_response import TokenSet
 from tests.fixtures.servers import ServerThread, free_port
-from tests.fixtures.stack import Stack
+from tests.fixtures.stack import Stack, beside_the_stack
 from tests.proxy.conftest import EchoGateway, bearer, eventually, make_client
 from tests.proxy.upstream import BASE, EchoUpstream
 
@@ -72,15 +71,7 @@ token_response = {{ settings = ["instance_url"] }}
 {ENDPOINTS}
 """
     )
-    port = free_port()
-    settings = stack.settings.model_copy(
-        update={
-            "public_url": f"http://127.0.0.1:{port}",
-            "providers_file": providers_file,
-            "providers_allow_loopback_http": True,
-        }
-    )
-    gateway = ServerThread(create_app(settings, database_url), port=port).start()
+    gateway, settings = beside_the_stack(stack, database_url, providers_file, free_port())
     assert settings.encryption_keys is not None
     keys = KeyRing.parse(settings.encryption_keys.get_secret_value())
     try:
