@@ -139,8 +139,9 @@ async def verify(
     auth: AuthHeader = BEARER,
 ) -> None:
     """Ask the provider whether it takes ``credential``, sent as ``injected`` says (nothing to ask
-    without a verification request). CredentialRejected (422) with its status and a safe excerpt of its answer when it does
-    not; ProviderUnavailable when it cannot be reached or answers 5xx or 429."""
+    without a verification request). CredentialRejected (422) with its status and a safe excerpt
+    of its answer when it does not; ProviderUnavailable when it cannot be reached or answers 5xx
+    or 429."""
     check = profile.verification
     if check is None:
         return

@@ -7,8 +7,9 @@ the token response, the API base URL they make, and how the credential is inject
 - ``ApiBase``: ``api_base_url`` as a template over those settings (``{instance_url}/services/data``)
   and the ``allowed_hosts`` patterns its result must match. A URL it makes must be ``https``
   (plain ``http`` only on loopback, and only with ``plain_http_loopback``: the test setting
-  ``GATEWAY_PROVIDERS_ALLOW_LOOPBACK_HTTP``), without credentials, query or fragment, on a host one of the patterns admits: checked
-  when settings are stored, and again on the final URL of every call (``check_url``).
+  ``GATEWAY_PROVIDERS_ALLOW_LOOPBACK_HTTP``), without credentials, query or fragment, on a host
+  one of the patterns admits: checked when settings are stored (a refresh's included), and again
+  on the final URL of every call (``check_url``).
 - ``AuthHeader``: the header and scheme the credential goes in (``Authorization: Bearer`` by
   default), or the query parameter for a provider that insists on one.
 

@@ -5,8 +5,8 @@ Everything that depends on the connection is worked out once per cached token (`
 the header its credential goes in (an access token or an API key as ``Authorization: Bearer ...``
 unless the profile's ``auth_header`` says otherwise; a basic or header credential as its kind
 says), or the query parameter it goes in, and the API base URL the connection's settings make when
-the profile's ``api_base_url`` is a template. Per call there is nothing to do for a profile without a
-template or query parameter (Contio's); with them, the final URL is checked against
+the profile's ``api_base_url`` is a template. Per call there is nothing to do for a profile
+without a template or query parameter (Contio's); with them, the final URL is checked against
 ``allowed_hosts`` on every call, and a caller's query parameter of the credential's name is
 dropped.
 """
