@@ -27,6 +27,7 @@ from gateway.proxy.paths import (
     SDK_USERS_PREFIX,
     USERS_PREFIX,
 )
+from gateway.subscriptions import endpoints as subscriptions
 from gateway.webhooks import receive as webhooks
 
 routes = [
@@ -102,5 +103,27 @@ routes = [
         methods=["DELETE"],
     ),
     Route("/v1/audit-events", audit.list_audit_events, methods=["GET"]),
+    Route("/v1/subscriptions", subscriptions.subscriptions_collection, methods=["GET", "POST"]),
+    Route(
+        "/v1/subscriptions/{subscription_id}",
+        subscriptions.subscription,
+        methods=["GET", "PATCH", "DELETE"],
+    ),
+    Route(
+        "/v1/subscriptions/{subscription_id}/secrets",
+        subscriptions.rotate_secret,
+        methods=["POST"],
+    ),
+    Route(
+        "/v1/subscriptions/{subscription_id}/deliveries",
+        subscriptions.list_deliveries,
+        methods=["GET"],
+    ),
+    Route(
+        "/v1/subscriptions/{subscription_id}/deliveries/{delivery_id}/replay",
+        subscriptions.replay_delivery,
+        methods=["POST"],
+    ),
+    Route("/v1/subscriptions/{subscription_id}/ping", subscriptions.ping, methods=["POST"]),
     console,  # /console/...: the operators' HTML pages
 ]

@@ -8,6 +8,7 @@ space-separated, never JSON. No secret has a default: commands that need one cal
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import uuid
 from collections.abc import Mapping
@@ -104,6 +105,12 @@ class Settings(BaseSettings):
 
     event_endpoints: CommaList = ()
     event_signing_secrets: SecretStr | None = None
+    # Service clients' subscriptions (docs/events.md): https to public addresses only, unless
+    # loopback is allowed (over http too: development) or an address is in an allowed network.
+    subscriptions_allow_loopback_http: bool = False
+    subscriptions_allowed_networks: CommaList = ()
+    # After a rotation, a subscription's previous secrets keep signing this long.
+    subscription_secret_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
     webhook_tolerance_seconds: int = Field(default=600, ge=1)
     outbox_retention_days: float = Field(default=7, gt=0)
     dead_letter_retention_days: float = Field(default=30, gt=0)
@@ -152,10 +159,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("allowed_return_urls", "event_endpoints", mode="before")
+    @field_validator(
+        "allowed_return_urls", "event_endpoints", "subscriptions_allowed_networks", mode="before"
+    )
     @classmethod
     def _split(cls, value: object) -> tuple[str, ...]:
         return split_commas(value)
+
+    @field_validator("subscriptions_allowed_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8") from exc
+        return value
 
     @field_validator("token_rate_client_shares", mode="before")
     @classmethod

@@ -11,14 +11,16 @@ from sqlalchemy.engine import URL
 from gateway import composition, retention
 from gateway.composition import Core
 from gateway.connections.upstream_revocation import UpstreamRevoker
+from gateway.events import subscriptions
 from gateway.events.delivery import Deliverer
 from gateway.settings import Settings, split_commas
 from gateway.tokens import loop
 
 
 async def background_jobs(core: Core, stop: asyncio.Event) -> None:
-    """The refresher loop, upstream revocation retries, retention and, when signing secrets are set,
-    the event deliverer, until ``stop``."""
+    """The refresher loop, upstream revocation retries, retention and the event deliverer (for
+    operator-wide endpoints when their signing secrets are set, and for subscriptions), until
+    ``stop``."""
     settings, db = core.settings, core.db
     jobs = [
         loop.run(
@@ -33,11 +35,15 @@ async def background_jobs(core: Core, stop: asyncio.Event) -> None:
     ]
     revoker = UpstreamRevoker(db, core.keys, core.providers, settings, core.http)
     jobs.append(revoker.run(stop, settings.refresher_interval_seconds))
-    if settings.event_signing_secrets is not None:
-        secrets = split_commas(settings.event_signing_secrets.get_secret_value())
-        jobs.append(
-            Deliverer(db, core.http, secrets).run(stop, settings.refresher_interval_seconds)
-        )
+    secrets = (
+        split_commas(settings.event_signing_secrets.get_secret_value())
+        if settings.event_signing_secrets is not None
+        else ()
+    )
+    deliverer = Deliverer(
+        db, core.http, secrets, keys=core.keys, egress_policy=subscriptions.egress_policy(settings)
+    )
+    jobs.append(deliverer.run(stop, settings.refresher_interval_seconds))
     await asyncio.gather(*jobs)
 
 

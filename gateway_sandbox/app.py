@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 
 from gateway_sandbox import errors
 from gateway_sandbox.admin.endpoints import AdminApi
+from gateway_sandbox.admin.partner_app import PartnerAppApi
 from gateway_sandbox.harness.control import ControlApi
 from gateway_sandbox.harness.lost import LostResponseMiddleware
 from gateway_sandbox.idempotency import IdempotencyMiddleware, Identify
@@ -200,8 +201,9 @@ def _catalogue_routes(store: SandboxStore) -> list[Route]:
 
 def _admin_routes(store: SandboxStore) -> list[Route]:
     admin = AdminApi(store)
+    partner_app = PartnerAppApi(store)
     delivery = f"{ADMIN_API}/webhook-deliveries/{{delivery_id}}"
-    return [
+    routes = [
         Route(f"{ADMIN_API}/connections", admin.connections),
         Route(
             f"{ADMIN_API}/connections/{{connection_id}}",
@@ -209,10 +211,19 @@ def _admin_routes(store: SandboxStore) -> list[Route]:
             methods=["GET", "DELETE"],
         ),
         Route(f"{ADMIN_API}/workspaces", admin.workspaces),
+        Route(f"{ADMIN_API}/app", partner_app.app),
         Route(f"{ADMIN_API}/webhook-deliveries", admin.deliveries),
         Route(delivery, admin.delivery),
         Route(f"{delivery}/retry", admin.retry_delivery, methods=["POST"]),
     ]
+    for prefix in (ADMIN_API, f"{ADMIN_API}/app"):  # the spec's form, and the SDK's
+        routes += [
+            Route(
+                f"{prefix}/webhook-filter", partner_app.webhook_filter, methods=["PUT", "DELETE"]
+            ),
+            Route(f"{prefix}/webhook-status", partner_app.webhook_status, methods=["PUT"]),
+        ]
+    return routes
 
 
 def _control_routes(store: SandboxStore) -> list[Route]:
@@ -226,6 +237,7 @@ def _control_routes(store: SandboxStore) -> list[Route]:
         Route(f"{CONTROL}/outbox", control.outbox, methods=["GET", "DELETE"]),
         Route(f"{CONTROL}/grants", control.issue_grants, methods=["POST"]),
         Route(f"{CONTROL}/instance", control.move_instance, methods=["POST"]),
+        Route(f"{CONTROL}/events", control.events, methods=["GET", "POST"]),
     ]
 
 

@@ -28,7 +28,9 @@ class SandboxOptions:
     ``refresh_reuse_grace``: for this many seconds after a rotation, the rotated-away refresh token
     replays the pair that replaced it instead of counting as reuse (0 turns the grace off).
     ``webhook_url``: where events go (``None``: no webhooks); ``webhook_retry_delays`` are the
-    pauses before each retry of a failed delivery.
+    pauses before each retry of a failed delivery. The webhook turns itself off after
+    ``webhook_disable_after_abandoned`` abandoned deliveries in a row, or after failing for more
+    than ``webhook_disable_after_seconds`` (Contio's rule: 50, and 72 hours).
 
     ``otp_ttl``: how long a one-time code of ``/auth/initiate`` is valid (3 minutes at Contio);
     ``session_ttl``: how long the session a verified code opens lasts (30 minutes);
@@ -65,6 +67,8 @@ class SandboxOptions:
     webhook_url: str | None = None
     webhook_secret: str = "sandbox-webhook-secret"
     webhook_retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0)
+    webhook_disable_after_abandoned: int = 50
+    webhook_disable_after_seconds: float = 72 * 3600
     faults: Faults = field(default_factory=Faults)
     otp_ttl: float = 180
     session_ttl: float = 1800
@@ -96,6 +100,8 @@ class SandboxOptions:
             raise ValueError("admin_api_key and webhook_secret must not be empty")
         if any(delay < 0 for delay in self.webhook_retry_delays):
             raise ValueError("webhook_retry_delays must not be negative")
+        if self.webhook_disable_after_abandoned < 1 or self.webhook_disable_after_seconds <= 0:
+            raise ValueError("the webhook auto-disable thresholds must be positive")
         if self.otp_max_attempts < 1:
             raise ValueError("otp_max_attempts must be at least 1")
         if len(self.scope_separator) != 1:

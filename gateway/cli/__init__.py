@@ -12,6 +12,7 @@ from gateway.cli.connections_revoke import revoke
 from gateway.cli.connections_timeline import timeline
 from gateway.cli.connections_update import update
 from gateway.cli.context import Options
+from gateway.cli.contio import contio
 from gateway.cli.delegated_keys import keys as delegated_keys
 from gateway.cli.dev import dev
 from gateway.cli.events import events
@@ -19,6 +20,7 @@ from gateway.cli.keys import keys
 from gateway.cli.providers import providers
 from gateway.cli.sandbox import sandbox
 from gateway.cli.serve import migrate, serve, worker
+from gateway.cli.subscriptions import subscriptions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,8 +49,10 @@ connections.add_command(timeline)
 connections.add_command(delegated_keys)
 cli.add_command(connections)
 cli.add_command(events)
+cli.add_command(subscriptions)
 cli.add_command(keys)
 cli.add_command(providers)
+cli.add_command(contio)
 cli.add_command(audit_group, name="audit")
 
 

@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clients.allow_rules import AllowRule, RuleError, covers, parse_rules
 from gateway.clients.limits import RateLimit
-from gateway.clients.namespace import PatternError, UserNamespace, compile_pattern
 from gateway.clients.service_keys import IssuedKey, issue_key, key_matches, lookup_prefix
 from gateway.exceptions import BadRequest, Conflict, DelegatedKeyNotAllowed, NotFound
 from gateway.kit.clock import utcnow
+from gateway.kit.namespace import PatternError, UserNamespace, compile_pattern
 from gateway.models import DelegatedKey, ServiceClient
 
 SCOPES = ("connect", "proxy", "admin")
@@ -50,7 +50,7 @@ class Principal:
     @property
     def space(self) -> uuid.UUID | None:
         """The connections this client sees: its own space when confined, else the shared one."""
-        return self.client_id if self.namespace.own_users_only else None
+        return self.namespace.space(self.client_id)
 
 
 @dataclass(frozen=True)

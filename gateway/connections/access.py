@@ -18,6 +18,7 @@ from gateway.clients.auth import require_client
 from gateway.connections import queries
 from gateway.connections.errors import NotConnectionOwner
 from gateway.connections.ownership import ADMIN_SCOPE, Actor
+from gateway.kit.namespace import may_use
 from gateway.models import Connection
 
 CLIENT_SCOPE = "connect"
@@ -38,8 +39,8 @@ def visibility(actor: Actor) -> queries.Visibility | None:
 def may_see(actor: Actor, connection: Connection) -> bool:
     if actor.operator:
         return True
-    return connection.confined_to_client_id == actor.space and actor.namespace.admits_user_id(
-        connection.user_id
+    return may_use(
+        actor.space, actor.namespace, connection.confined_to_client_id, connection.user_id
     )
 
 

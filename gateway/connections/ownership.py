@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.clients.namespace import UserNamespace
 from gateway.clients.store import Principal, client_names, find_client, principal_of
 from gateway.connections import delegated_keys, external_ids, queries, store
 from gateway.connections.errors import (
@@ -30,6 +29,7 @@ from gateway.connections.errors import (
     TransferConflict,
     UserNotAllowed,
 )
+from gateway.kit.namespace import UserNamespace
 from gateway.models import Connection, ServiceClient
 
 OPERATOR = "operator"

@@ -19,6 +19,7 @@ from gateway.console import (
     delegated_keys,
     editing,
     signin,
+    subscriptions,
 )
 from gateway.console.guard import HOME
 from gateway.console.headers import ConsoleHeaders
@@ -69,6 +70,15 @@ console = Mount(
         ),
         form("/connections/{connection_id}/keys/{key_id}/revoke", delegated_keys.revoke),
         Route("/clients", clients.list_clients, methods=["GET"]),
+        Route("/subscriptions", subscriptions.list_subscriptions, methods=["GET"]),
+        form("/subscriptions", subscriptions.create),
+        Route("/subscriptions/{subscription_id}", subscriptions.show, methods=["GET"]),
+        form("/subscriptions/{subscription_id}/enabled", subscriptions.set_enabled),
+        form("/subscriptions/{subscription_id}/rotate", subscriptions.rotate),
+        form(
+            "/subscriptions/{subscription_id}/deliveries/{delivery_id}/replay",
+            subscriptions.replay,
+        ),
     ],
     middleware=[Middleware(ConsoleHeaders)],
 )

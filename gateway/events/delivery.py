@@ -1,5 +1,11 @@
 """The ``Deliverer``: sends outbox events to their endpoints, signed, at least once.
 
+An operator-wide delivery is signed with the operator's secrets and sent to its configured URL. A
+subscription's is signed with that subscription's unexpired secrets and sent only where the egress
+policy allows: its URL's host is resolved and checked at each attempt, and the request goes to the
+address checked, follows no redirect and is bounded in time. A disabled subscription's deliveries
+wait until it is enabled again.
+
 A pass claims due deliveries in a short transaction (``FOR UPDATE SKIP LOCKED``, then pushes their
 ``next_attempt_at`` past the send so no other worker takes them), commits, POSTs them with no
 transaction or pooled connection held, and records each outcome in another short transaction.
@@ -20,12 +26,13 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from gateway.events import signing
-from gateway.kit import jobs
+from gateway.events import signing, subscriptions
+from gateway.kit import egress, jobs
 from gateway.kit.backoff import backoff_seconds
 from gateway.kit.clock import utcnow
+from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.models import EventDelivery, OutboxEvent
+from gateway.models import EventDelivery, OutboxEvent, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +43,8 @@ JITTER_FRACTION = 0.2
 # Longer than a send can take, so a claim outlives its POST; a crashed worker's rows come back after.
 CLAIM_SECONDS = 120.0
 SEND_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+# A subscription's endpoint gets this long for the whole exchange, connection included.
+SEND_TOTAL_SECONDS = 30.0
 
 Clock = Callable[[], datetime]
 
@@ -49,6 +58,9 @@ class Claim:
     endpoint: str
     attempts: int
     body: bytes
+    # The subscription's id and the keys signing for it; None and () for an operator-wide endpoint.
+    subscription_id: uuid.UUID | None = None
+    keys: tuple[signing.SigningKey, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,8 @@ class Deliverer:
         http: httpx.AsyncClient,
         secrets: Sequence[str],
         *,
+        keys: KeyRing | None = None,
+        egress_policy: egress.EgressPolicy | None = None,
         clock: Clock = utcnow,
         max_attempts: int = MAX_ATTEMPTS,
         jitter: Callable[[], float] = random.random,
@@ -84,24 +98,33 @@ class Deliverer:
         self._db = db
         self._http = http
         self._keys = signing.parse_secrets(secrets)
+        # Without the key ring, subscriptions' secrets stay sealed: only operator-wide deliveries go.
+        self._ring = keys
+        self._egress = egress_policy or egress.EgressPolicy()
         self._clock = clock
         self._max_attempts = max_attempts
         self._jitter = jitter
 
     async def deliver_due(self, limit: int = 50) -> int:
         """One pass; returns how many deliveries it attempted."""
-        if not self._keys:
+        if not self._keys and self._ring is None:
             log.error(
                 "no event signing secrets configured (GATEWAY_EVENT_SIGNING_SECRETS); "
                 "events stay pending"
             )
             return 0
-        claims = await self._claim(limit)
+        return len(await self._deliver(await self._claim(limit)))
+
+    async def deliver(self, delivery_ids: Sequence[uuid.UUID]) -> list[Outcome]:
+        """Attempt these deliveries now if they are pending (due or not); their outcomes."""
+        return await self._deliver(await self._claim(len(delivery_ids), only=delivery_ids))
+
+    async def _deliver(self, claims: Sequence[Claim]) -> list[Outcome]:
         if not claims:
-            return 0
+            return []
         outcomes = await asyncio.gather(*(self._send(claim) for claim in claims))
         await self._record(outcomes)
-        return len(claims)
+        return list(outcomes)
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
         """Deliver until ``stop`` is set; a full batch is followed by the next pass at once."""
@@ -112,22 +135,37 @@ class Deliverer:
 
         await jobs.every(interval, stop, one_round, log=log, failed="event delivery pass failed")
 
-    async def _claim(self, limit: int) -> list[Claim]:
+    async def _claim(self, limit: int, only: Sequence[uuid.UUID] | None = None) -> list[Claim]:
         now = self._clock()
         query = (
             select(EventDelivery, OutboxEvent)
             .join(OutboxEvent, OutboxEvent.id == EventDelivery.event_id)
+            .outerjoin(Subscription, Subscription.id == EventDelivery.subscription_id)
             .where(
                 EventDelivery.delivered_at.is_(None),
                 EventDelivery.abandoned_at.is_(None),
-                EventDelivery.next_attempt_at <= now,
+                EventDelivery.subscription_id.is_(None) | Subscription.enabled.is_(True),
             )
             .order_by(EventDelivery.next_attempt_at)
             .limit(limit)
             .with_for_update(of=EventDelivery, skip_locked=True)
         )
+        if only is None:
+            query = query.where(EventDelivery.next_attempt_at <= now)
+        else:
+            query = query.where(EventDelivery.id.in_(only))
+        if not self._keys:
+            query = query.where(EventDelivery.subscription_id.is_not(None))
+        if self._ring is None:
+            query = query.where(EventDelivery.subscription_id.is_(None))
         async with self._db.transaction() as session:
             rows = (await session.execute(query)).all()
+            wanted = {d.subscription_id for d, _ in rows if d.subscription_id is not None}
+            keys = (
+                await subscriptions.signing_keys(session, self._ring, wanted, now)
+                if wanted and self._ring is not None
+                else {}
+            )
             claims = [
                 Claim(
                     delivery_id=delivery.id,
@@ -135,6 +173,8 @@ class Deliverer:
                     endpoint=delivery.endpoint,
                     attempts=delivery.attempts,
                     body=signing.payload(event.type, event.occurred_at, event.data),
+                    subscription_id=delivery.subscription_id,
+                    keys=keys.get(delivery.subscription_id, ()) if delivery.subscription_id else (),
                 )
                 for delivery, event in rows
             ]
@@ -147,6 +187,8 @@ class Deliverer:
         return claims
 
     async def _send(self, claim: Claim) -> Outcome:
+        if claim.subscription_id is not None:
+            return await self._send_to_subscription(claim)
         timestamp = int(self._clock().timestamp())
         headers = signing.headers(self._keys, str(claim.event_id), timestamp, claim.body)
         try:
@@ -156,9 +198,27 @@ class Deliverer:
         except httpx.HTTPError as exc:
             # The class only: an exception's text may quote a URL with credentials in it.
             return Outcome(claim, type(exc).__name__)
-        if response.is_success:
-            return Outcome(claim, None)
-        return Outcome(claim, f"HTTP {response.status_code}")
+        return _outcome(claim, response.status_code)
+
+    async def _send_to_subscription(self, claim: Claim) -> Outcome:
+        if not claim.keys:
+            return Outcome(claim, "no signing secret of the subscription opens")
+        timestamp = int(self._clock().timestamp())
+        headers = signing.headers(claim.keys, str(claim.event_id), timestamp, claim.body)
+        try:
+            destination = await self._egress.resolve(claim.endpoint)
+            status = await egress.post(
+                self._http,
+                destination,
+                claim.body,
+                headers,
+                seconds=SEND_TOTAL_SECONDS,
+            )
+        except egress.RefusedDestination as exc:
+            return Outcome(claim, f"refused: {exc.code}")
+        except (httpx.HTTPError, TimeoutError) as exc:
+            return Outcome(claim, type(exc).__name__)
+        return _outcome(claim, status)
 
     async def _record(self, outcomes: Sequence[Outcome]) -> None:
         now = self._clock()
@@ -191,3 +251,8 @@ class Deliverer:
         else:
             values["next_attempt_at"] = now + backoff(attempts, jitter=self._jitter())
         return values
+
+
+def _outcome(claim: Claim, status: int) -> Outcome:
+    """Delivered on a 2xx; anything else (a redirect too, which is never followed) failed."""
+    return Outcome(claim, None if 200 <= status < 300 else f"HTTP {status}")

@@ -1,17 +1,20 @@
 """The outbox: events written in the same transaction as the change they report.
 
 Domains call ``emit`` inside their own transaction and never commit here; the ``Deliverer`` sends the
-rows later, so an event exists if and only if its change was committed.
+rows later, so an event exists if and only if its change was committed. Each event gets one delivery
+per operator-wide endpoint its caller names and one per subscription that admits it (``routing``).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.events import routing
 from gateway.kit.clock import utcnow
 from gateway.models import Connection, ConnectionExternalId, EventDelivery, OutboxEvent
 
@@ -24,6 +27,11 @@ EVENT_TYPES = (
     "connection.revoked",
     "provider.client_error",
 )
+# A test event, sent to one subscription on request (never routed).
+PING = "gateway.ping"
+# A provider's own event, forwarded: ``provider.<provider>.<its type>``.
+FORWARDED_TYPE = re.compile(r"provider\.[a-z0-9_-]+\.[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+MAX_TYPE_LENGTH = 64
 
 
 async def emit(
@@ -31,25 +39,80 @@ async def emit(
     endpoints: Sequence[str],
     event_type: str,
     data: Mapping[str, object],
+    *,
+    forwarded: bool = False,
 ) -> OutboxEvent:
-    """Add one event and one delivery per endpoint to the caller's transaction (flushed, not committed).
+    """Add one event to the caller's transaction (flushed, not committed), with one delivery per
+    operator-wide endpoint in ``endpoints`` and one per subscription that admits it.
 
-    With no endpoints the event is still written: it is the record of what happened. An event about
-    a connection names it as ``data["connection_id"]``, its id as a string (the outbox indexes it).
+    With no deliveries the event is still written: it is the record of what happened. An event
+    about a connection names it as ``data["connection_id"]``, its id as a string (the outbox
+    indexes it, and routing reads it). A ``forwarded`` event is a provider's own, typed
+    ``provider.<provider>.<type>`` rather than one of ``EVENT_TYPES``.
     """
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}; expected one of {EVENT_TYPES}")
+    check_type(event_type, forwarded=forwarded)
     now = utcnow()
     event = OutboxEvent(id=uuid.uuid4(), type=event_type, occurred_at=now, data=dict(data))
     session.add(event)
+    connection_id = routing.connection_of(data)
+    subscriptions = (
+        await routing.subscribers(session, event_type, connection_id)
+        if connection_id is not None
+        else []
+    )
     # No relationship links the two tables, so the unit of work does not order them: event first.
     await session.flush()
     session.add_all(
         EventDelivery(event_id=event.id, endpoint=endpoint, attempts=0, next_attempt_at=now)
         for endpoint in endpoints
     )
+    session.add_all(
+        EventDelivery(
+            event_id=event.id,
+            endpoint=subscription.url,
+            subscription_id=subscription.id,
+            attempts=0,
+            next_attempt_at=now,
+        )
+        for subscription in subscriptions
+    )
     await session.flush()
     return event
+
+
+async def ping(session: AsyncSession, subscription_id: uuid.UUID, url: str) -> EventDelivery:
+    """A ``gateway.ping`` event for one subscription only, due now (flushed, not committed)."""
+    now = utcnow()
+    event = OutboxEvent(
+        id=uuid.uuid4(),
+        type=PING,
+        occurred_at=now,
+        data={"subscription_id": str(subscription_id)},
+    )
+    session.add(event)
+    await session.flush()
+    delivery = EventDelivery(
+        event_id=event.id,
+        endpoint=url,
+        subscription_id=subscription_id,
+        attempts=0,
+        next_attempt_at=now,
+    )
+    session.add(delivery)
+    await session.flush()
+    return delivery
+
+
+def check_type(event_type: str, *, forwarded: bool) -> None:
+    """ValueError unless ``event_type`` is one of the gateway's own (or, ``forwarded``, a
+    provider's: ``provider.<provider>.<type>``)."""
+    if forwarded:
+        if len(event_type) > MAX_TYPE_LENGTH or FORWARDED_TYPE.fullmatch(event_type) is None:
+            raise ValueError(
+                f"a forwarded event's type must be provider.<provider>.<type>: {event_type!r}"
+            )
+    elif event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}; expected one of {EVENT_TYPES}")
 
 
 async def connection_data(

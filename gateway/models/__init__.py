@@ -12,6 +12,7 @@ from gateway.models.pending_revocation import PendingRevocation
 from gateway.models.provider_state import ProviderBreaker, SeenWebhook, TokenBudgetWindow
 from gateway.models.provisioning import Provisioning, ProvisioningStatus
 from gateway.models.service_client import ServiceClient
+from gateway.models.subscription import Subscription, SubscriptionSecret
 from gateway.models.timeline_record import RecordKind, TimelineRecord
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "RecordKind",
     "SeenWebhook",
     "ServiceClient",
+    "Subscription",
+    "SubscriptionSecret",
     "TimelineRecord",
     "TokenBudgetWindow",
 ]

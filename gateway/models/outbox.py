@@ -33,7 +33,7 @@ class OutboxEvent(IdMixin, Base):
 
 
 class EventDelivery(IdMixin, Base):
-    """One event on its way to one endpoint."""
+    """One event on its way to one endpoint (an operator-wide one or a subscription's)."""
 
     __tablename__ = "event_deliveries"
     __table_args__ = (
@@ -46,6 +46,11 @@ class EventDelivery(IdMixin, Base):
         ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True
     )
     endpoint: Mapped[str] = mapped_column(Text)
+    # The subscription it is for, whose secrets sign it; NULL: an operator-wide endpoint
+    # (``GATEWAY_EVENT_ENDPOINTS``), signed with ``GATEWAY_EVENT_SIGNING_SECRETS``.
+    subscription_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
     delivered_at: Mapped[datetime | None]

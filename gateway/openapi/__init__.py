@@ -26,6 +26,7 @@ from gateway.openapi import (
     provisioning,
     proxy,
     stored_credentials,
+    subscriptions,
     timeline,
     webhooks,
 )
@@ -49,6 +50,11 @@ AREAS: tuple[tuple[str, ModuleType, str], ...] = (
         "delegated-keys",
         delegated_keys,
         "Keys that may only proxy for one connection, issued by its owner or an operator.",
+    ),
+    (
+        "subscriptions",
+        subscriptions,
+        "Service clients' endpoints for outbound events, their secrets and delivery logs.",
     ),
     ("audit", audit, "The audit trail."),
 )

@@ -1,4 +1,5 @@
-"""The partner admin API under ``/v1/partner/admin``: connections, workspaces, webhook deliveries.
+"""The partner admin API under ``/v1/partner/admin``: connections, workspaces, webhook deliveries
+(the partner app and its webhook switches are in ``partner_app``).
 
 Every call needs ``X-API-Key: <SandboxOptions.admin_api_key>`` (else 401 ``unauthorized``); an
 ``X-Client-ID``, which Contio's spec pairs with the key, must name the sandbox's client if sent.
@@ -15,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway_sandbox import query
 from gateway_sandbox.errors import ApiError
+from gateway_sandbox.options import SandboxOptions
 from gateway_sandbox.state import partner_connections
 from gateway_sandbox.state.content_records import rfc3339
 from gateway_sandbox.state.records import Connection
@@ -110,11 +112,7 @@ class AdminApi:
         )
 
     def _authenticate(self, request: Request) -> None:
-        key = request.headers.get("x-api-key", "")
-        client_id = request.headers.get("x-client-id")
-        valid_key = hmac.compare_digest(key.encode(), self.options.admin_api_key.encode())
-        if not valid_key or client_id not in (None, self.options.client_id):
-            raise ApiError(401, "unauthorized", "A valid X-API-Key is required.")
+        authenticate(request, self.options)
 
     def _connection(self, request: Request) -> Connection:
         connection_id = query.uuid(
@@ -127,3 +125,12 @@ class AdminApi:
 
     def _delivery_id(self, request: Request) -> UUID:
         return query.uuid(request.path_params["delivery_id"], "invalid_delivery_id", "deliveryId")
+
+
+def authenticate(request: Request, options: SandboxOptions) -> None:
+    """Refuse (401) a call without the partner's admin key, or naming another client."""
+    key = request.headers.get("x-api-key", "")
+    client_id = request.headers.get("x-client-id")
+    valid_key = hmac.compare_digest(key.encode(), options.admin_api_key.encode())
+    if not valid_key or client_id not in (None, options.client_id):
+        raise ApiError(401, "unauthorized", "A valid X-API-Key is required.")

@@ -18,20 +18,30 @@ has nothing like it) and needs no authentication, being a local development tool
 - ``POST /_sandbox/instance`` with ``{"instance_url": ...}`` moves a Salesforce-like sandbox's
   instance: the token responses from then on name it (``{origin}`` as in ``--instance-url``); 409
   ``no_instances`` for a sandbox started without one.
+- ``POST /_sandbox/events`` with ``{"event_type"[, "user_id" | "email"][, "data"]}`` sends one of
+  Contio's event types now, with realistic ``data`` about that user's own records (``data``, if
+  given, overrides fields of it), through the same filter, switches and delivery log as events
+  of real changes: 202 ``{"event": envelope | null, "delivery": {"id", "status"} | null}`` (null
+  when there is no webhook URL or the filter leaves the type out). ``partner.idp.*`` types are
+  partner-level and take no user; every other type needs one. ``GET`` lists the catalogue.
 
 Changing the faults also clears the rate limiter's windows, so switching limits on starts afresh.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from uuid import UUID
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway_sandbox.errors import ApiError
 from gateway_sandbox.json_bodies import json_object
+from gateway_sandbox.state import event_catalogue, event_samples
 from gateway_sandbox.state.content_records import rfc3339
+from gateway_sandbox.state.records import User
 from gateway_sandbox.state.store import SandboxStore
 
 MAX_GRANTS = 10_000
@@ -112,6 +122,76 @@ class ControlApi:
             raise ApiError(409, "no_instances", "This sandbox was started without instances.")
         self.store.instance_url = url.strip()
         return JSONResponse({"instance_url": self.store.instance_url})
+
+    async def events(self, request: Request) -> Response:
+        if request.method == "GET":
+            listed = [
+                {
+                    "event_type": name,
+                    "family": event_catalogue.family(name),
+                    "partner_level": event_catalogue.is_partner_level(name),
+                }
+                for name in event_catalogue.EVENT_TYPES
+            ]
+            return JSONResponse({"event_types": listed})
+        body = await _json_object(request)
+        event_type, overrides = body.get("event_type"), body.get("data", {})
+        if event_type not in event_catalogue.EVENT_TYPES:
+            raise ApiError(
+                400,
+                "invalid_request",
+                "event_type must be one of Contio's event types.",
+                extra={"valid_event_types": list(event_catalogue.EVENT_TYPES)},
+            )
+        if not isinstance(overrides, dict):
+            raise ApiError(400, "invalid_request", "data must be an object.")
+        user = self._user(body)
+        if (user is None) != event_catalogue.is_partner_level(event_type):
+            need = "takes no user" if user is not None else "needs a user_id or email"
+            raise ApiError(400, "invalid_request", f"{event_type} {need}.")
+        data = event_samples.sample(event_type, self._subject(user), self.store.now())
+        actor = None if event_type in event_catalogue.SYSTEM_EVENTS else user
+        record = self.store.events.publish(event_type, {**data, **overrides}, user, actor)
+        if record is None:
+            return JSONResponse({"event": None, "delivery": None}, 202)
+        delivery = {"id": str(record.id), "status": record.status}
+        return JSONResponse({"event": json.loads(record.body), "delivery": delivery}, 202)
+
+    def _user(self, body: dict[str, Any]) -> User | None:
+        """The user named by ``user_id`` or ``email``; None when neither is given."""
+        user_id, email = body.get("user_id"), body.get("email")
+        if user_id is None and email is None:
+            return None
+        found = None
+        if isinstance(email, str):
+            found = self.store.user_by_email(email.strip().lower())
+        elif isinstance(user_id, str):
+            try:
+                found = self.store.user_by_id(UUID(user_id))
+            except ValueError:
+                found = None
+        if found is None:
+            raise ApiError(404, "not_found", "No such user.")
+        return found
+
+    def _subject(self, user: User | None) -> event_samples.Subject:
+        """The user's latest meeting with action items (else their latest), its first action and
+        agenda items, their first calendar event and their connection, where they have them."""
+        if user is None:
+            return event_samples.Subject()
+        content = self.store.content(user.workspace_id)
+        meetings, items = content.meetings(), content.action_items()
+        with_items = {item.meeting_id for item in items}
+        meeting = next((m for m in meetings if m.id in with_items), next(iter(meetings), None))
+        of_meeting = [] if meeting is None else content.agenda_items(meeting.id)
+        return event_samples.Subject(
+            user=user,
+            connection_id=self.store.connection_id(user),
+            meeting=meeting,
+            action_item=next((i for i in items if meeting and i.meeting_id == meeting.id), None),
+            agenda_item=next(iter(of_meeting), None),
+            calendar_event=next(iter(content.calendar_events()), None),
+        )
 
 
 async def _json_object(request: Request) -> dict[str, Any]:

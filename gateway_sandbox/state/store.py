@@ -56,6 +56,7 @@ from gateway_sandbox.state.records import (
     Workspace,
 )
 from gateway_sandbox.state.webhook_delivery import DeliveryLog, WebhookSender
+from gateway_sandbox.state.webhook_settings import WebhookSettings
 from gateway_sandbox.stats import Counters
 from gateway_sandbox.waf import RateLimiter
 
@@ -89,8 +90,15 @@ class SandboxStore:
         self.idempotency = IdempotencyKeys(options.clock)
         self.rate_limiter = RateLimiter(options.rate_limits, options.clock)
         self.deliveries = DeliveryLog(options.clock)
-        self.webhooks = WebhookSender(options, self.deliveries, self.counters)
-        self.events = webhook_events.Publisher(options, self.deliveries, self.webhooks)
+        self.webhook_settings = WebhookSettings(
+            options.clock,
+            options.webhook_disable_after_abandoned,
+            options.webhook_disable_after_seconds,
+        )
+        self.webhooks = WebhookSender(
+            options, self.deliveries, self.counters, self.webhook_settings
+        )
+        self.events = webhook_events.Publisher(options, self.webhooks)
         self.client_assertions = (
             ClientAssertions(
                 options.client_id, options.clock, options.client_jwks, options.client_jwks_url
@@ -301,8 +309,7 @@ class SandboxStore:
         record = self.deliveries.get(delivery_id)
         if record is None or record.status not in ("delivered", "abandoned"):
             return False
-        self.deliveries.update(delivery_id, status="pending", next_retry_at=None)
-        self.webhooks.send(delivery_id, is_retry=True)
+        self.webhooks.retry(delivery_id)
         return True
 
     def stats(self) -> dict[str, int]:

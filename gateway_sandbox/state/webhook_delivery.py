@@ -9,6 +9,10 @@ revocation never waits for the receiver, whether it came from a request or from 
 A delivery is tried once and then after each of ``SandboxOptions.webhook_retry_delays``; a 2xx
 answer makes it ``delivered``, a failed try ``failed`` (with ``next_retry_at``), and the last
 failed try ``abandoned``. ``retry`` queues an abandoned or delivered event once more.
+
+Each outcome is reported to the ``WebhookSettings``, whose auto-disable rule may turn the webhook
+off. While it is off, a delivery due for a try is held as ``pending`` (nothing is sent) until
+``release`` delivers or abandons the held ones.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import httpx
 from gateway_sandbox.options import SandboxOptions
 from gateway_sandbox.state.content_records import rfc3339
 from gateway_sandbox.state.records import WebhookDelivery
+from gateway_sandbox.state.webhook_settings import WebhookSettings
 from gateway_sandbox.stats import Counters
 
 TIMEOUT = httpx.Timeout(5.0)  # Contio asks receivers to answer within 5 s
@@ -82,20 +87,63 @@ class DeliveryLog:
 
 
 class WebhookSender:
-    def __init__(self, options: SandboxOptions, log: DeliveryLog, counters: Counters) -> None:
+    def __init__(
+        self,
+        options: SandboxOptions,
+        log: DeliveryLog,
+        counters: Counters,
+        settings: WebhookSettings,
+    ) -> None:
         self.options = options
         self.log = log
         self.counters = counters
+        self.settings = settings
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._client: httpx.AsyncClient | None = None
+        self._in_flight: set[UUID] = set()
 
-    def send(self, delivery_id: UUID, *, is_retry: bool = False) -> Future[None]:
-        """Start delivering in the background; callable from any thread, returns at once."""
+    def submit(self, event_type: str, event_id: UUID, body: bytes) -> WebhookDelivery:
+        """Log a new event and start delivering it, or hold it while the webhook is off."""
+        with self._lock:
+            record = self.log.add(event_type, event_id, body)
+            if not self.settings.current().enabled:
+                return record
+            self._in_flight.add(record.id)
+        self._schedule(record.id, is_retry=False)
+        return record
+
+    def retry(self, delivery_id: UUID) -> Future[None]:
+        """Deliver a settled delivery once more, in the background; returns at once."""
+        with self._lock:
+            self.log.update(delivery_id, status="pending", next_retry_at=None)
+            self._in_flight.add(delivery_id)
+        return self._schedule(delivery_id, is_retry=True)
+
+    def _schedule(self, delivery_id: UUID, is_retry: bool) -> Future[None]:
+        """Deliver on the sender's own loop; callable from any thread, returns at once."""
         return asyncio.run_coroutine_threadsafe(
             self._deliver(delivery_id, is_retry), self._running_loop()
         )
+
+    def release(self, *, deliver: bool) -> int:
+        """Send (``deliver``) or abandon every held delivery; how many there were."""
+        with self._lock:
+            held = [
+                record.id
+                for record in self.log.all()
+                if record.status == "pending" and record.id not in self._in_flight
+            ]
+            if deliver:
+                self._in_flight.update(held)
+        for delivery_id in held:
+            if deliver:
+                self._schedule(delivery_id, is_retry=False)
+            else:
+                reason = "Abandoned when the webhook was turned on again."
+                self.log.update(delivery_id, status="abandoned", error_message=reason)
+        return len(held)
 
     def close(self) -> None:
         """Cancel deliveries in flight and stop the thread (a no-op if none was started)."""
@@ -131,22 +179,38 @@ class WebhookSender:
             self._client = None
 
     async def _deliver(self, delivery_id: UUID, is_retry: bool) -> None:
+        try:
+            await self._tries(delivery_id, is_retry)
+        finally:
+            with self._lock:
+                self._in_flight.discard(delivery_id)
+
+    async def _tries(self, delivery_id: UUID, is_retry: bool) -> None:
         delays = (0.0, *self.options.webhook_retry_delays)
         for attempt, delay in enumerate(delays):
             await asyncio.sleep(delay)
             record = self.log.get(delivery_id)
             if record is None:
                 return
+            if not self.settings.current().enabled:
+                with self._lock:
+                    self.log.update(delivery_id, status="pending", next_retry_at=None)
+                    self._in_flight.discard(delivery_id)
+                return
             if attempt > 0 or is_retry:
                 self.log.update(delivery_id, retry_count=record.retry_count + 1)
             if await self._attempt(record):
+                self.settings.delivered()
                 return
+            self.settings.failed()
             last = attempt == len(delays) - 1
             self.log.update(
                 delivery_id,
                 status="abandoned" if last else "failed",
                 next_retry_at=None if last else self._now() + delays[attempt + 1],
             )
+            if last:
+                self.settings.abandoned()
 
     def _now(self) -> float:
         return self.options.clock()

@@ -6,7 +6,9 @@ The envelope is ``{event_type, event_id, timestamp, partner_app_id, data}`` plus
 
 Choices where Contio says nothing: one event is sent per change, ``for_user`` being the user the
 change was made by (or, for ``user.connection.revoked``, the user whose connection ended); without a
-``webhook_url`` nothing is recorded or sent.
+``webhook_url`` nothing is recorded or sent. An event the partner's filter leaves out is neither
+recorded nor sent; while the webhook is off, one it admits is recorded as ``pending``.
+Partner-level events (``partner.idp.*``) have no ``for_user``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 from gateway_sandbox.options import SandboxOptions
 from gateway_sandbox.state.content_records import rfc3339
 from gateway_sandbox.state.partner_connections import partner_app_id
-from gateway_sandbox.state.records import User
-from gateway_sandbox.state.webhook_delivery import DeliveryLog, WebhookSender
+from gateway_sandbox.state.records import User, WebhookDelivery
+from gateway_sandbox.state.webhook_delivery import WebhookSender
 
 MEETING_CREATED, MEETING_UPDATED, MEETING_COMPLETED = (
     "meeting.created",
@@ -46,7 +48,7 @@ def envelope(
     now: float,
     client_id: str,
     data: dict[str, Any],
-    for_user: User,
+    for_user: User | None,
     actor: User | None,
 ) -> bytes:
     document: dict[str, Any] = {
@@ -58,23 +60,28 @@ def envelope(
     }
     if actor is not None:
         document["actor_user_id"] = str(actor.id)
-    document["for_user"] = {"id": str(for_user.id), "email": for_user.email}
+    if for_user is not None:
+        document["for_user"] = {"id": str(for_user.id), "email": for_user.email}
     return json.dumps(document, separators=(",", ":")).encode()
 
 
 class Publisher:
     """Turns a change into a signed delivery to ``webhook_url`` (see ``webhook_delivery``)."""
 
-    def __init__(self, options: SandboxOptions, log: DeliveryLog, sender: WebhookSender) -> None:
+    def __init__(self, options: SandboxOptions, sender: WebhookSender) -> None:
         self.options = options
-        self.log = log
         self.sender = sender
 
     def publish(
-        self, event_type: str, data: dict[str, Any], for_user: User, actor: User | None = None
-    ) -> None:
-        if self.options.webhook_url is None:
-            return
+        self,
+        event_type: str,
+        data: dict[str, Any],
+        for_user: User | None,
+        actor: User | None = None,
+    ) -> WebhookDelivery | None:
+        """The delivery of the event; ``None`` when there is no webhook or the filter left it out."""
+        if self.options.webhook_url is None or not self.sender.settings.admits(event_type):
+            return None
         event_id = uuid.uuid4()
         body = envelope(
             event_type,
@@ -85,5 +92,4 @@ class Publisher:
             for_user,
             actor,
         )
-        delivery = self.log.add(event_type, event_id, body)
-        self.sender.send(delivery.id)
+        return self.sender.submit(event_type, event_id, body)

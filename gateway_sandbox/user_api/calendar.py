@@ -5,7 +5,8 @@ from an event.
 they are absent. Events starting within the range are listed, ``direction`` ``asc`` (default) or
 ``desc``. Creating a meeting from an event answers 201 ``{created: true, meeting, message}``, or 200
 ``{created: false, meeting}`` when the event already has one; the event's organizer becomes an
-editor and its other attendees viewers.
+editor and its other attendees viewers. The partner hears ``meeting.created`` and, for the
+attendees added, one ``participant.added``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from starlette.responses import JSONResponse, Response
 
 from gateway_sandbox import query
 from gateway_sandbox.errors import ApiError
-from gateway_sandbox.state.content_records import CalendarEvent, Meeting, Participant, to_json, utc
+from gateway_sandbox.state import webhook_events
+from gateway_sandbox.state.content_records import (
+    CalendarEvent,
+    Meeting,
+    Participant,
+    rfc3339,
+    to_json,
+    utc,
+)
 from gateway_sandbox.state.store import SandboxStore
 from gateway_sandbox.user_api.caller import Caller, caller
 from gateway_sandbox.user_api.meetings import add_meeting, meeting_json
@@ -63,7 +72,9 @@ class CalendarEndpoints:
                     meeting_id=meeting.id,
                 )
             )
-            self._invite(who, event, meeting)
+            invited = self._invite(who, event, meeting)
+        if invited:
+            self._announce(who, meeting, invited)
         body = {
             "created": True,
             "meeting": meeting_json(meeting),
@@ -95,8 +106,9 @@ class CalendarEndpoints:
             updated_at=now,
         )
 
-    def _invite(self, who: Caller, event: CalendarEvent, meeting: Meeting) -> None:
-        """The event's attendees join the meeting (the creator already has)."""
+    def _invite(self, who: Caller, event: CalendarEvent, meeting: Meeting) -> list[Participant]:
+        """The event's attendees join the meeting (the creator already has); those added."""
+        invited: list[Participant] = []
         listed = {p.email for p in who.content.participants(meeting.id)}
         members = {u.email: u.id for u in self.store.directory.members(who.user.workspace_id)}
         for attendee in event.attendees:
@@ -104,7 +116,7 @@ class CalendarEndpoints:
             if not email or email in listed:
                 continue
             role = "EDITOR" if email == event.organizer.get("email") else "VIEWER"
-            who.content.put_participant(
+            participant = who.content.put_participant(
                 Participant(
                     uuid.uuid4(),
                     meeting.id,
@@ -118,6 +130,25 @@ class CalendarEndpoints:
                 )
             )
             listed.add(email)
+            invited.append(participant)
+        return invited
+
+    def _announce(self, who: Caller, meeting: Meeting, invited: list[Participant]) -> None:
+        added = {
+            "meeting_id": str(meeting.id),
+            "workspace_id": str(meeting.workspace_id),
+            "added_at": rfc3339(meeting.created_at),
+            "participants": [
+                {
+                    "participant_id": str(p.id),
+                    "role": p.role,
+                    "user_id": str(p.user_id) if p.user_id else None,
+                    "guest_email": None if p.user_id else p.email,
+                }
+                for p in invited
+            ],
+        }
+        self.store.events.publish(webhook_events.PARTICIPANT_ADDED, added, who.user, actor=who.user)
 
 
 def _required(params: QueryParams, name: str, deprecated: str) -> datetime:

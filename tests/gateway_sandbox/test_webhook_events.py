@@ -146,19 +146,24 @@ def test_an_idempotent_replay_sends_no_second_event(hooked: Sandbox, receiver: R
     assert len(events_after(hooked, receiver, 1)) == 1
 
 
-def test_a_meeting_from_a_calendar_event_sends_meeting_created(
+def test_a_meeting_from_a_calendar_event_sends_meeting_created_and_participant_added(
     hooked: Sandbox, receiver: Receiver
 ) -> None:
     writer = hooked.writer()
     events = hooked.api(
         "/calendar/events", writer, start_date="2000-01-01", end_date="2100-01-01", limit="100"
     ).json()["items"]
-    standalone = next(e for e in events if not e["linked_meetings"])
+    standalone = next(e for e in events if not e["linked_meetings"] and len(e["attendees"]) > 1)
 
-    hooked.call("POST", f"/calendar/events/{standalone['id']}/meeting", writer)
+    meeting = hooked.call("POST", f"/calendar/events/{standalone['id']}/meeting", writer).json()
 
-    (event,) = events_after(hooked, receiver, 1)
-    assert event["event_type"] == "meeting.created"
+    created, added = events_after(hooked, receiver, 2)
+    assert created["event_type"] == "meeting.created"
+    assert added["event_type"] == "participant.added"
+    assert added["data"]["meeting_id"] == meeting["meeting"]["id"]
+    listed = hooked.api(f"/meetings/{meeting['meeting']['id']}/participants", writer).json()
+    invited = {p["id"] for p in listed["items"] if p["email"] != "ann@example.com"}
+    assert {p["participant_id"] for p in added["data"]["participants"]} == invited
 
 
 def test_without_a_webhook_url_nothing_is_recorded(sandbox: Sandbox) -> None:

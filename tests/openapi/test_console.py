@@ -45,6 +45,12 @@ CONSOLE: tuple[Operation, ...] = (
     ("GET", "/console/connections/{connection_id}/keys/{key_id}"),
     ("POST", "/console/connections/{connection_id}/keys/{key_id}/revoke"),
     ("GET", "/console/clients"),
+    ("GET", "/console/subscriptions"),
+    ("POST", "/console/subscriptions"),
+    ("GET", "/console/subscriptions/{subscription_id}"),
+    ("POST", "/console/subscriptions/{subscription_id}/enabled"),
+    ("POST", "/console/subscriptions/{subscription_id}/rotate"),
+    ("POST", "/console/subscriptions/{subscription_id}/deliveries/{delivery_id}/replay"),
 )
 EXAMPLES = 15
 THOROUGH_EXAMPLES = 300
@@ -54,6 +60,7 @@ FIELDS = (
     *("next", "cursor", "user", "match", "status", "provider", "csrf", "key", "reason"),
     *("label", "external_id", "enabled", "older", "done", "fields", "revoked", "kept"),
     *("metadata", "labels", "external_ids", "revision", "ttl_seconds", "allow", "client"),
+    *("url", "event_types"),
 )
 ERROR_SHAPE = jsonschema_rs.validator_for(build()["components"]["schemas"]["Error"])
 

@@ -52,6 +52,11 @@ DELIVERY = frozenset({
     "retry_count", "next_retry_at", "delivered_at", "error_message", "created_at",
 })  # fmt: skip
 RETRY = frozenset({"delivery_id", "message", "retry_scheduled", "retry_count", "next_retry_at"})
+PARTNER_APP = frozenset({
+    "id", "name", "description", "company_name", "client_id", "slug", "status",
+    "primary_contact_email", "webhook_url", "webhook_enabled", "webhook_filter",
+    "default_toolkit_id", "created_at", "updated_at",
+})  # fmt: skip
 
 # §3 provisioning, §2.6 check-consent, §2.1 POST /oauth2/authorize
 INITIATE = frozenset({"session", "challenge_name", "challenge_params", "user_provisioned"})

@@ -74,6 +74,9 @@ ADMIN_API: list[tuple[str, str, int, frozenset[str] | None, frozenset[str] | Non
     ("GET", A + "/webhook-deliveries", 200, doc.DELIVERY_PAGE, doc.DELIVERY),
     ("GET", A + "/webhook-deliveries/{delivery}", 200, doc.DELIVERY, None),
     ("POST", A + "/webhook-deliveries/{delivery}/retry", 200, doc.RETRY, None),
+    ("GET", A + "/app", 200, doc.PARTNER_APP, None),
+    ("DELETE", A + "/webhook-filter", 200, doc.PARTNER_APP, None),
+    ("DELETE", A + "/app/webhook-filter", 200, doc.PARTNER_APP, None),
 ]
 
 

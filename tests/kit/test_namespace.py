@@ -2,8 +2,8 @@ import uuid
 
 import pytest
 
-from gateway.clients.namespace import PatternError, UserNamespace
 from gateway.clients.store import Principal
+from gateway.kit.namespace import PatternError, UserNamespace
 
 
 def test_an_unrestricted_client_may_act_for_anyone() -> None:

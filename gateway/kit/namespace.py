@@ -1,14 +1,17 @@
-"""Which users a service client may act for through the proxy.
+"""Which users, and which connections, a service client may act for.
 
 By default any user. ``own_users_only`` confines a client to a space of connections of its own
 (``gateway.connections.ownership``); ``user_pattern`` to user ids matching a regular expression (the
 whole id must match). Both may be set: then both must hold. Confinement is how one internal service
 is kept from acting for another's users; unconfined clients share their users' connections.
+It lives in the kit, below every domain, because both the admin API and the routing of outbound
+events (which the domains call) apply the same rule (``may_use``).
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 
 MAX_PATTERN_LENGTH = 200
@@ -46,3 +49,18 @@ class UserNamespace:
     def admits_user_id(self, user_id: str) -> bool:
         """Whether the id itself is in the namespace (checked before anything is looked up)."""
         return self._compiled is None or self._compiled.fullmatch(user_id) is not None
+
+    def space(self, client_id: uuid.UUID) -> uuid.UUID | None:
+        """The space of the client's connections: its own when confined, else the shared one."""
+        return client_id if self.own_users_only else None
+
+
+def may_use(
+    space: uuid.UUID | None,
+    namespace: UserNamespace,
+    connection_space: uuid.UUID | None,
+    user_id: str,
+) -> bool:
+    """The ownership rule: a client may use a connection in its ``space`` (a confined client's own,
+    or the shared one) whose user id its namespace admits."""
+    return connection_space == space and namespace.admits_user_id(user_id)
