@@ -4,10 +4,12 @@ Delivered events (and events that had nowhere to go) are deleted after ``outbox_
 events with an abandoned delivery are the dead-letter list and stay for ``dead_letter_retention_days``
 so that ``gateway events replay`` can still re-send them; audit events stay for
 ``audit_retention_days``; timeline records (refreshes, provider webhooks received) for
-``timeline_retention_days``. Finished flows go a day after they ended: connect sessions past their
-expiry, provisionings past their session, delegated keys past their expiry or revocation,
-Idempotency-Key answers past their 24 hours, and provider webhook ids past the replay window. Deletes run in batches, each its own short transaction, and only one
-replica prunes at a time (an advisory lock), so pruning never blocks the service for long.
+``timeline_retention_days``; provider webhook events that matched no connection for
+``unmatched_event_retention_days``. Finished flows go a day after they ended: connect sessions past
+their expiry, provisionings past their session, delegated keys past their expiry or revocation,
+Idempotency-Key answers past their 24 hours, and provider webhook ids past the replay window.
+Deletes run in batches, each its own short transaction, and only one replica prunes at a time (an
+advisory lock), so pruning never blocks the service for long.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from gateway.models import (
     Provisioning,
     SeenWebhook,
     TimelineRecord,
+    UnmatchedEvent,
 )
 from gateway.settings import Settings
 
@@ -48,6 +51,7 @@ HasId = (
     | OutboxEvent
     | Provisioning
     | TimelineRecord
+    | UnmatchedEvent
 )
 LOCK_KEY = "gateway:retention"
 
@@ -59,6 +63,7 @@ class Pruned:
     audit_events: int = 0
     timeline_records: int = 0
     flows: int = 0
+    unmatched_events: int = 0
 
 
 async def prune(db: Database, settings: Settings, now: datetime | None = None) -> Pruned | None:
@@ -85,6 +90,9 @@ async def prune(db: Database, settings: Settings, now: datetime | None = None) -
                     db, now - timedelta(days=settings.timeline_retention_days)
                 ),
                 flows=await _prune_flows(db, settings, now),
+                unmatched_events=await _prune_unmatched(
+                    db, now - timedelta(days=settings.unmatched_event_retention_days)
+                ),
             )
         finally:
             await lock_conn.execute(
@@ -114,6 +122,11 @@ async def _prune_audit(db: Database, before: datetime) -> int:
 async def _prune_timeline(db: Database, before: datetime) -> int:
     batch = select(TimelineRecord.id).where(TimelineRecord.occurred_at < before)
     return await _delete_in_batches(db, TimelineRecord, batch)
+
+
+async def _prune_unmatched(db: Database, before: datetime) -> int:
+    batch = select(UnmatchedEvent.id).where(UnmatchedEvent.received_at < before)
+    return await _delete_in_batches(db, UnmatchedEvent, batch)
 
 
 async def _prune_flows(db: Database, settings: Settings, now: datetime) -> int:
@@ -173,12 +186,13 @@ async def run(db: Database, settings: Settings, stop: asyncio.Event) -> None:
         if pruned is not None and any(vars(pruned).values()):
             log.info(
                 "retention: deleted %d events, %d dead letters, %d audit events, "
-                "%d timeline records, %d finished flows",
+                "%d timeline records, %d finished flows, %d unmatched provider events",
                 pruned.events,
                 pruned.dead_letters,
                 pruned.audit_events,
                 pruned.timeline_records,
                 pruned.flows,
+                pruned.unmatched_events,
             )
         return False
 

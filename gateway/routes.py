@@ -28,6 +28,7 @@ from gateway.proxy.paths import (
     USERS_PREFIX,
 )
 from gateway.subscriptions import endpoints as subscriptions
+from gateway.webhooks import endpoints as received_webhooks
 from gateway.webhooks import receive as webhooks
 
 routes = [
@@ -82,6 +83,9 @@ routes = [
     ),
     Route("/v1/connections/{connection_id}/token", connections.obtain_token, methods=["POST"]),
     Route(
+        "/v1/connections/{connection_id}/verify", connections.verify_connection, methods=["POST"]
+    ),
+    Route(
         "/v1/connections/{connection_id}/transfer",
         connections.transfer_connection,
         methods=["POST"],
@@ -125,5 +129,6 @@ routes = [
         methods=["POST"],
     ),
     Route("/v1/subscriptions/{subscription_id}/ping", subscriptions.ping, methods=["POST"]),
+    Route("/v1/events/unmatched", received_webhooks.list_unmatched, methods=["GET"]),
     console,  # /console/...: the operators' HTML pages
 ]

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     revocation_max_attempts: int = Field(default=48, ge=1)
 
     event_endpoints: CommaList = ()
+    # Forwarded provider events (``provider.<name>.<type>``) carry users' data: the endpoints above
+    # receive them only when an operator turns this on.
+    event_endpoints_forwarded: bool = False
     event_signing_secrets: SecretStr | None = None
     # Service clients' subscriptions (docs/events.md): https to public addresses only, unless
     # loopback is allowed (over http too: development) or an address is in an allowed network.
@@ -117,6 +120,8 @@ class Settings(BaseSettings):
     audit_retention_days: float = Field(default=365, gt=0)
     # Timeline records: about one a refresh, so about a day's refreshes of every connection a day.
     timeline_retention_days: float = Field(default=30, gt=0)
+    # Provider webhook events that matched no connection (``gateway events unmatched``).
+    unmatched_event_retention_days: float = Field(default=7, gt=0)
     retention_interval_seconds: float = Field(default=3600, gt=0)
 
     http_connect_timeout_seconds: float = Field(default=5.0, gt=0)

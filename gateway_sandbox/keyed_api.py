@@ -11,7 +11,8 @@ credential: ``/keyed/v1/me`` names the key by a short fingerprint and says how i
   "basic"}``.
 - ``{any method} /keyed/v1/items/{path}``: ``{"method", "path", "scheme", "body_bytes"}``.
 - ``POST /_sandbox/api-keys``: ``{"api_key": ...}`` or ``{"username": ..., "password": ...}``
-  adds one; ``GET /_sandbox/api-keys/calls`` counts the calls each scheme made.
+  adds one; ``POST /_sandbox/api-keys/revoke`` with the same body stops accepting it (as a provider
+  whose user revoked a key); ``GET /_sandbox/api-keys/calls`` counts the calls each scheme made.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class KeyedApi:
                 methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
             ),
             Route(f"{control}/api-keys", self.add, methods=["POST"]),
+            Route(f"{control}/api-keys/revoke", self.revoke, methods=["POST"]),
             Route(f"{control}/api-keys/calls", self.counted, methods=["GET"]),
         ]
 
@@ -103,16 +105,34 @@ class KeyedApi:
         )
 
     async def add(self, request: Request) -> Response:
-        document = json_object(await request.body())
-        if isinstance(document.get("api_key"), str) and document["api_key"]:
-            self._keys.add(document["api_key"])
-        elif isinstance(document.get("username"), str) and isinstance(
-            document.get("password"), str
-        ):
-            self._basic.add((document["username"], document["password"]))
-        else:
-            raise ApiError(400, "bad_request", "give api_key, or username and password")
+        key, pair = _credential(json_object(await request.body()))
+        if key is not None:
+            self._keys.add(key)
+        if pair is not None:
+            self._basic.add(pair)
+        return Response(status_code=204)
+
+    async def revoke(self, request: Request) -> Response:
+        key, pair = _credential(json_object(await request.body()))
+        if key is not None:
+            self._keys.discard(key)
+        if pair is not None:
+            self._basic.discard(pair)
         return Response(status_code=204)
 
     async def counted(self, request: Request) -> Response:
         return JSONResponse(dict(self.calls))
+
+
+def _credential(document: dict[str, object]) -> tuple[str | None, tuple[str, str] | None]:
+    """The API key, or the user and password, a control request names; 400 for neither."""
+    key, user, password = (
+        document.get("api_key"),
+        document.get("username"),
+        document.get("password"),
+    )
+    if isinstance(key, str) and key:
+        return key, None
+    if isinstance(user, str) and isinstance(password, str):
+        return None, (user, password)
+    raise ApiError(400, "bad_request", "give api_key, or username and password")

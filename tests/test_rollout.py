@@ -30,8 +30,17 @@ from tests.hostile.owner_fixtures import finish
 from tests.test_migration_owner import sql
 
 PREVIOUS = "20261206_budget"  # the previous release's head
-EXPAND = "20261207_managed"
 CONTRACT = "20261207_contract"
+
+
+def step_before(revision: str) -> str:
+    script = ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    assert script is not None and isinstance(script.down_revision, str)
+    return script.down_revision
+
+
+# The last of the release's expand steps, whichever it is: the one the contract step follows.
+EXPAND = step_before(CONTRACT)
 
 
 def migrate(url: URL, *options: str) -> str:

@@ -11,6 +11,7 @@ from gateway.cli.connections_create import create
 from gateway.cli.connections_revoke import revoke
 from gateway.cli.connections_timeline import timeline
 from gateway.cli.connections_update import update
+from gateway.cli.connections_verify import verify
 from gateway.cli.context import Options
 from gateway.cli.contio import contio
 from gateway.cli.delegated_keys import keys as delegated_keys
@@ -45,6 +46,7 @@ cli.add_command(clients)
 connections.add_command(create)
 connections.add_command(revoke)
 connections.add_command(update)
+connections.add_command(verify)
 connections.add_command(timeline)
 connections.add_command(delegated_keys)
 cli.add_command(connections)

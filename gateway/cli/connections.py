@@ -36,10 +36,11 @@ from gateway.connections.views import (
     etag,
     one_json,
     refresh_error_json,
+    requested_json,
 )
 from gateway.kit.clock import rfc3339, utcnow
 from gateway.kit.pagination import MAX_LIMIT
-from gateway.models import AuditEvent, Connection, ConnectionStatus, PendingRevocation
+from gateway.models import AuditEvent, AuthMode, Connection, ConnectionStatus, PendingRevocation
 from gateway.providers.spender import OPERATOR
 from gateway.tokens.pending_revocations import pending_for
 
@@ -84,6 +85,11 @@ def connections() -> None:
 @click.option("--provider", help="Only connections to this provider.")
 @click.option("--status", type=click.Choice(queries.STATUSES), help="Only in this state.")
 @click.option(
+    "--auth-mode",
+    type=click.Choice(queries.AUTH_MODES),
+    help="Only connections that hold or obtain their credential so.",
+)
+@click.option(
     "--label",
     "selectors",
     multiple=True,
@@ -100,6 +106,7 @@ def list_(
     user_id: str | None,
     provider: str | None,
     status: str | None,
+    auth_mode: str | None,
     selectors: tuple[str, ...],
     external_id: str | None,
     limit: int,
@@ -117,6 +124,7 @@ def list_(
         status=ConnectionStatus(status) if status is not None else None,
         labels=labels,
         external_id=external_id,
+        auth_mode=AuthMode(auth_mode) if auth_mode is not None else None,
     )
 
     async def work(session: AsyncSession) -> tuple[list[dict[str, Any]], str | None]:
@@ -276,6 +284,7 @@ def describe(details: Details) -> list[str]:
         f"  status:              {c.status.value}: {STATUS_MEANING[c.status]}"
         + ("" if c.enabled else " (paused: the proxy refuses it; it is still refreshed)"),
         f"  auth mode:           {c.auth_mode}",
+        *_requested(c),
         f"  labels:              {_pairs(c.labels) or '-'}",
         f"  external ids:        {' '.join(details.external_ids) or '-'}",
         f"  metadata keys:       {' '.join(sorted(c.metadata_)) or '-'}",
@@ -309,6 +318,18 @@ def describe(details: Details) -> list[str]:
             + (f"  ({extra})" if extra else "")
         )
     return lines
+
+
+def _requested(connection: Connection) -> list[str]:
+    """What a client-credentials exchange asks for; nothing for other auth modes."""
+    asked = requested_json(connection)
+    if asked is None:
+        return []
+    return [
+        f"  requested scopes:    {' '.join(asked['scopes']) or '-'}",
+        f"  requested audience:  {asked['audience'] or '-'}",
+        f"  requested resources: {' '.join(asked['resources']) or '-'}",
+    ]
 
 
 def _pairs(labels: dict[str, str]) -> str:

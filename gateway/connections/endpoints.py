@@ -1,10 +1,10 @@
-"""The admin API over connections: list, show, update, obtain a fresh token, refresh, revoke (and
-what a revocation would do), import, store a credential, transfer, create a client-credentials
-connection.
+"""The admin API over connections: list, show, update, obtain a fresh token, verify, refresh,
+revoke (and what a revocation would do), import, store a credential, transfer, create a
+client-credentials connection.
 
-Listing, showing, updating, the token operation and creating a client-credentials connection take an ``admin`` key (an operator) or a
-``connect``-scope client (``access``: it sees what ``may_see`` admits and changes what it owns);
-the rest are an operator's (scope ``admin``)."""
+Listing, showing, updating, the token operation, verifying and creating a client-credentials
+connection take an ``admin`` key (an operator) or a ``connect``-scope client (``access``: it sees
+what ``may_see`` admits and changes what it owns); the rest are an operator's (scope ``admin``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from gateway.connections.on_demand import refresh_now
 from gateway.connections.ownership import Actor
 from gateway.connections.revocation import Revoker
 from gateway.connections.stored_credentials import CredentialRequest, store_credential
+from gateway.connections.verification import Verifier
 from gateway.connections.views import connections_json, etag, one_json, revocation_json
 from gateway.exceptions import BadRequest
 from gateway.kit import query
@@ -32,7 +33,7 @@ from gateway.kit.db import Database
 from gateway.kit.merge_patch import MEDIA_TYPES
 from gateway.kit.pagination import parse_limit
 from gateway.kit.request_body import parse_json
-from gateway.models import Connection, ConnectionStatus
+from gateway.models import AuthMode, Connection, ConnectionStatus
 from gateway.providers.profile import DEFAULT_PROFILE
 from gateway.providers.spender import OPERATOR, Spender
 from gateway.resources import Resources, resources
@@ -44,6 +45,7 @@ LIST_PARAMETERS = (
     "external_id",
     "label",
     "enabled",
+    "auth_mode",
     "limit",
     "cursor",
 )
@@ -88,6 +90,7 @@ def label_selectors(values: list[str]) -> tuple[Selector, ...]:
 def list_filter(params: QueryParams, who: Actor) -> queries.ConnectionFilter:
     status = query.choice(params, "status", queries.STATUSES)
     enabled = query.choice(params, "enabled", ("true", "false"))
+    auth_mode = query.choice(params, "auth_mode", queries.AUTH_MODES)
     return queries.ConnectionFilter(
         user_id=query.text(params, "user_id", max_length=255),
         provider=query.text(params, "provider", max_length=64),
@@ -95,6 +98,7 @@ def list_filter(params: QueryParams, who: Actor) -> queries.ConnectionFilter:
         external_id=query.text(params, "external_id", max_length=255),
         labels=label_selectors(params.getlist("label")),
         enabled=None if enabled is None else enabled == "true",
+        auth_mode=AuthMode(auth_mode) if auth_mode is not None else None,
         visible=access.visibility(who),
     )
 
@@ -172,6 +176,25 @@ async def obtain_token(request: Request) -> Response:
     spender = OPERATOR if who.operator else Spender.client(who.client_id)
     connection = await refresh_now(res.db, res.refresher, connection_id, spender)
     return with_etag(await shown(res.db, connection), connection)
+
+
+async def verify_connection(request: Request) -> Response:
+    """``POST /v1/connections/{id}/verify``: ask the provider now whether it takes the connection's
+    credential (``verification``); ``{"verified": true, ...}``, or 422 ``credential_rejected``
+    with the provider's reason. For whoever may see the connection."""
+    who = await access.connections_actor(request)
+    connection_id = queries.parse_id(request.path_params["connection_id"])
+    verified = await verifier(resources(request)).verify(
+        connection_id, actor=who, audit_actor=acting(who)
+    )
+    return JSONResponse(
+        {
+            "verified": True,
+            "connection_id": str(connection_id),
+            "auth_mode": verified.connection.auth_mode,
+            "method": verified.method,
+        }
+    )
 
 
 async def create_client_credentials(request: Request) -> Response:
@@ -270,3 +293,7 @@ async def transfer_connection(request: Request) -> Response:
 
 def revoker(res: Resources) -> Revoker:
     return Revoker(res.db, res.keys, res.providers, res.settings, res.http)
+
+
+def verifier(res: Resources) -> Verifier:
+    return Verifier(res.db, res.keys, res.providers, res.http, res.refresher)

@@ -114,3 +114,10 @@ class SettingsOperatorOnly(Forbidden):
     """Raised when a service client tries to set a connection's settings (an operator's only)."""
 
     code = "settings_operator_only"
+
+
+class NothingToVerify(Conflict):
+    """Raised when a connection's credential cannot be checked: its provider's profile has no
+    verification request (the credential was stored unchecked)."""
+
+    code = "nothing_to_verify"

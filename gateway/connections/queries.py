@@ -15,11 +15,12 @@ from gateway.connections.errors import ConnectionNotFound
 from gateway.connections.labels import Selector
 from gateway.kit import query
 from gateway.kit.pagination import Page, keyset_page
-from gateway.models import Connection, ConnectionExternalId, ConnectionStatus
+from gateway.models import AuthMode, Connection, ConnectionExternalId, ConnectionStatus
 
 LISTING = "connections"
 S = TypeVar("S", bound=Select[Any])
 STATUSES = tuple(status.value for status in ConnectionStatus)
+AUTH_MODES = tuple(mode.value for mode in AuthMode)
 
 
 def parse_id(text: str) -> uuid.UUID:
@@ -95,6 +96,8 @@ class ConnectionFilter:
     # Every selector must match: ``key=value`` that value, ``key`` any.
     labels: tuple[Selector, ...] = ()
     enabled: bool | None = None
+    # How it holds or obtains its credential (``AuthMode``).
+    auth_mode: AuthMode | None = None
     # None: every connection (an operator's view).
     visible: Visibility | None = None
 
@@ -127,6 +130,8 @@ class ConnectionFilter:
             statement = statement.where(Connection.provider == self.provider)
         if self.status is not None:
             statement = statement.where(Connection.status == self.status)
+        if self.auth_mode is not None:
+            statement = statement.where(Connection.auth_mode == self.auth_mode.value)
         return statement
 
 

@@ -1,8 +1,10 @@
-"""What an operator does to a connection: revoke it (after a confirmation step) or refresh it now.
+"""What an operator does to a connection: revoke it (after a confirmation step), refresh it now,
+or verify its credential with the provider.
 
-Both go through the admin API's services (the one ``Revoker``, the one ``Refresher``) as the signed-in
-operator, and show the connection's page with the outcome on top: a revocation through a redirect to
-it (POST-redirect-GET), a refresh in the answer itself.
+Each goes through the admin API's services (the one ``Revoker``, the one ``Refresher``, the
+``Verifier``) as the signed-in operator, and shows the connection's page with the outcome on top: a
+revocation through a redirect to it (POST-redirect-GET), a refresh or a verification in the answer
+itself (a refusal, with the provider's reason, is an outcome, not an error page).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from starlette.responses import Response
 
 from gateway.audit import store as audit
 from gateway.connections import external_ids, ownership, queries
-from gateway.connections.endpoints import revoker
+from gateway.connections.endpoints import revoker, verifier
 from gateway.connections.errors import ConnectionNotFound
 from gateway.connections.on_demand import refresh_now
 from gateway.connections.sharing import RevocationPlan
+from gateway.connections.verification import METHOD_TEXT
 from gateway.connections.views import UPSTREAM_METHOD_TEXT
 from gateway.console import views
 from gateway.console.connections import connection_page
 from gateway.console.guard import Operator, operator_page
-from gateway.console.outcomes import Outcome, revoked_url
+from gateway.console.outcomes import Outcome, refused, revoked_url
 from gateway.console.render import page, see_other
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import rfc3339, utcnow
@@ -93,4 +96,22 @@ async def refresh(request: Request, operator: Operator) -> Response:
             connection_id=connection_id,
             details={"outcome": result},
         )
+    return await connection_page(request, operator, connection_id, outcome)
+
+
+@operator_page
+async def verify(request: Request, operator: Operator) -> Response:
+    """Ask the provider whether it takes the connection's credential (``verification``; audited
+    there as the operator's)."""
+    connection_id = queries.parse_id(request.path_params["connection_id"])
+    try:
+        verified = await verifier(resources(request)).verify(
+            connection_id, actor=operator.acting, audit_actor=operator.actor
+        )
+    except ConnectionNotFound:
+        raise
+    except GatewayError as exc:
+        outcome = refused("verify_failed", "Not verified", exc)
+    else:
+        outcome = Outcome(True, "verified", f"Verified: {METHOD_TEXT[verified.method]}.")
     return await connection_page(request, operator, connection_id, outcome)

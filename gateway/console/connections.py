@@ -1,5 +1,5 @@
-"""The connections list (search by user id, filter by status, provider, external id, labels and
-paused state, page) and a connection's page."""
+"""The connections list (search by user id, filter by status, provider, auth mode, external id,
+labels and paused state, page) and a connection's page."""
 
 from __future__ import annotations
 
@@ -20,11 +20,18 @@ from gateway.console.render import page
 from gateway.kit import query
 from gateway.kit.clock import utcnow
 from gateway.kit.pagination import DEFAULT_LIMIT
-from gateway.models import ConnectionStatus
+from gateway.models import AuthMode, ConnectionStatus
+from gateway.providers.credential_profile import CredentialProfile
+from gateway.providers.errors import ProviderNotFound
+from gateway.providers.profile import BEARER, AuthHeader
+from gateway.providers.registry import ProviderRegistry
 from gateway.resources import resources
 from gateway.tokens import unreadable
 
-PARAMETERS = ("user", "match", "provider", "status", "external_id", "label", "enabled", "cursor")
+PARAMETERS = (
+    *("user", "match", "provider", "status", "auth_mode", "external_id", "label", "enabled"),
+    "cursor",
+)
 # The enabled filter's choices: a paused connection is one with enabled false.
 STATES = {"true": True, "false": False}
 # The connection's page: an action's outcome, and where its timeline is paged to.
@@ -39,6 +46,7 @@ def parse_search(params: QueryParams) -> search.Search:
     query.only(given, PARAMETERS)
     match = query.choice(given, "match", search.MATCHES)
     status = query.choice(given, "status", queries.STATUSES)
+    auth_mode = query.choice(given, "auth_mode", queries.AUTH_MODES)
     enabled = query.choice(given, "enabled", tuple(STATES))
     label = query.text(given, "label", max_length=2000) or ""
     return search.Search(
@@ -46,6 +54,7 @@ def parse_search(params: QueryParams) -> search.Search:
         match="exact" if match == "exact" else "prefix",
         provider=query.text(given, "provider", max_length=64),
         status=ConnectionStatus(status) if status is not None else None,
+        auth_mode=AuthMode(auth_mode) if auth_mode is not None else None,
         external_id=query.text(given, "external_id", max_length=255),
         labels=label_selectors([part.strip() for part in label.split(",") if part.strip()]),
         enabled=STATES[enabled] if enabled is not None else None,
@@ -57,6 +66,7 @@ def search_url(found: search.Search, cursor: str | None = None) -> str:
         "user": found.user or "",
         "match": found.match,
         "status": found.status.value if found.status else "",
+        "auth_mode": found.auth_mode.value if found.auth_mode else "",
         "provider": found.provider or "",
         "external_id": found.external_id or "",
         "label": found.label_text,
@@ -86,6 +96,7 @@ async def list_connections(request: Request, operator: Operator) -> Response:
             for c in results.items
         ],
         statuses=queries.STATUSES,
+        auth_modes=queries.AUTH_MODES,
         unreadable=unreadable_count,
         providers=sorted({*res.providers.names, *([found.provider] if found.provider else [])}),
         next_url=search_url(found, results.next_cursor) if results.next_cursor else None,
@@ -126,12 +137,14 @@ async def connection_page(
     now = utcnow()
     pending = found.pending
     timeline = found.timeline
+    profile, auth = profiles(resources(request).providers, found.connection.provider)
     return page(
         "connection.html",
         status_code=status_code,
         operator=operator,
         outcome=outcome,
         c=views.connection(found.connection, now, owner, ids),
+        details=views.auth_details(found.connection, profile, auth),
         form=form or EditForm.of(found.connection, ids),
         key_form=key_form or KeyForm(),
         keys=[views.delegated_key(key, now) for key in keys],
@@ -145,3 +158,13 @@ async def connection_page(
         ),
         newest_url=outcomes.connection_url(connection_id) if older else None,
     )
+
+
+def profiles(providers: ProviderRegistry, name: str) -> tuple[CredentialProfile | None, AuthHeader]:
+    """The provider's stored-credential profile (None for one that takes OAuth grants or is no
+    longer configured) and how it takes a credential (``auth_header``)."""
+    try:
+        provider = providers.get(name)
+    except ProviderNotFound:
+        return None, BEARER
+    return provider.credentials, provider.profile.auth_header

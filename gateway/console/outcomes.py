@@ -35,10 +35,14 @@ class Outcome:
 
 def refused(action: str, what: str, exc: GatewayError) -> Outcome:
     """A refusal in the gateway's words: ``<what> (<code>): <field>: <problem>; ...``, or its
-    message when it names no field."""
-    problems = (exc.details or {}).get("errors") or []
+    message when it names no field; then the provider's reason when it gave one (a refused
+    credential's, cut short and with any echo of the secret starred by ``credential_profile``)."""
+    details = exc.details or {}
+    problems = details.get("errors") or []
     listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems if isinstance(p, dict))
-    return Outcome(False, action, f"{what} ({exc.code}): {listed or exc.message}")
+    reason = details.get("reason")
+    said = f". The provider said: {reason}" if isinstance(reason, str) and reason else ""
+    return Outcome(False, action, f"{what} ({exc.code}): {listed or exc.message}{said}")
 
 
 REVOKED_PARAMETERS = ("revoked", "method", "kept", "reason")
@@ -73,6 +77,14 @@ DONE = {
         "This is now the user's default connection for the provider: /proxy/users/... uses it."
     ),
     "key_revoked": "Delegated key revoked: every replica refuses it from now on.",
+    "created": (
+        "Created: the provider took the credential or issued the token; it is kept sealed and "
+        "never shown."
+    ),
+    "credential_replaced": (
+        "The provider took the new credential: the user's default connection holds it now, and "
+        "the old one is erased."
+    ),
 }
 # The fields an edit may change (``updating.ConnectionPatch``), as ``fields`` names them.
 FIELDS = ("enabled", "external_ids", "is_default", "labels", "metadata")

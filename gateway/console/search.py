@@ -1,6 +1,6 @@
 """Finding connections for the console's search: by user id, exactly or by its beginning, and by the
-admin API's filters (provider, status, external id, label selectors, paused), with the admin API's
-own query (newest first, the same cursors)."""
+admin API's filters (provider, status, auth mode, external id, label selectors, paused), with the
+admin API's own query (newest first, the same cursors)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.connections import queries
 from gateway.connections.labels import Selector
 from gateway.kit.pagination import Page
-from gateway.models import Connection, ConnectionStatus
+from gateway.models import AuthMode, Connection, ConnectionStatus
 
 Match = Literal["prefix", "exact"]
 MATCHES: tuple[Match, ...] = ("prefix", "exact")
@@ -24,6 +24,7 @@ class Search:
     match: Match = "prefix"
     provider: str | None = None
     status: ConnectionStatus | None = None
+    auth_mode: AuthMode | None = None
     external_id: str | None = None
     # Every selector must match (``team=sales``: that value; ``team``: any).
     labels: tuple[Selector, ...] = ()
@@ -45,6 +46,7 @@ async def page(
         user_id_prefix=None if exact else search.user,
         provider=search.provider,
         status=search.status,
+        auth_mode=search.auth_mode,
         external_id=search.external_id,
         labels=search.labels,
         enabled=search.enabled,

@@ -29,9 +29,21 @@ EVENT_TYPES = (
 )
 # A test event, sent to one subscription on request (never routed).
 PING = "gateway.ping"
-# A provider's own event, forwarded: ``provider.<provider>.<its type>``.
-FORWARDED_TYPE = re.compile(r"provider\.[a-z0-9_-]+\.[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+# A provider's own event relayed as ``provider.<provider>.<its type>``: lower-case dotted words,
+# at most the 64 characters ``outbox_events.type`` holds.
+FORWARDED_TYPE = re.compile(r"provider\.[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_]*)+")
 MAX_TYPE_LENGTH = 64
+
+
+def forwarded_type(provider: str, provider_event_type: str) -> str | None:
+    """The outbound type of a provider's event; None when the provider's type cannot be named
+    (not dotted lower-case words, or too long)."""
+    name = f"provider.{provider}.{provider_event_type}"
+    return name if is_forwarded_type(name) else None
+
+
+def is_forwarded_type(event_type: str) -> bool:
+    return len(event_type) <= MAX_TYPE_LENGTH and FORWARDED_TYPE.fullmatch(event_type) is not None
 
 
 async def emit(
@@ -107,7 +119,7 @@ def check_type(event_type: str, *, forwarded: bool) -> None:
     """ValueError unless ``event_type`` is one of the gateway's own (or, ``forwarded``, a
     provider's: ``provider.<provider>.<type>``)."""
     if forwarded:
-        if len(event_type) > MAX_TYPE_LENGTH or FORWARDED_TYPE.fullmatch(event_type) is None:
+        if not is_forwarded_type(event_type):
             raise ValueError(
                 f"a forwarded event's type must be provider.<provider>.<type>: {event_type!r}"
             )
@@ -120,6 +132,15 @@ async def connection_data(
 ) -> dict[str, object]:
     """The public face of a connection in an event, its owner's external ids and labels with it
     (read in the caller's transaction); never a token."""
+    return {
+        **await connection_identity(session, connection),
+        "status": connection.status.value,
+        "reason": reason,
+    }
+
+
+async def connection_identity(session: AsyncSession, connection: Connection) -> dict[str, object]:
+    """Which connection an event is about: its id, user, provider, external ids and labels."""
     external_ids = await session.scalars(
         select(ConnectionExternalId.external_id).where(
             ConnectionExternalId.connection_id == connection.id
@@ -129,8 +150,6 @@ async def connection_data(
         "connection_id": str(connection.id),
         "user_id": connection.user_id,
         "provider": connection.provider,
-        "status": connection.status.value,
-        "reason": reason,
         "external_ids": sorted(external_ids),
         "labels": connection.labels,
     }

@@ -81,6 +81,21 @@ class Metrics:
             "Event deliveries abandoned after their last attempt (gateway events dead).",
             registry=self.registry,
         )
+        self.provider_webhooks = Counter(
+            "gateway_provider_webhooks",
+            "Verified provider webhook events received by this process, by outcome: forwarded (to "
+            "internal services), duplicate (an event id already received) or unmatched (kept for "
+            "gateway events unmatched, not forwarded).",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.forwarded_events = Counter(
+            "gateway_forwarded_events",
+            "Outbound provider.<name>.<type> events this process wrote: one per connection of the "
+            "event's user, one for a partner-level event.",
+            ["provider"],
+            registry=self.registry,
+        )
         self.breaker_open = Gauge(
             "gateway_provider_breaker_open",
             "1 while the provider refuses the gateway's own client and the breaker is open.",

@@ -14,6 +14,7 @@ from gateway.models.provisioning import Provisioning, ProvisioningStatus
 from gateway.models.service_client import ServiceClient
 from gateway.models.subscription import Subscription, SubscriptionSecret
 from gateway.models.timeline_record import RecordKind, TimelineRecord
+from gateway.models.unmatched_event import UnmatchedEvent
 
 __all__ = [
     "AuditEvent",
@@ -38,4 +39,5 @@ __all__ = [
     "SubscriptionSecret",
     "TimelineRecord",
     "TokenBudgetWindow",
+    "UnmatchedEvent",
 ]

@@ -23,14 +23,8 @@ from gateway.openapi.connection_updates import TOKEN_ENDPOINT_FAILURES
 
 RESOURCE: Schema = {"type": "string", "minLength": 1, "maxLength": 2048, "format": "uri"}
 
-# What a connection shows of how it obtains its tokens (``Connection`` has both).
+# What a connection shows of how it obtains its tokens (``Connection`` has it).
 CONNECTION_FIELDS: dict[str, Schema] = {
-    "auth_mode": {
-        "type": "string",
-        "description": "How the gateway obtains its tokens: oauth_user (a user's consent) or "
-        "client_credentials (the gateway's own client, app-level: never a user's default).",
-        "examples": ["oauth_user", "client_credentials"],
-    },
     "requested": {
         "description": "What a client_credentials connection asks the token endpoint for; null "
         "for other modes.",

@@ -12,6 +12,8 @@ from typing import Any
 Schema = dict[str, Any]
 # A connection's statuses (``models.ConnectionStatus``).
 STATUSES = ["active", "needs_reauth", "revoked", "credentials_unreadable"]
+# How a connection holds or obtains its credential (``models.AuthMode``).
+AUTH_MODES = ["oauth_user", "client_credentials", "api_key", "basic", "header"]
 
 # A user id as the gateway takes it: 1 to 255 characters, no control characters.
 USER_ID: Schema = {

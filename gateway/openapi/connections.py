@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi import client_credentials, revocation
+from gateway.openapi import client_credentials, revocation, verification
 from gateway.openapi import connection_updates as updates
 from gateway.openapi.components import (
     ADDITIONAL,
+    AUTH_MODES,
     BODY_ERRORS,
     DATABASE_DOWN,
     DELEGATED_KEY_REFUSED,
@@ -50,7 +51,6 @@ SCHEMAS: dict[str, Schema] = {
             "auth_mode",
             "requested",
             "status",
-            "auth_mode",
             "enabled",
             "metadata",
             "external_ids",
@@ -87,9 +87,10 @@ SCHEMAS: dict[str, Schema] = {
             **client_credentials.CONNECTION_FIELDS,
             "status": {"enum": STATUSES},
             "auth_mode": {
-                "enum": ["oauth_user", "api_key", "basic", "header"],
-                "description": "How it holds its credential: a user's OAuth grant, or a stored "
-                "credential (an API key, a basic credential, a header's value), never shown.",
+                "enum": AUTH_MODES,
+                "description": "How it holds or obtains its credential: oauth_user (a user's "
+                "OAuth grant), client_credentials (the gateway's own client, app-level: never a "
+                "user's default), or a stored credential (api_key, basic, header), never shown.",
             },
             **updates.CONNECTION_FIELDS,
             "settings": {
@@ -193,6 +194,11 @@ PATHS: dict[str, Any] = {
                 query_parameter("user_id", {"type": "string", "minLength": 1, "maxLength": 255}),
                 query_parameter("provider", {"type": "string", "minLength": 1, "maxLength": 64}),
                 query_parameter("status", {"enum": STATUSES}),
+                query_parameter(
+                    "auth_mode",
+                    {"enum": AUTH_MODES},
+                    description="Only connections that hold or obtain their credential so.",
+                ),
                 *updates.LIST_PARAMETERS,
                 *PAGE_PARAMETERS,
             ],
@@ -204,6 +210,7 @@ PATHS: dict[str, Any] = {
                     "invalid_user_id",
                     "invalid_provider",
                     "invalid_status",
+                    "invalid_auth_mode",
                     *updates.LIST_ERRORS,
                 ),
                 "401": UNAUTHORIZED,
@@ -345,3 +352,5 @@ PATHS.update(updates.PATHS)
 SCHEMAS.update(updates.SCHEMAS)
 PATHS.update(client_credentials.PATHS)
 SCHEMAS.update(client_credentials.SCHEMAS)
+PATHS.update(verification.PATHS)
+SCHEMAS.update(verification.SCHEMAS)

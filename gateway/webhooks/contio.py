@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+PROVIDER = "contio"  # the provider, as connections name it
 SIGNATURE_HEADER = "x-contio-signature"
 SIGNATURE_PREFIX = "sha256="
 MAX_EVENT_ID_LENGTH = 128  # seen_webhooks.event_id
@@ -69,7 +70,7 @@ def parse_envelope(body: bytes) -> Envelope:
         )
     if not isinstance(event_type, str) or not isinstance(document["data"], dict):
         raise InvalidEnvelope("event_type must be a string and data an object")
-    return Envelope(
+    envelope = Envelope(
         event_type=event_type,
         event_id=event_id,
         timestamp=parse_timestamp(document["timestamp"]),
@@ -77,6 +78,10 @@ def parse_envelope(body: bytes) -> Envelope:
         data=document["data"],
         for_user=document["for_user"] if isinstance(document.get("for_user"), dict) else None,
     )
+    # The type and the user's id are stored and looked up as text.
+    if "\x00" in event_type or "\x00" in (user_subject(envelope) or ""):
+        raise InvalidEnvelope("event_type and for_user.id must not hold NUL")
+    return envelope
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -110,3 +115,14 @@ def user_subject(envelope: Envelope) -> str | None:
     if isinstance(for_user, dict) and isinstance(for_user.get("id"), str | int):
         return str(for_user["id"])
     return None
+
+
+def holds_nul(value: object) -> bool:
+    """Whether a JSON value has U+0000 in a string or a key (PostgreSQL's jsonb cannot store it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(item) for item in value)
+    return False

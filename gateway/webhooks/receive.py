@@ -5,7 +5,9 @@ replay (200 duplicate). The event id is remembered in the same transaction as it
 failure leaves the event to be retried by Contio and a success is never applied twice.
 
 Every connection the event is for (its user's, by subject, unless revoked) gets a timeline record
-of the event's type, id and time, in the same transaction; the payload is not kept.
+of the event's type, id and time, in the same transaction; the payload is not kept there. After its
+effect, the event is forwarded to internal services, or kept as unmatched, in the same transaction
+too (``forwarding``); a duplicate is neither.
 
 A revocation for an account several connections hold ends only the connections whose grants the
 provider no longer honours (see ``connections.provider_revocation``); asking it is done before the
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -41,11 +43,11 @@ from gateway.models import (
 )
 from gateway.resources import Resources, resources
 from gateway.settings import Settings, split_commas
-from gateway.webhooks import contio
+from gateway.webhooks import contio, forwarding
 
 log = logging.getLogger(__name__)
 
-PROVIDER = "contio"
+PROVIDER = contio.PROVIDER
 ACTOR = "provider:contio"
 REVOKED = "user.connection.revoked"
 MAX_BODY_BYTES = 1024 * 1024
@@ -74,9 +76,28 @@ async def contio_webhook(request: Request) -> Response:
     found = await findings(res, envelope)
     async with res.db.transaction() as session:
         if not await remember(session, envelope.event_id):
+            res.metrics.provider_webhooks.labels(PROVIDER, forwarding.Outcome.DUPLICATE).inc()
             return JSONResponse({"status": "duplicate"})
-        status = await apply(session, res.settings.event_endpoints, envelope, found, now)
-    log.info("contio webhook %s (%s): %s", envelope.event_id, envelope.event_type, status)
+        connections = await for_user(session, envelope)
+        record_receipt(session, envelope, now, (connection.id for connection in connections))
+        status = await apply(session, res.settings.event_endpoints, envelope, found, connections)
+        forwarded = await forwarding.forward(
+            session,
+            res.keys,
+            forwarding.operator_endpoints(res.settings),
+            envelope,
+            connections,
+            now,
+        )
+    res.metrics.provider_webhooks.labels(PROVIDER, forwarded.outcome).inc()
+    res.metrics.forwarded_events.labels(PROVIDER).inc(forwarded.events)
+    log.info(
+        "contio webhook %s (%s): %s, %s",
+        envelope.event_id,
+        envelope.event_type,
+        status,
+        forwarded.outcome,
+    )
     return JSONResponse({"status": status})
 
 
@@ -120,18 +141,12 @@ async def apply(
     endpoints: tuple[str, ...],
     envelope: contio.Envelope,
     found: dict[uuid.UUID, Finding],
-    received_at: datetime,
+    connections: Sequence[Connection],
 ) -> str:
+    """The event's effect on ``connections`` (those it is for): a revocation ends those whose
+    grants Contio no longer honours; other events change nothing."""
     if envelope.event_type != REVOKED:
-        record_receipt(session, envelope, received_at, await for_user(session, envelope))
         return "ignored"
-    connections = await provider_revocation.locked_matches(
-        session,
-        PROVIDER,
-        contio.user_subject(envelope),
-        contio.revoked_connection_id(envelope),
-    )
-    record_receipt(session, envelope, received_at, (connection.id for connection in connections))
     revoked = 0
     for connection in connections:
         finding = found.get(connection.id)
@@ -154,19 +169,29 @@ async def apply(
     return "processed" if revoked else "ignored"
 
 
-async def for_user(session: AsyncSession, envelope: contio.Envelope) -> list[uuid.UUID]:
-    """The unrevoked connections of the event's user (its provider account)."""
+async def for_user(session: AsyncSession, envelope: contio.Envelope) -> Sequence[Connection]:
+    """The unrevoked connections the event is for: its user's (by the provider's subject); for a
+    revocation also the one Contio names by its own connection id (locked, as it may end them)."""
+    if envelope.event_type == REVOKED:
+        return await provider_revocation.locked_matches(
+            session,
+            PROVIDER,
+            contio.user_subject(envelope),
+            contio.revoked_connection_id(envelope),
+        )
     subject = contio.user_subject(envelope)
     if subject is None:
         return []
     found = await session.scalars(
-        select(Connection.id).where(
+        select(Connection)
+        .where(
             Connection.provider == PROVIDER,
             Connection.subject == subject,
             Connection.status != ConnectionStatus.REVOKED,
         )
+        .order_by(Connection.id)
     )
-    return list(found)
+    return found.all()
 
 
 def record_receipt(

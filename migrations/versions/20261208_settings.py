@@ -6,7 +6,7 @@ announced like a change of the token, so every replica's proxy drops its cached 
 injection carries the API base URL they make.
 
 Revision ID: 20261208_settings
-Revises: 20261208_subscriptions
+Revises: 20261208_forwarding
 Create Date: 2026-12-08
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "20261208_settings"
-down_revision: str | None = "20261208_subscriptions"
+down_revision: str | None = "20261208_forwarding"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -149,6 +149,7 @@ async def test_the_timeline_tells_a_connections_life_newest_first_and_never_a_to
         ("outbound_event", "connection.revoked"),
         ("revoked", None),
         ("proxy_refused", None),
+        ("outbound_event", "provider.contio.meeting.created"),  # forwarded: its type, not its data
         ("webhook_received", "meeting.created"),
         ("updated", None),
         ("paused", None),

@@ -183,7 +183,11 @@ PHONE: ViewportSize = {"width": 375, "height": 740}
 
 
 def overflow(page: Page) -> int:
-    """How many CSS pixels the page is wider than the screen (0: nothing scrolls sideways)."""
+    """How many CSS pixels the page is wider than the screen (0: nothing scrolls sideways), once
+    the page a click navigated to has its body (evaluated earlier, between two documents, there is
+    none yet)."""
+    page.wait_for_load_state("load")
+    page.wait_for_function("document.body !== null")
     width: int = page.evaluate(
         "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
         " - window.innerWidth"

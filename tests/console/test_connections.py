@@ -174,7 +174,7 @@ async def test_the_connection_page_shows_the_auth_mode_and_settings_once_each(
 
     assert page.count('id="auth-mode"') == 1 and '<dd id="auth-mode">oauth_user</dd>' in page
     assert (
-        '<dd id="settings" class="mono">instance_url=https://na1.example.com, region=&lt;eu&gt;</dd>'
+        'data-detail="settings">instance_url=https://na1.example.com, region=&lt;eu&gt;</dd>'
         in page
     )
 

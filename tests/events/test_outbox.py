@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from gateway.events.outbox import EVENT_TYPES, connection_data, emit
+from gateway.events.outbox import EVENT_TYPES, connection_data, emit, forwarded_type
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus, EventDelivery, OutboxEvent
 
@@ -101,3 +101,32 @@ async def test_connection_data_names_the_connection_and_never_a_token(db: Databa
         "labels": {"team": "sales"},
     }
     assert "sealed" not in repr(data)
+
+
+async def test_a_forwarded_event_is_named_for_its_provider_and_type(db: Database) -> None:
+    async with db.transaction() as session:
+        event = await emit(
+            session, ["http://a.test/hook"], "provider.contio.meeting.created", {}, forwarded=True
+        )
+    assert [d.endpoint for d in await deliveries_of(db, event.id)] == ["http://a.test/hook"]
+    assert forwarded_type("contio", "meeting.context.processed") == (
+        "provider.contio.meeting.context.processed"
+    )
+    for unnamable in ("Meeting.Created", "meeting created", "meeting.", "x" * 60):
+        assert forwarded_type("contio", unnamable) is None
+
+
+@pytest.mark.parametrize(
+    ("event_type", "forwarded"),
+    [
+        ("connection.created", True),  # the gateway's own types are not forwarded ones
+        ("provider.contio.meeting.created", False),  # nor the reverse
+        ("provider.contio", True),  # a provider's type is needed
+    ],
+)
+async def test_a_type_of_the_wrong_kind_is_refused(
+    db: Database, event_type: str, forwarded: bool
+) -> None:
+    with pytest.raises(ValueError, match="type"):
+        async with db.transaction() as session:
+            await emit(session, [], event_type, {}, forwarded=forwarded)

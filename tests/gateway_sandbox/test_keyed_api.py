@@ -46,3 +46,22 @@ def test_seeded_and_added_credentials_are_accepted_and_others_refused() -> None:
             "basic": 1,
         }
         assert sandbox.post("/_sandbox/api-keys", json={"nothing": 1}).status_code == 400
+
+
+def test_a_revoked_key_or_pair_is_refused_from_then_on() -> None:
+    options = SandboxOptions(api_keys=("seeded-key",), basic_credentials=(("ada", "pw"),))
+    basic = "Basic " + base64.b64encode(b"ada:pw").decode()
+    with (
+        serving(create_sandbox_app(options)) as server,
+        httpx.Client(base_url=server.url, timeout=10) as sandbox,
+    ):
+        for body, headers in (
+            ({"api_key": "seeded-key"}, {"Authorization": "Bearer seeded-key"}),
+            ({"username": "ada", "password": "pw"}, {"Authorization": basic}),
+        ):
+            assert sandbox.get("/keyed/v1/me", headers=headers).status_code == 200
+            assert sandbox.post("/_sandbox/api-keys/revoke", json=body).status_code == 204
+            refused = sandbox.get("/keyed/v1/me", headers=headers)
+            assert refused.status_code == 401
+            assert refused.json()["code"] == "invalid_credentials"
+        assert sandbox.post("/_sandbox/api-keys/revoke", json={}).status_code == 400

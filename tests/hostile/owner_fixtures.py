@@ -36,10 +36,13 @@ class Client:
         return {"Authorization": f"Bearer {self.key}"}
 
 
-async def make_client(db: Database, scopes: list[str], **changes: Any) -> Client:
+async def make_client(
+    db: Database, scopes: list[str], allow: list[str] | None = None, **changes: Any
+) -> Client:
+    """A new service client (allowed ``GET /**`` through the proxy unless ``allow`` says else)."""
     name = f"svc-{uuid.uuid4().hex[:10]}"
     async with db.transaction() as session:
-        created, issued = await create_client(session, name, scopes, ["GET /**"])
+        created, issued = await create_client(session, name, scopes, allow or ["GET /**"])
         if changes:
             await update_client(session, name, ClientChanges(**changes))
     return Client(created.id, name, issued.key)

@@ -33,10 +33,14 @@ CONSOLE: tuple[Operation, ...] = (
     ("POST", "/console/sign-in"),
     ("POST", "/console/sign-out"),
     ("GET", "/console/connections"),
+    ("GET", "/console/connections/new"),
+    ("POST", "/console/connections/new/client-credentials"),
+    ("POST", "/console/connections/new/credential"),
     ("GET", "/console/connections/{connection_id}"),
     ("GET", "/console/connections/{connection_id}/revoke"),
     ("POST", "/console/connections/{connection_id}/revoke"),
     ("POST", "/console/connections/{connection_id}/refresh"),
+    ("POST", "/console/connections/{connection_id}/verify"),
     ("POST", "/console/connections/{connection_id}/pause"),
     ("POST", "/console/connections/{connection_id}/resume"),
     ("POST", "/console/connections/{connection_id}/edit"),
@@ -61,6 +65,8 @@ FIELDS = (
     *("label", "external_id", "enabled", "older", "done", "fields", "revoked", "kept"),
     *("metadata", "labels", "external_ids", "revision", "ttl_seconds", "allow", "client"),
     *("url", "event_types"),
+    *("auth_mode", "user_id", "scopes", "audience", "resources", "owner", "username", "secret"),
+    "additional",
 )
 ERROR_SHAPE = jsonschema_rs.validator_for(build()["components"]["schemas"]["Error"])
 

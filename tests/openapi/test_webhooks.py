@@ -91,3 +91,20 @@ async def test_a_timestamp_no_clock_can_name_is_400_not_500(
 async def test_a_body_nested_too_deeply_is_400_not_500(gateway_http: httpx.AsyncClient) -> None:
     # Regression: json.loads raised RecursionError, which no handler expected.
     assert error_code(await deliver(gateway_http, b"[" * 5000 + b"]" * 5000)) == "invalid_event"
+
+
+async def test_an_event_for_nobody_is_listed_as_unmatched_as_documented(
+    gateway_http: httpx.AsyncClient, api: httpx.AsyncClient, proxy_only_key: str
+) -> None:
+    unmatched = "/v1/events/unmatched"
+    sent = event(event_type="meeting.updated", for_user={"id": str(uuid.uuid4())})
+    assert (await deliver(gateway_http, json.dumps(sent).encode())).json() == {"status": "ignored"}
+    listed = conforms(await api.get(unmatched, params={"type": "meeting.updated"}), unmatched)
+    assert sent["event_id"] in [item["event_id"] for item in listed.json()["items"]]
+    assert error_code(conforms(await api.get(unmatched, params={"type": ""}), unmatched)) == (
+        "invalid_type"
+    )
+    refused = await gateway_http.get(
+        unmatched, headers={"Authorization": f"Bearer {proxy_only_key}"}
+    )
+    assert error_code(conforms(refused, unmatched)) == "insufficient_scope"

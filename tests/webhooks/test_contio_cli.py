@@ -15,6 +15,7 @@ from gateway.kit.crypto import generate_key_entry
 from gateway.kit.db import sync_url
 from gateway_sandbox import SandboxOptions, create_sandbox_app
 from gateway_sandbox.state.store import SandboxStore
+from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import ServerThread, serving
 
 ADMIN_KEY = "cli-admin-key"
@@ -29,6 +30,13 @@ def sandbox() -> Iterator[tuple[ServerThread, SandboxStore]]:
     app: Starlette = create_sandbox_app(options)
     with serving(app) as server:
         yield server, app.state.sandbox
+
+
+@pytest.fixture(scope="module")
+def database_url(server_url: URL) -> Iterator[URL]:
+    """A database of this module's own: ``--sync`` reads every subscription in it."""
+    with fresh_database(server_url, "gw_contio_cli") as url:
+        yield url
 
 
 @pytest.fixture

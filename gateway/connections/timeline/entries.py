@@ -36,6 +36,7 @@ AUDIT_KINDS = {
     "connection.delegated_key_revoked": "delegated_key_revoked",
     "connection.delegated_key_used": "delegated_key_used",
     "connection.credential_stored": "credential_stored",
+    "connection.verified": "verified",
 }
 # An audit entry of an action not listed above; its ``details.action`` names the action.
 OTHER = "other"
