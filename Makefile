@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-all test-long bench lint format chromium lock clean
+.PHONY: run test test-all test-long bench lint format chromium node lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,10 @@ $(STAMP): requirements-dev.lock pyproject.toml
 run: $(STAMP)  ## the gateway, the Contio sandbox and an embedded PostgreSQL, wired together
 	$(BIN)/gateway dev
 
-test: $(STAMP) chromium  ## the default suite (slow suites: make test-all)
+test: $(STAMP) chromium node  ## the default suite (slow suites: make test-all)
 	$(BIN)/pytest
 
-test-all: $(STAMP) chromium
+test-all: $(STAMP) chromium node
 	$(BIN)/pytest -m ''
 
 test-long: $(STAMP)  ## the soak: 500 connections, 5-second tokens, a minute of kills and outages
@@ -47,6 +47,14 @@ chromium:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
 	} || { echo "ERROR: /usr/bin/chromium is missing and apt-get could not install it" >&2; exit 1; }
 	@test -x /usr/bin/chromium || { echo "ERROR: /usr/bin/chromium is still missing" >&2; exit 1; }
+
+# The official Contio SDK's test (tests/sdk) runs it under Node; npm installs the pinned package.
+node:
+	@command -v node >/dev/null && command -v npm >/dev/null || { \
+	  echo "installing Debian's nodejs and npm for the SDK test"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm; \
+	} || { echo "ERROR: node or npm is missing and apt-get could not install them" >&2; exit 1; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "ERROR: node or npm is still missing" >&2; exit 1; }
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock:

@@ -26,6 +26,7 @@ from gateway.kit.migrations import head_revision
 from gateway.kit.request_body import BodyLimit
 from gateway.kit.tracing import Tracing, tracing_on
 from gateway.metrics import Metrics
+from gateway.providers.registry import credential_params
 from gateway.proxy.assembly import Proxy
 from gateway.proxy.front import ProxyFront
 from gateway.proxy.paths import PREFIXES as PROXY_PREFIXES
@@ -110,7 +111,7 @@ def create_app(
     ``public_port`` only the browser-facing routes answer on that port."""
     keys = composition.key_ring(settings)
     metrics = Metrics()
-    batch = RecordBatch(metrics.requests)
+    batch = RecordBatch(metrics.requests, credential_params(settings))
     declared = concerns(settings, batch, public_port)
     front = ProxyFront(batch, declared)
 

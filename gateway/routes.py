@@ -14,8 +14,19 @@ from gateway.connections.timeline import endpoints as timeline
 from gateway.console.routes import console
 from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
-from gateway.proxy.endpoints import CONNECTIONS_TEMPLATE, USERS_TEMPLATE, ProxyRoute
-from gateway.proxy.paths import CONNECTIONS_PREFIX, USERS_PREFIX
+from gateway.proxy.endpoints import (
+    CONNECTIONS_TEMPLATE,
+    SDK_CONNECTIONS_TEMPLATE,
+    SDK_USERS_TEMPLATE,
+    USERS_TEMPLATE,
+    ProxyRoute,
+)
+from gateway.proxy.paths import (
+    CONNECTIONS_PREFIX,
+    SDK_CONNECTIONS_PREFIX,
+    SDK_USERS_PREFIX,
+    USERS_PREFIX,
+)
 from gateway.subscriptions import endpoints as subscriptions
 from gateway.webhooks import endpoints as received_webhooks
 from gateway.webhooks import receive as webhooks
@@ -41,6 +52,8 @@ routes = [
     Route("/provision/{provisioning_id}", provisioning_page.submit, methods=["POST"]),
     ProxyRoute(USERS_PREFIX, USERS_TEMPLATE),  # every method
     ProxyRoute(CONNECTIONS_PREFIX, CONNECTIONS_TEMPLATE),  # every method
+    ProxyRoute(SDK_USERS_PREFIX, SDK_USERS_TEMPLATE),  # Contio's SDK, by user
+    ProxyRoute(SDK_CONNECTIONS_PREFIX, SDK_CONNECTIONS_TEMPLATE),  # and by connection
     Route("/webhooks/contio", webhooks.contio_webhook, methods=["POST"]),
     Route("/v1/connections", connections.list_connections, methods=["GET"]),
     # Before /v1/connections/{connection_id}, which would take "import" (and the next) for an id.

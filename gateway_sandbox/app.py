@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route, Router
 
 from gateway_sandbox import errors
 from gateway_sandbox.admin.endpoints import AdminApi
@@ -28,6 +28,7 @@ from gateway_sandbox.admin.partner_app import PartnerAppApi
 from gateway_sandbox.harness.control import ControlApi
 from gateway_sandbox.harness.lost import LostResponseMiddleware
 from gateway_sandbox.idempotency import IdempotencyMiddleware, Identify
+from gateway_sandbox.instances import INSTANCES, InstanceApi
 from gateway_sandbox.jwt import SigningKey
 from gateway_sandbox.keyed_api import KeyedApi
 from gateway_sandbox.middleware import ExecutionMiddleware, LatencyMiddleware, RequestIdMiddleware
@@ -45,6 +46,7 @@ from gateway_sandbox.state.store import SandboxStore
 from gateway_sandbox.user_api.action_items import ActionItemEndpoints
 from gateway_sandbox.user_api.agenda import AgendaEndpoints
 from gateway_sandbox.user_api.calendar import CalendarEndpoints
+from gateway_sandbox.user_api.catalogue import CatalogueEndpoints
 from gateway_sandbox.user_api.meetings import MeetingEndpoints
 from gateway_sandbox.user_api.participants import ParticipantEndpoints
 from gateway_sandbox.user_api.profile import ProfileEndpoint
@@ -66,9 +68,11 @@ def create_sandbox_app(
     options = options or SandboxOptions()
     store = SandboxStore(options)
     signing_key = signing_key or SigningKey.generate()
-    routes = [*_oauth_routes(store, options, signing_key), *_user_routes(store)]
+    routes: list[BaseRoute] = [*_oauth_routes(store, options, signing_key), *_user_routes(store)]
     routes += _admin_routes(store) + _control_routes(store)
     routes += KeyedApi(options).routes(CONTROL)
+    if options.instance_url is not None:
+        routes.append(Mount(INSTANCES, app=InstanceApi(Router(_user_routes(store)))))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -166,6 +170,32 @@ def _user_routes(store: SandboxStore) -> list[Route]:
         Route(f"{USER_API}/calendar/events", calendar.calendar_events),
         Route(event, calendar.calendar_event),
         Route(f"{event}/meeting", calendar.create_meeting, methods=["POST"]),
+        *_catalogue_routes(store),
+    ]
+
+
+def _catalogue_routes(store: SandboxStore) -> list[Route]:
+    """The SDK's reads beyond the reference (``user_api.catalogue``)."""
+    catalogue = CatalogueEndpoints(store)
+    meeting = f"{USER_API}/meetings/{{meeting_id}}"
+    session = f"{USER_API}/sessions/{{session_id}}"
+    return [
+        Route(f"{USER_API}/meeting-templates", catalogue.templates),
+        Route(f"{USER_API}/meeting-templates/{{template_id}}", catalogue.template),
+        Route(f"{USER_API}/toolkits", catalogue.toolkits),
+        Route(f"{USER_API}/toolkits/{{toolkit_id}}", catalogue.toolkit),
+        Route(f"{USER_API}/workflow-runs", catalogue.workflow_runs),
+        Route(f"{USER_API}/workflow-runs/{{workflow_run_id}}", catalogue.workflow_run),
+        Route(f"{USER_API}/sessions", catalogue.chat_sessions),
+        Route(session, catalogue.chat_session),
+        Route(f"{session}/turns/{{turn_id}}", catalogue.chat_turn),
+        Route(f"{meeting}/next-steps", catalogue.next_steps),
+        Route(f"{meeting}/action-buttons", catalogue.action_buttons),
+        Route(f"{USER_API}/next-step-results/{{result_id}}", catalogue.next_step_result),
+        Route(f"{meeting}/transcript/export", catalogue.transcript),
+        Route(f"{meeting}/context", catalogue.context_documents),
+        Route(f"{meeting}/context/{{document_id}}", catalogue.context_document),
+        Route(f"{meeting}/context/{{document_id}}/content", catalogue.context_content),
     ]
 
 
@@ -206,6 +236,7 @@ def _control_routes(store: SandboxStore) -> list[Route]:
         Route(f"{CONTROL}/connections/revoke", control.revoke_connection, methods=["POST"]),
         Route(f"{CONTROL}/outbox", control.outbox, methods=["GET", "DELETE"]),
         Route(f"{CONTROL}/grants", control.issue_grants, methods=["POST"]),
+        Route(f"{CONTROL}/instance", control.move_instance, methods=["POST"]),
         Route(f"{CONTROL}/events", control.events, methods=["GET", "POST"]),
     ]
 

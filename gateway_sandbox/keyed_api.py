@@ -2,11 +2,13 @@
 credential instead of an OAuth grant.
 
 It accepts the keys it was seeded with (``SandboxOptions.api_keys``, or ``POST /_sandbox/api-keys``
-later) as ``Authorization: Bearer <key>`` or ``X-Api-Key: <key>``, and the seeded user and password
+later) as ``Authorization: Bearer <key>``, ``X-Api-Key: <key>`` or the query parameter
+``api_key`` (given once: twice is ``400 ambiguous_credential``), and the seeded user and password
 pairs as ``Authorization: Basic``; anything else is ``401 invalid_credentials``. It never echoes a
 credential: ``/keyed/v1/me`` names the key by a short fingerprint and says how it came.
 
-- ``GET /keyed/v1/me``: ``{"key": <fingerprint>, "scheme": "bearer" | "header" | "basic"}``.
+- ``GET /keyed/v1/me``: ``{"key": <fingerprint>, "scheme": "bearer" | "header" | "query" |
+  "basic"}``.
 - ``{any method} /keyed/v1/items/{path}``: ``{"method", "path", "scheme", "body_bytes"}``.
 - ``POST /_sandbox/api-keys``: ``{"api_key": ...}`` or ``{"username": ..., "password": ...}``
   adds one; ``POST /_sandbox/api-keys/revoke`` with the same body stops accepting it (as a provider
@@ -30,6 +32,7 @@ from gateway_sandbox.json_bodies import json_object
 from gateway_sandbox.options import SandboxOptions
 
 PREFIX = "/keyed/v1"
+QUERY_PARAM = "api_key"
 
 
 def fingerprint(secret: str) -> str:
@@ -60,6 +63,11 @@ class KeyedApi:
         header = request.headers.get("x-api-key")
         if header is not None and self._known_key(header):
             return fingerprint(header), "header"
+        in_query = request.query_params.getlist(QUERY_PARAM)
+        if len(in_query) > 1:
+            raise ApiError(400, "ambiguous_credential", f"{QUERY_PARAM} is given more than once")
+        if in_query and self._known_key(in_query[0]):
+            return fingerprint(in_query[0]), "query"
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and self._known_key(value.strip()):
             return fingerprint(value.strip()), "bearer"

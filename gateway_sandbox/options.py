@@ -37,6 +37,9 @@ class SandboxOptions:
     ``otp_max_attempts``: wrong codes a challenge takes before it closes.
     ``seed``: the workspaces and users (and meetings) the sandbox starts with.
     ``rate_limits``: the limits the ``enforce_rate_limits`` fault applies.
+    ``instance_url``: when set, a Salesforce-like provider: token responses carry it
+    (``{origin}`` stands for the origin the request came in on), and the user API is served
+    under ``/instances/{name}`` too (``instances``).
 
     Other providers' shapes (Contio's are the defaults): ``scope_separator`` between scopes in the
     authorization request and the token response (Slack's is a comma); ``rotate_refresh_tokens``
@@ -72,6 +75,7 @@ class SandboxOptions:
     otp_max_attempts: int = 5
     seed: seeds.Seed = field(default=seeds.DEFAULT, compare=False)
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    instance_url: str | None = None
     scope_separator: str = " "
     rotate_refresh_tokens: bool = True
     client_authentication: ClientAuthentication = "secret"

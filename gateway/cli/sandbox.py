@@ -156,6 +156,12 @@ def _delays(value: str) -> tuple[float, ...]:
     default=None,
     help="The client's JWK Set, for private_key_jwt (e.g. the gateway's /.well-known/jwks.json).",
 )
+@click.option(
+    "--instance-url",
+    default=None,
+    help="Salesforce-like: token responses name this instance_url ({origin}: the sandbox's), "
+    "and the user API is served under /instances/NAME too.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -193,6 +199,7 @@ def sandbox(
     no_refresh_rotation: bool,
     client_authentication: Literal["secret", "private_key_jwt", "none"],
     client_jwks_url: str | None,
+    instance_url: str | None,
 ) -> None:
     """Run an in-memory emulator of the Contio Partner API (no account needed).
 
@@ -246,6 +253,7 @@ def sandbox(
             rotate_refresh_tokens=not no_refresh_rotation,
             client_authentication=client_authentication,
             client_jwks_url=client_jwks_url,
+            instance_url=instance_url,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

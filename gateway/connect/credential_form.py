@@ -94,7 +94,14 @@ async def submit(request: Request) -> Response:
         message = "Fill in every field, with what the provider gave you as it is."
         return page(res, provider, token, message=message, status=400)
     try:
-        await verify(res.http, provider.name, provider.api_base_url, profile, credential)
+        await verify(
+            res.http,
+            provider.name,
+            provider.api_base_url,
+            profile,
+            credential,
+            provider.profile.auth_header,
+        )
     except CredentialRejected as exc:
         message = f"{provider.name.title()} did not accept it; check it and try again."
         return page(res, provider, token, message=message, code=exc.code, status=422)

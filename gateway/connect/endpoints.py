@@ -31,6 +31,7 @@ from gateway.pages import failure_page, render
 from gateway.providers.client import OAuthClient
 from gateway.providers.client_credentials import AUTHORIZATION_CODE, require_offered
 from gateway.providers.errors import ProviderUnavailable
+from gateway.providers.profile import SettingNotAllowed
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
 from gateway.resources import Resources, resources
@@ -197,6 +198,16 @@ async def _exchange(
         await grants.discard(provider, tokens, spender)
         raise ConnectFailure(
             "token_exchange_failed", "The provider's answer could not be verified.", connect_session
+        ) from exc
+    try:
+        await grants.check_settings(provider, tokens, spender)
+    except SettingNotAllowed as exc:
+        raise ConnectFailure(
+            exc.code,
+            "The provider named an API address this gateway does not allow; nothing was stored.",
+            connect_session,
+            status_code=exc.status_code,
+            details=exc.details,
         ) from exc
     return tokens, subject
 

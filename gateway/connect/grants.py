@@ -24,6 +24,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, Connection
 from gateway.providers.client import OAuthClient
+from gateway.providers.profile import SettingNotAllowed
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
@@ -108,6 +109,17 @@ async def save(
         await connection_data(session, connection, "connected" if created else "reconnected"),
     )
     return connection, created
+
+
+async def check_settings(provider: OAuthClient, tokens: TokenSet, spender: Spender) -> None:
+    """SettingNotAllowed, after revoking the tokens, when the settings of the token response make
+    an API base URL the provider's profile does not allow: nothing of such a grant is kept."""
+    try:
+        provider.profile.check_settings(tokens.settings)
+    except SettingNotAllowed:
+        log.warning("%s named an API base URL outside its allowed_hosts", provider.name)
+        await discard(provider, tokens, spender)
+        raise
 
 
 async def discard(provider: OAuthClient, tokens: TokenSet, spender: Spender) -> None:

@@ -109,7 +109,9 @@ async def create(
     connection, owned as ``owner`` says (an operator) or by the acting client.
 
     Raises GrantNotSupported (400), UserNotAllowed (403), Forbidden ``insufficient_scope`` (a
-    client naming another owner), ClientNotFound (404), or the exchange's ProviderError.
+    client naming another owner), ClientNotFound (404), SettingNotAllowed (422: the token
+    response's settings make an API base URL the profile does not allow), or the exchange's
+    ProviderError.
     """
     check_grant_type(request.grant_type)
     provider = providers.get(request.provider)
@@ -118,12 +120,14 @@ async def create(
     spender = OPERATOR if actor.operator else Spender.client(actor.client_id)
     wanted = request.token_request()
     tokens = await grants.exchange(provider, wanted, spender=spender)
+    provider.profile.check_settings(tokens.settings)  # 422 setting_not_allowed: nothing kept
     now = utcnow()
     async with db.transaction() as session:
         connection = _connection(request, provider.name, wanted, owner, actor, now)
         session.add(connection)
         lifetime = tokens.expires_in or settings.default_token_lifetime_seconds
         grant.write(keys, connection, tokens, lifetime=lifetime, now=now, settings=settings)
+        connection.provider_settings = dict(tokens.settings)
         if tokens.scopes is None:
             connection.scopes = list(wanted.scopes)  # RFC 6749 §5.1: granted as requested
         await _flush(session, connection)

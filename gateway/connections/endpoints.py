@@ -34,6 +34,7 @@ from gateway.kit.merge_patch import MEDIA_TYPES
 from gateway.kit.pagination import parse_limit
 from gateway.kit.request_body import parse_json
 from gateway.models import AuthMode, Connection, ConnectionStatus
+from gateway.providers.profile import DEFAULT_PROFILE
 from gateway.providers.spender import OPERATOR, Spender
 from gateway.resources import Resources, resources
 
@@ -145,10 +146,19 @@ async def update_connection(request: Request) -> Response:
     who = await access.connections_actor(request)
     connection_id = queries.parse_id(request.path_params["connection_id"])
     patch = await parse_json(request, updating.ConnectionPatch, media_types=MEDIA_TYPES)
-    async with resources(request).db.transaction() as session:
+    res = resources(request)
+    async with res.db.transaction() as session:
         connection = await access.changed_by(session, who, connection_id)
         updating.check_precondition(connection, request.headers.get("if-match"))
-        await updating.apply(session, connection, patch, actor=who, audit_actor=acting(who))
+        # Only settings need the provider's profile (and only they need it configured).
+        profile = (
+            res.providers.get(connection.provider).profile
+            if patch.given("settings")
+            else DEFAULT_PROFILE
+        )
+        await updating.apply(
+            session, connection, patch, actor=who, audit_actor=acting(who), profile=profile
+        )
         body = await one_json(session, connection)
     return with_etag(body, connection)
 

@@ -110,6 +110,12 @@ class DefaultNotAllowed(Conflict):
     code = "default_not_allowed"
 
 
+class SettingsOperatorOnly(Forbidden):
+    """Raised when a service client tries to set a connection's settings (an operator's only)."""
+
+    code = "settings_operator_only"
+
+
 class NothingToVerify(Conflict):
     """Raised when a connection's credential cannot be checked: its provider's profile has no
     verification request (the credential was stored unchecked)."""

@@ -143,6 +143,8 @@ async def save_grant(
     now = utcnow()
     connection.subject = subject
     connection.status = ConnectionStatus.ACTIVE
+    if tokens.settings:  # checked by the flow (``connect.grants.check_settings``)
+        connection.provider_settings = dict(tokens.settings)
     connection.connected_at = now
     lifetime = tokens.expires_in or settings.default_token_lifetime_seconds
     grant.write(keys, connection, tokens, lifetime=lifetime, now=now, settings=settings)

@@ -158,7 +158,14 @@ async def store_credential(
     credential = request.credential(provider.credentials.kind)
     async with db.transaction() as session:
         owner = await _owner(session, request, provider.name)
-    await verify(http, provider.name, provider.api_base_url, provider.credentials, credential)
+    await verify(
+        http,
+        provider.name,
+        provider.api_base_url,
+        provider.credentials,
+        credential,
+        provider.profile.auth_header,
+    )
     async with db.transaction() as session:
         connection, created = await keep(
             session,

@@ -4,7 +4,10 @@
 refresher keeps it fresh, so that it resumes without the user. ``metadata`` is merged into the
 stored object (a null member removes a key); ``labels`` likewise (a null value removes a label);
 ``external_ids`` replaces the whole set; a top-level null clears metadata, labels or external ids.
-``is_default`` makes it the default connection of its user, provider and space.
+``is_default`` makes it the default connection of its user, provider and space. ``settings`` (an
+operator's alone: 403 ``settings_operator_only`` for a service client) is merged like labels and
+must make an API base URL the provider's profile allows (422 ``setting_not_allowed``, nothing
+changed).
 
 A patch that changes something grows ``revision`` (the ETag) by one and is audited as
 ``connection.updated`` (the fields changed; old and new values of enabled, labels and external
@@ -23,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
 from gateway.connections import defaults, external_ids, labels
-from gateway.connections.errors import MetadataTooLarge, TooManyLabels
+from gateway.connections.errors import MetadataTooLarge, SettingsOperatorOnly, TooManyLabels
 from gateway.connections.fields import (
     MAX_METADATA_BYTES,
     ExternalIds,
@@ -36,6 +39,14 @@ from gateway.connections.views import etag
 from gateway.exceptions import BadRequest, PreconditionFailed
 from gateway.kit.merge_patch import merge
 from gateway.models import Connection
+from gateway.providers.profile import (
+    DEFAULT_PROFILE,
+    MAX_SETTING_LENGTH,
+    SETTING_NAME,
+    ApiProfile,
+)
+
+SettingsPatch = dict[str, str | None]
 
 
 class ConnectionPatch(BaseModel):
@@ -48,6 +59,17 @@ class ConnectionPatch(BaseModel):
     external_ids: ExternalIds | None = None
     labels: LabelsPatch | None = None
     is_default: StrictBool | None = None
+    settings: SettingsPatch | None = None
+
+    @field_validator("settings")
+    @classmethod
+    def _setting_names(cls, value: SettingsPatch | None) -> SettingsPatch | None:
+        for name, setting in (value or {}).items():
+            if not SETTING_NAME.fullmatch(name):
+                raise ValueError(f"{name[:64]!r} is not a setting's name")
+            if setting is not None and not 0 < len(setting) <= MAX_SETTING_LENGTH:
+                raise ValueError(f"the {name} setting must be 1 to {MAX_SETTING_LENGTH} characters")
+        return value
 
     @field_validator("enabled", "is_default", mode="before")
     @classmethod
@@ -81,11 +103,14 @@ async def apply(
     *,
     actor: Actor,
     audit_actor: str,
+    profile: ApiProfile = DEFAULT_PROFILE,
 ) -> list[str]:
     """Apply ``patch`` to ``connection`` (locked by the caller) in the caller's transaction, as
     ``actor`` (audited as ``audit_actor``); the names of the fields it changed, sorted (none:
-    nothing was written)."""
+    nothing was written). ``profile`` is the connection's provider's: it checks the settings."""
     changes: dict[str, Any] = {}
+    if patch.given("settings"):
+        _set_settings(connection, patch.settings, changes, actor, profile)
     if patch.enabled is not None and patch.enabled != connection.enabled:
         changes["enabled"] = {"from": connection.enabled, "to": patch.enabled}
         connection.enabled = patch.enabled
@@ -119,6 +144,28 @@ async def apply(
     await session.flush()
     await session.refresh(connection)  # updated_at is the database's
     return fields
+
+
+def _set_settings(
+    connection: Connection,
+    patch: dict[str, str | None] | None,
+    changes: dict[str, Any],
+    actor: Actor,
+    profile: ApiProfile,
+) -> None:
+    if not actor.operator:
+        raise SettingsOperatorOnly(
+            "a connection's settings come from its provider or an operator",
+            details={"field": "settings"},
+        )
+    before = connection.provider_settings
+    merged = {} if patch is None else {**before, **patch}
+    after = {name: value for name, value in merged.items() if value is not None}
+    if after == before:
+        return
+    profile.check_settings(after)
+    changes["settings"] = {"from": before, "to": after}  # not secrets: URLs and ids
+    connection.provider_settings = after
 
 
 def _set_metadata(

@@ -63,6 +63,8 @@ def connection_json(
         "metadata": connection.metadata_,
         "external_ids": list(external_ids),
         "labels": connection.labels,
+        # What the provider's token response said about the connection, or an operator set.
+        "settings": connection.provider_settings,
         "scopes": list(connection.scopes or []),
         "access_token_expires_at": rfc3339(connection.expires_at),
         "refresh_token_expires_at": rfc3339(connection.refresh_token_expires_at),

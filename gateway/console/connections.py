@@ -23,6 +23,7 @@ from gateway.kit.pagination import DEFAULT_LIMIT
 from gateway.models import AuthMode, ConnectionStatus
 from gateway.providers.credential_profile import CredentialProfile
 from gateway.providers.errors import ProviderNotFound
+from gateway.providers.profile import BEARER, AuthHeader
 from gateway.providers.registry import ProviderRegistry
 from gateway.resources import resources
 from gateway.tokens import unreadable
@@ -136,14 +137,14 @@ async def connection_page(
     now = utcnow()
     pending = found.pending
     timeline = found.timeline
-    profile = credential_profile(resources(request).providers, found.connection.provider)
+    profile, auth = profiles(resources(request).providers, found.connection.provider)
     return page(
         "connection.html",
         status_code=status_code,
         operator=operator,
         outcome=outcome,
         c=views.connection(found.connection, now, owner, ids),
-        details=views.auth_details(found.connection, profile),
+        details=views.auth_details(found.connection, profile, auth),
         form=form or EditForm.of(found.connection, ids),
         key_form=key_form or KeyForm(),
         keys=[views.delegated_key(key, now) for key in keys],
@@ -159,10 +160,11 @@ async def connection_page(
     )
 
 
-def credential_profile(providers: ProviderRegistry, name: str) -> CredentialProfile | None:
-    """The provider's stored-credential profile; None for one that takes OAuth grants or is no
-    longer configured."""
+def profiles(providers: ProviderRegistry, name: str) -> tuple[CredentialProfile | None, AuthHeader]:
+    """The provider's stored-credential profile (None for one that takes OAuth grants or is no
+    longer configured) and how it takes a credential (``auth_header``)."""
     try:
-        return providers.get(name).credentials
+        provider = providers.get(name)
     except ProviderNotFound:
-        return None
+        return None, BEARER
+    return provider.credentials, provider.profile.auth_header

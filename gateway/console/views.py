@@ -14,6 +14,7 @@ from gateway.kit.clock import rfc3339
 from gateway.models import AuthMode, Connection, ConnectionStatus
 from gateway.models.connection import STORED_CREDENTIAL_MODES
 from gateway.providers.credential_profile import CredentialProfile
+from gateway.providers.profile import BEARER, AuthHeader
 
 STATUS_MEANING = {
     ConnectionStatus.ACTIVE: "usable; the gateway refreshes it ahead of expiry",
@@ -102,14 +103,33 @@ SENT_AS = {
 }
 
 
-def auth_details(c: Connection, profile: CredentialProfile | None) -> list[Detail]:
+def auth_details(
+    c: Connection, profile: CredentialProfile | None, auth: AuthHeader = BEARER
+) -> list[Detail]:
     """How the connection holds or obtains its credential, and its non-secret settings: what its
-    row and its provider's profile (``profile``, None when the provider takes no stored
-    credential or is not configured) say, never a secret. New settings add lines here."""
+    row and its provider's profiles (``profile``, None when the provider takes no stored
+    credential or is not configured; ``auth``, how it takes an access token or an API key) say,
+    never a secret."""
+    details = _credential_details(c, profile, auth)
+    if c.provider_settings:
+        shown = ", ".join(f"{name}={value}" for name, value in sorted(c.provider_settings.items()))
+        details.append(Detail("settings", "Settings", shown))
+    return details
+
+
+def _credential_details(
+    c: Connection, profile: CredentialProfile | None, auth: AuthHeader
+) -> list[Detail]:
     if c.auth_mode in STORED_CREDENTIAL_MODES:
         header = (profile.header_name if profile is not None else None) or "its header"
         check = profile.verification if profile is not None else None
         sent_as = SENT_AS.get(AuthMode(c.auth_mode), f"{header}: <the value>")
+        if c.auth_mode == AuthMode.API_KEY and auth != BEARER:
+            sent_as = (
+                f"?{auth.query_param}=<the API key>"
+                if auth.query_param is not None
+                else f"{auth.header}: {auth.header_value('<the API key>')}"
+            )
         return [
             Detail("sent-as", "Sent as", sent_as),
             Detail(

@@ -30,35 +30,38 @@ def log_access(
     log_accesses([(time.time(), request_id, method, path, query, status, seconds)])
 
 
-def log_accesses(entries: Sequence[AccessEntry]) -> None:
-    """The lines for requests answered, in the order given."""
+def log_accesses(entries: Sequence[AccessEntry], redacted: frozenset[str] = frozenset()) -> None:
+    """The lines for requests answered, in the order given; the values of the query parameters
+    ``redacted`` names (lower case) are masked, besides the ones ``redact`` always masks."""
     if not access_log.isEnabledFor(LEVEL):
         return
     handler = logs.sole_json_handler(access_log, LEVEL)
     if handler is None:
         for entry in entries:
-            _log_record(entry)
+            _log_record(entry, redacted)
         return
     line = _JSON_LINE.line
-    handler.write_lines([line(entry[0], _message(entry), entry[1], entry[5]) for entry in entries])
+    handler.write_lines(
+        [line(entry[0], _message(entry, redacted), entry[1], entry[5]) for entry in entries]
+    )
 
 
-def _message(entry: AccessEntry) -> str:
+def _message(entry: AccessEntry, more: frozenset[str]) -> str:
     _, request_id, method, path, query, status, seconds = entry
-    redacted = redact_query(query.decode("latin-1")) if query else ""
+    redacted = redact_query(query.decode("latin-1"), more) if query else ""
     target = f"{path}?{redacted}" if redacted else path
     tenths = round(seconds * 10_000)  # milliseconds to one place, formatted as integers
     return f'{request_id} "{method} {target}" {status} {tenths // 10}.{tenths % 10}ms'
 
 
-def _log_record(entry: AccessEntry) -> None:
+def _log_record(entry: AccessEntry, redacted: frozenset[str]) -> None:
     record = access_log.makeRecord(
         access_log.name,
         LEVEL,
         __file__,
         0,
         "%s",
-        (_message(entry),),
+        (_message(entry, redacted),),
         None,
         extra={"request_id": entry[1], "status": entry[5]},
     )

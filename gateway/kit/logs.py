@@ -149,3 +149,6 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     # The gateway writes its own access log (``gateway.kit.access_log``), with secrets redacted.
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs each request's whole URL at INFO, and a provider may take a credential in the
+    # query (a stored API key's verification request): only its warnings are kept.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

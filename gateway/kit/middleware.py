@@ -159,8 +159,10 @@ class RequestRecord:
 class RecordBatch:
     """One per app, shared by both ways; used on the event loop's thread only."""
 
-    def __init__(self, counts: RequestCounts) -> None:
+    def __init__(self, counts: RequestCounts, redacted: frozenset[str] = frozenset()) -> None:
+        """``redacted``: query parameters (lower case) whose values the access log masks."""
         self._counts = counts
+        self._redacted = redacted
         self._pending: list[RequestRecord] = []
         counts.before_collect(self.flush)
 
@@ -186,7 +188,8 @@ class RecordBatch:
             [
                 (r.ended, r.request_id, r.method, r.path, r.query, r.status, r.seconds)
                 for r in pending
-            ]
+            ],
+            self._redacted,
         )
 
 

@@ -21,11 +21,16 @@ SENSITIVE_PARAMS = frozenset(
 MASK = "***"
 
 
-def redact_query(query: str) -> str:
+def redact_query(query: str, more: frozenset[str] = frozenset()) -> str:
+    """``query`` with the values of ``SENSITIVE_PARAMS`` and of ``more`` (lower-case names)
+    masked."""
     if not query:
         return query
     pairs = parse_qsl(query, keep_blank_values=True)
     return urlencode(
-        [(key, MASK if key.lower() in SENSITIVE_PARAMS else value) for key, value in pairs],
+        [
+            (key, MASK if key.lower() in SENSITIVE_PARAMS or key.lower() in more else value)
+            for key, value in pairs
+        ],
         safe="*",
     )

@@ -116,6 +116,11 @@ class Connection(IdMixin, TimestampMixin, Base):
     )
     # ``key=value`` pairs for selecting connections; a JSON object of strings.
     labels: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
+    # What the provider's token response said about the connection (``instance_url``), or an
+    # operator set: the values ``api_base_url`` templates name (``gateway.providers.profile``).
+    provider_settings: Mapped[dict[str, str]] = mapped_column(
+        "settings", JSONB, default=dict, server_default="{}"
+    )
     # Grows with every change of the settable fields; the ETag is made from it.
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # An ``AuthMode`` value: a stored-credential connection has ``credential`` and no tokens.

@@ -85,6 +85,19 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "true makes it the default connection of its user, provider and "
                 "space.",
             },
+            "settings": {
+                "type": ["object", "null"],
+                "description": "An operator's alone: merged into the connection's settings (a "
+                "null member removes one, null clears them). They must make an API base URL the "
+                "provider's allowed_hosts admit.",
+                "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,63}$"},
+                "additionalProperties": {
+                    "anyOf": [
+                        {"type": "string", "minLength": 1, "maxLength": 2048},
+                        {"type": "null"},
+                    ]
+                },
+            },
         },
     },
 }
@@ -128,6 +141,14 @@ NOT_OWNER = error(
     "insufficient_scope",
     DELEGATED_KEY_REFUSED,
     "not_connection_owner",
+)
+NOT_OWNER_OR_SETTINGS = error(
+    "The key lacks the admin or connect scope, or the client sees the connection but does not "
+    "own it, or a client (not an operator) sent settings.",
+    "insufficient_scope",
+    DELEGATED_KEY_REFUSED,
+    "not_connection_owner",
+    "settings_operator_only",
 )
 NOT_FOUND = error(
     "No connection has this id, or the client may not see it.", "connection_not_found"
@@ -189,7 +210,7 @@ UPDATE: dict[str, Any] = {
             "invalid_request",
         ),
         "401": UNAUTHORIZED,
-        "403": NOT_OWNER,
+        "403": NOT_OWNER_OR_SETTINGS,
         "404": NOT_FOUND,
         "409": error(
             "Another connection of the same owner and provider has one of the external ids "
@@ -197,6 +218,11 @@ UPDATE: dict[str, Any] = {
             "(client_credentials) connection, which is never a user's default.",
             "external_id_taken",
             "default_not_allowed",
+        ),
+        "422": error(
+            "The settings would make an API base URL the provider's allowed_hosts do not admit "
+            "(nothing is changed).",
+            "setting_not_allowed",
         ),
         "412": error(
             "The connection is no longer at the If-Match ETag (details.etag is the current one).",

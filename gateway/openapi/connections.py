@@ -55,6 +55,7 @@ SCHEMAS: dict[str, Schema] = {
             "metadata",
             "external_ids",
             "labels",
+            "settings",
             "scopes",
             "access_token_expires_at",
             "refresh_token_expires_at",
@@ -92,6 +93,13 @@ SCHEMAS: dict[str, Schema] = {
                 "user's default), or a stored credential (api_key, basic, header), never shown.",
             },
             **updates.CONNECTION_FIELDS,
+            "settings": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "What the provider's token response said about the connection "
+                "(instance_url, as the provider's token_response keeps), or an operator set; the "
+                "values an api_base_url template names. Never a secret.",
+            },
             "scopes": {"type": "array", "items": {"type": "string"}},
             "access_token_expires_at": MAYBE_TIME,
             "refresh_token_expires_at": MAYBE_TIME,

@@ -23,7 +23,8 @@ DESCRIPTION = (
     "unchanged. Bodies stream both ways. Forwarded request headers: Accept, Accept-Encoding, "
     "Accept-Language, Content-Type, Content-Encoding, Content-Language, Idempotency-Key, "
     "X-Client-Timezone, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, "
-    "If-Range, Range, Prefer; the gateway sets Authorization (the user's token) and "
+    "If-Range, Range, Prefer; the gateway sets Authorization (the user's token; or the header "
+    "or query parameter the provider's auth_header names, a caller's of that name dropped) and "
     "X-Request-Id. GET, HEAD, OPTIONS, PUT, DELETE and requests with an Idempotency-Key are "
     "retried on connection failures, 502, 503 and 504; redirects are returned, not followed. "
     "The provider's answers, errors included, come back as they are and without a "
@@ -90,6 +91,11 @@ def responses(not_found: str) -> dict[str, Any]:
             "proxy_forbidden",
         ),
         "404": error(not_found, "connection_not_found"),
+        "422": error(
+            "The connection's settings make an API base URL the provider's allowed_hosts do not "
+            "admit.",
+            "setting_not_allowed",
+        ),
         "409": error(
             "The user must connect again (the provider rejected the grant, or the stored tokens "
             "do not open with the gateway's keys), or the connection is paused.",
@@ -140,7 +146,32 @@ BY_CONNECTION: dict[str, Any] = {
     ),
 }
 
+SDK = (
+    " Contio's SDK (@contio/partner-sdk) as it is: give it this base URL without the path and "
+    "your service key as its access token; it appends /v1/partner/user/..., which must follow "
+    "the id (else 400 invalid_path). The allow rules see the path below /v1/partner/user, as on "
+    "/proxy/...; Contio's connections only."
+)
+SDK_PATH: dict[str, Any] = {
+    **COMMON_PARAMETERS[0],
+    "description": "v1/partner/user/ and the path at Contio's user API, as the SDK sends it.",
+}
+BY_SDK_USER: dict[str, Any] = {
+    **BY_USER,
+    "summary": "Contio's SDK, as the user, through their default Contio connection",
+    "description": DESCRIPTION + SDK,
+    "parameters": [USER_ID, SDK_PATH, *COMMON_PARAMETERS[1:]],
+}
+BY_SDK_CONNECTION: dict[str, Any] = {
+    **BY_CONNECTION,
+    "summary": "Contio's SDK, through one Contio connection, by its id",
+    "description": BY_CONNECTION["description"] + SDK,
+    "parameters": [CONNECTION_ID, SDK_PATH, *COMMON_PARAMETERS[1:]],
+}
+
 PATHS: dict[str, Any] = {
     "/proxy/users/{user_id}/{path}": dict.fromkeys(METHODS, BY_USER),
     "/proxy/connections/{connection_id}/{path}": dict.fromkeys(METHODS, BY_CONNECTION),
+    "/sdk/contio/users/{user_id}/{path}": dict.fromkeys(METHODS, BY_SDK_USER),
+    "/sdk/contio/connections/{connection_id}/{path}": dict.fromkeys(METHODS, BY_SDK_CONNECTION),
 }

@@ -31,7 +31,7 @@ from gateway.providers.errors import (
     unavailable_from_response,
 )
 from gateway.providers.id_token import IdTokenValidator, subject_claim
-from gateway.providers.profile_options import as_profiled
+from gateway.providers.profile_options import token_set
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
 
@@ -57,7 +57,7 @@ class OAuthClient:
 
     A provider given by its issuer learns its endpoints on first use (one discovery, then cached);
     the attributes that need no network (``name``, ``issuer``, ``scopes``, ``pkce``,
-    ``api_base_url``, ``uses_openid``) are known at once.
+    ``api_base_url``, ``profile``, ``uses_openid``) are known at once.
     """
 
     def __init__(
@@ -69,7 +69,12 @@ class OAuthClient:
         self._http = http
         self._gate = gate
         self._source = source
+        self.profile = source.profile  # the API side: settings, base URL, credential injection
         self._config = source if isinstance(source, ProviderConfig) else None
+        # How the provider takes stored credentials; None for an OAuth provider.
+        self.credentials: CredentialProfile | None = (
+            self._config.credentials if self._config is not None else None
+        )
         self._discovering = asyncio.Lock()
         self._validator: IdTokenValidator | None = None
 
@@ -91,11 +96,6 @@ class OAuthClient:
     @property
     def api_base_url(self) -> str:
         return self._source.api_base_url
-
-    @property
-    def credentials(self) -> CredentialProfile | None:
-        """How the provider takes stored credentials; None for an OAuth provider."""
-        return self._config.credentials if self._config is not None else None
 
     @property
     def pkce(self) -> bool:
@@ -290,7 +290,7 @@ class OAuthClient:
     ) -> TokenSet:
         """POST ``form`` to the token endpoint as the gateway's client; the tokens it answers."""
         response = await self._authenticated_post(config, config.token_url, form, what, spender)
-        return as_profiled(config, TokenSet.from_response(json_body(response), provider=self.name))
+        return token_set(config, json_body(response))
 
     async def post_json(
         self, url: str, body: Mapping[str, object], what: str, *, spender: Spender

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from gateway.providers.client_key import ClientKey
 from gateway.providers.credential_profile import CredentialProfile
+from gateway.providers.profile import DEFAULT_PROFILE, ApiProfile
 
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 SECRET_AUTH_METHODS = frozenset({"client_secret_basic", "client_secret_post"})
@@ -90,6 +91,8 @@ class ProviderConfig:
     # A provider that takes stored credentials (API keys and the like) instead of OAuth grants:
     # its OAuth fields are empty and never used.
     credentials: CredentialProfile | None = None
+    # The token response's shape, the API base template and the credential's injection.
+    profile: ApiProfile = DEFAULT_PROFILE
 
     def __post_init__(self) -> None:
         if self.credentials is None:

@@ -1,8 +1,10 @@
 """Stored credentials at the provider's boundary: what a provider that takes them says about them
 (its profile: which kind, the header it reads, the request that checks one), the one place a
-credential becomes the header sent upstream, and the verification request.
+credential becomes the header or query parameter sent upstream (``injected``), and the
+verification request.
 
-A stored credential is an API key (sent as ``Authorization: Bearer <key>``), a basic credential
+A stored credential is an API key (sent as an OAuth access token is: ``Authorization: Bearer <key>``
+unless the provider's ``auth_header`` says otherwise), a basic credential
 (``Authorization: Basic``, RFC 7617) or a header's value (sent in the header the profile names). It
 is kept sealed on its connection (``tokens.grant``) and opened only to be sent to its provider.
 Verification errors never carry the credential: the provider's answer is cut short, made printable,
@@ -22,6 +24,7 @@ from pydantic import SecretStr
 
 from gateway.exceptions import UnprocessableContent
 from gateway.providers.errors import ProviderUnavailable, transport_error
+from gateway.providers.profile import BEARER, AuthHeader
 
 CredentialKind = Literal["api_key", "basic", "header"]
 KINDS: tuple[CredentialKind, ...] = ("api_key", "basic", "header")
@@ -35,6 +38,13 @@ RESERVED_HEADERS = frozenset(
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 _HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?")
 _PASSWORD = re.compile(r"[^\x00-\x1f\x7f]+")
+
+
+def checked_header_name(name: str) -> str:
+    """``name``, or ValueError unless it is a header name the gateway does not set itself."""
+    if not HEADER_NAME.fullmatch(name) or name.lower() in RESERVED_HEADERS:
+        raise ValueError("must be a header name the gateway does not set itself")
+    return name
 
 
 class CredentialRejected(UnprocessableContent):
@@ -97,21 +107,27 @@ class StoredCredential:
         return cls(kind, SecretStr(document["secret"]), document.get("username"))
 
 
-def injected_header(
-    credential: StoredCredential | str, profile: CredentialProfile | None
-) -> tuple[str, str]:
-    """The header that carries a connection's credential to its provider: an OAuth access token
-    (a ``str``) as a bearer token, a stored credential as its kind and ``profile`` say."""
+def injected(
+    credential: StoredCredential | str, profile: CredentialProfile | None, auth: AuthHeader = BEARER
+) -> tuple[str, str, bool]:
+    """Where a connection's credential goes to its provider, as ``(name, value, in_query)``: an
+    OAuth access token (a ``str``) or an API key as ``auth`` says (the header ``Authorization:
+    Bearer`` by default, or the query parameter ``auth.query_param``), a basic credential as
+    ``Authorization: Basic`` (RFC 7617), a header's value in the header ``profile`` names. The one
+    place a credential becomes what is sent; the value is the secret itself, never to be shown."""
     if isinstance(credential, str):
-        return ("Authorization", f"Bearer {credential}")
-    secret = credential.secret.get_secret_value()
-    if credential.kind == "basic":
-        pair = f"{credential.username or ''}:{secret}".encode()
-        return ("Authorization", f"Basic {base64.b64encode(pair).decode('ascii')}")
-    if credential.kind == "header":
-        assert profile is not None and profile.header_name is not None
-        return (profile.header_name, secret)
-    return ("Authorization", f"Bearer {secret}")
+        secret = credential
+    else:
+        secret = credential.secret.get_secret_value()
+        if credential.kind == "basic":
+            pair = f"{credential.username or ''}:{secret}".encode()
+            return ("Authorization", f"Basic {base64.b64encode(pair).decode('ascii')}", False)
+        if credential.kind == "header":
+            assert profile is not None and profile.header_name is not None
+            return (profile.header_name, secret, False)
+    if auth.query_param is not None:
+        return (auth.query_param, secret, True)
+    return (auth.header, auth.header_value(secret), False)
 
 
 async def verify(
@@ -120,19 +136,25 @@ async def verify(
     api_base_url: str,
     profile: CredentialProfile,
     credential: StoredCredential,
+    auth: AuthHeader = BEARER,
 ) -> None:
-    """Ask the provider whether it takes ``credential`` (nothing to ask without a verification
-    request). CredentialRejected (422) with its status and a safe excerpt of its answer when it does
-    not; ProviderUnavailable when it cannot be reached or answers 5xx or 429."""
+    """Ask the provider whether it takes ``credential``, sent as ``injected`` says (nothing to ask
+    without a verification request). CredentialRejected (422) with its status and a safe excerpt
+    of its answer when it does not; ProviderUnavailable when it cannot be reached or answers 5xx
+    or 429."""
     check = profile.verification
     if check is None:
         return
-    name, value = injected_header(credential, profile)
+    name, value, in_query = injected(credential, profile, auth)
+    headers = {"Accept": "application/json"}
+    if not in_query:
+        headers[name] = value
     try:
         response = await http.request(
             check.method,
             api_base_url + check.path,
-            headers={name: value, "Accept": "application/json"},
+            params={name: value} if in_query else None,
+            headers=headers,
             follow_redirects=False,
         )
     except httpx.HTTPError as exc:

@@ -20,6 +20,7 @@ from gateway.providers.errors import (
     transport_error,
     unavailable_from_response,
 )
+from gateway.providers.profile import DEFAULT_PROFILE, ApiProfile
 
 OIDC_PATH = "/.well-known/openid-configuration"
 RFC8414_PATH = "/.well-known/oauth-authorization-server"
@@ -120,3 +121,4 @@ class DiscoveredProvider:
     pkce: bool
     build: Callable[[ServerMetadata], ProviderConfig]
     client_key: ClientKey | None = None
+    profile: ApiProfile = DEFAULT_PROFILE

@@ -1,8 +1,9 @@
-"""The provider profile's options in the providers file that shape the OAuth exchange itself:
-``scope_separator``, ``token_params`` and ``refresh_params``, ``client_key`` (for
-``private_key_jwt``) and ``refresh``; and ``verification``, the request that checks a stored
-credential. Each is checked when the file is read; ``ProviderEntry``
-(``providers_file``) holds them.
+"""The provider profile's options in the providers file: those that shape the OAuth exchange
+itself (``scope_separator``, ``token_params`` and ``refresh_params``, ``client_key`` for
+``private_key_jwt``, and ``refresh``); ``verification``, the request that checks a stored
+credential; and those that shape the API calls (``token_response``, an ``api_base_url`` template
+with its ``allowed_hosts``, and ``auth_header``: ``gateway.providers.profile``). Each is checked
+when the file is read; ``ProviderEntry`` (``providers_file``) holds them.
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from gateway.providers.client_key import Algorithm, ClientKey
 from gateway.providers.config import SECRET_AUTH_METHODS, ProviderConfig, RefreshProfile
-from gateway.providers.credential_profile import VerificationMethod
+from gateway.providers.credential_profile import Verification, VerificationMethod
+from gateway.providers.profile import (
+    DEFAULT_PROFILE,
+    ApiBase,
+    ApiProfile,
+    AuthHeader,
+    TokenResponseShape,
+)
 from gateway.providers.token_response import TokenSet
-from gateway.settings import SettingsError
+from gateway.settings import SettingsError, split_commas
 
 # A space (RFC 6749 §3.3) or a punctuation mark some providers use instead (Slack: a comma).
 SCOPE_SEPARATORS = (" ", ",", ";", "+", "|")
@@ -114,8 +122,10 @@ class RefreshEntry(BaseModel):
         return RefreshProfile(self.rotates, self.default_lifetime_seconds)
 
 
-def as_profiled(config: ProviderConfig, tokens: TokenSet) -> TokenSet:
-    """The token response read with the profile's scope separator and default lifetime."""
+def token_set(config: ProviderConfig, body: object) -> TokenSet:
+    """A token response read as the profile says: where its fields are (``token_response``), the
+    scope separator, and the lifetime when it names none."""
+    tokens = TokenSet.from_response(body, provider=config.name, shape=config.profile.token_response)
     scopes = tokens.scopes
     if scopes is not None and config.scope_separator.strip():
         separator = config.scope_separator.strip()
@@ -134,3 +144,96 @@ class VerificationEntry(BaseModel):
     method: VerificationMethod = "GET"
     path: str = Field(pattern=r"^/[^\s?#]*(\?[^\s#]*)?$", max_length=512)
     expect_status: int = Field(default=200, ge=200, le=299)
+
+    def verification(self) -> Verification:
+        return Verification(self.method, self.path, self.expect_status)
+
+
+def client_secrets(
+    provider: str,
+    configured: SecretStr | list[SecretStr] | None,
+    env_name: str | None,
+    environ: Mapping[str, str],
+) -> tuple[SecretStr, ...]:
+    """The client secrets, newest first: the comma-separated list in the variable ``env_name``,
+    or the ``configured`` one or list; SettingsError when they are unset or empty."""
+    if env_name is not None:
+        values = split_commas(environ.get(env_name))
+        if not values:
+            raise SettingsError(
+                f"provider {provider!r}: client_secret_env names {env_name}, which is unset or "
+                "empty"
+            )
+        return tuple(SecretStr(value) for value in values)
+    listed = (
+        configured
+        if isinstance(configured, list)
+        else [configured]
+        if configured is not None
+        else []
+    )
+    if not listed or not all(secret.get_secret_value() for secret in listed):
+        raise SettingsError(f"provider {provider!r}: client_secret is empty")
+    return tuple(listed)
+
+
+class TokenResponseEntry(BaseModel):
+    """``[providers.NAME.token_response]``: see ``profile.TokenResponseShape``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    access_token: str = "access_token"
+    expires_in: str = "expires_in"
+    refresh_token: str = "refresh_token"
+    # A list keeps each top-level field under its own name; a table names the path of each.
+    settings: list[str] | dict[str, str] = Field(default_factory=dict)
+
+    def shape(self) -> TokenResponseShape:
+        kept = self.settings if isinstance(self.settings, dict) else {n: n for n in self.settings}
+        return TokenResponseShape(
+            access_token=self.access_token,
+            expires_in=self.expires_in,
+            refresh_token=self.refresh_token,
+            settings=kept,
+        )
+
+
+class AuthHeaderEntry(BaseModel):
+    """``[providers.NAME.auth_header]``: see ``profile.AuthHeader``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    header: str = "Authorization"
+    scheme: str = "Bearer"
+    query_param: str | None = Field(default=None, min_length=1)
+
+    def auth_header(self) -> AuthHeader:
+        return AuthHeader(header=self.header, scheme=self.scheme, query_param=self.query_param)
+
+
+def api_profile(
+    api_base_url: str,
+    allowed_hosts: tuple[str, ...],
+    token_response: TokenResponseEntry | None,
+    auth_header: AuthHeaderEntry | None,
+    *,
+    auth_mode: str,
+    loopback_http: bool,
+) -> ApiProfile:
+    """The profile these options make (the shared default when none is given); ValueError on a
+    mistake. ``api_base_url`` is a template when it holds a ``{``. ``auth_header`` applies to an
+    OAuth access token and an API key; a basic or header credential is sent as its kind says."""
+    if auth_header is not None and auth_mode in ("basic", "header"):
+        raise ValueError(f"auth_header: auth_mode {auth_mode} says how its credential is sent")
+    templated = "{" in api_base_url
+    if not templated and allowed_hosts:
+        raise ValueError("allowed_hosts applies to an api_base_url template only")
+    if token_response is None and not templated and auth_header is None:
+        return DEFAULT_PROFILE
+    return ApiProfile(
+        token_response=(
+            token_response.shape() if token_response is not None else TokenResponseShape()
+        ),
+        api_base=ApiBase(api_base_url, allowed_hosts, loopback_http) if templated else None,
+        auth_header=auth_header.auth_header() if auth_header is not None else AuthHeader(),
+    )

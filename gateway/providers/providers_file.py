@@ -18,6 +18,13 @@
     #   token_params / refresh_params = { ... }, client_key = { file = "key.pem", algorithm = "ES256" },
     #   refresh = { rotates = false, default_lifetime_seconds = 43200 }
     # grant_types = ["client_credentials"]         # default: authorization_code, refresh_token
+    # api_base_url = "{instance_url}/services/data" # a template over the settings, with
+    # allowed_hosts = ["*.my.salesforce.com"]       # the hosts it may make (profile.py)
+    # [providers.acme.token_response]               # settings kept; where the tokens are
+    # settings = ["instance_url"]                   # or { name = "dotted.path" }
+    # access_token = "data.access_token"            # likewise expires_in, refresh_token
+    # [providers.acme.auth_header]
+    # header = "Authorization"                      # scheme = "Bearer"; or query_param = "key"
 
     [providers.keyed]                              # stored credentials instead of OAuth grants
     api_base_url = "https://api.keyed.example/v1"
@@ -44,6 +51,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -63,22 +71,25 @@ from gateway.providers.config import (
 )
 from gateway.providers.contio import CONTIO
 from gateway.providers.credential_profile import (
-    HEADER_NAME,
-    RESERVED_HEADERS,
     CredentialKind,
     CredentialProfile,
-    Verification,
+    checked_header_name,
 )
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata
+from gateway.providers.profile import DEFAULT_PROFILE, LOOPBACK_HOSTS, ApiProfile
 from gateway.providers.profile_options import (
+    AuthHeaderEntry,
     ClientKeyEntry,
     RefreshEntry,
+    TokenResponseEntry,
     VerificationEntry,
+    api_profile,
     check_client_authentication,
     checked_separator,
+    client_secrets,
     reserved_in,
 )
-from gateway.settings import SettingsError, split_commas
+from gateway.settings import SettingsError
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 URL_FIELDS = (
@@ -92,7 +103,6 @@ URL_FIELDS = (
     "api_base_url",
 )
 _NO_METADATA = ServerMetadata(issuer="", authorization_endpoint="", token_endpoint="")
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # The validation context's key: whether plain http to a loopback host is accepted (tests only).
 ALLOW_LOOPBACK_HTTP = "allow_loopback_http"
 
@@ -112,6 +122,8 @@ OAUTH_FIELDS = (
     "refresh_params",
     "client_key",
     "refresh",
+    "token_response",
+    "allowed_hosts",
 )
 
 
@@ -144,12 +156,19 @@ class ProviderEntry(BaseModel):
     credential_header: str | None = None
     verification: VerificationEntry | None = None
     grant_types: tuple[str, ...] = grants.DEFAULT_GRANT_TYPES
+    token_response: TokenResponseEntry | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    auth_header: AuthHeaderEntry | None = None
+    # The token response's shape, the API base template and the credential's injection.
+    _api_profile: ApiProfile = PrivateAttr(default_factory=lambda: DEFAULT_PROFILE)
 
     @field_validator(*URL_FIELDS)
     @classmethod
     def _absolute_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
+        if info.field_name == "api_base_url" and "{" in value:
+            return value  # a template: ``api_profile`` checks what it makes
         parts = urlsplit(value)
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.fragment:
             raise ValueError("must be an absolute https URL")
@@ -204,11 +223,7 @@ class ProviderEntry(BaseModel):
     @field_validator("credential_header")
     @classmethod
     def _header_name(cls, value: str | None) -> str | None:
-        if value is not None and (
-            not HEADER_NAME.fullmatch(value) or value.lower() in RESERVED_HEADERS
-        ):
-            raise ValueError("must be a header name the gateway does not set itself")
-        return value
+        return value if value is None else checked_header_name(value)
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -256,18 +271,29 @@ class ProviderEntry(BaseModel):
     def credential_profile(self) -> CredentialProfile | None:
         if self.auth_mode == "oauth_user":
             return None
-        check = self.verification
-        return CredentialProfile(
-            kind=self.auth_mode,
-            header_name=self.credential_header,
-            verification=None
-            if check is None
-            else Verification(check.method, check.path, check.expect_status),
-        )
+        check = None if self.verification is None else self.verification.verification()
+        return CredentialProfile(self.auth_mode, self.credential_header, check)
+
+    @model_validator(mode="after")
+    def _profile(self, info: ValidationInfo) -> Self:
+        self._api_profile = api_profile(
+            self.api_base_url,
+            self.allowed_hosts,
+            self.token_response,
+            self.auth_header,
+            auth_mode=self.auth_mode,
+            loopback_http=bool((info.context or {}).get(ALLOW_LOOPBACK_HTTP)),
+        )  # any ValueError names the field
+        return self
 
     def source(self, name: str, environ: Mapping[str, str]) -> ProviderSource:
         """The config itself, or with an issuer, what builds it once discovery has run."""
-        secrets = self._secrets(name, environ)
+        secrets: tuple[SecretStr, ...] = ()
+        if (
+            self.auth_mode == "oauth_user"
+            and self.token_endpoint_auth_method in SECRET_AUTH_METHODS
+        ):
+            secrets = client_secrets(name, self.client_secret, self.client_secret_env, environ)
         key = None if self.client_key is None else self.client_key.load(name, environ)
         if self.issuer is None:
             return self.config(name, secrets, key, None)
@@ -279,6 +305,7 @@ class ProviderEntry(BaseModel):
             pkce=self.pkce,
             build=partial(self.config, name, secrets, key),
             client_key=key,
+            profile=self._api_profile,
         )
 
     def config(
@@ -315,33 +342,8 @@ class ProviderEntry(BaseModel):
             client_key=client_key,
             credentials=self.credential_profile(),
             grant_types=self.grant_types,
+            profile=self._api_profile,
         )
-
-    def _secrets(self, name: str, environ: Mapping[str, str]) -> tuple[SecretStr, ...]:
-        if (
-            self.auth_mode != "oauth_user"
-            or self.token_endpoint_auth_method not in SECRET_AUTH_METHODS
-        ):
-            return ()
-        if self.client_secret_env is not None:
-            values = split_commas(environ.get(self.client_secret_env))
-            if not values:
-                raise SettingsError(
-                    f"provider {name!r}: client_secret_env names {self.client_secret_env}, "
-                    "which is unset or empty"
-                )
-            return tuple(SecretStr(value) for value in values)
-        configured = self.client_secret
-        listed = (
-            configured
-            if isinstance(configured, list)
-            else [configured]
-            if configured is not None
-            else []
-        )
-        if not listed or not all(secret.get_secret_value() for secret in listed):
-            raise SettingsError(f"provider {name!r}: client_secret is empty")
-        return tuple(listed)
 
 
 def load_providers_file(

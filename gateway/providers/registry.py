@@ -88,6 +88,21 @@ def provider_sources(
     return sources, unconfigured
 
 
+def credential_params(settings: Settings) -> frozenset[str]:
+    """The query parameters (lower case) some provider takes its credential in: a caller's are
+    dropped, and the access log masks them. None for settings that configure no provider
+    correctly: start-up refuses those with the reason."""
+    try:
+        sources, _ = provider_sources(settings)
+    except SettingsError:
+        return frozenset()
+    return frozenset(
+        param.lower()
+        for source in sources.values()
+        if (param := source.profile.auth_header.query_param) is not None
+    )
+
+
 def require_providers(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
     """SettingsError unless at least one provider is configured (a gateway with none can connect
     no one, refresh nothing and revoke nothing)."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
 from gateway.providers.errors import ProviderError
+from gateway.providers.profile import TokenResponseShape, lookup
+
+RFC6749 = TokenResponseShape()
 
 
 @dataclass(frozen=True)
@@ -16,7 +19,8 @@ class TokenSet:
     """One token response. Every token is a ``SecretStr``, so the repr shows stars.
 
     ``expires_in`` is in seconds from the moment of the response; ``scopes`` is None when the
-    provider did not say (RFC 6749: then the granted scope is the requested one).
+    provider did not say (RFC 6749: then the granted scope is the requested one). ``settings``
+    are the fields the provider's profile keeps (``TokenResponseShape.settings``); not secrets.
     """
 
     access_token: SecretStr
@@ -25,25 +29,30 @@ class TokenSet:
     scopes: tuple[str, ...] | None
     id_token: SecretStr | None
     token_type: str
+    settings: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_response(cls, body: object, *, provider: str) -> TokenSet:
-        """Read a successful token response; ProviderError when it lacks an access token."""
+    def from_response(
+        cls, body: object, *, provider: str, shape: TokenResponseShape = RFC6749
+    ) -> TokenSet:
+        """Read a successful token response where ``shape`` says its parts are; ProviderError
+        when it lacks an access token."""
         if not isinstance(body, Mapping):
             raise ProviderError(
                 f"{provider} token response is not a JSON object", provider=provider
             )
-        access_token = body.get("access_token")
+        access_token = lookup(body, shape.access_token)
         if not isinstance(access_token, str) or not access_token:
             raise ProviderError(f"{provider} token response has no access_token", provider=provider)
         token_type = body.get("token_type")
         return cls(
             access_token=SecretStr(access_token),
-            refresh_token=_secret(body.get("refresh_token")),
-            expires_in=_seconds(body.get("expires_in")),
+            refresh_token=_secret(lookup(body, shape.refresh_token)),
+            expires_in=_seconds(lookup(body, shape.expires_in)),
             scopes=_scopes(body.get("scope")),
             id_token=_secret(body.get("id_token")),
             token_type=token_type if isinstance(token_type, str) and token_type else "Bearer",
+            settings=shape.read_settings(body),
         )
 
 

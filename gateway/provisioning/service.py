@@ -280,6 +280,7 @@ async def _consent(
     except GatewayError:
         await grants.discard(provider, tokens, partner.spender)
         raise
+    await grants.check_settings(provider, tokens, partner.spender)
     return tokens, subject
 
 

@@ -7,6 +7,9 @@ Admitting a call means, in order:
 - spending one request of the client's rate limit (``RateLimiter``);
 - normalising the path below the user id or the connection id (``paths``), so that nothing
   accepted can leave the provider's API base;
+- on ``/sdk/contio/users/{user_id}/v1/partner/user/...`` and ``/sdk/contio/connections/{id}/
+  v1/partner/user/...`` (Contio's SDK, pointed at the gateway): all of what follows, as on the
+  proxy's own paths below with the SDK's API prefix dropped, for Contio alone (``paths.sdk_target``);
 - on ``/proxy/users/{user_id}/...``: checking the client's allow rules against the method and the
   normalised path, and the user id against the client's namespace (``user_pattern``): each refusal
   is a 403 ``proxy_forbidden`` and an ``AuditEvent`` (action ``proxy.forbidden``, actor
@@ -63,6 +66,7 @@ from gateway.exceptions import DelegatedKeyNotAllowed
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.providers.client import OAuthClient
+from gateway.providers.profile import ApiBase
 from gateway.providers.registry import ProviderRegistry
 from gateway.proxy import delegation
 from gateway.proxy.cache import LocalCache
@@ -70,8 +74,11 @@ from gateway.proxy.errors import ProxyForbidden, RateLimited
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.paths import (
     CONNECTIONS_PREFIX,
+    SDK_PREFIX,
+    SDK_PROVIDER,
     ProxyPath,
     raw_target,
+    sdk_target,
     split_connection_target,
     split_target,
 )
@@ -248,20 +255,36 @@ async def addressed(session: AsyncSession, connection_id: uuid.UUID) -> Addresse
 class Admission:
     call: Call
     provider: OAuthClient
-    url: str  # the provider's API base and the normalised path, without the query
+    # The provider's API base and the normalised path, without the query; the path alone when
+    # the API base is a template (``api_base``), which each connection's settings resolve.
+    url: str
     provider_name: str  # ``provider.name``, kept: read on every call, and a property
     # The connection: (user id, provider, the client's space, the connection's id or None for
     # the user's default one).
     token_key: Key
+    api_base: ApiBase | None
+    # The query parameter the credential goes in (lower case), for a provider that wants it there.
+    credential_param: bytes | None
+    # Neither: the URL is ``url`` and the caller's query, whatever the connection (Contio);
+    # else ``injection.target`` makes it per call.
+    fixed: bool
 
     @classmethod
     def of(cls, call: Call, provider: OAuthClient) -> Admission:
+        profile = provider.profile
+        api_base = profile.api_base
+        param = profile.auth_header.query_param
         return cls(
             call,
             provider,
-            provider.api_base_url + call.path.encoded,
+            call.path.encoded
+            if api_base is not None
+            else provider.api_base_url + call.path.encoded,
             provider.name,
             (call.user_id, provider.name, call.principal.space, call.connection_id),
+            api_base,
+            param.lower().encode() if param is not None else None,
+            api_base is None and param is None,
         )
 
 
@@ -299,15 +322,19 @@ class Admissions:
         principal = require_scope(await self._client_keys.authenticate(credentials), SCOPE)
         self._spend(principal)
         target = key[2]
+        # The SDK's base paths stand for the proxy's, for the SDK's provider alone.
+        sdk = target.startswith(SDK_PREFIX)
+        if sdk:
+            target = sdk_target(target)
         if target.startswith(CONNECTIONS_PREFIX):
-            admission = await self._admit_by_id(principal, scope["method"], target)
+            admission = await self._admit_by_id(principal, scope["method"], target, sdk)
         else:
             user_id, path = split_target(target)
             call = Call(principal, scope["method"], path, user_id)
             if principal.delegated_key_id is not None:
                 await check_delegated(self._db, call, None)
             await check_call(self._db, call)
-            requested = caller.provider
+            requested = SDK_PROVIDER.encode() if sdk else caller.provider
             provider = self._providers.get(requested.decode("latin-1") if requested else None)
             admission = Admission.of(call, provider)
         if principal.delegated_key_id is None:
@@ -317,13 +344,19 @@ class Admissions:
             await delegation.record_use(self._db, call.principal, call.method, call.path.encoded)
         return admission
 
-    async def _admit_by_id(self, principal: Principal, method: str, target: str) -> Admission:
+    async def _admit_by_id(
+        self, principal: Principal, method: str, target: str, sdk: bool
+    ) -> Admission:
+        """``sdk``: the call came by the SDK's base path, which addresses its provider's
+        connections alone (another provider's is not found)."""
         connection_id, path = split_connection_target(target)
         if principal.delegated_key_id is not None:
             # The connection is not read: its user is not known to the refusal's audit entry.
             await check_delegated(self._db, Call(principal, method, path, ""), connection_id)
         found = await self._db.read(lambda session: addressed(session, connection_id))
         if found is None or found.space != principal.space:
+            raise queries.not_found(connection_id)
+        if sdk and found.provider != SDK_PROVIDER:
             raise queries.not_found(connection_id)
         call = Call(principal, method, path, found.user_id, connection_id)
         if not principal.namespace.admits_user_id(found.user_id):

@@ -53,7 +53,7 @@ class Proxy:
         token_cache: LocalCache[Key, UserToken] = LocalCache(ttl, renews=True)
         key_cache: LocalCache[str, Principal] = LocalCache(ttl)
         admission_cache: LocalCache[AdmissionKey, Admission] = LocalCache(ttl)
-        tokens = TokenSource(db, keys, refresher, settings, token_cache)
+        tokens = TokenSource(db, keys, refresher, refresher.providers, settings, token_cache)
         client_keys = ClientKeys(db, key_cache)
         admissions = Admissions(
             db, client_keys, refresher.providers, RateLimiter(), admission_cache

@@ -36,7 +36,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.exceptions import GatewayError, error_response
 from gateway.kit.middleware import RequestRecord
 from gateway.providers.spender import Spender
-from gateway.proxy.admission import admission_key
+from gateway.proxy.admission import Admission, admission_key
 from gateway.proxy.errors import UpstreamFailure
 from gateway.proxy.forward import (
     NO_BODY,
@@ -48,7 +48,14 @@ from gateway.proxy.forward import (
     repeatable,
 )
 from gateway.proxy.headers import CallerHeaders, header, returned_headers
-from gateway.proxy.paths import CONNECTIONS_PREFIX, USERS_PREFIX, route_path
+from gateway.proxy.injection import target
+from gateway.proxy.paths import (
+    CONNECTIONS_PREFIX,
+    SDK_CONNECTIONS_PREFIX,
+    SDK_USERS_PREFIX,
+    USERS_PREFIX,
+    route_path,
+)
 from gateway.proxy.token_cache import UserToken
 
 if TYPE_CHECKING:
@@ -59,7 +66,18 @@ log = logging.getLogger(__name__)
 # The routes' labels in metrics and spans.
 USERS_TEMPLATE = f"{USERS_PREFIX}{{user_id}}/{{path:path}}"
 CONNECTIONS_TEMPLATE = f"{CONNECTIONS_PREFIX}{{connection_id}}/{{path:path}}"
+SDK_USERS_TEMPLATE = f"{SDK_USERS_PREFIX}{{user_id}}/{{path:path}}"
+SDK_CONNECTIONS_TEMPLATE = f"{SDK_CONNECTIONS_PREFIX}{{connection_id}}/{{path:path}}"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def route_template(path: str) -> str:
+    """The label of the proxy route ``path`` (one of ``paths.PREFIXES``) is on."""
+    if path.startswith(USERS_PREFIX):
+        return USERS_TEMPLATE
+    if path.startswith(CONNECTIONS_PREFIX):
+        return CONNECTIONS_TEMPLATE
+    return SDK_USERS_TEMPLATE if path.startswith(SDK_USERS_PREFIX) else SDK_CONNECTIONS_TEMPLATE
 
 
 async def serve(
@@ -90,10 +108,11 @@ async def serve(
             )
         if caller.sends_body:
             body = await read_body(length, receive, proxy.replay_buffer, proxy.max_body)
-        url = admission.url
         query: bytes = scope["query_string"]
-        if query:
-            url += "?" + query.decode("latin-1")
+        if admission.fixed:
+            url = admission.url + "?" + query.decode("latin-1") if query else admission.url
+        else:
+            url = target(admission, token.injection, query)
         request = UpstreamRequest(
             method=call.method,
             url=url,
@@ -103,10 +122,12 @@ async def serve(
             repeatable=repeatable(call.method, caller.idempotency_key),
         )
         deadline = proxy.forwarder.deadline()
-        response = await proxy.forwarder.exchange(request, token.credential_header, deadline)
+        response = await proxy.forwarder.exchange(request, token.injection, deadline)
         if response.status == 401:
             spender = Spender.client(call.principal.client_id)
-            response = await _after_401(proxy, response, request, token, spender, deadline)
+            response = await _after_401(
+                proxy, response, request, token, spender, deadline, admission, scope
+            )
     except GatewayError as exc:
         await error_response(body.refusal or exc)(scope, receive, record.wrap(send))
         return
@@ -122,6 +143,8 @@ async def _after_401(
     token: UserToken,
     spender: Spender,
     deadline: float,
+    admission: Admission,
+    scope: Scope,
 ) -> UpstreamResponse:
     """The token may have been revoked or rotated early: refresh once (unless another refresh
     already replaced it) and retry once; a body already streamed away gets the 401 back, and so
@@ -135,7 +158,9 @@ async def _after_401(
         return response
     token = replaced
     response.response.close()
-    return await proxy.forwarder.exchange(request, token.credential_header, deadline)
+    if token.injection.query_pair is not None:  # the credential is in the URL
+        request.url = target(admission, token.injection, scope["query_string"])
+    return await proxy.forwarder.exchange(request, token.injection, deadline)
 
 
 async def relay(

@@ -46,6 +46,7 @@ from gateway.kit.backoff import backoff_seconds
 from gateway.kit.request_body import capped_length
 from gateway.proxy.errors import UpstreamFailure, UpstreamTimeout
 from gateway.proxy.headers import CallerHeaders, received_header, upstream_request_headers
+from gateway.proxy.injection import Injection
 from gateway.proxy.upstream import Body, RawResponse, Upstream, Watchdog
 from gateway.settings import Settings
 
@@ -267,11 +268,13 @@ class Forwarder:
         return time.monotonic() + self.policy.total_seconds
 
     async def exchange(
-        self, request: UpstreamRequest, credential_header: tuple[str, str], deadline: float
+        self, request: UpstreamRequest, injection: Injection, deadline: float
     ) -> UpstreamResponse:
         """The provider's response, retried as far as is safe; our error when there is none.
         Attempts are made right here, not in a coroutine each (``docs/performance.md``)."""
-        headers = upstream_request_headers(request.caller, credential_header, request.request_id)
+        headers = upstream_request_headers(
+            request.caller, injection.header, request.request_id, injection.replaces_forwarded
+        )
         streamed = request.body.streamed
         if streamed and request.body.length is not None:
             # Sent as announced rather than chunked: some servers take no chunked uploads.

@@ -1,5 +1,5 @@
-"""The proxy's front door: ``/proxy/users/...`` and ``/proxy/connections/...`` answered ahead of
-Starlette's middleware stack.
+"""The proxy's front door: ``/proxy/users/...`` and ``/proxy/connections/...`` (and the SDK's base
+paths, ``/sdk/contio/...``) answered ahead of Starlette's middleware stack.
 
 Every other route passes through the concerns ``create_app`` lists, as Starlette middleware, then
 the router and Starlette's exception handling. The proxy's calls meet the same concerns here, in
@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.failures import failure_response
 from gateway.kit import logs
 from gateway.kit.middleware import Concern, RecordBatch, RequestRecord, accepted_request_id
-from gateway.proxy.endpoints import CONNECTIONS_TEMPLATE, METHODS, USERS_TEMPLATE, serve
+from gateway.proxy.endpoints import METHODS, USERS_TEMPLATE, route_template, serve
 from gateway.proxy.headers import CallerHeaders
 from gateway.proxy.paths import PREFIXES, USERS_PREFIX
 
@@ -56,7 +56,7 @@ class ProxyFront:
         caller = CallerHeaders.read(scope["headers"])
         request_id = accepted_request_id(caller.request_id)
         path: str = scope["path"]
-        template = USERS_TEMPLATE if path.startswith(USERS_PREFIX) else CONNECTIONS_TEMPLATE
+        template = USERS_TEMPLATE if path.startswith(USERS_PREFIX) else route_template(path)
         record = RequestRecord(request_id, scope, template, self.batch)
         bound = logs.request_id.set(request_id)
         try:

@@ -1,11 +1,11 @@
 """Which headers cross the proxy, each way.
 
 Towards the provider only an allow-list of the caller's headers goes, and the gateway adds its own
-credential header (``Authorization`` with the user's token, or the header a stored credential goes
-in), ``X-Request-Id`` and ``User-Agent``: nothing the caller sends
-can replace them. Back to the caller everything the provider said goes, except hop-by-hop headers
-(RFC 9110 §7.6.1, and whatever its ``Connection`` header names), cookies, and the headers the
-gateway sets itself (a provider cannot fake ``Gateway-Error``).
+credential (``Authorization`` with the user's token, or the header the provider's profile or a
+stored credential names; ``proxy.injection``), ``X-Request-Id`` and ``User-Agent``: nothing the
+caller sends can replace them. Back to the caller everything the provider said goes, except
+hop-by-hop headers (RFC 9110 §7.6.1, and whatever its ``Connection`` header names), cookies, and
+the headers the gateway sets itself (a provider cannot fake ``Gateway-Error``).
 
 Headers are ASGI's: lower-case byte names with latin-1 values.
 """
@@ -180,15 +180,25 @@ def _connection_tokens(values: Iterable[bytes]) -> frozenset[bytes]:
 
 
 def upstream_request_headers(
-    caller: CallerHeaders, credential_header: tuple[str, str], request_id: str
+    caller: CallerHeaders,
+    credential: tuple[str, str] | None,
+    request_id: str,
+    replaces_forwarded: bool = False,
 ) -> list[tuple[str, str]]:
     """The headers sent to the provider: the caller's allowed ones (``CallerHeaders.forwarded``),
-    then the gateway's own: the connection's credential (``credential_profile.injected_header``)
+    then the gateway's own: the ``credential`` header (None: the credential travels in the query),
     and the request id; ``DEFAULT_UPSTREAM_HEADERS`` go with them where the caller is silent.
+    With ``replaces_forwarded``, a caller's header of the credential's name is not forwarded.
 
     ``Content-Length`` and ``Transfer-Encoding`` are the upstream client's to set from the body.
     """
-    return [*caller.forwarded, credential_header, ("X-Request-Id", request_id)]
+    if credential is None:
+        return [*caller.forwarded, ("X-Request-Id", request_id)]
+    forwarded = caller.forwarded
+    if replaces_forwarded:
+        name = credential[0].lower()
+        forwarded = [pair for pair in forwarded if pair[0] != name]
+    return [*forwarded, credential, ("X-Request-Id", request_id)]
 
 
 def returned_headers(upstream: Iterable[tuple[bytes, bytes]]) -> RawHeaders:

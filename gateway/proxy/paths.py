@@ -2,6 +2,9 @@
 
 Two routes reach the proxy: ``/proxy/users/{user_id}/{path}`` (the user's default connection in
 the caller's space) and ``/proxy/connections/{connection_id}/{path}`` (one connection, by its id).
+Contio's SDK reaches the same two at its own base paths, ``/sdk/contio/users/{user_id}`` and
+``/sdk/contio/connections/{connection_id}``, to which it appends its API prefix
+(``/v1/partner/user``): ``sdk_target`` turns such a path into the proxy's, the prefix dropped.
 Either way the path below the user id or the connection id is checked raw (still percent-encoded)
 and refused with 400 ``invalid_path`` when it could leave the provider's API base or is not plainly
 encoded:
@@ -28,12 +31,18 @@ from urllib.parse import quote, unquote
 from starlette.types import Scope
 
 from gateway.connections import queries
+from gateway.providers.contio import CONTIO, USER_API_PREFIX
 from gateway.proxy.errors import InvalidPath
 
 USERS_PREFIX = "/proxy/users/"
 CONNECTIONS_PREFIX = "/proxy/connections/"
+# Contio's SDK as it is: a base URL per user or connection, below which it sends its own paths.
+SDK_PREFIX = f"/sdk/{CONTIO}/"
+SDK_PROVIDER = CONTIO
+SDK_USERS_PREFIX = f"{SDK_PREFIX}users/"
+SDK_CONNECTIONS_PREFIX = f"{SDK_PREFIX}connections/"
 # Every path the proxy serves begins with one of these.
-PREFIXES = (USERS_PREFIX, CONNECTIONS_PREFIX)
+PREFIXES = (USERS_PREFIX, CONNECTIONS_PREFIX, SDK_USERS_PREFIX, SDK_CONNECTIONS_PREFIX)
 MAX_USER_ID_LENGTH = 255
 MAX_PATH_LENGTH = 2048
 MAX_SEGMENTS = 64
@@ -62,6 +71,21 @@ def raw_target(scope: Scope) -> str:
     """The request's path as the caller sent it (still percent-encoded), below any root path."""
     raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
     return route_path(raw_path.partition("?")[0], scope)
+
+
+def sdk_target(target: str) -> str:
+    """The proxy's raw path for an SDK path (raw): ``/sdk/contio/users/{id}/v1/partner/user/x``
+    is ``/proxy/users/{id}/x``, and likewise by connection id; 400 ``invalid_path`` when the path
+    below the id is not below the SDK's API prefix."""
+    if target.startswith(SDK_USERS_PREFIX):
+        prefix, rest = USERS_PREFIX, target[len(SDK_USERS_PREFIX) :]
+    else:
+        prefix, rest = CONNECTIONS_PREFIX, target[len(SDK_CONNECTIONS_PREFIX) :]
+    owner, slash, below = rest.partition("/")
+    api = USER_API_PREFIX[1:] + "/"
+    if not slash or not below.startswith(api):
+        raise InvalidPath(f"an SDK path continues with {USER_API_PREFIX}/ after the id")
+    return f"{prefix}{owner}/{below[len(api) :]}"
 
 
 def split_target(target: str) -> tuple[str, ProxyPath]:

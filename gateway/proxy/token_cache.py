@@ -18,9 +18,10 @@ access token that does not open with the key ring is refreshed too: the refresh 
 refresh token opens, and otherwise marks the connection ``credentials_unreadable`` and answers 409
 with that code.
 
-A connection that holds a stored credential (an API key and the like) is cached the same way, its
-credential opened once and made into the header it is sent in; it is never refreshed, and a 401
-stands.
+Each cached token carries its ``Injection``: the credential made once into the header or query
+parameter it is sent in (an access token, or a stored credential such as an API key), and the API
+base URL the connection's settings make for a provider whose ``api_base_url`` is a template. A
+stored credential is never refreshed, and a 401 on it stands.
 
 Misses are read in batches (``ConnectionLoader``): a replica that starts, or a burst of users not
 seen for a while, misses the cache for many users at once, and a query each would queue them all
@@ -52,11 +53,13 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.models.connection import STORED_CREDENTIAL_MODES
-from gateway.providers.credential_profile import CredentialProfile, injected_header
+from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderError
+from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.errors import ConnectionDisabled
+from gateway.proxy.injection import Injection
 from gateway.settings import Settings
 from gateway.tokens import grant, schedule
 from gateway.tokens.errors import ensure_usable
@@ -181,9 +184,9 @@ class UserToken:
     version: int
     expires_at: datetime | None
     lifetime_seconds: int | None
-    access_token: str | None  # None for a stored credential
-    # The header that carries the credential upstream, made once per cached token.
-    credential_header: tuple[str, str]
+    # The credential as its provider takes it, and the API base the connection's settings make;
+    # worked out once per cached token (``injection``).
+    injection: Injection
     refresh_from: float  # the Unix time from which the proxy refreshes before forwarding
     unauthorized_refresh_at: datetime | None  # the connection's last 401-forced refresh
     refreshable: bool  # False for a stored credential: nothing replaces it but its operator
@@ -198,27 +201,28 @@ class UserToken:
         keys: KeyRing,
         settings: Settings,
         key: Key,
-        profile: CredentialProfile | None = None,
+        provider: OAuthClient,
     ) -> UserToken:
-        """The token of ``connection``, cached under ``key``; a stored credential is sent as its
-        provider's ``profile`` says."""
+        """The token of ``connection``, cached under ``key``: an access token, or a stored
+        credential, sent as its ``provider``'s profiles say. SettingNotAllowed when the provider's
+        API base template cannot be resolved with the connection's settings."""
         expires_at = connection.expires_at
         lifetime = connection.token_lifetime_seconds
         stored = connection.auth_mode in STORED_CREDENTIAL_MODES
-        if stored:
-            access_token = None
-            header = injected_header(grant.stored_credential(keys, connection), profile)
-        else:
-            access_token = grant.access_token(keys, connection)
-            header = injected_header(access_token, None)
+        credential = (
+            grant.stored_credential(keys, connection)
+            if stored
+            else grant.access_token(keys, connection)
+        )
         return cls(
             connection_id=connection.id,
             key=key,
             version=connection.token_version,
             expires_at=expires_at,
             lifetime_seconds=lifetime,
-            access_token=access_token,
-            credential_header=header,
+            injection=Injection.of(
+                credential, provider.credentials, provider.profile, connection.provider_settings
+            ),
             refresh_from=(
                 expires_at.timestamp() - refresh_margin(lifetime, settings)
                 if expires_at is not None
@@ -237,11 +241,14 @@ class TokenSource:
         db: Database,
         keys: KeyRing,
         refresher: Refresher,
+        providers: ProviderRegistry,
         settings: Settings,
         cache: LocalCache[Key, UserToken],
     ) -> None:
+        """``providers`` say how each connection's credential is sent (the refresher's own)."""
         self._keys = keys
         self._refresher = refresher
+        self._providers = providers
         self._settings = settings
         self.cache = cache
         self._loader = ConnectionLoader(db)
@@ -298,10 +305,8 @@ class TokenSource:
         return token
 
     def _token(self, connection: Connection, key: Key) -> UserToken:
-        profile = None
-        if connection.auth_mode in STORED_CREDENTIAL_MODES:
-            profile = self._refresher.providers.get(connection.provider).credentials
-        return UserToken.of(connection, self._keys, self._settings, key, profile)
+        provider = self._providers.get(connection.provider)
+        return UserToken.of(connection, self._keys, self._settings, key, provider)
 
     async def _renew(self, key: Key) -> None:
         """Read a cached token again in the background, so that busy users never miss."""

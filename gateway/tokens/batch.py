@@ -218,6 +218,7 @@ class Batches:
             tokens = await call()
             provider = self._providers.get(row.provider)
             lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
+            kept = obtain.allowed_settings(provider, row, tokens)
         except GrantRejected as exc:
             self._count(row.provider, "reauth_required")
             try:
@@ -245,7 +246,7 @@ class Batches:
             return
         self._count(row.provider, "success")
         try:
-            stored = await writer.write(Refreshed(row, tokens, lifetime, probe))
+            stored = await writer.write(Refreshed(row, tokens, lifetime, probe, kept))
         except GatewayError as exc:
             self._settle(row, exc)
             return

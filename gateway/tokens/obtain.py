@@ -1,10 +1,11 @@
 """How a connection's next tokens are obtained from its provider: the token request its grant
-makes (a refresh with its refresh token, or a new client-credentials exchange), and how long the
-answer lives. Nothing here writes to the database: the callers record what went wrong."""
+makes (a refresh with its refresh token, or a new client-credentials exchange), how long the
+answer lives, and which settings it gives that the profile allows. Nothing here writes to the database: the callers record what went wrong."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 
 from gateway.kit.clock import utcnow
@@ -14,10 +15,13 @@ from gateway.providers import client_credentials
 from gateway.providers.client import OAuthClient
 from gateway.providers.client_credentials import TokenRequest
 from gateway.providers.errors import ProviderError
+from gateway.providers.profile import SettingNotAllowed
 from gateway.providers.spender import Spender
 from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
 from gateway.tokens import grant
+
+log = logging.getLogger(__name__)
 
 TokenCall = Callable[[], Awaitable[TokenSet]]
 
@@ -56,3 +60,24 @@ async def lifetime(
 def longest_call_seconds(settings: Settings) -> float:
     """The longest a token request can take (connecting, then reading the answer)."""
     return settings.http_connect_timeout_seconds + settings.http_read_timeout_seconds
+
+
+def allowed_settings(
+    provider: OAuthClient, connection: Connection, tokens: TokenSet
+) -> Mapping[str, str]:
+    """The settings a refresh's token response gives (``token_response``: a changed
+    ``instance_url``), or none when they make an API base URL the provider's profile does not
+    allow: then they are logged as refused (the host alone) and the connection keeps its own."""
+    try:
+        provider.profile.check_settings(tokens.settings)
+    except SettingNotAllowed as exc:
+        log.warning(
+            "refresh of connection %s: %s named settings outside its allowed_hosts (%s); the "
+            "connection keeps its settings",
+            connection.id,
+            connection.provider,
+            exc.message,
+            extra={"connection_id": connection.id, "provider": connection.provider},
+        )
+        return {}
+    return tokens.settings

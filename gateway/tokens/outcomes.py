@@ -48,8 +48,11 @@ class Outcomes:
         lifetime: int,
         rejected: bool,
         spender: Spender,
+        provider_settings: Mapping[str, str],
     ) -> Connection:
-        """Write the provider's new tokens (compare-and-swap on the version read with the lease).
+        """Write the provider's new tokens (compare-and-swap on the version read with the lease),
+        and the ``provider_settings`` its token response gave (checked by the caller), each over
+        the setting of its name; the timeline record names the settings that changed.
 
         A rotated refresh token exists nowhere else, so a database outage does not lose it at once:
         the write is tried again for a third of the lease (it is a compare-and-swap, so a commit
@@ -77,6 +80,14 @@ class Outcomes:
             details: dict[str, object] = {"spender": spender.key}
             if rejected:
                 details["after_unauthorized"] = True  # the proxy's call met a 401
+            changed = sorted(
+                name
+                for name, value in provider_settings.items()
+                if current.provider_settings.get(name) != value
+            )
+            if changed:
+                current.provider_settings = {**current.provider_settings, **provider_settings}
+                details["settings_changed"] = changed
             _record(session, current, RecordKind.REFRESHED, now, details)
             await breaker.reset(session, current.provider)
             if recovering:

@@ -252,7 +252,10 @@ class Refresher:
             raise
         self._count(connection.provider, "success")
         lifetime = await obtain.lifetime(provider, tokens, spender, self._settings)
-        stored = await self._outcomes.refreshed(connection, tokens, lifetime, rejected, spender)
+        kept = obtain.allowed_settings(provider, connection, tokens)
+        stored = await self._outcomes.refreshed(
+            connection, tokens, lifetime, rejected, spender, kept
+        )
         return Fresh(stored, refreshed=True)
 
     async def _token_request(

@@ -4,8 +4,9 @@ Refreshes that succeed are written as they arrive: the first waits ``GROUP_SECON
 then they are written together, while what arrives after forms the next group (written
 concurrently, not after it), so no result waits for the whole batch, nor for another group. A group is one statement in one transaction: the
 compare-and-swap on each row's ``token_version`` (``UPDATE ... FROM (VALUES ...)``, the values
-``grant.write`` computed), the lease given up on each row that won (if it is still ours), and one
-timeline record per row that won; it returns the rows that won. Only the rare cases add statements
+``grant.write`` computed and the settings the token response gave), the lease given up on each row
+that won (if it is still ours), and one timeline record per row that won (naming the settings that
+changed, as a single refresh's does); it returns the rows that won. Only the rare cases add statements
 to that transaction: a lost race (handled as a single refresh handles it: the newer tokens stay,
 ours are queued for revocation when the connection was revoked meanwhile), a connection that
 recovers from failures (its ``connection.recovered`` event), a breaker probe that succeeded (the
@@ -18,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Select, Table, case, column, func, insert, literal, null, select, update
 from sqlalchemy import values as values_clause
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.kit.clock import utcnow
@@ -51,6 +54,8 @@ class Refreshed:
     tokens: TokenSet
     lifetime: int
     probe: bool = False  # the call that tested its provider's half-open breaker
+    # What its token response said that the profile allows (``obtain.allowed_settings``).
+    provider_settings: Mapping[str, str] = field(default_factory=dict)
 
 
 class GroupWriter:
@@ -104,7 +109,16 @@ class GroupWriter:
                 settings=self._settings,
             )
             row.last_refreshed_at = now
-            rows.append(row)
+            details: dict[str, Any] = {"spender": REFRESHER.key}
+            changed = sorted(
+                name
+                for name, value in item.provider_settings.items()
+                if row.provider_settings.get(name) != value
+            )
+            if changed:
+                row.provider_settings = {**row.provider_settings, **item.provider_settings}
+                details["settings_changed"] = changed
+            rows.append((row, details))
         statement = _compare_and_swap(rows, now, self._leases.owner)
         probes = {item.connection.provider for item, _ in group if item.probe}
 
@@ -154,15 +168,25 @@ class GroupWriter:
 
 
 def _compare_and_swap(
-    rows: list[Connection], now: datetime, owner: str
+    rows: list[tuple[Connection, dict[str, Any]]], now: datetime, owner: str
 ) -> Select[tuple[uuid.UUID]]:
-    """One statement: each row's ``grant.WRITTEN`` columns where its version is still the one
-    claimed (one below the new), its lease given up if ours, a timeline record for each row that
-    won; returns the ids of those rows."""
+    """One statement: each row's ``grant.WRITTEN`` columns and its settings where its version is
+    still the one claimed (one below the new), its lease given up if ours, a timeline record with
+    its details for each row that won; returns the ids of those rows."""
     table = cast(Table, Connection.__table__)
     names = ("id", *grant.WRITTEN)
-    incoming = values_clause(*(column(name, table.c[name].type) for name in names), name="incoming")
-    incoming = incoming.data([tuple(getattr(row, name) for name in names) for row in rows])
+    incoming = values_clause(
+        *(column(name, table.c[name].type) for name in names),
+        column("settings", JSONB),
+        column("details", JSONB),
+        name="incoming",
+    )
+    incoming = incoming.data(
+        [
+            (*(getattr(row, name) for name in names), row.provider_settings, details)
+            for row, details in rows
+        ]
+    )
     ours = table.c.lease_owner == owner
     won = (
         update(table)
@@ -170,12 +194,13 @@ def _compare_and_swap(
         .values(
             {
                 **{name: incoming.c[name] for name in grant.WRITTEN},
+                "settings": incoming.c.settings,
                 "last_refreshed_at": now,
                 "lease_owner": case((ours, null()), else_=table.c.lease_owner),
                 "lease_expires_at": case((ours, null()), else_=table.c.lease_expires_at),
             }
         )
-        .returning(table.c.id)
+        .returning(table.c.id, incoming.c.details)
         .cte("won")
     )
     records = cast(Table, TimelineRecord.__table__)
@@ -189,7 +214,7 @@ def _compare_and_swap(
                 literal(now, records.c.occurred_at.type),
                 literal(RecordKind.REFRESHED.value, records.c.kind.type),
                 literal(ACTOR, records.c.actor.type),
-                literal({"spender": REFRESHER.key}, records.c.details.type),
+                won.c.details,
             ),
         )
         .cte("recorded")

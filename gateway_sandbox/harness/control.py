@@ -15,6 +15,9 @@ has nothing like it) and needs no authentication, being a local development tool
   user at once, as if each consent had been given and its code redeemed (for benchmarks that need
   many refresh tokens): ``{"subject", "scope", "expires_in", "grants": [{"access_token",
   "refresh_token"}]}``. At most ``MAX_GRANTS`` a call.
+- ``POST /_sandbox/instance`` with ``{"instance_url": ...}`` moves a Salesforce-like sandbox's
+  instance: the token responses from then on name it (``{origin}`` as in ``--instance-url``); 409
+  ``no_instances`` for a sandbox started without one.
 - ``POST /_sandbox/events`` with ``{"event_type"[, "user_id" | "email"][, "data"]}`` sends one of
   Contio's event types now, with realistic ``data`` about that user's own records (``data``, if
   given, overrides fields of it), through the same filter, switches and delivery log as events
@@ -110,6 +113,15 @@ class ControlApi:
             )
         shown = {"subject": str(user.id), "scope": scope, "expires_in": options.access_token_ttl}
         return JSONResponse({**shown, "grants": grants})
+
+    async def move_instance(self, request: Request) -> Response:
+        url = (await _json_object(request)).get("instance_url")
+        if not isinstance(url, str) or not url.strip():
+            raise ApiError(400, "invalid_request", "instance_url is required.")
+        if self.store.instance_url is None:
+            raise ApiError(409, "no_instances", "This sandbox was started without instances.")
+        self.store.instance_url = url.strip()
+        return JSONResponse({"instance_url": self.store.instance_url})
 
     async def events(self, request: Request) -> Response:
         if request.method == "GET":

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway_sandbox.errors import NO_STORE, OAuthError
+from gateway_sandbox.instances import instance_url
 from gateway_sandbox.jwt import SigningKey
 from gateway_sandbox.oauth.client_auth import CHALLENGE, authenticate_token_client
 from gateway_sandbox.oauth.discovery import issuer_for
@@ -96,6 +97,8 @@ class TokenEndpoint:
         }
         if "openid" in tokens.grant.scopes:
             body["id_token"] = self._id_token(request, tokens)
+        if (instance := instance_url(request, self.store)) is not None:
+            body["instance_url"] = instance
         return body
 
     def _id_token(self, request: Request, tokens: TokenSet) -> str:

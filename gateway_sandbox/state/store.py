@@ -84,6 +84,8 @@ class SandboxStore:
         lifetimes = Lifetimes(options.otp_ttl, options.session_ttl, options.otp_max_attempts)
         self.challenges = Challenges(lifetimes, options.clock)
         self.faults = FaultSwitch(options.faults)
+        # The instance token responses name; ``POST /_sandbox/instance`` moves it.
+        self.instance_url = options.instance_url
         self.counters = Counters()
         self.idempotency = IdempotencyKeys(options.clock)
         self.rate_limiter = RateLimiter(options.rate_limits, options.clock)

@@ -40,6 +40,7 @@ FIELDS = {
     "metadata",
     "external_ids",
     "labels",
+    "settings",
     "scopes",
     "access_token_expires_at",
     "refresh_token_expires_at",

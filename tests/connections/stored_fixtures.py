@@ -1,5 +1,6 @@
-"""A gateway whose providers file names three stored-credential providers (an API key, a basic
-credential, a custom header), all in front of the sandbox's API-key-protected API, and the
+"""A gateway whose providers file names stored-credential providers (an API key, sent as a bearer
+token, in the query or in a header of the profile's ``auth_header``; a basic credential; a custom
+header), all in front of the sandbox's API-key-protected API, and the
 service clients of ``tests.hostile.owner_fixtures`` to act on them."""
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ verification = {{ path = "/me" }}
 [providers.keyed-unchecked]
 api_base_url = "{sandbox}/keyed/v1"
 auth_mode = "api_key"
+
+[providers.keyed-query]
+api_base_url = "{sandbox}/keyed/v1"
+auth_mode = "api_key"
+auth_header = {{ query_param = "api_key" }}
+verification = {{ path = "/me" }}
+
+[providers.keyed-named]
+api_base_url = "{sandbox}/keyed/v1"
+auth_mode = "api_key"
+auth_header = {{ header = "X-Api-Key", scheme = "" }}
+verification = {{ path = "/me" }}
 """
 
 

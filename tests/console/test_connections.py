@@ -162,6 +162,23 @@ async def test_the_connection_page_shows_its_state_and_history(
     assert 'id="revoke"' in page and 'id="refresh"' in page and 'id="pause"' in page
 
 
+async def test_the_connection_page_shows_the_auth_mode_and_settings_once_each(
+    console: httpx.AsyncClient, db: Database
+) -> None:
+    [user] = await seed(db, f"settings{uuid.uuid4().hex[:6]}", 1, status=ConnectionStatus.ACTIVE)
+    async with db.transaction() as session:
+        found = (await session.scalars(select(Connection).where(Connection.user_id == user))).one()
+        found.provider_settings = {"instance_url": "https://na1.example.com", "region": "<eu>"}
+
+    page = (await console.get(f"/console/connections/{found.id}")).text
+
+    assert page.count('id="auth-mode"') == 1 and '<dd id="auth-mode">oauth_user</dd>' in page
+    assert (
+        'data-detail="settings">instance_url=https://na1.example.com, region=&lt;eu&gt;</dd>'
+        in page
+    )
+
+
 async def test_the_connection_page_shows_a_failing_refresh(
     console: httpx.AsyncClient, db: Database
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -72,3 +74,15 @@ def test_exceptions_stay_inside_one_json_line(captured: tuple[logging.Logger, io
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="json, text"):
         logs.configure("INFO", "yaml")
+
+
+def test_httpx_never_logs_a_request_url_which_may_hold_a_credential() -> None:
+    program = (
+        "import logging; from gateway.kit import logs; logs.configure('INFO', 'text'); "
+        "logging.getLogger('httpx').info('HTTP Request: GET https://api.example/me?api_key=k'); "
+        "logging.getLogger('gateway.probe').info('still logging')"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "still logging" in run.stderr and "api_key" not in run.stderr

@@ -44,16 +44,23 @@ MAX_EXAMPLES = int(os.environ.get("GATEWAY_SCHEMATHESIS_EXAMPLES", "20"))
 THOROUGH_EXAMPLES = 200
 PROXY = "/proxy/users/{user_id}/{path}"
 PROXY_BY_ID = "/proxy/connections/{connection_id}/{path}"
+SDK = "/sdk/contio/users/{user_id}/{path}"
+SDK_BY_ID = "/sdk/contio/connections/{connection_id}/{path}"
+SDK_PREFIX = "/v1/partner/user"
 WEBHOOK = "/webhooks/contio"
 
 
 def fuzzable(document: dict[str, Any]) -> dict[str, Any]:
-    """The document with the proxy's catch-alls replaced by GET on ``PROXY_PATHS``: for a user
-    connected or not, and for a connection id that names none (or is no id)."""
+    """The document with the proxy's catch-alls replaced by GET on ``PROXY_PATHS`` (below the
+    SDK's prefix on its base paths): for a user connected or not, and for a connection id that
+    names none (or is no id)."""
     document = copy.deepcopy(document)
-    for catch_all, name, values in (
-        (PROXY, "user_id", [CONNECTED_USER, "nobody"]),
-        (PROXY_BY_ID, "connection_id", [str(uuid.UUID(int=0)), "not-an-id"]),
+    by_id = [str(uuid.UUID(int=0)), "not-an-id"]
+    for catch_all, name, values, prefix in (
+        (PROXY, "user_id", [CONNECTED_USER, "nobody"], ""),
+        (PROXY_BY_ID, "connection_id", by_id, ""),
+        (SDK, "user_id", [CONNECTED_USER, "nobody"], SDK_PREFIX),
+        (SDK_BY_ID, "connection_id", by_id, SDK_PREFIX),
     ):
         operation = document["paths"].pop(catch_all)["get"]
         operation["parameters"] = [
@@ -62,7 +69,7 @@ def fuzzable(document: dict[str, Any]) -> dict[str, Any]:
             if parameter["name"] != "path"
         ]
         for path in PROXY_PATHS:
-            document["paths"][catch_all.replace("/{path}", path)] = {"get": operation}
+            document["paths"][catch_all.replace("/{path}", prefix + path)] = {"get": operation}
     return document
 
 
@@ -103,7 +110,7 @@ for fuzzing in (schema, thorough):
 
 def is_proxy(case: Case[Any]) -> bool:
     path: str = case.operation.path
-    return path.startswith("/proxy/")
+    return path.startswith(("/proxy/", "/sdk/"))
 
 
 def made_by_gateway(response: Response, case: Case[Any]) -> bool:

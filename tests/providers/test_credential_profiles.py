@@ -15,8 +15,9 @@ from gateway.providers.credential_profile import (
     StoredCredential,
     Verification,
     excerpt,
-    injected_header,
+    injected,
 )
+from gateway.providers.profile import AuthHeader
 from gateway.providers.providers_file import load_providers_file
 from gateway.settings import SettingsError
 
@@ -67,6 +68,9 @@ def test_verification_defaults_to_get_200(tmp_path: Path) -> None:
         (("expect_status = 204", "expect_status = 401"), "verification"),
         (('method = "HEAD"', 'method = "DELETE"'), "verification"),
         (('expect_status = 204 }', 'expect_status = 204, body = "x" }'), "verification"),
+        (('auth_mode = "header"', 'auth_mode = "header"\nauth_header = { scheme = "" }'), "auth_header"),
+        (('auth_mode = "header"', 'auth_mode = "header"\ntoken_response = { settings = ["a"] }'), "token_response"),
+        (('https://api.keyed.example/v1/', '{instance_url}/v1'), "api_base_url"),
     ],
 )  # fmt: skip
 def test_mistakes_name_the_provider_and_field(
@@ -78,6 +82,15 @@ def test_mistakes_name_the_provider_and_field(
         load(tmp_path, KEYED.replace(old, new))
     assert "[providers.keyed]" in str(caught.value)
     assert message in str(caught.value)
+
+
+def test_an_api_key_takes_auth_header(tmp_path: Path) -> None:
+    text = KEYED.replace('auth_mode = "header"', 'auth_mode = "api_key"').replace(
+        'credential_header = "X-Api-Key"', 'auth_header = { query_param = "api_key" }'
+    )
+    config = load(tmp_path, text)["keyed"]
+    assert isinstance(config, ProviderConfig)
+    assert config.profile.auth_header.query_param == "api_key"
 
 
 def test_an_oauth_provider_takes_no_verification(tmp_path: Path) -> None:
@@ -97,15 +110,30 @@ verification = { path = "/me" }
 def test_each_kind_is_injected_as_its_profile_says() -> None:
     header = CredentialProfile("header", "X-Api-Key", None)
     key = SecretStr("k-1")
-    assert injected_header("tok", None) == ("Authorization", "Bearer tok")
-    assert injected_header(StoredCredential("api_key", key), None) == (
+    assert injected("tok", None) == ("Authorization", "Bearer tok", False)
+    assert injected(StoredCredential("api_key", key), None) == (
         "Authorization",
         "Bearer k-1",
+        False,
     )
-    assert injected_header(StoredCredential("header", key), header) == ("X-Api-Key", "k-1")
-    name, value = injected_header(StoredCredential("basic", SecretStr("p:w"), "ada"), None)
-    assert name == "Authorization"
+    assert injected(StoredCredential("header", key), header) == ("X-Api-Key", "k-1", False)
+    name, value, in_query = injected(StoredCredential("basic", SecretStr("p:w"), "ada"), None)
+    assert (name, in_query) == ("Authorization", False)
     assert base64.b64decode(value.removeprefix("Basic ")) == b"ada:p:w"
+
+
+def test_an_access_token_and_an_api_key_go_as_auth_header_says() -> None:
+    key = StoredCredential("api_key", SecretStr("k-1"))
+    in_header = AuthHeader(header="X-Api-Key", scheme="")
+    in_query = AuthHeader(query_param="api_key")
+    assert injected(key, None, in_header) == ("X-Api-Key", "k-1", False)
+    assert injected("tok", None, AuthHeader(scheme="token")) == (
+        "Authorization",
+        "token tok",
+        False,
+    )
+    assert injected(key, None, in_query) == ("api_key", "k-1", True)
+    assert injected("tok", None, in_query) == ("api_key", "tok", True)
 
 
 def test_a_credential_prints_as_stars_and_opens_as_sealed() -> None:

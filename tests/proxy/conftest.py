@@ -21,7 +21,6 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import URL
 
-from gateway.app import create_app
 from gateway.clients.store import ClientChanges, create_client, update_client
 from gateway.connections import store
 from gateway.kit.crypto import KeyRing
@@ -29,7 +28,7 @@ from gateway.kit.db import Database
 from gateway.providers.token_response import TokenSet
 from gateway.settings import Settings
 from tests.fixtures.servers import ServerThread, free_port
-from tests.fixtures.stack import Stack, new_client
+from tests.fixtures.stack import Stack, beside_the_stack, new_client
 from tests.proxy.upstream import EchoUpstream
 
 DEAD = "dead"
@@ -62,20 +61,17 @@ client_id = "gateway"
 client_secret = "not-used"
 """
     )
-    port = free_port()
-    settings = stack.settings.model_copy(
-        update={
-            "public_url": f"http://127.0.0.1:{port}",
-            "contio_api_url": upstream_server.url,
-            "providers_file": providers_file,
-            "providers_allow_loopback_http": True,
-            "proxy_retry_base_seconds": 0.01,
-            "proxy_retry_max_seconds": 0.05,
-            "proxy_read_timeout_seconds": 0.5,
-            "database_pool_size": 3,
-        }
+    gateway, settings = beside_the_stack(
+        stack,
+        database_url,
+        providers_file,
+        free_port(),
+        contio_api_url=upstream_server.url,
+        proxy_retry_base_seconds=0.01,
+        proxy_retry_max_seconds=0.05,
+        proxy_read_timeout_seconds=0.5,
+        database_pool_size=3,
     )
-    gateway = ServerThread(create_app(settings, database_url), port=port).start()
     assert settings.encryption_keys is not None
     keys = KeyRing.parse(settings.encryption_keys.get_secret_value())
     try:

@@ -10,11 +10,15 @@ import aiohttp
 import pytest
 from starlette.types import Message
 
+from gateway.providers.profile import DEFAULT_PROFILE
 from gateway.proxy.errors import UpstreamTimeout, UpstreamUnreachable
 from gateway.proxy.forward import Forwarder, RequestBody, RetryPolicy, UpstreamRequest
 from gateway.proxy.headers import CallerHeaders
+from gateway.proxy.injection import Injection
 from gateway.proxy.upstream import AiohttpUpstream, RawResponse, Watchdog, translate
 from tests.fixtures.servers import free_port
+
+BEARER = Injection.of("token", None, DEFAULT_PROFILE, {})
 
 
 @pytest.fixture
@@ -63,9 +67,7 @@ async def test_a_silent_server_is_a_timeout_after_the_read_timeout(
     began = time.monotonic()
     try:
         with pytest.raises(UpstreamTimeout) as caught:
-            await forwarder.exchange(
-                request, ("Authorization", "Bearer token"), forwarder.deadline()
-            )
+            await forwarder.exchange(request, BEARER, forwarder.deadline())
     finally:
         server.close()
     assert not caught.value.before_sending
@@ -120,9 +122,7 @@ async def test_a_slow_streamed_upload_is_not_cut_by_the_read_timeout(
         False,
     )
     try:
-        answer = await forwarder.exchange(
-            request, ("Authorization", "Bearer token"), forwarder.deadline()
-        )
+        answer = await forwarder.exchange(request, BEARER, forwarder.deadline())
         try:
             assert (answer.status, answer.head, answer.complete) == (200, b"ok", True)
         finally:

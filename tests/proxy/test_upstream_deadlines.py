@@ -8,10 +8,14 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 
+from gateway.providers.profile import DEFAULT_PROFILE
 from gateway.proxy.errors import UpstreamTimeout
 from gateway.proxy.forward import Forwarder, RequestBody, RetryPolicy, UpstreamRequest
 from gateway.proxy.headers import CallerHeaders
+from gateway.proxy.injection import Injection
 from gateway.proxy.upstream import Body, RawResponse, Watchdog
+
+BEARER = Injection.of("token", None, DEFAULT_PROFILE, {})
 
 
 @pytest.fixture
@@ -93,4 +97,4 @@ async def test_an_exchange_past_the_total_deadline_is_an_upstream_timeout(
         "GET", "http://upstream/x", CallerHeaders(), "req-1", RequestBody(b""), True
     )
     with pytest.raises(UpstreamTimeout):
-        await forwarder.exchange(request, ("Authorization", "Bearer token"), forwarder.deadline())
+        await forwarder.exchange(request, BEARER, forwarder.deadline())
