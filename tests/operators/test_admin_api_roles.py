@@ -53,8 +53,7 @@ def test_every_admin_route_is_declared() -> None:
     served = {
         (method, route.path)
         for route in routes
-        if isinstance(getattr(route, "path", None), str)
-        and route.path.startswith(ADMIN_PREFIXES)
+        if isinstance(getattr(route, "path", None), str) and route.path.startswith(ADMIN_PREFIXES)
         for method in (getattr(route, "methods", None) or ())
         if method != "HEAD"
     }
