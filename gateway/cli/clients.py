@@ -197,6 +197,26 @@ def revoke(name: str, yes: bool) -> None:
     click.echo(f"revoked client {row['name']} ({row['id']}); its key no longer works")
 
 
+@clients.command("rotate-key")
+@click.argument("name")
+@json_option
+def rotate_key(name: str, as_json: bool) -> None:
+    """Give a client a new key and print it once, alone on the last line; the old key stops
+    working on every running gateway within a second."""
+    who = actor()
+
+    async def work(session: AsyncSession) -> tuple[ServiceClient, IssuedKey]:
+        return await management.rotate_key(session, name, actor=who)
+
+    client, issued = with_session(work)
+    if as_json:
+        echo_json({**client_json(client), "key": issued.key})
+        return
+    click.echo(f"new key for client {client.name} ({client.id}); the old one no longer works")
+    click.echo("key (shown only now; store it in your secret manager):")
+    click.echo(issued.key)
+
+
 def _print(row: dict[str, Any]) -> None:
     limit = row["rate_limit"]
     namespace = [
