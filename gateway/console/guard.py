@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.clients.authorization import role_required, undeclared
+from gateway.clients.authorization import Caller, role_required, undeclared
 from gateway.clients.store import Principal, principal_of
 from gateway.connections.endpoints import actor
 from gateway.connections.ownership import Actor
@@ -51,6 +51,11 @@ class Operator:
     @property
     def name(self) -> str:
         return self.principal.name
+
+    @property
+    def caller(self) -> Caller:
+        """The operator as the admin API's authorised caller (for the rules on roles)."""
+        return Caller(self.principal, self.role)
 
     def may(self, permission: str) -> bool:
         """Whether the operator's role holds ``permission`` (its value: ``revoke_connections``...),
