@@ -40,8 +40,9 @@ OPERATOR = "operator"
 class Actor:
     """Who is acting on connections: a service client, or an operator (``client_id`` None).
 
-    An admin key whose role may manage connections is an operator too: it may change any connection, but it sees the
-    space its own confinement gives it and is held to its own ``user_pattern``.
+    An admin key whose role may manage connections is an operator too: it may change any
+    connection, but it sees the space its own confinement gives it and is held to its own
+    ``user_pattern``.
     """
 
     client_id: uuid.UUID | None

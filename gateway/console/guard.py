@@ -170,8 +170,9 @@ Handler = Callable[[Request, Operator], Awaitable[Response]]
 
 def operator_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """A console page behind sign-in: signed-out requests go to the sign-in page, every POST must
-    carry the session's CSRF token, the operator's role must hold the page's permission, the gateway's expected errors become pages, and each view
-    re-signs the session (its idle timeout slides)."""
+    carry the session's CSRF token, the operator's role must hold the page's permission
+    (``check_page``, also the place for a dangerous action's fresh sign-in), the gateway's
+    expected errors become pages, and each view re-signs the session (its idle timeout slides)."""
 
     async def endpoint(request: Request) -> Response:
         ctx = context(request)

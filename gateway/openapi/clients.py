@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.clients.store import SCOPES
 from gateway.openapi.components import (
     BODY_ERRORS,
     DATABASE_DOWN,
@@ -33,7 +34,7 @@ _SCOPES: Schema = {
     "maxItems": 10,
     "items": {
         "type": "string",
-        "enum": ["connect", "proxy", "admin", "viewer", "support", "operator", "security"],
+        "enum": list(SCOPES),
     },
     "description": "A service's scopes, and an admin key's role (admin counts as security); "
     "no caller grants a role above its own.",
