@@ -3,29 +3,20 @@ change it, and no service-clients page; a support operator gets pause and refres
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy.engine import URL
 
 from gateway.kit.db import Database
 from tests.console.conftest import Admin, new_operator
+from tests.console.test_browser import chromium
 from tests.e2e.flows import connect_new_user
-from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.stack import Stack, new_client
 from tests.fixtures.sync import run_sync
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
+__all__ = ["chromium"]  # fixtures
 
 
 @pytest.fixture
