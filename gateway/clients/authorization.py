@@ -13,7 +13,8 @@ the declaration and decides between three callers:
   before roles existed.
 
 A route missing from the declaration is refused to everyone (tests/operators check every admin
-route is declared). The console checks its pages against the same roles (``console.guard``). The CLI, working with the database's own credentials, is not decided here.
+route is declared). The console checks its pages against the same roles (``console.guard``). The
+CLI, working with the database's own credentials, is not decided here.
 """
 
 from __future__ import annotations
@@ -95,10 +96,16 @@ def require_role(caller: Caller, role: Role | None) -> None:
         )
 
 
+def route_of(request: Request, prefix: str = "") -> tuple[str, str]:
+    """The (method, route path) a declaration names the request's route by, the path under
+    ``prefix`` (a mount's); HEAD is GET (Starlette answers it on every GET route)."""
+    path = getattr(request.scope.get("route"), "path", None)
+    method = "GET" if request.method == "HEAD" else request.method
+    return method, f"{prefix}{path}" if isinstance(path, str) else ""
+
+
 def rule_of(request: Request) -> Rule:
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    rule = ADMIN_API.get((request.method, path)) if isinstance(path, str) else None
+    rule = ADMIN_API.get(route_of(request))
     if rule is None:
         raise undeclared()
     return rule

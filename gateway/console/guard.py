@@ -19,7 +19,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.clients.authorization import Caller, role_required, undeclared
+from gateway.clients.authorization import Caller, role_required, route_of, undeclared
 from gateway.clients.store import Principal, principal_of
 from gateway.connections.endpoints import actor
 from gateway.connections.ownership import Actor
@@ -156,9 +156,7 @@ def to_sign_in(request: Request, ctx: Context) -> Response:
 def check_page(request: Request, operator: Operator) -> None:
     """403 ``role_required`` unless the operator's role holds the page's declared permission; a
     page missing from the declaration is refused to every role."""
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
-    needed = CONSOLE.get((request.method, f"{CONSOLE_PREFIX}{path}"))
+    needed = CONSOLE.get(route_of(request, CONSOLE_PREFIX))
     if needed is None:
         raise undeclared()
     if not permits(operator.role, needed):

@@ -104,3 +104,9 @@ async def test_a_proxy_only_client_is_refused_everywhere(
     for method, path in ADMIN_API:
         response = await call(http, method, path, proxy_only.key)
         assert (response.status_code, error_code(response)) == (403, "insufficient_scope")
+
+
+async def test_head_is_decided_as_get(http: httpx.AsyncClient, db: Database) -> None:
+    viewer = await make_client(db, ["viewer"])
+    assert (await http.head("/v1/connections", headers=viewer.auth)).status_code == 200
+    assert (await http.head("/v1/clients", headers=viewer.auth)).status_code == 403
