@@ -4,12 +4,16 @@ the role may post, and refuses the rest server-side even with a valid CSRF token
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 
 from gateway.kit.db import Database
+from gateway.operators.roles import permits, role_of_scopes
+from gateway.operators.route_permissions import CONSOLE
 from tests.console.conftest import csrf_of, new_operator, sign_in
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.fixtures.stack import Stack, new_client
@@ -81,3 +85,24 @@ async def test_a_key_without_a_role_cannot_sign_in(stack: Stack, db: Database) -
         client = await new_operator(db, ("connect", "proxy"))
         answer = await sign_in(browser, client.key)
         assert answer.status_code == 403
+
+
+def concrete(path: str) -> str:
+    """A console route with unknown ids (and an unknown client's name) in its parameters."""
+    for name in ("connection_id", "key_id", "subscription_id", "delivery_id"):
+        path = path.replace(f"{{{name}}}", str(uuid.uuid4()))
+    return path.replace("{name}", f"nobody-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.mark.parametrize("scope", ["viewer", "support", "operator", "security"])
+async def test_each_role_passes_exactly_the_console_pages_its_permissions_allow(
+    stack: Stack, db: Database, scope: str
+) -> None:
+    role = role_of_scopes([scope])
+    async with signed_in(stack, db, scope) as console:
+        csrf = csrf_of((await console.get("/console/connections")).text)
+        for (method, path), permission in CONSOLE.items():
+            data = {"csrf": csrf} if method == "POST" else None
+            response = await console.request(method, concrete(path), data=data)
+            refused = response.status_code == 403 and "role_required" in response.text
+            assert refused is not permits(role, permission), (scope, method, path)
