@@ -10,8 +10,10 @@ from gateway.connect import credential_form
 from gateway.connect import endpoints as connect
 from gateway.connections import delegated_key_endpoints as delegated_keys
 from gateway.connections import endpoints as connections
+from gateway.connections import revocation_endpoints as revocations
 from gateway.connections.timeline import endpoints as timeline
 from gateway.console.routes import console
+from gateway.management import client_endpoints as clients
 from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
 from gateway.proxy.endpoints import (
@@ -58,6 +60,7 @@ routes = [
     Route("/v1/connections", connections.list_connections, methods=["GET"]),
     # Before /v1/connections/{connection_id}, which would take "import" (and the next) for an id.
     Route("/v1/connections/import", connections.import_connection, methods=["POST"]),
+    Route("/v1/connections/revocations", revocations.revoke_selected, methods=["POST"]),
     Route(
         "/v1/connections/credentials",
         connections.store_credential_connection,
@@ -130,5 +133,8 @@ routes = [
     ),
     Route("/v1/subscriptions/{subscription_id}/ping", subscriptions.ping, methods=["POST"]),
     Route("/v1/events/unmatched", received_webhooks.list_unmatched, methods=["GET"]),
+    Route("/v1/clients", clients.clients_collection, methods=["GET", "POST"]),
+    Route("/v1/clients/{name}", clients.client, methods=["GET", "PATCH", "DELETE"]),
+    Route("/v1/clients/{name}/key", clients.rotate_key, methods=["POST"]),
     console,  # /console/...: the operators' HTML pages
 ]

@@ -1,4 +1,4 @@
-"""``GET /v1/audit-events`` (scope ``admin``): the audit trail, newest first."""
+"""``GET /v1/audit-events`` (an operator whose role may read them, ``clients.authorization``): the audit trail, newest first."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.audit import store
-from gateway.clients.auth import require_client
+from gateway.clients.authorization import authorize
 from gateway.kit import query
 from gateway.kit.pagination import parse_limit
 from gateway.resources import resources
@@ -15,7 +15,7 @@ PARAMETERS = ("connection_id", "action", "limit", "cursor")
 
 
 async def list_audit_events(request: Request) -> Response:
-    await require_client(request, "admin")
+    await authorize(request)
     params = request.query_params
     query.only(params, PARAMETERS)
     connection_id = query.uuid_param(params, "connection_id")

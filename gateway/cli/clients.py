@@ -11,21 +11,13 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.audit import store as audit
 from gateway.cli.connections import actor
 from gateway.cli.context import echo_json, json_option, run_command, with_session
-from gateway.clients.limits import RateLimit, RateLimitError
 from gateway.clients.service_keys import IssuedKey
-from gateway.clients.store import (
-    SCOPES,
-    ClientChanges,
-    create_client,
-    find_client,
-    list_clients,
-    update_client,
-)
+from gateway.clients.store import SCOPES, ClientChanges, find_client, list_clients
 from gateway.clients.views import client_json
-from gateway.exceptions import BadRequest
+from gateway.management import clients as management
+from gateway.management.clients import NewClient, rate_limit_of
 from gateway.models import ServiceClient
 
 RULE_HELP = "'METHOD /pattern': * is one segment, ** any number; repeatable"
@@ -57,8 +49,10 @@ def clients() -> None:
 def create(name: str, scopes: tuple[str, ...], allow: tuple[str, ...], as_json: bool) -> None:
     """Create a client and print its key once, alone on the last line."""
 
+    who = actor()
+
     async def work(session: AsyncSession) -> tuple[ServiceClient, IssuedKey]:
-        return await create_client(session, name, scopes, allow)
+        return await management.create(session, NewClient(name, scopes, allow), actor=who)
 
     client, issued = with_session(work)
     if as_json:
@@ -110,17 +104,6 @@ def show(name: str, as_json: bool) -> None:
         echo_json(row)
     else:
         _print(row)
-
-
-def _rate_limit(spec: str | None, burst: int | None) -> RateLimit | None:
-    if spec is None:
-        if burst is not None:
-            raise BadRequest("--burst goes with --rate-limit", code="invalid_rate_limit")
-        return None
-    try:
-        return RateLimit.parse(spec, burst)
-    except RateLimitError as exc:
-        raise BadRequest(str(exc), code="invalid_rate_limit") from exc
 
 
 @clients.command("update")
@@ -179,24 +162,14 @@ def update(
         own_users_only=own_users_only,
         user_pattern=user_pattern,
         clear_user_pattern=no_user_pattern,
-        rate_limit=run_command(lambda: _rate_limit(rate_limit, burst)),
+        rate_limit=run_command(lambda: rate_limit_of(rate_limit, burst)),
         clear_rate_limit=no_rate_limit,
         disabled=disable,
     )
     who = actor()
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        before = client_json(await find_client(session, name))
-        after = client_json(await update_client(session, name, changes))
-        changed = {k: after[k] for k in after if after[k] != before[k] and k != "updated_at"}
-        audit.record(
-            session,
-            actor=who,
-            action="client.updated",
-            connection_id=None,
-            details={"client": name, "changed": changed},
-        )
-        return after
+        return client_json(await management.change(session, name, changes, actor=who))
 
     row = with_session(work)
     if as_json:
@@ -218,18 +191,30 @@ def revoke(name: str, yes: bool) -> None:
     who = actor()
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        client = await update_client(session, name, ClientChanges(disabled=True))
-        audit.record(
-            session,
-            actor=who,
-            action="client.revoked",
-            connection_id=None,
-            details={"client": name},
-        )
-        return client_json(client)
+        return client_json(await management.disable(session, name, actor=who))
 
     row = with_session(work)
     click.echo(f"revoked client {row['name']} ({row['id']}); its key no longer works")
+
+
+@clients.command("rotate-key")
+@click.argument("name")
+@json_option
+def rotate_key(name: str, as_json: bool) -> None:
+    """Give a client a new key and print it once, alone on the last line; the old key stops
+    working on every running gateway within a second."""
+    who = actor()
+
+    async def work(session: AsyncSession) -> tuple[ServiceClient, IssuedKey]:
+        return await management.rotate_key(session, name, actor=who)
+
+    client, issued = with_session(work)
+    if as_json:
+        echo_json({**client_json(client), "key": issued.key})
+        return
+    click.echo(f"new key for client {client.name} ({client.id}); the old one no longer works")
+    click.echo("key (shown only now; store it in your secret manager):")
+    click.echo(issued.key)
 
 
 def _print(row: dict[str, Any]) -> None:

@@ -158,8 +158,7 @@ def _confirm_shared(target: uuid.UUID, yes: bool) -> None:
 
 def _confirmed_targets(where: queries.ConnectionFilter, yes: bool) -> list[uuid.UUID]:
     async def work(session: AsyncSession) -> list[Connection]:
-        found = await queries.matching(session, where)
-        return [c for c in found if c.status is not ConnectionStatus.REVOKED or c.access_token]
+        return list(await queries.revocable(session, where))
 
     found = with_session(work)
     shared = [plan for plan in _plans([c.id for c in found]) if plan.sharing]

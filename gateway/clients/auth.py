@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from gateway.clients.credentials import bearer_credentials, missing_key, require_scope
+from gateway.clients.credentials import (
+    bearer_credentials,
+    invalid_key,
+    missing_key,
+    require_scope,
+)
 from gateway.clients.store import Principal, authenticate
 from gateway.resources import resources
 
@@ -13,13 +18,17 @@ def bearer_key(request: Request) -> str | None:
     return bearer_credentials(request.headers.get("authorization", ""))
 
 
-async def require_client(request: Request, scope: str, *alternatives: str) -> Principal:
-    """The calling service, which must hold ``scope`` or one of ``alternatives``; 401 or 403
-    (naming ``scope``) otherwise."""
+async def authenticated(request: Request) -> Principal:
+    """The calling service, whatever its scopes; 401 without a valid key."""
     key = bearer_key(request)
     if key is None:
         raise missing_key()
     principal = await resources(request).db.read(lambda session: authenticate(session, key))
-    if principal is not None and not principal.scopes.isdisjoint(alternatives):
-        return principal
-    return require_scope(principal, scope)
+    if principal is None:
+        raise invalid_key()
+    return principal
+
+
+async def require_client(request: Request, scope: str) -> Principal:
+    """The calling service, which must hold ``scope``; 401 or 403 (naming ``scope``) otherwise."""
+    return require_scope(await authenticated(request), scope)

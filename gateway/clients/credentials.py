@@ -24,14 +24,22 @@ def missing_key() -> Unauthorized:
     return Unauthorized("send your service key as Authorization: Bearer <key>")
 
 
+def invalid_key() -> Unauthorized:
+    return Unauthorized("the service key is not valid")
+
+
 def require_scope(principal: Principal | None, scope: str) -> Principal:
     """The client a key named, which must hold ``scope``; 401 for no client, 403 for no scope."""
     if principal is None:
-        raise Unauthorized("the service key is not valid")
+        raise invalid_key()
     if scope not in principal.scopes:
-        raise Forbidden(
-            f"this service key lacks the {scope!r} scope",
-            code="insufficient_scope",
-            details={"required_scope": scope},
-        )
+        raise insufficient_scope(scope)
     return principal
+
+
+def insufficient_scope(scope: str) -> Forbidden:
+    return Forbidden(
+        f"this service key lacks the {scope!r} scope",
+        code="insufficient_scope",
+        details={"required_scope": scope},
+    )

@@ -18,8 +18,11 @@ from gateway.exceptions import BadRequest, Conflict, DelegatedKeyNotAllowed, Not
 from gateway.kit.clock import utcnow
 from gateway.kit.namespace import PatternError, UserNamespace, compile_pattern
 from gateway.models import DelegatedKey, ServiceClient
+from gateway.operators.roles import LEGACY_ADMIN_SCOPE, Role
 
-SCOPES = ("connect", "proxy", "admin")
+# A service client's own scopes, then the operators' roles an admin key carries (``admin``: the
+# one operator scope before roles, now ``security``).
+SCOPES = ("connect", "proxy", LEGACY_ADMIN_SCOPE, *(role.label for role in Role))
 PROXY_SCOPE = "proxy"
 
 
@@ -189,6 +192,18 @@ async def update_client(session: AsyncSession, name: str, changes: ClientChanges
     await session.flush()
     await session.refresh(client)  # updated_at is the database's
     return client
+
+
+async def replace_key(session: AsyncSession, name: str) -> tuple[ServiceClient, IssuedKey]:
+    """Give the named client a new key; the old one stops working on commit (and the console
+    sessions signed in with it end)."""
+    client = await find_client(session, name, for_update=True)
+    issued = issue_key()
+    client.key_prefix = issued.lookup_prefix
+    client.key_hash = issued.key_hash
+    await session.flush()
+    await session.refresh(client)
+    return client, issued
 
 
 async def client_names(

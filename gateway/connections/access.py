@@ -1,6 +1,6 @@
 """Who may see and who may change a connection through the admin API.
 
-Operators (an ``admin``-scope key) see and change every connection. A service client with the
+Operators (an admin key whose role may call the route, ``clients.authorization``) see and change every connection. A service client with the
 ``connect`` scope sees the connections it may use under the ownership rule (``ownership``): those
 in its space whose user id its ``user_pattern`` admits; it changes only the ones it owns. A
 connection a caller may not see is answered as if it did not exist (404 ``connection_not_found``);
@@ -14,19 +14,22 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from gateway.clients.auth import require_client
+from gateway.clients.authorization import Caller, authorize
 from gateway.connections import queries
 from gateway.connections.errors import NotConnectionOwner
-from gateway.connections.ownership import ADMIN_SCOPE, Actor
+from gateway.connections.ownership import Actor
 from gateway.kit.namespace import may_use
 from gateway.models import Connection
 
-CLIENT_SCOPE = "connect"
+
+def actor_of(caller: Caller) -> Actor:
+    return Actor.of(caller.principal, operator=caller.operator)
 
 
 async def connections_actor(request: Request) -> Actor:
-    """The caller as an actor on connections: an operator (``admin``) or a ``connect`` client."""
-    return Actor.of(await require_client(request, CLIENT_SCOPE, ADMIN_SCOPE))
+    """The caller as an actor on connections: an operator (``clients.authorization`` decided its
+    role may call the route) or a ``connect`` client."""
+    return actor_of(await authorize(request))
 
 
 def visibility(actor: Actor) -> queries.Visibility | None:

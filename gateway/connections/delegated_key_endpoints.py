@@ -1,6 +1,7 @@
 """``/v1/connections/{connection_id}/keys``: issue (POST), list (GET) and revoke (DELETE
 ``.../keys/{key_id}``) a connection's delegated keys; its owner (a ``connect`` client) or an
-operator (``admin``) only, as ``access.changed_by`` decides."""
+operator (an admin key whose role may, ``clients.authorization``) only, as
+``access.changed_by`` decides."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.clients.auth import require_client
+from gateway.clients.authorization import authorize
 from gateway.connections import access, delegated_keys, queries
 from gateway.connections.delegated_keys import DelegatedKeyRequest
 from gateway.connections.endpoints import actor
-from gateway.connections.ownership import ADMIN_SCOPE, Actor
 from gateway.kit import query
 from gateway.kit.pagination import parse_limit
 from gateway.kit.request_body import parse_json
@@ -31,11 +31,12 @@ async def connection_keys(request: Request) -> Response:
 
 
 async def issue_key(request: Request) -> Response:
-    principal = await require_client(request, access.CLIENT_SCOPE, ADMIN_SCOPE)
+    caller = await authorize(request)
+    principal = caller.principal
     connection_id = queries.parse_id(request.path_params["connection_id"])
     body = await parse_json(request, DelegatedKeyRequest)
     async with resources(request).db.transaction() as session:
-        connection = await access.changed_by(session, Actor.of(principal), connection_id)
+        connection = await access.changed_by(session, access.actor_of(caller), connection_id)
         key, issued = await delegated_keys.issue(
             session,
             connection,
@@ -49,14 +50,14 @@ async def issue_key(request: Request) -> Response:
 
 
 async def list_keys(request: Request) -> Response:
-    principal = await require_client(request, access.CLIENT_SCOPE, ADMIN_SCOPE)
+    caller = await authorize(request)
     connection_id = queries.parse_id(request.path_params["connection_id"])
     params = request.query_params
     query.only(params, LIST_PARAMETERS)
     limit = parse_limit(params.get("limit"))
 
     async def read(session: AsyncSession) -> dict[str, Any]:
-        await access.changed_by(session, Actor.of(principal), connection_id, for_update=False)
+        await access.changed_by(session, access.actor_of(caller), connection_id, for_update=False)
         items, next_cursor = await delegated_keys.listing(
             session, connection_id, cursor=params.get("cursor"), limit=limit
         )
@@ -67,10 +68,11 @@ async def list_keys(request: Request) -> Response:
 
 async def revoke_key(request: Request) -> Response:
     """``DELETE /v1/connections/{connection_id}/keys/{key_id}``: 204, also when already revoked."""
-    principal = await require_client(request, access.CLIENT_SCOPE, ADMIN_SCOPE)
+    caller = await authorize(request)
+    principal = caller.principal
     connection_id = queries.parse_id(request.path_params["connection_id"])
     async with resources(request).db.transaction() as session:
-        await access.changed_by(session, Actor.of(principal), connection_id)
+        await access.changed_by(session, access.actor_of(caller), connection_id)
         await delegated_keys.revoke(
             session,
             connection_id,

@@ -3,8 +3,9 @@ revoke (and what a revocation would do), import, store a credential, transfer, c
 client-credentials connection.
 
 Listing, showing, updating, the token operation, verifying and creating a client-credentials
-connection take an ``admin`` key (an operator) or a ``connect``-scope client (``access``: it sees
-what ``may_see`` admits and changes what it owns); the rest are an operator's (scope ``admin``)."""
+connection take an operator's admin key or a ``connect``-scope client (``access``: it sees
+what ``may_see`` admits and changes what it owns); the rest are an operator's. Which role each
+needs is declared in ``clients.authorization``."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.clients.auth import require_client
+from gateway.clients.authorization import authorize, require
 from gateway.clients.store import Principal
 from gateway.connections import access, client_credentials, ownership, queries, updating
 from gateway.connections.importing import ImportRequest, import_grant
@@ -143,9 +144,11 @@ async def get_connection(request: Request) -> Response:
 async def update_connection(request: Request) -> Response:
     """``PATCH``: a JSON Merge Patch of the settable fields (``updating``); its owner's or an
     operator's, conditional with ``If-Match``."""
-    who = await access.connections_actor(request)
+    caller = await authorize(request)
+    who = access.actor_of(caller)
     connection_id = queries.parse_id(request.path_params["connection_id"])
     patch = await parse_json(request, updating.ConnectionPatch, media_types=MEDIA_TYPES)
+    require(caller, updating.permission_of(patch))
     res = resources(request)
     async with res.db.transaction() as session:
         connection = await access.changed_by(session, who, connection_id)
@@ -213,7 +216,7 @@ async def create_client_credentials(request: Request) -> Response:
 
 
 async def revoke_connection(request: Request) -> Response:
-    principal = await require_client(request, "admin")
+    principal = (await authorize(request)).principal
     connection_id = queries.parse_id(request.path_params["connection_id"])
     revocation = await revoker(resources(request)).revoke(connection_id, actor=actor(principal))
     body = await shown(resources(request).db, revocation.connection)
@@ -224,14 +227,14 @@ async def revoke_connection(request: Request) -> Response:
 
 async def revocation_preview(request: Request) -> Response:
     """``GET /v1/connections/{connection_id}/revocation``: what revoking it would do; changes nothing."""
-    await require_client(request, "admin")
+    await authorize(request)
     connection_id = queries.parse_id(request.path_params["connection_id"])
     plan = await revoker(resources(request)).preview(connection_id)
     return JSONResponse(revocation_json(plan))
 
 
 async def refresh_connection(request: Request) -> Response:
-    await require_client(request, "admin")
+    await authorize(request)
     connection_id = queries.parse_id(request.path_params["connection_id"])
     res = resources(request)
     connection = await refresh_now(res.db, res.refresher, connection_id, OPERATOR)
@@ -239,7 +242,7 @@ async def refresh_connection(request: Request) -> Response:
 
 
 async def import_connection(request: Request) -> Response:
-    principal = await require_client(request, "admin")
+    principal = (await authorize(request)).principal
     body = await parse_json(request, ImportRequest)
     res = resources(request)
     imported = await import_grant(
@@ -260,7 +263,7 @@ async def import_connection(request: Request) -> Response:
 async def store_credential_connection(request: Request) -> Response:
     """``POST /v1/connections/credentials``: an operator supplies a stored credential (verified
     with the provider first); the connection, never the credential."""
-    principal = await require_client(request, "admin")
+    principal = (await authorize(request)).principal
     body = await parse_json(request, CredentialRequest)
     res = resources(request)
     stored = await store_credential(
@@ -280,7 +283,7 @@ async def store_credential_connection(request: Request) -> Response:
 
 async def transfer_connection(request: Request) -> Response:
     """``POST /v1/connections/{id}/transfer``: a new owner, and the space that owner decides."""
-    principal = await require_client(request, "admin")
+    principal = (await authorize(request)).principal
     connection_id = queries.parse_id(request.path_params["connection_id"])
     body = await parse_json(request, TransferRequest)
     async with resources(request).db.transaction() as session:

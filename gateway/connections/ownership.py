@@ -31,17 +31,18 @@ from gateway.connections.errors import (
 )
 from gateway.kit.namespace import UserNamespace
 from gateway.models import Connection, ServiceClient
+from gateway.operators.roles import Permission, permits, role_of_scopes
 
 OPERATOR = "operator"
-ADMIN_SCOPE = "admin"
 
 
 @dataclass(frozen=True)
 class Actor:
     """Who is acting on connections: a service client, or an operator (``client_id`` None).
 
-    An admin-scope client is an operator too: it may change any connection, but it sees the
-    space its own confinement gives it and is held to its own ``user_pattern``.
+    An admin key whose role may manage connections is an operator too: it may change any
+    connection, but it sees the space its own confinement gives it and is held to its own
+    ``user_pattern``.
     """
 
     client_id: uuid.UUID | None
@@ -52,11 +53,15 @@ class Actor:
     name: str | None = None
 
     @classmethod
-    def of(cls, principal: Principal) -> Actor:
+    def of(cls, principal: Principal, *, operator: bool | None = None) -> Actor:
+        """The client as an actor; an operator when ``operator`` says so (the admin API's
+        ``authorize`` decided it), else when its key's role may manage connections."""
+        if operator is None:
+            operator = permits(role_of_scopes(principal.scopes), Permission.MANAGE_CONNECTIONS)
         return cls(
             client_id=principal.client_id,
             name=principal.name,
-            operator=ADMIN_SCOPE in principal.scopes,
+            operator=operator,
             space=principal.space,
             namespace=principal.namespace,
         )

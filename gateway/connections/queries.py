@@ -141,6 +141,13 @@ async def matching(session: AsyncSession, where: ConnectionFilter) -> Sequence[C
     return (await session.scalars(statement)).all()
 
 
+async def revocable(session: AsyncSession, where: ConnectionFilter) -> Sequence[Connection]:
+    """The connections a bulk revocation by ``where`` acts on: those not revoked yet, and revoked
+    ones still holding tokens (their revocation at the provider is unfinished)."""
+    found = await matching(session, where)
+    return [c for c in found if c.status is not ConnectionStatus.REVOKED or c.access_token]
+
+
 async def page(
     session: AsyncSession, where: ConnectionFilter, *, cursor: str | None, limit: int
 ) -> Page[Connection]:

@@ -39,6 +39,7 @@ from gateway.connections.views import etag
 from gateway.exceptions import BadRequest, PreconditionFailed
 from gateway.kit.merge_patch import merge
 from gateway.models import Connection
+from gateway.operators.roles import Permission
 from gateway.providers.profile import (
     DEFAULT_PROFILE,
     MAX_SETTING_LENGTH,
@@ -80,6 +81,14 @@ class ConnectionPatch(BaseModel):
 
     def given(self, name: str) -> bool:
         return name in self.model_fields_set
+
+
+def permission_of(patch: ConnectionPatch) -> Permission:
+    """What an operator needs for ``patch``: pausing or resuming alone is support's, the rest is
+    managing connections."""
+    if patch.model_fields_set <= {"enabled"}:
+        return Permission.PAUSE_CONNECTIONS
+    return Permission.MANAGE_CONNECTIONS
 
 
 def check_precondition(connection: Connection, if_match: str | None) -> None:

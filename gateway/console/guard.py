@@ -1,8 +1,11 @@
 """Who is signed in to the console, and the CSRF check of every form they post.
 
-A session names a service client; on every request the client must still exist, be enabled, hold the
-``admin`` scope and have the key it signed in with, so disabling an operator's client or giving it a
-new key ends their sessions at once, on every replica.
+A session names a service client; on every request the client must still exist, be enabled, hold an
+operator's role (``operators.roles``: ``viewer`` to ``security``, or the legacy ``admin``) and have
+the key it signed in with, so disabling an operator's client, taking its role or giving it a new key
+ends their sessions at once, on every replica. Each page and form needs the permission the one
+declaration (``operators.route_permissions.CONSOLE``) names for it; the role is re-read on every
+request, and a page hides the forms its operator's role may not post (``Operator.may``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.clients.authorization import Caller, role_required, route_of, undeclared
 from gateway.clients.store import Principal, principal_of
 from gateway.connections.endpoints import actor
 from gateway.connections.ownership import Actor
@@ -29,9 +33,11 @@ from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.kit.dot_segments import has_dot_segments
 from gateway.models import ServiceClient
+from gateway.operators.roles import Permission, Role, permits, role_of_scopes
+from gateway.operators.route_permissions import CONSOLE
 from gateway.resources import Resources, resources
 
-ADMIN_SCOPE = "admin"
+CONSOLE_PREFIX = "/console"
 HOME = "/console/connections"
 SIGN_IN = "/console/sign-in"
 
@@ -40,10 +46,21 @@ SIGN_IN = "/console/sign-in"
 class Operator:
     principal: Principal
     session: Session
+    role: Role
 
     @property
     def name(self) -> str:
         return self.principal.name
+
+    @property
+    def caller(self) -> Caller:
+        """The operator as the admin API's authorised caller (for the rules on roles)."""
+        return Caller(self.principal, self.role)
+
+    def may(self, permission: str) -> bool:
+        """Whether the operator's role holds ``permission`` (its value: ``revoke_connections``...),
+        for templates deciding which forms to show."""
+        return permits(self.role, Permission(permission))
 
     @property
     def actor(self) -> str:
@@ -52,8 +69,9 @@ class Operator:
 
     @property
     def acting(self) -> Actor:
-        """The operator as an actor on connections (``access``: sees and changes every one)."""
-        return Actor.of(self.principal)
+        """The operator as an actor on connections (``access``: sees and changes every one; each
+        page's permission is checked before)."""
+        return Actor.of(self.principal, operator=True)
 
     @property
     def csrf(self) -> str:
@@ -90,7 +108,7 @@ async def principal_of_session(db: Database, session: Session) -> Principal | No
     if (
         client is None
         or client.revoked_at is not None
-        or ADMIN_SCOPE not in client.scopes
+        or role_of_scopes(client.scopes) is None
         or not hmac.compare_digest(sessions.key_check(client.key_hash), session.key_check or "")
     ):
         return None
@@ -135,13 +153,24 @@ def to_sign_in(request: Request, ctx: Context) -> Response:
     return response
 
 
+def check_page(request: Request, operator: Operator) -> None:
+    """403 ``role_required`` unless the operator's role holds the page's declared permission; a
+    page missing from the declaration is refused to every role."""
+    needed = CONSOLE.get(route_of(request, CONSOLE_PREFIX))
+    if needed is None:
+        raise undeclared()
+    if not permits(operator.role, needed):
+        raise role_required(needed)
+
+
 Handler = Callable[[Request, Operator], Awaitable[Response]]
 
 
 def operator_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """A console page behind sign-in: signed-out requests go to the sign-in page, every POST must
-    carry the session's CSRF token, the gateway's expected errors become pages, and each view
-    re-signs the session (its idle timeout slides)."""
+    carry the session's CSRF token, the operator's role must hold the page's permission
+    (``check_page``, also the place for a dangerous action's fresh sign-in), the gateway's
+    expected errors become pages, and each view re-signs the session (its idle timeout slides)."""
 
     async def endpoint(request: Request) -> Response:
         ctx = context(request)
@@ -149,10 +178,13 @@ def operator_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         principal = await principal_of_session(ctx.res.db, session) if session else None
         if session is None or principal is None:
             return to_sign_in(request, ctx)
-        operator = Operator(principal, session)
+        role = role_of_scopes(principal.scopes)
+        assert role is not None  # principal_of_session admits operators only
+        operator = Operator(principal, session, role)
         try:
             if request.method == "POST":
                 await check_csrf(request, session)
+            check_page(request, operator)
             response = await handler(request, operator)
         except GatewayError as exc:
             response = error_page(exc, operator=operator)

@@ -1,6 +1,6 @@
 """Signing in to the console with one's own admin key, and signing out.
 
-A refused key (unknown, disabled, or without the ``admin`` scope) gets one message whatever the reason,
+A refused key (unknown, disabled, or without an operator's role) gets one message whatever the reason,
 so the page tells a guesser nothing; the key itself is never logged, echoed or kept: the session holds
 the client's id and a check of its key hash. Both are audited under the operator's name.
 """
@@ -19,7 +19,6 @@ from gateway.connections.endpoints import actor
 from gateway.console import console_sessions as sessions
 from gateway.console.console_sessions import Session
 from gateway.console.guard import (
-    ADMIN_SCOPE,
     SIGN_IN,
     Context,
     check_csrf,
@@ -30,6 +29,7 @@ from gateway.console.guard import (
 )
 from gateway.console.render import error_page, page, see_other
 from gateway.exceptions import DelegatedKeyNotAllowed, GatewayError
+from gateway.operators.roles import role_of_scopes
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ async def submit(request: Request) -> Response:
             principal = await authenticate(tx, key) if key else None
         except DelegatedKeyNotAllowed:
             principal = None  # refused like any other key that cannot sign in
-        allowed = principal is not None and ADMIN_SCOPE in principal.scopes
+        allowed = principal is not None and role_of_scopes(principal.scopes) is not None
         if principal is not None and allowed:
             audit.record(tx, actor=actor(principal), action="console.signed_in", connection_id=None)
     if principal is None or not allowed:

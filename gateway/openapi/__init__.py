@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.openapi import (
     audit,
+    clients,
     components,
     connect,
     connections,
@@ -30,6 +31,9 @@ from gateway.openapi import (
     timeline,
     webhooks,
 )
+from gateway.openapi.components import FORBIDDEN
+from gateway.operators.roles import LEAST_ROLE
+from gateway.operators.route_permissions import ADMIN_API
 from gateway.public_port import is_public
 
 # (tag, module, what the tag says), in the order a reader meets them.
@@ -57,17 +61,44 @@ AREAS: tuple[tuple[str, ModuleType, str], ...] = (
         "Service clients' endpoints for outbound events, their secrets and delivery logs.",
     ),
     ("audit", audit, "The audit trail."),
+    (
+        "clients",
+        clients,
+        "Service clients managed by operators, and revoking connections by selector.",
+    ),
 )
 
 
 def _tagged(path: str, path_item: dict[str, Any], tag: str) -> dict[str, Any]:
     return {
         method: {
-            **operation,
+            **_with_role(path, method.upper(), operation),
             "tags": [tag],
             **({"x-public": True} if is_public(path, method.upper()) else {}),
         }
         for method, operation in path_item.items()
+    }
+
+
+def _with_role(path: str, method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """An admin-API operation as the role declaration has it: the least role and permission
+    (``x-role``, ``x-permission``), and ``role_required`` among its 403's codes."""
+    rule = ADMIN_API.get((method, path))
+    if rule is None:
+        return operation
+    least = LEAST_ROLE[rule.permission]
+    forbidden = dict(operation["responses"].get("403") or FORBIDDEN)
+    codes = [*forbidden["x-error-codes"], "role_required"]
+    forbidden["x-error-codes"] = codes
+    forbidden["description"] = (
+        f"The key's role is below {least.label} (role_required), or it has no role and lacks "
+        "the scope, or is a delegated key. Codes: " + ", ".join(f"`{c}`" for c in codes) + "."
+    )
+    return {
+        **operation,
+        "x-role": least.label,
+        "x-permission": rule.permission.value,
+        "responses": {**operation["responses"], "403": forbidden},
     }
 
 

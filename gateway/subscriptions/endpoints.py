@@ -1,5 +1,5 @@
 """``/v1/subscriptions``: a service client (``connect`` scope) manages its own subscriptions, an
-operator (``admin``) anyone's; another client's subscription is answered as if it did not exist.
+operator (an admin key whose role may, ``clients.authorization``) anyone's; another client's subscription is answered as if it did not exist.
 
 POST creates one (its first secret shown once), GET lists them; ``/{id}`` GET, PATCH, DELETE;
 ``/{id}/secrets`` POST rotates (the new secret shown once); ``/{id}/deliveries`` GET is the delivery
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.clients.auth import require_client
+from gateway.clients.authorization import authorize
 from gateway.clients.store import ClientNotFound, Principal
 from gateway.events import subscriptions
 from gateway.exceptions import Forbidden
@@ -32,8 +32,6 @@ from gateway.subscriptions import checks, store
 from gateway.subscriptions.errors import InvalidDeliveryState
 from gateway.subscriptions.store import DELIVERY_STATES
 
-CLIENT_SCOPE = "connect"
-ADMIN_SCOPE = "admin"
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_OVERLAP_SECONDS = 30 * 24 * 3600
 MAX_TYPES = 50
@@ -72,8 +70,8 @@ class RotationRequest(BaseModel):
 
 async def caller(request: Request) -> tuple[Principal, uuid.UUID | None]:
     """The caller, and whose subscriptions it may see (None: an operator, everyone's)."""
-    principal = await require_client(request, CLIENT_SCOPE, ADMIN_SCOPE)
-    return principal, None if ADMIN_SCOPE in principal.scopes else principal.client_id
+    found = await authorize(request)
+    return found.principal, None if found.operator else found.principal.client_id
 
 
 def _actor(principal: Principal) -> str:

@@ -1,4 +1,4 @@
-"""``GET /v1/events/unmatched`` (scope ``admin``): provider webhook events that matched no
+"""``GET /v1/events/unmatched`` (an operator whose role may read them, ``clients.authorization``): provider webhook events that matched no
 connection, newest first, without their data."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.clients.auth import require_client
+from gateway.clients.authorization import authorize
 from gateway.kit import query
 from gateway.kit.pagination import parse_limit
 from gateway.resources import resources
@@ -16,7 +16,7 @@ PARAMETERS = ("type", "limit", "cursor")
 
 
 async def list_unmatched(request: Request) -> Response:
-    await require_client(request, "admin")
+    await authorize(request)
     params = request.query_params
     query.only(params, PARAMETERS)
     event_type = query.text(params, "type", max_length=unmatched.MAX_TYPE_LENGTH)

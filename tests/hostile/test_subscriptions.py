@@ -119,3 +119,25 @@ async def test_a_malformed_subscription_is_refused_with_a_stable_code(
     )
     assert 400 <= response.status_code < 500, response.text
     assert error_code(response) == code
+
+
+async def test_a_viewer_reads_any_clients_subscription_and_changes_none(
+    gw: httpx.AsyncClient, db: Database, clients: Clients, inbox: Inbox
+) -> None:
+    subscription_id, secret = await subscribe(gw, clients.confined, inbox.box(), ["*"])
+    base = f"/v1/subscriptions/{subscription_id}"
+    viewer = await make_client(db, ["viewer"])
+    support = await make_client(db, ["support"])
+    operator = await make_client(db, ["operator"])
+    for reader in (viewer, support):
+        seen = await gw.get(base, headers=reader.auth)
+        assert seen.status_code == 200 and secret not in seen.text
+        assert (await gw.get(f"{base}/deliveries", headers=reader.auth)).status_code == 200
+    for changer in (viewer, support):
+        for method, path in (("PATCH", base), ("DELETE", base), ("POST", f"{base}/secrets")):
+            body = {"enabled": False} if method == "PATCH" else None
+            refused = await gw.request(method, path, json=body, headers=changer.auth)
+            assert (refused.status_code, error_code(refused)) == (403, "role_required")
+            assert refused.json()["error"]["details"]["required"] == "operator"
+    changed = await gw.patch(base, json={"enabled": False}, headers=operator.auth)
+    assert changed.status_code == 200 and changed.json()["enabled"] is False

@@ -49,6 +49,11 @@ CONSOLE: tuple[Operation, ...] = (
     ("GET", "/console/connections/{connection_id}/keys/{key_id}"),
     ("POST", "/console/connections/{connection_id}/keys/{key_id}/revoke"),
     ("GET", "/console/clients"),
+    ("POST", "/console/clients"),
+    ("GET", "/console/clients/{name}"),
+    ("POST", "/console/clients/{name}/edit"),
+    ("POST", "/console/clients/{name}/enabled"),
+    ("POST", "/console/clients/{name}/key"),
     ("GET", "/console/subscriptions"),
     ("POST", "/console/subscriptions"),
     ("GET", "/console/subscriptions/{subscription_id}"),
@@ -67,6 +72,7 @@ FIELDS = (
     *("url", "event_types"),
     *("auth_mode", "user_id", "scopes", "audience", "resources", "owner", "username", "secret"),
     "additional",
+    *("name", "own_users_only", "user_pattern", "rate_limit", "burst"),
 )
 ERROR_SHAPE = jsonschema_rs.validator_for(build()["components"]["schemas"]["Error"])
 
