@@ -1,13 +1,16 @@
 """Who is signed in to the console, and the CSRF check of every form they post.
 
-A session names a service client; on every request the client must still exist, be enabled, hold the
-``admin`` scope and have the key it signed in with, so disabling an operator's client or giving it a
-new key ends their sessions at once, on every replica.
+A ``key`` session names a service client; on every request the client must still exist, be enabled,
+hold the ``admin`` scope and have the key it signed in with, so disabling an operator's client or
+giving it a new key ends their sessions at once, on every replica; turning the admin-key sign-in off
+(``console_break_glass``) ends them all. An ``sso`` session names a person at the identity provider,
+whose role is checked there again every few minutes (see ``sso_checks``).
 """
 
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -20,40 +23,71 @@ from gateway.clients.store import Principal, principal_of
 from gateway.connections.endpoints import actor
 from gateway.connections.ownership import Actor
 from gateway.console import console_sessions as sessions
-from gateway.console.console_sessions import Session
+from gateway.console.console_sessions import Session, SsoSession
 from gateway.console.errors import CsrfRejected
 from gateway.console.render import error_page, see_other
 from gateway.console.secret import SigningKeys, signing_keys
+from gateway.console.sso_checks import rechecked
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.kit.dot_segments import has_dot_segments
 from gateway.models import ServiceClient
+from gateway.operators.roles import Role, role_of_scopes
 from gateway.resources import Resources, resources
+from gateway.settings import Settings
 
 ADMIN_SCOPE = "admin"
 HOME = "/console/connections"
 SIGN_IN = "/console/sign-in"
+SSO_START = "/console/sso/start"
 
 
 @dataclass(frozen=True)
 class Operator:
-    principal: Principal
+    """A signed-in operator: ``principal`` is the admin key's client of a ``key`` session, None in
+    an ``sso`` session (``session.sso`` then says who)."""
+
+    principal: Principal | None
     session: Session
 
     @property
     def name(self) -> str:
-        return self.principal.name
+        if self.principal is not None:
+            return self.principal.name
+        sso = self._sso
+        return sso.email or sso.name or sso.subject
 
     @property
     def actor(self) -> str:
-        """The admin API's actor (``client:<name>``): the audit trail reads alike either way."""
-        return actor(self.principal)
+        """The audit trail's actor: the admin API's ``client:<name>`` for a key, ``sso:<email>``
+        (else ``sso:<subject>``) for a person signed in at the identity provider."""
+        if self.principal is not None:
+            return actor(self.principal)
+        return f"sso:{self._sso.email or self._sso.subject}"
 
     @property
     def acting(self) -> Actor:
         """The operator as an actor on connections (``access``: sees and changes every one)."""
-        return Actor.of(self.principal)
+        if self.principal is not None:
+            return Actor.of(self.principal)
+        return Actor(client_id=None, operator=True)
+
+    @property
+    def client_id(self) -> uuid.UUID | None:
+        """The admin key's client, which owns what the operator creates; None for ``sso``."""
+        return self.principal.client_id if self.principal is not None else None
+
+    @property
+    def role(self) -> Role | None:
+        if self.principal is not None:
+            return role_of_scopes(self.principal.scopes)
+        return Role.named(self._sso.role)
+
+    @property
+    def _sso(self) -> SsoSession:
+        assert self.session.sso is not None
+        return self.session.sso
 
     @property
     def csrf(self) -> str:
@@ -79,6 +113,38 @@ def context(request: Request) -> Context:
     res = resources(request)
     keys = signing_keys(res.settings, res.keys.active_key_id)
     return Context(res, keys, int(utcnow().timestamp()))
+
+
+async def operator_of_session(ctx: Context, session: Session) -> Operator | None:
+    """The session's operator, if they may still use the console; an ``sso`` session's role is
+    re-checked when due (so the operator's session may have changed: keep ``operator.session``)."""
+    if session.sso is not None:
+        res = ctx.res
+        checked = await rechecked(session, res.console_idp, res.keys, res.settings, ctx.now)
+        return Operator(None, checked) if checked is not None else None
+    if not ctx.res.settings.console_break_glass:
+        return None
+    principal = await principal_of_session(ctx.res.db, session)
+    return Operator(principal, session) if principal is not None else None
+
+
+def signed_in_recently(operator: Operator, settings: Settings, now: int) -> bool:
+    """Whether the operator signed in (at the identity provider: its ``auth_time``; with a key: the
+    sign-in) within ``console_fresh_sign_in_seconds``, as dangerous actions require."""
+    sso = operator.session.sso
+    at = sso.auth_time if sso is not None else operator.session.signed_in_at
+    return at is not None and now - at <= settings.console_fresh_sign_in_seconds
+
+
+def fresh_sign_in_needed(request: Request, operator: Operator, next_: str) -> Response | None:
+    """None when ``operator`` may go on with a dangerous action; otherwise the redirect to sign in
+    again (at the identity provider with ``max_age`` and ``prompt=login``, or with the key), which
+    comes back to the console path ``next_`` (the action's confirmation page)."""
+    ctx = context(request)
+    if signed_in_recently(operator, ctx.res.settings, ctx.now):
+        return None
+    start = SSO_START if operator.session.sso is not None else SIGN_IN
+    return see_other(f"{start}?{urlencode({'next': safe_next(next_), 'fresh': '1'})}")
 
 
 async def principal_of_session(db: Database, session: Session) -> Principal | None:
@@ -146,10 +212,10 @@ def operator_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         ctx = context(request)
         session = ctx.session(request)
-        principal = await principal_of_session(ctx.res.db, session) if session else None
-        if session is None or principal is None:
+        operator = await operator_of_session(ctx, session) if session else None
+        if operator is None:
             return to_sign_in(request, ctx)
-        operator = Operator(principal, session)
+        session = operator.session
         try:
             if request.method == "POST":
                 await check_csrf(request, session)

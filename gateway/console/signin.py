@@ -1,6 +1,8 @@
-"""Signing in to the console with one's own admin key, and signing out.
+"""The sign-in page (single sign-on, and the admin-key form), signing in with one's own admin key, and
+signing out.
 
-A refused key (unknown, disabled, or without the ``admin`` scope) gets one message whatever the reason,
+The admin key is the break-glass path: on unless ``console_break_glass`` is false, when the form is
+not shown and a posted key is refused (``sso`` holds the single sign-on). A refused key (unknown, disabled, or without the ``admin`` scope) gets one message whatever the reason,
 so the page tells a guesser nothing; the key itself is never logged, echoed or kept: the session holds
 the client's id and a check of its key hash. Both are audited under the operator's name.
 """
@@ -8,9 +10,10 @@ the client's id and a check of its key hash. Both are audited under the operator
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from gateway.audit import store as audit
 from gateway.clients.service_keys import hash_key
@@ -21,29 +24,38 @@ from gateway.console.console_sessions import Session
 from gateway.console.guard import (
     ADMIN_SCOPE,
     SIGN_IN,
+    SSO_START,
     Context,
+    Operator,
     check_csrf,
     context,
     csrf_matches,
+    operator_of_session,
     principal_of_session,
     safe_next,
 )
 from gateway.console.render import error_page, page, see_other
+from gateway.console.sso import end_session_url
 from gateway.exceptions import DelegatedKeyNotAllowed, GatewayError
 
 log = logging.getLogger(__name__)
 
 REFUSED = "This key cannot sign in to the console. Use your own admin key."
+BREAK_GLASS_OFF = "Signing in with an admin key is turned off on this gateway."
 EXPIRED_FORM = "The sign-in form had expired. Please sign in again."
 
 
 async def show(request: Request) -> Response:
+    """The sign-in page; a signed-in operator goes on to ``next``, unless ``fresh=1`` asks them to
+    sign in again (before a dangerous action)."""
     ctx = context(request)
     next_ = safe_next(request.query_params.get("next"))
+    fresh = request.query_params.get("fresh") == "1"
     session = ctx.session(request)
-    if session is not None and await principal_of_session(ctx.res.db, session) is not None:
+    signed_in = session is not None and await operator_of_session(ctx, session) is not None
+    if signed_in and not fresh:
         return see_other(next_)
-    if session is None or session.client_id is not None:
+    if session is None or (session.kind is not None and not signed_in):
         session = sessions.anonymous(ctx.now)
     return _form(ctx, session, next_)
 
@@ -53,6 +65,14 @@ async def submit(request: Request) -> Response:
     form = await request.form()
     next_ = safe_next(form.get("next"))
     session = ctx.session(request)
+    if not ctx.res.settings.console_break_glass:
+        return _form(
+            ctx,
+            session or sessions.anonymous(ctx.now),
+            next_,
+            error=BREAK_GLASS_OFF,
+            status_code=403,
+        )
     if session is None or not csrf_matches(form, session):
         return _form(ctx, sessions.anonymous(ctx.now), next_, error=EXPIRED_FORM, status_code=403)
     given = form.get("key")
@@ -75,10 +95,13 @@ async def submit(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
+    """Ends the session here and, for an ``sso`` session whose provider offers it, at the identity
+    provider too (the browser is sent there, and comes back to the sign-in page)."""
     ctx = context(request)
     session = ctx.session(request)
-    principal = await principal_of_session(ctx.res.db, session) if session else None
-    if session is None or principal is None:
+    # No re-check of the role: a sign-out goes through whatever the provider now says.
+    operator = await _signing_out(ctx, session) if session else None
+    if session is None or operator is None:
         response = see_other(SIGN_IN)
     else:
         try:
@@ -86,13 +109,22 @@ async def sign_out(request: Request) -> Response:
         except GatewayError as exc:
             return error_page(exc)
         async with ctx.res.db.transaction() as tx:
-            audit.record(
-                tx, actor=actor(principal), action="console.signed_out", connection_id=None
-            )
-        log.info("console: %s signed out", principal.name)
-        response = see_other(SIGN_IN)
+            audit.record(tx, actor=operator.actor, action="console.signed_out", connection_id=None)
+        log.info("console: %s signed out", operator.actor)
+        idp = ctx.res.console_idp
+        at_provider = None
+        if session.sso is not None and idp is not None:
+            at_provider = await end_session_url(idp, session.sso, request)
+        response = RedirectResponse(at_provider, 303) if at_provider else see_other(SIGN_IN)
     sessions.clear(response, ctx.res.settings)
     return response
+
+
+async def _signing_out(ctx: Context, session: Session) -> Operator | None:
+    if session.sso is not None:
+        return Operator(None, session)
+    principal = await principal_of_session(ctx.res.db, session)
+    return Operator(principal, session) if principal is not None else None
 
 
 def _form(
@@ -103,8 +135,15 @@ def _form(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    settings = ctx.res.settings
     response = page(
-        "sign_in.html", status_code=status_code, csrf=session.csrf, next=next_, error=error
+        "sign_in.html",
+        status_code=status_code,
+        csrf=session.csrf,
+        next=next_,
+        error=error,
+        sso=SSO_START + "?" + urlencode({"next": next_}) if ctx.res.console_idp else None,
+        break_glass=settings.console_break_glass,
     )
     ctx.keep(response, session)
     return response

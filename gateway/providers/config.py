@@ -90,6 +90,8 @@ class ProviderConfig:
     # A provider that takes stored credentials (API keys and the like) instead of OAuth grants:
     # its OAuth fields are empty and never used.
     credentials: CredentialProfile | None = None
+    # OpenID Connect RP-initiated logout, where the provider offers it.
+    end_session_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.credentials is None:

@@ -55,6 +55,7 @@ from gateway_sandbox.state.records import (
     User,
     Workspace,
 )
+from gateway_sandbox.state.sign_ins import SignIns
 from gateway_sandbox.state.webhook_delivery import DeliveryLog, WebhookSender
 from gateway_sandbox.state.webhook_settings import WebhookSettings
 from gateway_sandbox.stats import Counters
@@ -84,6 +85,7 @@ class SandboxStore:
         lifetimes = Lifetimes(options.otp_ttl, options.session_ttl, options.otp_max_attempts)
         self.challenges = Challenges(lifetimes, options.clock)
         self.faults = FaultSwitch(options.faults)
+        self.sign_ins = SignIns(options.clock)
         self.counters = Counters()
         self.idempotency = IdempotencyKeys(options.clock)
         self.rate_limiter = RateLimiter(options.rate_limits, options.clock)
