@@ -13,7 +13,7 @@ import logging
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from gateway.audit import store as audit
 from gateway.clients.service_keys import hash_key
@@ -96,7 +96,7 @@ async def submit(request: Request) -> Response:
 
 async def sign_out(request: Request) -> Response:
     """Ends the session here and, for an ``sso`` session whose provider offers it, at the identity
-    provider too (the browser is sent there, and comes back to the sign-in page)."""
+    provider too (a page sends the browser there, and the provider back to the sign-in page)."""
     ctx = context(request)
     session = ctx.session(request)
     # No re-check of the role: a sign-out goes through whatever the provider now says.
@@ -115,7 +115,12 @@ async def sign_out(request: Request) -> Response:
         at_provider = None
         if session.sso is not None and idp is not None:
             at_provider = await end_session_url(idp, session.sso, request)
-        response = RedirectResponse(at_provider, 303) if at_provider else see_other(SIGN_IN)
+        # A page, not a redirect: the console's CSP (form-action 'self') stops a form's redirect
+        # to another origin; the page's refresh is a navigation of its own.
+        if at_provider is not None:
+            response = page("signed_out.html", end_session=at_provider)
+        else:
+            response = see_other(SIGN_IN)
     sessions.clear(response, ctx.res.settings)
     return response
 

@@ -4,6 +4,8 @@ tokens that fail validation, and a fresh sign-in before a dangerous action."""
 
 from __future__ import annotations
 
+import html
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from tests.console.conftest import new_operator, sign_in
 from tests.console.sso.conftest import DANGEROUS, SsoStack, sso_sign_in, through_provider
 
 DEADLINE_SECONDS = 20
+END_SESSION = re.compile(r'<a href="([^"]+)" id="end-session">')
 
 
 def new_email() -> str:
@@ -170,15 +173,16 @@ async def test_signing_out_ends_the_session_here_and_at_the_provider(
     ended = sso.stat("end_sessions")
 
     answer = await browser.post("/console/sign-out", data={"csrf": csrf})
-    assert answer.status_code == 303
-    logout = urlsplit(answer.headers["location"])
+    assert answer.status_code == 200
+    end_session = html.unescape(END_SESSION.findall(answer.text)[0])
+    logout = urlsplit(end_session)
     assert f"{logout.scheme}://{logout.netloc}{logout.path}" == f"{sso.sandbox.url}/oauth2/logout"
     query = parse_qs(logout.query)
     assert query["post_logout_redirect_uri"] == [f"{sso.main.url}/console/sign-in"]
     assert query["id_token_hint"][0].count(".") == 2
     assert not await signed_in(browser)  # ended here before the provider is even asked
 
-    back = await browser.get(answer.headers["location"])
+    back = await browser.get(end_session)
     assert back.status_code == 302
     assert back.headers["location"] == f"{sso.main.url}/console/sign-in"
     assert sso.stat("end_sessions") == ended + 1
