@@ -101,6 +101,7 @@ async def sign_out(request: Request) -> Response:
     session = ctx.session(request)
     # No re-check of the role: a sign-out goes through whatever the provider now says.
     operator = await _signing_out(ctx, session) if session else None
+    response: Response
     if session is None or operator is None:
         response = see_other(SIGN_IN)
     else:
@@ -117,10 +118,10 @@ async def sign_out(request: Request) -> Response:
             at_provider = await end_session_url(idp, session.sso, request)
         # A page, not a redirect: the console's CSP (form-action 'self') stops a form's redirect
         # to another origin; the page's refresh is a navigation of its own.
-        if at_provider is not None:
-            response = page("signed_out.html", end_session=at_provider)
-        else:
+        if at_provider is None:
             response = see_other(SIGN_IN)
+        else:
+            response = page("signed_out.html", end_session=at_provider)
     sessions.clear(response, ctx.res.settings)
     return response
 
