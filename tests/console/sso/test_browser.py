@@ -5,28 +5,17 @@ Screenshots go to tests/artifacts/console-sso-*.png."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser
 
 from tests.console.sso.conftest import SsoStack
-from tests.e2e.test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.console.test_browser import chromium, shot
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-def shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"console-sso-{name}.png"), full_page=True)
+__all__ = ["chromium"]  # the browser fixture, shared with the console's other browser tests
 
 
 def test_an_operator_signs_in_and_out_at_the_identity_provider(
@@ -37,22 +26,22 @@ def test_an_operator_signs_in_and_out_at_the_identity_provider(
     page = chromium.new_page()
     page.goto(f"{sso.main.url}/console/subscriptions")
     assert page.url.startswith(f"{sso.main.url}/console/sign-in")
-    shot(page, "sign-in")
+    shot(page, "sso-sign-in")
 
     page.click("#sign-in-sso")
     assert page.url.startswith(f"{sso.sandbox.url}/oauth2/authorize")
     page.fill("#email", email)
-    shot(page, "provider")
+    shot(page, "sso-provider")
     page.click("button[value=approve]")
 
     assert page.url == f"{sso.main.url}/console/subscriptions"
     assert page.inner_text("#operator") == email
-    shot(page, "signed-in")
+    shot(page, "sso-signed-in")
 
     ended = sso.stat("end_sessions")
     page.click("#sign-out")
     page.wait_for_url(f"{sso.main.url}/console/sign-in")  # through the provider's logout
-    shot(page, "signed-out")
+    shot(page, "sso-signed-out")
     assert sso.stat("end_sessions") == ended + 1
     page.goto(f"{sso.main.url}/console/connections")
     assert page.url.startswith(f"{sso.main.url}/console/sign-in")
@@ -76,7 +65,7 @@ def test_a_person_with_no_console_role_sees_why_in_the_browser(
 
     assert page.get_attribute("#error", "data-code") == "sso_sign_in_refused"
     assert "no console role" in page.inner_text("#error")
-    shot(page, "no-role")
+    shot(page, "sso-no-role")
     page.click("#sign-in-again")
     assert page.url.startswith(f"{sso.main.url}/console/sign-in")
     page.close()
