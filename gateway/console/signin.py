@@ -2,8 +2,9 @@
 signing out.
 
 The admin key is the break-glass path: on unless ``console_break_glass`` is false, when the form is
-not shown and a posted key is refused (``sso`` holds the single sign-on). A refused key (unknown, disabled, or without the ``admin`` scope) gets one message whatever the reason,
-so the page tells a guesser nothing; the key itself is never logged, echoed or kept: the session holds
+not shown and a posted key is refused (``sso`` holds the single sign-on). A refused key (unknown,
+disabled, or without the ``admin`` scope) gets one message whatever the reason, so the page tells a
+guesser nothing; the key itself is never logged, echoed or kept: the session holds
 the client's id and a check of its key hash. Both are audited under the operator's name.
 """
 
@@ -52,10 +53,14 @@ async def show(request: Request) -> Response:
     next_ = safe_next(request.query_params.get("next"))
     fresh = request.query_params.get("fresh") == "1"
     session = ctx.session(request)
-    signed_in = session is not None and await operator_of_session(ctx, session) is not None
-    if signed_in and not fresh:
-        return see_other(next_)
-    if session is None or (session.kind is not None and not signed_in):
+    operator = await operator_of_session(ctx, session) if session is not None else None
+    if operator is not None:
+        session = operator.session  # as its role check may have left it (new tokens)
+        if not fresh:
+            response = see_other(next_)
+            ctx.keep(response, session.seen(ctx.now))
+            return response
+    elif session is None or session.kind is not None:
         session = sessions.anonymous(ctx.now)
     return _form(ctx, session, next_)
 

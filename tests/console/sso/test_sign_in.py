@@ -129,6 +129,20 @@ async def test_a_moved_group_changes_the_role_at_the_next_check(
     assert await signed_in(browser)
 
 
+async def test_a_signed_in_operator_opening_the_sign_in_page_keeps_a_working_session(
+    sso: SsoStack, browser: httpx.AsyncClient
+) -> None:
+    email = new_email()
+    sso.groups(email, ["ops-viewers"])
+    assert (await sso_sign_in(browser, email)).status_code == 303
+    checks = sso.stat("refresh_successes")
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while sso.stat("refresh_successes") < checks + 2:  # re-checked on both pages, tokens kept
+        assert (await browser.get("/console/sign-in")).status_code == 303
+        assert await signed_in(browser)
+        assert time.monotonic() < deadline, "the role was never checked again"
+
+
 async def test_the_session_goes_on_while_the_provider_is_down_within_the_grace(
     sso: SsoStack, browser: httpx.AsyncClient
 ) -> None:
