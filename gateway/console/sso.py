@@ -170,10 +170,10 @@ async def _signed_in(
     if answer.id_token is None:
         raise InvalidIdToken("the token response has no ID token", provider=idp.name)
     validated = await idp.validate_id_token(answer.id_token.get_secret_value(), nonce=pending.nonce)
-    tokens = ProviderTokens.of(answer)
-    claims = dict(await claims_with_role(idp, validated, tokens.access_token, settings))
+    access_token = answer.access_token.get_secret_value()
+    claims = dict(await claims_with_role(idp, validated, access_token, settings))
     assert idp.issuer is not None
-    return SignedInIdentity.of(claims, idp.issuer), claims, tokens
+    return SignedInIdentity.of(claims, idp.issuer), claims, ProviderTokens.of(answer)
 
 
 def _recent(auth_time: int | None, now: int, max_age: int) -> bool:

@@ -81,17 +81,20 @@ async def _current_role(
     held = ProviderTokens.open(sso.tokens, keys, sso.subject)
     if held is None:
         raise ProviderError("the session's tokens do not open", provider=idp.name)
-    if held.refresh_token is None:
+    if held.refresh_token is not None:
+        answer = await idp.refresh(held.refresh_token, spender=OPERATOR)
+        tokens = ProviderTokens.of(answer, previous=held)
+        access_token = answer.access_token.get_secret_value()
+        if answer.id_token is not None:
+            validated = await idp.validate_id_token(answer.id_token.get_secret_value(), nonce=None)
+            claims = dict(await claims_with_role(idp, validated, access_token, settings))
+        else:
+            claims = await idp.userinfo(access_token)
+    elif held.access_token is not None:
         claims = await idp.userinfo(held.access_token)
         tokens = held
     else:
-        answer = await idp.refresh(held.refresh_token, spender=OPERATOR)
-        tokens = ProviderTokens.of(answer, previous=held)
-        if answer.id_token is not None:
-            validated = await idp.validate_id_token(answer.id_token.get_secret_value(), nonce=None)
-            claims = dict(await claims_with_role(idp, validated, tokens.access_token, settings))
-        else:
-            claims = await idp.userinfo(tokens.access_token)
+        raise ProviderError("the session holds no token to ask with", provider=idp.name)
     if subject_claim(claims) != sso.subject:
         raise ProviderError("the provider's answer names another user", provider=idp.name)
     return role_of_claims(claims, settings), tokens

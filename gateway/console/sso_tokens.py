@@ -21,16 +21,19 @@ from gateway.settings import Settings
 PENDING_COOKIE = "gateway_console_sso"
 PENDING_PATH = "/console/sso"
 PENDING_SECONDS = 600
+ID_TOKEN_MAX_CHARS = 1536
 _PENDING = Binding("console", "sso_sign_in", "pending")
 
 
 @dataclass(frozen=True, repr=False)
 class ProviderTokens:
-    """The identity provider's tokens of one operator: the refresh token (or, when the provider
-    gives none, the access token) re-checks their role; the ID token is the sign-out's hint."""
+    """The identity provider's tokens of one operator, as few as will do, for a cookie holds about
+    4 KB: the refresh token re-checks their role (the access token is kept only when the provider
+    gave no refresh token, for userinfo); the ID token is the sign-out's ``id_token_hint``, kept up
+    to ``ID_TOKEN_MAX_CHARS`` (a larger one is left out, and the sign-out names the client alone)."""
 
     refresh_token: str | None
-    access_token: str
+    access_token: str | None
     id_token: str | None
 
     def __repr__(self) -> str:
@@ -39,15 +42,14 @@ class ProviderTokens:
     @classmethod
     def of(cls, tokens: TokenSet, *, previous: ProviderTokens | None = None) -> ProviderTokens:
         """From a token response; a refresh answer without a new ID token keeps the last one."""
+        refresh = tokens.refresh_token.get_secret_value() if tokens.refresh_token else None
         id_token = tokens.id_token.get_secret_value() if tokens.id_token is not None else None
+        if id_token is None and previous is not None:
+            id_token = previous.id_token
         return cls(
-            refresh_token=(
-                tokens.refresh_token.get_secret_value()
-                if tokens.refresh_token is not None
-                else None
-            ),
-            access_token=tokens.access_token.get_secret_value(),
-            id_token=id_token or (previous.id_token if previous is not None else None),
+            refresh_token=refresh,
+            access_token=None if refresh else tokens.access_token.get_secret_value(),
+            id_token=id_token if id_token and len(id_token) <= ID_TOKEN_MAX_CHARS else None,
         )
 
     def seal(self, keys: KeyRing, subject: str) -> str:
