@@ -51,6 +51,7 @@ from gateway.providers import (
     new_state,
 )
 from gateway.providers.spender import OPERATOR
+from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ async def start(request: Request) -> Response:
             max_age=pending.max_age,
         )
     except GatewayError as exc:
-        return _failed(exc)
+        return _failed(exc, settings)
     response = RedirectResponse(url, status_code=303)
     write_pending(response, pending, ctx.res.keys, settings)
     return response
@@ -104,23 +105,30 @@ async def callback(request: Request) -> Response:
             SignInNotStarted(
                 "This sign-in was not started from this browser, or took too long. "
                 "Please sign in again."
-            )
+            ),
+            settings,
         )
     if params.get("error") is not None:
         reason = str(params.get("error_description") or params["error"])[:200]
-        return _failed(SignInRefused(f"The identity provider did not sign you in: {reason}"))
+        return _failed(
+            SignInRefused(f"The identity provider did not sign you in: {reason}"), settings
+        )
     code = params.get("code")
     if not code:
-        return _failed(SignInNotStarted("The identity provider's answer has no code."))
+        return _failed(SignInNotStarted("The identity provider's answer has no code."), settings)
     try:
-        identity, claims, tokens = await _signed_in(idp, pending, code, request)
+        identity, claims, tokens = await _signed_in(idp, pending, code, params.get("iss"), settings)
     except (InvalidIdToken, IssuerMismatch, GrantRejected) as exc:
         log.warning("console: single sign-on refused: %s", exc.message)
-        return _failed(SignInRefused(f"The identity provider's answer was refused: {exc.message}"))
+        return _failed(
+            SignInRefused(f"The identity provider's answer was refused: {exc.message}"), settings
+        )
     except GatewayError as exc:
-        return _failed(exc)
+        return _failed(exc, settings)
     if pending.max_age is not None and not _recent(identity.auth_time, ctx.now, pending.max_age):
-        return _failed(SignInRefused("The identity provider did not ask you to sign in again."))
+        return _failed(
+            SignInRefused("The identity provider did not ask you to sign in again."), settings
+        )
     role = role_of_claims(claims, settings)
     if role is None:
         log.warning("console: %s signed in but has no console role", identity.actor)
@@ -129,7 +137,8 @@ async def callback(request: Request) -> Response:
                 f"You signed in as {identity.email or identity.subject}, but no console role is "
                 f"given to you: none of your {settings.console_oidc_role_claim!r} is mapped to one. "
                 "Ask the gateway's administrators for access."
-            )
+            ),
+            settings,
         )
     async with ctx.res.db.transaction() as tx:
         audit.record(
@@ -157,10 +166,9 @@ async def callback(request: Request) -> Response:
 
 
 async def _signed_in(
-    idp: OAuthClient, pending: PendingSignIn, code: str, request: Request
+    idp: OAuthClient, pending: PendingSignIn, code: str, iss: str | None, settings: Settings
 ) -> tuple[SignedInIdentity, dict[str, object], ProviderTokens]:
-    settings = context(request).res.settings
-    idp.check_callback_issuer(request.query_params.get("iss"))
+    idp.check_callback_issuer(iss)
     answer = await idp.exchange_code(
         code=code,
         redirect_uri=callback_url(settings),
@@ -180,10 +188,11 @@ def _recent(auth_time: int | None, now: int, max_age: int) -> bool:
     return auth_time is not None and now - auth_time <= max_age + AUTH_TIME_LEEWAY_SECONDS
 
 
-def _failed(exc: GatewayError) -> Response:
-    """The failure as a page with a way back to the sign-in page."""
+def _failed(exc: GatewayError, settings: Settings) -> Response:
+    """The failure as a page with a way back to the sign-in page; the sign-in under way ends."""
     response = error_page(exc, retry=True)
     response.headers.update(exc.headers)
+    clear_pending(response, settings)
     return response
 
 
