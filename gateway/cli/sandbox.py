@@ -156,6 +156,11 @@ def _delays(value: str) -> tuple[float, ...]:
     default=None,
     help="The client's JWK Set, for private_key_jwt (e.g. the gateway's /.well-known/jwks.json).",
 )
+@click.option(
+    "--remember-sign-ins",
+    is_flag=True,
+    help="Keep a session after a sign-in on the consent page, as a company's identity provider does.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -193,6 +198,7 @@ def sandbox(
     no_refresh_rotation: bool,
     client_authentication: Literal["secret", "private_key_jwt", "none"],
     client_jwks_url: str | None,
+    remember_sign_ins: bool,
 ) -> None:
     """Run an in-memory emulator of the Contio Partner API (no account needed).
 
@@ -246,6 +252,7 @@ def sandbox(
             rotate_refresh_tokens=not no_refresh_rotation,
             client_authentication=client_authentication,
             client_jwks_url=client_jwks_url,
+            remember_sign_ins=remember_sign_ins,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
