@@ -24,10 +24,13 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.console.guard import Operator, fresh_sign_in_needed, operator_page
+from gateway.console.secret import SigningKeys, signing_keys
+from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import gateway_settings
 
+KEY_RING = generate_key_entry("sso1")
 ROLES = "ops-viewers=viewer,ops-support=support,ops-operators=operator,ops-admins=security"
 DANGEROUS = "/console/dangerous"
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
@@ -38,6 +41,7 @@ class SsoStack:
     sandbox: ServerThread
     main: ServerThread
     strict: ServerThread
+    signing: SigningKeys  # the console's session keys (both gateways share the key ring)
 
     def groups(self, email: str, groups: list[str]) -> None:
         """Put ``email`` in ``groups`` at the identity provider (and in no other)."""
@@ -74,6 +78,7 @@ def _gateway(database_url: URL, port: int, sandbox_url: str, **overrides: object
     settings = gateway_settings(
         port,
         sandbox_url,
+        encryption_keys=SecretStr(KEY_RING),
         console_oidc_issuer=sandbox_url,
         console_oidc_client_id="sandbox-client",
         console_oidc_client_secret=SecretStr("sandbox-secret"),
@@ -110,7 +115,12 @@ def sso(database_url: URL) -> Iterator[SsoStack]:
             console_break_glass=False,
         )
         running.callback(strict.stop)
-        yield SsoStack(sandbox, main, strict)
+        ring = KeyRing.parse(KEY_RING)
+        signing = signing_keys(
+            gateway_settings(main_port, sandbox.url, encryption_keys=SecretStr(KEY_RING)),
+            ring.active_key_id,
+        )
+        yield SsoStack(sandbox, main, strict, signing)
 
 
 async def sso_sign_in(

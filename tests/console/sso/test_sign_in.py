@@ -9,12 +9,14 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from urllib.parse import parse_qs, urlsplit
+from dataclasses import replace
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from gateway.console import console_sessions as sessions
 from gateway.kit.db import Database
 from gateway.models import AuditEvent
 from tests.console.conftest import new_operator, sign_in
@@ -302,10 +304,39 @@ async def test_a_dangerous_action_needs_a_fresh_sign_in_at_the_provider(
     assert done.text == f"done by sso:{email}"
 
 
-async def test_a_key_session_signed_in_long_ago_signs_in_again_with_the_key(
+async def test_a_key_session_signed_in_just_now_may_act_at_once(
     browser: httpx.AsyncClient, db: Database
 ) -> None:
     operator = await new_operator(db)
     assert (await sign_in(browser, operator.key)).status_code == 303
-    done = await browser.get(DANGEROUS)  # just signed in: fresh enough
+    done = await browser.get(DANGEROUS)
+    assert done.status_code == 200 and done.text == f"done by {operator.actor}"
+
+
+async def test_a_key_session_signed_in_long_ago_signs_in_again_with_the_key(
+    sso: SsoStack, browser: httpx.AsyncClient, db: Database
+) -> None:
+    operator = await new_operator(db)
+    assert (await sign_in(browser, operator.key)).status_code == 303
+    session = sessions.decode(browser.cookies[sessions.COOKIE], sso.signing)
+    assert session is not None and session.signed_in_at is not None
+    an_hour_earlier = replace(session, signed_in_at=session.signed_in_at - 3600)
+    browser.cookies.set(
+        sessions.COOKIE,
+        sessions.encode(an_hour_earlier, sso.signing),
+        domain="127.0.0.1",
+        path="/console",
+    )
+
+    asked = await browser.get(DANGEROUS)
+    assert asked.status_code == 303
+    assert asked.headers["location"] == f"/console/sign-in?next={quote(DANGEROUS, safe='')}&fresh=1"
+    form = await browser.get(asked.headers["location"])
+    assert form.status_code == 200  # the form, though signed in
+    csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
+    again = await browser.post(
+        "/console/sign-in", data={"csrf": csrf, "key": operator.key, "next": DANGEROUS}
+    )
+    assert again.status_code == 303 and again.headers["location"] == DANGEROUS
+    done = await browser.get(DANGEROUS)
     assert done.status_code == 200 and done.text == f"done by {operator.actor}"
