@@ -10,9 +10,9 @@ on first sign-in, with a personal workspace), which is the point of a sandbox. W
 ``login_hint`` the email is fixed to the hint. With ``auto_approve`` there is no page at all.
 
 With ``remember_sign_ins``, signing in on the page opens a session at the sandbox (the
-``sandbox_sign_in`` cookie, see ``state.sign_ins``): later requests from that browser are approved at once as that user, as a
-company's identity provider does, unless they ask for a new sign-in with ``prompt=login`` or a
-``max_age`` the session is older than (OIDC Core §3.1.2.1).
+``sandbox_sign_in`` cookie, see ``state.sign_ins``): later requests from that browser are approved
+at once as that user, as a company's identity provider does, unless they ask for a new sign-in with
+``prompt=login`` or a ``max_age`` the session is older than (OIDC Core §3.1.2.1).
 """
 
 from __future__ import annotations
