@@ -137,6 +137,7 @@ def create_app(
                         refresher=core.refresher,
                         metrics=metrics,
                         schema_head=head_revision(),
+                        console_idp=core.console_identity_provider(),
                     ),
                     # The proxy's own state, which only its endpoint and front door reach.
                     "proxy": proxy,

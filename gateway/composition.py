@@ -21,6 +21,8 @@ from gateway.kit.db import Database, async_url
 from gateway.kit.embedded import EmbeddedPostgres
 from gateway.kit.migrations import upgrade
 from gateway.metrics import Metrics
+from gateway.operators.identity_provider import identity_provider
+from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry, build_registry
 from gateway.proxy.assembly import Proxy
 from gateway.settings import Settings
@@ -91,6 +93,11 @@ class Core:
 
     def revoker(self) -> Revoker:
         return Revoker(self.db, self.keys, self.providers, self.settings, self.http)
+
+    def console_identity_provider(self) -> OAuthClient | None:
+        """The console's identity provider, over the providers' HTTP client (one a process: it
+        caches the provider's metadata and keys)."""
+        return identity_provider(self.settings, self.http)
 
     def proxy(self) -> Proxy:
         """The proxy's per-process state (built inside a running event loop, closed by its owner)."""

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
+from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry
 from gateway.settings import Settings
 from gateway.tokens.refresher import Refresher
@@ -26,6 +27,8 @@ class Resources:
     refresher: Refresher
     metrics: Metrics
     schema_head: str | None
+    # The identity provider operators sign in to the console with; None: not configured.
+    console_idp: OAuthClient | None = None
 
 
 def resources(request: Request) -> Resources:

@@ -162,6 +162,24 @@ class Settings(BaseSettings):
     console_idle_timeout_seconds: int = Field(default=1800, ge=1)
     console_session_max_seconds: int = Field(default=12 * 3600, ge=1)
     console_secure_cookie: bool | None = None
+    # Signing operators in with the company's OpenID Connect provider (docs/operators.md): on when
+    # an issuer is set. ``console_oidc_roles`` maps values of the role claim to roles
+    # (``ops-viewers=viewer,ops-admins=security``); a value mapped nowhere gives no access.
+    console_oidc_issuer: str | None = None
+    console_oidc_client_id: str | None = None
+    console_oidc_client_secret: SecretStr | None = None
+    console_oidc_role_claim: str = "groups"
+    # Space-separated; add ``offline_access`` where the provider gives refresh tokens only then.
+    console_oidc_scopes: str = "openid profile email"
+    console_oidc_roles: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # How often a signed-in operator's role is asked of the provider again, and how long a session
+    # may go on unchecked while the provider cannot be reached before it ends.
+    console_oidc_recheck_seconds: int = Field(default=300, ge=1)
+    console_oidc_recheck_grace_seconds: int = Field(default=900, ge=0)
+    # A dangerous action needs a sign-in at the provider no older than this.
+    console_fresh_sign_in_seconds: int = Field(default=300, ge=1)
+    # The admin-key sign-in: the break-glass path while the provider is down.
+    console_break_glass: bool = True
 
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
@@ -181,6 +199,25 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(network, strict=False)
             except ValueError as exc:
                 raise ValueError(f"{network!r} is not a network such as 10.0.0.0/8") from exc
+        return value
+
+    @field_validator("console_oidc_roles", mode="before")
+    @classmethod
+    def _roles(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = [item.partition("=") for item in split_commas(value)]
+        if any(not sep or not key.strip() for key, sep, _ in pairs):
+            raise ValueError("write each mapping as <claim value>=<role>, comma-separated")
+        return {key.strip(): role.strip() for key, _, role in pairs}
+
+    @field_validator("console_oidc_roles")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        known = ("viewer", "support", "operator", "security")
+        for claim_value, role in value.items():
+            if role not in known:
+                raise ValueError(f"{claim_value!r} maps to {role!r}, not one of {', '.join(known)}")
         return value
 
     @field_validator("token_rate_client_shares", mode="before")
@@ -204,6 +241,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{ENV_PREFIX}TOKEN_RATE_REFRESHER_RESERVE + {ENV_PREFIX}TOKEN_RATE_OPERATOR_RESERVE "
                 "must be less than 1"
+            )
+        if self.console_oidc_issuer is not None and not self.console_oidc_client_id:
+            raise ValueError(
+                f"{ENV_PREFIX}CONSOLE_OIDC_ISSUER needs {ENV_PREFIX}CONSOLE_OIDC_CLIENT_ID"
             )
         if self.token_rate_refresher_reserve > 1 - self.token_rate_reserve:
             raise ValueError(

@@ -36,6 +36,7 @@ from gateway_sandbox.oauth.authorize import AuthorizeEndpoints
 from gateway_sandbox.oauth.client_credentials import APP, ClientCredentialsEndpoints
 from gateway_sandbox.oauth.discovery import DiscoveryEndpoints
 from gateway_sandbox.oauth.introspection import IntrospectionEndpoint
+from gateway_sandbox.oauth.logout import LogoutEndpoint
 from gateway_sandbox.oauth.revocation import RevocationEndpoint
 from gateway_sandbox.oauth.token_endpoint import TokenEndpoint
 from gateway_sandbox.oauth.userinfo import UserInfoEndpoint
@@ -134,6 +135,7 @@ def _oauth_routes(
         Route("/oauth2/revoke", RevocationEndpoint(store).revoke, methods=["POST"]),
         Route("/oauth2/introspect", IntrospectionEndpoint(store).introspect, methods=["POST"]),
         Route("/oauth2/userInfo", userinfo.userinfo, methods=["GET", "POST"]),
+        Route("/oauth2/logout", LogoutEndpoint(store, signing_key).logout, methods=["GET"]),
         Route("/auth/initiate", partner_auth.initiate, methods=["POST"]),
         Route("/auth/verify", partner_auth.verify, methods=["POST"]),
         Route(f"{APP}/oauth2/token", app.token, methods=["POST"]),
@@ -238,6 +240,8 @@ def _control_routes(store: SandboxStore) -> list[Route]:
         Route(f"{CONTROL}/grants", control.issue_grants, methods=["POST"]),
         Route(f"{CONTROL}/instance", control.move_instance, methods=["POST"]),
         Route(f"{CONTROL}/events", control.events, methods=["GET", "POST"]),
+        Route(f"{CONTROL}/groups", control.groups, methods=["POST"]),
+        Route(f"{CONTROL}/sign-ins/age", control.age_sign_ins, methods=["POST"]),
     ]
 
 

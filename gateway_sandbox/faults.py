@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 LOSE_MODES = ("", "drop", "502")
+ID_TOKEN_FAULTS = ("", "issuer", "audience", "nonce", "expired")
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -35,6 +36,9 @@ class Faults:
       path starts with ``lose_prefix`` is executed, then its answer is lost: the connection closes
       mid-response, or a 502 comes instead. ``lose_next`` > 0 limits it to that many requests,
       after which it switches itself off; 0 loses every one while it is on.
+    - ``id_token_fault``: the ID tokens the token endpoint issues are wrong in one way, though
+      validly signed: ``"issuer"`` (another ``iss``), ``"audience"`` (another ``aud``), ``"nonce"``
+      (another ``nonce``), or ``"expired"`` (an ``exp`` an hour ago).
     """
 
     latency_ms: int = 0
@@ -49,6 +53,7 @@ class Faults:
     lose_response: str = ""
     lose_next: int = 0
     lose_prefix: str = "/v1/partner/"
+    id_token_fault: str = ""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -67,6 +72,8 @@ class Faults:
             raise ValueError("latency_ms, retry_after and lose_next must not be negative")
         if self.lose_response not in LOSE_MODES:
             raise ValueError("lose_response must be one of: drop, 502 (or empty: off)")
+        if self.id_token_fault not in ID_TOKEN_FAULTS:
+            raise ValueError("id_token_fault must be one of: issuer, audience, nonce, expired")
         if not 0 <= self.error_rate <= 1:
             raise ValueError("error_rate must be between 0 and 1")
 

@@ -50,6 +50,10 @@ class SandboxOptions:
     client: its ``client_id`` only, PKCE required).
     ``api_keys`` and ``basic_credentials`` (user, password): what the API-key-protected API
     (``keyed_api``) accepts from the start.
+
+    As a company's identity provider: ``remember_sign_ins`` keeps a session at the sandbox after a
+    sign-in on the consent page, so that the browser's next authorization requests are answered at
+    once as that user, as single sign-on does (see ``state.sign_ins``).
     """
 
     client_id: str = "sandbox-client"
@@ -83,6 +87,7 @@ class SandboxOptions:
     client_jwks: dict[str, Any] | None = field(default=None, compare=False)
     api_keys: tuple[str, ...] = ()
     basic_credentials: tuple[tuple[str, str], ...] = ()
+    remember_sign_ins: bool = False
 
     def __post_init__(self) -> None:
         if not self.client_id:

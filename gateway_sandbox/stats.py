@@ -18,6 +18,7 @@
   signature, audience or expiry).
 - ``client_credentials_exchanges``: requests to the client-credentials provider's token endpoint
   (``/app/oauth2/token``), faulted ones included (they count as ``token_requests`` too).
+- ``end_sessions``: logouts at the ``end_session_endpoint`` (``oauth.logout``).
 
 Besides, ``executions_by_route()`` counts executions per ``"METHOD /path"``, so a test can assert
 that one particular call ran exactly once.
@@ -45,6 +46,7 @@ NAMES = (
     "codes_verified",
     "assertions_refused",
     "client_credentials_exchanges",
+    "end_sessions",
 )
 
 

@@ -162,6 +162,11 @@ def _delays(value: str) -> tuple[float, ...]:
     help="Salesforce-like: token responses name this instance_url ({origin}: the sandbox's), "
     "and the user API is served under /instances/NAME too.",
 )
+@click.option(
+    "--remember-sign-ins",
+    is_flag=True,
+    help="Keep a session after a sign-in on the consent page, as a company's identity provider does.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -200,6 +205,7 @@ def sandbox(
     client_authentication: Literal["secret", "private_key_jwt", "none"],
     client_jwks_url: str | None,
     instance_url: str | None,
+    remember_sign_ins: bool,
 ) -> None:
     """Run an in-memory emulator of the Contio Partner API (no account needed).
 
@@ -254,6 +260,7 @@ def sandbox(
             client_authentication=client_authentication,
             client_jwks_url=client_jwks_url,
             instance_url=instance_url,
+            remember_sign_ins=remember_sign_ins,
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc

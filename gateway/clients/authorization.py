@@ -86,10 +86,10 @@ def require(caller: Caller, permission: Permission) -> None:
         raise role_required(permission)
 
 
-def require_role(caller: Caller, role: Role | None) -> None:
-    """Refuse a caller whose role is below ``role``: no one hands out, or acts on a key holding, a
-    role above their own (None: no role at stake)."""
-    if role is not None and (caller.role is None or caller.role < role):
+def require_role(held: Role | None, role: Role | None) -> None:
+    """Refuse a caller holding ``held`` (None: no operator role) when it is below ``role``: no one
+    hands out, or acts on a key holding, a role above their own (``role`` None: none at stake)."""
+    if role is not None and (held is None or held < role):
         raise RoleRequired(
             f"only a {role.label!r} key or a higher one may grant or change the {role.label!r} role",
             details={"required": role.label, "permission": Permission.MANAGE_CLIENTS.value},

@@ -79,7 +79,7 @@ async def create(request: Request, operator: Operator) -> Response:
     form = await request.form()
     patch = patch_of(form)
     name = _text(form, "name")
-    check_grant(operator.caller, patch.scopes or ())
+    check_grant(operator.role, patch.scopes or ())
     new = NewClient.of(
         name,
         patch.scopes or (),
@@ -113,9 +113,9 @@ async def show(request: Request, operator: Operator) -> Response:
 async def edit(request: Request, operator: Operator) -> Response:
     name = request.path_params["name"]
     patch = patch_of(await request.form())
-    check_grant(operator.caller, patch.scopes or ())
+    check_grant(operator.role, patch.scopes or ())
     async with resources(request).db.transaction() as session:
-        current = await managed(session, operator.caller, name)
+        current = await managed(session, operator.role, name)
         changes = changes_of(current, patch)
         await management.change(session, name, changes, actor=operator.actor)
     return see_other(client_path(name))
@@ -126,7 +126,7 @@ async def set_enabled(request: Request, operator: Operator) -> Response:
     name = request.path_params["name"]
     enabled = (await request.form()).get("enabled") == "true"
     async with resources(request).db.transaction() as session:
-        await managed(session, operator.caller, name)
+        await managed(session, operator.role, name)
         if enabled:
             changes = ClientChanges(disabled=False)
             await management.change(session, name, changes, actor=operator.actor)
@@ -139,7 +139,7 @@ async def set_enabled(request: Request, operator: Operator) -> Response:
 async def rotate_key(request: Request, operator: Operator) -> Response:
     name = request.path_params["name"]
     async with resources(request).db.transaction() as session:
-        await managed(session, operator.caller, name)
+        await managed(session, operator.role, name)
         _client, issued = await management.rotate_key(session, name, actor=operator.actor)
     response = see_other(client_path(name))
     _with_key(response, request, operator, issued)

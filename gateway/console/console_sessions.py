@@ -14,6 +14,12 @@ A session ends after ``console_idle_timeout_seconds`` without a page view (each 
 ``console_session_max_seconds`` after signing in, whatever happens. Before signing in a browser holds
 an anonymous session: the sign-in form is CSRF-protected too, and signing in starts a new session with
 a new token (no fixation).
+
+A session is of one of two kinds: ``key`` (an admin key, the break-glass path) or ``sso`` (signed in
+at the company's identity provider). An ``sso`` session names the operator (issuer and subject, email
+and name for display), the role their claims gave at the last check, when they last signed in at the
+provider (``auth_time``) and when the role was last checked; the provider's tokens, which the checks
+need, travel sealed with the encryption key ring (``tokens``), never readable by the browser.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import hmac
 import json
 import secrets
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,12 +44,37 @@ PATH = "/console"
 
 
 @dataclass(frozen=True)
+class SsoSession:
+    """An operator signed in at the identity provider."""
+
+    issuer: str
+    subject: str
+    email: str | None
+    name: str | None
+    role: str
+    auth_time: int
+    checked_at: int
+    tokens: str  # the provider's tokens, sealed (see ``console.sso``)
+
+    def __repr__(self) -> str:
+        return f"SsoSession(subject={self.subject!r}, role={self.role!r}, tokens=***)"
+
+
+@dataclass(frozen=True)
 class Session:
     csrf: str
     seen_at: int
     client_id: uuid.UUID | None = None
     key_check: str | None = None
     signed_in_at: int | None = None
+    sso: SsoSession | None = None
+
+    @property
+    def kind(self) -> str | None:
+        """``sso``, ``key``, or None before signing in."""
+        if self.sso is not None:
+            return "sso"
+        return "key" if self.client_id is not None else None
 
     def seen(self, now: int) -> Session:
         return replace(self, seen_at=now)
@@ -69,6 +100,10 @@ def signed_in(client_id: uuid.UUID, key_hash: str, now: int) -> Session:
     )
 
 
+def signed_in_sso(sso: SsoSession, now: int) -> Session:
+    return Session(csrf=secrets.token_urlsafe(32), seen_at=now, signed_in_at=now, sso=sso)
+
+
 def key_check(key_hash: str) -> str:
     """Changes when the client's key does; reveals nothing of the key."""
     return hashlib.sha256(f"console key check|{key_hash}".encode()).hexdigest()[:32]
@@ -83,13 +118,15 @@ def _unb64(text: str) -> bytes:
 
 
 def encode(session: Session, keys: SigningKeys) -> str:
-    data = {
+    data: dict[str, object] = {
         "csrf": session.csrf,
         "seen": session.seen_at,
         "cid": str(session.client_id) if session.client_id is not None else None,
         "kc": session.key_check,
         "iat": session.signed_in_at,
     }
+    if session.sso is not None:
+        data["sso"] = asdict(session.sso)
     signed = f"{keys.active}.{_b64(json.dumps(data, separators=(',', ':')).encode())}"
     mac = keys.sign(keys.active, signed.encode())
     assert mac is not None
@@ -115,8 +152,9 @@ def decode(text: str, keys: SigningKeys) -> Session | None:
             client_id=client_id,
             key_check=data["kc"],
             signed_in_at=data["iat"],
+            sso=SsoSession(**data["sso"]) if data.get("sso") is not None else None,
         )
-    except (binascii.Error, ValueError, TypeError, KeyError):
+    except (binascii.Error, ValueError, TypeError, KeyError, AttributeError):
         return None
 
 

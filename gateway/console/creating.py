@@ -187,7 +187,7 @@ async def create_credential(request: Request, operator: Operator) -> Response:
             res.settings,
             form.request(res.providers, submitted.get("secret")),
             actor=operator.actor,
-            client_id=operator.principal.client_id,
+            client_id=operator.client_id,
         )
     except GatewayError as exc:
         outcome = refused("not_created", "Not stored", exc)

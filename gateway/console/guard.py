@@ -1,16 +1,21 @@
 """Who is signed in to the console, and the CSRF check of every form they post.
 
-A session names a service client; on every request the client must still exist, be enabled, hold an
-operator's role (``operators.roles``: ``viewer`` to ``security``, or the legacy ``admin``) and have
-the key it signed in with, so disabling an operator's client, taking its role or giving it a new key
-ends their sessions at once, on every replica. Each page and form needs the permission the one
-declaration (``operators.route_permissions.CONSOLE``) names for it; the role is re-read on every
-request, and a page hides the forms its operator's role may not post (``Operator.may``).
+A ``key`` session names a service client; on every request the client must still exist, be enabled,
+hold an operator's role (``operators.roles``: ``viewer`` to ``security``, or the legacy ``admin``)
+and have the key it signed in with, so disabling an operator's client, taking its role or giving it
+a new key ends their sessions at once, on every replica; turning the admin-key sign-in off
+(``console_break_glass``) ends them all. An ``sso`` session names a person at the identity provider,
+whose role is checked there again every few minutes (see ``sso_checks``).
+
+Each page and form needs the permission the one declaration (``operators.route_permissions.CONSOLE``)
+names for it; the role is re-read on every request, and a page hides the forms its operator's role
+may not post (``Operator.may``).
 """
 
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -19,15 +24,16 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.clients.authorization import Caller, role_required, route_of, undeclared
+from gateway.clients.authorization import role_required, route_of, undeclared
 from gateway.clients.store import Principal, principal_of
 from gateway.connections.endpoints import actor
 from gateway.connections.ownership import Actor
 from gateway.console import console_sessions as sessions
-from gateway.console.console_sessions import Session
+from gateway.console.console_sessions import Session, SsoSession
 from gateway.console.errors import CsrfRejected
 from gateway.console.render import error_page, see_other
 from gateway.console.secret import SigningKeys, signing_keys
+from gateway.console.sso_checks import rechecked
 from gateway.exceptions import GatewayError
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
@@ -36,26 +42,29 @@ from gateway.models import ServiceClient
 from gateway.operators.roles import Permission, Role, permits, role_of_scopes
 from gateway.operators.route_permissions import CONSOLE
 from gateway.resources import Resources, resources
+from gateway.settings import Settings
 
 CONSOLE_PREFIX = "/console"
 HOME = "/console/connections"
 SIGN_IN = "/console/sign-in"
+SSO_START = "/console/sso/start"
 
 
 @dataclass(frozen=True)
 class Operator:
-    principal: Principal
+    """A signed-in operator: ``principal`` is the admin key's client of a ``key`` session, None in
+    an ``sso`` session (``session.sso`` then says who)."""
+
+    principal: Principal | None
     session: Session
     role: Role
 
     @property
     def name(self) -> str:
-        return self.principal.name
-
-    @property
-    def caller(self) -> Caller:
-        """The operator as the admin API's authorised caller (for the rules on roles)."""
-        return Caller(self.principal, self.role)
+        if self.principal is not None:
+            return self.principal.name
+        sso = self._sso
+        return sso.email or sso.name or sso.subject
 
     def may(self, permission: str) -> bool:
         """Whether the operator's role holds ``permission`` (its value: ``revoke_connections``...),
@@ -64,14 +73,29 @@ class Operator:
 
     @property
     def actor(self) -> str:
-        """The admin API's actor (``client:<name>``): the audit trail reads alike either way."""
-        return actor(self.principal)
+        """The audit trail's actor: the admin API's ``client:<name>`` for a key, ``sso:<email>``
+        (else ``sso:<subject>``) for a person signed in at the identity provider."""
+        if self.principal is not None:
+            return actor(self.principal)
+        return f"sso:{self._sso.email or self._sso.subject}"
 
     @property
     def acting(self) -> Actor:
         """The operator as an actor on connections (``access``: sees and changes every one; each
         page's permission is checked before)."""
-        return Actor.of(self.principal, operator=True)
+        if self.principal is not None:
+            return Actor.of(self.principal, operator=True)
+        return Actor(client_id=None, operator=True)
+
+    @property
+    def client_id(self) -> uuid.UUID | None:
+        """The admin key's client, which owns what the operator creates; None for ``sso``."""
+        return self.principal.client_id if self.principal is not None else None
+
+    @property
+    def _sso(self) -> SsoSession:
+        assert self.session.sso is not None
+        return self.session.sso
 
     @property
     def csrf(self) -> str:
@@ -97,6 +121,47 @@ def context(request: Request) -> Context:
     res = resources(request)
     keys = signing_keys(res.settings, res.keys.active_key_id)
     return Context(res, keys, int(utcnow().timestamp()))
+
+
+async def operator_of_session(ctx: Context, session: Session) -> Operator | None:
+    """The session's operator, if they may still use the console; an ``sso`` session's role is
+    re-checked when due (so the operator's session may have changed: keep ``operator.session``)."""
+    if session.sso is not None:
+        res = ctx.res
+        checked = await rechecked(session, res.console_idp, res.keys, res.settings, ctx.now)
+        role = Role.named(checked.sso.role) if checked is not None and checked.sso else None
+        return Operator(None, checked, role) if checked is not None and role is not None else None
+    if not ctx.res.settings.console_break_glass:
+        return None
+    principal = await principal_of_session(ctx.res.db, session)
+    return key_operator(principal, session)
+
+
+def key_operator(principal: Principal | None, session: Session) -> Operator | None:
+    """The operator of a ``key`` session whose client still holds an operator's role."""
+    role = role_of_scopes(principal.scopes) if principal is not None else None
+    return (
+        Operator(principal, session, role) if principal is not None and role is not None else None
+    )
+
+
+def signed_in_recently(operator: Operator, settings: Settings, now: int) -> bool:
+    """Whether the operator signed in (at the identity provider: its ``auth_time``; with a key: the
+    sign-in) within ``console_fresh_sign_in_seconds``, as dangerous actions require."""
+    sso = operator.session.sso
+    at = sso.auth_time if sso is not None else operator.session.signed_in_at
+    return at is not None and now - at <= settings.console_fresh_sign_in_seconds
+
+
+def fresh_sign_in_needed(request: Request, operator: Operator, next_: str) -> Response | None:
+    """None when ``operator`` may go on with a dangerous action; otherwise the redirect to sign in
+    again (at the identity provider with ``max_age`` and ``prompt=login``, or with the key), which
+    comes back to the console path ``next_`` (the action's confirmation page)."""
+    ctx = context(request)
+    if signed_in_recently(operator, ctx.res.settings, ctx.now):
+        return None
+    start = SSO_START if operator.session.sso is not None else SIGN_IN
+    return see_other(f"{start}?{urlencode({'next': safe_next(next_), 'fresh': '1'})}")
 
 
 async def principal_of_session(db: Database, session: Session) -> Principal | None:
@@ -175,12 +240,10 @@ def operator_page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         ctx = context(request)
         session = ctx.session(request)
-        principal = await principal_of_session(ctx.res.db, session) if session else None
-        if session is None or principal is None:
+        operator = await operator_of_session(ctx, session) if session else None
+        if operator is None:
             return to_sign_in(request, ctx)
-        role = role_of_scopes(principal.scopes)
-        assert role is not None  # principal_of_session admits operators only
-        operator = Operator(principal, session, role)
+        session = operator.session
         try:
             if request.method == "POST":
                 await check_csrf(request, session)

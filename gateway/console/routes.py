@@ -20,6 +20,7 @@ from gateway.console import (
     delegated_keys,
     editing,
     signin,
+    sso,
     subscriptions,
 )
 from gateway.console.guard import HOME
@@ -54,6 +55,8 @@ console = Mount(
         Route("/sign-in", signin.show, methods=["GET"]),
         form("/sign-in", signin.submit),
         form("/sign-out", signin.sign_out),
+        Route("/sso/start", sso.start, methods=["GET"]),
+        Route("/sso/callback", sso.callback, methods=["GET"]),
         Route("/connections", connections.list_connections, methods=["GET"]),
         # Before /connections/{connection_id}, which would take "new" for an id.
         Route("/connections/new", creating.show, methods=["GET"]),

@@ -1,13 +1,17 @@
-"""Signing in to the console with one's own admin key, and signing out.
+"""The sign-in page (single sign-on, and the admin-key form), signing in with one's own admin key, and
+signing out.
 
-A refused key (unknown, disabled, or without an operator's role) gets one message whatever the reason,
-so the page tells a guesser nothing; the key itself is never logged, echoed or kept: the session holds
+The admin key is the break-glass path: on unless ``console_break_glass`` is false, when the form is
+not shown and a posted key is refused (``sso`` holds the single sign-on). A refused key (unknown,
+disabled, or without an operator's role) gets one message whatever the reason, so the page tells a
+guesser nothing; the key itself is never logged, echoed or kept: the session holds
 the client's id and a check of its key hash. Both are audited under the operator's name.
 """
 
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,30 +24,44 @@ from gateway.console import console_sessions as sessions
 from gateway.console.console_sessions import Session
 from gateway.console.guard import (
     SIGN_IN,
+    SSO_START,
     Context,
+    Operator,
     check_csrf,
     context,
     csrf_matches,
+    key_operator,
+    operator_of_session,
     principal_of_session,
     safe_next,
 )
 from gateway.console.render import error_page, page, see_other
+from gateway.console.sso import end_session_url
 from gateway.exceptions import DelegatedKeyNotAllowed, GatewayError
-from gateway.operators.roles import role_of_scopes
+from gateway.operators.roles import Role, role_of_scopes
 
 log = logging.getLogger(__name__)
 
 REFUSED = "This key cannot sign in to the console. Use your own admin key."
+BREAK_GLASS_OFF = "Signing in with an admin key is turned off on this gateway."
 EXPIRED_FORM = "The sign-in form had expired. Please sign in again."
 
 
 async def show(request: Request) -> Response:
+    """The sign-in page; a signed-in operator goes on to ``next``, unless ``fresh=1`` asks them to
+    sign in again (before a dangerous action)."""
     ctx = context(request)
     next_ = safe_next(request.query_params.get("next"))
+    fresh = request.query_params.get("fresh") == "1"
     session = ctx.session(request)
-    if session is not None and await principal_of_session(ctx.res.db, session) is not None:
-        return see_other(next_)
-    if session is None or session.client_id is not None:
+    operator = await operator_of_session(ctx, session) if session is not None else None
+    if operator is not None:
+        session = operator.session  # as its role check may have left it (new tokens)
+        if not fresh:
+            response = see_other(next_)
+            ctx.keep(response, session.seen(ctx.now))
+            return response
+    elif session is None or session.kind is not None:
         session = sessions.anonymous(ctx.now)
     return _form(ctx, session, next_)
 
@@ -53,6 +71,14 @@ async def submit(request: Request) -> Response:
     form = await request.form()
     next_ = safe_next(form.get("next"))
     session = ctx.session(request)
+    if not ctx.res.settings.console_break_glass:
+        return _form(
+            ctx,
+            session or sessions.anonymous(ctx.now),
+            next_,
+            error=BREAK_GLASS_OFF,
+            status_code=403,
+        )
     if session is None or not csrf_matches(form, session):
         return _form(ctx, sessions.anonymous(ctx.now), next_, error=EXPIRED_FORM, status_code=403)
     given = form.get("key")
@@ -75,10 +101,14 @@ async def submit(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
+    """Ends the session here and, for an ``sso`` session whose provider offers it, at the identity
+    provider too (a page sends the browser there, and the provider back to the sign-in page)."""
     ctx = context(request)
     session = ctx.session(request)
-    principal = await principal_of_session(ctx.res.db, session) if session else None
-    if session is None or principal is None:
+    # No re-check of the role: a sign-out goes through whatever the provider now says.
+    operator = await _signing_out(ctx, session) if session else None
+    response: Response
+    if session is None or operator is None:
         response = see_other(SIGN_IN)
     else:
         try:
@@ -86,13 +116,30 @@ async def sign_out(request: Request) -> Response:
         except GatewayError as exc:
             return error_page(exc)
         async with ctx.res.db.transaction() as tx:
-            audit.record(
-                tx, actor=actor(principal), action="console.signed_out", connection_id=None
-            )
-        log.info("console: %s signed out", principal.name)
-        response = see_other(SIGN_IN)
+            audit.record(tx, actor=operator.actor, action="console.signed_out", connection_id=None)
+        log.info("console: %s signed out", operator.actor)
+        idp = ctx.res.console_idp
+        at_provider = None
+        if session.sso is not None and idp is not None:
+            at_provider = await end_session_url(idp, session.sso, request)
+        # A page, not a redirect: the console's CSP (form-action 'self') stops a form's redirect
+        # to another origin; the page's refresh is a navigation of its own.
+        if at_provider is None:
+            response = see_other(SIGN_IN)
+        else:
+            response = page("signed_out.html", end_session=at_provider)
     sessions.clear(response, ctx.res.settings)
     return response
+
+
+async def _signing_out(ctx: Context, session: Session) -> Operator | None:
+    """Who is signing out (for the audit trail and the identity provider's sign-out), whatever
+    their role now: a role taken away still lets its holder leave."""
+    if session.sso is not None:
+        role = Role.named(session.sso.role)
+        return Operator(None, session, role or Role.VIEWER)
+    principal = await principal_of_session(ctx.res.db, session)
+    return key_operator(principal, session)
 
 
 def _form(
@@ -103,8 +150,15 @@ def _form(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    settings = ctx.res.settings
     response = page(
-        "sign_in.html", status_code=status_code, csrf=session.csrf, next=next_, error=error
+        "sign_in.html",
+        status_code=status_code,
+        csrf=session.csrf,
+        next=next_,
+        error=error,
+        sso=SSO_START + "?" + urlencode({"next": next_}) if ctx.res.console_idp else None,
+        break_glass=settings.console_break_glass,
     )
     ctx.keep(response, session)
     return response

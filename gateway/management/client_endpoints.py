@@ -65,7 +65,7 @@ async def _listed(session: AsyncSession) -> list[dict[str, Any]]:
 async def create_client(request: Request) -> Response:
     caller = await authorize(request)
     body = await parse_json(request, ClientRequest)
-    check_grant(caller, body.scopes)
+    check_grant(caller.role, body.scopes)
     new = NewClient.of(
         body.name,
         body.scopes,
@@ -90,12 +90,12 @@ async def client(request: Request) -> Response:
         return JSONResponse(client_json(found))
     patch = await parse_json(request, ClientPatch) if request.method == "PATCH" else None
     async with res.db.transaction() as session:
-        current = await managed(session, caller, name)
+        current = await managed(session, caller.role, name)
         if patch is None:
             changed = await management.disable(session, name, actor=caller.actor)
         else:
             if patch.scopes is not None:
-                check_grant(caller, patch.scopes)
+                check_grant(caller.role, patch.scopes)
             changes = changes_of(current, patch)
             changed = await management.change(session, name, changes, actor=caller.actor)
         answer = client_json(changed)
@@ -107,7 +107,7 @@ async def rotate_key(request: Request) -> Response:
     caller = await authorize(request)
     name = request.path_params["name"]
     async with resources(request).db.transaction() as session:
-        await managed(session, caller, name)
+        await managed(session, caller.role, name)
         rotated, issued = await management.rotate_key(session, name, actor=caller.actor)
         answer = client_json(rotated)
     return JSONResponse({**answer, "key": issued.key}, headers=NO_STORE)

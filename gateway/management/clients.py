@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.audit import store as audit
-from gateway.clients.authorization import Caller, require_role
+from gateway.clients.authorization import require_role
 from gateway.clients.limits import RateLimit, RateLimitError
 from gateway.clients.service_keys import IssuedKey
 from gateway.clients.store import (
@@ -29,7 +29,7 @@ from gateway.clients.store import (
 from gateway.clients.views import client_json
 from gateway.exceptions import BadRequest
 from gateway.models import ServiceClient
-from gateway.operators.roles import role_of_scopes
+from gateway.operators.roles import Role, role_of_scopes
 
 MAX_SCOPES = 10
 MAX_RULES = 100
@@ -170,13 +170,13 @@ def changes_of(client: ServiceClient, patch: ClientPatch) -> ClientChanges:
     )
 
 
-def check_grant(caller: Caller, scopes: Sequence[str]) -> None:
-    """Refuse a caller giving a client a role above the caller's own."""
-    require_role(caller, role_of_scopes(scopes))
+def check_grant(held: Role | None, scopes: Sequence[str]) -> None:
+    """Refuse a caller holding ``held`` giving a client a role above it."""
+    require_role(held, role_of_scopes(scopes))
 
 
-async def managed(session: AsyncSession, caller: Caller, name: str) -> ServiceClient:
+async def managed(session: AsyncSession, held: Role | None, name: str) -> ServiceClient:
     """The named client, locked, if the caller's role is at least the client's own."""
     found = await find_client(session, name, for_update=True)
-    check_grant(caller, found.scopes)
+    check_grant(held, found.scopes)
     return found

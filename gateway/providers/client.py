@@ -129,6 +129,7 @@ class OAuthClient:
         nonce: str | None,
         scopes: Sequence[str] | None = None,
         login_hint: str | None = None,
+        max_age: int | None = None,
     ) -> str:
         """The URL to send the user's browser to. Async: a discovered provider may need a lookup.
 
@@ -137,11 +138,8 @@ class OAuthClient:
         """
         config = await self.load_config()
         requested = tuple(config.scopes if scopes is None else scopes)
-        params = {
-            "response_type": "code",
-            "client_id": config.client_id,
-            "redirect_uri": redirect_uri,
-        }
+        params = {"response_type": "code", "client_id": config.client_id}
+        params["redirect_uri"] = redirect_uri
         if requested:
             params["scope"] = config.scope_separator.join(requested)
         params["state"] = state
@@ -157,6 +155,8 @@ class OAuthClient:
         if login_hint:
             params["login_hint"] = login_hint
         params.update(config.authorize_params)
+        if max_age is not None:  # a new sign-in at the provider (OIDC Core 3.1.2.1), not optional
+            params.update(max_age=str(max_age), prompt="login")
         return _with_query(config.authorize_url, params)
 
     def check_callback_issuer(self, iss: str | None) -> None:

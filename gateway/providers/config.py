@@ -93,6 +93,8 @@ class ProviderConfig:
     credentials: CredentialProfile | None = None
     # The token response's shape, the API base template and the credential's injection.
     profile: ApiProfile = DEFAULT_PROFILE
+    # OpenID Connect RP-initiated logout, where the provider offers it.
+    end_session_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.credentials is None:

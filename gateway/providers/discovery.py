@@ -37,6 +37,7 @@ class ServerMetadata:
     introspection_endpoint: str | None = None
     userinfo_endpoint: str | None = None
     jwks_uri: str | None = None
+    end_session_endpoint: str | None = None
 
 
 def metadata_urls(issuer: str) -> tuple[str, str]:
@@ -103,6 +104,7 @@ def _read(body: object, *, issuer: str, url: str, provider: str) -> ServerMetada
         introspection_endpoint=endpoint("introspection_endpoint"),
         userinfo_endpoint=endpoint("userinfo_endpoint"),
         jwks_uri=endpoint("jwks_uri"),
+        end_session_endpoint=endpoint("end_session_endpoint"),
     )
 
 

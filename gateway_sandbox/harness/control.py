@@ -24,6 +24,11 @@ has nothing like it) and needs no authentication, being a local development tool
   of real changes: 202 ``{"event": envelope | null, "delivery": {"id", "status"} | null}`` (null
   when there is no webhook URL or the filter leaves the type out). ``partner.idp.*`` types are
   partner-level and take no user; every other type needs one. ``GET`` lists the catalogue.
+- ``POST /_sandbox/groups`` with ``{"email", "groups": [...]}`` sets that user's groups (the
+  ``groups`` claim of their ID tokens and userinfo, the sandbox acting as a company's identity
+  provider), creating the user if need be: 200 ``{"email", "groups"}``.
+- ``POST /_sandbox/sign-ins/age`` with ``{"email", "seconds"}`` moves that user's sign-ins at the
+  sandbox that many seconds into the past (their ``auth_time``), as if that time had passed.
 
 Changing the faults also clears the rate limiter's windows, so switching limits on starts afresh.
 """
@@ -156,6 +161,25 @@ class ControlApi:
             return JSONResponse({"event": None, "delivery": None}, 202)
         delivery = {"id": str(record.id), "status": record.status}
         return JSONResponse({"event": json.loads(record.body), "delivery": delivery}, 202)
+
+    async def groups(self, request: Request) -> Response:
+        body = await _json_object(request)
+        email, groups = body.get("email"), body.get("groups")
+        if not isinstance(email, str) or not email:
+            raise ApiError(400, "invalid_request", "email is required.")
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise ApiError(400, "invalid_request", "groups must be a list of strings.")
+        user = self.store.sign_in(email)
+        self.store.sign_ins.set_groups(user.email, groups)
+        return JSONResponse({"email": user.email, "groups": groups})
+
+    async def age_sign_ins(self, request: Request) -> Response:
+        body = await _json_object(request)
+        email, seconds = body.get("email"), body.get("seconds")
+        if not isinstance(email, str) or not isinstance(seconds, int) or seconds < 0:
+            raise ApiError(400, "invalid_request", "email and a number of seconds are required.")
+        self.store.sign_ins.age(email.strip().lower(), seconds)
+        return JSONResponse({"email": email, "seconds": seconds})
 
     def _user(self, body: dict[str, Any]) -> User | None:
         """The user named by ``user_id`` or ``email``; None when neither is given."""

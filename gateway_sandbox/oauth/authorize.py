@@ -8,6 +8,11 @@ The consent form carries the authorize parameters as hidden fields and ``POST /o
 checks them all again. There is no login: whoever submits an email signs in as that user (created
 on first sign-in, with a personal workspace), which is the point of a sandbox. With a
 ``login_hint`` the email is fixed to the hint. With ``auto_approve`` there is no page at all.
+
+With ``remember_sign_ins``, signing in on the page opens a session at the sandbox (the
+``sandbox_sign_in`` cookie, see ``state.sign_ins``): later requests from that browser are approved
+at once as that user, as a company's identity provider does, unless they ask for a new sign-in with
+``prompt=login`` or a ``max_age`` the session is older than (OIDC Core §3.1.2.1).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from gateway_sandbox.state.store import DEMO_EMAIL, SandboxStore
 
 PARAMETERS = (
     "client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "login_hint",
-    "code_challenge", "code_challenge_method",
+    "code_challenge", "code_challenge_method", "prompt", "max_age",
 )  # fmt: skip
+SIGN_IN_COOKIE = "sandbox_sign_in"
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 
 
@@ -55,6 +61,8 @@ class AuthorizationRequest:
     login_hint: str | None
     code_challenge: str | None
     params: dict[str, str]  # what the consent form posts back
+    max_age: int | None = None
+    login_prompt: bool = False  # prompt=login: sign in again whatever session there is
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,11 @@ class AuthorizeEndpoints:
             auth = _read(params, repeated, redirect_uri, self.options)
             if form is not None:
                 return self._decide(auth, form, reply)
+            held = None if auth.login_prompt else request.cookies.get(SIGN_IN_COOKIE)
+            signed_in = self.store.sign_ins.current(held, max_age=auth.max_age)
+            if signed_in is not None and auth.login_hint in (None, signed_in.email):
+                self.store.sign_ins.reuse(signed_in)
+                return self._approve(auth, signed_in.email, reply)
             if self.options.auto_approve:
                 return self._approve(auth, auth.login_hint or DEMO_EMAIL, reply)
             return self._page(auth, auth.login_hint or "")
@@ -117,15 +130,21 @@ class AuthorizeEndpoints:
             return self._page(auth, email, "Choose Approve or Deny.")
         if not is_email(email):
             return self._page(auth, email, "Enter a valid email address.")
-        return self._approve(auth, email, reply)
+        return self._approve(auth, email, reply, new_sign_in=self.options.remember_sign_ins)
 
-    def _approve(self, auth: AuthorizationRequest, email: str, reply: Reply) -> Response:
+    def _approve(
+        self, auth: AuthorizationRequest, email: str, reply: Reply, *, new_sign_in: bool = False
+    ) -> Response:
         user = self.store.sign_in(email)
         self.store.record_consent(user, auth.scopes)
         code = self.store.issue_code(
             user, auth.redirect_uri, auth.scopes, auth.nonce, auth.code_challenge
         )
-        return reply.redirect(code=code)
+        response = reply.redirect(code=code)
+        if new_sign_in:
+            session_id = self.store.sign_ins.open(user.email)
+            response.set_cookie(SIGN_IN_COOKIE, session_id, httponly=True, samesite="lax")
+        return response
 
     def _page(self, auth: AuthorizationRequest, email: str, error: str | None = None) -> Response:
         return pages.consent_page(
@@ -176,6 +195,9 @@ def _read(
         requested = scopes.parse(params.get("scope"), options.scope_separator)
     except scopes.UnknownScope as exc:
         raise Refused("invalid_scope", str(exc)) from exc
+    max_age = params.get("max_age") or None
+    if max_age is not None and not (max_age.isdigit() and len(max_age) <= 9):
+        raise Refused("invalid_request", "max_age must be a number of seconds.")
     login_hint = params.get("login_hint") or None
     if login_hint is not None and not is_email(login_hint):
         raise Refused("invalid_request", "login_hint must be an email address.")
@@ -186,6 +208,8 @@ def _read(
         login_hint=login_hint.strip().lower() if login_hint else None,
         code_challenge=_code_challenge(params, required=options.client_authentication == "none"),
         params=params,
+        max_age=int(max_age) if max_age is not None else None,
+        login_prompt="login" in params.get("prompt", "").split(),
     )
 
 

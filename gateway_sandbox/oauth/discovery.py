@@ -14,7 +14,7 @@ from gateway_sandbox.options import SandboxOptions
 
 CLAIMS = (
     "sub", "iss", "aud", "exp", "iat", "nonce", "email", "email_verified", "name",
-    "given_name", "family_name", "picture", "locale",
+    "given_name", "family_name", "picture", "locale", "auth_time", "groups",
 )  # fmt: skip
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 AUTH_METHODS = {
@@ -47,6 +47,7 @@ class DiscoveryEndpoints:
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
             "introspection_endpoint": f"{issuer}/oauth2/introspect",
             "revocation_endpoint": f"{issuer}/oauth2/revoke",
+            "end_session_endpoint": f"{issuer}/oauth2/logout",
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "scopes_supported": list(scopes.SUPPORTED),

@@ -112,7 +112,23 @@ class TokenEndpoint:
             "email": tokens.user.email,
             "email_verified": True,
             "name": tokens.user.name,
+            "auth_time": self.store.sign_ins.auth_time(tokens.user.email),
         }
+        if (groups := self.store.sign_ins.groups(tokens.user.email)) is not None:
+            claims["groups"] = list(groups)
         if tokens.nonce is not None:  # only the first ID token of a grant (OIDC Core §12.2)
             claims["nonce"] = tokens.nonce
-        return self.signing_key.sign(claims)
+        return self.signing_key.sign(_faulted(claims, self.store.faults.current().id_token_fault))
+
+
+def _faulted(claims: dict[str, Any], fault: str) -> dict[str, Any]:
+    """``claims`` made wrong as the ``id_token_fault`` switch says (see ``faults``)."""
+    if fault == "issuer":
+        return {**claims, "iss": f"{claims['iss']}/elsewhere"}
+    if fault == "audience":
+        return {**claims, "aud": "another-client"}
+    if fault == "nonce":
+        return {**claims, "nonce": "not-the-nonce-sent"}
+    if fault == "expired":
+        return {**claims, "iat": claims["iat"] - 7200, "exp": claims["iat"] - 3600}
+    return claims

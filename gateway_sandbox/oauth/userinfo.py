@@ -30,7 +30,7 @@ class UserInfoEndpoint:
             raise OAuthError("insufficient_scope", description, 403, headers)
         user = live.user
         avatar = hashlib.sha256(user.email.encode()).hexdigest()
-        body = {
+        body: dict[str, object] = {
             "sub": str(user.id),
             "email": user.email,
             "email_verified": True,
@@ -42,4 +42,6 @@ class UserInfoEndpoint:
             "phone_number": None,
             "phone_number_verified": False,
         }
+        if (groups := self.store.sign_ins.groups(user.email)) is not None:
+            body["groups"] = list(groups)
         return JSONResponse(body, headers=NO_STORE)

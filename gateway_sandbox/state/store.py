@@ -55,6 +55,7 @@ from gateway_sandbox.state.records import (
     User,
     Workspace,
 )
+from gateway_sandbox.state.sign_ins import SignIns
 from gateway_sandbox.state.webhook_delivery import DeliveryLog, WebhookSender
 from gateway_sandbox.state.webhook_settings import WebhookSettings
 from gateway_sandbox.stats import Counters
@@ -86,6 +87,7 @@ class SandboxStore:
         self.faults = FaultSwitch(options.faults)
         # The instance token responses name; ``POST /_sandbox/instance`` moves it.
         self.instance_url = options.instance_url
+        self.sign_ins = SignIns(options.clock)
         self.counters = Counters()
         self.idempotency = IdempotencyKeys(options.clock)
         self.rate_limiter = RateLimiter(options.rate_limits, options.clock)
