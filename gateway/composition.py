@@ -22,6 +22,7 @@ from gateway.kit.embedded import EmbeddedPostgres
 from gateway.kit.migrations import upgrade
 from gateway.metrics import Metrics
 from gateway.providers.registry import ProviderRegistry, build_registry
+from gateway.providers.reloading import ProvidersReload
 from gateway.proxy.assembly import Proxy
 from gateway.settings import Settings
 from gateway.tokens.budget import TokenBudget
@@ -88,6 +89,22 @@ class Core:
     @property
     def providers(self) -> ProviderRegistry:
         return self.refresher.providers
+
+    def providers_reload(self, environ: Mapping[str, str] | None = None) -> ProvidersReload:
+        """Reloads this process's providers as ``refresher`` first built them (each new
+        provider's token rate read too, so a malformed one refuses the reload)."""
+
+        def build() -> ProviderRegistry:
+            env = os.environ if environ is None else environ
+            fresh = build_registry(
+                self.settings, self.http, environ=env, gate=self.refresher.budget
+            )
+            if self.refresher.budget is not None:
+                for name in fresh.names:
+                    self.refresher.budget.rate(name)
+            return fresh
+
+        return ProvidersReload(self.providers, build)
 
     def revoker(self) -> Revoker:
         return Revoker(self.db, self.keys, self.providers, self.settings, self.http)
