@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,16 +26,14 @@ from gateway.kit.migrations import head_revision
 from gateway.kit.request_body import BodyLimit
 from gateway.kit.tracing import Tracing, tracing_on
 from gateway.metrics import Metrics
-from gateway.providers.reloading import CHANNEL as RELOAD_CHANNEL
 from gateway.proxy.assembly import Proxy
-from gateway.proxy.cache import ChangeListener
 from gateway.proxy.front import ProxyFront
 from gateway.proxy.paths import PREFIXES as PROXY_PREFIXES
 from gateway.public_port import PublicPort, PublicPortGuard
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
-from gateway.worker import background_jobs
+from gateway.worker import background_jobs, reload_providers_on_request
 
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
@@ -102,21 +99,6 @@ class Gateway(Starlette):
         await super().__call__(scope, receive, send)
 
 
-def on_hangup(reload: Callable[[], object]) -> Callable[[], None]:
-    """Run ``reload`` on SIGHUP until the returned function is called. Only a process's main thread
-    can take signals: elsewhere (an app served from a thread) nothing is installed."""
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGHUP, reload)
-    except (RuntimeError, NotImplementedError):
-        return lambda: None
-
-    def remove() -> None:
-        loop.remove_signal_handler(signal.SIGHUP)
-
-    return remove
-
-
 def create_app(
     settings: Settings,
     database_url: URL,
@@ -142,12 +124,7 @@ def create_app(
             # The proxy's caches serve only while this listens for their invalidations, and its
             # deadlines are kept by this.
             proxy_jobs = asyncio.create_task(proxy.run(stop))
-            reload = core.providers_reload()
-            reloads = ChangeListener(
-                core.db.url, {RELOAD_CHANNEL: lambda _: reload.reload("notification")}, []
-            )
-            reloading = asyncio.create_task(reloads.run(stop))
-            stop_hangup = on_hangup(lambda: reload.reload("SIGHUP"))
+            reloads = asyncio.create_task(reload_providers_on_request(core, stop))
             background = asyncio.create_task(background_jobs(core, stop)) if run_refresher else None
             try:
                 yield {
@@ -170,8 +147,7 @@ def create_app(
                 if background is not None:
                     await background
                 await proxy_jobs
-                await reloading
-                stop_hangup()
+                await reloads
                 await proxy.aclose()
 
     return Gateway(
