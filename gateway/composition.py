@@ -90,15 +90,12 @@ class Core:
     def providers(self) -> ProviderRegistry:
         return self.refresher.providers
 
-    def providers_reload(self, environ: Mapping[str, str] | None = None) -> ProvidersReload:
+    def providers_reload(self) -> ProvidersReload:
         """Reloads this process's providers as ``refresher`` first built them (each new
         provider's token rate read too, so a malformed one refuses the reload)."""
 
         def build() -> ProviderRegistry:
-            env = os.environ if environ is None else environ
-            fresh = build_registry(
-                self.settings, self.http, environ=env, gate=self.refresher.budget
-            )
+            fresh = build_registry(self.settings, self.http, gate=self.refresher.budget)
             if self.refresher.budget is not None:
                 for name in fresh.names:
                     self.refresher.budget.rate(name)

@@ -121,7 +121,6 @@ async def create_client(
     session: AsyncSession, name: str, scopes: Sequence[str], allow: Sequence[str]
 ) -> tuple[ServiceClient, IssuedKey]:
     """A new client with a new key (returned once, stored as a hash)."""
-    validate_client(name, scopes, allow)
     issued = issue_key()
     return await add_client(session, name, scopes, allow, issued.stored), issued
 

@@ -69,6 +69,9 @@ async def checked_specs(
 
 
 class Reconciler:
+    """Brings the database to one declaration inside the caller's transaction; what it changed
+    is in ``outcome``, each change audited as ``actor``."""
+
     def __init__(
         self,
         session: AsyncSession,
