@@ -238,6 +238,19 @@ class Reconciler:
         )
 
 
+# The declaration's field a store's refusal is about, by the refusal's code.
+_FIELD_OF_REFUSAL = {
+    "invalid_scope": "scopes",
+    "invalid_rule": "allow",
+    "rule_not_found": "allow",
+    "invalid_user_pattern": "user_pattern",
+    "invalid_rate_limit": "rate_limit",
+    "subscription_url_not_allowed": "url",
+    "invalid_event_types": "event_types",
+    "invalid_label_selector": "label_selector",
+}
+
+
 @contextmanager
 def _at(where: str) -> Iterator[None]:
     """A refusal (the stores' or ours) raised within names the declaration's field at fault."""
@@ -246,8 +259,10 @@ def _at(where: str) -> Iterator[None]:
     except DeclarationError as exc:
         raise DeclarationError(f"{where}: {exc.message}", details={"field": where}) from exc
     except GatewayError as exc:
+        field_name = _FIELD_OF_REFUSAL.get(exc.code)
+        path = f"{where}.{field_name}" if field_name else where
         raise DeclarationError(
-            f"{where}: {exc.message}", details={"field": where, "refused": exc.code}
+            f"{path}: {exc.message}", details={"field": path, "refused": exc.code}
         ) from exc
 
 

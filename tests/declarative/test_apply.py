@@ -228,6 +228,45 @@ def test_an_unknown_field_is_refused_with_its_path_and_nothing_changes(
     assert gateway("clients", "show", declared.reports).exit_code == 1
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "refusal"),
+    [
+        ("allow", ["FETCH /meetings"], "FETCH"),
+        ("scopes", ["proxy", "superuser"], "scopes must be one or more of"),
+        ("user_pattern", "billing-(", "is not a regular expression"),
+        ("rate_limit", {"rate": "50/fortnight"}, "expected RATE/UNIT"),
+    ],
+)
+def test_a_rule_of_the_clients_store_refuses_the_file_naming_the_field(
+    declared: Declared, field: str, value: object, refusal: str
+) -> None:
+    declared.client(declared.billing)[field] = value
+
+    result = gateway("apply", str(declared.write()), "--dry-run")
+
+    assert result.exit_code == 1
+    assert f"clients.{declared.billing}.{field}" in result.output and refusal in result.output
+    assert gateway("apply", str(declared.write())).exit_code == 1
+    assert gateway("clients", "show", declared.reports).exit_code == 1
+    assert not declared.key_file.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("url", "http://10.0.0.1/hooks"), ("event_types", ["connection.**x"])],
+)
+def test_a_rule_of_the_subscriptions_refuses_the_file_naming_the_field(
+    declared: Declared, field: str, value: object
+) -> None:
+    declared.client(declared.billing)["subscriptions"][0][field] = value
+
+    result = gateway("apply", str(declared.write()))
+
+    assert result.exit_code == 1
+    assert f"clients.{declared.billing}.subscriptions.0.{field}: " in result.output
+    assert gateway("clients", "show", declared.billing).exit_code == 1
+
+
 def test_a_secret_written_inline_is_refused_and_never_echoed(declared: Declared) -> None:
     declared.client(declared.billing)["subscriptions"][0]["secret"] = declared.secret
 
