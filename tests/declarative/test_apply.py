@@ -384,3 +384,5 @@ def test_every_change_is_audited_as_the_os_user(
     found = asyncio.run(entries())
     assert [action for _, action in found] == ["client.created", "client.created"]
     assert all(who.startswith("cli:") for who, _ in found)
+    applied(str(declared.write()))  # no changes, nothing audited
+    assert asyncio.run(entries()) == found
