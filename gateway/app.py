@@ -34,7 +34,7 @@ from gateway.public_port import PublicPort, PublicPortGuard
 from gateway.resources import Resources
 from gateway.routes import routes
 from gateway.settings import Settings
-from gateway.worker import background_jobs
+from gateway.worker import background_jobs, reload_providers_on_request
 
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
@@ -125,6 +125,7 @@ def create_app(
             # The proxy's caches serve only while this listens for their invalidations, and its
             # deadlines are kept by this.
             proxy_jobs = asyncio.create_task(proxy.run(stop))
+            reloads = asyncio.create_task(reload_providers_on_request(core, stop))
             background = asyncio.create_task(background_jobs(core, stop)) if run_refresher else None
             try:
                 yield {
@@ -148,6 +149,7 @@ def create_app(
                 if background is not None:
                     await background
                 await proxy_jobs
+                await reloads
                 await proxy.aclose()
 
     return Gateway(

@@ -24,6 +24,7 @@ from gateway.metrics import Metrics
 from gateway.operators.identity_provider import identity_provider
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry, build_registry
+from gateway.providers.reloading import ProvidersReload
 from gateway.proxy.assembly import Proxy
 from gateway.settings import Settings
 from gateway.tokens.budget import TokenBudget
@@ -90,6 +91,19 @@ class Core:
     @property
     def providers(self) -> ProviderRegistry:
         return self.refresher.providers
+
+    def providers_reload(self) -> ProvidersReload:
+        """Reloads this process's providers as ``refresher`` first built them (each new
+        provider's token rate read too, so a malformed one refuses the reload)."""
+
+        def build() -> ProviderRegistry:
+            fresh = build_registry(self.settings, self.http, gate=self.refresher.budget)
+            if self.refresher.budget is not None:
+                for name in fresh.names:
+                    self.refresher.budget.rate(name)
+            return fresh
+
+        return ProvidersReload(self.providers, build)
 
     def revoker(self) -> Revoker:
         return Revoker(self.db, self.keys, self.providers, self.settings, self.http)

@@ -1,10 +1,12 @@
 """The background jobs (the refresher loop, upstream revocation retries, retention and event
-delivery), run by ``gateway worker`` or inside ``gateway serve``."""
+delivery), run by ``gateway worker`` or inside ``gateway serve``; and, in both, the providers
+reloaded on request (``gateway.providers.reloading``)."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 
 from sqlalchemy.engine import URL
 
@@ -13,6 +15,8 @@ from gateway.composition import Core
 from gateway.connections.upstream_revocation import UpstreamRevoker
 from gateway.events import subscriptions
 from gateway.events.delivery import Deliverer
+from gateway.providers.reloading import CHANNEL as RELOAD_CHANNEL
+from gateway.proxy.cache import ChangeListener
 from gateway.settings import Settings, split_commas
 from gateway.tokens import loop
 
@@ -59,4 +63,32 @@ async def run_worker(
     async with composition.core(
         settings, database_url, keys, pool_size=settings.database_pool_size
     ) as core:
-        await background_jobs(core, stop)
+        await asyncio.gather(background_jobs(core, stop), reload_providers_on_request(core, stop))
+
+
+async def reload_providers_on_request(core: Core, stop: asyncio.Event) -> None:
+    """Reload the process's providers on each request until ``stop`` is set."""
+    reload = core.providers_reload()
+    listener = ChangeListener(
+        core.db.url, {RELOAD_CHANNEL: lambda _: reload.reload("notification")}, []
+    )
+    stop_hangup = _on_hangup(lambda: reload.reload("SIGHUP"))
+    try:
+        await listener.run(stop)
+    finally:
+        stop_hangup()
+
+
+def _on_hangup(reload: Callable[[], None]) -> Callable[[], None]:
+    """Run ``reload`` on SIGHUP until the returned function is called. Only a process's main thread
+    takes signals: elsewhere (an app served from a thread) nothing is installed."""
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    except (RuntimeError, NotImplementedError):
+        return lambda: None
+
+    def remove() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return remove

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from gateway.cli.apply import apply
 from gateway.cli.audit import audit_group
 from gateway.cli.clients import clients
 from gateway.cli.connections import connections
@@ -43,6 +44,7 @@ cli.add_command(migrate)
 cli.add_command(dev)
 cli.add_command(sandbox)
 cli.add_command(clients)
+cli.add_command(apply)
 connections.add_command(create)
 connections.add_command(revoke)
 connections.add_command(update)

@@ -1,5 +1,6 @@
 """``gateway providers check``: the configured providers, checked as start-up checks them (Contio's
-settings and the providers file); with ``--online``, each issuer's discovery document too."""
+settings and the providers file); with ``--online``, each issuer's discovery document too.
+``gateway providers reload``: every running gateway re-reads the providers file."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import asyncio
 import click
 
 from gateway import composition
-from gateway.cli.context import run_command, settings
+from gateway.cli.context import run_command, settings, with_session
 from gateway.providers.config import ProviderConfig
 from gateway.providers.discovery import DiscoveredProvider, ServerMetadata, discover
 from gateway.providers.errors import ProviderError
 from gateway.providers.providers_file import ProviderSource
 from gateway.providers.registry import provider_sources
+from gateway.providers.reloading import notify_replicas
 from gateway.settings import Settings
 
 
@@ -45,6 +47,22 @@ def check(online: bool) -> None:
     failed = asyncio.run(_discover_all(config, sources))
     if failed:
         raise click.ClickException(f"discovery failed for {', '.join(failed)}")
+
+
+@providers.command()
+def reload() -> None:
+    """Check the providers file here, then have every running gateway reload it.
+
+    Exits 1 with the reason (the provider and the field) when the file does not load; the running
+    gateways then keep what they have. A gateway that cannot load its own copy keeps its previous
+    providers and logs why.
+    """
+    config = settings()
+    sources, _ = run_command(lambda: provider_sources(config))
+    with_session(notify_replicas)
+    click.echo(
+        f"providers checked ({', '.join(sources) or 'none'}); every running gateway reloads them"
+    )
 
 
 def _described(source: ProviderSource) -> str:

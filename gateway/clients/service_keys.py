@@ -15,6 +15,14 @@ LOOKUP_PREFIX_LENGTH = 11  # "gw_" and 8 random characters: shown to operators, 
 
 
 @dataclass(frozen=True)
+class StoredKey:
+    """A key as the database holds it: its lookup prefix and its hash, never the key."""
+
+    lookup_prefix: str
+    key_hash: str
+
+
+@dataclass(frozen=True)
 class IssuedKey:
     key: str
     lookup_prefix: str
@@ -22,6 +30,10 @@ class IssuedKey:
 
     def __repr__(self) -> str:
         return f"IssuedKey(lookup_prefix={self.lookup_prefix!r}, key=***)"
+
+    @property
+    def stored(self) -> StoredKey:
+        return StoredKey(self.lookup_prefix, self.key_hash)
 
 
 def issue_key() -> IssuedKey:

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.clients.allow_rules import AllowRule, RuleError, covers, parse_rules
 from gateway.clients.limits import RateLimit
-from gateway.clients.service_keys import IssuedKey, issue_key, key_matches, lookup_prefix
+from gateway.clients.service_keys import (
+    IssuedKey,
+    StoredKey,
+    issue_key,
+    key_matches,
+    lookup_prefix,
+)
 from gateway.exceptions import BadRequest, Conflict, DelegatedKeyNotAllowed, NotFound
 from gateway.kit.clock import utcnow
 from gateway.kit.namespace import PatternError, UserNamespace, compile_pattern
@@ -117,14 +123,22 @@ def validate_client(name: str, scopes: Sequence[str], allow: Sequence[str]) -> N
 async def create_client(
     session: AsyncSession, name: str, scopes: Sequence[str], allow: Sequence[str]
 ) -> tuple[ServiceClient, IssuedKey]:
-    validate_client(name, scopes, allow)
+    """A new client with a new key (returned once, stored as a hash)."""
     issued = issue_key()
+    return await add_client(session, name, scopes, allow, issued.stored), issued
+
+
+async def add_client(
+    session: AsyncSession, name: str, scopes: Sequence[str], allow: Sequence[str], key: StoredKey
+) -> ServiceClient:
+    """A new client whose key is ``key``; 409 ``client_exists`` when the name is taken."""
+    validate_client(name, scopes, allow)
     client = ServiceClient(
         name=name,
-        key_prefix=issued.lookup_prefix,
-        key_hash=issued.key_hash,
+        key_prefix=key.lookup_prefix,
+        key_hash=key.key_hash,
         scopes=sorted(set(scopes)),
-        allow_rules=[str(rule) for rule in parse_rules(allow)],
+        allow_rules=normalized_rules(allow),
         own_users_only=False,
     )
     session.add(client)
@@ -133,7 +147,20 @@ async def create_client(
             await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"a client named {name!r} already exists", code="client_exists") from exc
-    return client, issued
+    return client
+
+
+async def replace_key(session: AsyncSession, name: str, key: StoredKey) -> ServiceClient:
+    """Make ``key`` the named client's only key; the old one stops working on commit."""
+    client = await find_client(session, name, for_update=True)
+    client.key_prefix, client.key_hash = key.lookup_prefix, key.key_hash
+    await session.flush()
+    return client
+
+
+def normalized_rules(texts: Sequence[str]) -> list[str]:
+    """Allow rules as the store keeps them; 400 ``invalid_rule`` for one that does not parse."""
+    return [str(rule) for rule in _rules(texts)]
 
 
 async def find_client(
@@ -194,14 +221,11 @@ async def update_client(session: AsyncSession, name: str, changes: ClientChanges
     return client
 
 
-async def replace_key(session: AsyncSession, name: str) -> tuple[ServiceClient, IssuedKey]:
-    """Give the named client a new key; the old one stops working on commit (and the console
-    sessions signed in with it end)."""
-    client = await find_client(session, name, for_update=True)
+async def new_key(session: AsyncSession, name: str) -> tuple[ServiceClient, IssuedKey]:
+    """Give the named client a new key (returned once); the old one stops working on commit (and
+    the console sessions signed in with it end)."""
     issued = issue_key()
-    client.key_prefix = issued.lookup_prefix
-    client.key_hash = issued.key_hash
-    await session.flush()
+    client = await replace_key(session, name, issued.stored)
     await session.refresh(client)
     return client, issued
 

@@ -9,6 +9,7 @@ so a rotation overlaps: the new secret signs at once, and the ones it replaces k
 from __future__ import annotations
 
 import base64
+import hmac
 import logging
 import secrets
 import uuid
@@ -60,9 +61,15 @@ def _binding(secret_id: uuid.UUID) -> Binding:
 
 
 async def create(
-    session: AsyncSession, keys: KeyRing, client_id: uuid.UUID, spec: SubscriptionSpec
+    session: AsyncSession,
+    keys: KeyRing,
+    client_id: uuid.UUID,
+    spec: SubscriptionSpec,
+    *,
+    secret: str | None = None,
 ) -> tuple[Subscription, str]:
-    """A new subscription of the client, and its first secret (returned once, stored sealed)."""
+    """A new subscription of the client, and its first secret (``secret``, or a new one; returned
+    once, stored sealed)."""
     subscription = Subscription(
         id=uuid.uuid4(),
         client_id=client_id,
@@ -74,14 +81,19 @@ async def create(
     )
     session.add(subscription)
     await session.flush()
-    secret = await add_secret(session, keys, subscription.id)
+    secret = await add_secret(session, keys, subscription.id, secret)
     await session.refresh(subscription)
     return subscription, secret
 
 
-async def add_secret(session: AsyncSession, keys: KeyRing, subscription_id: uuid.UUID) -> str:
+async def add_secret(
+    session: AsyncSession, keys: KeyRing, subscription_id: uuid.UUID, secret: str | None = None
+) -> str:
+    """Store ``secret`` (a new one when None; a given one must parse) as the subscription's."""
     secret_id = uuid.uuid4()
-    secret = new_secret()
+    if secret is None:
+        secret = new_secret()
+    signing.parse_secret(secret)
     session.add(
         SubscriptionSecret(
             id=secret_id,
@@ -94,10 +106,16 @@ async def add_secret(session: AsyncSession, keys: KeyRing, subscription_id: uuid
 
 
 async def rotate(
-    session: AsyncSession, keys: KeyRing, subscription_id: uuid.UUID, *, overlap: timedelta
+    session: AsyncSession,
+    keys: KeyRing,
+    subscription_id: uuid.UUID,
+    *,
+    overlap: timedelta,
+    secret: str | None = None,
 ) -> str:
-    """A new secret, signing from now on; the current ones expire after ``overlap`` (those already
-    expiring sooner keep their time, and expired ones are removed). Returns the new secret."""
+    """A new secret (``secret``, or a new one), signing from now on; the current ones expire after
+    ``overlap`` (those already expiring sooner keep their time, and expired ones are removed).
+    Returns the new secret."""
     now = utcnow()
     retire_at = now + overlap
     await session.execute(
@@ -117,7 +135,28 @@ async def rotate(
         )
         .values(expires_at=retire_at)
     )
-    return await add_secret(session, keys, subscription_id)
+    return await add_secret(session, keys, subscription_id, secret)
+
+
+async def holds_secret(
+    session: AsyncSession, keys: KeyRing, subscription_id: uuid.UUID, secret: str
+) -> bool:
+    """Whether ``secret`` is the subscription's newest secret, unexpired (one that does not open
+    with the key ring is not)."""
+    rows = await session.scalars(
+        select(SubscriptionSecret)
+        .where(SubscriptionSecret.subscription_id == subscription_id, _unexpired(utcnow()))
+        .order_by(SubscriptionSecret.created_at.desc())
+        .limit(1)
+    )
+    newest = rows.first()
+    if newest is None:
+        return False
+    try:
+        held = keys.open(newest.secret, _binding(newest.id))
+    except DecryptionError:
+        return False
+    return hmac.compare_digest(held.encode(), secret.encode())
 
 
 async def secret_expiries(

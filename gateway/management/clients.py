@@ -23,7 +23,7 @@ from gateway.clients.store import (
     ClientChanges,
     create_client,
     find_client,
-    replace_key,
+    new_key,
     update_client,
 )
 from gateway.clients.views import client_json
@@ -119,7 +119,7 @@ async def rotate_key(
     session: AsyncSession, name: str, *, actor: str
 ) -> tuple[ServiceClient, IssuedKey]:
     """A new key for the client (to show once); the old one stops working on commit."""
-    client, issued = await replace_key(session, name)
+    client, issued = await new_key(session, name)
     _audited(session, actor, "client.key_rotated", {"client": name})
     return client, issued
 

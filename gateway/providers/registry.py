@@ -29,6 +29,11 @@ class ProviderRegistry:
         self._unconfigured = dict(unconfigured or {})
         self._default = default
 
+    def replace(self, other: ProviderRegistry) -> None:
+        """Take ``other``'s providers, for every lookup from now on (a reload)."""
+        self._clients, self._unconfigured = dict(other._clients), dict(other._unconfigured)
+        self._default = other._default
+
     @property
     def default(self) -> str:
         return self._default

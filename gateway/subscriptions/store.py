@@ -6,7 +6,7 @@ transaction, but ``ping`` opens its own: it commits the event before sending it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -50,8 +50,12 @@ def audited(session: AsyncSession, actor: str, action: str, subscription_id: uui
 
 def selector_terms(subscription: Subscription) -> list[str]:
     """The selector as it was written: ``key=value`` terms, then bare keys."""
-    pairs = sorted(subscription.label_values.items())
-    return [f"{key}={value}" for key, value in pairs] + list(subscription.label_keys)
+    return terms(subscription.label_values, subscription.label_keys)
+
+
+def terms(values: Mapping[str, str], keys: Sequence[str]) -> list[str]:
+    """A selector's labels to contain and keys to have, as ``key=value`` terms then bare keys."""
+    return [f"{key}={value}" for key, value in sorted(values.items())] + list(keys)
 
 
 def parse_id(text: str) -> uuid.UUID:

@@ -83,6 +83,10 @@ class Process:
         """Alive and answered ``ready_path`` since it was last started."""
         return self._ready and self.alive
 
+    def send_signal(self, signum: signal.Signals) -> None:
+        assert self._popen is not None
+        self._popen.send_signal(signum)
+
     def kill(self) -> None:
         """SIGKILL: no lease released, no transaction finished, no response sent."""
         assert self._popen is not None

@@ -27,6 +27,7 @@ from gateway.console import guard
 from gateway.console.guard import Operator, fresh_sign_in_needed, operator_page
 from gateway.console.secret import SigningKeys, signing_keys
 from gateway.kit.crypto import KeyRing, generate_key_entry
+from gateway.operators import route_permissions
 from gateway.operators.roles import Permission
 from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.fixtures.servers import ServerThread, free_port
@@ -159,10 +160,10 @@ def dangerous_declared() -> Iterator[None]:
     """The stand-in declared as the dangerous action it stands for (revoking), since every console
     page needs a declared permission; it is mounted at the top, so under the console's prefix its
     route reads ``/console`` twice."""
-    declared = guard.CONSOLE
+    declared = route_permissions.CONSOLE
     stand_in = ("GET", guard.CONSOLE_PREFIX + DANGEROUS)
-    guard.CONSOLE = {**declared, stand_in: Permission.REVOKE_CONNECTIONS}
+    guard.CONSOLE = {**declared, stand_in: Permission.REVOKE_CONNECTIONS}  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        guard.CONSOLE = declared
+        guard.CONSOLE = declared  # type: ignore[attr-defined]
