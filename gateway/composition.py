@@ -20,6 +20,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database, async_url
 from gateway.kit.embedded import EmbeddedPostgres
 from gateway.kit.migrations import upgrade
+from gateway.kit.tracing import TracedTransport
 from gateway.metrics import Metrics
 from gateway.providers.registry import ProviderRegistry, build_registry
 from gateway.proxy.assembly import Proxy
@@ -52,7 +53,12 @@ def provider_http(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(
         settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
     )
-    return httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
+    return httpx.AsyncClient(
+        timeout=timeout,
+        trust_env=False,
+        follow_redirects=False,
+        transport=TracedTransport(httpx.AsyncHTTPTransport()),
+    )
 
 
 def refresher(

@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from gateway.console import (
     actions,
     assets,
+    audit,
     clients,
     connections,
     creating,
@@ -76,6 +77,7 @@ console = Mount(
         ),
         form("/connections/{connection_id}/keys/{key_id}/revoke", delegated_keys.revoke),
         Route("/clients", clients.list_clients, methods=["GET"]),
+        Route("/audit", audit.list_audit, methods=["GET"]),
         Route("/subscriptions", subscriptions.list_subscriptions, methods=["GET"]),
         form("/subscriptions", subscriptions.create),
         Route("/subscriptions/{subscription_id}", subscriptions.show, methods=["GET"]),
