@@ -20,13 +20,17 @@
   (``/app/oauth2/token``), faulted ones included (they count as ``token_requests`` too).
 
 Besides, ``executions_by_route()`` counts executions per ``"METHOD /path"``, so a test can assert
-that one particular call ran exactly once.
+that one particular call ran exactly once, and ``traceparents()`` holds the W3C ``traceparent``
+headers executed requests carried (the newest ``TRACEPARENTS_KEPT``), so a test can see a client
+continue its trace.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
+
+TRACEPARENTS_KEPT = 100
 
 NAMES = (
     "refresh_calls",
@@ -53,6 +57,7 @@ class Counters:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(NAMES, 0)
         self._routes: Counter[str] = Counter()
+        self._traceparents: deque[str] = deque(maxlen=TRACEPARENTS_KEPT)
 
     def add(self, name: str) -> None:
         with self._lock:
@@ -62,6 +67,14 @@ class Counters:
         with self._lock:
             self._counts["executions"] += 1
             self._routes[f"{method} {path}"] += 1
+
+    def traced(self, traceparent: str) -> None:
+        with self._lock:
+            self._traceparents.append(traceparent)
+
+    def traceparents(self) -> list[str]:
+        with self._lock:
+            return list(self._traceparents)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -75,3 +88,4 @@ class Counters:
         with self._lock:
             self._counts = dict.fromkeys(NAMES, 0)
             self._routes.clear()
+            self._traceparents.clear()

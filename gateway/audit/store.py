@@ -70,7 +70,7 @@ class Filter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def apply(self, statement: Select[tuple[AuditEvent]]) -> Select[tuple[AuditEvent]]:
+    def apply(self, statement: Select[AuditEvent]) -> Select[AuditEvent]:
         if self.connection_id is not None:
             statement = statement.where(AuditEvent.connection_id == self.connection_id)
         if self.action is not None:
