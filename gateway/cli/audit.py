@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import io
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -232,15 +233,13 @@ def _jsonl(entry: dict[str, Any]) -> None:
 
 
 def _csv_writer() -> Callable[[dict[str, Any]], None]:
-    out = click.get_text_stream("stdout")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    def row(cells: Iterable[str]) -> None:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(cells)
+        click.echo(buffer.getvalue(), nl=False)
 
-    def write(entry: dict[str, Any]) -> None:
-        cells = [entry[column] for column in CSV_COLUMNS]
-        writer.writerow(_cell(value) for value in cells)
-
-    return write
+    row(CSV_COLUMNS)
+    return lambda entry: row(_cell(entry[column]) for column in CSV_COLUMNS)
 
 
 def _cell(value: Any) -> str:

@@ -37,7 +37,9 @@ async def test_the_sink_receives_committed_entries_and_never_a_rolled_back_one(
 
     with pytest.raises(RolledBack):
         async with trail.transaction() as session:
-            store.record(session, actor="client:undone", action="client.created", connection_id=None)
+            store.record(
+                session, actor="client:undone", action="client.created", connection_id=None
+            )
             await session.flush()
             raise RolledBack
     later = await write(trail, 1, actor="client:later")
@@ -60,7 +62,9 @@ async def test_an_entry_committed_late_waits_and_is_not_skipped(
     path = tmp_path / "audit.jsonl"
     sink = JsonLines(str(path))
     async with trail.sessions() as slow, slow.begin():
-        early = store.record(slow, actor="client:slow", action="connection.updated", connection_id=None)
+        early = store.record(
+            slow, actor="client:slow", action="connection.updated", connection_id=None
+        )
         await slow.flush()  # its transaction is older than the next one's, and still open
         quick = await write(trail, 1, actor="client:quick")
         await stream.stream(trail, sink)
@@ -91,7 +95,9 @@ async def test_lines_a_sink_failed_to_take_are_sent_again(trail: Database, tmp_p
     assert sorted(streamed_ids(tmp_path / "audit.jsonl")) == sorted(str(i) for i in ids)
 
 
-async def test_each_segment_anchor_follows_its_entries_once(trail: Database, tmp_path: Path) -> None:
+async def test_each_segment_anchor_follows_its_entries_once(
+    trail: Database, tmp_path: Path
+) -> None:
     path = tmp_path / "audit.jsonl"
     sink = JsonLines(str(path))
     ids = await write(trail, 2)
