@@ -35,13 +35,16 @@ async def test_the_sink_receives_committed_entries_and_never_a_rolled_back_one(
     class RolledBack(Exception):
         pass
 
-    with pytest.raises(RolledBack):
+    async def undone() -> None:
         async with trail.transaction() as session:
             store.record(
                 session, actor="client:undone", action="client.created", connection_id=None
             )
             await session.flush()
             raise RolledBack
+
+    with pytest.raises(RolledBack):
+        await undone()
     later = await write(trail, 1, actor="client:later")
     await settled(trail)
 
@@ -125,7 +128,7 @@ async def test_more_than_a_round_holds_is_streamed_over_several(
     await settled(trail)
     sink = JsonLines(str(tmp_path / "audit.jsonl"))
 
-    rounds = []
+    rounds: list[stream.Round] = []
     while not rounds or rounds[-1].full:
         done = await stream.stream(trail, sink)
         assert done is not None
@@ -136,7 +139,7 @@ async def test_more_than_a_round_holds_is_streamed_over_several(
 
 
 async def test_entries_go_to_opentelemetry_logs(trail: Database) -> None:
-    exporter = InMemoryLogRecordExporter()
+    exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
     sink = OtelLogs("gateway-test", exporter=exporter)
     [entry] = await write(trail, 1, actor="client:otel")
     await settled(trail)
