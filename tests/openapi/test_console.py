@@ -49,6 +49,7 @@ CONSOLE: tuple[Operation, ...] = (
     ("GET", "/console/connections/{connection_id}/keys/{key_id}"),
     ("POST", "/console/connections/{connection_id}/keys/{key_id}/revoke"),
     ("GET", "/console/clients"),
+    ("GET", "/console/audit"),
     ("GET", "/console/subscriptions"),
     ("POST", "/console/subscriptions"),
     ("GET", "/console/subscriptions/{subscription_id}"),
@@ -67,6 +68,7 @@ FIELDS = (
     *("url", "event_types"),
     *("auth_mode", "user_id", "scopes", "audience", "resources", "owner", "username", "secret"),
     "additional",
+    *("actor", "action", "connection_id", "since", "until"),
 )
 ERROR_SHAPE = jsonschema_rs.validator_for(build()["components"]["schemas"]["Error"])
 
