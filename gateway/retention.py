@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, text
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
 
 from gateway.audit import chain
 from gateway.kit import jobs
@@ -74,36 +74,27 @@ class Pruned:
 async def prune(db: Database, settings: Settings, now: datetime | None = None) -> Pruned | None:
     """One pass; None when another replica holds the pruning lock."""
     now = now or utcnow()
-    async with db.engine.connect() as lock_conn:
-        taken = await lock_conn.scalar(
-            text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": LOCK_KEY}
-        )
+    async with jobs.one_replica(db, LOCK_KEY) as taken:
         if not taken:
             return None
-        try:
-            return Pruned(
-                events=await _prune_events(
-                    db, now - timedelta(days=settings.outbox_retention_days), dead=False
-                ),
-                dead_letters=await _prune_events(
-                    db, now - timedelta(days=settings.dead_letter_retention_days), dead=True
-                ),
-                audit_events=await _prune_audit(
-                    db, now - timedelta(days=settings.audit_retention_days)
-                ),
-                timeline_records=await _prune_timeline(
-                    db, now - timedelta(days=settings.timeline_retention_days)
-                ),
-                flows=await _prune_flows(db, settings, now),
-                unmatched_events=await _prune_unmatched(
-                    db, now - timedelta(days=settings.unmatched_event_retention_days)
-                ),
-            )
-        finally:
-            await lock_conn.execute(
-                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": LOCK_KEY}
-            )
-            await lock_conn.commit()
+        return Pruned(
+            events=await _prune_events(
+                db, now - timedelta(days=settings.outbox_retention_days), dead=False
+            ),
+            dead_letters=await _prune_events(
+                db, now - timedelta(days=settings.dead_letter_retention_days), dead=True
+            ),
+            audit_events=await _prune_audit(
+                db, now - timedelta(days=settings.audit_retention_days)
+            ),
+            timeline_records=await _prune_timeline(
+                db, now - timedelta(days=settings.timeline_retention_days)
+            ),
+            flows=await _prune_flows(db, settings, now),
+            unmatched_events=await _prune_unmatched(
+                db, now - timedelta(days=settings.unmatched_event_retention_days)
+            ),
+        )
 
 
 async def _prune_events(db: Database, before: datetime, *, dead: bool) -> int:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, update
 
 from gateway.audit import chain, store
 from gateway.audit.sinks import Sink
@@ -72,19 +72,8 @@ class Round:
 async def stream(db: Database, sink: Sink) -> Round | None:
     """One round: committed entries not yet streamed (up to ``BATCH``), then the anchors of
     sealed segments not yet streamed; None when another replica is streaming."""
-    async with db.engine.connect() as lock_conn:
-        taken = await lock_conn.scalar(
-            text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": LOCK_KEY}
-        )
-        if not taken:
-            return None
-        try:
-            return await _stream_round(db, sink)
-        finally:
-            await lock_conn.execute(
-                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": LOCK_KEY}
-            )
-            await lock_conn.commit()
+    async with jobs.one_replica(db, LOCK_KEY) as taken:
+        return await _stream_round(db, sink) if taken else None
 
 
 async def _stream_round(db: Database, sink: Sink) -> Round:
