@@ -85,18 +85,9 @@ class Filter:
 
 
 async def page(
-    session: AsyncSession,
-    *,
-    connection_id: uuid.UUID | None,
-    action: str | None,
-    cursor: str | None,
-    limit: int,
-    actor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    session: AsyncSession, chosen: Filter, *, cursor: str | None, limit: int
 ) -> Page[AuditEvent]:
     """Newest first; keyset-paginated on (occurred_at, id)."""
-    chosen = Filter(connection_id, action, actor, since, until)
     return await keyset_page(
         session,
         chosen.apply(select(AuditEvent)),

@@ -90,9 +90,8 @@ def tail(
         async with composition.database(url, pool_size=1) as db:
             async with db.transaction() as session:
                 started = await session.scalar(select(func.now())) or utcnow()
-                newest = await audit.page(
-                    session, connection_id=connection_id, action=action, cursor=None, limit=lines
-                )
+                chosen = audit.Filter(connection_id=connection_id, action=action)
+                newest = await audit.page(session, chosen, cursor=None, limit=lines)
                 # Older events within the look-back are not new: never print them when following.
                 recent = await audit.since(
                     session, started - OVERLAP, connection_id=connection_id, action=action

@@ -35,16 +35,7 @@ async def list_audit(request: Request, operator: Operator) -> Response:
     )
     cursor = given.get("cursor")
     found = await resources(request).db.read(
-        lambda session: store.page(
-            session,
-            connection_id=chosen.connection_id,
-            action=chosen.action,
-            actor=chosen.actor,
-            since=chosen.since,
-            until=chosen.until,
-            cursor=cursor,
-            limit=DEFAULT_LIMIT,
-        )
+        lambda session: store.page(session, chosen, cursor=cursor, limit=DEFAULT_LIMIT)
     )
     form = {name: given.get(name, "") for name in FILTERS}
     shown = {name: value for name, value in form.items() if value}
