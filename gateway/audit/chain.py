@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -189,4 +189,23 @@ async def _check(
         return Break(seq, None, f"holds {len(held)} entries, sealed with {segment.entries}")
     if anchor_of(seq, segment.entries, previous, current) != segment.anchor:
         return Break(seq, None, "its anchor differs from its entries")
+    return None
+
+
+async def compare_anchors(
+    session: AsyncSession, published: Iterable[tuple[int, str]]
+) -> Break | None:
+    """The first segment whose anchor the stream published (``(segment, anchor)`` pairs) differs
+    from the stored one, or that is gone though retention did not prune it: a chain rewritten
+    whole, anchors included, shows here."""
+    pruned = await session.get(AuditCursor, PRUNED)
+    pruned_through = pruned.position if pruned else 0
+    for seq, anchor in sorted(published):
+        stored = await session.get(AuditSegment, seq)
+        if stored is None:
+            if seq <= pruned_through:
+                continue
+            return Break(seq, None, "the stream published this segment; the database lacks it")
+        if stored.anchor != anchor:
+            return Break(seq, None, "its anchor differs from the one the stream published")
     return None

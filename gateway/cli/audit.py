@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from sqlalchemy import func, select
@@ -151,14 +152,24 @@ def seal() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--anchors",
+    type=click.File("r"),
+    help="The audit stream (JSON lines): also check the stored anchors against the ones it has.",
+)
 @json_option
-def verify(as_json: bool) -> None:
+def verify(anchors: TextIO | None, as_json: bool) -> None:
     """Recompute the hash chain of every sealed segment; exit 1 at the first break, naming it."""
     url = run_command(lambda: database_url(settings(), migrate_embedded=True))
+    published = _published_anchors(anchors) if anchors is not None else []
 
     async def main() -> chain.Verification:
         async with composition.database(url, pool_size=1) as db:
-            return await db.read(chain.verify)
+            result = await db.read(chain.verify)
+            if result.first_break is not None or not published:
+                return result
+            differs = await db.read(lambda session: chain.compare_anchors(session, published))
+            return dataclasses.replace(result, first_break=differs)
 
     result = run_command(lambda: asyncio.run(main()))
     found = result.first_break
@@ -227,6 +238,20 @@ def export(
                 after = (batch[-1].occurred_at, batch[-1].id)
 
     run_command(lambda: asyncio.run(main()))
+
+
+def _published_anchors(stream: TextIO) -> list[tuple[int, str]]:
+    found = []
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise click.ClickException(f"line {number} of the stream is not JSON") from exc
+        if isinstance(item, dict) and item.get("type") == "audit.anchor":
+            found.append((int(item["segment"]), str(item["anchor"])))
+    return found
 
 
 def _jsonl(entry: dict[str, Any]) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, update
 
 from gateway import retention
+from gateway.audit import chain, stream
+from gateway.audit.sinks import JsonLines
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import AuditEvent, AuditSegment
@@ -202,3 +205,41 @@ async def test_retention_keeps_a_segment_holding_any_recent_entry(
 
     assert pruned is not None and pruned.audit_events == 0
     assert (await verified())["entries"] == 3
+
+
+async def test_a_chain_rewritten_whole_is_found_against_the_streamed_anchors(
+    trail: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    await three_segments(trail)
+    await stream.stream(trail, JsonLines(str(path)))
+    # The forger edits an entry and recomputes every link and anchor from there on.
+    order = await sealed_order(trail, 2)
+    async with trail.transaction() as session:
+        await session.execute(
+            update(AuditEvent).where(AuditEvent.id == order[0]).values(actor="client:innocent")
+        )
+    async with trail.transaction() as session:
+        previous = (await session.get(AuditSegment, 1)).anchor  # type: ignore[union-attr]
+        for seq in (2, 3):
+            segment = await session.get(AuditSegment, seq)
+            assert segment is not None
+            current = previous
+            for entry_id in await sealed_order(trail, seq):
+                event = await session.get(AuditEvent, entry_id)
+                assert event is not None
+                current = event.chain_hash = chain.link(current, event)
+            segment.previous = previous
+            segment.anchor = previous = chain.anchor_of(
+                seq, segment.entries, segment.previous, current
+            )
+    assert (await verified())["intact"] is True  # the database alone cannot tell
+
+    result = await gateway(["audit", "verify", "--json", "--anchors", str(path)])
+
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.output)["first_break"] == {
+        "segment": 2,
+        "entry_id": None,
+        "reason": "its anchor differs from the one the stream published",
+    }
