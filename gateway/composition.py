@@ -20,6 +20,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database, async_url
 from gateway.kit.embedded import EmbeddedPostgres
 from gateway.kit.migrations import upgrade
+from gateway.kit.tracing import TracedTransport
 from gateway.metrics import Metrics
 from gateway.operators.identity_provider import identity_provider
 from gateway.providers.client import OAuthClient
@@ -55,7 +56,12 @@ def provider_http(settings: Settings) -> httpx.AsyncClient:
     timeout = httpx.Timeout(
         settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
     )
-    return httpx.AsyncClient(timeout=timeout, trust_env=False, follow_redirects=False)
+    return httpx.AsyncClient(
+        timeout=timeout,
+        trust_env=False,
+        follow_redirects=False,
+        transport=TracedTransport(httpx.AsyncHTTPTransport()),
+    )
 
 
 def refresher(

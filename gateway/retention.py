@@ -3,7 +3,8 @@
 Delivered events (and events that had nowhere to go) are deleted after ``outbox_retention_days``;
 events with an abandoned delivery are the dead-letter list and stay for ``dead_letter_retention_days``
 so that ``gateway events replay`` can still re-send them; audit events stay for
-``audit_retention_days``; timeline records (refreshes, provider webhooks received) for
+``audit_retention_days``, deleted a whole sealed segment at a time so the hash chain still verifies
+(``gateway.audit.chain``); timeline records (refreshes, provider webhooks received) for
 ``timeline_retention_days``; provider webhook events that matched no connection for
 ``unmatched_event_retention_days``. Finished flows go a day after they ended: connect sessions past
 their expiry, provisionings past their session, delegated keys past their expiry or revocation,
@@ -15,18 +16,22 @@ advisory lock), so pruning never blocks the service for long.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, text
+from sqlalchemy import Select, and_, delete, exists, func, or_, select
 
+from gateway.audit import chain
 from gateway.kit import jobs
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
 from gateway.models import (
+    AuditCursor,
     AuditEvent,
+    AuditSegment,
     ConnectSession,
     DelegatedKey,
     EventDelivery,
@@ -44,8 +49,7 @@ log = logging.getLogger(__name__)
 BATCH = 1000
 FINISHED_FLOW_GRACE = timedelta(days=1)
 HasId = (
-    AuditEvent
-    | ConnectSession
+    ConnectSession
     | DelegatedKey
     | IdempotencyKey
     | OutboxEvent
@@ -54,6 +58,7 @@ HasId = (
     | UnmatchedEvent
 )
 LOCK_KEY = "gateway:retention"
+AUDIT_SEGMENTS_A_BATCH = 10
 
 
 @dataclass(frozen=True)
@@ -69,36 +74,27 @@ class Pruned:
 async def prune(db: Database, settings: Settings, now: datetime | None = None) -> Pruned | None:
     """One pass; None when another replica holds the pruning lock."""
     now = now or utcnow()
-    async with db.engine.connect() as lock_conn:
-        taken = await lock_conn.scalar(
-            text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": LOCK_KEY}
-        )
+    async with jobs.one_replica(db, LOCK_KEY) as taken:
         if not taken:
             return None
-        try:
-            return Pruned(
-                events=await _prune_events(
-                    db, now - timedelta(days=settings.outbox_retention_days), dead=False
-                ),
-                dead_letters=await _prune_events(
-                    db, now - timedelta(days=settings.dead_letter_retention_days), dead=True
-                ),
-                audit_events=await _prune_audit(
-                    db, now - timedelta(days=settings.audit_retention_days)
-                ),
-                timeline_records=await _prune_timeline(
-                    db, now - timedelta(days=settings.timeline_retention_days)
-                ),
-                flows=await _prune_flows(db, settings, now),
-                unmatched_events=await _prune_unmatched(
-                    db, now - timedelta(days=settings.unmatched_event_retention_days)
-                ),
-            )
-        finally:
-            await lock_conn.execute(
-                text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": LOCK_KEY}
-            )
-            await lock_conn.commit()
+        return Pruned(
+            events=await _prune_events(
+                db, now - timedelta(days=settings.outbox_retention_days), dead=False
+            ),
+            dead_letters=await _prune_events(
+                db, now - timedelta(days=settings.dead_letter_retention_days), dead=True
+            ),
+            audit_events=await _prune_audit(
+                db, now - timedelta(days=settings.audit_retention_days)
+            ),
+            timeline_records=await _prune_timeline(
+                db, now - timedelta(days=settings.timeline_retention_days)
+            ),
+            flows=await _prune_flows(db, settings, now),
+            unmatched_events=await _prune_unmatched(
+                db, now - timedelta(days=settings.unmatched_event_retention_days)
+            ),
+        )
 
 
 async def _prune_events(db: Database, before: datetime, *, dead: bool) -> int:
@@ -115,8 +111,27 @@ async def _prune_events(db: Database, before: datetime, *, dead: bool) -> int:
 
 
 async def _prune_audit(db: Database, before: datetime) -> int:
-    batch = select(AuditEvent.id).where(AuditEvent.occurred_at < before)
-    return await _delete_in_batches(db, AuditEvent, batch)
+    """Sealed segments, oldest first, while the newest entry of each is older than ``before``
+    (entries not yet sealed wait for their segment); the last deleted one's anchor is kept for
+    verification to start from."""
+    total = 0
+    while True:
+        async with db.transaction() as session:
+            oldest = (
+                await session.scalars(
+                    select(AuditSegment).order_by(AuditSegment.seq).limit(AUDIT_SEGMENTS_A_BATCH)
+                )
+            ).all()
+            doomed = list(itertools.takewhile(lambda segment: segment.last_at < before, oldest))
+            if not doomed:
+                return total
+            seqs = [segment.seq for segment in doomed]
+            result = await session.execute(delete(AuditEvent).where(AuditEvent.segment.in_(seqs)))
+            await session.execute(delete(AuditSegment).where(AuditSegment.seq.in_(seqs)))
+            await session.merge(
+                AuditCursor(name=chain.PRUNED, position=seqs[-1], anchor=doomed[-1].anchor)
+            )
+        total += int(getattr(result, "rowcount", 0) or 0)
 
 
 async def _prune_timeline(db: Database, before: datetime) -> int:

@@ -120,6 +120,12 @@ class Settings(BaseSettings):
     outbox_retention_days: float = Field(default=7, gt=0)
     dead_letter_retention_days: float = Field(default=30, gt=0)
     audit_retention_days: float = Field(default=365, gt=0)
+    # The audit stream (docs/operators.md, "The audit trail"): "stdout", a file path, or empty for
+    # none; OpenTelemetry logs too when an OTLP endpoint is set.
+    audit_sink: str = ""
+    audit_stream_interval_seconds: float = Field(default=1.0, gt=0)
+    # Committed entries are hashed into a chained segment this often.
+    audit_seal_interval_seconds: float = Field(default=60.0, gt=0)
     # Timeline records: about one a refresh, so about a day's refreshes of every connection a day.
     timeline_retention_days: float = Field(default=30, gt=0)
     # Provider webhook events that matched no connection (``gateway events unmatched``).

@@ -1,6 +1,7 @@
-"""The background jobs (the refresher loop, upstream revocation retries, retention and event
-delivery), run by ``gateway worker`` or inside ``gateway serve``; and, in both, the providers
-reloaded on request (``gateway.providers.reloading``)."""
+"""The background jobs (the refresher loop, upstream revocation retries, retention, event
+delivery, and the audit trail's sealing and stream), run by ``gateway worker`` or inside
+``gateway serve``; and, in both, the providers reloaded on request
+(``gateway.providers.reloading``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from sqlalchemy.engine import URL
 
 from gateway import composition, retention
+from gateway.audit import stream as audit_stream
+from gateway.audit.sinks import configured_sink
 from gateway.composition import Core
 from gateway.connections.upstream_revocation import UpstreamRevoker
 from gateway.events import subscriptions
@@ -36,6 +39,13 @@ async def background_jobs(core: Core, stop: asyncio.Event) -> None:
             endpoints=settings.event_endpoints,
         ),
         retention.run(db, settings, stop),
+        audit_stream.run(
+            db,
+            configured_sink(settings.audit_sink, "gateway-worker"),
+            stop,
+            stream_interval=settings.audit_stream_interval_seconds,
+            seal_interval=settings.audit_seal_interval_seconds,
+        ),
     ]
     revoker = UpstreamRevoker(db, core.keys, core.providers, settings, core.http)
     jobs.append(revoker.run(stop, settings.refresher_interval_seconds))

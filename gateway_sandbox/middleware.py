@@ -1,6 +1,6 @@
 """Pure-ASGI middleware: every response carries an ``X-Request-Id``, also put in the scope state;
 the ``latency_ms`` fault delays the token endpoint and the user API; mutating requests that reach
-an endpoint are counted (``stats``)."""
+an endpoint are counted, with the ``traceparent`` they carry (``stats``)."""
 
 from __future__ import annotations
 
@@ -63,4 +63,7 @@ class ExecutionMiddleware:
             and not scope["path"].startswith(CONTROL)
         ):
             self.counters.executed(scope["method"], scope["path"])
+            for name, value in scope["headers"]:
+                if name == b"traceparent":
+                    self.counters.traced(value.decode("latin-1"))
         await self.app(scope, receive, send)

@@ -21,13 +21,17 @@
 - ``end_sessions``: logouts at the ``end_session_endpoint`` (``oauth.logout``).
 
 Besides, ``executions_by_route()`` counts executions per ``"METHOD /path"``, so a test can assert
-that one particular call ran exactly once.
+that one particular call ran exactly once, and ``traceparents()`` holds the W3C ``traceparent``
+headers executed requests carried (the newest ``TRACEPARENTS_KEPT``), so a test can see a client
+continue its trace.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
+
+TRACEPARENTS_KEPT = 100
 
 NAMES = (
     "refresh_calls",
@@ -55,6 +59,7 @@ class Counters:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(NAMES, 0)
         self._routes: Counter[str] = Counter()
+        self._traceparents: deque[str] = deque(maxlen=TRACEPARENTS_KEPT)
 
     def add(self, name: str) -> None:
         with self._lock:
@@ -64,6 +69,14 @@ class Counters:
         with self._lock:
             self._counts["executions"] += 1
             self._routes[f"{method} {path}"] += 1
+
+    def traced(self, traceparent: str) -> None:
+        with self._lock:
+            self._traceparents.append(traceparent)
+
+    def traceparents(self) -> list[str]:
+        with self._lock:
+            return list(self._traceparents)
 
     def snapshot(self) -> dict[str, int]:
         with self._lock:
@@ -77,3 +90,4 @@ class Counters:
         with self._lock:
             self._counts = dict.fromkeys(NAMES, 0)
             self._routes.clear()
+            self._traceparents.clear()

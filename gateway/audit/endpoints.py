@@ -24,8 +24,7 @@ async def list_audit_events(request: Request) -> Response:
     page = await resources(request).db.read(
         lambda session: store.page(
             session,
-            connection_id=connection_id,
-            action=action,
+            store.Filter(connection_id=connection_id, action=action),
             cursor=params.get("cursor"),
             limit=limit,
         )

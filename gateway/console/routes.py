@@ -14,6 +14,7 @@ from starlette.routing import Mount, Route
 from gateway.console import (
     actions,
     assets,
+    audit,
     clients,
     connections,
     creating,
@@ -84,6 +85,7 @@ console = Mount(
         form("/clients/{name}/edit", clients.edit),
         form("/clients/{name}/enabled", clients.set_enabled),
         form("/clients/{name}/key", clients.rotate_key),
+        Route("/audit", audit.list_audit, methods=["GET"]),
         Route("/subscriptions", subscriptions.list_subscriptions, methods=["GET"]),
         form("/subscriptions", subscriptions.create),
         Route("/subscriptions/{subscription_id}", subscriptions.show, methods=["GET"]),

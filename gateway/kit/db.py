@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from gateway.kit.backoff import backoff_seconds
+from gateway.kit.tracing import trace_database
 
 ASYNC_DRIVER = "postgresql+asyncpg"
 # ``persist``: the pause before writing again after an outage, backing off up to the most.
@@ -151,6 +152,7 @@ class Database:
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
         )
         event.listen(self.engine.sync_engine, "handle_error", _invalidate_lost_connections)
+        trace_database(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager

@@ -1,4 +1,5 @@
-"""The background jobs' one loop, and how a job logs the failure of one of its rounds."""
+"""The background jobs' one loop, how a job logs the failure of one of its rounds, and the lock
+that lets one replica at a time do a job's round."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
-from gateway.kit.db import error_name, unavailable
+from sqlalchemy import text
+
+from gateway.kit.db import Database, error_name, unavailable
 
 
 async def every(
@@ -42,3 +46,23 @@ def log_job_failure(job_log: logging.Logger, message: str) -> None:
         job_log.warning("%s: database unavailable (%s)", message, error_name(exc))
     else:
         job_log.exception(message)
+
+
+@asynccontextmanager
+async def one_replica(db: Database, key: str) -> AsyncIterator[bool]:
+    """Whether this replica holds the advisory lock named ``key`` for the block (on a connection
+    of its own, so the block's transactions stay short); False at once when another holds it."""
+    async with db.engine.connect() as lock_conn:
+        taken = bool(
+            await lock_conn.scalar(
+                text("SELECT pg_try_advisory_lock(hashtext(:key))"), {"key": key}
+            )
+        )
+        try:
+            yield taken
+        finally:
+            if taken:
+                await lock_conn.execute(
+                    text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": key}
+                )
+            await lock_conn.commit()

@@ -30,7 +30,7 @@ from typing import Protocol
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.kit import logs
+from gateway.kit import logs, origin
 from gateway.kit.access_log import log_accesses
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -195,7 +195,8 @@ class RecordBatch:
 
 class RequestContext:
     """The request's own concerns for the app's routes: accepts a sane ``X-Request-Id`` or makes
-    one (``scope["state"]["request_id"]``, and the log context), returns it, and records the
+    one (``scope["state"]["request_id"]``, and the log context), binds the request's origin
+    (``gateway.kit.origin``, for the audit trail), returns the id, and records the
     request in ``batch``, which it flushes as the request ends: only the proxy's front door leaves
     its records to be done in batches."""
 
@@ -211,9 +212,11 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         record = RequestRecord(request_id, scope, "", self.batch)
         bound = logs.request_id.set(request_id)
+        bound_origin = origin.current.set(origin.origin_of(scope))
         try:
             await self.app(scope, receive, record.wrap(send))
         finally:
             record.finish()
             self.batch.flush()  # an app route's line is written once it is answered
+            origin.current.reset(bound_origin)
             logs.request_id.reset(bound)

@@ -7,7 +7,9 @@ bodies, so no token or authorization code can reach a trace.
 
 ``Tracing`` is the middleware: an OpenTelemetry server span per request (continuing the caller's
 ``traceparent``) while tracing is on, named by the route *template*
-(``/proxy/users/{user_id}/{path:path}``), never the path.
+(``/proxy/users/{user_id}/{path:path}``), never the path. ``TracedTransport`` and
+``trace_database`` make client spans for the providers' HTTP calls (sending ``traceparent``) and the
+database's statements, while tracing is on.
 """
 
 from __future__ import annotations
@@ -15,12 +17,16 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
+from typing import Any
 
+import httpx
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, ExceptionContext
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.kit.middleware import route_of
@@ -112,3 +118,70 @@ class Tracing:
                     request_id = scope.get("state", {}).get("request_id")
                     if request_id:
                         span.set_attribute("gateway.request_id", request_id)
+
+
+class TracedTransport(httpx.AsyncBaseTransport):
+    """An httpx transport making a client span per request while tracing is on, its
+    ``traceparent`` sent along; passes requests straight through otherwise. Spans record the
+    method, host, port, path and status, never the query, headers or bodies."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not tracing_on():
+            return await self.inner.handle_async_request(request)
+        url = request.url
+        with tracer.start_as_current_span(
+            f"{request.method} {url.host}", kind=SpanKind.CLIENT
+        ) as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            request.headers.update(carrier)
+            span.set_attribute("http.request.method", request.method)
+            span.set_attribute("server.address", url.host)
+            if url.port is not None:
+                span.set_attribute("server.port", url.port)
+            span.set_attribute("url.path", url.path)
+            response = await self.inner.handle_async_request(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+            return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def trace_database(engine: Engine) -> None:
+    """A client span per statement on ``engine``, named by its first keyword (``SELECT``) and
+    the database; never the statement's text or parameters. Installed only while tracing is on,
+    so an untraced process runs no listener."""
+    if not tracing_on():
+        return
+    database = engine.url.database or "postgres"
+
+    def before(
+        _conn: Connection, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        span = tracer.start_span(f"{operation} {database}", kind=SpanKind.CLIENT)
+        span.set_attribute("db.system.name", "postgresql")
+        span.set_attribute("db.namespace", database)
+        span.set_attribute("db.operation.name", operation)
+        context._gateway_span = span
+
+    def after(*args: Any) -> None:
+        span = getattr(args[4], "_gateway_span", None)
+        if span is not None:
+            span.end()
+
+    def failed(exception_context: ExceptionContext) -> None:
+        span = getattr(exception_context.execution_context, "_gateway_span", None)
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR))
+            span.end()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", failed)

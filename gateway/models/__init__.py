@@ -1,6 +1,8 @@
 """ORM models, one table a file, all on one metadata (``Base.metadata``) for Alembic."""
 
+from gateway.models.audit_cursor import AuditCursor
 from gateway.models.audit_event import AuditEvent
+from gateway.models.audit_segment import AuditSegment
 from gateway.models.base import Base
 from gateway.models.connect_session import ConnectSession
 from gateway.models.connection import AuthMode, Connection, ConnectionStatus
@@ -17,7 +19,9 @@ from gateway.models.timeline_record import RecordKind, TimelineRecord
 from gateway.models.unmatched_event import UnmatchedEvent
 
 __all__ = [
+    "AuditCursor",
     "AuditEvent",
+    "AuditSegment",
     "AuthMode",
     "Base",
     "ConnectSession",

@@ -27,11 +27,17 @@ SCHEMAS: dict[str, Schema] = {
             "occurred_at": {"type": "string", "format": "date-time"},
             "actor": {
                 "type": "string",
-                "description": "client:<name>, cli:<os user>, gateway:<job> or provider:<name>",
+                "description": "client:<name>, cli:<os user>, sso:<subject or email>, "
+                "gateway:<job> or provider:<name>",
             },
             "action": {"type": "string"},
             "connection_id": {"type": ["string", "null"], "format": "uuid"},
             "details": {"type": "object"},
+            "source_address": {
+                "type": ["string", "null"],
+                "description": "The request's source address; null outside a request (CLI, jobs).",
+            },
+            "user_agent": {"type": ["string", "null"]},
         },
     },
     "AuditEventPage": page_of("AuditEvent"),

@@ -73,6 +73,7 @@ _PAGE = "/console/connections/{connection_id}"
 # hides a form the operator's role may not post (``console.guard.Operator.may``).
 CONSOLE: Mapping[tuple[str, str], Permission] = {
     ("GET", "/console/connections"): P.READ_CONNECTIONS,
+    ("GET", "/console/audit"): P.READ_AUDIT,
     ("GET", "/console/connections/new"): P.MANAGE_CONNECTIONS,
     ("POST", "/console/connections/new/client-credentials"): P.MANAGE_CONNECTIONS,
     ("POST", "/console/connections/new/credential"): P.MANAGE_CONNECTIONS,

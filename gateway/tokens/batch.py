@@ -101,11 +101,13 @@ class Batches:
         stopped: set[str] = set()  # providers that refused the gateway's client in this cycle
         running: set[asyncio.Task[None]] = set()
         taken: list[Connection] = []
+        passed: set[uuid.UUID] = set()  # every connection this cycle claimed
         claimed = 0
         try:
             while claimed < limit:
                 wanted = min(limit - claimed, concurrency - len(running))
-                rows = await self._leases.claim(wanted)
+                rows = await self._leases.claim(wanted, passed)
+                passed.update(row.id for row in rows)
                 claimed += len(rows)
                 # No await between the claim and this: an on-demand refresh either registered
                 # first (and keeps its connection) or finds the batch's refresh to wait for.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -74,10 +75,12 @@ class Leases:
             ensure_usable(taken)
         return taken
 
-    async def claim(self, limit: int) -> list[Connection]:
+    async def claim(self, limit: int, passed: Collection[uuid.UUID] = ()) -> list[Connection]:
         """Up to ``limit`` due connections, nearest expiry first, their leases now ours: one
         statement. Rows another transaction has locked are skipped, so replicas claiming at the
-        same moment share the due set instead of queueing on it."""
+        same moment share the due set instead of queueing on it; so are the ``passed`` ones (a
+        cycle's own, which it has taken already: one it could not refresh, its lease given back,
+        is still due and nearest expiry, and must not take the cycle's every claim)."""
         now = utcnow()
         due = (
             select(Connection.id)
@@ -85,6 +88,7 @@ class Leases:
                 Connection.status == ConnectionStatus.ACTIVE,
                 Connection.next_refresh_at <= now,
                 or_(Connection.lease_owner.is_(None), Connection.lease_expires_at < now),
+                Connection.id.not_in(passed),
             )
             .order_by(Connection.expires_at.asc().nulls_first())
             .limit(limit)

@@ -34,6 +34,7 @@ from gateway.models import (
     SeenWebhook,
 )
 from gateway.settings import Settings
+from tests.audit.conftest import seal
 from tests.events.conftest import SECRETS, Receiver
 
 SETTINGS = Settings(
@@ -93,9 +94,11 @@ async def test_pruning_keeps_what_is_pending_recent_or_replayable(outbox: Databa
     assert old_delivered not in await remaining(outbox) and old_dead not in await remaining(outbox)
 
 
-async def test_old_audit_entries_are_pruned(outbox: Database) -> None:
-    async with outbox.transaction() as session:
-        for age in (400, 10):
+async def test_old_audit_entries_are_pruned_a_whole_sealed_segment_at_a_time(
+    outbox: Database,
+) -> None:
+    for age in (400, 10):
+        async with outbox.transaction() as session:
             session.add(
                 AuditEvent(
                     actor="test",
@@ -104,6 +107,7 @@ async def test_old_audit_entries_are_pruned(outbox: Database) -> None:
                     details={},
                 )
             )
+        await seal(outbox)
     pruned = await retention.prune(outbox, SETTINGS)
     assert pruned is not None and pruned.audit_events == 1
     async with outbox.transaction() as session:

@@ -32,6 +32,8 @@ CONSOLE: tuple[Operation, ...] = (
     ("GET", "/console/sign-in"),
     ("POST", "/console/sign-in"),
     ("POST", "/console/sign-out"),
+    ("GET", "/console/sso/start"),
+    ("GET", "/console/sso/callback"),
     ("GET", "/console/connections"),
     ("GET", "/console/connections/new"),
     ("POST", "/console/connections/new/client-credentials"),
@@ -54,6 +56,7 @@ CONSOLE: tuple[Operation, ...] = (
     ("POST", "/console/clients/{name}/edit"),
     ("POST", "/console/clients/{name}/enabled"),
     ("POST", "/console/clients/{name}/key"),
+    ("GET", "/console/audit"),
     ("GET", "/console/subscriptions"),
     ("POST", "/console/subscriptions"),
     ("GET", "/console/subscriptions/{subscription_id}"),
@@ -73,6 +76,7 @@ FIELDS = (
     *("auth_mode", "user_id", "scopes", "audience", "resources", "owner", "username", "secret"),
     "additional",
     *("name", "own_users_only", "user_pattern", "rate_limit", "burst"),
+    *("actor", "action", "connection_id", "since", "until"),
 )
 ERROR_SHAPE = jsonschema_rs.validator_for(build()["components"]["schemas"]["Error"])
 

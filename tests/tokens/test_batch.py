@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -186,8 +186,8 @@ async def test_an_on_demand_refresh_meeting_a_batch_shares_one_refresh(
     claimed = asyncio.Event()
     claim = refresher._leases.claim
 
-    async def observed(limit: int) -> list[Connection]:
-        rows = await claim(limit)
+    async def observed(limit: int, passed: Collection[uuid.UUID] = ()) -> list[Connection]:
+        rows = await claim(limit, passed)
         claimed.set()
         return rows
 

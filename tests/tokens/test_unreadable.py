@@ -4,7 +4,7 @@ and taken up again when the missing key is back in the ring."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from datetime import timedelta
 
 import httpx
@@ -39,8 +39,8 @@ class CountingRefresher(Refresher):
         self.attempts: list[uuid.UUID] = []
         claim = self._leases.claim
 
-        async def counted(limit: int) -> list[Connection]:
-            claimed = await claim(limit)
+        async def counted(limit: int, passed: Collection[uuid.UUID] = ()) -> list[Connection]:
+            claimed = await claim(limit, passed)
             self.attempts += [row.id for row in claimed]
             return claimed
 
