@@ -13,6 +13,7 @@ import pytest
 
 from gateway.kit.clock import rfc3339
 from gateway.models import Connection
+from gateway.webhooks.catalogue import CONTIO_EVENT_TYPES
 from gateway.webhooks.contio import parse_timestamp
 from tests.webhooks.forwarding_fixtures import (
     Clients,
@@ -29,47 +30,9 @@ from tests.webhooks.forwarding_fixtures import (
 )
 
 REVOKED = "user.connection.revoked"
-# Contio's catalogue (AsyncAPI v1.10.0): every type its webhooks carry.
-CATALOGUE = (
-    "action_button.triggered",
-    "action_item.created",
-    "action_item.updated",
-    "action_item.completed",
-    "agenda_item.created",
-    "agenda_item.updated",
-    "agenda_item.deleted",
-    "automation.assignment.created",
-    "calendar_event.created",
-    "calendar_event.updated",
-    "calendar_event.deleted",
-    "canvas_template.applied",
-    "meeting.created",
-    "meeting.updated",
-    "meeting.completed",
-    "meeting.context.created",
-    "meeting.context.deleted",
-    "meeting.context.processed",
-    "meeting_template.applied",
-    "next_step.completed",
-    "participant.added",
-    "participant.removed",
-    "partner.idp.domain_verified",
-    "partner.idp.domain_verification_failed",
-    "partner.idp.domain_revoked",
-    "session.turn.completed",
-    "session.turn.failed",
-    "session.expired",
-    REVOKED,
-    "workflow.run.started",
-    "workflow.run.completed",
-    "workflow.run.failed",
-    "workflow.step.completed",
-    "workflow.task.created",
-    "workflow.task.resolved",
-)
 
 
-@pytest.mark.parametrize("event_type", CATALOGUE)
+@pytest.mark.parametrize("event_type", CONTIO_EVENT_TYPES)
 async def test_each_contio_event_type_is_forwarded_with_its_shape(
     event_type: str,
     forwarding_http: httpx.AsyncClient,
