@@ -165,7 +165,8 @@ def fresh_sign_in_needed(request: Request, operator: Operator, next_: str) -> Re
 
 
 async def principal_of_session(db: Database, session: Session) -> Principal | None:
-    """The session's operator, if they may still use the console."""
+    """The client of a ``key`` session while it exists, is enabled and still has the key the
+    session signed in with (whether it holds an operator's role is ``key_operator``'s to say)."""
     if session.client_id is None:
         return None
     async with db.transaction() as tx:
@@ -173,7 +174,6 @@ async def principal_of_session(db: Database, session: Session) -> Principal | No
     if (
         client is None
         or client.revoked_at is not None
-        or role_of_scopes(client.scopes) is None
         or not hmac.compare_digest(sessions.key_check(client.key_hash), session.key_check or "")
     ):
         return None
