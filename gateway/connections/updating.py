@@ -118,6 +118,7 @@ async def apply(
     ``actor`` (audited as ``audit_actor``); the names of the fields it changed, sorted (none:
     nothing was written). ``profile`` is the connection's provider's: it checks the settings."""
     changes: dict[str, Any] = {}
+    revision = connection.revision
     if patch.given("settings"):
         _set_settings(connection, patch.settings, changes, actor, profile)
     if patch.enabled is not None and patch.enabled != connection.enabled:
@@ -133,7 +134,8 @@ async def apply(
         await _set_default(session, actor, connection, patch.is_default, changes, audit_actor)
     if not changes:
         return []
-    connection.revision += 1
+    if connection.revision == revision:  # moving the default has grown it already
+        connection.revision += 1
     fields = sorted(changes)
     audit.record(
         session,

@@ -325,6 +325,8 @@ async def test_a_patch_with_is_default_moves_the_default_for_the_owner_of_both_o
     assert [row.is_default for row in await rows(db, mixed.user_id)] == [True, False]
     assert unset.status_code == 400
     assert moved.status_code == 200 and moved.json()["is_default"] is True
+    # One change, one step of its ETag, whichever way the default moved.
+    assert moved.headers["ETag"] == f'"{own.second.revision + 1}"'
     assert [row.is_default for row in await rows(db, own.user_id)] == [False, True]
     async with db.transaction() as session:
         actions = set(
