@@ -133,7 +133,7 @@ def _serve_processes(
 
     try:
         _tune_collector()  # before the fork: the children share what it froze
-        return Supervisor(count, child).run()
+        return Supervisor(count, sockets, child).run()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -3,15 +3,18 @@
 The caller binds the sockets and builds nothing else that a child must not share (no event loop,
 no thread, no database connection); ``Supervisor.run`` then forks one process per slot. Each
 child inherits the sockets, and the kernel hands every new connection to one of the children
-waiting on it. The supervisor itself serves nothing; it only waits on its children:
+waiting on it. The supervisor itself serves nothing (it keeps the sockets open only to give them
+to the children it starts); it only waits on its children:
 
 - a child that exits after it became ready (it called ``ready``) is replaced by a new child in the
   same slot, whatever the cause (a crash, SIGKILL, the out-of-memory killer);
 - a child that exits before it became ready failed to start (bad settings, no database): the
   supervisor stops the others and ``run`` returns 1, so a service manager sees the failure instead
   of a loop of restarts;
-- SIGTERM or SIGINT: every child is sent SIGTERM (each finishes what is in flight and exits) and
-  ``run`` returns 0 once all have; SIGHUP is passed on to every child.
+- SIGTERM or SIGINT: every child is sent SIGTERM (each finishes what is in flight and exits), the
+  supervisor closes its copies of the sockets, so that new connections are refused once every
+  child has closed its own, and ``run`` returns 0 once all have exited; SIGHUP is passed on to
+  every child.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
 
@@ -49,10 +53,11 @@ class _Running:
 
 
 class Supervisor:
-    def __init__(self, count: int, child: Child) -> None:
+    def __init__(self, count: int, sockets: Sequence[socket.socket], child: Child) -> None:
         if count < 1:
             raise ValueError("a supervisor needs at least one child")
         self.count = count
+        self._sockets = sockets
         self._child = child
         self._running: dict[int, _Running] = {}
         self._stopping = False
@@ -101,6 +106,8 @@ class Supervisor:
         """Ask every child to finish (SIGTERM) and replace none of them."""
         self._stopping = True
         self._signal_all(signal.SIGTERM)
+        for listening in self._sockets:
+            listening.close()
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop()
