@@ -149,9 +149,7 @@ def start_all(
             GATEWAY_PROXY_CACHE_TTL_SECONDS=CACHED_TTL_SECONDS,
         )
         started.append(cached)
-        two = start_gateway(
-            "gateway_2w", plan, database, upstream_url, encryption_key, TWO_WORKERS
-        )
+        two = start_gateway("gateway_2w", plan, database, upstream_url, encryption_key, TWO_WORKERS)
         started.append(two)
     except BaseException:
         for service in started:
