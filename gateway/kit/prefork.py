@@ -32,6 +32,7 @@ from types import FrameType
 log = logging.getLogger(__name__)
 
 READY = b"r"
+HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,15 @@ class Supervisor:
 
     def _spawn(self, slot: Slot) -> None:
         read_end, write_end = os.pipe()
+        # Held until each side has its own handlers: a child must never run the supervisor's.
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read_end)
             self._become_child(slot, write_end)
         os.close(write_end)
         self._running[pid] = _Running(slot, read_end)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
         if self._stopping:  # asked to stop while it was being forked
             os.kill(pid, signal.SIGTERM)
 
@@ -138,6 +142,7 @@ class Supervisor:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
             for running in self._running.values():
                 os.close(running.ready_pipe)
             self._running.clear()

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy.engine import URL
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.kit.crypto import generate_key_entry
+from tests.fixtures.database import fresh_database
 from tests.fixtures.ports import serve_env
 from tests.fixtures.servers import free_port, serving
 from tests.fixtures.stack import Stack
@@ -32,11 +34,12 @@ from tests.test_graceful_shutdown import seed
 
 
 @contextmanager
-def supervisor(env: dict[str, str]) -> Iterator[Process]:
+def supervisor(env: dict[str, str], *, background: bool = False) -> Iterator[Process]:
+    """``serve --workers 2``; the refresher and other background jobs run only if ``background``."""
     with tempfile.TemporaryDirectory(prefix="gateway-supervision-") as log_dir:
         process = Process(
             "gateway-supervision",
-            ["serve", "--no-worker", "--workers", str(PROCESSES)],
+            ["serve", "--workers", str(PROCESSES), *([] if background else ["--no-worker"])],
             env,
             Path(log_dir),
             port=free_port(),
@@ -71,6 +74,38 @@ async def test_a_killed_process_is_replaced_in_its_slot(stack: Stack, database_u
                 await asyncio.sleep(0.05)
         assert seen[1] == pids[1] and seen[2] != pids[2]
         assert gateway.alive
+
+
+def refreshers_started(process: Process) -> int:
+    return process.log_path.read_text().count("refresher started")
+
+
+@pytest.fixture
+def own_database(server_url: URL) -> Iterator[URL]:
+    """A database of its own: a refresher there touches none of the other tests' connections."""
+    with fresh_database(server_url, "gw_serving") as url:
+        yield url
+
+
+async def test_one_process_runs_the_background_jobs_and_its_replacement_takes_them_over(
+    stack: Stack, own_database: URL
+) -> None:
+    env = serve_env(stack, own_database, "http://127.0.0.1:9")
+    env["GATEWAY_LOG_LEVEL"] = "INFO"
+    with supervisor(env, background=True) as gateway:
+        await gateway.wait_ready()
+        async with each_process(gateway.url, PROCESSES) as processes:
+            pids = {s: process_of(await c.get("/readyz"))["pid"] for s, c in processes.items()}
+        assert refreshers_started(gateway) == 1
+        os.kill(pids[1], signal.SIGKILL)
+        deadline = time.monotonic() + WITHIN
+        while refreshers_started(gateway) < 2:
+            assert time.monotonic() < deadline, "process 1's replacement runs no refresher"
+            await asyncio.sleep(0.05)
+        async with each_process(gateway.url, PROCESSES) as processes:
+            now = {s: process_of(await c.get("/readyz"))["pid"] for s, c in processes.items()}
+        assert now[2] == pids[2] and now[1] != pids[1]
+        assert refreshers_started(gateway) == 2
 
 
 class HeldUpstream:
