@@ -128,11 +128,12 @@ def _serve_processes(
             siblings=Siblings(directory, slot),
         )
         server = AnnouncingServer(server_config(app, head_limits(config), lifespan="on"), ready)
+        _tune_collector()
         server.run(sockets=sockets)
         return 0 if server.started else 1
 
     try:
-        _tune_collector()  # before the fork: the children share what it froze
+        gc.freeze()  # before the fork: what the children inherit stays shared with this process
         return Supervisor(count, sockets, child).run()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
