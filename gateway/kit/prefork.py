@@ -7,7 +7,9 @@ waiting on it. The supervisor itself serves nothing (it keeps the sockets open o
 to the children it starts); it only waits on its children:
 
 - a child that exits after it became ready (it called ``ready``) is replaced by a new child in the
-  same slot, whatever the cause (a crash, SIGKILL, the out-of-memory killer);
+  same slot, whatever the cause (a crash, SIGKILL, the out-of-memory killer); one that lived less
+  than ``SHORT_LIFE_SECONDS`` is replaced that long later, so a child that keeps crashing is
+  restarted at that pace rather than in a tight loop;
 - a child that exits before it became ready failed to start (bad settings, no database): the
   supervisor stops the others and ``run`` returns 1, so a service manager sees the failure instead
   of a loop of restarts;
@@ -25,6 +27,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import FrameType
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 READY = b"r"
 HANDLED = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+SHORT_LIFE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ Child = Callable[[Slot, Callable[[], None]], int]
 class _Running:
     slot: Slot
     ready_pipe: int  # the read end; the child writes READY once it serves
+    started: float  # time.monotonic() at the fork
 
 
 class Supervisor:
@@ -100,6 +105,10 @@ class Supervisor:
                 pid,
                 _describe(status),
             )
+            if time.monotonic() - running.started < SHORT_LIFE_SECONDS:
+                time.sleep(SHORT_LIFE_SECONDS)
+                if self._stopping:
+                    continue
             self._spawn(running.slot)
         return 1 if failed else 0
 
@@ -130,7 +139,7 @@ class Supervisor:
             os.close(read_end)
             self._become_child(slot, write_end)
         os.close(write_end)
-        self._running[pid] = _Running(slot, read_end)
+        self._running[pid] = _Running(slot, read_end, time.monotonic())
         signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
         if self._stopping:  # asked to stop while it was being forked
             os.kill(pid, signal.SIGTERM)
