@@ -22,6 +22,7 @@ from gateway.clients.store import ClientChanges, create_client, update_client
 from gateway.kit.db import Database
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.fixtures.ports import Ports
+from tests.openapi.conformance import conforms
 from tests.serving.conftest import PROCESSES
 from tests.serving.reach import each_process, one_connection, slot_of
 
@@ -77,7 +78,7 @@ async def test_each_process_says_which_it_is_on_the_internal_port_only(served: P
     async with each_process(served.url, PROCESSES) as processes:
         pids = set()
         for slot, http in processes.items():
-            process = (await http.get("/readyz")).json()["process"]
+            process = conforms(await http.get("/readyz"), "/readyz").json()["process"]
             assert (process["slot"], process["of"]) == (slot, PROCESSES)
             pids.add(process["pid"])
         assert len(pids) == PROCESSES
