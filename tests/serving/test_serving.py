@@ -117,6 +117,26 @@ async def test_a_revoked_connection_is_refused_by_every_process(
             assert await slot_of(each) == slot  # still the same process
 
 
+async def test_a_disabled_client_is_refused_by_every_process(
+    served: Ports, http: httpx.AsyncClient, db: Database, open_: Client, confined: Client
+) -> None:
+    users = await users_of(http, open_, confined)
+    async with each_process(served.url, PROCESSES) as processes:
+        for each in processes.values():  # every process has both keys cached now
+            for client in (open_, confined):
+                assert await meetings(each, client, users[client.name]) == 200
+        await change_client(db, confined, disabled=True)
+
+        for slot, each in processes.items():
+
+            async def refused(each: httpx.AsyncClient = each) -> bool:
+                return await meetings(each, confined, users[confined.name]) == 401
+
+            await eventually(refused, f"process {slot} refuses the disabled client's key")
+            assert await meetings(each, open_, users[open_.name]) == 200  # the other: unchanged
+            assert await slot_of(each) == slot
+
+
 async def test_a_changed_rule_reaches_every_process(
     served: Ports, http: httpx.AsyncClient, db: Database, open_: Client, confined: Client
 ) -> None:
