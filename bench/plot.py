@@ -13,6 +13,7 @@ COLOURS = {
     "passthrough": "#1f77b4",
     "gateway": "#d62728",
     "gateway_cached": "#ff9896",
+    "gateway_2w": "#9467bd",
 }
 
 

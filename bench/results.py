@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-TARGET_ORDER = ("direct", "nginx", "passthrough", "gateway", "gateway_cached")
+TARGET_ORDER = ("direct", "nginx", "passthrough", "gateway", "gateway_cached", "gateway_2w")
 THROUGHPUT_GOAL = 0.8  # gateway rps / passthrough rps, at every concurrency
 ADDED_P50_GOAL_MS = 0.5  # gateway p50 - direct p50, at concurrency 1
 MEMORY_GROWTH_GOAL = 0.05  # RSS growth across the soak that still counts as flat
@@ -91,6 +91,10 @@ def ratios(runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         base = _find(runs, "passthrough", concurrency)
         if cached is not None and base is not None and base["rps"]:
             row["gateway_cached_over_passthrough"] = round(cached["rps"] / base["rps"], 3)
+        # `serve --workers 2` against one process (not a goal: the servers' cores decide it).
+        two = _find(runs, "gateway_2w", concurrency)
+        if two is not None and gateway["rps"]:
+            row["gateway_2w_over_gateway"] = round(two["rps"] / gateway["rps"], 3)
         # The same comparison by processor time per call: the pass-through's over the gateway's.
         if base is not None and base.get("cpu_us") and gateway.get("cpu_us"):
             row["passthrough_cpu_over_gateway_cpu"] = round(base["cpu_us"] / gateway["cpu_us"], 3)
@@ -178,7 +182,7 @@ def render(document: dict[str, Any]) -> str:
         lines.append("")
         lines.append(
             f"{'conc':>6}{'gw/passthrough':>16}{'by CPU':>8}{'gw/nginx':>10}{'+p50 ms':>10}"
-            f"{'+p99 ms':>10}"
+            f"{'+p99 ms':>10}{'2w/1w':>8}"
         )
         for row in rows:
             lines.append(
@@ -186,6 +190,7 @@ def render(document: dict[str, Any]) -> str:
                 f"{_ratio(row.get('passthrough_cpu_over_gateway_cpu')):>8}"
                 f"{_ratio(row['gateway_over_nginx']):>10}"
                 f"{_ms(row['added_p50_ms']):>10}{_ms(row['added_p99_ms']):>10}"
+                f"{_ratio(row.get('gateway_2w_over_gateway')):>8}"
             )
     soak = document.get("soak")
     if soak:

@@ -15,10 +15,13 @@ from bench.machine import CpuPlan
 from bench.processes import Service, free_port, start
 from gateway.kit.db import sync_url
 
-TARGETS = ("direct", "nginx", "passthrough", "gateway", "gateway_cached")
+TARGETS = ("direct", "nginx", "passthrough", "gateway", "gateway_cached", "gateway_2w")
 # The same gateway with a token cache that never expires within the run: its hit path alone, apart
 # from the misses a 30-second TTL costs with thousands of users (not a goal; for the diagnosis).
 CACHED_TTL_SECONDS = "3600"
+# The gateway as "gateway", but `serve --workers 2`: both processes on the servers' cores (not a
+# goal; how throughput scales with processes where the servers have cores for them).
+TWO_WORKERS = ("--workers=2",)
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[1]  # the checkout, so uvicorn finds bench.passthrough
 # Inherited variables that would change what is measured: the gateway's own settings and
@@ -77,13 +80,20 @@ class Targets:
 
 
 def start_gateway(
-    name: str, plan: CpuPlan, database: URL, upstream: str, encryption_key: str, **extra: str
+    name: str,
+    plan: CpuPlan,
+    database: URL,
+    upstream: str,
+    encryption_key: str,
+    options: tuple[str, ...] = (),
+    **extra: str,
 ) -> Service:
-    """``gateway serve`` on a port of its own, on the servers' core, with ``extra`` settings."""
+    """``gateway serve`` on a port of its own, on the servers' core, with ``options`` and ``extra``
+    settings."""
     port = free_port()
     return start(
         name,
-        plan.pinned([str(BIN / "gateway"), "serve", f"--port={port}"], "servers"),
+        plan.pinned([str(BIN / "gateway"), "serve", f"--port={port}", *options], "servers"),
         url=f"http://127.0.0.1:{port}",
         ready_path="/healthz",
         env={**gateway_env(database, upstream, encryption_key, port), **extra},
@@ -139,6 +149,8 @@ def start_all(
             GATEWAY_PROXY_CACHE_TTL_SECONDS=CACHED_TTL_SECONDS,
         )
         started.append(cached)
+        two = start_gateway("gateway_2w", plan, database, upstream_url, encryption_key, TWO_WORKERS)
+        started.append(two)
     except BaseException:
         for service in started:
             service.stop()
@@ -150,6 +162,7 @@ def start_all(
             "passthrough": passthrough,
             "gateway": gateway,
             "gateway_cached": cached,
+            "gateway_2w": two,
         },
         upstream,
     )

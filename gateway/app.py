@@ -26,6 +26,7 @@ from gateway.kit.migrations import head_revision
 from gateway.kit.request_body import BodyLimit
 from gateway.kit.tracing import Tracing, tracing_on
 from gateway.metrics import Metrics
+from gateway.metrics.siblings import Siblings
 from gateway.providers.registry import credential_params
 from gateway.proxy.assembly import Proxy
 from gateway.proxy.front import ProxyFront
@@ -106,9 +107,12 @@ def create_app(
     *,
     run_refresher: bool = False,
     public_port: int | None = None,
+    siblings: Siblings | None = None,
 ) -> Starlette:
-    """The gateway; with ``run_refresher`` the refresher loop also runs in this process, and with
-    ``public_port`` only the browser-facing routes answer on that port."""
+    """The gateway; with ``run_refresher`` the refresher loop also runs in this process, with
+    ``public_port`` only the browser-facing routes answer on that port, and with ``siblings`` it is
+    one of the machine's serving processes (``gateway serve --workers``): each client's rate limit
+    is shared among them and a scrape shows their sum."""
     keys = composition.key_ring(settings)
     metrics = Metrics()
     batch = RecordBatch(metrics.requests, credential_params(settings))
@@ -120,13 +124,18 @@ def create_app(
         async with composition.core(
             settings, database_url, keys, pool_size=settings.database_pool_size, metrics=metrics
         ) as core:
-            proxy = core.proxy()
+            proxy = core.proxy(processes=siblings.slot.count if siblings is not None else 1)
             stop = asyncio.Event()
             # The proxy's caches serve only while this listens for their invalidations, and its
             # deadlines are kept by this.
             proxy_jobs = asyncio.create_task(proxy.run(stop))
             reloads = asyncio.create_task(reload_providers_on_request(core, stop))
             background = asyncio.create_task(background_jobs(core, stop)) if run_refresher else None
+            scrapes = (
+                asyncio.create_task(siblings.serve(metrics.registry, stop))
+                if siblings is not None
+                else None
+            )
             try:
                 yield {
                     "resources": Resources(
@@ -139,6 +148,7 @@ def create_app(
                         metrics=metrics,
                         schema_head=head_revision(),
                         console_idp=core.console_identity_provider(),
+                        siblings=siblings,
                     ),
                     # The proxy's own state, which only its endpoint and front door reach.
                     "proxy": proxy,
@@ -148,6 +158,8 @@ def create_app(
                 stop.set()
                 if background is not None:
                     await background
+                if scrapes is not None:
+                    await scrapes
                 await proxy_jobs
                 await reloads
                 await proxy.aclose()

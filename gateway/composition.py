@@ -119,9 +119,10 @@ class Core:
         caches the provider's metadata and keys)."""
         return identity_provider(self.settings, self.http)
 
-    def proxy(self) -> Proxy:
-        """The proxy's per-process state (built inside a running event loop, closed by its owner)."""
-        return Proxy.build(self.settings, self.db, self.keys, self.refresher)
+    def proxy(self, *, processes: int = 1) -> Proxy:
+        """The proxy's per-process state (built inside a running event loop, closed by its owner),
+        for one of ``processes`` serving processes on the machine."""
+        return Proxy.build(self.settings, self.db, self.keys, self.refresher, processes=processes)
 
 
 @asynccontextmanager

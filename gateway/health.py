@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
@@ -19,7 +21,8 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """Ready when the database answers and its schema is the one this build expects, or it lacks
-    only contract steps (``kit.migrations``; listed as ``pending_contract``)."""
+    only contract steps (``kit.migrations``; listed as ``pending_contract``); under
+    ``serve --workers``, ``process`` says which serving process answered."""
     res = resources(request)
     try:
         async with res.db.engine.connect() as conn:
@@ -34,13 +37,17 @@ async def readyz(request: Request) -> Response:
             code="schema_outdated",
             details={"database_revision": revision, "required_revision": res.schema_head},
         )
-    return JSONResponse(
-        {
-            "status": "ready",
-            "schema_revision": revision,
-            "pending_contract": [step.revision for step in steps],
-        }
-    )
+    body: dict[str, object] = {
+        "status": "ready",
+        "schema_revision": revision,
+        "pending_contract": [step.revision for step in steps],
+    }
+    if res.siblings is not None:
+        # Which of the machine's serving processes answered (``serve --workers``): operators and
+        # tests reach each one this way; /readyz never answers on the public port.
+        slot = res.siblings.slot
+        body["process"] = {"slot": slot.number, "of": slot.count, "pid": os.getpid()}
+    return JSONResponse(body)
 
 
 def _pending(revision: str | None) -> tuple[Step, ...] | None:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
+from gateway.metrics.siblings import Siblings
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry
 from gateway.settings import Settings
@@ -29,6 +30,8 @@ class Resources:
     schema_head: str | None
     # The identity provider operators sign in to the console with; None: not configured.
     console_idp: OAuthClient | None = None
+    # The machine's other serving processes (``gateway serve --workers``); None: it serves alone.
+    siblings: Siblings | None = None
 
 
 def resources(request: Request) -> Resources:

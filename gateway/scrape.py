@@ -1,5 +1,6 @@
-"""``GET /metrics``, the Prometheus scrape: this process's counters (``gateway.metrics``) and the cluster's
-gauges, read from PostgreSQL."""
+"""``GET /metrics``, the Prometheus scrape: this process's counters (``gateway.metrics``; under
+``serve --workers``, summed over the machine's serving processes: ``gateway.metrics.siblings``) and
+the cluster's gauges, read from PostgreSQL."""
 
 from __future__ import annotations
 
@@ -86,4 +87,9 @@ async def metrics(request: Request) -> Response:
             if usage is not None:
                 metrics.budget_used.labels(provider).set(usage.used)
                 metrics.budget_limit.labels(provider).set(usage.rate.requests)
-    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body = (
+        generate_latest(metrics.registry)
+        if res.siblings is None
+        else await res.siblings.exposition(metrics.registry)
+    )
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

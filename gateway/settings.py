@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     data_dir: Path = Path(".gateway")
     database_pool_size: int = Field(default=10, ge=1)
+    # How many processes ``gateway serve`` runs on the same listeners (``--workers``).
+    serve_workers: int = Field(default=1, ge=1)
 
     encryption_keys: SecretStr | None = None
     encryption_active_key: str | None = None

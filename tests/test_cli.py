@@ -141,6 +141,14 @@ def test_no_provider_is_refused_before_anything_starts(tmp_path: Path, command: 
     assert "no provider is configured" in error and "GATEWAY_CONTIO_CLIENT_ID" in error
 
 
+def test_serve_refuses_a_bad_number_of_workers_before_anything_starts(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["serve", "--workers", "0"])
+    assert result.exit_code == 2
+    assert "Invalid value for '--workers': 0 is not in the range x>=1" in result.output
+    error = refused(tmp_path, ["serve"], {**GOOD_KEY, **CONTIO, "GATEWAY_SERVE_WORKERS": "many"})
+    assert "GATEWAY_SERVE_WORKERS" in error
+
+
 def test_revoke_without_a_provider_is_refused_before_it_revokes(tmp_path: Path) -> None:
     error = refused(
         tmp_path, ["connections", "revoke", "00000000-0000-4000-8000-000000000000"], GOOD_KEY

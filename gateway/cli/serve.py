@@ -5,18 +5,26 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import shutil
 import socket
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
 import click
 import uvicorn
+from sqlalchemy.engine import URL
 
 from gateway.app import create_app
 from gateway.cli.context import check_startable, head_limits, run_command, settings
 from gateway.composition import database_url
 from gateway.kit.logs import configure
 from gateway.kit.migrations import upgrade
-from gateway.kit.server import server_config
+from gateway.kit.prefork import Slot, Supervisor
+from gateway.kit.server import AnnouncingServer, server_config
 from gateway.kit.tracing import configure_tracing
+from gateway.metrics.siblings import Siblings
+from gateway.settings import Settings
 from gateway.worker import run_worker
 
 log = logging.getLogger(__name__)
@@ -44,8 +52,20 @@ YOUNG_GENERATION_THRESHOLD = 50_000
     is_flag=True,
     help="Do not run the refresher here (run `gateway worker` instead).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Serving processes on the same listeners, each with its own caches and database pool "
+    "[default: GATEWAY_SERVE_WORKERS, 1]; the first of them runs the refresher (docs/operations.md).",
+)
 def serve(
-    host: str, port: int, public_port: int | None, public_host: str | None, no_worker: bool
+    host: str,
+    port: int,
+    public_port: int | None,
+    public_host: str | None,
+    no_worker: bool,
+    workers: int | None,
 ) -> None:
     """Run the gateway's HTTP service.
 
@@ -56,24 +76,67 @@ def serve(
         raise click.UsageError("--public-port must differ from --port")
     config = settings()
     configure(config.log_level, config.log_format)
-    configure_tracing("gateway")
     check_startable(config)
+    count = workers if workers is not None else config.serve_workers
+    listeners = [(host, port)]
+    if public_port is not None:
+        listeners.append((public_host or host, public_port))
+    if count > 1:
+        url = run_command(lambda: database_url(config, migrate_embedded=True))
+        sockets = [_listen(address) for address in listeners]
+        status = _serve_processes(config, url, sockets, count, public_port, not no_worker)
+        raise SystemExit(status)
+    configure_tracing("gateway")
     url = run_command(lambda: database_url(config, migrate_embedded=True))
     app = run_command(
         lambda: create_app(config, url, run_refresher=not no_worker, public_port=public_port)
     )
     server = uvicorn.Server(server_config(app, head_limits(config), lifespan="on"))
-    listeners = [(host, port)]
-    if public_port is not None:
-        listeners.append((public_host or host, public_port))
     sockets = [_listen(address) for address in listeners]
+    _tune_collector()
+    server.run(sockets=sockets)
+
+
+def _tune_collector() -> None:
     # What is imported and built by now lives as long as the process: keep it out of the cyclic
     # collector's full passes, which stall every request in flight while they run.
     gc.freeze()
     # And collect the youngest generation rarely: a call's short-lived objects are then gone by the
     # time it runs, instead of being promoted and swept by full passes (docs/performance.md).
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD)
-    server.run(sockets=sockets)
+
+
+def _serve_processes(
+    config: Settings,
+    url: URL,
+    sockets: list[socket.socket],
+    count: int,
+    public_port: int | None,
+    background: bool,
+) -> int:
+    """``count`` processes serving ``sockets``, kept running by this one (``kit.prefork``); the
+    first runs the background jobs when ``background``. Returns the supervisor's exit status."""
+    directory = Path(tempfile.mkdtemp(prefix="gateway-serve-"))
+
+    def child(slot: Slot, ready: Callable[[], None]) -> int:
+        configure_tracing("gateway")
+        app = create_app(
+            config,
+            url,
+            run_refresher=background and slot.number == 1,
+            public_port=public_port,
+            siblings=Siblings(directory, slot),
+        )
+        server = AnnouncingServer(server_config(app, head_limits(config), lifespan="on"), ready)
+        _tune_collector()
+        server.run(sockets=sockets)
+        return 0 if server.started else 1
+
+    try:
+        gc.freeze()  # before the fork: what the children inherit stays shared with this process
+        return Supervisor(count, sockets, child).run()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _listen(address: tuple[str, int]) -> socket.socket:

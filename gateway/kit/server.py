@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -224,3 +226,17 @@ def server_config(app: ASGIApp, limits: HeadLimits, **options: Any) -> uvicorn.C
         log_config=None,
         **options,
     )
+
+
+class AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that calls ``on_started`` once it serves: its lifespan has started and its
+    sockets are listening (``gateway.kit.prefork``'s readiness)."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()

@@ -25,6 +25,17 @@ SCHEMAS: dict[str, Schema] = {
                 "description": "Contract steps not yet applied (`gateway migrate --contract`); "
                 "empty at the head.",
             },
+            "process": {
+                "type": "object",
+                "required": ["slot", "of", "pid"],
+                "properties": {
+                    "slot": {"type": "integer", "minimum": 1},
+                    "of": {"type": "integer", "minimum": 1},
+                    "pid": {"type": "integer"},
+                },
+                "description": "Under `gateway serve --workers N` only: which of the N serving "
+                "processes answered (its slot, 1..N, kept by a replacement) and its process id.",
+            },
         },
     },
 }
@@ -55,7 +66,8 @@ PATHS: dict[str, Any] = {
     },
     "/metrics": {
         "get": {
-            "summary": "Prometheus metrics: this process's counters and the cluster's gauges",
+            "summary": "Prometheus metrics: this process's counters (under `serve --workers`, "
+            "summed over its processes) and the cluster's gauges",
             "security": [],
             "responses": {
                 "200": {

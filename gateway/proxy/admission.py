@@ -39,6 +39,8 @@ no one else finds them, and a connection moved to another space is no longer fou
 
 Rate limits are per replica by design: a bucket costs no round trip and no shared state, and the
 operator sets each client's limit as its share per replica (N replicas admit up to N times it).
+Within a replica the serving processes split it (``RateLimiter``), so ``--workers`` changes nothing
+for the operator.
 """
 
 from __future__ import annotations
@@ -130,23 +132,29 @@ class ClientKeys:
 
 
 class RateLimiter:
-    """A token bucket per client, in this process."""
+    """A token bucket per client, in this process: with ``processes`` serving processes on the
+    machine (``gateway serve --workers``), this one's share, refilled at 1/``processes`` of the
+    client's rate and holding 1/``processes`` of its burst (at least one request), so that all of
+    them together never admit more than the limit."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, processes: int = 1) -> None:
         self._clock = clock
+        self._share = 1.0 / processes
         # client id -> (tokens left, when last counted)
         self._buckets: dict[uuid.UUID, tuple[float, float]] = {}
 
     def take(self, client_id: uuid.UUID, limit: RateLimit) -> float | None:
         """Spend one request; None if admitted, else the seconds until one would be."""
         now = self._clock()
-        tokens, then = self._buckets.get(client_id, (float(limit.burst), now))
-        tokens = min(float(limit.burst), tokens + (now - then) * limit.per_second)
+        burst = max(1.0, limit.burst * self._share)
+        per_second = limit.per_second * self._share
+        tokens, then = self._buckets.get(client_id, (burst, now))
+        tokens = min(burst, tokens + (now - then) * per_second)
         if tokens >= 1.0:
             self._buckets[client_id] = (tokens - 1.0, now)
             return None
         self._buckets[client_id] = (tokens, now)
-        return (1.0 - tokens) / limit.per_second
+        return (1.0 - tokens) / per_second
 
 
 # The client's policy.

@@ -40,7 +40,17 @@ class Proxy:
     max_body: int
 
     @classmethod
-    def build(cls, settings: Settings, db: Database, keys: KeyRing, refresher: Refresher) -> Proxy:
+    def build(
+        cls,
+        settings: Settings,
+        db: Database,
+        keys: KeyRing,
+        refresher: Refresher,
+        *,
+        processes: int = 1,
+    ) -> Proxy:
+        """The proxy of one of ``processes`` serving processes, which share each client's rate
+        limit (``RateLimiter``)."""
         watchdog = Watchdog()
         upstream = AiohttpUpstream(
             connect_timeout=settings.proxy_connect_timeout_seconds,
@@ -56,7 +66,7 @@ class Proxy:
         tokens = TokenSource(db, keys, refresher, refresher.providers, settings, token_cache)
         client_keys = ClientKeys(db, key_cache)
         admissions = Admissions(
-            db, client_keys, refresher.providers, RateLimiter(), admission_cache
+            db, client_keys, refresher.providers, RateLimiter(processes=processes), admission_cache
         )
 
         def client_changed(payload: str) -> None:

@@ -79,6 +79,11 @@ class Process:
         return self._popen is not None and self._popen.poll() is None
 
     @property
+    def returncode(self) -> int | None:
+        """Its exit status once it has exited (negative: the signal that ended it); else None."""
+        return None if self._popen is None else self._popen.poll()
+
+    @property
     def ready(self) -> bool:
         """Alive and answered ``ready_path`` since it was last started."""
         return self._ready and self.alive
