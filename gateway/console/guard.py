@@ -77,7 +77,7 @@ class Operator:
         (else ``sso:<subject>``) for a person signed in at the identity provider."""
         if self.principal is not None:
             return actor(self.principal)
-        return f"sso:{self._sso.email or self._sso.subject}"
+        return sso_actor(self._sso)
 
     @property
     def acting(self) -> Actor:
@@ -100,6 +100,11 @@ class Operator:
     @property
     def csrf(self) -> str:
         return self.session.csrf
+
+
+def sso_actor(sso: SsoSession) -> str:
+    """The audit trail's name for a person signed in at the identity provider."""
+    return f"sso:{sso.email or sso.subject}"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,10 @@ Progress = Callable[[int], None]
 
 @dataclass
 class Report:
-    rotated: int = 0
+    rotated: int = 0  # rows
+    values: int = 0  # values re-sealed (a row holds one or more)
+    # Whether the pass reached every table's end (a bounded step may stop before).
+    complete: bool = True
     passes_with_leftovers: int = 0
     remaining: dict[str, int] = field(default_factory=dict)  # key id -> values still under it
     # table -> ids of the rows with a value that does not open (left as they are)
@@ -78,6 +81,23 @@ async def usage(db: Database) -> Counter[str]:
     return counts
 
 
+async def rotate_step(db: Database, keys: KeyRing, max_rows: int) -> Report:
+    """One bounded step of a rotation: re-seal under the active key, table after table, until
+    about ``max_rows`` rows are done (whole batches: it may go past by up to one batch). The report
+    says whether the step reached every table's end; the next step goes on from what is still
+    stale, so steps may be taken one after another, by any replica, or mixed with ``rotate``. (It leaves ``remaining`` empty: ``usage`` counts it.)"""
+    report = Report()
+    for sealed in sealed_tables():
+        left = max_rows - report.rotated
+        if left <= 0:
+            report.complete = False
+            break
+        skipped = report.unreadable.setdefault(sealed.name, set())
+        report.complete = await _rotate_table(db, keys, sealed, skipped, report, None, budget=left)
+    report.unreadable = {name: ids for name, ids in report.unreadable.items() if ids}
+    return report
+
+
 async def rotate(db: Database, keys: KeyRing, progress: Progress | None = None) -> Report:
     """Re-seal everything under the active key.
 
@@ -89,7 +109,7 @@ async def rotate(db: Database, keys: KeyRing, progress: Progress | None = None) 
     for _ in range(MAX_PASSES):
         for sealed in sealed_tables():
             skipped = report.unreadable.setdefault(sealed.name, set())
-            report.rotated += await _rotate_table(db, keys, sealed, skipped, progress)
+            await _rotate_table(db, keys, sealed, skipped, report, progress)
         report.unreadable = {name: ids for name, ids in report.unreadable.items() if ids}
         # Rows that do not open stay stale: another pass would not change them.
         if await count_stale(db, keys) <= report.unreadable_rows():
@@ -106,21 +126,30 @@ async def _rotate_table(
     keys: KeyRing,
     sealed: SealedTable,
     skipped: set[uuid.UUID],
+    report: Report,
     progress: Progress | None,
-) -> int:
-    rotated = 0
+    *,
+    budget: int | None = None,
+) -> bool:
+    """Re-seal ``sealed``'s stale rows in batches, counting them in ``report``; True when the
+    table's end was reached, False when ``budget`` rows were looked at first."""
+    seen = 0
     after: uuid.UUID | None = None
     id_column = sealed.table.c.id
-    while True:
+    while budget is None or seen < budget:
         async with db.transaction() as session:
             rows = (await session.execute(_batch(sealed, keys.active_key_id, after))).all()
             if not rows:
-                return rotated
+                return True
             for row in rows:
-                rotated += await _reseal(session, keys, sealed, row._mapping, skipped)
+                values = await _reseal(session, keys, sealed, row._mapping, skipped)
+                report.rotated += values > 0
+                report.values += values
             after = rows[-1]._mapping[id_column.name]
+        seen += len(rows)
         if progress is not None:
             progress(len(rows))
+    return False
 
 
 def _batch(sealed: SealedTable, active: str, after: uuid.UUID | None) -> Select[tuple[object, ...]]:
@@ -138,6 +167,7 @@ async def _reseal(
     row: object,
     skipped: set[uuid.UUID],
 ) -> int:
+    """How many of the row's values were re-sealed (none when a refresh changed it meanwhile)."""
     values = dict(row)  # type: ignore[call-overload]
     row_id = values["id"]
     fresh: dict[str, str] = {}
@@ -156,4 +186,4 @@ async def _reseal(
     result = await session.execute(
         update(sealed.table).where(sealed.table.c.id == row_id, *compare).values(**fresh)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return len(fresh) if getattr(result, "rowcount", 0) else 0
