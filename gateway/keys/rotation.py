@@ -83,7 +83,7 @@ async def usage(db: Database) -> Counter[str]:
 
 async def rotate_step(db: Database, keys: KeyRing, max_rows: int) -> Report:
     """One bounded step of a rotation: re-seal under the active key, table after table, until
-    about ``max_rows`` rows are done (whole batches: it may go past by up to one batch). The report
+    ``max_rows`` rows were looked at (those re-sealed, and those left that do not open). The report
     says whether the step reached every table's end; the next step goes on from what is still
     stale, so steps may be taken one after another, by any replica, or mixed with ``rotate``. (It leaves ``remaining`` empty: ``usage`` counts it.)"""
     report = Report()
@@ -138,7 +138,9 @@ async def _rotate_table(
     id_column = sealed.table.c.id
     while budget is None or seen < budget:
         async with db.transaction() as session:
-            rows = (await session.execute(_batch(sealed, keys.active_key_id, after))).all()
+            size = BATCH if budget is None else min(BATCH, budget - seen)
+            query = _batch(sealed, keys.active_key_id, after, size)
+            rows = (await session.execute(query)).all()
             if not rows:
                 return True
             for row in rows:
@@ -152,12 +154,14 @@ async def _rotate_table(
     return False
 
 
-def _batch(sealed: SealedTable, active: str, after: uuid.UUID | None) -> Select[tuple[object, ...]]:
+def _batch(
+    sealed: SealedTable, active: str, after: uuid.UUID | None, size: int
+) -> Select[tuple[object, ...]]:
     id_column = sealed.table.c.id
     query = select(id_column, *sealed.columns).where(_stale(sealed, active))  # type: ignore[arg-type]
     if after is not None:
         query = query.where(id_column > after)
-    return query.order_by(id_column).limit(BATCH).with_for_update(skip_locked=True)
+    return query.order_by(id_column).limit(size).with_for_update(skip_locked=True)
 
 
 async def _reseal(
