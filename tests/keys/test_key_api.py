@@ -4,69 +4,24 @@
 changes), audited with the caller. Only ``security`` (and the legacy ``admin``) may: lower roles
 get 403 ``role_required``, service clients without a role 403 ``insufficient_scope``.
 
-A gateway of its own, on a database of its own, runs with the key ring ``old,new`` and ``new``
-active; connections are sealed under ``old`` beforehand, as before a key change."""
+The gateway is ``rotating_gateway`` (conftest): the key ring ``old,new`` with ``new`` active;
+connections are sealed under ``old`` beforehand, as before a key change."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
 import httpx
-import pytest
-from pydantic import SecretStr
-from sqlalchemy import select, text
-from sqlalchemy.engine import URL
+from sqlalchemy import select
 
-from gateway.app import create_app
 from gateway.keys import rotation
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import AuditEvent
 from gateway.tokens import grant
-from tests.fixtures.database import fresh_database
-from tests.fixtures.servers import ServerThread, free_port
-from tests.fixtures.stack import Stack
 from tests.hostile.owner_fixtures import Client, error_code, make_client
-from tests.keys.test_rotation import NEW, OLD, load_all, ring, seed
+from tests.keys.test_rotation import NEW, load_all, ring, seed
 
 STATUS = "/v1/keys"
 ROTATION = "/v1/keys/rotation"
-
-
-@pytest.fixture(scope="module")
-def keys_url(server_url: URL) -> Iterator[URL]:
-    with fresh_database(server_url, "gw_keys_api") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def rotating_gateway(stack: Stack, keys_url: URL) -> Iterator[ServerThread]:
-    port = free_port()
-    settings = stack.settings.model_copy(
-        update={
-            "public_url": f"http://127.0.0.1:{port}",
-            "encryption_keys": SecretStr(f"{OLD},{NEW}"),
-            "encryption_active_key": "new",
-        }
-    )
-    server = ServerThread(create_app(settings, keys_url), port=port).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def kdb(keys_url: URL) -> AsyncIterator[Database]:
-    database = Database(keys_url, pool_size=4)
-    async with database.transaction() as session:
-        await session.execute(text("TRUNCATE connections CASCADE"))
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def api(rotating_gateway: ServerThread) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=rotating_gateway.url, timeout=30) as client:
-        yield client
 
 
 async def test_a_step_needs_the_number_it_reseals_and_is_audited(
@@ -103,9 +58,10 @@ async def test_a_step_needs_the_number_it_reseals_and_is_audited(
         assert opened == plaintext[connection.id]
     async with kdb.transaction() as session:
         [entry] = await session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "keys.rotated")
+            select(AuditEvent).where(
+                AuditEvent.action == "keys.rotated", AuditEvent.actor == f"client:{security.name}"
+            )
         )
-    assert entry.actor == f"client:{security.name}"
     assert entry.details["confirmed"] == count and entry.details["left"] == 0
     again = await api.post(ROTATION, json={"confirm": count}, headers=security.auth)
     assert again.status_code == 428 and again.json()["error"]["details"] == {"affected": 0}
@@ -131,9 +87,7 @@ async def roles(db: Database) -> dict[str, Client]:
     return {scope: await make_client(db, [scope]) for scope in ("viewer", "support", "operator")}
 
 
-async def test_below_security_the_keys_are_refused(
-    api: httpx.AsyncClient, kdb: Database
-) -> None:
+async def test_below_security_the_keys_are_refused(api: httpx.AsyncClient, kdb: Database) -> None:
     await seed(kdb, ring("old"), 1)
     for scope, caller in (await roles(kdb)).items():
         for method, path in (("GET", STATUS), ("POST", ROTATION)):
