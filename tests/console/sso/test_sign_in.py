@@ -8,12 +8,14 @@ import html
 import re
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from gateway.console import console_sessions as sessions
 from gateway.kit.db import Database
 from gateway.models import AuditEvent
 from tests.console.conftest import (
@@ -202,6 +204,36 @@ async def test_signing_out_ends_the_session_here_and_at_the_provider(
     # The provider forgot the sign-in: the next one asks for it again.
     started = await browser.get("/console/sso/start")
     assert (await browser.get(started.headers["location"])).status_code == 200
+
+
+async def test_a_person_whose_role_was_taken_away_still_signs_out_at_both_ends(
+    sso: SsoStack, browser: httpx.AsyncClient, db: Database
+) -> None:
+    email = new_email()
+    sso.groups(email, ["ops-support"])
+    assert (await sso_sign_in(browser, email)).status_code == 303
+    page = await browser.get("/console/connections")
+    csrf = page.text.split('name="csrf" value="')[1].split('"')[0]
+    sso.groups(email, ["engineering"])  # mapped to no role now
+    # A session holding no role at all (as a withdrawn one leaves it): the sign-out needs none.
+    session = sessions.decode(browser.cookies[sessions.COOKIE], sso.signing)
+    assert session is not None and session.sso is not None
+    roleless = replace(session, sso=replace(session.sso, role=""))
+    browser.cookies.set(
+        sessions.COOKIE,
+        sessions.encode(roleless, sso.signing),
+        domain="127.0.0.1",
+        path="/console",
+    )
+
+    answer = await browser.post("/console/sign-out", data={"csrf": csrf})
+    assert answer.status_code == 200 and END_SESSION.search(answer.text) is not None
+    assert not await signed_in(browser)
+    async with db.transaction() as tx:
+        actions = await tx.scalars(
+            select(AuditEvent.action).where(AuditEvent.actor == f"sso:{email}")
+        )
+        assert "console.signed_out" in set(actions)
 
 
 async def test_the_admin_key_still_signs_in_beside_single_sign_on(
