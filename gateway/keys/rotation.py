@@ -83,17 +83,22 @@ async def usage(db: Database) -> Counter[str]:
 
 async def rotate_step(db: Database, keys: KeyRing, max_rows: int) -> Report:
     """One bounded step of a rotation: re-seal under the active key, table after table, until
-    ``max_rows`` rows were looked at (those re-sealed, and those left that do not open). The report
-    says whether the step reached every table's end; the next step goes on from what is still
-    stale, so steps may be taken one after another, by any replica, or mixed with ``rotate``. (It leaves ``remaining`` empty: ``usage`` counts it.)"""
+    ``max_rows`` stale rows were looked at (those re-sealed, and those left that do not open). The
+    report says whether the step reached every table's end; the next step goes on from what is
+    still stale, so steps may be taken one after another, by any replica, or mixed with
+    ``rotate``. It leaves ``remaining`` empty (``usage`` counts it)."""
     report = Report()
+    looked_at = 0
     for sealed in sealed_tables():
-        left = max_rows - report.rotated
+        left = max_rows - looked_at
         if left <= 0:
             report.complete = False
             break
         skipped = report.unreadable.setdefault(sealed.name, set())
-        report.complete = await _rotate_table(db, keys, sealed, skipped, report, None, budget=left)
+        seen, report.complete = await _rotate_table(
+            db, keys, sealed, skipped, report, None, budget=left
+        )
+        looked_at += seen
     report.unreadable = {name: ids for name, ids in report.unreadable.items() if ids}
     return report
 
@@ -130,9 +135,9 @@ async def _rotate_table(
     progress: Progress | None,
     *,
     budget: int | None = None,
-) -> bool:
-    """Re-seal ``sealed``'s stale rows in batches, counting them in ``report``; True when the
-    table's end was reached, False when ``budget`` rows were looked at first."""
+) -> tuple[int, bool]:
+    """Re-seal ``sealed``'s stale rows in batches, counting them in ``report``: how many rows were
+    looked at, and whether the table's end was reached before ``budget`` of them were."""
     seen = 0
     after: uuid.UUID | None = None
     id_column = sealed.table.c.id
@@ -142,7 +147,7 @@ async def _rotate_table(
             query = _batch(sealed, keys.active_key_id, after, size)
             rows = (await session.execute(query)).all()
             if not rows:
-                return True
+                return seen, True
             for row in rows:
                 values = await _reseal(session, keys, sealed, row._mapping, skipped)
                 report.rotated += values > 0
@@ -151,7 +156,7 @@ async def _rotate_table(
         seen += len(rows)
         if progress is not None:
             progress(len(rows))
-    return False
+    return seen, False
 
 
 def _batch(

@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import select
 
 from gateway.keys import rotation
-from gateway.kit.crypto import KeyRing
+from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database
 from gateway.models import AuditEvent
 from gateway.tokens import grant
@@ -124,3 +124,16 @@ async def test_a_legacy_admin_key_rotates_as_security(
     count = (await api.get(STATUS, headers=admin.auth)).json()["to_reseal"]
     done = await api.post(ROTATION, json={"confirm": count}, headers=admin.auth)
     assert done.status_code == 200 and done.json()["status"]["to_reseal"] == 0
+
+
+async def test_values_that_do_not_open_do_not_hold_a_step_back(kdb: Database) -> None:
+    gone = KeyRing.parse(generate_key_entry("gone"))
+    await seed(kdb, gone, 1)
+    await seed(kdb, ring("old"), 2)
+    steps = []
+    while not steps or not steps[-1].complete:
+        steps.append(await rotation.rotate_step(kdb, ring("new"), max_rows=2))
+        assert len(steps) < 5
+    assert sum(r.rotated for r in steps) == 2 and steps[-1].unreadable_rows() <= 1
+    assert any(r.unreadable_rows() == 1 for r in steps)
+    assert await rotation.usage(kdb) == {"new": 4, "gone": 2}
