@@ -70,7 +70,7 @@ async def test_a_step_needs_the_number_it_reseals_and_is_audited(
 async def test_a_bounded_step_leaves_the_rest_for_the_next(kdb: Database) -> None:
     keys = ring("new")
     await seed(kdb, ring("old"), 5)
-    steps = []
+    steps: list[rotation.Report] = []
     while True:
         report = await rotation.rotate_step(kdb, keys, max_rows=2)
         steps.append(report)
@@ -130,7 +130,7 @@ async def test_values_that_do_not_open_do_not_hold_a_step_back(kdb: Database) ->
     gone = KeyRing.parse(generate_key_entry("gone"))
     await seed(kdb, gone, 1)
     await seed(kdb, ring("old"), 2)
-    steps = []
+    steps: list[rotation.Report] = []
     while not steps or not steps[-1].complete:
         steps.append(await rotation.rotate_step(kdb, ring("new"), max_rows=2))
         assert len(steps) < 5
