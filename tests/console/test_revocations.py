@@ -64,6 +64,14 @@ async def test_the_typed_count_confirms_and_each_revocation_is_the_operators(
     assert 'data-action="revoked" data-count="3"' in done.text
     assert await statuses(db, batch.ids) == {ConnectionStatus.REVOKED}
     assert await revoked_by(db, operator.actor) >= set(batch.ids)
+    async with db.transaction() as session:
+        [act] = await session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.actor == operator.actor,
+                AuditEvent.action == "connections.revoked_by_selector",
+            )
+        )
+    assert act.details == {"selector": {"label": [batch.label]}, "confirmed": 3}
 
     again = await console.get(batch.preview)
     assert 'data-count="0"' in again.text and 'id="confirm-form"' not in again.text
