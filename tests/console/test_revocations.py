@@ -78,6 +78,8 @@ async def test_the_typed_count_confirms_and_each_revocation_is_the_operators(
 
 
 async def test_a_whole_provider_is_a_selector(console: httpx.AsyncClient) -> None:
+    form = await console.get(REVOCATIONS)
+    assert '<a href="/console/revocations?provider=contio" data-provider="contio">' in form.text
     step = await console.get(REVOCATIONS, params={"provider": "contio"})
     assert step.status_code == 200
     count = int(step.text.split('<section id="confirm" data-count="')[1].split('"')[0])
