@@ -41,3 +41,12 @@ class DelegatedKeyNotAllowed(Forbidden):
     """Raised when a delegated key is used anywhere but the proxy, for its own connection."""
 
     code = "delegated_key_not_allowed"
+
+
+class ConfirmationRequired(GatewayError):
+    """Raised when a dangerous act's ``confirm`` is missing or does not echo the number it would
+    affect now (``details.affected``): nothing was done. 428: the request must be made again with
+    the precondition the caller has now seen."""
+
+    status_code = 428
+    code = "confirmation_required"

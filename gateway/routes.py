@@ -13,6 +13,7 @@ from gateway.connections import endpoints as connections
 from gateway.connections import revocation_endpoints as revocations
 from gateway.connections.timeline import endpoints as timeline
 from gateway.console.routes import console
+from gateway.keys import endpoints as keys
 from gateway.management import client_endpoints as clients
 from gateway.provisioning import endpoints as provisioning
 from gateway.provisioning import page as provisioning_page
@@ -136,5 +137,7 @@ routes = [
     Route("/v1/clients", clients.clients_collection, methods=["GET", "POST"]),
     Route("/v1/clients/{name}", clients.client, methods=["GET", "PATCH", "DELETE"]),
     Route("/v1/clients/{name}/key", clients.rotate_key, methods=["POST"]),
+    Route("/v1/keys", keys.key_status, methods=["GET"]),
+    Route("/v1/keys/rotation", keys.rotate, methods=["POST"]),
     console,  # /console/...: the operators' HTML pages
 ]

@@ -1,4 +1,5 @@
-"""``GET /v1/audit-events`` (an operator whose role may read them, ``clients.authorization``): the audit trail, newest first."""
+"""``GET /v1/audit-events`` (an operator whose role may read them, ``clients.authorization``): the
+audit trail, newest first, filtered as the console's audit page filters it (``filters``)."""
 
 from __future__ import annotations
 
@@ -6,25 +7,25 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gateway.audit import store
+from gateway.audit.filters import FILTERS, chosen
 from gateway.clients.authorization import authorize
 from gateway.kit import query
 from gateway.kit.pagination import parse_limit
 from gateway.resources import resources
 
-PARAMETERS = ("connection_id", "action", "limit", "cursor")
+PARAMETERS = (*FILTERS, "limit", "cursor")
 
 
 async def list_audit_events(request: Request) -> Response:
     await authorize(request)
     params = request.query_params
     query.only(params, PARAMETERS)
-    connection_id = query.uuid_param(params, "connection_id")
-    action = query.text(params, "action", max_length=64)
+    entries = chosen(params)
     limit = parse_limit(params.get("limit"))
     page = await resources(request).db.read(
         lambda session: store.page(
             session,
-            store.Filter(connection_id=connection_id, action=action),
+            entries,
             cursor=params.get("cursor"),
             limit=limit,
         )

@@ -1,11 +1,6 @@
-"""``POST /v1/connections/revocations``: revoke every connection a selector matches (a user's, a
-provider's, those in a status or with labels), an operator's dangerous act.
-
-It must be confirmed: ``confirm`` must echo the number of connections the selector matches now,
-else 428 ``confirmation_required`` with that number in ``details.affected`` (and nothing is
-revoked), so a caller sees what it is about to do and a selector that grew since is refused. Each
-connection is revoked as ``DELETE /v1/connections/{id}`` revokes one, audited with the caller.
-"""
+"""``POST /v1/connections/revocations``: revoke every connection a selector matches, confirmed by
+their number (``bulk_revocation``: 428 ``confirmation_required`` with ``details.affected`` until
+``confirm`` echoes it)."""
 
 from __future__ import annotations
 
@@ -15,21 +10,14 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.clients.authorization import authorize
 from gateway.connections import queries
+from gateway.connections.bulk_revocation import revoke_confirmed
 from gateway.connections.endpoints import label_selectors, revoker
 from gateway.connections.labels import MAX_SELECTORS
-from gateway.exceptions import GatewayError
 from gateway.kit.request_body import parse_json
 from gateway.models import ConnectionStatus
 from gateway.resources import resources
 
 MAX_CONFIRM = 1_000_000
-
-
-class ConfirmationRequired(GatewayError):
-    """Raised when a dangerous act's ``confirm`` is missing or does not echo what it would affect."""
-
-    status_code = 428
-    code = "confirmation_required"
 
 
 class SelectorRevocation(BaseModel):
@@ -62,15 +50,8 @@ async def revoke_selected(request: Request) -> Response:
         labels=label_selectors(body.label),
     )
     res = resources(request)
-    targets = await res.db.read(lambda session: queries.revocable(session, where))
-    if body.confirm != len(targets):
-        raise ConfirmationRequired(
-            f"this revokes {len(targets)} connection(s): send confirm={len(targets)} to do it",
-            details={"affected": len(targets)},
-        )
-    revoking = revoker(res)
-    items = []
-    for target in targets:
-        revocation = await revoking.revoke(target.id, actor=caller.actor)
-        items.append({"connection_id": str(target.id), **revocation.outcome()})
+    done = await revoke_confirmed(
+        res.db, revoker(res), where, confirm=body.confirm, actor=caller.actor
+    )
+    items = [{"connection_id": str(one.connection_id), **one.revocation.outcome()} for one in done]
     return JSONResponse({"revoked": len(items), "items": items})

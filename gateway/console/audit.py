@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.audit import store
+from gateway.audit.filters import FILTERS, chosen
 from gateway.console.guard import Operator, operator_page
 from gateway.console.render import page
 from gateway.kit import query
@@ -16,7 +17,6 @@ from gateway.kit.pagination import DEFAULT_LIMIT
 from gateway.resources import resources
 
 PATH = "/console/audit"
-FILTERS = ("actor", "action", "connection_id", "since", "until")
 
 
 @operator_page
@@ -26,16 +26,10 @@ async def list_audit(request: Request, operator: Operator) -> Response:
         {name: value.strip() for name, value in request.query_params.items() if value.strip()}
     )
     query.only(given, (*FILTERS, "cursor"))
-    chosen = store.Filter(
-        connection_id=query.uuid_param(given, "connection_id"),
-        action=query.text(given, "action", max_length=64),
-        actor=query.text(given, "actor", max_length=200),
-        since=query.moment(given, "since"),
-        until=query.moment(given, "until"),
-    )
+    entries = chosen(given)
     cursor = given.get("cursor")
     found = await resources(request).db.read(
-        lambda session: store.page(session, chosen, cursor=cursor, limit=DEFAULT_LIMIT)
+        lambda session: store.page(session, entries, cursor=cursor, limit=DEFAULT_LIMIT)
     )
     form = {name: given.get(name, "") for name in FILTERS}
     shown = {name: value for name, value in form.items() if value}

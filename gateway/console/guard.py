@@ -31,7 +31,7 @@ from gateway.connections.ownership import Actor
 from gateway.console import console_sessions as sessions
 from gateway.console.console_sessions import Session, SsoSession
 from gateway.console.errors import CsrfRejected
-from gateway.console.render import error_page, see_other
+from gateway.console.render import error_page, page, see_other
 from gateway.console.secret import SigningKeys, signing_keys
 from gateway.console.sso_checks import rechecked
 from gateway.exceptions import GatewayError
@@ -77,7 +77,7 @@ class Operator:
         (else ``sso:<subject>``) for a person signed in at the identity provider."""
         if self.principal is not None:
             return actor(self.principal)
-        return f"sso:{self._sso.email or self._sso.subject}"
+        return sso_actor(self._sso)
 
     @property
     def acting(self) -> Actor:
@@ -100,6 +100,11 @@ class Operator:
     @property
     def csrf(self) -> str:
         return self.session.csrf
+
+
+def sso_actor(sso: SsoSession) -> str:
+    """The audit trail's name for a person signed in at the identity provider."""
+    return f"sso:{sso.email or sso.subject}"
 
 
 @dataclass(frozen=True)
@@ -154,14 +159,18 @@ def signed_in_recently(operator: Operator, settings: Settings, now: int) -> bool
 
 
 def fresh_sign_in_needed(request: Request, operator: Operator, next_: str) -> Response | None:
-    """None when ``operator`` may go on with a dangerous action; otherwise the redirect to sign in
-    again (at the identity provider with ``max_age`` and ``prompt=login``, or with the key), which
-    comes back to the console path ``next_`` (the action's confirmation page)."""
+    """None when ``operator`` may go on with a dangerous action; otherwise what sends them to sign
+    in again, coming back to the console path ``next_`` (the action's confirmation step): with a
+    key, a redirect to the sign-in form; at the identity provider (``max_age`` and
+    ``prompt=login``), a page that goes there by itself, since the console's CSP (``form-action
+    'self'``) stops a form's answer from redirecting to another origin."""
     ctx = context(request)
     if signed_in_recently(operator, ctx.res.settings, ctx.now):
         return None
-    start = SSO_START if operator.session.sso is not None else SIGN_IN
-    return see_other(f"{start}?{urlencode({'next': safe_next(next_), 'fresh': '1'})}")
+    query = urlencode({"next": safe_next(next_), "fresh": "1"})
+    if operator.session.sso is None:
+        return see_other(f"{SIGN_IN}?{query}")
+    return page("fresh_sign_in.html", operator=operator, again=f"{SSO_START}?{query}")
 
 
 async def principal_of_session(db: Database, session: Session) -> Principal | None:

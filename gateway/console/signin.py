@@ -26,19 +26,18 @@ from gateway.console.guard import (
     SIGN_IN,
     SSO_START,
     Context,
-    Operator,
     check_csrf,
     context,
     csrf_matches,
-    key_operator,
     operator_of_session,
     principal_of_session,
     safe_next,
+    sso_actor,
 )
 from gateway.console.render import error_page, page, see_other
 from gateway.console.sso import end_session_url
 from gateway.exceptions import DelegatedKeyNotAllowed, GatewayError
-from gateway.operators.roles import Role, role_of_scopes
+from gateway.operators.roles import role_of_scopes
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +105,9 @@ async def sign_out(request: Request) -> Response:
     ctx = context(request)
     session = ctx.session(request)
     # No re-check of the role: a sign-out goes through whatever the provider now says.
-    operator = await _signing_out(ctx, session) if session else None
+    leaving = await _signing_out(ctx, session) if session else None
     response: Response
-    if session is None or operator is None:
+    if session is None or leaving is None:
         response = see_other(SIGN_IN)
     else:
         try:
@@ -116,8 +115,8 @@ async def sign_out(request: Request) -> Response:
         except GatewayError as exc:
             return error_page(exc)
         async with ctx.res.db.transaction() as tx:
-            audit.record(tx, actor=operator.actor, action="console.signed_out", connection_id=None)
-        log.info("console: %s signed out", operator.actor)
+            audit.record(tx, actor=leaving, action="console.signed_out", connection_id=None)
+        log.info("console: %s signed out", leaving)
         idp = ctx.res.console_idp
         at_provider = None
         if session.sso is not None and idp is not None:
@@ -132,14 +131,13 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
-async def _signing_out(ctx: Context, session: Session) -> Operator | None:
-    """Who is signing out (for the audit trail and the identity provider's sign-out), whatever
-    their role now: a role taken away still lets its holder leave."""
+async def _signing_out(ctx: Context, session: Session) -> str | None:
+    """The audit trail's name for who is signing out, whatever their role now (a role taken away
+    still lets its holder leave); None for a key session whose client or key is gone."""
     if session.sso is not None:
-        role = Role.named(session.sso.role)
-        return Operator(None, session, role or Role.VIEWER)
+        return sso_actor(session.sso)
     principal = await principal_of_session(ctx.res.db, session)
-    return key_operator(principal, session)
+    return actor(principal) if principal is not None else None
 
 
 def _form(

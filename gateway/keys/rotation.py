@@ -32,7 +32,10 @@ Progress = Callable[[int], None]
 
 @dataclass
 class Report:
-    rotated: int = 0
+    rotated: int = 0  # rows
+    values: int = 0  # values re-sealed (a row holds one or more)
+    # Whether the pass reached every table's end (a bounded step may stop before).
+    complete: bool = True
     passes_with_leftovers: int = 0
     remaining: dict[str, int] = field(default_factory=dict)  # key id -> values still under it
     # table -> ids of the rows with a value that does not open (left as they are)
@@ -78,6 +81,28 @@ async def usage(db: Database) -> Counter[str]:
     return counts
 
 
+async def rotate_step(db: Database, keys: KeyRing, max_rows: int) -> Report:
+    """One bounded step of a rotation: re-seal under the active key, table after table, until
+    ``max_rows`` stale rows were looked at (those re-sealed, and those left that do not open). The
+    report says whether the step reached every table's end; the next step goes on from what is
+    still stale, so steps may be taken one after another, by any replica, or mixed with
+    ``rotate``. It leaves ``remaining`` empty (``usage`` counts it)."""
+    report = Report()
+    looked_at = 0
+    for sealed in sealed_tables():
+        left = max_rows - looked_at
+        if left <= 0:
+            report.complete = False
+            break
+        skipped = report.unreadable.setdefault(sealed.name, set())
+        seen, report.complete = await _rotate_table(
+            db, keys, sealed, skipped, report, None, budget=left
+        )
+        looked_at += seen
+    report.unreadable = {name: ids for name, ids in report.unreadable.items() if ids}
+    return report
+
+
 async def rotate(db: Database, keys: KeyRing, progress: Progress | None = None) -> Report:
     """Re-seal everything under the active key.
 
@@ -89,7 +114,7 @@ async def rotate(db: Database, keys: KeyRing, progress: Progress | None = None) 
     for _ in range(MAX_PASSES):
         for sealed in sealed_tables():
             skipped = report.unreadable.setdefault(sealed.name, set())
-            report.rotated += await _rotate_table(db, keys, sealed, skipped, progress)
+            await _rotate_table(db, keys, sealed, skipped, report, progress)
         report.unreadable = {name: ids for name, ids in report.unreadable.items() if ids}
         # Rows that do not open stay stale: another pass would not change them.
         if await count_stale(db, keys) <= report.unreadable_rows():
@@ -106,29 +131,42 @@ async def _rotate_table(
     keys: KeyRing,
     sealed: SealedTable,
     skipped: set[uuid.UUID],
+    report: Report,
     progress: Progress | None,
-) -> int:
-    rotated = 0
+    *,
+    budget: int | None = None,
+) -> tuple[int, bool]:
+    """Re-seal ``sealed``'s stale rows in batches, counting them in ``report``: how many rows were
+    looked at, and whether the table's end was reached before ``budget`` of them were."""
+    seen = 0
     after: uuid.UUID | None = None
     id_column = sealed.table.c.id
-    while True:
+    while budget is None or seen < budget:
         async with db.transaction() as session:
-            rows = (await session.execute(_batch(sealed, keys.active_key_id, after))).all()
+            size = BATCH if budget is None else min(BATCH, budget - seen)
+            query = _batch(sealed, keys.active_key_id, after, size)
+            rows = (await session.execute(query)).all()
             if not rows:
-                return rotated
+                return seen, True
             for row in rows:
-                rotated += await _reseal(session, keys, sealed, row._mapping, skipped)
+                values = await _reseal(session, keys, sealed, row._mapping, skipped)
+                report.rotated += values > 0
+                report.values += values
             after = rows[-1]._mapping[id_column.name]
+        seen += len(rows)
         if progress is not None:
             progress(len(rows))
+    return seen, False
 
 
-def _batch(sealed: SealedTable, active: str, after: uuid.UUID | None) -> Select[tuple[object, ...]]:
+def _batch(
+    sealed: SealedTable, active: str, after: uuid.UUID | None, size: int
+) -> Select[tuple[object, ...]]:
     id_column = sealed.table.c.id
     query = select(id_column, *sealed.columns).where(_stale(sealed, active))  # type: ignore[arg-type]
     if after is not None:
         query = query.where(id_column > after)
-    return query.order_by(id_column).limit(BATCH).with_for_update(skip_locked=True)
+    return query.order_by(id_column).limit(size).with_for_update(skip_locked=True)
 
 
 async def _reseal(
@@ -138,6 +176,7 @@ async def _reseal(
     row: object,
     skipped: set[uuid.UUID],
 ) -> int:
+    """How many of the row's values were re-sealed (none when a refresh changed it meanwhile)."""
     values = dict(row)  # type: ignore[call-overload]
     row_id = values["id"]
     fresh: dict[str, str] = {}
@@ -156,4 +195,4 @@ async def _reseal(
     result = await session.execute(
         update(sealed.table).where(sealed.table.c.id == row_id, *compare).values(**fresh)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return len(fresh) if getattr(result, "rowcount", 0) else 0

@@ -24,6 +24,7 @@ from gateway.openapi import (
     connections,
     delegated_keys,
     health,
+    keys,
     provisioning,
     proxy,
     stored_credentials,
@@ -66,6 +67,7 @@ AREAS: tuple[tuple[str, ModuleType, str], ...] = (
         clients,
         "Service clients managed by operators, and revoking connections by selector.",
     ),
+    ("keys", keys, "The encryption keys of secrets at rest, and re-sealing under the active one."),
 )
 
 

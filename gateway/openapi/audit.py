@@ -18,6 +18,8 @@ from gateway.openapi.components import (
     ref,
 )
 
+_MOMENT = {"type": "string", "format": "date-time"}
+
 SCHEMAS: dict[str, Schema] = {
     "AuditEvent": {
         "type": "object",
@@ -47,10 +49,15 @@ PATHS: dict[str, Any] = {
     "/v1/audit-events": {
         "get": {
             "summary": "The audit trail, newest first (scope admin)",
-            "description": "Any other query parameter is refused (unknown_parameter).",
+            "description": "Each filter given must match: actor, action, connection_id, since "
+            "(inclusive) and until (exclusive, later than since), the times RFC 3339 with a time "
+            "zone. Any other query parameter is refused (unknown_parameter).",
             "parameters": [
-                query_parameter("connection_id", {"type": "string", "format": "uuid"}),
+                query_parameter("actor", {"type": "string", "minLength": 1, "maxLength": 200}),
                 query_parameter("action", {"type": "string", "minLength": 1, "maxLength": 64}),
+                query_parameter("connection_id", {"type": "string", "format": "uuid"}),
+                query_parameter("since", _MOMENT),
+                query_parameter("until", _MOMENT),
                 *PAGE_PARAMETERS,
             ],
             "responses": {
@@ -58,8 +65,11 @@ PATHS: dict[str, Any] = {
                 "400": error(
                     "A bad filter or page parameter.",
                     *PAGE_ERRORS,
-                    "invalid_connection_id",
+                    "invalid_actor",
                     "invalid_action",
+                    "invalid_connection_id",
+                    "invalid_since",
+                    "invalid_until",
                 ),
                 "401": UNAUTHORIZED,
                 "403": error(

@@ -63,6 +63,8 @@ ADMIN_API: Mapping[tuple[str, str], Rule] = {
     ("PATCH", "/v1/clients/{name}"): Rule(P.MANAGE_CLIENTS),
     ("DELETE", "/v1/clients/{name}"): Rule(P.MANAGE_CLIENTS),
     ("POST", "/v1/clients/{name}/key"): Rule(P.MANAGE_CLIENTS),
+    ("GET", "/v1/keys"): Rule(P.MANAGE_KEYS),
+    ("POST", "/v1/keys/rotation"): Rule(P.MANAGE_KEYS),
 }
 
 
@@ -74,6 +76,12 @@ _PAGE = "/console/connections/{connection_id}"
 CONSOLE: Mapping[tuple[str, str], Permission] = {
     ("GET", "/console/connections"): P.READ_CONNECTIONS,
     ("GET", "/console/audit"): P.READ_AUDIT,
+    # Dangerous actions: their confirmation steps and forms also need a fresh sign-in.
+    ("GET", "/console/revocations"): P.REVOKE_CONNECTIONS,
+    ("POST", "/console/revocations"): P.REVOKE_CONNECTIONS,
+    ("GET", "/console/keys"): P.MANAGE_KEYS,
+    ("GET", "/console/keys/rotation"): P.MANAGE_KEYS,
+    ("POST", "/console/keys/rotation"): P.MANAGE_KEYS,
     ("GET", "/console/connections/new"): P.MANAGE_CONNECTIONS,
     ("POST", "/console/connections/new/client-credentials"): P.MANAGE_CONNECTIONS,
     ("POST", "/console/connections/new/credential"): P.MANAGE_CONNECTIONS,

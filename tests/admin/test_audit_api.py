@@ -58,13 +58,54 @@ async def test_the_action_filter(
     assert body["next_cursor"] is None
 
 
+async def test_the_actor_and_time_filters(
+    admin: httpx.AsyncClient, http: httpx.AsyncClient, service_key: str, db: Database
+) -> None:
+    connection = await connected(http, service_key, db)
+    await admin.delete(f"/v1/connections/{connection.id}")
+    trail = (
+        await admin.get("/v1/audit-events", params={"connection_id": str(connection.id)})
+    ).json()["items"]
+    created = next(e for e in trail if e["action"] == "connection.created")
+    revoked = next(e for e in trail if e["action"] == "connection.revoked")
+
+    by_actor = await admin.get(
+        "/v1/audit-events",
+        params={"connection_id": str(connection.id), "actor": revoked["actor"]},
+    )
+    assert {e["actor"] for e in by_actor.json()["items"]} == {revoked["actor"]}
+    assert created["id"] not in {e["id"] for e in by_actor.json()["items"]}
+    # since is inclusive, until exclusive: the window of the one entry.
+    window = await admin.get(
+        "/v1/audit-events",
+        params={
+            "connection_id": str(connection.id),
+            "action": "connection.created",
+            "since": created["occurred_at"],
+            "until": revoked["occurred_at"],
+        },
+    )
+    assert [e["id"] for e in window.json()["items"]] == [created["id"]]
+    later = await admin.get(
+        "/v1/audit-events",
+        params={"connection_id": str(connection.id), "since": revoked["occurred_at"]},
+    )
+    assert created["id"] not in {e["id"] for e in later.json()["items"]}
+
+
 async def test_bad_audit_parameters_are_400(admin: httpx.AsyncClient) -> None:
     for params, code in (
         ({"connection_id": "nope"}, "invalid_connection_id"),
         ({"limit": "1000"}, "invalid_limit"),
         ({"cursor": "!!"}, "invalid_cursor"),
-        ({"actor": "me"}, "unknown_parameter"),
+        ({"who": "me"}, "unknown_parameter"),
+        ({"actor": ""}, "invalid_actor"),
+        ({"action": "a" * 65}, "invalid_action"),
+        ({"since": "yesterday"}, "invalid_since"),
+        ({"until": "2026-12-07T10:00:00"}, "invalid_until"),  # no time zone
+        ({"since": "2026-12-07T10:00:00Z", "until": "2026-12-07T09:00:00Z"}, "invalid_until"),
     ):
         response = await admin.get("/v1/audit-events", params=params)
         assert response.status_code == 400, params
         assert response.json()["error"]["code"] == code
+        assert set(response.json()["error"]) <= {"code", "message", "details"}

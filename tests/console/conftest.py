@@ -7,15 +7,17 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 
 from gateway.clients.store import create_client
 from gateway.console.secret import SigningKeys, signing_keys
+from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
-from gateway.models import Connection
+from gateway.models import Connection, ConnectionStatus
 from tests.fixtures.stack import Stack
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
@@ -73,6 +75,45 @@ async def console(browser: httpx.AsyncClient, operator: Admin) -> httpx.AsyncCli
     response = await sign_in(browser, operator.key)
     assert response.status_code == 303, response.text
     return browser
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Connections labelled ``batch=<value>`` (holding no tokens: nothing to revoke at the
+    provider), and the console's confirmation step for revoking them by that label."""
+
+    label: str
+    ids: tuple[uuid.UUID, ...]
+
+    @property
+    def preview(self) -> str:
+        return "/console/revocations?" + urlencode({"label": self.label})
+
+
+async def labelled_batch(db: Database, count: int) -> Batch:
+    label = f"batch={uuid.uuid4().hex[:10]}"
+    key, _, value = label.partition("=")
+    ids = tuple(uuid.uuid4() for _ in range(count))
+    async with db.transaction() as session:
+        for n, connection_id in enumerate(ids):
+            session.add(
+                Connection(
+                    id=connection_id,
+                    user_id=f"batch-user-{n}-{connection_id.hex[:6]}",
+                    provider="contio",
+                    subject=f"batch-{connection_id.hex[:8]}",
+                    status=ConnectionStatus.ACTIVE,
+                    token_version=1,
+                    connected_at=utcnow(),
+                    labels={key: value},
+                )
+            )
+    return Batch(label, ids)
+
+
+async def statuses(db: Database, ids: tuple[uuid.UUID, ...]) -> set[ConnectionStatus]:
+    async with db.transaction() as session:
+        return {(await session.get(Connection, one, populate_existing=True)).status for one in ids}  # type: ignore[union-attr]
 
 
 def page_of(connection: Connection) -> str:

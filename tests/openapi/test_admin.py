@@ -141,7 +141,10 @@ def cursor(listing: str, at: str) -> str:
         # Regression: a NUL reached PostgreSQL and the gateway answered 500.
         ({"action": "\x00"}, "invalid_action"),
         ({"limit": "201"}, "invalid_limit"),
-        ({"since": "now"}, "unknown_parameter"),
+        ({"since": "now"}, "invalid_since"),
+        ({"until": "2026-12-07"}, "invalid_until"),
+        ({"actor": "\x00"}, "invalid_actor"),
+        ({"after": "2026-12-07T10:00:00Z"}, "unknown_parameter"),
         ({"cursor": cursor("connections", "2025-01-01T00:00:00+00:00")}, "invalid_cursor"),
         # Regression: a cursor naming a time outside years 1 to 9999 in UTC failed in asyncpg (500).
         ({"cursor": cursor("audit-events", "0001-01-01T00:00:00+14:00")}, "invalid_cursor"),

@@ -57,6 +57,11 @@ CONSOLE: tuple[Operation, ...] = (
     ("POST", "/console/clients/{name}/enabled"),
     ("POST", "/console/clients/{name}/key"),
     ("GET", "/console/audit"),
+    ("GET", "/console/revocations"),
+    ("POST", "/console/revocations"),
+    ("GET", "/console/keys"),
+    ("GET", "/console/keys/rotation"),
+    ("POST", "/console/keys/rotation"),
     ("GET", "/console/subscriptions"),
     ("POST", "/console/subscriptions"),
     ("GET", "/console/subscriptions/{subscription_id}"),
@@ -77,6 +82,7 @@ FIELDS = (
     "additional",
     *("name", "own_users_only", "user_pattern", "rate_limit", "burst"),
     *("actor", "action", "connection_id", "since", "until"),
+    "confirm",
 )
 ERROR_SHAPE = jsonschema_rs.validator_for(build()["components"]["schemas"]["Error"])
 

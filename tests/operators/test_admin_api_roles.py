@@ -25,6 +25,7 @@ ADMIN_PREFIXES = (
     "/v1/audit-events",
     "/v1/events",
     "/v1/clients",
+    "/v1/keys",
 )
 # Each role's scope, and the scope of keys made before roles existed.
 ROLE_SCOPES = [role.label for role in Role] + ["admin"]

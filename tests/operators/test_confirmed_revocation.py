@@ -64,6 +64,13 @@ async def test_revoking_by_selector_needs_the_number_it_affects(
     )
     actors = {e["actor"] for e in audit.json()["items"] if e["action"] == "connection.revoked"}
     assert actors == {f"client:{operator.name}"}
+    acts = await http.get(
+        "/v1/audit-events",
+        params={"actor": f"client:{operator.name}", "action": "connections.revoked_by_selector"},
+        headers=operator.auth,
+    )
+    [act] = acts.json()["items"]
+    assert act["details"] == {"selector": {"label": [f"batch={batch}"]}, "confirmed": 2}
     again = await http.post(
         "/v1/connections/revocations", json={**selector, "confirm": 2}, headers=operator.auth
     )

@@ -1,8 +1,7 @@
 """The console with single sign-on, on loopback: the sandbox as the company's identity provider and two
 gateways signing operators in there. ``main`` has the admin-key sign-in on and re-checks roles every
 second, keeping a session up to an hour while the provider is down; ``strict`` has the admin-key
-sign-in off and no such grace. Both serve ``/console/dangerous``, a stand-in for a dangerous action
-that asks for a fresh sign-in (``guard.fresh_sign_in_needed``) and answers who did it.
+sign-in off and no such grace.
 
 ``sso_sign_in`` walks a cookie jar through a sign-in as a browser without JavaScript would."""
 
@@ -10,7 +9,8 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -18,24 +18,16 @@ import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy.engine import URL
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from gateway.app import create_app
-from gateway.console import guard
-from gateway.console.guard import Operator, fresh_sign_in_needed, operator_page
 from gateway.console.secret import SigningKeys, signing_keys
 from gateway.kit.crypto import KeyRing, generate_key_entry
-from gateway.operators import route_permissions
-from gateway.operators.roles import Permission
 from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import gateway_settings
 
 KEY_RING = generate_key_entry("sso1")
 ROLES = "ops-viewers=viewer,ops-support=support,ops-operators=operator,ops-admins=security"
-DANGEROUS = "/console/dangerous"
 HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
@@ -72,11 +64,6 @@ class SsoStack:
         return counts[name]
 
 
-async def dangerous(request: Request, operator: Operator) -> Response:
-    needed = fresh_sign_in_needed(request, operator, DANGEROUS)
-    return needed or PlainTextResponse(f"done by {operator.actor}")
-
-
 def _gateway(database_url: URL, port: int, sandbox_url: str, **overrides: object) -> ServerThread:
     settings = gateway_settings(
         port,
@@ -89,9 +76,7 @@ def _gateway(database_url: URL, port: int, sandbox_url: str, **overrides: object
         console_oidc_recheck_seconds=1,
         **overrides,
     )
-    app = create_app(settings, database_url)
-    app.router.routes.insert(0, Route(DANGEROUS, operator_page(dangerous), methods=["GET"]))
-    return ServerThread(app, port=port).start()
+    return ServerThread(create_app(settings, database_url), port=port).start()
 
 
 @pytest.fixture(scope="module")
@@ -155,15 +140,12 @@ async def through_provider(
     return await browser.get(answer.headers["location"])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def dangerous_declared() -> Iterator[None]:
-    """The stand-in declared as the dangerous action it stands for (revoking), since every console
-    page needs a declared permission; it is mounted at the top, so under the console's prefix its
-    route reads ``/console`` twice."""
-    declared = route_permissions.CONSOLE
-    stand_in = ("GET", guard.CONSOLE_PREFIX + DANGEROUS)
-    guard.CONSOLE = {**declared, stand_in: Permission.REVOKE_CONNECTIONS}  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        guard.CONSOLE = declared  # type: ignore[attr-defined]
+def new_email() -> str:
+    return f"op-{uuid.uuid4().hex[:10]}@corp.example.com"
+
+
+@pytest.fixture
+async def browser(sso: SsoStack) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie jar for the ``main`` gateway (and the provider), signed out."""
+    async with httpx.AsyncClient(base_url=sso.main.url, timeout=10) as client:
+        yield client
