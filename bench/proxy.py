@@ -21,7 +21,7 @@ SOAK_SAMPLE_SECONDS = 5.0
 
 def warm_up(tool: str, url: str, seconds: float, plan: CpuPlan, env: Mapping[str, str]) -> None:
     """Load that does not count, right before each point: it fills pools and, for the gateway,
-    the token cache, whose entries live 30 seconds (the other targets' turns outlast that, and
+    its caches (entries a replica has not been asked for within its TTL are read again, and
     traffic that pauses for minutes is not what a gateway in front of busy services sees)."""
     wrk.run(
         tool,

@@ -152,7 +152,9 @@ class Settings(BaseSettings):
     proxy_response_buffer_bytes: int = Field(default=256 * 1024, ge=0)
     proxy_max_connections: int = Field(default=512, ge=1)
     # Backstop for LISTEN/NOTIFY: cached keys and tokens are re-read at least this often (0: off).
-    proxy_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    # NOTIFY drops what changed within moments, and a listener that loses its connection turns
+    # the caches off within seconds, so the backstop need not be short (docs/proxy.md).
+    proxy_cache_ttl_seconds: float = Field(default=300.0, ge=0)
 
     # Limits on every request, on both listeners, checked before any work (docs/limits.md). The
     # head (request line and headers) is capped by the server's HTTP protocol: its bytes, its
