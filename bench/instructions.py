@@ -115,8 +115,8 @@ class Driver:
             raise RuntimeError(f"the app did not start: {started}")
         proxy = self._state["proxy"]
         proxy.upstream._session = StubSession()
-        if proxy.listener is not None:  # the caches serve only while it listens
-            await asyncio.wait_for(proxy.listener.listening.wait(), 30)
+        if proxy.feed is not None:  # the caches serve only while it listens
+            await asyncio.wait_for(proxy.feed.listening.wait(), 30)
 
     async def stop(self) -> None:
         await self._to_app.put({"type": "lifespan.shutdown"})

@@ -125,11 +125,13 @@ def create_app(
             settings, database_url, keys, pool_size=settings.database_pool_size, metrics=metrics
         ) as core:
             proxy = core.proxy(processes=siblings.slot.count if siblings is not None else 1)
+            stop_hangup = reload_providers_on_request(core)
             stop = asyncio.Event()
-            # The proxy's caches serve only while this listens for their invalidations, and its
-            # deadlines are kept by this.
+            # The process's one change feed: the proxy's caches serve only while it listens, and
+            # the providers are reloaded on the requests it hears of.
+            feed = asyncio.create_task(core.feed.run(stop))
+            # The proxy's upstream deadlines are kept by this.
             proxy_jobs = asyncio.create_task(proxy.run(stop))
-            reloads = asyncio.create_task(reload_providers_on_request(core, stop))
             background = asyncio.create_task(background_jobs(core, stop)) if run_refresher else None
             scrapes = (
                 asyncio.create_task(siblings.serve(metrics.registry, stop))
@@ -156,12 +158,13 @@ def create_app(
             finally:
                 batch.flush()  # the last requests' counts and lines, before anything can fail
                 stop.set()
+                stop_hangup()
                 if background is not None:
                     await background
                 if scrapes is not None:
                     await scrapes
                 await proxy_jobs
-                await reloads
+                await feed
                 await proxy.aclose()
 
     return Gateway(

@@ -1,8 +1,9 @@
 """The one composition root: how a gateway process builds what it runs on from its settings.
 
 The app's lifespan, ``gateway worker`` and the CLI's commands all take their database, key ring,
-providers' HTTP client and refresher from here, built the same way; the app adds the proxy. Nothing
-else in the gateway builds them.
+providers' HTTP client, refresher and change feed from here, built the same way; the app adds the
+proxy. Nothing else in the gateway builds them. The feed is one per process: the parts register
+with it, and the app's lifespan and the worker run it (the CLI's commands never do).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gateway.connections.revocation import Revoker
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database, async_url
 from gateway.kit.embedded import EmbeddedPostgres
+from gateway.kit.feed import ChangeFeed
 from gateway.kit.migrations import upgrade
 from gateway.kit.tracing import TracedTransport
 from gateway.metrics import Metrics
@@ -93,6 +95,7 @@ class Core:
     keys: KeyRing
     http: httpx.AsyncClient
     refresher: Refresher
+    feed: ChangeFeed
 
     @property
     def providers(self) -> ProviderRegistry:
@@ -120,9 +123,11 @@ class Core:
         return identity_provider(self.settings, self.http)
 
     def proxy(self, *, processes: int = 1) -> Proxy:
-        """The proxy's per-process state (built inside a running event loop, closed by its owner),
-        for one of ``processes`` serving processes on the machine."""
-        return Proxy.build(self.settings, self.db, self.keys, self.refresher, processes=processes)
+        """The proxy's per-process state (built inside a running event loop, before the feed runs;
+        closed by its owner), for one of ``processes`` serving processes on the machine."""
+        return Proxy.build(
+            self.settings, self.db, self.keys, self.refresher, self.feed, processes=processes
+        )
 
 
 @asynccontextmanager
@@ -148,6 +153,6 @@ async def core(
     async with database(url, pool_size=pool_size) as db, provider_http(settings) as http:
         built = refresher(settings, db, keys, http, metrics)
         try:
-            yield Core(settings, db, keys, http, built)
+            yield Core(settings, db, keys, http, built, ChangeFeed(db.url))
         finally:
             await built.release_all()

@@ -1,7 +1,7 @@
 """The background jobs (the refresher loop, upstream revocation retries, retention, event
 delivery, and the audit trail's sealing and stream), run by ``gateway worker`` or inside
 ``gateway serve``; and, in both, the providers reloaded on request
-(``gateway.providers.reloading``)."""
+(``gateway.providers.reloading``), heard of through the process's change feed."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from gateway.connections.upstream_revocation import UpstreamRevoker
 from gateway.events import subscriptions
 from gateway.events.delivery import Deliverer
 from gateway.providers.reloading import CHANNEL as RELOAD_CHANNEL
-from gateway.proxy.cache import ChangeListener
 from gateway.settings import Settings, split_commas
 from gateway.tokens import loop
 
@@ -73,20 +72,25 @@ async def run_worker(
     async with composition.core(
         settings, database_url, keys, pool_size=settings.database_pool_size
     ) as core:
-        await asyncio.gather(background_jobs(core, stop), reload_providers_on_request(core, stop))
+        stop_hangup = reload_providers_on_request(core)
+        try:
+            await asyncio.gather(background_jobs(core, stop), core.feed.run(stop))
+        finally:
+            stop_hangup()
 
 
-async def reload_providers_on_request(core: Core, stop: asyncio.Event) -> None:
-    """Reload the process's providers on each request until ``stop`` is set."""
+def reload_providers_on_request(core: Core) -> Callable[[], None]:
+    """Reload the process's providers on each request: a notification on the change feed
+    (``gateway providers reload``) or SIGHUP; and each time the feed listens again, since a request
+    made while it did not went unheard. Registers with the feed, so comes before it runs; returns
+    the function that stops taking SIGHUP."""
     reload = core.providers_reload()
-    listener = ChangeListener(
-        core.db.url, {RELOAD_CHANNEL: lambda _: reload.reload("notification")}, []
+    core.feed.register(
+        {RELOAD_CHANNEL: lambda _: reload.reload("notification")},
+        lost=lambda: None,
+        catch_up=lambda: reload.reload("catching up with the change feed"),
     )
-    stop_hangup = _on_hangup(lambda: reload.reload("SIGHUP"))
-    try:
-        await listener.run(stop)
-    finally:
-        stop_hangup()
+    return _on_hangup(lambda: reload.reload("SIGHUP"))
 
 
 def _on_hangup(reload: Callable[[], None]) -> Callable[[], None]:

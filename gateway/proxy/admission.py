@@ -31,7 +31,7 @@ its own space only (``Admission.token_key``), so another client's are not found.
 None of that depends on anything but the key, the method, the raw path and the ``Gateway-Provider``
 header (and, by id, the connection's user, provider and space, which the token's key holds as well),
 so an admitted call is cached under them (the key only as its BLAKE2s digest) and dropped on every
-replica when any service client changes, like the key cache (``cache.ChangeListener``). Refusals are
+replica when any service client changes, like the key cache (``kit.feed.ChangeFeed``). Refusals are
 never cached. Every call still spends its client's rate limit, and what depends on the connection
 (its token) is looked up per call, under the admission's ``token_key``: the user, the provider, the
 client's space and, by id, the connection's id, so a confined client finds only its own connections,

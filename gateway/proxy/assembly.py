@@ -1,7 +1,7 @@
 """The proxy's parts, put together once per process: the upstream session and its watchdog, the
-caches and the listener that invalidates them, the rate-limit buckets. ``Proxy.build`` is the one
-entry point; it runs inside the lifespan (aiohttp wants the running loop), which also runs
-``Proxy.run`` and closes it (``aclose``)."""
+caches (their channels registered with the process's change feed, which invalidates them), the
+rate-limit buckets. ``Proxy.build`` is the one entry point; it runs inside the lifespan (aiohttp
+wants the running loop), which also runs ``Proxy.run`` and the feed, and closes it (``aclose``)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from gateway.clients.store import Principal
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
+from gateway.kit.feed import ChangeFeed
 from gateway.proxy.admission import Admission, AdmissionKey, Admissions, ClientKeys, RateLimiter
 from gateway.proxy.cache import (
     CLIENT_CHANNEL,
     CONNECTION_CHANNEL,
     DELEGATED_KEY_CHANNEL,
-    ChangeListener,
     LocalCache,
 )
 from gateway.proxy.forward import Forwarder, RetryPolicy
@@ -35,7 +35,8 @@ class Proxy:
     tokens: TokenSource
     client_keys: ClientKeys
     admissions: Admissions
-    listener: ChangeListener | None
+    # The feed the caches hear their invalidations on; None without caches (they never serve).
+    feed: ChangeFeed | None
     replay_buffer: int
     max_body: int
 
@@ -46,11 +47,13 @@ class Proxy:
         db: Database,
         keys: KeyRing,
         refresher: Refresher,
+        feed: ChangeFeed,
         *,
         processes: int = 1,
     ) -> Proxy:
         """The proxy of one of ``processes`` serving processes, which share each client's rate
-        limit (``RateLimiter``)."""
+        limit (``RateLimiter``); its caches' channels are registered with ``feed`` (which must not
+        be running yet) unless the TTL turns the caches off."""
         watchdog = Watchdog()
         upstream = AiohttpUpstream(
             connect_timeout=settings.proxy_connect_timeout_seconds,
@@ -73,19 +76,26 @@ class Proxy:
             client_keys.client_changed(payload)
             admissions.client_changed(payload)
 
-        listener = (
-            ChangeListener(
-                db.url,
+        caches = (token_cache, key_cache, admission_cache)
+
+        def suspend() -> None:
+            for cache in caches:
+                cache.suspend()
+
+        def resume() -> None:
+            for cache in caches:
+                cache.resume()
+
+        if ttl > 0:
+            feed.register(
                 {
                     CONNECTION_CHANNEL: tokens.connection_changed,
                     CLIENT_CHANNEL: client_changed,
                     DELEGATED_KEY_CHANNEL: client_keys.delegated_key_changed,
                 },
-                [token_cache, key_cache, admission_cache],
+                lost=suspend,
+                catch_up=resume,
             )
-            if ttl > 0
-            else None
-        )
         return cls(
             upstream=upstream,
             forwarder=Forwarder(
@@ -99,18 +109,14 @@ class Proxy:
             tokens=tokens,
             client_keys=client_keys,
             admissions=admissions,
-            listener=listener,
+            feed=feed if ttl > 0 else None,
             replay_buffer=settings.proxy_replay_buffer_bytes,
             max_body=settings.proxy_max_body_bytes,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep the caches honest and the deadlines kept until ``stop`` (without a listener the
-        caches never serve)."""
-        jobs = [self.watchdog.run(stop)]
-        if self.listener is not None:
-            jobs.append(self.listener.run(stop))
-        await asyncio.gather(*jobs)
+        """Keep the upstream calls' deadlines until ``stop``."""
+        await self.watchdog.run(stop)
 
     async def aclose(self) -> None:
         await self.tokens.aclose()

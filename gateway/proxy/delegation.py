@@ -1,7 +1,7 @@
 """Delegated keys at the proxy: a key that may proxy for one connection only, until it expires.
 
 Its principal (``clients.store.authenticate_delegated``) is cached like any key's and dropped on
-every replica when the key is revoked or its issuing client changes (``cache.ChangeListener``). What
+every replica when the key is revoked or its issuing client changes (``kit.feed.ChangeFeed``). What
 a cache cannot see coming, the key's expiry, is checked on every call here; so are the connection
 it is bound to (``admission.check_delegated``) and the audit entry each call writes before it goes
 ahead (``record_use``): a delegated key's admissions are never cached, so ordinary keys' cached

@@ -6,7 +6,7 @@ the user, the provider and the space (a confined client's own, or the shared one
 only the connections of its space, and either None (the user's *default* connection there, which
 ``/proxy/users/...`` uses) or a connection's id (``/proxy/connections/...``). The cache is dropped
 for both keys of a connection on every replica when its token, status, owner, space, default or
-pause changes (``cache.ChangeListener``), so a refreshed token is picked up, and a revoked or paused
+pause changes (``kit.feed.ChangeFeed``), so a refreshed token is picked up, and a revoked or paused
 one refused, within moments everywhere, and a user's calls move to a new default as soon as it is
 made.
 

@@ -3,7 +3,7 @@ gateway applies within a second, through PostgreSQL's NOTIFY; and while it canno
 a gateway serves nothing from its caches.
 
 The stack's gateway (provider: the Contio sandbox) and the echo gateway (provider: the loopback
-echo) are two gateway instances with caches and listeners of their own, sharing the database.
+echo) are two gateway instances with caches and change feeds of their own, sharing the database.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sqlalchemy import text, update
 
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
-from gateway.proxy.cache import APPLICATION_NAME
+from gateway.kit.feed import APPLICATION_NAME
 from gateway.tokens import grant
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.fixtures.stack import new_client
@@ -136,7 +136,7 @@ async def test_any_writer_invalidates_the_cache(
     await eventually(applied, within=WITHIN, what=f"the gateway answers {expected}")
 
 
-async def listeners(db: Database) -> int:
+async def feeds(db: Database) -> int:
     async with db.transaction() as session:
         count = await session.scalar(
             text(
@@ -148,7 +148,7 @@ async def listeners(db: Database) -> int:
     return int(count or 0)
 
 
-async def test_a_gateway_that_lost_its_listener_misses_no_change(
+async def test_a_gateway_that_lost_its_change_feed_misses_no_change(
     gw: httpx.AsyncClient,
     key: str,
     db: Database,
@@ -157,7 +157,7 @@ async def test_a_gateway_that_lost_its_listener_misses_no_change(
 ) -> None:
     user_id, _ = await seed_user(db, echo_gateway)
     await token_seen(gw, key, user_id)
-    before = await listeners(db)
+    before = await feeds(db)
     assert before >= 2, "both gateways listen"
     async with db.transaction() as session:
         await session.execute(
@@ -181,6 +181,6 @@ async def test_a_gateway_that_lost_its_listener_misses_no_change(
     await eventually(refused, within=WITHIN, what="the change made while deaf is applied")
 
     async def listening_again() -> bool:
-        return await listeners(db) >= before
+        return await feeds(db) >= before
 
-    await eventually(listening_again, within=5.0, what="the listeners reconnect")
+    await eventually(listening_again, within=5.0, what="the feeds reconnect")
