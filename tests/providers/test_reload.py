@@ -89,6 +89,8 @@ async def replicas(
     try:
         for gateway in gateways:
             await gateway.wait_ready()
+            # Listening, the feed catches up (reloads): from then on the file is the test's.
+            await until_logged(gateway, "change feed is listening")
         key = await new_client(db, ["connect"])
         yield Replicas(gateways, providers_file, env, key, reload_database_url)
     finally:
