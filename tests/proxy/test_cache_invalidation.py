@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import text, update
 
 from gateway.kit.db import Database
-from gateway.models import Connection, ConnectionStatus
 from gateway.kit.feed import APPLICATION_NAME
+from gateway.models import Connection, ConnectionStatus
 from gateway.tokens import grant
 from tests.e2e.flows import connect_new_user, load_connection
 from tests.fixtures.stack import new_client
