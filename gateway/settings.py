@@ -152,7 +152,7 @@ class Settings(BaseSettings):
     proxy_response_buffer_bytes: int = Field(default=256 * 1024, ge=0)
     proxy_max_connections: int = Field(default=512, ge=1)
     # Backstop for LISTEN/NOTIFY: cached keys and tokens are re-read at least this often (0: off).
-    # NOTIFY drops what changed within moments, and a listener that loses its connection turns
+    # NOTIFY drops what changed within moments, and a change feed that loses its connection turns
     # the caches off within seconds, so the backstop need not be short (docs/proxy.md).
     proxy_cache_ttl_seconds: float = Field(default=300.0, ge=0)
 

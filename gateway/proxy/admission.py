@@ -121,12 +121,12 @@ class ClientKeys:
         return principal
 
     def client_changed(self, payload: str) -> None:
-        """The listener's handler: the id of a changed (or deleted) service client."""
+        """The change feed's handler: the id of a changed (or deleted) service client."""
         client_id = uuid.UUID(payload)
         self.cache.invalidate_where(lambda principal: principal.client_id == client_id)
 
     def delegated_key_changed(self, payload: str) -> None:
-        """The listener's handler: the id of a revoked (or deleted) delegated key."""
+        """The change feed's handler: the id of a revoked (or deleted) delegated key."""
         key_id = uuid.UUID(payload)
         self.cache.invalidate_where(lambda principal: principal.delegated_key_id == key_id)
 
@@ -381,7 +381,7 @@ class Admissions:
             raise RateLimited("this service's rate limit is spent; retry later", retry_after=wait)
 
     def client_changed(self, _payload: str) -> None:
-        """The listener's handler: any client changed, so every admission is decided again."""
+        """The change feed's handler: any client changed, so every admission is decided again."""
         self.cache.clear()
 
 

@@ -356,7 +356,7 @@ class TokenSource:
         return refreshed
 
     def connection_changed(self, payload: str) -> None:
-        """The listener's handler: ``{"user_id": ..., "provider": ..., "space": ...,
+        """The change feed's handler: ``{"user_id": ..., "provider": ..., "space": ...,
         "connection_id": ...}`` of a changed connection (the space a client's id, or null for the
         shared one): its token goes, under its user's key and under its id."""
         changed = json.loads(payload)
