@@ -2,7 +2,7 @@
 --workers 2`` and ``gateway worker`` hold one ``LISTEN`` connection each, over which the serving
 processes' caches are invalidated and every process's providers reloaded; and a reload requested
 while the feeds were down (their backends terminated, the database refusing new connections) is
-applied once they are back."""
+applied once they are back. Without caches (a TTL of 0) the feed carries the reload requests alone."""
 
 from __future__ import annotations
 
@@ -272,3 +272,51 @@ async def test_a_reload_requested_while_the_feeds_were_down_is_applied_once_they
         return await feed_connections(server, machine.url) == PROCESSES + 1
 
     await until(one_each_again, "every feed listens again, on one connection each")
+
+
+async def test_without_caches_the_feed_still_carries_the_reload_requests(
+    machine: Machine, server: asyncpg.Connection, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {
+        **machine.env,
+        "GATEWAY_PROXY_CACHE_TTL_SECONDS": "0",
+        "GATEWAY_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+    uncached = Process(
+        "gateway-uncached", ["serve", "--no-worker"], env, tmp_path, port=port, ready_path="/readyz"
+    )
+    uncached.start()
+    try:
+        await uncached.wait_ready()
+
+        async def listening() -> bool:
+            return LISTENING in uncached.log_path.read_text(errors="replace")
+
+        await until(listening, "the uncached process's feed listens")
+        listened = [
+            line for line in uncached.log_path.read_text().splitlines() if LISTENING in line
+        ]
+        assert listened == [listened[0]] and listened[0].endswith(f"{LISTENING} on {CHANNEL}")
+        assert await feed_connections(server, machine.url) == PROCESSES + 2
+
+        db = Database(machine.url, pool_size=1)
+        try:
+            caller = await make_client(db, [], ("connect",))
+        finally:
+            await db.dispose()
+        machine.write("acme", "beta", "gamma", "delta")
+        notifier = await asyncpg.connect(sync_url(machine.url))
+        try:
+            await notifier.execute("SELECT pg_notify($1, '')", CHANNEL)
+        finally:
+            await notifier.close()
+
+        async with httpx.AsyncClient(base_url=uncached.url, trust_env=False, timeout=10) as client:
+
+            async def reloaded() -> bool:
+                return await known(client, caller, "delta")
+
+            await until(reloaded, "the uncached process reloads on the notification")
+    finally:
+        uncached.stop()
