@@ -74,10 +74,6 @@ class ChangeFeed:
         self._running = False
         self.listening = asyncio.Event()
 
-    @property
-    def channels(self) -> list[str]:
-        return list(self._handlers)
-
     def register(
         self,
         handlers: Mapping[str, Handler],
