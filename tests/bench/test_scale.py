@@ -55,7 +55,7 @@ def test_rows_are_active_and_not_due_while_the_benchmark_runs() -> None:
     for values in built:
         found = dict(zip(bulk.COLUMNS, values, strict=True))
         assert found["next_refresh_at"] >= NOW + (found["expires_at"] - NOW) / 2
-        assert found["expires_at"] - found["next_refresh_at"] == bulk.timedelta(seconds=bulk.MARGIN)
+        assert found["expires_at"] - found["next_refresh_at"] == timedelta(seconds=bulk.MARGIN)
     assert len({dict(zip(bulk.COLUMNS, v, strict=True))["id"] for v in built}) == 3
 
 
