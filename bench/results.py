@@ -19,6 +19,9 @@ REFRESHER_STATEMENTS_GOAL = 2  # database statements per refreshed connection
 SCALE_COST_GOAL = 1.25  # a figure among a million connections over the same among 10,000
 SCALE_ZIPF_GOAL = 0.8  # the Zipf mix's throughput over a million users / over 5,000 users
 SCALE_COLD_READS_GOAL = 1.0  # database transactions per request, in every window of a cold start
+SCALE_COLD_BURST_GOAL = (
+    3.0  # rows read per second in a cold start's window over the windows' median
+)
 
 
 @dataclass(frozen=True)
@@ -202,6 +205,15 @@ def scale_goals(scale: dict[str, Any]) -> dict[str, Any]:
         "ratio": proxied["zipf_over_uniform"],
         "met": (proxied["zipf_over_uniform"] or 0) >= SCALE_ZIPF_GOAL,
     }
+    rows = [w.get("db_rows_per_s", 0.0) for w in proxied["cold_windows"]]
+    if rows:
+        typical = statistics.median(rows)
+        verdict["scale_cold_rows"] = {
+            "goal": f"a cold gateway reads no burst of rows: every window's rows/s <= "
+            f"{SCALE_COLD_BURST_GOAL:g} x the windows' median",
+            "peak_over_median": round(max(rows) / typical, 2) if typical else None,
+            "met": bool(typical) and max(rows) <= SCALE_COLD_BURST_GOAL * typical,
+        }
     reads = [w["db_transactions_per_request"] for w in proxied["cold_windows"]]
     worst = max((r for r in reads if r is not None), default=None)
     verdict["scale_cold_start"] = {

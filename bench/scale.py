@@ -44,6 +44,8 @@ CONCURRENCY = 32
 COLD_WINDOWS = 10
 WINDOW_SECONDS = 3
 SAMPLE_SECONDS = 1.0
+REFRESH_REPEATS = 2
+DUE_QUERY_REPEATS = 5
 WARM_SHARE = 0.9  # a window at this share of the warm throughput counts as warm
 EMAIL = "scale@bench"
 READS = """
@@ -174,13 +176,42 @@ async def prepare(
 
 
 async def refresher_case(settings: Any, url: URL, size: int, due: int) -> dict[str, Any]:
+    """``due`` connections made due and refreshed, ``REFRESH_REPEATS`` times: the fastest drain
+    (load from outside the run only ever slows one down), with every repeat's figures beside it."""
     worker = Worker(settings, url)
     try:
-        case = await worker.due_set_case(size, due)
+        cases = []
+        for _ in range(REFRESH_REPEATS):
+            await worker.make_due(due)
+            await vacuum(url)
+            # The fastest of a few: a millisecond is at the mercy of whatever else the machine runs.
+            timed = [await worker.due_query_ms() for _ in range(DUE_QUERY_REPEATS)]
+            seconds, cycles = await worker.drain()
+            cases.append(
+                {
+                    "total": size,
+                    "due": due,
+                    "batch": settings.refresher_batch_size,
+                    "drain_s": round(seconds, 3),
+                    "cycles": len(cycles),
+                    "cycle_ms_median": round(statistics.median(cycles) * 1000, 2)
+                    if cycles
+                    else 0.0,
+                    "due_query_ms": round(min(ms for ms, _ in timed), 3),
+                    "due_query_plan": timed[0][1],
+                }
+            )
     finally:
         await worker.close()
-    case["refreshes_per_s"] = round(due / case["drain_s"], 1) if case["drain_s"] else None
-    return case
+    for case in cases:
+        case["refreshes_per_s"] = round(due / case["drain_s"], 1) if case["drain_s"] else None
+    best = min(cases, key=lambda case: case["drain_s"])
+    return {
+        **best,
+        "repeats": [
+            {k: case[k] for k in ("drain_s", "cycle_ms_median", "due_query_ms")} for case in cases
+        ],
+    }
 
 
 def zipf_env(key: str, users: int) -> dict[str, str]:
