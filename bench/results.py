@@ -211,6 +211,7 @@ def scale_goals(scale: dict[str, Any]) -> dict[str, Any]:
         "goal": f"the proxy over a Zipf mix of {large['connections']:,} users >= "
         f"{SCALE_ZIPF_GOAL} x over {proxied['uniform_users']:,} users",
         "ratio": proxied["zipf_over_uniform"],
+        "by_cpu": proxied.get("uniform_cpu_over_zipf_cpu"),
         "met": (proxied["zipf_over_uniform"] or 0) >= SCALE_ZIPF_GOAL,
     }
     reads = [w["db_transactions_per_request"] for w in proxied["cold_windows"]]
@@ -233,7 +234,8 @@ def render_scale(scale: dict[str, Any]) -> list[str]:
             f"  {size['connections']:>9,}: {db['bytes_per_connection']:,.0f} B a connection, "
             f"due query {refreshed['due_query_ms']:.2f} ms, cycle {refreshed['cycle_ms_median']:.0f}"
             f" ms, {refreshed['refreshes_per_s']} refreshes/s; zipf {proxied['zipf_rps']:,.0f} "
-            f"req/s ({proxied['zipf_over_uniform']} x {proxied['uniform_users']:,} users), "
+            f"req/s ({proxied['zipf_over_uniform']} x {proxied['uniform_users']:,} users, "
+            f"{proxied.get('uniform_cpu_over_zipf_cpu', '-')} by CPU), "
             f"warm after {proxied['warm_after_s']} s, RSS {proxied['rss_mib']} MiB"
         )
     return lines

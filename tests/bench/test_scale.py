@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bench import bulk, results, scale, zipf
+from bench import bulk, results, scale, scale_proxy, zipf
 from bench.settings import BenchSettings
 from gateway.exceptions import CredentialsUnreadable
 from gateway.kit.crypto import KeyRing, generate_key_entry
@@ -77,7 +77,7 @@ def test_the_zipf_table_rises_to_one_and_the_first_users_call_most() -> None:
 
 def test_database_reads_are_rated_per_window_from_cumulative_samples() -> None:
     samples = [(0.0, 100, 1000), (1.0, 150, 1500), (2.0, 250, 1600), (3.0, 260, 1700)]
-    assert scale.per_window(samples, [0.0, 2.0], [2.0, 3.0]) == [
+    assert scale_proxy.per_window(samples, [0.0, 2.0], [2.0, 3.0]) == [
         {"db_transactions_per_s": 75.0, "db_rows_per_s": 300.0},
         {"db_transactions_per_s": 10.0, "db_rows_per_s": 100.0},
     ]
@@ -85,8 +85,8 @@ def test_database_reads_are_rated_per_window_from_cumulative_samples() -> None:
 
 def test_warm_is_the_first_window_near_the_warm_throughput() -> None:
     windows = [{"ended_s": 3.0, "rps": 100.0}, {"ended_s": 6.0, "rps": 950.0}]
-    assert scale.warm_after(windows, 1000.0) == 6.0
-    assert scale.warm_after(windows, 2000.0) is None
+    assert scale_proxy.warm_after(windows, 1000.0) == 6.0
+    assert scale_proxy.warm_after(windows, 2000.0) is None
     assert scale.sizes(1_000_000) == [10_000, 1_000_000]
     assert scale.sizes(10_000) == [10_000]
 
