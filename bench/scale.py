@@ -6,7 +6,9 @@ For each size: a sandbox holding that many grants (one per connection, every tok
 connections written in bulk (``bulk``) and the database's size per connection; ``BENCH_SCALE_DUE``
 of them made due at random and refreshed (the due query's cost and plan, a cycle's cost, the
 refresher's throughput: ``refresher.Worker``); then the proxy, started cold and measured warm
-(``scale_proxy``).
+(``scale_proxy``). Every size has a database and a sandbox of its own, all seeded first, so the
+sizes take turns in each round of every measurement and a change in the machine's load from
+minute to minute falls on both.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,16 +26,16 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
-from bench import bulk, nginx, seed
+from bench import bulk, database, nginx, seed
 from bench.machine import CpuPlan, pinned_to
 from bench.processes import Service, free_port, start
 from bench.refresher import CLIENT_ID, CLIENT_SECRET, TOKEN_LIFETIME, Worker, issue_grants, vacuum
-from bench.scale_proxy import UNIFORM_USERS, proxy_case
+from bench.scale_proxy import Target, proxy_cases
 from bench.settings import BenchSettings
 from bench.targets import BIN, clean_env
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
-from gateway.settings import load_settings
+from gateway.settings import Settings, load_settings
 
 COMPARISON = 10_000
 REFRESH_REPEATS = 2
@@ -105,37 +109,29 @@ async def prepare(
     }
 
 
-async def refresher_case(settings: Any, url: URL, size: int, due: int) -> dict[str, Any]:
-    """``due`` connections made due and refreshed, ``REFRESH_REPEATS`` times: the fastest drain
-    and the fastest due query (load from outside the run only ever slows them down), with every
-    repeat's figures beside them."""
-    worker = Worker(settings, url)
-    try:
-        cases = []
-        for _ in range(REFRESH_REPEATS):
-            await worker.make_due(due)
-            await vacuum(url)
-            # The fastest of a few: a millisecond is at the mercy of whatever else the machine runs.
-            timed = [await worker.due_query_ms() for _ in range(DUE_QUERY_REPEATS)]
-            seconds, cycles = await worker.drain()
-            cases.append(
-                {
-                    "total": size,
-                    "due": due,
-                    "batch": settings.refresher_batch_size,
-                    "drain_s": round(seconds, 3),
-                    "cycles": len(cycles),
-                    "cycle_ms_median": round(statistics.median(cycles) * 1000, 2)
-                    if cycles
-                    else 0.0,
-                    "due_query_ms": round(min(ms for ms, _ in timed), 3),
-                    "due_query_plan": timed[0][1],
-                }
-            )
-    finally:
-        await worker.close()
-    for case in cases:
-        case["refreshes_per_s"] = round(due / case["drain_s"], 1) if case["drain_s"] else None
+async def refresh_once(worker: Worker, size: int, due: int) -> dict[str, Any]:
+    """``due`` of ``size`` connections made due at random, the due query timed, then drained."""
+    await worker.make_due(due)
+    await vacuum(worker.db.url)
+    # The fastest of a few: a millisecond is at the mercy of whatever else the machine runs.
+    timed = [await worker.due_query_ms() for _ in range(DUE_QUERY_REPEATS)]
+    seconds, cycles = await worker.drain()
+    return {
+        "total": size,
+        "due": due,
+        "batch": worker.settings.refresher_batch_size,
+        "drain_s": round(seconds, 3),
+        "refreshes_per_s": round(due / seconds, 1) if seconds else None,
+        "cycles": len(cycles),
+        "cycle_ms_median": round(statistics.median(cycles) * 1000, 2) if cycles else 0.0,
+        "due_query_ms": round(min(ms for ms, _ in timed), 3),
+        "due_query_plan": timed[0][1],
+    }
+
+
+def fastest(cases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest drain and the fastest due query of the repeats (load from outside the run
+    only ever slows them down), every repeat's figures beside them."""
     best = min(cases, key=lambda case: case["drain_s"])
     return {
         **best,
@@ -144,6 +140,22 @@ async def refresher_case(settings: Any, url: URL, size: int, due: int) -> dict[s
             {k: case[k] for k in ("drain_s", "cycle_ms_median", "due_query_ms")} for case in cases
         ],
     }
+
+
+async def refresher_rounds(seeds: list[Seeded], due: int) -> dict[int, dict[str, Any]]:
+    """``REFRESH_REPEATS`` rounds, the sizes taking turns within each."""
+    workers = [Worker(seeded.settings, seeded.url) for seeded in seeds]
+    cases: dict[int, list[dict[str, Any]]] = {seeded.size: [] for seeded in seeds}
+    try:
+        for _ in range(REFRESH_REPEATS):
+            for seeded, worker in zip(seeds, workers, strict=True):
+                case = await refresh_once(worker, seeded.size, due)
+                print(f"    {seeded.size:,}: {case['refreshes_per_s']} refreshes/s", flush=True)
+                cases[seeded.size].append(case)
+    finally:
+        for worker in workers:
+            await worker.close()
+    return {size: fastest(found) for size, found in cases.items()}
 
 
 def start_sandbox(plan: CpuPlan) -> Service:
@@ -158,77 +170,80 @@ def start_sandbox(plan: CpuPlan) -> Service:
     )
 
 
-def one_size(
-    tools: dict[str, str],
-    plan: CpuPlan,
-    bench: BenchSettings,
-    url: URL,
-    work: Path,
-    upstream: str,
-    size: int,
-) -> dict[str, Any]:
+@dataclass
+class Seeded:
+    """One size, ready: its database, its sandbox holding a grant per connection, the settings a
+    refresher needs, and what seeding measured."""
+
+    size: int
+    url: URL
+    sandbox: Service
+    settings: Settings
+    target: Target
+    figures: dict[str, Any]
+
+
+def seed_size(stack: ExitStack, plan: CpuPlan, server: URL, size: int) -> Seeded:
+    url = stack.enter_context(database.bench_database(server))
     encryption_key = generate_key_entry("scale1")
     sandbox = start_sandbox(plan)
-    try:
-        print(f"  {size:,}: issuing {size:,} sandbox grants ...", flush=True)
-        began = time.perf_counter()
-        subject, pairs = issue_grants(sandbox.url, size, EMAIL)
-        grants_s = time.perf_counter() - began
-        print(f"  {size:,}: seeding {size:,} connections in bulk ...", flush=True)
-        with pinned_to(plan.load):
-            key, database = asyncio.run(prepare(url, KeyRing.parse(encryption_key), pairs, subject))
-        del pairs
-        print(f"    {database['bytes_per_connection']:,.0f} bytes a connection", flush=True)
-        settings = load_settings(
-            environ={
-                "GATEWAY_ENCRYPTION_KEYS": encryption_key,
-                "GATEWAY_CONTIO_CLIENT_ID": CLIENT_ID,
-                "GATEWAY_CONTIO_CLIENT_SECRET": CLIENT_SECRET,
-                "GATEWAY_CONTIO_AUTH_URL": sandbox.url,
-                "GATEWAY_CONTIO_API_URL": sandbox.url,
-            }
-        )
-        print(f"  {size:,}: {bench.scale_due:,} due, refreshed ...", flush=True)
-        with pinned_to(plan.load):
-            refreshed = asyncio.run(refresher_case(settings, url, size, bench.scale_due))
-        print(f"    {refreshed['refreshes_per_s']} refreshes/s", flush=True)
-        sandbox_rss = sandbox.rss_mib()
-    finally:
-        sandbox.stop()
-    print(f"  {size:,}: the proxy, cold then warm, over a Zipf mix ...", flush=True)
+    stack.callback(sandbox.stop)
+    print(f"  {size:,}: issuing {size:,} sandbox grants ...", flush=True)
+    began = time.perf_counter()
+    subject, pairs = issue_grants(sandbox.url, size, EMAIL)
+    grants_s = time.perf_counter() - began
+    print(f"  {size:,}: seeding {size:,} connections in bulk ...", flush=True)
     with pinned_to(plan.load):
-        proxied = proxy_case(tools, plan, bench, url, upstream, encryption_key, key, size)
-    print(
-        f"    zipf {proxied['zipf_rps']:,.0f} req/s, {UNIFORM_USERS:,} users "
-        f"{proxied['uniform_rps']:,.0f} req/s, RSS {proxied['rss_mib']} MiB",
-        flush=True,
+        key, seeded = asyncio.run(prepare(url, KeyRing.parse(encryption_key), pairs, subject))
+    print(f"    {seeded['bytes_per_connection']:,.0f} bytes a connection", flush=True)
+    settings = load_settings(
+        environ={
+            "GATEWAY_ENCRYPTION_KEYS": encryption_key,
+            "GATEWAY_CONTIO_CLIENT_ID": CLIENT_ID,
+            "GATEWAY_CONTIO_CLIENT_SECRET": CLIENT_SECRET,
+            "GATEWAY_CONTIO_AUTH_URL": sandbox.url,
+            "GATEWAY_CONTIO_API_URL": sandbox.url,
+        }
     )
-    return {
-        "connections": size,
-        "sandbox": {"grants": size, "issue_s": round(grants_s, 1), "rss_mib": round(sandbox_rss)},
-        "database": database,
-        "refresher": refreshed,
-        "proxy": proxied,
-    }
+    figures = {"sandbox": {"grants": size, "issue_s": round(grants_s, 1)}, "database": seeded}
+    return Seeded(size, url, sandbox, settings, Target(size, url, encryption_key, key), figures)
 
 
 def run(
     tools: dict[str, str], plan: CpuPlan, bench: BenchSettings, url: URL, work: Path
 ) -> dict[str, Any]:
-    port = free_port()
-    upstream = nginx.start_upstream(tools["nginx"], "scale-upstream", port, work, plan, "load")
-    try:
-        cases = [
-            one_size(tools, plan, bench, url, work, f"http://127.0.0.1:{port}", size)
-            for size in sizes(bench.scale_connections)
-        ]
-    finally:
-        upstream.stop()
-    found: dict[str, Any] = {
-        "connections": bench.scale_connections,
-        "due": bench.scale_due,
-        "sizes": cases,
-    }
+    """Each size in a database and a sandbox of its own (``url`` names the server), all seeded
+    first, so that the sizes can take turns in every round of what is measured."""
+    with ExitStack() as stack:
+        port = free_port()
+        upstream = nginx.start_upstream(tools["nginx"], "scale-upstream", port, work, plan, "load")
+        stack.callback(upstream.stop)
+        seeds = [seed_size(stack, plan, url, size) for size in sizes(bench.scale_connections)]
+        print(f"  {bench.scale_due:,} due at each size, refreshed, in turns ...", flush=True)
+        with pinned_to(plan.load):
+            refreshed = asyncio.run(refresher_rounds(seeds, bench.scale_due))
+        for seeded in seeds:
+            seeded.figures["sandbox"]["rss_mib"] = round(seeded.sandbox.rss_mib())
+            seeded.sandbox.stop()  # its memory back before the proxy is measured
+        with pinned_to(plan.load):
+            proxied = proxy_cases(
+                tools["wrk"],
+                plan,
+                bench,
+                f"http://127.0.0.1:{port}",
+                [seeded.target for seeded in seeds],
+            )
+    cases = [
+        {
+            "connections": seeded.size,
+            **seeded.figures,
+            "refresher": refreshed[seeded.size],
+            "proxy": proxied[seeded.size],
+        }
+        for seeded in seeds
+    ]
+    found: dict[str, Any] = {"connections": bench.scale_connections, "due": bench.scale_due}
+    found["sizes"] = cases
     if len(cases) == 2:
         found["large_over_small"] = compare(cases[0], cases[1])
     return found
