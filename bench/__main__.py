@@ -1,5 +1,5 @@
 """``python -m bench`` (``make bench``): install wrk and nginx if missing, make a database, run the
-parts named in ``BENCH_PARTS`` (proxy, soak, refresher; all by default), write
+parts named in ``BENCH_PARTS`` (proxy, soak, refresher by default; scale when named), write
 ``bench/results/latest.json`` and ``latest.png``, and print the figures and the goals' verdicts."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from bench import database, machine, plot, proxy, refresher, results, seed, targets
+from bench import database, machine, plot, proxy, refresher, results, scale, seed, targets
 from bench.settings import BenchSettings, BenchSettingsError
 from gateway.kit.crypto import generate_key_entry
 
@@ -77,6 +77,9 @@ def main() -> int:
             "connections": settings.connections,
             "soak_seconds": settings.soak_seconds,
             "refresh_connections": settings.refresh_connections,
+            "scale_connections": settings.scale_connections,
+            "scale_due": settings.scale_due,
+            "scale_cache_bytes": settings.scale_cache_bytes,
             "parts": list(settings.parts),
             "load_generator": "wrk -t1, one Lua-prepared request per user, rotating; before "
             "each point the same target gets warmup_s of uncounted load at concurrency 32",
@@ -100,11 +103,20 @@ def main() -> int:
                 flush=True,
             )
             document["refresher"] = refresher.run(tools, plan, settings, url, work)
+        if "scale" in settings.parts:
+            print(
+                f"scale: {scale.COMPARISON:,} and {settings.scale_connections:,} connections ...",
+                flush=True,
+            )
+            document["scale"] = scale.run(tools, plan, settings, url, work)
     results.carry_over(document, results.load(settings.out_dir), settings.parts)
     document["load_average_end"] = machine.load_average()
     document["elapsed_s"] = round(time.monotonic() - began, 1)
     document["goals"] = results.goals(
-        document.get("ratios", []), document.get("soak"), document.get("refresher")
+        document.get("ratios", []),
+        document.get("soak"),
+        document.get("refresher"),
+        document.get("scale"),
     )
     path = results.write(document, settings.out_dir)
     if document.get("runs"):

@@ -16,6 +16,12 @@ ADDED_P50_GOAL_MS = 0.5  # gateway p50 - direct p50, at concurrency 1
 MEMORY_GROWTH_GOAL = 0.05  # RSS growth across the soak that still counts as flat
 REFRESHER_RATIO_GOAL = 0.5  # refreshes/s over the token endpoint's capacity alone
 REFRESHER_STATEMENTS_GOAL = 2  # database statements per refreshed connection
+SCALE_COST_GOAL = 1.25  # a figure among a million connections over the same among 10,000
+SCALE_ZIPF_GOAL = 0.8  # the Zipf mix's throughput over a million users / over 5,000 users
+SCALE_COLD_READS_GOAL = 1.0  # database transactions per request, in every window of a cold start
+SCALE_COLD_BURST_GOAL = (
+    3.0  # rows read per second in a cold start's window over the windows' median
+)
 
 
 @dataclass(frozen=True)
@@ -123,9 +129,12 @@ def goals(
     rows: Sequence[dict[str, Any]],
     soak: dict[str, Any] | None,
     refresher: dict[str, Any] | None = None,
+    scale: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Each goal with the figure it is judged on and whether it is met."""
     verdict: dict[str, Any] = {}
+    if scale is not None:
+        verdict.update(scale_goals(scale))
     throughput = [(r["concurrency"], r["gateway_over_passthrough"]) for r in rows]
     if throughput and all(ratio is not None for _, ratio in throughput):
         verdict["throughput"] = {
@@ -159,6 +168,81 @@ def goals(
             "met": refresher["statements_per_refresh"] <= REFRESHER_STATEMENTS_GOAL,
         }
     return verdict
+
+
+def scale_goals(scale: dict[str, Any]) -> dict[str, Any]:
+    """The scale part's goals, judged at its largest size against the 10,000 comparison."""
+    verdict: dict[str, Any] = {}
+    large = scale["sizes"][-1]
+    compared = scale.get("large_over_small")
+    if compared is not None:
+        small = scale["sizes"][0]
+        for name, figure, what in (
+            ("scale_due_query", "due_query_ms", "the due query's time"),
+            ("scale_cycle", "cycle_ms", "a refresh cycle's time"),
+        ):
+            verdict[name] = {
+                "goal": f"{what} at {large['connections']:,} <= {SCALE_COST_GOAL} x at "
+                f"{small['connections']:,} connections",
+                "ratio": compared[figure],
+                "met": compared[figure] is not None and compared[figure] <= SCALE_COST_GOAL,
+            }
+        rate = compared["refreshes_per_s"]
+        verdict["scale_refresher"] = {
+            "goal": f"refreshes/s at {large['connections']:,} >= {2 - SCALE_COST_GOAL:g} x at "
+            f"{small['connections']:,} connections",
+            "ratio": rate,
+            "met": rate is not None and rate >= 2 - SCALE_COST_GOAL,
+        }
+        peak = compared.get("cold_peak_rows_per_s")
+        verdict["scale_cold_rows"] = {
+            "goal": f"a cold gateway's peak rows read per second at {large['connections']:,} "
+            f"<= {SCALE_COST_GOAL} x at {small['connections']:,} connections (no read that "
+            "grows with them)",
+            "ratio": peak,
+            "met": peak is not None and peak <= SCALE_COST_GOAL,
+        }
+        bound_mib = large["proxy"]["cache_max_bytes"] / 2**20
+        growth = large["proxy"]["rss_mib"] - small["proxy"]["rss_mib"]
+        verdict["scale_memory"] = {
+            "goal": f"the gateway's RSS at {large['connections']:,} users <= its RSS at "
+            f"{small['connections']:,} + the cache bound ({bound_mib:g} MiB)",
+            "growth_mib": round(growth, 1),
+            "met": growth <= bound_mib,
+        }
+    proxied = large["proxy"]
+    verdict["scale_zipf"] = {
+        "goal": f"the proxy over a Zipf mix of {large['connections']:,} users >= "
+        f"{SCALE_ZIPF_GOAL} x over {proxied['uniform_users']:,} users",
+        "ratio": proxied["zipf_over_uniform"],
+        "by_cpu": proxied.get("uniform_cpu_over_zipf_cpu"),
+        "met": (proxied["zipf_over_uniform"] or 0) >= SCALE_ZIPF_GOAL,
+    }
+    reads = [w["db_transactions_per_request"] for w in proxied["cold_windows"]]
+    worst = max((r for r in reads if r is not None), default=None)
+    verdict["scale_cold_start"] = {
+        "goal": f"a cold gateway under the Zipf mix: <= {SCALE_COLD_READS_GOAL:g} database "
+        "transaction per request in every window (no burst beyond its misses)",
+        "worst": worst,
+        "warm_after_s": proxied["warm_after_s"],
+        "met": worst is not None and worst <= SCALE_COLD_READS_GOAL,
+    }
+    return verdict
+
+
+def render_scale(scale: dict[str, Any]) -> list[str]:
+    lines = ["", f"scale ({scale['due']:,} due at each size):"]
+    for size in scale["sizes"]:
+        db, refreshed, proxied = size["database"], size["refresher"], size["proxy"]
+        lines.append(
+            f"  {size['connections']:>9,}: {db['bytes_per_connection']:,.0f} B a connection, "
+            f"due query {refreshed['due_query_ms']:.2f} ms, cycle {refreshed['cycle_ms_median']:.0f}"
+            f" ms, {refreshed['refreshes_per_s']} refreshes/s; zipf {proxied['zipf_rps']:,.0f} "
+            f"req/s ({proxied['zipf_over_uniform']} x {proxied['uniform_users']:,} users, "
+            f"{proxied.get('uniform_cpu_over_zipf_cpu', '-')} by CPU), "
+            f"warm after {proxied['warm_after_s']} s, RSS {proxied['rss_mib']} MiB"
+        )
+    return lines
 
 
 def render(document: dict[str, Any]) -> str:
@@ -221,6 +305,8 @@ def render(document: dict[str, Any]) -> str:
                 f"{case['drain_s']:.2f}s, {case['cycle_ms_median']:.1f} ms a cycle of "
                 f"{case['batch']}, due query {case['due_query_ms']:.3f} ms"
             )
+    if document.get("scale"):
+        lines += render_scale(document["scale"])
     verdict = document.get("goals", {})
     if verdict:
         lines.append("")
@@ -242,6 +328,7 @@ PART_KEYS = {
     "proxy": ("runs", "ratios", "gateway_log"),
     "soak": ("soak",),
     "refresher": ("refresher",),
+    "scale": ("scale",),
 }
 
 

@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-PARTS = ("proxy", "soak", "refresher")
+PARTS = ("proxy", "soak", "refresher", "scale")
+# The scale part seeds a million connections and takes minutes more: asked for by name.
+DEFAULT_PARTS = ("proxy", "soak", "refresher")
 RESULTS = Path(__file__).parent / "results"
 
 
@@ -25,13 +27,16 @@ class BenchSettings:
     soak_seconds: float
     soak_concurrency: int
     refresh_connections: int  # connections due at once in the refresher benchmark
+    scale_connections: int  # connections seeded in the scale part (and 10,000 to compare)
+    scale_due: int  # of them made due and refreshed, at each size
+    scale_cache_bytes: int  # GATEWAY_PROXY_CACHE_MAX_BYTES of the scale part's gateway
     parts: tuple[str, ...]
     out_dir: Path
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> BenchSettings:
         env = os.environ if environ is None else environ
-        parts = tuple(p.strip() for p in env.get("BENCH_PARTS", ",".join(PARTS)).split(","))
+        parts = tuple(p.strip() for p in env.get("BENCH_PARTS", ",".join(DEFAULT_PARTS)).split(","))
         unknown = [part for part in parts if part not in PARTS]
         if unknown or not parts:
             raise BenchSettingsError(f"BENCH_PARTS must name some of {', '.join(PARTS)}")
@@ -48,6 +53,13 @@ class BenchSettings:
             soak_concurrency=int(_number(env, "BENCH_SOAK_CONCURRENCY", 32, minimum=1)),
             refresh_connections=int(
                 _number(env, "BENCH_REFRESH_CONNECTIONS", 100_000, minimum=100)
+            ),
+            scale_connections=int(
+                _number(env, "BENCH_SCALE_CONNECTIONS", 1_000_000, minimum=10_000)
+            ),
+            scale_due=int(_number(env, "BENCH_SCALE_DUE", 2000, minimum=100)),
+            scale_cache_bytes=int(
+                _number(env, "BENCH_SCALE_CACHE_BYTES", 64 * 2**20, minimum=64 * 1024)
             ),
             parts=parts,
             out_dir=Path(env.get("BENCH_OUT", str(RESULTS))),

@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     # NOTIFY drops what changed within moments, and a change feed that loses its connection turns
     # the caches off within seconds, so the backstop need not be short (docs/proxy.md).
     proxy_cache_ttl_seconds: float = Field(default=300.0, ge=0)
+    # What the proxy's caches (tokens, admissions, keys) may hold together, estimated per entry:
+    # a serving process's memory follows this, whatever the number of users (docs/proxy.md).
+    proxy_cache_max_bytes: int = Field(default=64 * 2**20, ge=64 * 1024)
 
     # Limits on every request, on both listeners, checked before any work (docs/limits.md). The
     # head (request line and headers) is capped by the server's HTTP protocol: its bytes, its

@@ -60,6 +60,10 @@ class Connection(IdMixin, TimestampMixin, Base):
             postgresql_where="is_default",
         ),
         Index("ix_connections_due", "next_refresh_at", postgresql_where="status = 'active'"),
+        # Connections whose tokens did not open, looked for whenever a process starts.
+        Index(
+            "ix_connections_unreadable", "id", postgresql_where="status = 'credentials_unreadable'"
+        ),
         Index("ix_connections_created_at_id", "created_at", "id"),
         Index("ix_connections_labels", "labels", postgresql_using="gin"),
         # A provider account's connections (a provider webhook names its user by subject).

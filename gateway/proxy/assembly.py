@@ -1,7 +1,12 @@
 """The proxy's parts, put together once per process: the upstream session and its watchdog, the
 caches (their channels registered with the process's change feed, which invalidates them), the
 rate-limit buckets. ``Proxy.build`` is the one entry point; it runs inside the lifespan (aiohttp
-wants the running loop), which also runs ``Proxy.run`` and the feed, and closes it (``aclose``)."""
+wants the running loop), which also runs ``Proxy.run`` and the feed, and closes it (``aclose``).
+
+The three caches share ``proxy_cache_max_bytes``, a third each (the key cache, one entry per service
+key, never comes near its share). An entry's weight is an estimate: what a typical entry of its kind
+holds, measured with ``tracemalloc`` (``tests/proxy/test_cache_bytes.py`` checks the estimates hold),
+plus its strings whose length varies from one entry to the next."""
 
 from __future__ import annotations
 
@@ -25,6 +30,29 @@ from gateway.proxy.token_cache import Key, TokenSource, UserToken
 from gateway.proxy.upstream import AiohttpUpstream, Upstream, Watchdog
 from gateway.settings import Settings
 from gateway.tokens.refresher import Refresher
+
+TOKEN_ENTRY_BYTES = 896
+ADMISSION_ENTRY_BYTES = 768
+PATH_SEGMENT_BYTES = 96
+PRINCIPAL_ENTRY_BYTES = 2048
+CACHES = 3
+
+
+def token_weight(key: Key, token: UserToken) -> int:
+    injection = token.injection
+    credential = injection.header[1] if injection.header is not None else injection.query_pair
+    return TOKEN_ENTRY_BYTES + len(key[0]) + len(credential or "") + len(injection.base_url or "")
+
+
+def admission_weight(key: AdmissionKey, _admission: Admission) -> int:
+    # The raw target is held in the key, and again as the path's segments (an object each), the
+    # normalised path and the upstream URL.
+    target = key[2]
+    return ADMISSION_ENTRY_BYTES + 4 * len(target) + PATH_SEGMENT_BYTES * target.count("/")
+
+
+def principal_weight(_digest: str, _principal: Principal) -> int:
+    return PRINCIPAL_ENTRY_BYTES
 
 
 @dataclass(frozen=True)
@@ -63,9 +91,16 @@ class Proxy:
             watchdog=watchdog,
         )
         ttl = settings.proxy_cache_ttl_seconds
-        token_cache: LocalCache[Key, UserToken] = LocalCache(ttl, renews=True)
-        key_cache: LocalCache[str, Principal] = LocalCache(ttl)
-        admission_cache: LocalCache[AdmissionKey, Admission] = LocalCache(ttl)
+        share = settings.proxy_cache_max_bytes // CACHES
+        token_cache: LocalCache[Key, UserToken] = LocalCache(
+            ttl, max_bytes=share, weigh=token_weight, renews=True
+        )
+        key_cache: LocalCache[str, Principal] = LocalCache(
+            ttl, max_bytes=share, weigh=principal_weight
+        )
+        admission_cache: LocalCache[AdmissionKey, Admission] = LocalCache(
+            ttl, max_bytes=share, weigh=admission_weight
+        )
         tokens = TokenSource(db, keys, refresher, refresher.providers, settings, token_cache)
         client_keys = ClientKeys(db, key_cache)
         admissions = Admissions(

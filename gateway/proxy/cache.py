@@ -1,10 +1,13 @@
 """Short-lived in-process caches, and the PostgreSQL channels that keep them honest.
 
-``LocalCache``: entries live ``ttl`` seconds at most. Every replica drops an entry within moments of
-the row behind it changing, because PostgreSQL tells it (the process's ``gateway.kit.feed``); while
-the feed is down the cache serves nothing (``suspend``), and when it is back the cache starts empty
-(``resume``), so no change made in between is missed. The TTL is the backstop for a connection that died without
-anyone noticing.
+``LocalCache``: entries live ``ttl`` seconds at most, and together weigh at most ``max_bytes``: each
+entry's weight (``weigh``, an estimate of the memory it holds) is worked out once, at ``put``, and a
+put that would go over the bound sheds the oldest entries first, so a process's memory follows the
+bound and not the number of users it serves. Every replica drops an entry within moments of the row
+behind it changing, because PostgreSQL tells it (the process's ``gateway.kit.feed``); while the
+feed is down the cache serves nothing (``suspend``), and when it is back the cache starts empty
+(``resume``), so no change made in between is missed. The TTL is the backstop for a connection that
+died without anyone noticing.
 
 A reader that missed must not put back a value read before an invalidation it raced with: it takes
 ``epoch`` before reading the database and ``put`` refuses the value if any invalidation came since.
@@ -27,7 +30,9 @@ from typing import Generic, TypeVar
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-MAX_ENTRIES = 100_000
+MAX_BYTES = 64 * 2**20
+# What an entry of unknown shape is taken to weigh: the dict slot, the entry's tuple and a small value.
+ENTRY_BYTES = 512
 RENEW_FROM = 0.6
 RENEW_TO = 0.9
 
@@ -37,16 +42,19 @@ class LocalCache(Generic[K, V]):
         self,
         ttl: float,
         *,
-        max_entries: int = MAX_ENTRIES,
+        max_bytes: int = MAX_BYTES,
+        weigh: Callable[[K, V], int] = lambda _key, _value: ENTRY_BYTES,
         clock: Callable[[], float] = time.monotonic,
         renews: bool = False,
     ) -> None:
         self.ttl = ttl
         self._renews = renews
-        self._max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._weigh = weigh
         self._clock = clock
-        # key -> (expires at, renew from, value)
-        self._entries: dict[K, tuple[float, float, V]] = {}
+        # key -> (expires at, renew from, value, weight)
+        self._entries: dict[K, tuple[float, float, V, int]] = {}
+        self.bytes = 0  # the weights of the entries held
         self.epoch = 0
         self.live = False
 
@@ -64,6 +72,7 @@ class LocalCache(Generic[K, V]):
             return None
         if found[0] <= self._clock():
             del self._entries[key]
+            self.bytes -= found[3]
             return None
         return found[2]
 
@@ -73,13 +82,14 @@ class LocalCache(Generic[K, V]):
         found = self._entries.get(key) if self.live else None
         if found is None:
             return None, False
-        expires, renew_from, value = found
+        expires, renew_from, value, weight = found
         now = self._clock()
         if expires <= now:
             del self._entries[key]
+            self.bytes -= weight
             return None, False
         if renew_from <= now:
-            self._entries[key] = (expires, math.inf, value)
+            self._entries[key] = (expires, math.inf, value, weight)
             return value, True
         return value, False
 
@@ -87,28 +97,39 @@ class LocalCache(Generic[K, V]):
         """Keep ``value``, read when the cache was at ``epoch``, unless anything changed since."""
         if not self.live or epoch != self.epoch or self.ttl <= 0:
             return
-        if len(self._entries) >= self._max_entries:
+        weight = self._weigh(key, value)
+        if weight > self.max_bytes:
+            return
+        replaced = self._entries.pop(key, None)
+        if replaced is not None:
+            self.bytes -= replaced[3]
+        while self.bytes + weight > self.max_bytes:
             # Oldest first (dicts keep insertion order): a full cache sheds what it read longest ago.
-            del self._entries[next(iter(self._entries))]
+            oldest = next(iter(self._entries))
+            self.bytes -= self._entries.pop(oldest)[3]
         now = self._clock()
         renew_from = (
             now + self.ttl * random.uniform(RENEW_FROM, RENEW_TO)  # noqa: S311 (spread)
             if self._renews
             else math.inf
         )
-        self._entries[key] = (now + self.ttl, renew_from, value)
+        self._entries[key] = (now + self.ttl, renew_from, value, weight)
+        self.bytes += weight
 
     def invalidate(self, key: K) -> None:
-        self._entries.pop(key, None)
+        found = self._entries.pop(key, None)
+        if found is not None:
+            self.bytes -= found[3]
         self.epoch += 1
 
     def invalidate_where(self, stale: Callable[[V], bool]) -> None:
-        for key in [key for key, (_, _, value) in self._entries.items() if stale(value)]:
-            del self._entries[key]
+        for key in [key for key, (_, _, value, _) in self._entries.items() if stale(value)]:
+            self.bytes -= self._entries.pop(key)[3]
         self.epoch += 1
 
     def clear(self) -> None:
         self._entries.clear()
+        self.bytes = 0
         self.epoch += 1
 
     def suspend(self) -> None:

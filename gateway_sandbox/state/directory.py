@@ -140,7 +140,8 @@ class Directory:
     # Internals: callers hold the lock
 
     def _user_by_email(self, email: str) -> User | None:
-        return next((user for user in self._users.values() if user.email == email), None)
+        # A user's id is derived from their email (``_create``): a lookup, whatever their number.
+        return self._users.get(uuid.uuid5(_IDS, f"user:{email}"))
 
     def _create_personal(self, email: str, name: str | None) -> User:
         email = normalize(email)

@@ -1,7 +1,7 @@
-"""The sandbox's whole state, in memory: codes, grants, tokens and consents here; users and
-workspaces in its ``directory``, one-time codes in ``challenges``, each workspace's meetings in its
-``content``; plus the fault switch, counters, idempotency keys, rate limiter and webhook deliveries
-(each thread-safe on its own).
+"""The sandbox's whole state, in memory: codes and consents here, grants and tokens in ``grants``
+(indexed), users and workspaces in its ``directory``, one-time codes in ``challenges``, each
+workspace's meetings in its ``content``; plus the fault switch, counters, idempotency keys, rate
+limiter and webhook deliveries (each thread-safe on its own).
 
 Every method runs to completion under one lock and never awaits, so the store is consistent for the
 server's event loop and for a test thread that inspects it at the same time.
@@ -45,6 +45,7 @@ from gateway_sandbox.state.challenges import Challenges, Lifetimes
 from gateway_sandbox.state.content import WorkspaceContent
 from gateway_sandbox.state.content_records import rfc3339
 from gateway_sandbox.state.directory import Directory
+from gateway_sandbox.state.grants import Grants
 from gateway_sandbox.state.records import (
     AuthorizationCode,
     Connection,
@@ -77,8 +78,7 @@ class SandboxStore:
         self.options = options
         self._lock = threading.Lock()
         self._codes: dict[str, AuthorizationCode] = {}
-        self._grants: dict[UUID, Grant] = {}
-        self._tokens: dict[str, IssuedToken] = {}
+        self._grants = Grants()
         self._consents: dict[UUID, set[str]] = {}
         self._content: dict[UUID, WorkspaceContent] = {}
         self.directory = Directory(options.client_id, options.clock, options.seed)
@@ -208,7 +208,7 @@ class SandboxStore:
                 scopes=record.scopes,
                 created_at=self.now(),
             )
-            self._grants[grant.id] = grant
+            self._grants.add(grant)
             record.grant_id = grant.id
             return self._issue(grant, nonce=record.nonce)
 
@@ -216,10 +216,10 @@ class SandboxStore:
 
     def refresh(self, refresh_token: str, client_id: str) -> TokenSet:
         with self._lock:
-            record = self._tokens.get(refresh_token)
+            record = self._grants.token(refresh_token)
             if record is None or record.kind != "refresh_token":
                 raise InvalidGrant("The refresh token is unknown.")
-            grant = self._grants[record.grant_id]
+            grant = self._grants.get(record.grant_id)
             if grant.client_id != client_id:
                 raise InvalidGrant("The refresh token was issued to another client.")
             if record.revoked_at is not None or grant.revoked_at is not None:
@@ -235,7 +235,9 @@ class SandboxStore:
                 raise InvalidGrant("The refresh token has expired.")
             if not self.options.rotate_refresh_tokens:
                 fresh = self._issue(grant, nonce=None)
-                del self._tokens[fresh.refresh_token.token]  # only the access token is new
+                self._grants.forget_token(
+                    fresh.refresh_token.token
+                )  # the access token alone is new
                 return dataclasses.replace(fresh, refresh_token=record)
             record.rotated_at = self.now()
             record.successor = self._issue(grant, nonce=None)
@@ -244,10 +246,10 @@ class SandboxStore:
     def find_live(self, token: str) -> LiveToken | None:
         """The token if it is still active: neither expired, revoked, rotated nor of a dead grant."""
         with self._lock:
-            record = self._tokens.get(token)
+            record = self._grants.token(token)
             if record is None:
                 return None
-            grant = self._grants[record.grant_id]
+            grant = self._grants.get(record.grant_id)
             dead = (
                 record.revoked_at is not None
                 or record.rotated_at is not None
@@ -269,8 +271,8 @@ class SandboxStore:
     def revoke_token(self, token: str, client_id: str) -> None:
         """RFC 7009: a refresh token takes its grant down with it; unknown tokens are ignored."""
         with self._lock:
-            record = self._tokens.get(token)
-            if record is None or self._grants[record.grant_id].client_id != client_id:
+            record = self._grants.token(token)
+            if record is None or self._grants.get(record.grant_id).client_id != client_id:
                 return
             if record.kind == "refresh_token":
                 self._revoke_grant(record.grant_id)
@@ -327,20 +329,16 @@ class SandboxStore:
     def grants(self, email: str) -> list[Grant]:
         user = self.directory.user_by_email(email)
         with self._lock:
-            return [g for g in self._grants.values() if user is not None and g.user_id == user.id]
+            return [] if user is None else self._grants.of_user(user.id)
 
     def issued_tokens(self) -> list[str]:
         """Every access and refresh token string ever issued, live or not."""
         with self._lock:
-            return list(self._tokens)
+            return self._grants.token_strings()
 
     def _revoke_connection_of(self, user: User) -> int:
         with self._lock:
-            live = [
-                grant.id
-                for grant in self._grants.values()
-                if grant.user_id == user.id and grant.revoked_at is None
-            ]
+            live = [grant.id for grant in self._grants.of_user(user.id) if grant.revoked_at is None]
             for grant_id in live:
                 self._revoke_grant(grant_id)
             self._consents.pop(user.id, None)
@@ -355,11 +353,11 @@ class SandboxStore:
     # Internals: callers hold the lock
 
     def _connection_of(self, user: User) -> Connection | None:
-        grants = [g for g in self._grants.values() if g.user_id == user.id]
+        grants = self._grants.of_user(user.id)
         if not grants:
             return None
         return partner_connections.summarize(
-            self.options.client_id, user, grants, self._tokens.values(), self.now()
+            self.options.client_id, user, grants, self._grants.tokens_of(grants), self.now()
         )
 
     def _replay(self, rotated: IssuedToken) -> TokenSet | None:
@@ -372,7 +370,7 @@ class SandboxStore:
         return successor if fresh.rotated_at is None and fresh.revoked_at is None else None
 
     def _revoke_grant(self, grant_id: UUID) -> None:
-        grant = self._grants[grant_id]
+        grant = self._grants.get(grant_id)
         if grant.revoked_at is None:
             grant.revoked_at = self.now()
 
@@ -392,8 +390,8 @@ class SandboxStore:
             issued_at=now,
             expires_at=now + self.options.refresh_token_ttl,
         )
-        self._tokens[access.token] = access
-        self._tokens[refresh.token] = refresh
+        self._grants.add_token(access)
+        self._grants.add_token(refresh)
         user = self.directory.user_by_id(grant.user_id)
         assert user is not None  # users are never deleted
         return TokenSet(grant, user, access, refresh, nonce)

@@ -53,7 +53,7 @@ def test_invalidation_drops_only_what_it_names() -> None:
 
 
 def test_a_full_cache_sheds_its_oldest_entry() -> None:
-    cache: LocalCache[str, int] = LocalCache(10.0, max_entries=2)
+    cache: LocalCache[str, int] = LocalCache(10.0, max_bytes=20, weigh=lambda _k, _v: 10)
     cache.resume()
     for name, value in [("a", 1), ("b", 2), ("c", 3)]:
         cache.put(name, value, cache.epoch)
