@@ -186,8 +186,8 @@ async def _revoke_batch(
     ids: Sequence[uuid.UUID],
     actor: str,
 ) -> tuple[list[Revoked], list[uuid.UUID]]:
-    """Revoke the rows of ``ids`` that still match and that no one else holds; returns them, and
-    the ids of rows that still match but were held."""
+    """Revoke the rows of ``ids`` that still match and that no one else holds; returns them (in
+    the order of ``ids``), and the ids of rows that still match but were held."""
     await session.execute(select(func.set_config("lock_timeout", f"{LOCK_TIMEOUT_MS}ms", True)))
     statement = (
         where.apply(select(Connection))
@@ -227,6 +227,8 @@ async def _revoke_batch(
     for one in decided:
         if one.tokens:
             pending_revocations.queue(session, keys, one.connection, one.tokens, now)
+    order = {connection_id: n for n, connection_id in enumerate(ids)}
+    decided.sort(key=lambda one: order[one.connection.id])
     return [_revoked(one) for one in decided], held
 
 
