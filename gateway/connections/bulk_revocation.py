@@ -63,7 +63,7 @@ from gateway.tokens import pending_revocations
 log = logging.getLogger(__name__)
 
 SELECTOR_ACTION = "connections.revoked_by_selector"
-BATCH_SIZE = 500
+BATCH_SIZE = 200
 # Passes over the rows other writers held; the pause before each pass after the first.
 PASSES = 3
 PASS_PAUSE_SECONDS = 0.1
