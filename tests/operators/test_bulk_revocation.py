@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import URL
 
 from gateway.connections.bulk_revocation import BATCH_SIZE
@@ -78,9 +78,9 @@ async def statuses(db: Database, ids: list[uuid.UUID]) -> dict[ConnectionStatus,
         return {status: count for status, count in rows}
 
 
-async def count_of(db: Database, statement: object) -> int:
+async def count_of(db: Database, statement: Select[int]) -> int:
     async with db.transaction() as session:
-        return int(await session.scalar(statement) or 0)  # type: ignore[call-overload]
+        return int(await session.scalar(statement) or 0)
 
 
 async def test_a_whole_provider_is_revoked_by_one_request_and_at_the_provider_afterwards(
