@@ -51,6 +51,7 @@ from gateway.connections.revocation import (
     UpstreamState,
     decide,
     mark_all_revoked,
+    upstream_outcome,
 )
 from gateway.exceptions import ConfirmationRequired, ServiceUnavailable
 from gateway.kit.clock import utcnow
@@ -94,11 +95,8 @@ class Revoked:
     upstream_error: UpstreamProblem | None = None
 
     def outcome(self) -> dict[str, Any]:
-        """The upstream half of the answer, as a single revocation's ``Revocation.outcome``."""
-        found: dict[str, Any] = {"upstream_revocation": self.upstream}
-        if self.upstream_error is not None:
-            found["upstream_revocation_error"] = self.upstream_error.json()
-        return found
+        """The upstream half of the answer, as a single revocation's."""
+        return upstream_outcome(self.upstream, self.upstream_error)
 
 
 @dataclass
@@ -243,14 +241,12 @@ async def _still_matching(
 
 async def _accounts(
     session: AsyncSession, connections: Sequence[Connection]
-) -> dict[tuple[str, str | None], list[Connection]]:
+) -> dict[tuple[str, str], list[Connection]]:
     """Every connection of the provider accounts of ``connections`` (read, not locked: what the
     audit entries say of the plan; the background retry decides again at each attempt whether
     the account-wide revocation applies), oldest first."""
-    pairs = {(c.provider, c.subject) for c in connections if c.subject is not None}
-    found: dict[tuple[str, str | None], list[Connection]] = {}
-    if not pairs:
-        return found
+    pairs = {(connection.provider, connection.subject) for connection in connections}
+    found: dict[tuple[str, str], list[Connection]] = {}
     rows = await session.scalars(
         select(Connection)
         .where(tuple_(Connection.provider, Connection.subject).in_(pairs))

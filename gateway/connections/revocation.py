@@ -151,10 +151,15 @@ class Revocation:
 
     def outcome(self) -> dict[str, Any]:
         """The upstream half of the answer, as the admin API and the CLI's JSON give it."""
-        found: dict[str, Any] = {"upstream_revocation": self.upstream}
-        if self.upstream_error is not None:
-            found["upstream_revocation_error"] = self.upstream_error.json()
-        return found
+        return upstream_outcome(self.upstream, self.upstream_error)
+
+
+def upstream_outcome(upstream: UpstreamState, error: UpstreamProblem | None) -> dict[str, Any]:
+    """``upstream_revocation``, and ``upstream_revocation_error`` when there is one."""
+    found: dict[str, Any] = {"upstream_revocation": upstream}
+    if error is not None:
+        found["upstream_revocation_error"] = error.json()
+    return found
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,6 @@ class Revoker:
     async def revoke(self, connection_id: uuid.UUID, *, actor: str) -> Revocation:
         """Revoke locally, then try the provider once; ``pending`` means the worker retries it."""
         claim: Claim | None = None
-        unreadable: CredentialsUnreadable | None = None
         async with self._db.transaction() as session:
             connection, others = await sharing.lock_account(session, connection_id)
             local = decide(self._keys, self._settings, connection, others)
