@@ -151,6 +151,22 @@ async def pending_count(db: Database, ids: Sequence[uuid.UUID]) -> int:
     return int(found or 0)
 
 
+async def refused(http: httpx.AsyncClient, one: Seeded, *, within: float = 5) -> httpx.Response:
+    """The proxy's answer for ``one``'s user once it is no longer 200, polled until ``within``
+    seconds have passed (every replica drops a revoked connection from its caches within moments
+    of the commit, when the invalidation arrives)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        answer = await http.get(
+            f"/proxy/users/{one.user_id}/meetings",
+            headers={"Authorization": f"Bearer {one.owner.key}"},
+        )
+        if answer.status_code != 200 or loop.time() >= deadline:
+            return answer
+        await asyncio.sleep(0.05)
+
+
 async def drain(
     revoker: UpstreamRevoker, done: Callable[[], Awaitable[bool]], *, within: float = 120
 ) -> bool:

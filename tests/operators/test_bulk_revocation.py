@@ -27,6 +27,7 @@ from tests.operators.bulk_fixtures import (
     StatementCount,
     drain,
     pending_count,
+    refused,
     seed,
     upstream_revoker,
 )
@@ -128,8 +129,8 @@ async def test_a_whole_provider_is_revoked_by_one_request_and_at_the_provider_af
     assert counted.transactions <= batches + 6
     assert await statuses(own_db, ids) == {ConnectionStatus.REVOKED: COUNT}
     for one in first_of.values():
-        refused = await proxy_get(gateway, one.owner.key, one.user_id, "/meetings")
-        assert refused.status_code == 410 and error_code(refused) == "connection_revoked"
+        answer = await refused(gateway, one)
+        assert answer.status_code == 410 and error_code(answer) == "connection_revoked"
     revoked_entries = await count_of(
         own_db,
         select(func.count())

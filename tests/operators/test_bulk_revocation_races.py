@@ -24,7 +24,14 @@ from gateway.tokens.refresher import Refresher
 from tests.e2e.flows import proxy_get
 from tests.fixtures.stack import Stack
 from tests.hostile.owner_fixtures import Client, error_code, make_client
-from tests.operators.bulk_fixtures import Seeded, drain, pending_count, seed, upstream_revoker
+from tests.operators.bulk_fixtures import (
+    Seeded,
+    drain,
+    pending_count,
+    refused,
+    seed,
+    upstream_revoker,
+)
 
 REVOCATIONS = "/v1/connections/revocations"
 
@@ -103,8 +110,7 @@ async def test_a_failed_batch_leaves_whole_batches_done_and_a_retry_finishes(
     assert set(after[BATCH_SIZE:]) == {ConnectionStatus.ACTIVE}
     assert await pending_count(db, [one.id for one in seeded]) == BATCH_SIZE
     done, untouched = seeded[0], seeded[-1]
-    refused = await proxy_get(http, done.owner.key, done.user_id, "/meetings")
-    assert refused.status_code == 410
+    assert (await refused(http, done)).status_code == 410
     assert (
         await proxy_get(http, untouched.owner.key, untouched.user_id, "/meetings")
     ).status_code == 200
@@ -197,8 +203,7 @@ async def test_a_refresh_in_flight_does_not_bring_a_revoked_connection_back(
         after = await session.get(Connection, refreshed.id, populate_existing=True)
     assert after is not None and after.status is ConnectionStatus.REVOKED
     assert (after.access_token, after.refresh_token) == (None, None)
-    refused = await proxy_get(http, refreshed.owner.key, refreshed.user_id, "/meetings")
-    assert refused.status_code == 410
+    assert (await refused(http, refreshed)).status_code == 410
     # The bulk queued the grant's old tokens, the refresh the new ones it was given.
     assert await pending_count(db, [refreshed.id]) == 2
     given = set(store.issued_tokens()) - issued_before  # the refresh's new tokens
