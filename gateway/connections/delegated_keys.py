@@ -238,19 +238,27 @@ async def revoke_all(
 ) -> list[uuid.UUID]:
     """Revoke every live key of the connection (it was revoked or transferred); each revocation
     audited with ``reason``."""
-    revoked = list(
-        await session.scalars(
+    return await revoke_all_of(session, [connection_id], actor=actor, reason=reason)
+
+
+async def revoke_all_of(
+    session: AsyncSession, connection_ids: Sequence[uuid.UUID], *, actor: str, reason: str
+) -> list[uuid.UUID]:
+    """``revoke_all`` for each of the connections, in one statement."""
+    now = utcnow()
+    revoked = (
+        await session.execute(
             update(DelegatedKey)
             .where(
-                DelegatedKey.connection_id == connection_id,
+                DelegatedKey.connection_id.in_(connection_ids),
                 DelegatedKey.revoked_at.is_(None),
-                DelegatedKey.expires_at > utcnow(),
+                DelegatedKey.expires_at > now,
             )
-            .values(revoked_at=utcnow())
-            .returning(DelegatedKey.id)
+            .values(revoked_at=now)
+            .returning(DelegatedKey.id, DelegatedKey.connection_id)
         )
-    )
-    for key_id in revoked:
+    ).all()
+    for key_id, connection_id in revoked:
         audit.record(
             session,
             actor=actor,
@@ -258,7 +266,7 @@ async def revoke_all(
             connection_id=connection_id,
             details={"delegated_key_id": str(key_id), "reason": reason},
         )
-    return revoked
+    return [key_id for key_id, _ in revoked]
 
 
 def key_json(key: DelegatedKey, names: Mapping[uuid.UUID, str]) -> dict[str, Any]:

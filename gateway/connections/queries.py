@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections.errors import ConnectionNotFound
@@ -141,11 +141,16 @@ async def matching(session: AsyncSession, where: ConnectionFilter) -> Sequence[C
     return (await session.scalars(statement)).all()
 
 
+def revocable_now() -> ColumnElement[bool]:
+    """The connections a bulk revocation acts on: those not revoked yet, and revoked ones still
+    holding tokens (their revocation at the provider is unfinished)."""
+    return or_(Connection.status != ConnectionStatus.REVOKED, Connection.access_token.is_not(None))
+
+
 async def revocable(session: AsyncSession, where: ConnectionFilter) -> Sequence[Connection]:
-    """The connections a bulk revocation by ``where`` acts on: those not revoked yet, and revoked
-    ones still holding tokens (their revocation at the provider is unfinished)."""
-    found = await matching(session, where)
-    return [c for c in found if c.status is not ConnectionStatus.REVOKED or c.access_token]
+    """The connections a bulk revocation by ``where`` acts on (``revocable_now``), oldest first."""
+    statement = where.apply(select(Connection)).where(revocable_now())
+    return (await session.scalars(statement.order_by(Connection.created_at, Connection.id))).all()
 
 
 async def page(

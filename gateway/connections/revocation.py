@@ -34,7 +34,7 @@ from gateway.audit import store as audit
 from gateway.connections import delegated_keys, queries, sharing
 from gateway.connections.sharing import RevocationPlan
 from gateway.connections.upstream_revocation import UpstreamRevoker, account_wide_available
-from gateway.events.outbox import connection_data, emit
+from gateway.events.outbox import connection_data_of, emit_each
 from gateway.exceptions import CredentialsUnreadable
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
@@ -49,6 +49,9 @@ from gateway.tokens.pending_revocations import Claim, Tokens, add
 log = logging.getLogger(__name__)
 
 UpstreamState = Literal["done", "pending", "not_possible"]
+# An operator's revocation, as audited and as the ``connection.revoked`` event gives its reason.
+ACTION = "connection.revoked"
+REASON = "revoked_by_operator"
 
 
 async def mark_revoked(
@@ -62,26 +65,49 @@ async def mark_revoked(
     details: Mapping[str, Any] | None = None,
 ) -> None:
     """Revoke ``connection`` (locked by the caller) in the caller's transaction."""
-    newly = connection.status is not ConnectionStatus.REVOKED
-    connection.status = ConnectionStatus.REVOKED
-    grant.erase_tokens(connection)
-    connection.next_refresh_at = None
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        connection_id=connection.id,
-        details={**(details or {}), "labels": connection.labels},
+    await mark_all_revoked(
+        session, endpoints, [(connection, details or {})], actor=actor, action=action, reason=reason
     )
-    await delegated_keys.revoke_all(
-        session, connection.id, actor=actor, reason="connection_revoked"
+
+
+async def mark_all_revoked(
+    session: AsyncSession,
+    endpoints: Sequence[str],
+    revoked: Sequence[tuple[Connection, Mapping[str, Any]]],
+    *,
+    actor: str,
+    action: str,
+    reason: str,
+) -> None:
+    """``mark_revoked`` for each connection (all locked by the caller), with its audit details, in
+    the caller's transaction: its writes go out together when the session flushes, one statement
+    per table whatever their number."""
+    newly = [
+        connection for connection, _ in revoked if connection.status is not ConnectionStatus.REVOKED
+    ]
+    for connection, details in revoked:
+        connection.status = ConnectionStatus.REVOKED
+        grant.erase_tokens(connection)
+        connection.next_refresh_at = None
+        audit.record(
+            session,
+            actor=actor,
+            action=action,
+            connection_id=connection.id,
+            details={**details, "labels": connection.labels},
+        )
+    await delegated_keys.revoke_all_of(
+        session,
+        [connection.id for connection, _ in revoked],
+        actor=actor,
+        reason="connection_revoked",
     )
     if newly:
-        await emit(
+        await emit_each(
             session,
             endpoints,
             "connection.revoked",
-            await connection_data(session, connection, reason),
+            await connection_data_of(session, newly, reason),
         )
 
 
@@ -125,10 +151,63 @@ class Revocation:
 
     def outcome(self) -> dict[str, Any]:
         """The upstream half of the answer, as the admin API and the CLI's JSON give it."""
-        found: dict[str, Any] = {"upstream_revocation": self.upstream}
-        if self.upstream_error is not None:
-            found["upstream_revocation_error"] = self.upstream_error.json()
+        return upstream_outcome(self.upstream, self.upstream_error)
+
+
+def upstream_outcome(upstream: UpstreamState, error: UpstreamProblem | None) -> dict[str, Any]:
+    """``upstream_revocation``, and ``upstream_revocation_error`` when there is one."""
+    found: dict[str, Any] = {"upstream_revocation": upstream}
+    if error is not None:
+        found["upstream_revocation_error"] = error.json()
+    return found
+
+
+@dataclass(frozen=True)
+class LocalRevocation:
+    """Revoking a locked connection here, decided before it is written: what it does at the
+    provider and to its account's other connections, the tokens still to revoke there, and why
+    they cannot be (they do not open with the key ring)."""
+
+    connection: Connection
+    plan: RevocationPlan
+    tokens: Tokens
+    unreadable: CredentialsUnreadable | None = None
+
+    def details(self) -> dict[str, Any]:
+        """The ``connection.revoked`` audit entry's details."""
+        found = _plan_details(self.plan)
+        if self.unreadable is not None:
+            found |= {"upstream": "not_possible", "reason": self.unreadable.code}
         return found
+
+
+def decide(
+    keys: KeyRing, settings: Settings, connection: Connection, others: Sequence[Connection]
+) -> LocalRevocation:
+    """How revoking ``connection``, whose account's other unrevoked connections are ``others``,
+    goes; changes nothing."""
+    plan = sharing.plan(
+        connection,
+        others,
+        account_wide_available=account_wide_available(settings, connection.provider),
+    )
+    try:
+        tokens, unreadable = tokens_of(keys, connection), None
+    except CredentialsUnreadable as exc:
+        tokens, unreadable = Tokens(None, None), exc
+    if not tokens:  # nothing opens, or nothing is left: nothing to revoke upstream
+        plan = RevocationPlan(connection, "none", plan.sharing)
+    return LocalRevocation(connection, plan, tokens, unreadable)
+
+
+def tokens_of(keys: KeyRing, connection: Connection) -> Tokens:
+    """The tokens to revoke upstream; CredentialsUnreadable if one does not open."""
+    access = grant.access_token(keys, connection) if connection.access_token else None
+    refresh = grant.refresh_token(keys, connection)
+    return Tokens(
+        access_token=SecretStr(access) if access is not None else None,
+        refresh_token=SecretStr(refresh) if refresh is not None else None,
+    )
 
 
 class Revoker:
@@ -152,37 +231,24 @@ class Revoker:
     async def revoke(self, connection_id: uuid.UUID, *, actor: str) -> Revocation:
         """Revoke locally, then try the provider once; ``pending`` means the worker retries it."""
         claim: Claim | None = None
-        unreadable: CredentialsUnreadable | None = None
         async with self._db.transaction() as session:
             connection, others = await sharing.lock_account(session, connection_id)
-            plan = sharing.plan(
-                connection,
-                others,
-                account_wide_available=account_wide_available(self._settings, connection.provider),
-            )
+            local = decide(self._keys, self._settings, connection, others)
+            plan, unreadable = local.plan, local.unreadable
             if _has_tokens(connection) or connection.status is not ConnectionStatus.REVOKED:
-                try:
-                    tokens = self._tokens(connection)
-                except CredentialsUnreadable as exc:
-                    unreadable, tokens = exc, Tokens(None, None)
-                if not tokens:  # nothing opens, or nothing is left: nothing to revoke upstream
-                    plan = RevocationPlan(connection, "none", plan.sharing)
                 await mark_revoked(
                     session,
                     self._settings.event_endpoints,
                     connection,
                     actor=actor,
-                    action="connection.revoked",
-                    reason="revoked_by_operator",
-                    details=_plan_details(plan)
-                    | (
-                        {"upstream": "not_possible", "reason": unreadable.code}
-                        if unreadable is not None
-                        else {}
-                    ),
+                    action=ACTION,
+                    reason=REASON,
+                    details=local.details(),
                 )
-                if tokens:
-                    claim = add(session, self._keys, connection, tokens, self._settings, utcnow())
+                if local.tokens:
+                    claim = add(
+                        session, self._keys, connection, local.tokens, self._settings, utcnow()
+                    )
         if unreadable is not None:
             async with self._db.transaction() as session:
                 connection = await queries.get(session, connection_id)
@@ -219,15 +285,6 @@ class Revoker:
         )
         return Revocation(
             connection, upstream, RevocationPlan(connection, plan.upstream, plan.sharing), problem
-        )
-
-    def _tokens(self, connection: Connection) -> Tokens:
-        """The tokens to revoke upstream; CredentialsUnreadable if one does not open."""
-        access = grant.access_token(self._keys, connection) if connection.access_token else None
-        refresh = grant.refresh_token(self._keys, connection)
-        return Tokens(
-            access_token=SecretStr(access) if access is not None else None,
-            refresh_token=SecretStr(refresh) if refresh is not None else None,
         )
 
 

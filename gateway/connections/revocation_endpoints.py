@@ -1,6 +1,7 @@
 """``POST /v1/connections/revocations``: revoke every connection a selector matches, confirmed by
 their number (``bulk_revocation``: 428 ``confirmation_required`` with ``details.affected`` until
-``confirm`` echoes it)."""
+``confirm`` echoes it). The answer comes once the connections are revoked here; their revocations at
+the provider are queued for the background retry (``provider_revocations: queued``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from gateway.clients.authorization import authorize
 from gateway.connections import queries
 from gateway.connections.bulk_revocation import revoke_confirmed
-from gateway.connections.endpoints import label_selectors, revoker
+from gateway.connections.endpoints import label_selectors
 from gateway.connections.labels import MAX_SELECTORS
 from gateway.kit.request_body import parse_json
 from gateway.models import ConnectionStatus
@@ -51,7 +52,15 @@ async def revoke_selected(request: Request) -> Response:
     )
     res = resources(request)
     done = await revoke_confirmed(
-        res.db, revoker(res), where, confirm=body.confirm, actor=caller.actor
+        res.db, res.keys, res.settings, where, confirm=body.confirm, actor=caller.actor
     )
-    items = [{"connection_id": str(one.connection_id), **one.revocation.outcome()} for one in done]
-    return JSONResponse({"revoked": len(items), "items": items})
+    items = [{"connection_id": str(one.connection_id), **one.outcome()} for one in done.revoked]
+    return JSONResponse(
+        {
+            "revoked": len(items),
+            "skipped": done.skipped,
+            "provider_revocations": "queued",
+            "provider_revocations_queued": done.queued,
+            "items": items,
+        }
+    )

@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from gateway.connections import queries
 from gateway.connections.bulk_revocation import affected, revoke_confirmed
-from gateway.connections.endpoints import label_selectors, revoker
+from gateway.connections.endpoints import label_selectors
 from gateway.console.guard import Operator, fresh_sign_in_needed, operator_page
 from gateway.console.render import page
 from gateway.exceptions import BadRequest, ConfirmationRequired
@@ -127,7 +127,7 @@ async def revoke(request: Request, operator: Operator) -> Response:
     res = resources(request)
     try:
         done = await revoke_confirmed(
-            res.db, revoker(res), chosen.where, confirm=confirm, actor=operator.actor
+            res.db, res.keys, res.settings, chosen.where, confirm=confirm, actor=operator.actor
         )
     except ConfirmationRequired:
         refused = "The number typed is not the number of connections the selector matches now."
@@ -136,5 +136,10 @@ async def revoke(request: Request, operator: Operator) -> Response:
         "revocations_done.html",
         operator=operator,
         form=chosen.fields,
-        items=[{"id": str(one.connection_id), "upstream": one.revocation.upstream} for one in done],
+        revoked=len(done.revoked),
+        skipped=done.skipped,
+        queued=done.queued,
+        items=[
+            {"id": str(one.connection_id), "upstream": one.upstream} for one in done.revoked[:SHOWN]
+        ],
     )

@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.events import routing
 from gateway.kit.clock import utcnow
-from gateway.models import Connection, ConnectionExternalId, EventDelivery, OutboxEvent
+from gateway.models import (
+    Connection,
+    ConnectionExternalId,
+    EventDelivery,
+    OutboxEvent,
+    Subscription,
+)
 
 EVENT_TYPES = (
     "connection.created",
@@ -74,22 +80,61 @@ async def emit(
     )
     # No relationship links the two tables, so the unit of work does not order them: event first.
     await session.flush()
-    session.add_all(
-        EventDelivery(event_id=event.id, endpoint=endpoint, attempts=0, next_attempt_at=now)
-        for endpoint in endpoints
-    )
-    session.add_all(
-        EventDelivery(
-            event_id=event.id,
-            endpoint=subscription.url,
-            subscription_id=subscription.id,
-            attempts=0,
-            next_attempt_at=now,
-        )
-        for subscription in subscriptions
-    )
+    session.add_all(_deliveries(event, endpoints, subscriptions))
     await session.flush()
     return event
+
+
+async def emit_each(
+    session: AsyncSession,
+    endpoints: Sequence[str],
+    event_type: str,
+    data: Sequence[Mapping[str, object]],
+) -> list[OutboxEvent]:
+    """``emit`` for many events of one of ``EVENT_TYPES`` at once, each routed as ``emit`` routes it:
+    one routing query and two inserts whatever their number (flushed, not committed)."""
+    check_type(event_type, forwarded=False)
+    now = utcnow()
+    events = [
+        OutboxEvent(id=uuid.uuid4(), type=event_type, occurred_at=now, data=dict(one))
+        for one in data
+    ]
+    named = {event.id: routing.connection_of(event.data) for event in events}
+    connection_ids = [connection_id for connection_id in named.values() if connection_id]
+    admitted = (
+        await routing.subscribers_of(session, event_type, connection_ids) if connection_ids else {}
+    )
+    session.add_all(events)
+    await session.flush()
+    for event in events:
+        connection_id = named[event.id]
+        subscriptions = admitted.get(connection_id, []) if connection_id is not None else []
+        session.add_all(_deliveries(event, endpoints, subscriptions))
+    await session.flush()
+    return events
+
+
+def _deliveries(
+    event: OutboxEvent, endpoints: Sequence[str], subscriptions: Sequence[Subscription]
+) -> list[EventDelivery]:
+    """The event's deliveries, due at once: one per operator-wide endpoint, one per subscription."""
+    due = event.occurred_at
+    return [
+        *(
+            EventDelivery(event_id=event.id, endpoint=endpoint, attempts=0, next_attempt_at=due)
+            for endpoint in endpoints
+        ),
+        *(
+            EventDelivery(
+                event_id=event.id,
+                endpoint=subscription.url,
+                subscription_id=subscription.id,
+                attempts=0,
+                next_attempt_at=due,
+            )
+            for subscription in subscriptions
+        ),
+    ]
 
 
 async def ping(session: AsyncSession, subscription_id: uuid.UUID, url: str) -> EventDelivery:
@@ -139,13 +184,28 @@ async def connection_data(
     }
 
 
+async def connection_data_of(
+    session: AsyncSession, connections: Sequence[Connection], reason: str | None
+) -> list[dict[str, object]]:
+    """``connection_data`` for each of ``connections``, their external ids read in one query."""
+    external_ids = await _external_ids(session, [connection.id for connection in connections])
+    return [
+        {
+            **_identity(connection, external_ids.get(connection.id, [])),
+            "status": connection.status.value,
+            "reason": reason,
+        }
+        for connection in connections
+    ]
+
+
 async def connection_identity(session: AsyncSession, connection: Connection) -> dict[str, object]:
     """Which connection an event is about: its id, user, provider, external ids and labels."""
-    external_ids = await session.scalars(
-        select(ConnectionExternalId.external_id).where(
-            ConnectionExternalId.connection_id == connection.id
-        )
-    )
+    external_ids = await _external_ids(session, [connection.id])
+    return _identity(connection, external_ids.get(connection.id, []))
+
+
+def _identity(connection: Connection, external_ids: Sequence[str]) -> dict[str, object]:
     return {
         "connection_id": str(connection.id),
         "user_id": connection.user_id,
@@ -153,3 +213,17 @@ async def connection_identity(session: AsyncSession, connection: Connection) -> 
         "external_ids": sorted(external_ids),
         "labels": connection.labels,
     }
+
+
+async def _external_ids(
+    session: AsyncSession, connection_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[str]]:
+    rows = await session.execute(
+        select(ConnectionExternalId.connection_id, ConnectionExternalId.external_id).where(
+            ConnectionExternalId.connection_id.in_(connection_ids)
+        )
+    )
+    found: dict[uuid.UUID, list[str]] = {}
+    for connection_id, external_id in rows:
+        found.setdefault(connection_id, []).append(external_id)
+    return found

@@ -62,16 +62,25 @@ async def subscribers(
 ) -> list[Subscription]:
     """The subscriptions admitting an event of ``event_type`` about the connection (read in the
     caller's transaction); none when the connection does not exist."""
+    return (await subscribers_of(session, event_type, [connection_id])).get(connection_id, [])
+
+
+async def subscribers_of(
+    session: AsyncSession, event_type: str, connection_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Subscription]]:
+    """``subscribers`` for an event of ``event_type`` about each of the connections, in one query:
+    the admitting subscriptions by connection id (a connection none admits is left out)."""
     rows = await session.execute(
         select(
             Subscription,
             ServiceClient.own_users_only,
             ServiceClient.user_pattern,
+            Connection.id,
             Connection.confined_to_client_id,
             Connection.user_id,
         )
         .join(ServiceClient, ServiceClient.id == Subscription.client_id)
-        .join(Connection, Connection.id == connection_id)
+        .join(Connection, Connection.id.in_(connection_ids))
         .where(
             Subscription.enabled.is_(True),
             ServiceClient.revoked_at.is_(None),
@@ -81,11 +90,11 @@ async def subscribers(
         )
         .order_by(Subscription.created_at, Subscription.id)
     )
-    admitted = []
-    for subscription, own_users_only, user_pattern, connection_space, user_id in rows:
+    admitted: dict[uuid.UUID, list[Subscription]] = {}
+    for subscription, own_users_only, user_pattern, connection_id, space, user_id in rows:
         namespace = UserNamespace(own_users_only, user_pattern)
-        if may_use(namespace.space(subscription.client_id), namespace, connection_space, user_id):
-            admitted.append(subscription)
+        if may_use(namespace.space(subscription.client_id), namespace, space, user_id):
+            admitted.setdefault(connection_id, []).append(subscription)
     return admitted
 
 

@@ -16,6 +16,7 @@ from gateway.openapi.components import (
     json_body,
     ref,
     request_body,
+    unavailable,
 )
 
 _NULLABLE_STRING: Schema = {"type": ["string", "null"]}
@@ -207,13 +208,24 @@ PATHS: dict[str, Any] = {
                 "200": json_body(
                     {
                         "type": "object",
-                        "required": ["revoked", "items"],
+                        "required": [
+                            "revoked",
+                            "skipped",
+                            "provider_revocations",
+                            "provider_revocations_queued",
+                            "items",
+                        ],
                         "properties": {
                             "revoked": {"type": "integer"},
+                            "skipped": {"type": "integer"},
+                            "provider_revocations": {"type": "string", "enum": ["queued"]},
+                            "provider_revocations_queued": {"type": "integer"},
                             "items": {"type": "array", "items": {"type": "object"}},
                         },
                     },
-                    "Each connection revoked, with its upstream outcome.",
+                    "Revoked here, in batches; each connection with its upstream outcome "
+                    "(pending: queued for the background retry). skipped: confirmed, but changed "
+                    "or held by another writer meanwhile.",
                 ),
                 "400": error("A malformed body or selector.", *BODY_ERRORS, "invalid_label"),
                 "413": TOO_LARGE,
@@ -223,6 +235,11 @@ PATHS: dict[str, Any] = {
                     "confirmation_required",
                 ),
                 **_COMMON,
+                "503": unavailable(
+                    "A batch failed: those before it are revoked (details.revoked), it and the "
+                    "rest are untouched; ask again for the number left.",
+                    "revocation_interrupted",
+                ),
             },
         }
     },

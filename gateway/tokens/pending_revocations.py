@@ -64,22 +64,39 @@ def add(
     now: datetime,
 ) -> Claim:
     """Queue ``tokens`` of the (just revoked) ``connection``, claimed by the caller for one attempt."""
+    row = _row(keys, connection, tokens, attempts=1)
+    row.next_attempt_at = now + timedelta(seconds=claim_seconds(settings))
+    session.add(row)
+    return claim(row, tokens)
+
+
+def queue(
+    session: AsyncSession, keys: KeyRing, connection: Connection, tokens: Tokens, now: datetime
+) -> None:
+    """Queue ``tokens`` of the (just revoked) ``connection`` for the background retry, due at
+    ``now``: no attempt has been made."""
+    row = _row(keys, connection, tokens, attempts=0)
+    row.next_attempt_at = now
+    session.add(row)
+
+
+def _row(
+    keys: KeyRing, connection: Connection, tokens: Tokens, *, attempts: int
+) -> PendingRevocation:
     row = PendingRevocation(
         id=uuid.uuid4(),
         connection_id=connection.id,
         provider=connection.provider,
         provider_connection_id=connection.provider_connection_id,
         revoked_version=connection.token_version,
-        attempts=1,
-        next_attempt_at=now + timedelta(seconds=claim_seconds(settings)),
+        attempts=attempts,
     )
     for column in ("access_token", "refresh_token"):
         token: SecretStr | None = getattr(tokens, column)
         if token is not None:
             sealed = keys.seal(token.get_secret_value(), _binding(row.id, column))
             setattr(row, column, sealed)
-    session.add(row)
-    return claim(row, tokens)
+    return row
 
 
 async def pending_for(session: AsyncSession, connection_id: uuid.UUID) -> PendingRevocation | None:

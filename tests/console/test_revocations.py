@@ -61,7 +61,7 @@ async def test_the_typed_count_confirms_and_each_revocation_is_the_operators(
         REVOCATIONS, data={"csrf": csrf, "label": batch.label, "confirm": "3"}
     )
     assert done.status_code == 200, done.text
-    assert 'data-action="revoked" data-count="3"' in done.text
+    assert 'data-action="revoked" data-count="3" data-skipped="0" data-queued="0"' in done.text
     assert await statuses(db, batch.ids) == {ConnectionStatus.REVOKED}
     assert await revoked_by(db, operator.actor) >= set(batch.ids)
     async with db.transaction() as session:
