@@ -4,7 +4,8 @@ A cycle claims up to a batch of due connections in one statement (``Leases.claim
 expiry first, their leases taken, their rows returned, rows locked by another replica's claim
 skipped). It then decides for the whole batch at once: the refresh tokens are opened (one that
 does not open marks its connection ``credentials_unreadable``), each provider's breaker is read
-in one statement (a half-open provider gets one call, the probe), and each rate-limited
+once a cycle, in one statement (a half-open provider gets one call, the probe; a breaker tripped
+elsewhere during the cycle stops its calls at their first refusal), and each rate-limited
 provider's budget is taken in one transaction for as many connections as it has room for, nearest
 expiry first (``within_budget``). What is left out is deferred: its lease is given up, nothing is
 recorded, a later cycle takes it.
@@ -12,9 +13,9 @@ recorded, a later cycle takes it.
 The provider calls are made concurrently, at most ``refresher_concurrency`` at a time, over the
 process's pooled client, and a cycle claims only what it can send at once: as many as there are
 free call slots, again whenever half of them are free, until it has claimed its batch or nothing
-more is due. So a claimed connection does not hold its lease while it waits for a slot behind
-others (an on-demand refresh in another replica waits for that lease), and a claim and a breaker
-read serve several connections. A call starts only while its lease leaves about what a lease just
+more is due (a slot is held by the call alone, not by the writing of its outcome). So a claimed
+connection does not hold its lease while it waits for a slot behind others (an on-demand refresh
+in another replica waits for that lease), and a claim serves several connections. A call starts only while its lease leaves about what a lease just
 taken would (the token endpoint's timeout and most of the spare time after it), so that a lease
 still admits one refresher per connection: a lease that ran lower is taken again first, and the
 connection deferred if another process has it or refreshed it meanwhile. Successes are written in
@@ -96,16 +97,17 @@ class Batches:
         """One cycle: up to ``limit`` due connections, claimed a few at a time (as many as there
         are free call slots, again whenever half of them are free); returns how many were
         claimed."""
-        concurrency = self._settings.refresher_concurrency
+        slots = CallSlots(self._settings.refresher_concurrency)
         writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
         stopped: set[str] = set()  # providers that refused the gateway's client in this cycle
+        verdicts: dict[str, breaker.BreakerVerdict] = {}  # the providers' breakers, read once
         running: set[asyncio.Task[None]] = set()
         taken: list[Connection] = []
         passed: set[uuid.UUID] = set()  # every connection this cycle claimed
         claimed = 0
         try:
             while claimed < limit:
-                wanted = min(limit - claimed, concurrency - len(running))
+                wanted = min(limit - claimed, slots.free)
                 rows = await self._leases.claim(wanted, passed)
                 passed.update(row.id for row in rows)
                 claimed += len(rows)
@@ -115,15 +117,17 @@ class Batches:
                 for row in mine:
                     self._in_flight[row.id] = self._mine[row.id] = asyncio.Future()
                 taken += mine
-                for row, call, probe in await self._ready(mine):
-                    running.add(asyncio.create_task(self._one(row, call, probe, writer, stopped)))
+                for row, call, probe in await self._ready(mine, verdicts):
+                    slot = slots.take()
+                    running.add(
+                        asyncio.create_task(self._one(row, call, probe, writer, stopped, slot))
+                    )
                 if len(rows) < wanted:
                     break  # nothing more is due
-                while len(running) > concurrency // 2:
-                    ended, running = await asyncio.wait(
-                        running, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    _log_failures(ended)
+                await slots.half_free()
+                ended = {task for task in running if task.done()}
+                running -= ended
+                _log_failures(ended)
         except BaseException:
             for going in running:
                 going.cancel()
@@ -143,7 +147,7 @@ class Batches:
         return claimed
 
     async def _ready(
-        self, claimed: list[Connection]
+        self, claimed: list[Connection], verdicts: dict[str, breaker.BreakerVerdict]
     ) -> list[tuple[Connection, obtain.TokenCall, bool]]:
         """The claimed connections whose token request may go now, with it and whether it is
         its provider's breaker probe; the others' outcomes written or deferred."""
@@ -153,7 +157,7 @@ class Batches:
             if call is not None:
                 calls[row.id] = call
         ready = [row for row in claimed if row.id in calls]
-        admitted, probes = await self._admit(ready)
+        admitted, probes = await self._admit(ready, verdicts)
         paid = set(await within_budget(self._budget, [(row.id, row.provider) for row in admitted]))
         await self._defer([row for row in admitted if row.id not in paid])
         return [(row, calls[row.id], row.id in probes) for row in admitted if row.id in paid]
@@ -175,30 +179,32 @@ class Batches:
             await self._give_up(row, exc)
         return None
 
-    async def _admit(self, rows: list[Connection]) -> tuple[list[Connection], set[uuid.UUID]]:
+    async def _admit(
+        self, rows: list[Connection], verdicts: dict[str, breaker.BreakerVerdict]
+    ) -> tuple[list[Connection], set[uuid.UUID]]:
         """The rows their providers' breakers let through, and which of them are probes; the
-        others deferred."""
+        others deferred. ``verdicts`` holds the cycle's: a provider's breaker is read once a
+        cycle, and a probe's verdict admits one call, after which the provider is refused."""
         if not rows:
             return [], set()
         now = utcnow()
-        probe_seconds = obtain.longest_call_seconds(self._settings)
-        async with self._db.transaction() as session:
-            verdicts = await breaker.admit_many(
-                session, sorted({row.provider for row in rows}), now, probe_seconds
-            )
+        unread = sorted({row.provider for row in rows} - verdicts.keys())
+        if unread:
+            probe_seconds = obtain.longest_call_seconds(self._settings)
+            async with self._db.transaction() as session:
+                verdicts.update(await breaker.admit_many(session, unread, now, probe_seconds))
         admitted: list[Connection] = []
         probes: set[uuid.UUID] = set()
         refused: list[Connection] = []
-        probing: set[str] = set()
         for row in rows:
             verdict = verdicts[row.provider]
-            if not verdict.allowed or row.provider in probing:
+            if not verdict.allowed:
                 refused.append(row)
                 continue
             admitted.append(row)
             if verdict.probe:
-                probing.add(row.provider)
                 probes.add(row.id)
+                verdicts[row.provider] = breaker.BreakerVerdict(allowed=False)
 
         for row in refused:
             self._count(row.provider, "breaker_open")
@@ -212,15 +218,17 @@ class Batches:
         probe: bool,
         writer: GroupWriter,
         stopped: set[str],
+        slot: Slot,
     ) -> None:
         try:
-            if row.provider in stopped or not await self._lease_covers_a_call(row):
-                await self._defer([row])
-                return
-            tokens = await call()
-            provider = self._providers.get(row.provider)
-            lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
-            kept = obtain.allowed_settings(provider, row, tokens)
+            with slot:
+                if row.provider in stopped or not await self._lease_covers_a_call(row):
+                    await self._defer([row])
+                    return
+                tokens = await call()
+                provider = self._providers.get(row.provider)
+                lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
+                kept = obtain.allowed_settings(provider, row, tokens)
         except GrantRejected as exc:
             self._count(row.provider, "reauth_required")
             try:
@@ -302,6 +310,49 @@ class Batches:
     def _count(self, provider: str, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.refreshes.labels(provider, outcome).inc()
+
+
+class CallSlots:
+    """A cycle's provider calls in flight, at most ``size``: a slot is held from the call's start
+    until its answer (or failure) is in, not while the outcome is written."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.busy = 0
+        self._freed = asyncio.Event()
+
+    @property
+    def free(self) -> int:
+        return self.size - self.busy
+
+    def take(self) -> Slot:
+        self.busy += 1
+        return Slot(self)
+
+    def give(self) -> None:
+        self.busy -= 1
+        self._freed.set()
+
+    async def half_free(self) -> None:
+        """Return once at least half the slots are free."""
+        while self.busy > self.size // 2:
+            self._freed.clear()
+            await self._freed.wait()
+
+
+class Slot:
+    """One call slot, given back when its ``with`` block is left."""
+
+    def __init__(self, slots: CallSlots) -> None:
+        self._slots: CallSlots | None = slots
+
+    def __enter__(self) -> Slot:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._slots is not None:
+            self._slots.give()
+            self._slots = None
 
 
 class Deferred(Exception):
