@@ -20,7 +20,8 @@ taken would (the token endpoint's timeout and most of the spare time after it), 
 still admits one refresher per connection: a lease that ran lower is taken again first, and the
 connection deferred if another process has it or refreshed it meanwhile. Successes are written in
 groups as they arrive (``writeback``); failures are written one connection at a time, as a single
-refresh writes them (``outcomes``), and their leases given up.
+refresh writes them (``outcomes``), and their leases given up. A provider that cannot be reached
+gets no more calls in the cycle, and one probe at a time until it answers (``outage``).
 
 Within the process, each claimed connection is an in-flight refresh like any other: an on-demand
 refresh of it (the proxy, a 401, an operator) waits for the batch's result instead of calling
@@ -49,6 +50,7 @@ from gateway.providers.errors import (
     ClientRejected,
     GrantRejected,
     ProviderError,
+    ProviderUnavailable,
 )
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import REFRESHER
@@ -57,7 +59,9 @@ from gateway.tokens import breaker, obtain
 from gateway.tokens.budget import BudgetExhausted, TokenBudget
 from gateway.tokens.errors import ReauthRequired
 from gateway.tokens.lease import Fresh, Leases
+from gateway.tokens.outage import Outages
 from gateway.tokens.outcomes import Outcomes
+from gateway.tokens.slots import CallSlots, Slot
 from gateway.tokens.writeback import GroupWriter, Refreshed
 
 log = logging.getLogger(__name__)
@@ -89,6 +93,10 @@ class Batches:
         self._leases = leases
         self._outcomes = outcomes
         self._in_flight = in_flight
+        self._outages = Outages(db)
+        # Whether the last cycle put connections off for their provider's sake (its breaker, an
+        # outage, its budget): the loop then waits its interval rather than go round at once.
+        self.held_back = False
         # This process's batches' refreshes not settled yet (claims never overlap: a lease
         # this process holds is not claimed again).
         self._mine: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
@@ -97,9 +105,11 @@ class Batches:
         """One cycle: up to ``limit`` due connections, claimed a few at a time (as many as there
         are free call slots, again whenever half of them are free); returns how many were
         claimed."""
+        self.held_back = False
         slots = CallSlots(self._settings.refresher_concurrency)
         writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
-        stopped: set[str] = set()  # providers that refused the gateway's client in this cycle
+        # Providers the cycle sends no more calls to: they refused the gateway's client, or are down.
+        stopped: set[str] = set()
         verdicts: dict[str, breaker.BreakerVerdict] = {}  # the providers' breakers, read once
         running: set[asyncio.Task[None]] = set()
         taken: list[Connection] = []
@@ -159,7 +169,7 @@ class Batches:
         ready = [row for row in claimed if row.id in calls]
         admitted, probes = await self._admit(ready, verdicts)
         paid = set(await within_budget(self._budget, [(row.id, row.provider) for row in admitted]))
-        await self._defer([row for row in admitted if row.id not in paid])
+        await self._defer([row for row in admitted if row.id not in paid], held_back=True)
         return [(row, calls[row.id], row.id in probes) for row in admitted if row.id in paid]
 
     async def _open(self, row: Connection) -> obtain.TokenCall | None:
@@ -199,16 +209,17 @@ class Batches:
         for row in rows:
             verdict = verdicts[row.provider]
             if not verdict.allowed:
+                self._count(row.provider, "breaker_open")
                 refused.append(row)
-                continue
-            admitted.append(row)
-            if verdict.probe:
-                probes.add(row.id)
-                verdicts[row.provider] = breaker.BreakerVerdict(allowed=False)
-
-        for row in refused:
-            self._count(row.provider, "breaker_open")
-        await self._defer(refused)
+            elif not self._outages.admits(row.provider, now):
+                self._count(row.provider, "provider_down")
+                refused.append(row)
+            else:
+                admitted.append(row)
+                if verdict.probe:
+                    probes.add(row.id)
+                    verdicts[row.provider] = breaker.BreakerVerdict(allowed=False)
+        await self._defer(refused, held_back=True)
         return admitted, probes
 
     async def _one(
@@ -222,10 +233,17 @@ class Batches:
     ) -> None:
         try:
             with slot:
-                if row.provider in stopped or not await self._lease_covers_a_call(row):
+                if row.provider in stopped:
+                    await self._defer([row], held_back=True)
+                    return
+                if not await self._lease_covers_a_call(row):
                     await self._defer([row])
                     return
                 tokens = await call()
+                if self._outages.down(row.provider) is not None:
+                    # Before the slot is given back: the next claim already sees the backlog.
+                    await self._outages.recovered(row.provider, utcnow())
+                    stopped.discard(row.provider)
                 provider = self._providers.get(row.provider)
                 lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
                 kept = obtain.allowed_settings(provider, row, tokens)
@@ -248,6 +266,9 @@ class Batches:
             return
         except ProviderError as exc:
             self._count(row.provider, "transient")
+            if isinstance(exc, ProviderUnavailable):
+                self._outages.failed(row.provider, utcnow(), exc.retry_after)
+                stopped.add(row.provider)
             await self._outcomes.transient_failure(row, exc, REFRESHER)
             await self._give_up(row, exc)
             return
@@ -285,11 +306,12 @@ class Batches:
         await self._leases.release(row.id)
         self._settle(row, why)
 
-    async def _defer(self, rows: Sequence[Connection]) -> None:
+    async def _defer(self, rows: Sequence[Connection], *, held_back: bool = False) -> None:
         """Leave ``rows`` for a later cycle (or whoever waits for them): their leases given up
-        together, nothing recorded."""
+        together, nothing recorded. ``held_back``: for their provider's sake."""
         if not rows:
             return
+        self.held_back = self.held_back or held_back
         await self._leases.release(*(row.id for row in rows))
         for row in rows:
             self._settle(row, _deferred(row))
@@ -310,49 +332,6 @@ class Batches:
     def _count(self, provider: str, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.refreshes.labels(provider, outcome).inc()
-
-
-class CallSlots:
-    """A cycle's provider calls in flight, at most ``size``: a slot is held from the call's start
-    until its answer (or failure) is in, not while the outcome is written."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.busy = 0
-        self._freed = asyncio.Event()
-
-    @property
-    def free(self) -> int:
-        return self.size - self.busy
-
-    def take(self) -> Slot:
-        self.busy += 1
-        return Slot(self)
-
-    def give(self) -> None:
-        self.busy -= 1
-        self._freed.set()
-
-    async def half_free(self) -> None:
-        """Return once at least half the slots are free."""
-        while self.busy > self.size // 2:
-            self._freed.clear()
-            await self._freed.wait()
-
-
-class Slot:
-    """One call slot, given back when its ``with`` block is left."""
-
-    def __init__(self, slots: CallSlots) -> None:
-        self._slots: CallSlots | None = slots
-
-    def __enter__(self) -> Slot:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self._slots is not None:
-            self._slots.give()
-            self._slots = None
 
 
 class Deferred(Exception):

@@ -105,6 +105,12 @@ class Refresher:
         many were claimed."""
         return await self._batches.refresh_due(limit)
 
+    @property
+    def held_back(self) -> bool:
+        """Whether the last cycle put connections off for their provider's sake (breaker, outage,
+        budget): going round again at once would only put them off again."""
+        return self._batches.held_back
+
     async def release_all(self) -> int:
         """Give up every lease this process holds (on shutdown), so no refresh waits for them."""
         return await self._leases.release_all()
