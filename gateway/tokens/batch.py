@@ -95,17 +95,25 @@ class Batches:
         self._in_flight = in_flight
         self._outages = Outages(db)
         # Whether the last cycle put connections off for their provider's sake (its breaker, an
-        # outage, its budget): the loop then waits its interval rather than go round at once.
+        # outage, its budget), and whether a provider it found down answered again.
         self.held_back = False
+        self.recovered = False
+        self._full = False
         # This process's batches' refreshes not settled yet (claims never overlap: a lease
         # this process holds is not claimed again).
         self._mine: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
+
+    @property
+    def more_due(self) -> bool:
+        """Whether the last cycle left due connections it could refresh at once: it claimed a
+        full batch and nothing held it back, or a provider it found down answered again."""
+        return (self._full and not self.held_back) or self.recovered
 
     async def refresh_due(self, limit: int) -> int:
         """One cycle: up to ``limit`` due connections, claimed a few at a time (as many as there
         are free call slots, again whenever half of them are free); returns how many were
         claimed."""
-        self.held_back = False
+        self.held_back = self.recovered = False
         slots = CallSlots(self._settings.refresher_concurrency)
         writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
         # Providers the cycle sends no more calls to: they refused the gateway's client, or are down.
@@ -134,6 +142,8 @@ class Batches:
                     )
                 if len(rows) < wanted:
                     break  # nothing more is due
+                if self._outages.probing():
+                    break  # the rest waits for the probe's answer, in the next cycle
                 await slots.half_free()
                 ended = {task for task in running if task.done()}
                 running -= ended
@@ -154,6 +164,7 @@ class Batches:
             if self._budget is not None:
                 for provider in {row.provider for row in taken}:
                     self._budget.forfeit(provider, REFRESHER)
+        self._full = claimed >= limit
         return claimed
 
     async def _ready(
@@ -244,6 +255,7 @@ class Batches:
                     # Before the slot is given back: the next claim already sees the backlog.
                     await self._outages.recovered(row.provider, utcnow())
                     stopped.discard(row.provider)
+                    self.recovered = True
                 provider = self._providers.get(row.provider)
                 lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
                 kept = obtain.allowed_settings(provider, row, tokens)

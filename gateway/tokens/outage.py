@@ -53,6 +53,10 @@ class Outages:
     def down(self, provider: str) -> Down | None:
         return self._down.get(provider)
 
+    def probing(self) -> bool:
+        """Whether a probe of some provider is out."""
+        return any(down.probing for down in self._down.values())
+
     def admits(self, provider: str, now: datetime) -> bool:
         """Whether a call to ``provider`` may go now: always while it is up; while it is down, one
         (the probe) once its time has come, after which the next waits for that probe's end."""

@@ -106,10 +106,10 @@ class Refresher:
         return await self._batches.refresh_due(limit)
 
     @property
-    def held_back(self) -> bool:
-        """Whether the last cycle put connections off for their provider's sake (breaker, outage,
-        budget): going round again at once would only put them off again."""
-        return self._batches.held_back
+    def more_due(self) -> bool:
+        """Whether the last cycle left due connections it could refresh at once (``tokens.batch``):
+        the loop goes round again without waiting its interval."""
+        return self._batches.more_due
 
     async def release_all(self) -> int:
         """Give up every lease this process holds (on shutdown), so no refresh waits for them."""
