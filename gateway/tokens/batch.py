@@ -20,8 +20,8 @@ taken would (the token endpoint's timeout and most of the spare time after it), 
 still admits one refresher per connection: a lease that ran lower is taken again first, and the
 connection deferred if another process has it or refreshed it meanwhile. Successes are written in
 groups as they arrive (``writeback``); failures are written one connection at a time, as a single
-refresh writes them (``outcomes``), and their leases given up. A provider that cannot be reached
-gets no more calls in the cycle, and one probe at a time until it answers (``outage``).
+refresh writes them (``outcomes``), and their leases given up. When a provider that could not be
+reached answers again, its connections waiting out a backoff are made due at once (``outage``).
 
 Within the process, each claimed connection is an in-flight refresh like any other: an on-demand
 refresh of it (the proxy, a 401, an operator) waits for the batch's result instead of calling
@@ -94,8 +94,8 @@ class Batches:
         self._outcomes = outcomes
         self._in_flight = in_flight
         self._outages = Outages(db)
-        # Whether the last cycle put connections off for their provider's sake (its breaker, an
-        # outage, its budget), and whether a provider it found down answered again.
+        # Whether the last cycle put connections off for their provider's sake (its breaker, its
+        # budget), and whether a provider it found down answered again.
         self.held_back = False
         self.recovered = False
         self._full = False
@@ -116,8 +116,7 @@ class Batches:
         self.held_back = self.recovered = False
         slots = CallSlots(self._settings.refresher_concurrency)
         writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
-        # Providers the cycle sends no more calls to: they refused the gateway's client, or are down.
-        stopped: set[str] = set()
+        stopped: set[str] = set()  # providers that refused the gateway's client in this cycle
         verdicts: dict[str, breaker.BreakerVerdict] = {}  # the providers' breakers, read once
         running: set[asyncio.Task[None]] = set()
         taken: list[Connection] = []
@@ -142,12 +141,12 @@ class Batches:
                     )
                 if len(rows) < wanted:
                     break  # nothing more is due
-                if self._outages.probing():
-                    break  # the rest waits for the probe's answer, in the next cycle
                 await slots.half_free()
                 ended = {task for task in running if task.done()}
                 running -= ended
                 _log_failures(ended)
+                if self.recovered:
+                    break  # the backlog is due again, the next cycle takes it in order
         except BaseException:
             for going in running:
                 going.cancel()
@@ -222,9 +221,6 @@ class Batches:
             if not verdict.allowed:
                 self._count(row.provider, "breaker_open")
                 refused.append(row)
-            elif not self._outages.admits(row.provider, now):
-                self._count(row.provider, "provider_down")
-                refused.append(row)
             else:
                 admitted.append(row)
                 if verdict.probe:
@@ -251,10 +247,9 @@ class Batches:
                     await self._defer([row])
                     return
                 tokens = await call()
-                if self._outages.down(row.provider) is not None:
+                if self._outages.is_down(row.provider):
                     # Before the slot is given back: the next claim already sees the backlog.
                     await self._outages.recovered(row.provider, utcnow())
-                    stopped.discard(row.provider)
                     self.recovered = True
                 provider = self._providers.get(row.provider)
                 lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
@@ -279,8 +274,7 @@ class Batches:
         except ProviderError as exc:
             self._count(row.provider, "transient")
             if isinstance(exc, ProviderUnavailable):
-                self._outages.failed(row.provider, utcnow(), exc.retry_after)
-                stopped.add(row.provider)
+                self._outages.failed(row.provider)
             await self._outcomes.transient_failure(row, exc, REFRESHER)
             await self._give_up(row, exc)
             return

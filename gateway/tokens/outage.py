@@ -1,46 +1,30 @@
-"""A provider's outage as the refresher's batches see it, in this process.
+"""The end of a provider's outage, as the refresher's batches see it in this process.
 
-When a token request of a batch fails because the provider cannot be reached or asks to be left
-alone (``ProviderUnavailable``: a 5xx, a 429, a timeout, a refused connection), the provider is
-taken to be down. The batches then send it one call at a time, a probe, first after
-``BASE_SECONDS`` and then twice as long after each probe that fails, up to ``MAX_SECONDS``; every
-other due connection of the provider is left due, untouched, instead of failing, so no backlog
-piles up in per-connection backoff and no budget is spent on calls bound to fail. The first success
-ends the outage: the connections that failed during it are made due at once (``recovered``), so
-that the backlog is taken nearest expiry first, as every due connection is.
+While a provider cannot be reached or asks to be left alone (``ProviderUnavailable``: a 5xx, a
+429, a timeout, a refused connection), every connection whose refresh fails waits out its own
+backoff (``schedule.backoff_seconds``), so the provider gets one attempt per backoff, not one per
+cycle. Those backoffs end at scattered times, unrelated to when the tokens expire: once the
+provider answers again they would be refreshed in that order, and the last only after the longest
+backoff. So the first success after a failure ends the outage here: the provider's connections
+waiting out a backoff are made due at once (one statement), and the backlog is taken nearest
+expiry first, as every due connection is.
 
-This is the refresher loop's own caution: on-demand refreshes (the proxy, a 401, an operator) are
-not held back by it, and each replica learns of an outage from its own calls.
+Each replica learns of an outage, and of its end, from its own calls.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.kit.backoff import backoff_seconds
 from gateway.kit.db import Database
 from gateway.models import Connection, ConnectionStatus
 from gateway.tokens import schedule
 
 log = logging.getLogger(__name__)
-
-BASE_SECONDS = 5.0
-MAX_SECONDS = 60.0
-
-
-@dataclass
-class Down:
-    """A provider found down: how many probes failed since (the first calls' failures count as
-    one), when the next may go, and whether one is out."""
-
-    failures: int
-    probe_at: datetime
-    probing: bool = False
 
 
 class Outages:
@@ -48,49 +32,22 @@ class Outages:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._down: dict[str, Down] = {}
+        self._down: set[str] = set()
 
-    def down(self, provider: str) -> Down | None:
-        return self._down.get(provider)
+    def is_down(self, provider: str) -> bool:
+        return provider in self._down
 
-    def probing(self) -> bool:
-        """Whether a probe of some provider is out."""
-        return any(down.probing for down in self._down.values())
-
-    def admits(self, provider: str, now: datetime) -> bool:
-        """Whether a call to ``provider`` may go now: always while it is up; while it is down, one
-        (the probe) once its time has come, after which the next waits for that probe's end."""
-        down = self._down.get(provider)
-        if down is None:
-            return True
-        if now < down.probe_at:
-            return False
-        # Until the probe answers, no other call: the next probe waits at least the longest wait.
-        down.probe_at = now + timedelta(seconds=MAX_SECONDS)
-        down.probing = True
-        return True
-
-    def failed(self, provider: str, now: datetime, retry_after: float | None) -> None:
-        """A call failed for want of the provider: it is down (still), probed again later. The
-        failures of calls that were in flight when it went down count once."""
-        down = self._down.get(provider)
-        if down is None:
-            down = self._down[provider] = Down(failures=1, probe_at=now)
-        elif down.probing:
-            down.failures += 1
-            down.probing = False
-        else:
-            return
-        wait = backoff_seconds(down.failures, base=BASE_SECONDS, cap=MAX_SECONDS)
-        down.probe_at = now + timedelta(seconds=max(wait, retry_after or 0.0))
+    def failed(self, provider: str) -> None:
+        """A call failed for want of the provider."""
+        self._down.add(provider)
 
     async def recovered(self, provider: str, now: datetime) -> int:
         """A call succeeded: if ``provider`` was down, make its connections waiting out a backoff
-        due now (one statement); how many. Best effort: if the database cannot be reached they
-        wait out their backoff."""
-        down = self._down.pop(provider, None)
-        if down is None:
+        due now; how many. Best effort: if the database cannot be reached they wait out their
+        backoff."""
+        if provider not in self._down:
             return 0
+        self._down.discard(provider)
         try:
             return await self._make_due(provider, now)
         except (SQLAlchemyError, OSError) as exc:
@@ -112,4 +69,8 @@ class Outages:
                 .values(next_refresh_at=now)
                 .execution_options(synchronize_session=False)
             )
-        return int(getattr(result, "rowcount", 0) or 0)
+        made_due = int(getattr(result, "rowcount", 0) or 0)
+        log.info(
+            "%s answers again: %d connection(s) waiting out a backoff made due", provider, made_due
+        )
+        return made_due
