@@ -1,6 +1,7 @@
 """``python -m bench`` (``make bench``): install wrk and nginx if missing, make a database, run the
-parts named in ``BENCH_PARTS`` (proxy, soak, refresher; all by default), write
-``bench/results/latest.json`` and ``latest.png``, and print the figures and the goals' verdicts."""
+parts named in ``BENCH_PARTS`` (proxy, soak, refresher with its catch-up after an outage; all by
+default), write ``bench/results/latest.json`` and ``latest.png``, and print the figures and the
+goals' verdicts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from bench import database, machine, plot, proxy, refresher, results, seed, targets
+from bench import catchup, database, machine, plot, proxy, refresher, results, seed, targets
 from bench.settings import BenchSettings, BenchSettingsError
 from gateway.kit.crypto import generate_key_entry
 
@@ -77,6 +78,8 @@ def main() -> int:
             "connections": settings.connections,
             "soak_seconds": settings.soak_seconds,
             "refresh_connections": settings.refresh_connections,
+            "catchup_connections": settings.catchup_connections,
+            "catchup_outage_s": settings.catchup_outage,
             "parts": list(settings.parts),
             "load_generator": "wrk -t1, one Lua-prepared request per user, rotating; before "
             "each point the same target gets warmup_s of uncounted load at concurrency 32",
@@ -100,6 +103,12 @@ def main() -> int:
                 flush=True,
             )
             document["refresher"] = refresher.run(tools, plan, settings, url, work)
+            print(
+                f"catch-up: {settings.catchup_connections:,} connections due during a "
+                f"{settings.catchup_outage:g}s outage ...",
+                flush=True,
+            )
+            document["refresher"]["catchup"] = catchup.run(plan, settings, url, work)
     results.carry_over(document, results.load(settings.out_dir), settings.parts)
     document["load_average_end"] = machine.load_average()
     document["elapsed_s"] = round(time.monotonic() - began, 1)

@@ -17,12 +17,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.engine import URL
 
 from bench import seed
+from bench.machine import CpuPlan, pinned_to
+from bench.refresher import Worker, issue_grants, logging_to, sandbox_for, vacuum
+from bench.settings import BenchSettings
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
@@ -33,6 +38,13 @@ from gateway.tokens.refresher import Refresher
 TOKEN_LIFETIME = 3600
 POLL_SECONDS = 0.2
 USER_PREFIX = "catchup-"
+# The bench's budget: units per connection and window (every failed attempt during the outage
+# spends one too), and its tokens' expiries: from this long after the outage, over this long.
+UNITS_PER_CONNECTION = 4
+WINDOW_SECONDS = 60
+LEAD_SECONDS = 120
+SPREAD_SECONDS = 60
+BACKLOG_DEADLINE_SECONDS = 600
 
 
 async def seed_backlog(
@@ -208,3 +220,53 @@ def report(
         "not_refreshed": len(expiries) - len(refreshed),
         "overtaken_max": overtaken_max,
     }
+
+
+async def _bench(
+    settings: Settings, database: URL, sandbox: str, bench: BenchSettings
+) -> dict[str, Any]:
+    """``bench.catchup_connections`` come due while the token endpoint is down for
+    ``bench.catchup_outage`` seconds, under a budget with room for them (``catchup``)."""
+    count, outage = bench.catchup_connections, bench.catchup_outage
+    rate = f"{UNITS_PER_CONNECTION * count}/{WINDOW_SECONDS}s"
+    worker = Worker(settings, database, {"GATEWAY_CONTIO_TOKEN_RATE": rate})
+    try:
+        await worker.execute("DELETE FROM connections")
+        subject, pairs = await asyncio.to_thread(issue_grants, sandbox, count, "catchup@bench")
+        lead = outage + LEAD_SECONDS
+        expiries = await seed_backlog(
+            worker.db, worker.keys, pairs, subject, lead=lead, step=SPREAD_SECONDS / count
+        )
+        await vacuum(database)
+        ends = time.monotonic() + outage
+
+        async def over() -> bool:
+            return time.monotonic() >= ends
+
+        figures = await scenario(
+            worker.db,
+            worker.refresher,
+            settings,
+            sandbox,
+            expiries,
+            outage_over=over,
+            deadline_seconds=outage + BACKLOG_DEADLINE_SECONDS,
+        )
+    finally:
+        await worker.close()
+    return {
+        **figures,
+        "budget": rate,
+        "expiries": f"{lead:g}s to {lead + SPREAD_SECONDS:g}s after the outage began",
+        "refresher_interval_s": settings.refresher_interval_seconds,
+    }
+
+
+def run(plan: CpuPlan, bench: BenchSettings, database: URL, work: Path) -> dict[str, Any]:
+    """The scenario against a sandbox of its own, the refresher on the load generator's core."""
+    with (
+        sandbox_for(plan) as (sandbox, settings),
+        pinned_to(plan.load),
+        logging_to(work / "catchup.log"),
+    ):
+        return asyncio.run(_bench(settings, database, sandbox.url, bench))

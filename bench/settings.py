@@ -25,6 +25,8 @@ class BenchSettings:
     soak_seconds: float
     soak_concurrency: int
     refresh_connections: int  # connections due at once in the refresher benchmark
+    catchup_connections: int  # connections that come due during the refresher's outage
+    catchup_outage: float  # seconds the token endpoint is down in the catch-up scenario
     parts: tuple[str, ...]
     out_dir: Path
 
@@ -49,6 +51,8 @@ class BenchSettings:
             refresh_connections=int(
                 _number(env, "BENCH_REFRESH_CONNECTIONS", 100_000, minimum=100)
             ),
+            catchup_connections=int(_number(env, "BENCH_CATCHUP_CONNECTIONS", 2000, minimum=100)),
+            catchup_outage=_number(env, "BENCH_CATCHUP_OUTAGE", 30.0, minimum=5),
             parts=parts,
             out_dir=Path(env.get("BENCH_OUT", str(RESULTS))),
         )
