@@ -15,9 +15,9 @@ process's pooled client, and a cycle claims only what it can send at once: as ma
 free call slots, again whenever half of them are free, until it has claimed its batch or nothing
 more is due (a slot is held by the call alone, not by the writing of its outcome). So a claimed
 connection does not hold its lease while it waits for a slot behind others (an on-demand refresh
-in another replica waits for that lease), and a claim serves several connections. A call starts only while its lease leaves about what a lease just
-taken would (the token endpoint's timeout and most of the spare time after it), so that a lease
-still admits one refresher per connection: a lease that ran lower is taken again first, and the
+in another replica waits for that lease), and a claim serves several connections. A call starts
+only while its lease leaves about what a lease just taken would (the token endpoint's timeout and
+most of the spare time after it), so that a lease still admits one refresher per connection: a lease that ran lower is taken again first, and the
 connection deferred if another process has it or refreshed it meanwhile. Successes are written in
 groups as they arrive (``writeback``); failures are written one connection at a time, as a single
 refresh writes them (``outcomes``), and their leases given up. When a provider that could not be
