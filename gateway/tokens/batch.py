@@ -17,11 +17,12 @@ more is due (a slot is held by the call alone, not by the writing of its outcome
 connection does not hold its lease while it waits for a slot behind others (an on-demand refresh
 in another replica waits for that lease), and a claim serves several connections. A call starts
 only while its lease leaves about what a lease just taken would (the token endpoint's timeout and
-most of the spare time after it), so that a lease still admits one refresher per connection: a lease that ran lower is taken again first, and the
-connection deferred if another process has it or refreshed it meanwhile. Successes are written in
-groups as they arrive (``writeback``); failures are written one connection at a time, as a single
-refresh writes them (``outcomes``), and their leases given up. When a provider that could not be
-reached answers again, its connections waiting out a backoff are made due at once (``outage``).
+most of the spare time after it), so that a lease still admits one refresher per connection: a
+lease that ran lower is taken again first, and the connection deferred if another process has it
+or refreshed it meanwhile. Successes are written in groups as they arrive (``writeback``);
+failures are written one connection at a time, as a single refresh writes them (``outcomes``), and
+their leases given up. When a provider that could not be reached answers again, its connections
+waiting out a backoff are made due at once (``outage``).
 
 Within the process, each claimed connection is an in-flight refresh like any other: an on-demand
 refresh of it (the proxy, a 401, an operator) waits for the batch's result instead of calling
