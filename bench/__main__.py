@@ -1,6 +1,7 @@
 """``python -m bench`` (``make bench``): install wrk and nginx if missing, make a database, run the
-parts named in ``BENCH_PARTS`` (proxy, soak, refresher by default; scale when named), write
-``bench/results/latest.json`` and ``latest.png``, and print the figures and the goals' verdicts."""
+parts named in ``BENCH_PARTS`` (proxy, soak, refresher with its catch-up after an outage by
+default; scale when named), write ``bench/results/latest.json`` and ``latest.png``, and print the
+figures and the goals' verdicts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from bench import database, machine, plot, proxy, refresher, results, scale, seed, targets
+from bench import catchup, database, machine, plot, proxy, refresher, results, scale, seed, targets
 from bench.settings import BenchSettings, BenchSettingsError
 from gateway.kit.crypto import generate_key_entry
 
@@ -80,6 +81,8 @@ def main() -> int:
             "scale_connections": settings.scale_connections,
             "scale_due": settings.scale_due,
             "scale_cache_bytes": settings.scale_cache_bytes,
+            "catchup_connections": settings.catchup_connections,
+            "catchup_outage_s": settings.catchup_outage,
             "parts": list(settings.parts),
             "load_generator": "wrk -t1, one Lua-prepared request per user, rotating; before "
             "each point the same target gets warmup_s of uncounted load at concurrency 32",
@@ -103,6 +106,12 @@ def main() -> int:
                 flush=True,
             )
             document["refresher"] = refresher.run(tools, plan, settings, url, work)
+            print(
+                f"catch-up: {settings.catchup_connections:,} connections due during a "
+                f"{settings.catchup_outage:g}s outage ...",
+                flush=True,
+            )
+            document["refresher"]["catchup"] = catchup.run(plan, settings, url, work)
         if "scale" in settings.parts:
             print(
                 f"scale: {scale.COMPARISON:,} and {settings.scale_connections:,} connections ...",

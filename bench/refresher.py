@@ -169,13 +169,17 @@ def logging_to(path: Path) -> Iterator[None]:
 
 
 class Worker:
-    def __init__(self, settings: Settings, database: URL) -> None:
+    def __init__(
+        self, settings: Settings, database: URL, environ: dict[str, str] | None = None
+    ) -> None:
         assert settings.encryption_keys is not None
         self.settings = settings
         self.keys = KeyRing.parse(settings.encryption_keys.get_secret_value())
         self.db = Database(database, pool_size=settings.database_pool_size)
         self.http = composition.provider_http(settings)
-        self.refresher = composition.refresher(settings, self.db, self.keys, self.http, environ={})
+        self.refresher = composition.refresher(
+            settings, self.db, self.keys, self.http, environ=environ or {}
+        )
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -303,9 +307,9 @@ async def _benchmark(
     }
 
 
-def run(
-    tools: dict[str, str], plan: CpuPlan, settings: BenchSettings, database: URL, work: Path
-) -> dict[str, Any]:
+@contextlib.contextmanager
+def sandbox_for(plan: CpuPlan) -> Iterator[tuple[Service, Settings]]:
+    """The sandbox on the servers' cores, and the gateway's settings for it, until the block ends."""
     port = free_port()
     sandbox = start(
         "sandbox",
@@ -323,15 +327,26 @@ def run(
         env=clean_env(),
     )
     try:
-        gateway_settings = load_settings(
-            environ={
-                "GATEWAY_ENCRYPTION_KEYS": generate_key_entry("bench1"),
-                "GATEWAY_CONTIO_CLIENT_ID": CLIENT_ID,
-                "GATEWAY_CONTIO_CLIENT_SECRET": CLIENT_SECRET,
-                "GATEWAY_CONTIO_AUTH_URL": sandbox.url,
-                "GATEWAY_CONTIO_API_URL": sandbox.url,
-            }
+        yield (
+            sandbox,
+            load_settings(
+                environ={
+                    "GATEWAY_ENCRYPTION_KEYS": generate_key_entry("bench1"),
+                    "GATEWAY_CONTIO_CLIENT_ID": CLIENT_ID,
+                    "GATEWAY_CONTIO_CLIENT_SECRET": CLIENT_SECRET,
+                    "GATEWAY_CONTIO_AUTH_URL": sandbox.url,
+                    "GATEWAY_CONTIO_API_URL": sandbox.url,
+                }
+            ),
         )
+    finally:
+        sandbox.stop()
+
+
+def run(
+    tools: dict[str, str], plan: CpuPlan, settings: BenchSettings, database: URL, work: Path
+) -> dict[str, Any]:
+    with sandbox_for(plan) as (sandbox, gateway_settings):
         print("  the sandbox's token endpoint alone ...", flush=True)
         capacity = token_endpoint_capacity(sandbox, gateway_settings, settings, plan)
         print(f"    {capacity['rps']:,.0f} refreshes/s", flush=True)
@@ -342,8 +357,6 @@ def run(
             found = asyncio.run(
                 _benchmark(gateway_settings, database, subject, pairs, work / "refresher.log")
             )
-    finally:
-        sandbox.stop()
     rate = found["refreshes_per_s"]
     return {
         **found,

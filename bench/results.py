@@ -167,6 +167,14 @@ def goals(
             "statements_per_refresh": refresher["statements_per_refresh"],
             "met": refresher["statements_per_refresh"] <= REFRESHER_STATEMENTS_GOAL,
         }
+    catchup = (refresher or {}).get("catchup")
+    if catchup is not None:
+        verdict["refresher_catchup"] = {
+            "goal": "after an outage, the backlog refreshed with no token expired before its "
+            "turn (the budget allowing)",
+            "expired_before_turn": catchup["expired_before_turn"],
+            "met": catchup["expired_before_turn"] == 0 and catchup["not_refreshed"] == 0,
+        }
     return verdict
 
 
@@ -304,6 +312,15 @@ def render(document: dict[str, Any]) -> str:
                 f"  {case['due']:,} due among {case['total']:,}: drained in "
                 f"{case['drain_s']:.2f}s, {case['cycle_ms_median']:.1f} ms a cycle of "
                 f"{case['batch']}, due query {case['due_query_ms']:.3f} ms"
+            )
+        catchup = refresher.get("catchup")
+        if catchup:
+            lines.append(
+                f"  catch-up after a {catchup['outage_s']:.0f}s outage: {catchup['refreshed']:,} "
+                f"of {catchup['backlog']:,} refreshed {catchup['catchup_s']:.1f}s after the "
+                f"endpoint came back (the first after {catchup['first_refresh_after_s']:.1f}s), "
+                f"{catchup['expired_before_turn']} expired before their turn, at most "
+                f"{catchup['overtaken_max']} overtaken; budget {catchup['budget']}"
             )
     if document.get("scale"):
         lines += render_scale(document["scale"])

@@ -4,7 +4,8 @@ A cycle claims up to a batch of due connections in one statement (``Leases.claim
 expiry first, their leases taken, their rows returned, rows locked by another replica's claim
 skipped). It then decides for the whole batch at once: the refresh tokens are opened (one that
 does not open marks its connection ``credentials_unreadable``), each provider's breaker is read
-in one statement (a half-open provider gets one call, the probe), and each rate-limited
+once a cycle, in one statement (a half-open provider gets one call, the probe; a breaker tripped
+elsewhere during the cycle stops its calls at their first refusal), and each rate-limited
 provider's budget is taken in one transaction for as many connections as it has room for, nearest
 expiry first (``within_budget``). What is left out is deferred: its lease is given up, nothing is
 recorded, a later cycle takes it.
@@ -12,14 +13,16 @@ recorded, a later cycle takes it.
 The provider calls are made concurrently, at most ``refresher_concurrency`` at a time, over the
 process's pooled client, and a cycle claims only what it can send at once: as many as there are
 free call slots, again whenever half of them are free, until it has claimed its batch or nothing
-more is due. So a claimed connection does not hold its lease while it waits for a slot behind
-others (an on-demand refresh in another replica waits for that lease), and a claim and a breaker
-read serve several connections. A call starts only while its lease leaves about what a lease just
-taken would (the token endpoint's timeout and most of the spare time after it), so that a lease
-still admits one refresher per connection: a lease that ran lower is taken again first, and the
-connection deferred if another process has it or refreshed it meanwhile. Successes are written in
-groups as they arrive (``writeback``); failures are written one connection at a time, as a single
-refresh writes them (``outcomes``), and their leases given up.
+more is due (a slot is held by the call alone, not by the writing of its outcome). So a claimed
+connection does not hold its lease while it waits for a slot behind others (an on-demand refresh
+in another replica waits for that lease), and a claim serves several connections. A call starts
+only while its lease leaves about what a lease just taken would (the token endpoint's timeout and
+most of the spare time after it), so that a lease still admits one refresher per connection: a
+lease that ran lower is taken again first, and the connection deferred if another process has it
+or refreshed it meanwhile. Successes are written in groups as they arrive (``writeback``);
+failures are written one connection at a time, as a single refresh writes them (``outcomes``), and
+their leases given up. When a provider that could not be reached answers again, its connections
+waiting out a backoff are made due at once (``outage``).
 
 Within the process, each claimed connection is an in-flight refresh like any other: an on-demand
 refresh of it (the proxy, a 401, an operator) waits for the batch's result instead of calling
@@ -48,6 +51,7 @@ from gateway.providers.errors import (
     ClientRejected,
     GrantRejected,
     ProviderError,
+    ProviderUnavailable,
 )
 from gateway.providers.registry import ProviderRegistry
 from gateway.providers.spender import REFRESHER
@@ -56,7 +60,9 @@ from gateway.tokens import breaker, obtain
 from gateway.tokens.budget import BudgetExhausted, TokenBudget
 from gateway.tokens.errors import ReauthRequired
 from gateway.tokens.lease import Fresh, Leases
+from gateway.tokens.outage import Outages
 from gateway.tokens.outcomes import Outcomes
+from gateway.tokens.slots import CallSlots, Slot
 from gateway.tokens.writeback import GroupWriter, Refreshed
 
 log = logging.getLogger(__name__)
@@ -88,24 +94,38 @@ class Batches:
         self._leases = leases
         self._outcomes = outcomes
         self._in_flight = in_flight
+        self._outages = Outages(db)
+        # Whether the last cycle put connections off for their provider's sake (its breaker, its
+        # budget), and whether a provider it found down answered again.
+        self.held_back = False
+        self.recovered = False
+        self._full = False
         # This process's batches' refreshes not settled yet (claims never overlap: a lease
         # this process holds is not claimed again).
         self._mine: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
+
+    @property
+    def more_due(self) -> bool:
+        """Whether the last cycle left due connections it could refresh at once: it claimed a
+        full batch and nothing held it back, or a provider it found down answered again."""
+        return (self._full and not self.held_back) or self.recovered
 
     async def refresh_due(self, limit: int) -> int:
         """One cycle: up to ``limit`` due connections, claimed a few at a time (as many as there
         are free call slots, again whenever half of them are free); returns how many were
         claimed."""
-        concurrency = self._settings.refresher_concurrency
+        self.held_back = self.recovered = False
+        slots = CallSlots(self._settings.refresher_concurrency)
         writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
         stopped: set[str] = set()  # providers that refused the gateway's client in this cycle
+        verdicts: dict[str, breaker.BreakerVerdict] = {}  # the providers' breakers, read once
         running: set[asyncio.Task[None]] = set()
         taken: list[Connection] = []
         passed: set[uuid.UUID] = set()  # every connection this cycle claimed
         claimed = 0
         try:
             while claimed < limit:
-                wanted = min(limit - claimed, concurrency - len(running))
+                wanted = min(limit - claimed, slots.free)
                 rows = await self._leases.claim(wanted, passed)
                 passed.update(row.id for row in rows)
                 claimed += len(rows)
@@ -115,15 +135,19 @@ class Batches:
                 for row in mine:
                     self._in_flight[row.id] = self._mine[row.id] = asyncio.Future()
                 taken += mine
-                for row, call, probe in await self._ready(mine):
-                    running.add(asyncio.create_task(self._one(row, call, probe, writer, stopped)))
+                for row, call, probe in await self._ready(mine, verdicts):
+                    slot = slots.take()
+                    running.add(
+                        asyncio.create_task(self._one(row, call, probe, writer, stopped, slot))
+                    )
                 if len(rows) < wanted:
                     break  # nothing more is due
-                while len(running) > concurrency // 2:
-                    ended, running = await asyncio.wait(
-                        running, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    _log_failures(ended)
+                await slots.half_free()
+                ended = {task for task in running if task.done()}
+                running -= ended
+                _log_failures(ended)
+                if self.recovered:
+                    break  # the backlog is due again, the next cycle takes it in order
         except BaseException:
             for going in running:
                 going.cancel()
@@ -140,10 +164,11 @@ class Batches:
             if self._budget is not None:
                 for provider in {row.provider for row in taken}:
                     self._budget.forfeit(provider, REFRESHER)
+        self._full = claimed >= limit
         return claimed
 
     async def _ready(
-        self, claimed: list[Connection]
+        self, claimed: list[Connection], verdicts: dict[str, breaker.BreakerVerdict]
     ) -> list[tuple[Connection, obtain.TokenCall, bool]]:
         """The claimed connections whose token request may go now, with it and whether it is
         its provider's breaker probe; the others' outcomes written or deferred."""
@@ -153,9 +178,9 @@ class Batches:
             if call is not None:
                 calls[row.id] = call
         ready = [row for row in claimed if row.id in calls]
-        admitted, probes = await self._admit(ready)
+        admitted, probes = await self._admit(ready, verdicts)
         paid = set(await within_budget(self._budget, [(row.id, row.provider) for row in admitted]))
-        await self._defer([row for row in admitted if row.id not in paid])
+        await self._defer([row for row in admitted if row.id not in paid], held_back=True)
         return [(row, calls[row.id], row.id in probes) for row in admitted if row.id in paid]
 
     async def _open(self, row: Connection) -> obtain.TokenCall | None:
@@ -175,34 +200,34 @@ class Batches:
             await self._give_up(row, exc)
         return None
 
-    async def _admit(self, rows: list[Connection]) -> tuple[list[Connection], set[uuid.UUID]]:
+    async def _admit(
+        self, rows: list[Connection], verdicts: dict[str, breaker.BreakerVerdict]
+    ) -> tuple[list[Connection], set[uuid.UUID]]:
         """The rows their providers' breakers let through, and which of them are probes; the
-        others deferred."""
+        others deferred. ``verdicts`` holds the cycle's: a provider's breaker is read once a
+        cycle, and a probe's verdict admits one call, after which the provider is refused."""
         if not rows:
             return [], set()
         now = utcnow()
-        probe_seconds = obtain.longest_call_seconds(self._settings)
-        async with self._db.transaction() as session:
-            verdicts = await breaker.admit_many(
-                session, sorted({row.provider for row in rows}), now, probe_seconds
-            )
+        unread = sorted({row.provider for row in rows} - verdicts.keys())
+        if unread:
+            probe_seconds = obtain.longest_call_seconds(self._settings)
+            async with self._db.transaction() as session:
+                verdicts.update(await breaker.admit_many(session, unread, now, probe_seconds))
         admitted: list[Connection] = []
         probes: set[uuid.UUID] = set()
         refused: list[Connection] = []
-        probing: set[str] = set()
         for row in rows:
             verdict = verdicts[row.provider]
-            if not verdict.allowed or row.provider in probing:
+            if not verdict.allowed:
+                self._count(row.provider, "breaker_open")
                 refused.append(row)
-                continue
-            admitted.append(row)
-            if verdict.probe:
-                probing.add(row.provider)
-                probes.add(row.id)
-
-        for row in refused:
-            self._count(row.provider, "breaker_open")
-        await self._defer(refused)
+            else:
+                admitted.append(row)
+                if verdict.probe:
+                    probes.add(row.id)
+                    verdicts[row.provider] = breaker.BreakerVerdict(allowed=False)
+        await self._defer(refused, held_back=True)
         return admitted, probes
 
     async def _one(
@@ -212,15 +237,24 @@ class Batches:
         probe: bool,
         writer: GroupWriter,
         stopped: set[str],
+        slot: Slot,
     ) -> None:
         try:
-            if row.provider in stopped or not await self._lease_covers_a_call(row):
-                await self._defer([row])
-                return
-            tokens = await call()
-            provider = self._providers.get(row.provider)
-            lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
-            kept = obtain.allowed_settings(provider, row, tokens)
+            with slot:
+                if row.provider in stopped:
+                    await self._defer([row], held_back=True)
+                    return
+                if not await self._lease_covers_a_call(row):
+                    await self._defer([row])
+                    return
+                tokens = await call()
+                if self._outages.is_down(row.provider):
+                    # Before the slot is given back: the next claim already sees the backlog.
+                    await self._outages.recovered(row.provider, utcnow())
+                    self.recovered = True
+                provider = self._providers.get(row.provider)
+                lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)
+                kept = obtain.allowed_settings(provider, row, tokens)
         except GrantRejected as exc:
             self._count(row.provider, "reauth_required")
             try:
@@ -240,6 +274,8 @@ class Batches:
             return
         except ProviderError as exc:
             self._count(row.provider, "transient")
+            if isinstance(exc, ProviderUnavailable):
+                self._outages.failed(row.provider)
             await self._outcomes.transient_failure(row, exc, REFRESHER)
             await self._give_up(row, exc)
             return
@@ -277,11 +313,12 @@ class Batches:
         await self._leases.release(row.id)
         self._settle(row, why)
 
-    async def _defer(self, rows: Sequence[Connection]) -> None:
+    async def _defer(self, rows: Sequence[Connection], *, held_back: bool = False) -> None:
         """Leave ``rows`` for a later cycle (or whoever waits for them): their leases given up
-        together, nothing recorded."""
+        together, nothing recorded. ``held_back``: for their provider's sake."""
         if not rows:
             return
+        self.held_back = self.held_back or held_back
         await self._leases.release(*(row.id for row in rows))
         for row in rows:
             self._settle(row, _deferred(row))

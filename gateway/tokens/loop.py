@@ -35,7 +35,9 @@ async def run(
     stop: asyncio.Event,
     endpoints: Sequence[str] = (),
 ) -> None:
-    """Refresh due connections until ``stop`` is set; a full batch goes round again at once.
+    """Refresh due connections until ``stop`` is set; a cycle that leaves more it could refresh at
+    once (a full batch nothing held back, or a provider back from an outage) goes round again at
+    once (``Refresher.more_due``).
 
     First, connections marked ``credentials_unreadable`` whose tokens open with this process's key
     ring (a key put back) become active and due (events to ``endpoints``)."""
@@ -49,7 +51,8 @@ async def run(
             log.info("%d connection(s) whose tokens did not open open again", reopened)
 
     async def one_round() -> bool:
-        return await refresh_due(refresher, batch_size) >= batch_size
+        await refresh_due(refresher, batch_size)
+        return refresher.more_due
 
     failed = "refresher cycle failed; trying again next cycle"
     await jobs.every(interval, stop, one_round, log=log, failed=failed)

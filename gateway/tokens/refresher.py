@@ -105,6 +105,12 @@ class Refresher:
         many were claimed."""
         return await self._batches.refresh_due(limit)
 
+    @property
+    def more_due(self) -> bool:
+        """Whether the last cycle left due connections it could refresh at once (``tokens.batch``):
+        the loop goes round again without waiting its interval."""
+        return self._batches.more_due
+
     async def release_all(self) -> int:
         """Give up every lease this process holds (on shutdown), so no refresh waits for them."""
         return await self._leases.release_all()
