@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, true
+from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, text, true
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,6 +60,13 @@ class Connection(IdMixin, TimestampMixin, Base):
             postgresql_where="is_default",
         ),
         Index("ix_connections_due", "next_refresh_at", postgresql_where="status = 'active'"),
+        # The refresher's claim walks the due set nearest expiry first and stops after a batch,
+        # instead of sorting every active connection (most are due after an outage).
+        Index(
+            "ix_connections_expiry",
+            text("expires_at NULLS FIRST"),
+            postgresql_where="status = 'active'",
+        ),
         # Connections whose tokens did not open, looked for whenever a process starts.
         Index(
             "ix_connections_unreadable", "id", postgresql_where="status = 'credentials_unreadable'"

@@ -6,7 +6,7 @@ before it until an operator runs ``gateway migrate --contract``, once no replica
 than the expand step is left (``docs/connections.md``, "Rolling out").
 
 Revision ID: 20261207_contract
-Revises: 20261208_unreadable
+Revises: 20261208_claim_order
 Create Date: 2026-12-07
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "20261207_contract"
-down_revision: str | None = "20261208_unreadable"
+down_revision: str | None = "20261208_claim_order"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 # Applied only on request: see gateway.kit.migrations.
