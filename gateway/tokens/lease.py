@@ -80,7 +80,9 @@ class Leases:
         statement. Rows another transaction has locked are skipped, so replicas claiming at the
         same moment share the due set instead of queueing on it; so are the ``passed`` ones (a
         cycle's own, which it has taken already: one it could not refresh, its lease given back,
-        is still due and nearest expiry, and must not take the cycle's every claim)."""
+        is still due and nearest expiry, and must not take the cycle's every claim). When most
+        connections are due the planner walks ``ix_connections_expiry`` and stops after ``limit``
+        rows, rather than sorting the due set at every claim (``docs/performance.md``)."""
         now = utcnow()
         due = (
             select(Connection.id)

@@ -1,8 +1,8 @@
 """The refresher loop: each cycle refreshes a batch of the connections that are due, nearest expiry
 first (``tokens.batch``).
 
-Work per cycle grows with the connections due (an indexed range scan on ``next_refresh_at``), not
-with all connections. Idle connections are refreshed like busy ones, so no refresh token dies of disuse.
+Work per cycle grows with the connections due, not with all connections: a few due are found by
+an index on ``next_refresh_at``, a backlog is walked in expiry order by one on ``expires_at``. Idle connections are refreshed like busy ones, so no refresh token dies of disuse.
 Within a provider's token budget the loop takes the due connections whose tokens expire soonest; the
 rest wait for the next cycle, still usable, their tokens not yet expired.
 """
