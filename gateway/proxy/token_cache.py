@@ -151,7 +151,7 @@ class ConnectionLoader:
             return found
 
         try:
-            found = await self._db.read(read)
+            found = await self._db.quick_read(read)
         except Exception as exc:
             for future in batch.values():
                 if not future.done():
