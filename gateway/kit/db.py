@@ -24,12 +24,12 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import sqlalchemy.exc
 from sqlalchemy import event
-from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -124,6 +124,25 @@ def _invalidate_lost_connections(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
+def _forward_events(source: Engine, target: Engine) -> None:
+    """``source``'s statements and errors seen by ``target``'s listeners, as if they were its own:
+    the lost-connection check, tracing, and whoever else counts statements on the database."""
+    dispatch = target.dispatch
+
+    def before(*args: Any) -> None:
+        dispatch.before_cursor_execute(*args)
+
+    def after(*args: Any) -> None:
+        dispatch.after_cursor_execute(*args)
+
+    def failed(context: ExceptionContext) -> None:
+        dispatch.handle_error(context)
+
+    event.listen(source, "before_cursor_execute", before)
+    event.listen(source, "after_cursor_execute", after)
+    event.listen(source, "handle_error", failed)
+
+
 class DatabaseUrlError(ValueError):
     """Raised when a database URL is not a PostgreSQL URL."""
 
@@ -169,8 +188,7 @@ class Database:
             max_overflow=QUICK_MAX_OVERFLOW,
             isolation_level="AUTOCOMMIT",
         )
-        event.listen(self._quick_engine.sync_engine, "handle_error", _invalidate_lost_connections)
-        trace_database(self._quick_engine.sync_engine)
+        _forward_events(self._quick_engine.sync_engine, self.engine.sync_engine)
         self._quick_sessions = async_sessionmaker(self._quick_engine, expire_on_commit=False)
 
     @asynccontextmanager
