@@ -42,9 +42,9 @@ from gateway.kit.backoff import backoff_seconds
 from gateway.kit.tracing import trace_database
 
 ASYNC_DRIVER = "postgresql+asyncpg"
-# ``quick_read``'s pool: its reads are batched by their callers, so few run at once.
+# ``quick_read``'s connections, taken from the process's budget of 2 x ``pool_size`` (the main
+# pool's overflow is that much smaller): its reads are batched by their callers, so few run at once.
 QUICK_POOL_SIZE = 2
-QUICK_MAX_OVERFLOW = 4
 # ``persist``: the pause before writing again after an outage, backing off up to the most.
 PERSIST_FIRST_PAUSE_SECONDS = 0.05
 PERSIST_MAX_PAUSE_SECONDS = 1.0
@@ -173,9 +173,11 @@ class Database:
     """An engine and its session factory; created in the lifespan, disposed on shutdown."""
 
     def __init__(self, url: URL, *, pool_size: int = 10) -> None:
+        """At most 2 x ``pool_size`` connections in all, ``quick_read``'s included."""
         self.url = url
+        quick = min(QUICK_POOL_SIZE, pool_size)
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size - quick, pool_pre_ping=True
         )
         event.listen(self.engine.sync_engine, "handle_error", _invalidate_lost_connections)
         trace_database(self.engine.sync_engine)
@@ -184,8 +186,8 @@ class Database:
         # holds none.
         self._quick_engine: AsyncEngine = create_async_engine(
             url,
-            pool_size=QUICK_POOL_SIZE,
-            max_overflow=QUICK_MAX_OVERFLOW,
+            pool_size=quick,
+            max_overflow=0,
             isolation_level="AUTOCOMMIT",
         )
         _forward_events(self._quick_engine.sync_engine, self.engine.sync_engine)
