@@ -128,6 +128,8 @@ def _forward_events(source: Engine, target: Engine) -> None:
     """``source``'s statements and errors seen by ``target``'s listeners, as if they were its own:
     the lost-connection check, tracing, and whoever else counts statements on the database."""
     dispatch = target.dispatch
+    # ``handle_error`` is a dialect's event: listened for on an engine, it is kept by its dialect.
+    dialect_dispatch: Any = target.dialect.dispatch
 
     def before(*args: Any) -> None:
         dispatch.before_cursor_execute(*args)
@@ -136,7 +138,7 @@ def _forward_events(source: Engine, target: Engine) -> None:
         dispatch.after_cursor_execute(*args)
 
     def failed(context: ExceptionContext) -> None:
-        dispatch.handle_error(context)
+        dialect_dispatch.handle_error(context)
 
     event.listen(source, "before_cursor_execute", before)
     event.listen(source, "after_cursor_execute", after)
