@@ -13,7 +13,9 @@ to a file that is thrown away.
 Without options it runs the driver twice in child processes: once under ``valgrind
 --tool=callgrind --instr-atstart=no``, switched on (``callgrind_control -i on``) for the measured
 calls only, and once with ``sys.setprofile`` counting the Python and C function calls made; it
-prints instructions and function calls per proxied call. It needs a PostgreSQL server
+prints instructions and function calls per proxied call. With ``--cache-max-bytes`` small (its
+least, 65536) and ``--users`` a few hundred, every call misses the caches (its token read from the
+database, its admission decided again): the cost of a miss instead of a hit. It needs a PostgreSQL server
 (``BENCH_DATABASE_URL`` or ``GATEWAY_TEST_DATABASE_URL``; else an embedded one) and valgrind.
 """
 
@@ -161,7 +163,7 @@ class Driver:
         self.statuses[status] = self.statuses.get(status, 0) + 1
 
 
-def gateway_settings(url: URL, encryption_key: str) -> Any:
+def gateway_settings(url: URL, encryption_key: str, cache_max_bytes: int | None = None) -> Any:
     from gateway.kit.db import sync_url
     from gateway.settings import Settings
 
@@ -176,6 +178,8 @@ def gateway_settings(url: URL, encryption_key: str) -> Any:
         GATEWAY_CONTIO_AUTH_URL="http://127.0.0.1:9",
         GATEWAY_PUBLIC_URL="http://127.0.0.1:8000",
     )
+    if cache_max_bytes is not None:
+        os.environ["GATEWAY_PROXY_CACHE_MAX_BYTES"] = str(cache_max_bytes)
     return Settings()
 
 
@@ -184,7 +188,7 @@ async def drive(url: URL, encryption_key: str, key: str, arguments: argparse.Nam
     from gateway.app import create_app
     from gateway.kit import logs
 
-    settings = gateway_settings(url, encryption_key)
+    settings = gateway_settings(url, encryption_key, arguments.cache_max_bytes)
     counted = 0
 
     def count(_frame: object, event: str, _arg: object) -> None:
@@ -248,6 +252,8 @@ def run_child(
         f"--users={arguments.users}",
         f"--calls={arguments.calls}",
     ]
+    if arguments.cache_max_bytes is not None:
+        command.append(f"--cache-max-bytes={arguments.cache_max_bytes}")
     out_file = work / f"callgrind.{mode}.out"
     if mode == "instructions":
         command = [
@@ -295,6 +301,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
     parser.add_argument("--users", type=int, default=200, help="seeded users (default 200)")
     parser.add_argument("--calls", type=int, default=2000, help="measured calls (default 2000)")
+    parser.add_argument(
+        "--cache-max-bytes", type=int, help="GATEWAY_PROXY_CACHE_MAX_BYTES (default: its default)"
+    )
     parser.add_argument(
         "--keep", type=Path, help="keep callgrind's output here (for callgrind_annotate)"
     )

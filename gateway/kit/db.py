@@ -10,6 +10,10 @@ A connection is lost when its server process ends (terminated by an operator, a 
 restart, an idle timeout) or its socket breaks. The driver reports that in several shapes, only some
 of which SQLAlchemy recognises as a disconnect; ``lost_connection`` recognises them all, and the
 engine invalidates such a connection (and the rest of its pool) instead of handing it out again.
+``quick_read`` is for the hot path's reads of a single moment (the proxy's cache misses): no
+transaction and no ping before it, on a small pool of its own in autocommit, so a read is one round
+trip where ``read`` makes six (the pre-ping's BEGIN, ping and ROLLBACK, then BEGIN, the query and
+COMMIT); on a loopback database the gateway's processor time per miss is mostly those sends.
 ``unavailable`` is the one answer to "is this error the database being unreachable, full or gone?"
 that every boundary asks: the app's error handlers, the proxy's front door, the background jobs.
 """
@@ -20,12 +24,12 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import sqlalchemy.exc
 from sqlalchemy import event
-from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -38,6 +42,9 @@ from gateway.kit.backoff import backoff_seconds
 from gateway.kit.tracing import trace_database
 
 ASYNC_DRIVER = "postgresql+asyncpg"
+# ``quick_read``'s connections, taken from the process's budget of 2 x ``pool_size`` (the main
+# pool's overflow is that much smaller): its reads are batched by their callers, so few run at once.
+QUICK_POOL_SIZE = 2
 # ``persist``: the pause before writing again after an outage, backing off up to the most.
 PERSIST_FIRST_PAUSE_SECONDS = 0.05
 PERSIST_MAX_PAUSE_SECONDS = 1.0
@@ -117,6 +124,27 @@ def _invalidate_lost_connections(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
+def _forward_events(source: Engine, target: Engine) -> None:
+    """``source``'s statements and errors seen by ``target``'s listeners, as if they were its own:
+    the lost-connection check, tracing, and whoever else counts statements on the database."""
+    dispatch = target.dispatch
+    # ``handle_error`` is a dialect's event: listened for on an engine, it is kept by its dialect.
+    dialect_dispatch: Any = target.dialect.dispatch
+
+    def before(*args: Any) -> None:
+        dispatch.before_cursor_execute(*args)
+
+    def after(*args: Any) -> None:
+        dispatch.after_cursor_execute(*args)
+
+    def failed(context: ExceptionContext) -> None:
+        dialect_dispatch.handle_error(context)
+
+    event.listen(source, "before_cursor_execute", before)
+    event.listen(source, "after_cursor_execute", after)
+    event.listen(source, "handle_error", failed)
+
+
 class DatabaseUrlError(ValueError):
     """Raised when a database URL is not a PostgreSQL URL."""
 
@@ -147,13 +175,25 @@ class Database:
     """An engine and its session factory; created in the lifespan, disposed on shutdown."""
 
     def __init__(self, url: URL, *, pool_size: int = 10) -> None:
+        """At most 2 x ``pool_size`` connections in all, ``quick_read``'s included."""
         self.url = url
+        quick = min(QUICK_POOL_SIZE, pool_size)
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size - quick, pool_pre_ping=True
         )
         event.listen(self.engine.sync_engine, "handle_error", _invalidate_lost_connections)
         trace_database(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Connections are opened on first use only: a process that never calls ``quick_read``
+        # holds none.
+        self._quick_engine: AsyncEngine = create_async_engine(
+            url,
+            pool_size=quick,
+            max_overflow=0,
+            isolation_level="AUTOCOMMIT",
+        )
+        _forward_events(self._quick_engine.sync_engine, self.engine.sync_engine)
+        self._quick_sessions = async_sessionmaker(self._quick_engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -171,6 +211,20 @@ class Database:
             if not exc.connection_invalidated:
                 raise
         async with self.transaction() as session:
+            return await work(session)
+
+    async def quick_read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """``work``'s result, read without a transaction: each statement sees what is committed
+        when it runs, so ``work`` should be one statement (or not mind the moments between them).
+        Nothing checks the connection before: when it turns out lost, ``work`` runs once more on a
+        fresh one (its pool invalidated with it), as in ``read``."""
+        try:
+            async with self._quick_sessions() as session:
+                return await work(session)
+        except sqlalchemy.exc.DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        async with self._quick_sessions() as session:
             return await work(session)
 
     async def persist(self, work: Callable[[AsyncSession], Awaitable[T]], *, within: float) -> T:
@@ -196,3 +250,4 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        await self._quick_engine.dispose()

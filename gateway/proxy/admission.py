@@ -361,7 +361,7 @@ class Admissions:
         if principal.delegated_key_id is not None:
             # The connection is not read: its user is not known to the refusal's audit entry.
             await check_delegated(self._db, Call(principal, method, path, ""), connection_id)
-        found = await self._db.read(lambda session: addressed(session, connection_id))
+        found = await self._db.quick_read(lambda session: addressed(session, connection_id))
         if found is None or found.space != principal.space:
             raise queries.not_found(connection_id)
         if sdk and found.provider != SDK_PROVIDER:

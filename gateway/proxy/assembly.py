@@ -3,8 +3,10 @@ caches (their channels registered with the process's change feed, which invalida
 rate-limit buckets. ``Proxy.build`` is the one entry point; it runs inside the lifespan (aiohttp
 wants the running loop), which also runs ``Proxy.run`` and the feed, and closes it (``aclose``).
 
-The three caches share ``proxy_cache_max_bytes``, a third each (the key cache, one entry per service
-key, never comes near its share). An entry's weight is an estimate: what a typical entry of its kind
+The three caches share ``proxy_cache_max_bytes`` by need (``shares``): the key cache holds one entry
+per service key, so it gets a small fixed share (``KEY_CACHE_SHARE``: 512 keys, or a sixteenth of a
+bound smaller than 16 MiB), and tokens and admissions, an entry or more per user each, split the rest
+evenly. An entry's weight is an estimate: what a typical entry of its kind
 holds, measured with ``tracemalloc`` (``tests/proxy/test_cache_bytes.py`` checks the estimates hold),
 plus its strings whose length varies from one entry to the next."""
 
@@ -35,7 +37,14 @@ TOKEN_ENTRY_BYTES = 896
 ADMISSION_ENTRY_BYTES = 768
 PATH_SEGMENT_BYTES = 96
 PRINCIPAL_ENTRY_BYTES = 2048
-CACHES = 3
+KEY_CACHE_SHARE = 512 * PRINCIPAL_ENTRY_BYTES
+
+
+def shares(max_bytes: int) -> tuple[int, int, int]:
+    """``max_bytes`` split between the (token, key, admission) caches."""
+    keys = min(KEY_CACHE_SHARE, max_bytes // 16)
+    tokens = (max_bytes - keys) // 2
+    return tokens, keys, max_bytes - keys - tokens
 
 
 def token_weight(key: Key, token: UserToken) -> int:
@@ -91,15 +100,15 @@ class Proxy:
             watchdog=watchdog,
         )
         ttl = settings.proxy_cache_ttl_seconds
-        share = settings.proxy_cache_max_bytes // CACHES
+        token_bytes, key_bytes, admission_bytes = shares(settings.proxy_cache_max_bytes)
         token_cache: LocalCache[Key, UserToken] = LocalCache(
-            ttl, max_bytes=share, weigh=token_weight, renews=True
+            ttl, max_bytes=token_bytes, weigh=token_weight, renews=True
         )
         key_cache: LocalCache[str, Principal] = LocalCache(
-            ttl, max_bytes=share, weigh=principal_weight
+            ttl, max_bytes=key_bytes, weigh=principal_weight
         )
         admission_cache: LocalCache[AdmissionKey, Admission] = LocalCache(
-            ttl, max_bytes=share, weigh=admission_weight
+            ttl, max_bytes=admission_bytes, weigh=admission_weight
         )
         tokens = TokenSource(db, keys, refresher, refresher.providers, settings, token_cache)
         client_keys = ClientKeys(db, key_cache)

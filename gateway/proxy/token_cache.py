@@ -43,7 +43,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections import queries
@@ -97,6 +97,15 @@ def serves(key: Key, connection: Connection) -> bool:
     return addressed_key(connection) == key
 
 
+# Built once: a miss pays for running a statement, not for making it.
+DEFAULTS_OF_USERS = select(Connection).where(
+    Connection.provider == bindparam("provider"),
+    Connection.user_id.in_(bindparam("user_ids", expanding=True)),
+    Connection.is_default,
+)
+BY_IDS = select(Connection).where(Connection.id.in_(bindparam("ids", expanding=True)))
+
+
 class ConnectionLoader:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -135,23 +144,18 @@ class ConnectionLoader:
                 user_ids = sorted(wanted)
                 for start in range(0, len(user_ids), MAX_BATCH):
                     rows = await session.scalars(
-                        select(Connection).where(
-                            Connection.provider == provider,
-                            Connection.user_id.in_(user_ids[start : start + MAX_BATCH]),
-                            Connection.is_default,
-                        )
+                        DEFAULTS_OF_USERS,
+                        {"provider": provider, "user_ids": user_ids[start : start + MAX_BATCH]},
                     )
                     found.update((default_key(row), row) for row in rows)
             ids = sorted(addressed)
             for start in range(0, len(ids), MAX_BATCH):
-                rows = await session.scalars(
-                    select(Connection).where(Connection.id.in_(ids[start : start + MAX_BATCH]))
-                )
+                rows = await session.scalars(BY_IDS, {"ids": ids[start : start + MAX_BATCH]})
                 found.update((addressed_key(row), row) for row in rows)
             return found
 
         try:
-            found = await self._db.read(read)
+            found = await self._db.quick_read(read)
         except Exception as exc:
             for future in batch.values():
                 if not future.done():
