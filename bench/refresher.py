@@ -48,7 +48,7 @@ CAPACITY_TOKENS_PER_SECOND = 4000  # more refresh tokens than the sandbox can re
 DUE_SET = 1000
 DRAIN_DEADLINE_SECONDS = 3600
 DUE_QUERY = """
-EXPLAIN (ANALYZE, FORMAT JSON)
+EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON)
 SELECT id FROM connections
 WHERE status = 'active' AND next_refresh_at <= now()
   AND (lease_owner IS NULL OR lease_expires_at < now())

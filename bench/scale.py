@@ -39,7 +39,7 @@ from gateway.settings import Settings, load_settings
 
 COMPARISON = 10_000
 REFRESH_REPEATS = 2
-DUE_QUERY_REPEATS = 5
+DUE_QUERY_REPEATS = 10
 EMAIL = "scale@bench"
 
 
