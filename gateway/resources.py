@@ -11,6 +11,7 @@ from starlette.requests import Request
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.metrics import Metrics
+from gateway.metrics.cluster import ClusterReads
 from gateway.metrics.siblings import Siblings
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry
@@ -27,6 +28,8 @@ class Resources:
     providers: ProviderRegistry
     refresher: Refresher
     metrics: Metrics
+    # The cluster's gauges last read for ``/metrics``, and the read in flight.
+    cluster: ClusterReads
     schema_head: str | None
     # The identity provider operators sign in to the console with; None: not configured.
     console_idp: OAuthClient | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.components import DATABASE_DOWN, Schema, error, json_body, ref
+from gateway.openapi.components import Schema, error, json_body, ref
 
 SCHEMAS: dict[str, Schema] = {
     "Health": {
@@ -67,14 +67,16 @@ PATHS: dict[str, Any] = {
     "/metrics": {
         "get": {
             "summary": "Prometheus metrics: this process's counters (under `serve --workers`, "
-            "summed over its processes) and the cluster's gauges",
+            "summed over its processes) and the cluster's gauges, read from the database at most "
+            "once per GATEWAY_METRICS_CLUSTER_SECONDS",
             "security": [],
             "responses": {
                 "200": {
-                    "description": "Prometheus text exposition format 0.0.4.",
+                    "description": "Prometheus text exposition format 0.0.4; also while the "
+                    "database is down (the counters, and the cluster's gauges as last read: "
+                    "gateway_cluster_gauges_age_seconds says how long ago).",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
-                "503": DATABASE_DOWN,
             },
         }
     },
