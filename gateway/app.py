@@ -150,6 +150,7 @@ def create_app(
                         refresher=core.refresher,
                         metrics=metrics,
                         cluster=ClusterReads(settings.metrics_cluster_seconds),
+                        feed=core.feed,
                         schema_head=head_revision(),
                         console_idp=core.console_identity_provider(),
                         siblings=siblings,

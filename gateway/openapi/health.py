@@ -15,7 +15,7 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Readiness": {
         "type": "object",
-        "required": ["status", "schema_revision", "pending_contract"],
+        "required": ["status", "schema_revision", "pending_contract", "change_feed"],
         "properties": {
             "status": {"const": "ready"},
             "schema_revision": {"type": "string", "description": "The database's revision."},
@@ -24,6 +24,18 @@ SCHEMAS: dict[str, Schema] = {
                 "items": {"type": "string"},
                 "description": "Contract steps not yet applied (`gateway migrate --contract`); "
                 "empty at the head.",
+            },
+            "change_feed": {
+                "type": "object",
+                "required": ["listening", "since"],
+                "properties": {
+                    "listening": {"type": "boolean"},
+                    "since": {"type": "string", "format": "date-time"},
+                },
+                "description": "The process's change feed (its one LISTEN connection): whether it "
+                "listens, and since when it has, or has not. While it does not, the process "
+                "stays ready and serves correctly, but its proxy's caches are off: every proxied "
+                "call reads the database.",
             },
             "process": {
                 "type": "object",
