@@ -2,10 +2,11 @@
 with labels): the console's side of ``connections.bulk_revocation``, a dangerous action.
 
 The page is the selector's form; with a selector it is the confirmation step: how many connections
-it matches now (counted by the database) and the first ``SHOWN`` of them (the only ones read), and a field where the operator types that number. Both the
-confirmation step and the revocation need a fresh sign-in (``guard.fresh_sign_in_needed``, which
-comes back to the confirmation step). A number that is not the count now is refused (428) with the
-step shown again at the new count; each connection revoked is audited as the operator's.
+it matches now (counted by the database) and the first ``SHOWN`` of them (the only ones read), and
+a field where the operator types that number. Both the confirmation step and the revocation need a
+fresh sign-in (``guard.fresh_sign_in_needed``, which comes back to the confirmation step). A number
+that is not the count now is refused (428) with the step shown again at the new count; each
+connection revoked is audited as the operator's.
 """
 
 from __future__ import annotations

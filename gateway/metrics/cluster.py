@@ -59,23 +59,16 @@ class Latest:
 class ClusterReads:
     """This process's last cluster figures and the read in flight, if any (module docstring)."""
 
-    def __init__(
-        self,
-        interval: float,
-        *,
-        wait: float = WAIT_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, interval: float, *, wait: float = WAIT_SECONDS) -> None:
         self._interval = interval
         self._wait = wait
-        self._clock = clock
         self._figures: ClusterFigures | None = None
         self._read_at = -math.inf
         self._reading: asyncio.Task[None] | None = None
 
     async def latest(self, read: Callable[[], Awaitable[ClusterFigures]]) -> Latest:
         """The figures to show now, ``read`` again first if they are due (module docstring)."""
-        started = self._clock()
+        started = time.monotonic()
         if self._reading is None and started - self._read_at >= self._interval:
             self._reading = asyncio.create_task(self._read(read, started))
         if self._reading is not None:
@@ -84,7 +77,7 @@ class ClusterReads:
             await asyncio.wait({self._reading}, timeout=self._wait)
         if self._figures is None:
             return Latest.none()
-        return Latest(self._figures, self._clock() - self._read_at)
+        return Latest(self._figures, time.monotonic() - self._read_at)
 
     async def _read(self, read: Callable[[], Awaitable[ClusterFigures]], started: float) -> None:
         try:
