@@ -26,6 +26,7 @@ from gateway.kit.migrations import head_revision
 from gateway.kit.request_body import BodyLimit
 from gateway.kit.tracing import Tracing, tracing_on
 from gateway.metrics import Metrics
+from gateway.metrics.cluster import ClusterReads
 from gateway.metrics.siblings import Siblings
 from gateway.providers.registry import credential_params
 from gateway.proxy.assembly import Proxy
@@ -148,6 +149,8 @@ def create_app(
                         providers=core.providers,
                         refresher=core.refresher,
                         metrics=metrics,
+                        cluster=ClusterReads(settings.metrics_cluster_seconds),
+                        feed=core.feed,
                         schema_head=head_revision(),
                         console_idp=core.console_identity_provider(),
                         siblings=siblings,

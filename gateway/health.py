@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 
 from gateway.exceptions import ServiceUnavailable
 from gateway.failures import DatabaseUnavailable
+from gateway.kit.clock import rfc3339
 from gateway.kit.migrations import Step, UnknownRevision, current_revision, pending
 from gateway.resources import resources
 
@@ -22,7 +23,12 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     """Ready when the database answers and its schema is the one this build expects, or it lacks
     only contract steps (``kit.migrations``; listed as ``pending_contract``); under
-    ``serve --workers``, ``process`` says which serving process answered."""
+    ``serve --workers``, ``process`` says which serving process answered.
+
+    ``change_feed`` says whether the process's change feed listens, and since when. A feed that
+    does not listen leaves the process ready: it serves correctly, only every proxied call reads
+    the database (its caches are off) until the feed is back; taking every replica out of the
+    load balancer for that would turn a slowdown into an outage."""
     res = resources(request)
     try:
         async with res.db.engine.connect() as conn:
@@ -37,10 +43,12 @@ async def readyz(request: Request) -> Response:
             code="schema_outdated",
             details={"database_revision": revision, "required_revision": res.schema_head},
         )
+    feed = res.feed.state()
     body: dict[str, object] = {
         "status": "ready",
         "schema_revision": revision,
         "pending_contract": [step.revision for step in steps],
+        "change_feed": {"listening": feed.listening, "since": rfc3339(feed.since)},
     }
     if res.siblings is not None:
         # Which of the machine's serving processes answered (``serve --workers``): operators and

@@ -10,7 +10,9 @@ from starlette.requests import Request
 
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
+from gateway.kit.feed import ChangeFeed
 from gateway.metrics import Metrics
+from gateway.metrics.cluster import ClusterReads
 from gateway.metrics.siblings import Siblings
 from gateway.providers.client import OAuthClient
 from gateway.providers.registry import ProviderRegistry
@@ -27,6 +29,10 @@ class Resources:
     providers: ProviderRegistry
     refresher: Refresher
     metrics: Metrics
+    # The cluster's gauges last read for ``/metrics``, and the read in flight.
+    cluster: ClusterReads
+    # The process's change feed, whose state ``/readyz`` reports.
+    feed: ChangeFeed
     schema_head: str | None
     # The identity provider operators sign in to the console with; None: not configured.
     console_idp: OAuthClient | None = None

@@ -1,15 +1,30 @@
 """``GET /metrics``, the Prometheus scrape: this process's counters (``gateway.metrics``; under
 ``serve --workers``, summed over the machine's serving processes: ``gateway.metrics.siblings``) and
-the cluster's gauges, read from PostgreSQL."""
+the cluster's gauges, read from PostgreSQL at most once per ``GATEWAY_METRICS_CLUSTER_SECONDS``
+(``gateway.metrics.cluster``). The scrape answers even while the database does not: the counters,
+and the last figures read with their age.
+
+A read is one pass over ``connections`` (its counts by provider and status, and the active ones'
+backlog and soonest expiry, in the same scan: exact counts read every row whichever way, and an
+index-only scan gains nothing on a table whose rows are rewritten by every refresh), and index
+lookups for the event deliveries waiting or abandoned (both undelivered, so the partial index of
+undelivered deliveries finds them without reading the delivered history).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.kit.clock import utcnow
+from gateway.metrics.cluster import ClusterFigures
 from gateway.models import (
     Connection,
     ConnectionStatus,
@@ -17,79 +32,84 @@ from gateway.models import (
     OutboxEvent,
     ProviderBreaker,
 )
-from gateway.resources import resources
+from gateway.resources import Resources, resources
 
 
 async def metrics(request: Request) -> Response:
-
     res = resources(request)
-    metrics = res.metrics
-    now = utcnow()
-    async with res.db.transaction() as session:
-        by_status = (
-            await session.execute(
-                select(Connection.provider, Connection.status, func.count()).group_by(
-                    Connection.provider, Connection.status
-                )
-            )
-        ).all()
-        active = Connection.status == ConnectionStatus.ACTIVE
-        backlog = (
-            await session.execute(
-                select(Connection.provider, func.count())
-                .where(active, Connection.next_refresh_at <= now)
-                .group_by(Connection.provider)
-            )
-        ).all()
-        soonest = (
-            await session.execute(
-                select(Connection.provider, func.min(Connection.expires_at))
-                .where(active)
-                .group_by(Connection.provider)
-            )
-        ).all()
-        breakers = (
-            await session.execute(select(ProviderBreaker.provider, ProviderBreaker.open_until))
-        ).all()
-        waiting = EventDelivery.delivered_at.is_(None) & EventDelivery.abandoned_at.is_(None)
-        oldest_waiting = await session.scalar(
-            select(func.min(OutboxEvent.occurred_at))
-            .join(EventDelivery, EventDelivery.event_id == OutboxEvent.id)
-            .where(waiting)
-        )
-        dead_letters = await session.scalar(
-            select(func.count()).where(EventDelivery.abandoned_at.is_not(None))
-        )
-
-    for gauge in (metrics.connections, metrics.refresh_backlog, metrics.soonest_expiry):
-        gauge.clear()
-    for provider in res.providers.names:
-        for status in ConnectionStatus:
-            metrics.connections.labels(provider, status.value).set(0)
-        metrics.refresh_backlog.labels(provider).set(0)
-        metrics.breaker_open.labels(provider).set(0)
-    for provider, status, count in by_status:
-        metrics.connections.labels(provider, status.value).set(count)
-    for provider, count in backlog:
-        metrics.refresh_backlog.labels(provider).set(count)
-    for provider, expires_at in soonest:
-        if expires_at is not None:
-            metrics.soonest_expiry.labels(provider).set((expires_at - now).total_seconds())
-    for provider, open_until in breakers:
-        metrics.breaker_open.labels(provider).set(int(open_until is not None and open_until > now))
-    lag = (now - oldest_waiting).total_seconds() if oldest_waiting is not None else 0.0
-    metrics.outbox_lag.set(max(0.0, lag))
-    metrics.dead_letters.set(dead_letters or 0)
-    budget = res.refresher.budget
-    if budget is not None:
-        for provider in res.providers.names:
-            usage = await budget.usage(provider)
-            if usage is not None:
-                metrics.budget_used.labels(provider).set(usage.used)
-                metrics.budget_limit.labels(provider).set(usage.rate.requests)
+    res.metrics.show_cluster(await res.cluster.latest(lambda: read_cluster(res)))
     body = (
-        generate_latest(metrics.registry)
+        generate_latest(res.metrics.registry)
         if res.siblings is None
-        else await res.siblings.exposition(metrics.registry)
+        else await res.siblings.exposition(res.metrics.registry)
     )
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+async def read_cluster(res: Resources) -> ClusterFigures:
+    """The cluster's figures now, every configured provider's included (at zero)."""
+    now = utcnow()
+    names = res.providers.names
+
+    async def work(session: AsyncSession) -> ClusterFigures:
+        return await _read(session, now, names)
+
+    figures = await res.db.read(work)
+    budget = res.refresher.budget
+    if budget is None:
+        return figures
+    spent: dict[str, tuple[int, int]] = {}
+    for provider in names:
+        usage = await budget.usage(provider)
+        if usage is not None:
+            spent[provider] = (usage.used, usage.rate.requests)
+    return replace(figures, budget=spent)
+
+
+async def _read(session: AsyncSession, now: datetime, names: Sequence[str]) -> ClusterFigures:
+    connections = dict.fromkeys(((p, s.value) for p in names for s in ConnectionStatus), 0)
+    backlog = dict.fromkeys(names, 0)
+    soonest: dict[str, float] = {}
+    counts = await session.execute(
+        select(
+            Connection.provider,
+            Connection.status,
+            func.count(),
+            func.count().filter(Connection.next_refresh_at <= now),
+            func.min(Connection.expires_at),
+        ).group_by(Connection.provider, Connection.status)
+    )
+    for provider, status, count, due, expires_at in counts:
+        connections[(provider, status.value)] = count
+        if status is ConnectionStatus.ACTIVE:
+            backlog[provider] = due
+            if expires_at is not None:
+                soonest[provider] = (expires_at - now).total_seconds()
+    breakers = await session.execute(select(ProviderBreaker.provider, ProviderBreaker.open_until))
+    breaker_open = dict.fromkeys(names, False)
+    for provider, open_until in breakers:
+        breaker_open[provider] = open_until is not None and open_until > now
+    # A delivery abandoned was never delivered: both sets are in the undelivered index.
+    undelivered = EventDelivery.delivered_at.is_(None)
+    # Looked up per waiting delivery, not joined: a join would read every event kept.
+    occurred_at = (
+        select(OutboxEvent.occurred_at)
+        .where(OutboxEvent.id == EventDelivery.event_id)
+        .scalar_subquery()
+    )
+    oldest_waiting = await session.scalar(
+        select(func.min(occurred_at)).where(undelivered, EventDelivery.abandoned_at.is_(None))
+    )
+    dead_letters = await session.scalar(
+        select(func.count()).where(undelivered, EventDelivery.abandoned_at.is_not(None))
+    )
+    lag = (now - oldest_waiting).total_seconds() if oldest_waiting is not None else 0.0
+    return ClusterFigures(
+        connections=connections,
+        refresh_backlog=backlog,
+        soonest_expiry=soonest,
+        breaker_open=breaker_open,
+        outbox_lag=max(0.0, lag),
+        dead_letters=dead_letters or 0,
+        budget={},
+    )

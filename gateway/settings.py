@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     # The admin-key sign-in: the break-glass path while the provider is down.
     console_break_glass: bool = True
 
+    # The cluster's gauges on ``/metrics`` (counts over every connection) are read from PostgreSQL
+    # at most this often per process; scrapes in between show the last figures, with their age.
+    # 0: on every scrape.
+    metrics_cluster_seconds: float = Field(default=30.0, ge=0)
+
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

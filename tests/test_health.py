@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
+from datetime import datetime
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import URL
@@ -11,11 +15,13 @@ from starlette.routing import Route
 
 from gateway.app import create_app
 from gateway.console.routes import console
+from gateway.kit.db import sync_url
+from gateway.kit.feed import APPLICATION_NAME
 from gateway.kit.migrations import head_revision
 from gateway.openapi import build
 from gateway.routes import routes
 from tests.fixtures.database import fresh_database
-from tests.fixtures.servers import ServerThread
+from tests.fixtures.servers import ServerThread, serving
 from tests.fixtures.stack import Stack, gateway_settings
 
 
@@ -28,6 +34,53 @@ async def test_readyz_reports_the_schema_revision(http: httpx.AsyncClient) -> No
     response = await http.get("/readyz")
     assert response.status_code == 200
     assert response.json()["schema_revision"] == head_revision()
+
+
+@pytest.fixture
+def feed_database(server_url: URL) -> Iterator[URL]:
+    with fresh_database(server_url, "gw_feed_ready") as url:
+        yield url
+
+
+async def feed_state(client: httpx.AsyncClient, *, listening: bool) -> datetime:
+    """Poll ``/readyz`` (ready throughout) until its change feed is ``listening`` or not; returns
+    the ``since`` it reports then."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = await client.get("/readyz")
+        assert response.status_code == 200, response.text
+        feed = response.json()["change_feed"]
+        if feed["listening"] is listening:
+            return datetime.fromisoformat(feed["since"])
+        assert time.monotonic() < deadline, f"the change feed never reported listening={listening}"
+        await asyncio.sleep(0.05)
+
+
+async def test_readyz_reports_the_change_feed_down_and_back_and_stays_ready(
+    stack: Stack, server_url: URL, feed_database: URL
+) -> None:
+    name = feed_database.database
+    admin = await asyncpg.connect(sync_url(server_url))
+    try:
+        with serving(create_app(stack.settings, feed_database)) as server:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+                listening_since = await feed_state(client, listening=True)
+                try:
+                    # The feed cannot reconnect; the pool's connections stay, so /readyz answers.
+                    await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                    await admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE application_name = $1 AND datname = $2",
+                        APPLICATION_NAME,
+                        name,
+                    )
+                    down_since = await feed_state(client, listening=False)
+                finally:
+                    await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+                back_since = await feed_state(client, listening=True)
+    finally:
+        await admin.close()
+    assert listening_since < down_since < back_since
 
 
 @pytest.fixture

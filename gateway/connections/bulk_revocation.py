@@ -80,9 +80,24 @@ class RevocationInterrupted(ServiceUnavailable):
     code = "revocation_interrupted"
 
 
-async def affected(db: Database, where: queries.ConnectionFilter) -> Sequence[Connection]:
-    """The connections revoking by ``where`` would act on now."""
-    return await db.read(lambda session: queries.revocable(session, where))
+@dataclass(frozen=True)
+class Preview:
+    """How many connections revoking by a selector would act on now, and the first of them."""
+
+    count: int
+    first: Sequence[Connection]
+
+
+async def preview(db: Database, where: queries.ConnectionFilter, *, shown: int) -> Preview:
+    """What revoking by ``where`` would act on now: counted by the database, and only the first
+    ``shown`` (oldest first) read, however many match."""
+
+    async def work(session: AsyncSession) -> Preview:
+        count = await queries.count_revocable(session, where)
+        first = await queries.revocable(session, where, limit=shown) if count else ()
+        return Preview(count, first)
+
+    return await db.read(work)
 
 
 @dataclass(frozen=True)
@@ -126,13 +141,14 @@ async def revoke_confirmed(
     confirm: int | None,
     actor: str,
 ) -> BulkRevocation:
-    """Revoke what ``where`` matches, when ``confirm`` is their number."""
+    """Revoke what ``where`` matches, when ``confirm`` is their number. Counted by the database
+    first, so a request to confirm (or a wrong number) reads no row, however many match."""
+    counted = await db.read(lambda session: queries.count_revocable(session, where))
+    if confirm != counted:
+        raise _confirmation_required(counted)
     targets = await db.read(lambda session: _target_ids(session, where))
-    if confirm != len(targets):
-        raise ConfirmationRequired(
-            f"this revokes {len(targets)} connection(s): send confirm={len(targets)} to do it",
-            details={"affected": len(targets)},
-        )
+    if confirm != len(targets):  # the selector's rows changed since they were counted
+        raise _confirmation_required(len(targets))
     async with db.transaction() as session:
         audit.record(
             session,
@@ -169,6 +185,13 @@ async def revoke_confirmed(
         done.queued,
     )
     return done
+
+
+def _confirmation_required(count: int) -> ConfirmationRequired:
+    return ConfirmationRequired(
+        f"this revokes {count} connection(s): send confirm={count} to do it",
+        details={"affected": count},
+    )
 
 
 async def _target_ids(session: AsyncSession, where: queries.ConnectionFilter) -> list[uuid.UUID]:

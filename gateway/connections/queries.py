@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.connections.errors import ConnectionNotFound
@@ -147,10 +147,20 @@ def revocable_now() -> ColumnElement[bool]:
     return or_(Connection.status != ConnectionStatus.REVOKED, Connection.access_token.is_not(None))
 
 
-async def revocable(session: AsyncSession, where: ConnectionFilter) -> Sequence[Connection]:
-    """The connections a bulk revocation by ``where`` acts on (``revocable_now``), oldest first."""
+async def revocable(
+    session: AsyncSession, where: ConnectionFilter, *, limit: int | None = None
+) -> Sequence[Connection]:
+    """The connections a bulk revocation by ``where`` acts on (``revocable_now``), oldest first;
+    the first ``limit`` of them when given."""
     statement = where.apply(select(Connection)).where(revocable_now())
-    return (await session.scalars(statement.order_by(Connection.created_at, Connection.id))).all()
+    statement = statement.order_by(Connection.created_at, Connection.id).limit(limit)
+    return (await session.scalars(statement)).all()
+
+
+async def count_revocable(session: AsyncSession, where: ConnectionFilter) -> int:
+    """How many connections a bulk revocation by ``where`` acts on, counted by the database."""
+    statement = where.apply(select(func.count()).select_from(Connection)).where(revocable_now())
+    return (await session.execute(statement)).scalar_one()
 
 
 async def page(

@@ -2,10 +2,11 @@
 with labels): the console's side of ``connections.bulk_revocation``, a dangerous action.
 
 The page is the selector's form; with a selector it is the confirmation step: how many connections
-it matches now (and the first of them), and a field where the operator types that number. Both the
-confirmation step and the revocation need a fresh sign-in (``guard.fresh_sign_in_needed``, which
-comes back to the confirmation step). A number that is not the count now is refused (428) with the
-step shown again at the new count; each connection revoked is audited as the operator's.
+it matches now (counted by the database) and the first ``SHOWN`` of them (the only ones read), and
+a field where the operator types that number. Both the confirmation step and the revocation need a
+fresh sign-in (``guard.fresh_sign_in_needed``, which comes back to the confirmation step). A number
+that is not the count now is refused (428) with the step shown again at the new count; each
+connection revoked is audited as the operator's.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.connections import queries
-from gateway.connections.bulk_revocation import affected, revoke_confirmed
+from gateway.connections.bulk_revocation import preview, revoke_confirmed
 from gateway.connections.endpoints import label_selectors
 from gateway.console.guard import Operator, fresh_sign_in_needed, operator_page
 from gateway.console.render import page
@@ -79,7 +80,7 @@ async def _confirmation(
 ) -> Response:
     res = resources(request)
     assert chosen.where is not None
-    targets = await affected(res.db, chosen.where)
+    found = await preview(res.db, chosen.where, shown=SHOWN)
     return page(
         "revocations.html",
         status_code=status_code,
@@ -88,8 +89,8 @@ async def _confirmation(
         statuses=STATUSES,
         form=chosen.fields,
         selected=True,
-        count=len(targets),
-        shown=targets[:SHOWN],
+        count=found.count,
+        shown=found.first,
         refused=refused,
     )
 

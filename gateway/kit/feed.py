@@ -16,7 +16,8 @@ case a request was missed.
 
 The feed is built once per process by the composition root, registered with before it runs, and run
 in the lifespan (or the worker) until its stop event is set. It reconnects with a pause between
-tries, and pings every few seconds to find a connection that died without a word.
+tries, and pings every few seconds to find a connection that died without a word. ``state`` says
+whether it listens now, and since when (``/readyz`` reports it).
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import URL
 
 from gateway.kit import jobs
+from gateway.kit.clock import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,15 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 FAILURES = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 Handler = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """Whether the feed listens, and since when it has (or has not: since it stopped listening,
+    or, before it first listened, since it was built)."""
+
+    listening: bool
+    since: datetime
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,10 @@ class ChangeFeed:
         self._registrations: list[_Registration] = []
         self._running = False
         self.listening = asyncio.Event()
+        self._since = utcnow()
+
+    def state(self) -> FeedState:
+        return FeedState(self.listening.is_set(), self._since)
 
     def register(
         self,
@@ -125,6 +141,7 @@ class ChangeFeed:
             for channel in self._handlers:
                 await connection.add_listener(channel, self._dispatch)
             self.listening.set()
+            self._since = utcnow()
             for registration in self._registrations:
                 _guarded("catching up", registration.catch_up)
             log.info("change feed is listening on %s", ", ".join(self._handlers))
@@ -147,6 +164,7 @@ class ChangeFeed:
         if not self.listening.is_set():
             return
         self.listening.clear()
+        self._since = utcnow()
         for registration in self._registrations:
             _guarded("losing the feed", registration.lost)
 

@@ -1,14 +1,16 @@
 """The process's Prometheus metrics.
 
 Counters are this process's own (refresh outcomes, budget refusals). The gauges describe the whole
-cluster and are read from PostgreSQL at scrape time, so every replica reports the same values: in
-PromQL take ``max`` of them across replicas, not ``sum``. No label ever holds a user id or a token.
+cluster and are read from PostgreSQL for the scrape, at most once per interval (``cluster``), so
+every replica reports about the same values: in PromQL take ``max`` of them across replicas, not
+``sum``. No label ever holds a user id or a token.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from gateway.metrics.cluster import Latest
 from gateway.metrics.requests import RequestStats
 
 
@@ -102,3 +104,40 @@ class Metrics:
             ["provider"],
             registry=self.registry,
         )
+        self.cluster_age = Gauge(
+            "gateway_cluster_gauges_age_seconds",
+            "Seconds since the cluster's gauges were read from PostgreSQL (+Inf: not yet read; "
+            "growing past GATEWAY_METRICS_CLUSTER_SECONDS: the reads fail).",
+            registry=self.registry,
+        )
+        self.cluster_age.set(float("inf"))
+
+    def show_cluster(self, latest: Latest) -> None:
+        """Set the cluster's gauges to ``latest``'s figures (left as they are when there are none)
+        and their age."""
+        self.cluster_age.set(latest.age)
+        figures = latest.figures
+        if figures is None:
+            return
+        for gauge in (
+            self.connections,
+            self.refresh_backlog,
+            self.soonest_expiry,
+            self.breaker_open,
+            self.budget_used,
+            self.budget_limit,
+        ):
+            gauge.clear()
+        for (provider, status), count in figures.connections.items():
+            self.connections.labels(provider, status).set(count)
+        for provider, count in figures.refresh_backlog.items():
+            self.refresh_backlog.labels(provider).set(count)
+        for provider, seconds in figures.soonest_expiry.items():
+            self.soonest_expiry.labels(provider).set(seconds)
+        for provider, is_open in figures.breaker_open.items():
+            self.breaker_open.labels(provider).set(int(is_open))
+        for provider, (used, limit) in figures.budget.items():
+            self.budget_used.labels(provider).set(used)
+            self.budget_limit.labels(provider).set(limit)
+        self.outbox_lag.set(figures.outbox_lag)
+        self.dead_letters.set(figures.dead_letters)

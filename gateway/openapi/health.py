@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.components import DATABASE_DOWN, Schema, error, json_body, ref
+from gateway.openapi.components import Schema, error, json_body, ref
 
 SCHEMAS: dict[str, Schema] = {
     "Health": {
@@ -15,7 +15,7 @@ SCHEMAS: dict[str, Schema] = {
     },
     "Readiness": {
         "type": "object",
-        "required": ["status", "schema_revision", "pending_contract"],
+        "required": ["status", "schema_revision", "pending_contract", "change_feed"],
         "properties": {
             "status": {"const": "ready"},
             "schema_revision": {"type": "string", "description": "The database's revision."},
@@ -24,6 +24,18 @@ SCHEMAS: dict[str, Schema] = {
                 "items": {"type": "string"},
                 "description": "Contract steps not yet applied (`gateway migrate --contract`); "
                 "empty at the head.",
+            },
+            "change_feed": {
+                "type": "object",
+                "required": ["listening", "since"],
+                "properties": {
+                    "listening": {"type": "boolean"},
+                    "since": {"type": "string", "format": "date-time"},
+                },
+                "description": "The process's change feed (its one LISTEN connection): whether it "
+                "listens, and since when it has, or has not. While it does not, the process "
+                "stays ready and serves correctly, but its proxy's caches are off: every proxied "
+                "call reads the database.",
             },
             "process": {
                 "type": "object",
@@ -67,14 +79,16 @@ PATHS: dict[str, Any] = {
     "/metrics": {
         "get": {
             "summary": "Prometheus metrics: this process's counters (under `serve --workers`, "
-            "summed over its processes) and the cluster's gauges",
+            "summed over its processes) and the cluster's gauges, read from the database at most "
+            "once per GATEWAY_METRICS_CLUSTER_SECONDS",
             "security": [],
             "responses": {
                 "200": {
-                    "description": "Prometheus text exposition format 0.0.4.",
+                    "description": "Prometheus text exposition format 0.0.4; also while the "
+                    "database is down (the counters, and the cluster's gauges as last read: "
+                    "gateway_cluster_gauges_age_seconds says how long ago).",
                     "content": {"text/plain": {"schema": {"type": "string"}}},
                 },
-                "503": DATABASE_DOWN,
             },
         }
     },

@@ -5,16 +5,20 @@ refused with the step shown again), each revocation audited as the operator's; o
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from gateway.console import console_sessions as sessions
+from gateway.console.revocations import SHOWN
 from gateway.console.secret import SigningKeys
 from gateway.kit.db import Database
-from gateway.models import AuditEvent, ConnectionStatus
+from gateway.models import AuditEvent, Connection, ConnectionStatus
 from tests.console.conftest import Admin, csrf_of, labelled_batch, new_operator, sign_in, statuses
 from tests.fixtures.stack import Stack
 
@@ -75,6 +79,53 @@ async def test_the_typed_count_confirms_and_each_revocation_is_the_operators(
 
     again = await console.get(batch.preview)
     assert 'data-count="0"' in again.text and 'id="confirm-form"' not in again.text
+
+
+class Loads:
+    """Connections the ORM builds while counting (the stack's gateway serves from a thread of this
+    process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.connections = 0
+
+    def _loaded(self, *_: object) -> None:
+        with self._lock:
+            self.connections += 1
+
+    @contextmanager
+    def counting(self) -> Iterator[Loads]:
+        event.listen(Connection, "load", self._loaded)
+        try:
+            yield self
+        finally:
+            event.remove(Connection, "load", self._loaded)
+
+
+async def test_the_step_counts_every_match_and_reads_only_those_it_shows(
+    console: httpx.AsyncClient, db: Database
+) -> None:
+    batch = await labelled_batch(db, SHOWN + 21)
+    with Loads().counting() as loads:
+        step = await console.get(batch.preview)
+    assert step.status_code == 200, step.text
+    assert f'data-count="{SHOWN + 21}"' in step.text and 'id="confirm-form"' in step.text
+    # The oldest first; one transaction wrote them all, so by id.
+    shown = sorted(batch.ids)[:SHOWN]
+    assert step.text.count("<tr data-connection-id=") == SHOWN
+    assert all(f'data-connection-id="{one}"' in step.text for one in shown)
+    assert "and 21 more." in step.text
+    assert loads.connections == SHOWN
+
+    csrf = csrf_of(step.text)
+    with Loads().counting() as loads:
+        refused = await console.post(
+            REVOCATIONS, data={"csrf": csrf, "label": batch.label, "confirm": str(SHOWN)}
+        )
+    assert refused.status_code == 428
+    assert f'data-count="{SHOWN + 21}"' in refused.text and "and 21 more." in refused.text
+    assert loads.connections == SHOWN
+    assert await statuses(db, batch.ids) == {ConnectionStatus.ACTIVE}
 
 
 async def test_a_whole_provider_is_a_selector(console: httpx.AsyncClient) -> None:

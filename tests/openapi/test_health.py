@@ -42,7 +42,6 @@ PROVISIONING = str(uuid.uuid4())
     ("method", "url", "path"),
     [
         ("GET", "/readyz", "/readyz"),
-        ("GET", "/metrics", "/metrics"),
         ("POST", "/v1/connect-sessions", "/v1/connect-sessions"),
         ("GET", "/connect?token=x", "/connect"),
         ("GET", f"/v1/provisioning/{PROVISIONING}", "/v1/provisioning/{provisioning_id}"),

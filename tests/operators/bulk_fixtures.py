@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -107,17 +108,23 @@ async def seed(
 
 
 class StatementCount:
-    """Statements and transactions every SQLAlchemy engine of this process runs while counting
-    (the stack's gateway serves from a thread of this process)."""
+    """Statements and transactions every SQLAlchemy engine of this process runs while counting,
+    and the rows its SELECTs return (the stack's gateway serves from a thread of this process)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.statements = 0
         self.transactions = 0
+        self.rows_read = 0
 
     def _statement(self, *_: object) -> None:
         with self._lock:
             self.statements += 1
+
+    def _executed(self, _conn: object, cursor: Any, statement: str, *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and cursor.rowcount > 0:
+            with self._lock:
+                self.rows_read += cursor.rowcount
 
     def _transaction(self, *_: object) -> None:
         with self._lock:
@@ -126,11 +133,13 @@ class StatementCount:
     @contextmanager
     def counting(self) -> Iterator[StatementCount]:
         event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "after_cursor_execute", self._executed)
         event.listen(Engine, "begin", self._transaction)
         try:
             yield self
         finally:
             event.remove(Engine, "before_cursor_execute", self._statement)
+            event.remove(Engine, "after_cursor_execute", self._executed)
             event.remove(Engine, "begin", self._transaction)
 
 
