@@ -24,8 +24,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, case, column, func, insert, literal, null, select, update
-from sqlalchemy import values as values_clause
+from sqlalchemy import (
+    Select,
+    Table,
+    bindparam,
+    case,
+    column,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,11 +130,11 @@ class GroupWriter:
                 row.provider_settings = {**row.provider_settings, **item.provider_settings}
                 details["settings_changed"] = changed
             rows.append((row, details))
-        statement = _compare_and_swap(rows, now, self._leases.owner)
+        parameters = {"rows": _incoming(rows), "now": now, "owner": self._leases.owner}
         probes = {item.connection.provider for item, _ in group if item.probe}
 
         async def work(session: AsyncSession) -> dict[uuid.UUID, Connection]:
-            won = set(await session.scalars(statement))
+            won = set(await session.scalars(COMPARE_AND_SWAP, parameters))
             winners = {}
             for item, _ in group:
                 row = item.connection
@@ -167,27 +178,43 @@ class GroupWriter:
                 future.set_result(winner)
 
 
-def _compare_and_swap(
-    rows: list[tuple[Connection, dict[str, Any]]], now: datetime, owner: str
-) -> Select[tuple[uuid.UUID]]:
-    """One statement: each row's ``grant.WRITTEN`` columns and its settings where its version is
-    still the one claimed (one below the new), its lease given up if ours, a timeline record with
-    its details for each row that won; returns the ids of those rows."""
+def _incoming(rows: list[tuple[Connection, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The group's rows as ``COMPARE_AND_SWAP``'s ``incoming`` records: its columns by name, in
+    JSON (times in ISO 8601, ids as text; PostgreSQL reads them back as the columns' types)."""
+    return [
+        {
+            "id": str(row.id),
+            **{name: _json(getattr(row, name)) for name in grant.WRITTEN},
+            "settings": row.provider_settings,
+            "details": details,
+        }
+        for row, details in rows
+    ]
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _compare_and_swap() -> Select[tuple[uuid.UUID]]:
+    """One statement for any group: each ``incoming`` row's ``grant.WRITTEN`` columns and its
+    settings where its version is still the one claimed (one below the new), its lease given up
+    if ours (``:owner``), a timeline record with its details for each row that won; returns the
+    ids of those rows. The group's data is one parameter (``:rows``, ``_incoming``), so its SQL
+    is the same for every group and SQLAlchemy compiles it once (``docs/performance.md``)."""
     table = cast(Table, Connection.__table__)
-    names = ("id", *grant.WRITTEN)
-    incoming = values_clause(
-        *(column(name, table.c[name].type) for name in names),
-        column("settings", JSONB),
-        column("details", JSONB),
-        name="incoming",
+    records = cast(Table, TimelineRecord.__table__)
+    now = bindparam("now", type_=table.c.last_refreshed_at.type)
+    incoming = (
+        func.jsonb_to_recordset(bindparam("rows", type_=JSONB))
+        .table_valued(
+            *(column(name, table.c[name].type) for name in ("id", *grant.WRITTEN)),
+            column("settings", JSONB),
+            column("details", JSONB),
+        )
+        .render_derived(name="incoming", with_types=True)
     )
-    incoming = incoming.data(
-        [
-            (*(getattr(row, name) for name in names), row.provider_settings, details)
-            for row, details in rows
-        ]
-    )
-    ours = table.c.lease_owner == owner
+    ours = table.c.lease_owner == bindparam("owner", type_=table.c.lease_owner.type)
     won = (
         update(table)
         .where(table.c.id == incoming.c.id, table.c.token_version == incoming.c.token_version - 1)
@@ -203,7 +230,6 @@ def _compare_and_swap(
         .returning(table.c.id, incoming.c.details)
         .cte("won")
     )
-    records = cast(Table, TimelineRecord.__table__)
     recorded = (
         insert(records)
         .from_select(
@@ -211,7 +237,7 @@ def _compare_and_swap(
             select(
                 func.gen_random_uuid(),
                 won.c.id,
-                literal(now, records.c.occurred_at.type),
+                now,
                 literal(RecordKind.REFRESHED.value, records.c.kind.type),
                 literal(ACTOR, records.c.actor.type),
                 won.c.details,
@@ -220,3 +246,6 @@ def _compare_and_swap(
         .cte("recorded")
     )
     return select(won.c.id).add_cte(recorded)
+
+
+COMPARE_AND_SWAP = _compare_and_swap()
