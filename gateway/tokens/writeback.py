@@ -1,17 +1,19 @@
 """The batch refresher's writes of new tokens, in groups.
 
-Refreshes that succeed are written as they arrive: the first waits ``GROUP_SECONDS`` for others,
-then they are written together, while what arrives after forms the next group (written
-concurrently, not after it), so no result waits for the whole batch, nor for another group. A group is one statement in one transaction: the
-compare-and-swap on each row's ``token_version`` (``UPDATE ... FROM (VALUES ...)``, the values
-``grant.write`` computed and the settings the token response gave), the lease given up on each row
-that won (if it is still ours), and one timeline record per row that won (naming the settings that
-changed, as a single refresh's does); it returns the rows that won. Only the rare cases add statements
-to that transaction: a lost race (handled as a single refresh handles it: the newer tokens stay,
-ours are queued for revocation when the connection was revoked meanwhile), a connection that
-recovers from failures (its ``connection.recovered`` event), a breaker probe that succeeded (the
-breaker closes). While the database is unavailable the group is tried again for a third of the
-lease, as a single refresh's write is.
+Refreshes that succeed are written as they arrive: the first waits up to ``GROUP_SECONDS`` for
+others, or until the group holds a round of answers (``refresher_concurrency``), then they are
+written together, while what arrives after forms the next group (written concurrently, not after
+it), so no result waits for the whole batch, nor for another group. A group is one statement in
+one transaction: the compare-and-swap on each row's ``token_version`` (``UPDATE ... FROM
+jsonb_to_recordset(:rows)``, the values ``grant.write`` computed and the settings the token
+response gave), the lease given up on each row that won (if it is still ours), and one timeline
+record per row that won (naming the settings that changed, as a single refresh's does); it
+returns the rows that won. The statement's text is the same for every group, so it is compiled
+once. Only the rare cases add statements to that transaction: a lost race (handled as a single
+refresh handles it: the newer tokens stay, ours are queued for revocation when the connection was
+revoked meanwhile), a connection that recovers from failures (its ``connection.recovered``
+event), a breaker probe that succeeded (the breaker closes). While the database is unavailable
+the group is tried again for a third of the lease, as a single refresh's write is.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ from gateway.tokens.outcomes import ACTOR, Outcomes
 
 log = logging.getLogger(__name__)
 
-GROUP_SECONDS = 0.005
+GROUP_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -80,25 +82,35 @@ class GroupWriter:
         self._settings = settings
         self._leases = leases
         self._outcomes = outcomes
-        # The group collecting arrivals, until its first has waited ``GROUP_SECONDS``.
-        self._open: list[tuple[Refreshed, asyncio.Future[Connection]]] | None = None
+        # A group closes when it holds a round of calls' answers.
+        self._size = settings.refresher_concurrency
+        # The group collecting arrivals, until it is full or its first has waited ``GROUP_SECONDS``.
+        self._open: _Group | None = None
 
     async def write(self, refreshed: Refreshed) -> Connection:
         """The connection as stored once its group is written: ours, or the newer write that won
         the race (raising ``ensure_usable``'s error when that was a revocation)."""
-        future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
-        if self._open is not None:
-            self._open.append((refreshed, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Connection] = loop.create_future()
+        group = self._open
+        if group is not None:
+            group.items.append((refreshed, future))
+            if len(group.items) >= self._size:
+                self._open = None  # full: what arrives next opens another group
+                _close(group.closed)
             return await future
-        self._open = group = [(refreshed, future)]
+        self._open = group = _Group([(refreshed, future)], loop.create_future())
+        timer = loop.call_later(GROUP_SECONDS, _close, group.closed)
         try:
-            await asyncio.sleep(GROUP_SECONDS)
+            await group.closed
+            if self._open is group:
+                self._open = None  # closed: what arrives next opens another group
+            await self._write_group(group.items)
         finally:
-            self._open = None  # closed: what arrives next opens another group
-        try:
-            await self._write_group(group)
-        finally:
-            for _, waiting in group:
+            timer.cancel()
+            if self._open is group:
+                self._open = None
+            for _, waiting in group.items:
                 if not waiting.done():  # this task was cancelled
                     waiting.cancel()
         return await future
@@ -176,6 +188,17 @@ class GroupWriter:
                 future.set_exception(exc)
             else:
                 future.set_result(winner)
+
+
+@dataclass(frozen=True)
+class _Group:
+    items: list[tuple[Refreshed, asyncio.Future[Connection]]]
+    closed: asyncio.Future[None]  # done when the group takes no more
+
+
+def _close(closed: asyncio.Future[None]) -> None:
+    if not closed.done():
+        closed.set_result(None)
 
 
 def _incoming(rows: list[tuple[Connection, dict[str, Any]]]) -> list[dict[str, Any]]:
