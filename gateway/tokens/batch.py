@@ -246,6 +246,11 @@ class Batches:
                 if row.provider in stopped:
                     await self._defer([row], held_back=True)
                     return
+                if self.recovered:
+                    # Claimed before the backlog was made due again, which expires sooner: it
+                    # goes first, in the next cycle's order.
+                    await self._defer([row])
+                    return
                 if not await self._lease_covers_a_call(row):
                     await self._defer([row])
                     return
