@@ -10,12 +10,14 @@ provider's budget is taken in one transaction for as many connections as it has 
 expiry first (``within_budget``). What is left out is deferred: its lease is given up, nothing is
 recorded, a later cycle takes it.
 
-The provider calls are made concurrently, at most ``refresher_concurrency`` at a time, over the
-process's pooled client, and a cycle claims only what it can send at once: as many as there are
-free call slots, again whenever half of them are free, until it has claimed its batch or nothing
-more is due (a slot is held by the call alone, not by the writing of its outcome). So a claimed
-connection does not hold its lease while it waits for a slot behind others (an on-demand refresh
-in another replica waits for that lease), and a claim serves several connections. A call starts
+The provider calls are made concurrently, at most ``refresher_concurrency`` at a time (a round),
+over the process's pooled client, and a cycle claims a round ahead of what it sends: two rounds at
+first, then another whenever a round's calls have been answered (``CallSlots``), until it has
+claimed its batch or nothing more is due (a slot is held by the call alone, not by the writing of
+its outcome). So a claim serves a round of connections, and a claimed connection waits for its
+slot behind at most the round in flight: it starts within one token call's time (the token
+endpoint's timeout at worst, a few milliseconds when the provider answers), while its lease lasts
+longer than that (an on-demand refresh in another replica waits for that lease). A call starts
 only while its lease leaves about what a lease just taken would (the token endpoint's timeout and
 most of the spare time after it), so that a lease still admits one refresher per connection: a
 lease that ran lower is taken again first, and the connection deferred if another process has it
@@ -111,8 +113,8 @@ class Batches:
         return (self._full and not self.held_back) or self.recovered
 
     async def refresh_due(self, limit: int) -> int:
-        """One cycle: up to ``limit`` due connections, claimed a few at a time (as many as there
-        are free call slots, again whenever half of them are free); returns how many were
+        """One cycle: up to ``limit`` due connections, claimed a round at a time (two rounds of
+        calls at first, then one more whenever a round has been answered); returns how many were
         claimed."""
         self.held_back = self.recovered = False
         slots = CallSlots(self._settings.refresher_concurrency)
@@ -125,7 +127,7 @@ class Batches:
         claimed = 0
         try:
             while claimed < limit:
-                wanted = min(limit - claimed, slots.free)
+                wanted = min(limit - claimed, slots.room)
                 rows = await self._leases.claim(wanted, passed)
                 passed.update(row.id for row in rows)
                 claimed += len(rows)
@@ -136,13 +138,13 @@ class Batches:
                     self._in_flight[row.id] = self._mine[row.id] = asyncio.Future()
                 taken += mine
                 for row, call, probe in await self._ready(mine, verdicts):
-                    slot = slots.take()
+                    slot = slots.queue()
                     running.add(
                         asyncio.create_task(self._one(row, call, probe, writer, stopped, slot))
                     )
                 if len(rows) < wanted:
                     break  # nothing more is due
-                await slots.half_free()
+                await slots.round_ended()
                 ended = {task for task in running if task.done()}
                 running -= ended
                 _log_failures(ended)
@@ -240,9 +242,14 @@ class Batches:
         slot: Slot,
     ) -> None:
         try:
-            with slot:
+            async with slot:
                 if row.provider in stopped:
                     await self._defer([row], held_back=True)
+                    return
+                if self.recovered:
+                    # Claimed before the backlog was made due again, which expires sooner: it
+                    # goes first, in the next cycle's order.
+                    await self._defer([row])
                     return
                 if not await self._lease_covers_a_call(row):
                     await self._defer([row])

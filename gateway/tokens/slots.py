@@ -1,4 +1,4 @@
-"""How many provider calls a refresher cycle has in flight."""
+"""How many provider calls a refresher cycle has in flight, and how many wait their turn."""
 
 from __future__ import annotations
 
@@ -6,43 +6,63 @@ import asyncio
 
 
 class CallSlots:
-    """A cycle's provider calls in flight, at most ``size``: a slot is held from the call's start
-    until its answer (or failure) is in, not while the outcome is written."""
+    """A cycle's provider calls: at most ``size`` in flight, the others claimed for the next round
+    waiting their turn in the order they were queued (first come, first served). A slot is held from
+    the call's start until its answer (or failure) is in, not while the outcome is written.
+
+    A cycle queues at most ``room`` at a time: ``pending`` (queued, not yet answered) never exceeds
+    two rounds, ``2 * size``, so no call waits behind more than the ``size`` in flight before it:
+    a queued call starts within one call's time (the longest a token request may take, far under
+    the lease)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.busy = 0
-        self._freed = asyncio.Event()
+        self.pending = 0
+        self._slots = asyncio.Semaphore(size)
+        self._ended = asyncio.Event()
 
     @property
-    def free(self) -> int:
-        return self.size - self.busy
+    def room(self) -> int:
+        """How many more calls may be queued now."""
+        return 2 * self.size - self.pending
 
-    def take(self) -> Slot:
-        self.busy += 1
+    def queue(self) -> Slot:
+        """A place in line for one call; ``async with`` it around the call."""
+        self.pending += 1
         return Slot(self)
 
-    def give(self) -> None:
-        self.busy -= 1
-        self._freed.set()
+    async def round_ended(self) -> None:
+        """Return once no more than a round (``size``) is pending: the next round may be queued."""
+        while self.pending > self.size:
+            self._ended.clear()
+            await self._ended.wait()
 
-    async def half_free(self) -> None:
-        """Return once at least half the slots are free."""
-        while self.busy > self.size // 2:
-            self._freed.clear()
-            await self._freed.wait()
+    async def start(self) -> None:
+        """Wait for a free slot, in turn, and take it."""
+        try:
+            await self._slots.acquire()
+        except BaseException:
+            self.end(started=False)
+            raise
+
+    def end(self, *, started: bool = True) -> None:
+        """A queued call is done: answered (its slot given back), or cancelled in line."""
+        if started:
+            self._slots.release()
+        self.pending -= 1
+        self._ended.set()
 
 
 class Slot:
-    """One call slot, given back when its ``with`` block is left."""
+    """One call's place: its turn waited for when its ``async with`` block is entered, given
+    back when it is left (or when the wait is cancelled)."""
 
     def __init__(self, slots: CallSlots) -> None:
-        self._slots: CallSlots | None = slots
+        self._slots = slots
 
-    def __enter__(self) -> Slot:
+    async def __aenter__(self) -> Slot:
+        await self._slots.start()
         return self
 
-    def __exit__(self, *_: object) -> None:
-        if self._slots is not None:
-            self._slots.give()
-            self._slots = None
+    async def __aexit__(self, *_: object) -> None:
+        self._slots.end()

@@ -1,17 +1,19 @@
 """The batch refresher's writes of new tokens, in groups.
 
-Refreshes that succeed are written as they arrive: the first waits ``GROUP_SECONDS`` for others,
-then they are written together, while what arrives after forms the next group (written
-concurrently, not after it), so no result waits for the whole batch, nor for another group. A group is one statement in one transaction: the
-compare-and-swap on each row's ``token_version`` (``UPDATE ... FROM (VALUES ...)``, the values
-``grant.write`` computed and the settings the token response gave), the lease given up on each row
-that won (if it is still ours), and one timeline record per row that won (naming the settings that
-changed, as a single refresh's does); it returns the rows that won. Only the rare cases add statements
-to that transaction: a lost race (handled as a single refresh handles it: the newer tokens stay,
-ours are queued for revocation when the connection was revoked meanwhile), a connection that
-recovers from failures (its ``connection.recovered`` event), a breaker probe that succeeded (the
-breaker closes). While the database is unavailable the group is tried again for a third of the
-lease, as a single refresh's write is.
+Refreshes that succeed are written as they arrive: the first waits up to ``GROUP_SECONDS`` for
+others, or until the group holds a round of answers (``refresher_concurrency``), then they are
+written together, while what arrives after forms the next group (written concurrently, not after
+it), so no result waits for the whole batch, nor for another group. A group is one statement in
+one transaction: the compare-and-swap on each row's ``token_version`` (``UPDATE ... FROM
+jsonb_to_recordset(:rows)``, the values ``grant.write`` computed and the settings the token
+response gave), the lease given up on each row that won (if it is still ours), and one timeline
+record per row that won (naming the settings that changed, as a single refresh's does); it
+returns the rows that won. The statement's text is the same for every group, so it is compiled
+once. Only the rare cases add statements to that transaction: a lost race (handled as a single
+refresh handles it: the newer tokens stay, ours are queued for revocation when the connection was
+revoked meanwhile), a connection that recovers from failures (its ``connection.recovered``
+event), a breaker probe that succeeded (the breaker closes). While the database is unavailable
+the group is tried again for a third of the lease, as a single refresh's write is.
 """
 
 from __future__ import annotations
@@ -24,8 +26,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, case, column, func, insert, literal, null, select, update
-from sqlalchemy import values as values_clause
+from sqlalchemy import (
+    Select,
+    Table,
+    bindparam,
+    case,
+    column,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,7 +56,7 @@ from gateway.tokens.outcomes import ACTOR, Outcomes
 
 log = logging.getLogger(__name__)
 
-GROUP_SECONDS = 0.005
+GROUP_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -69,25 +82,35 @@ class GroupWriter:
         self._settings = settings
         self._leases = leases
         self._outcomes = outcomes
-        # The group collecting arrivals, until its first has waited ``GROUP_SECONDS``.
-        self._open: list[tuple[Refreshed, asyncio.Future[Connection]]] | None = None
+        # A group closes when it holds a round of calls' answers.
+        self._size = settings.refresher_concurrency
+        # The group collecting arrivals, until it is full or its first has waited ``GROUP_SECONDS``.
+        self._open: _Group | None = None
 
     async def write(self, refreshed: Refreshed) -> Connection:
         """The connection as stored once its group is written: ours, or the newer write that won
         the race (raising ``ensure_usable``'s error when that was a revocation)."""
-        future: asyncio.Future[Connection] = asyncio.get_running_loop().create_future()
-        if self._open is not None:
-            self._open.append((refreshed, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Connection] = loop.create_future()
+        group = self._open
+        if group is not None:
+            group.items.append((refreshed, future))
+            if len(group.items) >= self._size:
+                self._open = None  # full: what arrives next opens another group
+                _close(group.closed)
             return await future
-        self._open = group = [(refreshed, future)]
+        self._open = group = _Group([(refreshed, future)], loop.create_future())
+        timer = loop.call_later(GROUP_SECONDS, _close, group.closed)
         try:
-            await asyncio.sleep(GROUP_SECONDS)
+            await group.closed
+            if self._open is group:
+                self._open = None  # closed: what arrives next opens another group
+            await self._write_group(group.items)
         finally:
-            self._open = None  # closed: what arrives next opens another group
-        try:
-            await self._write_group(group)
-        finally:
-            for _, waiting in group:
+            timer.cancel()
+            if self._open is group:
+                self._open = None
+            for _, waiting in group.items:
                 if not waiting.done():  # this task was cancelled
                     waiting.cancel()
         return await future
@@ -119,11 +142,11 @@ class GroupWriter:
                 row.provider_settings = {**row.provider_settings, **item.provider_settings}
                 details["settings_changed"] = changed
             rows.append((row, details))
-        statement = _compare_and_swap(rows, now, self._leases.owner)
+        parameters = {"rows": _incoming(rows), "now": now, "owner": self._leases.owner}
         probes = {item.connection.provider for item, _ in group if item.probe}
 
         async def work(session: AsyncSession) -> dict[uuid.UUID, Connection]:
-            won = set(await session.scalars(statement))
+            won = set(await session.scalars(COMPARE_AND_SWAP, parameters))
             winners = {}
             for item, _ in group:
                 row = item.connection
@@ -167,27 +190,54 @@ class GroupWriter:
                 future.set_result(winner)
 
 
-def _compare_and_swap(
-    rows: list[tuple[Connection, dict[str, Any]]], now: datetime, owner: str
-) -> Select[tuple[uuid.UUID]]:
-    """One statement: each row's ``grant.WRITTEN`` columns and its settings where its version is
-    still the one claimed (one below the new), its lease given up if ours, a timeline record with
-    its details for each row that won; returns the ids of those rows."""
+@dataclass(frozen=True)
+class _Group:
+    items: list[tuple[Refreshed, asyncio.Future[Connection]]]
+    closed: asyncio.Future[None]  # done when the group takes no more
+
+
+def _close(closed: asyncio.Future[None]) -> None:
+    if not closed.done():
+        closed.set_result(None)
+
+
+def _incoming(rows: list[tuple[Connection, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The group's rows as ``COMPARE_AND_SWAP``'s ``incoming`` records: its columns by name, in
+    JSON (times in ISO 8601, ids as text; PostgreSQL reads them back as the columns' types)."""
+    return [
+        {
+            "id": str(row.id),
+            **{name: _json(getattr(row, name)) for name in grant.WRITTEN},
+            "settings": row.provider_settings,
+            "details": details,
+        }
+        for row, details in rows
+    ]
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _compare_and_swap() -> Select[tuple[uuid.UUID]]:
+    """One statement for any group: each ``incoming`` row's ``grant.WRITTEN`` columns and its
+    settings where its version is still the one claimed (one below the new), its lease given up
+    if ours (``:owner``), a timeline record with its details for each row that won; returns the
+    ids of those rows. The group's data is one parameter (``:rows``, ``_incoming``), so its SQL
+    is the same for every group and SQLAlchemy compiles it once (``docs/performance.md``)."""
     table = cast(Table, Connection.__table__)
-    names = ("id", *grant.WRITTEN)
-    incoming = values_clause(
-        *(column(name, table.c[name].type) for name in names),
-        column("settings", JSONB),
-        column("details", JSONB),
-        name="incoming",
+    records = cast(Table, TimelineRecord.__table__)
+    now = bindparam("now", type_=table.c.last_refreshed_at.type)
+    incoming = (
+        func.jsonb_to_recordset(bindparam("rows", type_=JSONB))
+        .table_valued(
+            *(column(name, table.c[name].type) for name in ("id", *grant.WRITTEN)),
+            column("settings", JSONB),
+            column("details", JSONB),
+        )
+        .render_derived(name="incoming", with_types=True)
     )
-    incoming = incoming.data(
-        [
-            (*(getattr(row, name) for name in names), row.provider_settings, details)
-            for row, details in rows
-        ]
-    )
-    ours = table.c.lease_owner == owner
+    ours = table.c.lease_owner == bindparam("owner", type_=table.c.lease_owner.type)
     won = (
         update(table)
         .where(table.c.id == incoming.c.id, table.c.token_version == incoming.c.token_version - 1)
@@ -203,7 +253,6 @@ def _compare_and_swap(
         .returning(table.c.id, incoming.c.details)
         .cte("won")
     )
-    records = cast(Table, TimelineRecord.__table__)
     recorded = (
         insert(records)
         .from_select(
@@ -211,7 +260,7 @@ def _compare_and_swap(
             select(
                 func.gen_random_uuid(),
                 won.c.id,
-                literal(now, records.c.occurred_at.type),
+                now,
                 literal(RecordKind.REFRESHED.value, records.c.kind.type),
                 literal(ACTOR, records.c.actor.type),
                 won.c.details,
@@ -220,3 +269,6 @@ def _compare_and_swap(
         .cte("recorded")
     )
     return select(won.c.id).add_cte(recorded)
+
+
+COMPARE_AND_SWAP = _compare_and_swap()

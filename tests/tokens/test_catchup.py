@@ -95,8 +95,9 @@ async def test_after_an_outage_the_backlog_is_refreshed_nearest_expiry_first_wit
         )
 
     assert figures["refreshed"] == CONNECTIONS, figures
-    # Nearest expiry first, once the calls in flight when it came back are done.
-    assert figures["overtaken_max"] <= 2 * settings.refresher_concurrency, figures
+    # Nearest expiry first, once the calls in flight when it came back are done; within a claim
+    # (two rounds of calls at most) answers arrive in any order.
+    assert figures["overtaken_max"] <= 3 * settings.refresher_concurrency, figures
     assert figures["expired_before_turn"] == 0, figures
     # One attempt per backoff while it was down, not one per cycle.
     assert figures["calls_during_outage"] <= 2 * CONNECTIONS, figures
