@@ -10,11 +10,10 @@ A connection is lost when its server process ends (terminated by an operator, a 
 restart, an idle timeout) or its socket breaks. The driver reports that in several shapes, only some
 of which SQLAlchemy recognises as a disconnect; ``lost_connection`` recognises them all, and the
 engine invalidates such a connection (and the rest of its pool) instead of handing it out again.
-The pool pings a connection before handing it out, in one round trip (``_ping_once``).
 ``quick_read`` is for the hot path's reads of a single moment (the proxy's cache misses): no
 transaction and no ping before it, on a small pool of its own in autocommit, so a read is one round
-trip where ``read`` makes four (the ping, then BEGIN, the query and COMMIT); on a loopback
-database the gateway's processor time per miss is mostly those sends.
+trip where ``read`` makes six (the pre-ping's BEGIN, ping and ROLLBACK, then BEGIN, the query and
+COMMIT); on a loopback database the gateway's processor time per miss is mostly those sends.
 ``unavailable`` is the one answer to "is this error the database being unreachable, full or gone?"
 that every boundary asks: the app's error handlers, the proxy's front door, the background jobs.
 """
@@ -125,23 +124,6 @@ def _invalidate_lost_connections(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
-def _ping_once(dbapi_connection: Any) -> bool:
-    """The pool's pre-ping in one round trip (``SELECT 1`` in the simple protocol, outside any
-    transaction, which a transaction pooler takes too) where the asyncpg dialect's makes three
-    (BEGIN, the ping, ROLLBACK). Its errors are translated as the dialect's own ping translates
-    them, so the pool decides as before: a lost connection is thrown away with the rest of its
-    pool (``_invalidate_lost_connections``) and a fresh one opened in its place."""
-    try:
-        dbapi_connection.run_async(_select_one)
-    except Exception as error:
-        dbapi_connection._handle_exception(error)
-    return True
-
-
-async def _select_one(connection: asyncpg.Connection) -> None:
-    await connection.execute("SELECT 1")
-
-
 def _forward_events(source: Engine, target: Engine) -> None:
     """``source``'s statements and errors seen by ``target``'s listeners, as if they were its own:
     the lost-connection check, tracing, and whoever else counts statements on the database."""
@@ -199,8 +181,6 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(
             url, pool_size=pool_size, max_overflow=pool_size - quick, pool_pre_ping=True
         )
-        dialect: Any = self.engine.sync_engine.dialect
-        dialect.do_ping = _ping_once
         event.listen(self.engine.sync_engine, "handle_error", _invalidate_lost_connections)
         trace_database(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
