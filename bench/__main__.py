@@ -81,6 +81,7 @@ def main() -> int:
             "scale_connections": settings.scale_connections,
             "scale_due": settings.scale_due,
             "scale_cache_bytes": settings.scale_cache_bytes,
+            "scale_cache_ttl_s": settings.scale_cache_ttl,
             "catchup_connections": settings.catchup_connections,
             "catchup_outage_s": settings.catchup_outage,
             "parts": list(settings.parts),

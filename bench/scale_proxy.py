@@ -29,6 +29,9 @@ from gateway.kit.db import sync_url
 
 UNIFORM_USERS = 5_000
 UNIFORM_WARMUP_SECONDS = 15.0
+# The first round's uncounted Zipf mix: long enough for the caches to reach their steady state
+# (the busiest users' entries in, the tail's coming and going) after the cold windows.
+ZIPF_WARMUP_SECONDS = 60.0
 CONCURRENCY = 32
 COLD_WINDOWS = 10
 WINDOW_SECONDS = 3
@@ -193,6 +196,14 @@ def warm(
     }
 
 
+def cache_env(bench: BenchSettings) -> dict[str, str]:
+    """The scale part's gateway's cache settings: its byte bound, and its TTL when one is set."""
+    env = {"GATEWAY_PROXY_CACHE_MAX_BYTES": str(bench.scale_cache_bytes)}
+    if bench.scale_cache_ttl is not None:
+        env["GATEWAY_PROXY_CACHE_TTL_SECONDS"] = f"{bench.scale_cache_ttl:g}"
+    return env
+
+
 def proxy_cases(
     tool: str, plan: CpuPlan, bench: BenchSettings, upstream: str, targets: list[Target]
 ) -> dict[int, dict[str, Any]]:
@@ -211,7 +222,7 @@ def proxy_cases(
                 target.url,
                 upstream,
                 target.encryption_key,
-                GATEWAY_PROXY_CACHE_MAX_BYTES=str(bench.scale_cache_bytes),
+                **cache_env(bench),
             )
             stack.callback(gateway.stop)
             loads[target.size] = Load(tool, plan, gateway)
@@ -225,17 +236,19 @@ def proxy_cases(
                 load = loads[target.size]
                 zipf = zipf_env(target.key, target.size)
                 uniform = zipf_env(target.key, UNIFORM_USERS)
-                # The first round calls every one of the 5,000 users before it counts.
-                first = max(bench.warmup, UNIFORM_WARMUP_SECONDS) if number == 0 else 0
+                # The first round calls every one of the 5,000 users before it counts, and gives
+                # the Zipf mix time to reach its steady state.
+                first = number == 0
                 if first:
-                    load.run("proxy.lua", uniform, first)
-                load.run("zipf.lua", zipf, bench.warmup)
+                    load.run("proxy.lua", uniform, max(bench.warmup, UNIFORM_WARMUP_SECONDS))
+                load.run("zipf.lua", zipf, max(bench.warmup, ZIPF_WARMUP_SECONDS * first))
                 flat = load.timed("proxy.lua", uniform, bench.duration)
                 rounds[target.size].append([flat, load.timed("zipf.lua", zipf, bench.duration)])
         for target in targets:
             start = found[target.size]
             found[target.size] = {
                 "cache_max_bytes": bench.scale_cache_bytes,
+                "cache_ttl_s": bench.scale_cache_ttl,
                 "concurrency": CONCURRENCY,
                 **warm(rounds[target.size], start["windows"]),
                 "rss_start_mib": start["rss_start_mib"],

@@ -30,6 +30,9 @@ class BenchSettings:
     scale_connections: int  # connections seeded in the scale part (and 10,000 to compare)
     scale_due: int  # of them made due and refreshed, at each size
     scale_cache_bytes: int  # GATEWAY_PROXY_CACHE_MAX_BYTES of the scale part's gateway
+    scale_cache_ttl: (
+        float | None
+    )  # its GATEWAY_PROXY_CACHE_TTL_SECONDS (None: the gateway's default)
     catchup_connections: int  # connections that come due during the refresher's outage
     catchup_outage: float  # seconds the token endpoint is down in the catch-up scenario
     parts: tuple[str, ...]
@@ -62,6 +65,11 @@ class BenchSettings:
             scale_due=int(_number(env, "BENCH_SCALE_DUE", 2000, minimum=100)),
             scale_cache_bytes=int(
                 _number(env, "BENCH_SCALE_CACHE_BYTES", 64 * 2**20, minimum=64 * 1024)
+            ),
+            scale_cache_ttl=(
+                _number(env, "BENCH_SCALE_CACHE_TTL", 0, minimum=1)
+                if env.get("BENCH_SCALE_CACHE_TTL", "").strip()
+                else None
             ),
             catchup_connections=int(_number(env, "BENCH_CATCHUP_CONNECTIONS", 2000, minimum=100)),
             catchup_outage=_number(env, "BENCH_CATCHUP_OUTAGE", 30.0, minimum=5),
