@@ -160,7 +160,7 @@ class RateLimiter:
 # The client's policy.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """A proxied call as the policy sees it; ``connection_id`` is the connection it addresses by
     id (None on ``/proxy/users/...``), ``user_id`` that connection's user then."""

@@ -2,12 +2,16 @@
 
 ``LocalCache``: entries live ``ttl`` seconds at most, and together weigh at most ``max_bytes``: each
 entry's weight (``weigh``, an estimate of the memory it holds) is worked out once, at ``put``, and a
-put that would go over the bound sheds the oldest entries first, so a process's memory follows the
-bound and not the number of users it serves. Every replica drops an entry within moments of the row
-behind it changing, because PostgreSQL tells it (the process's ``gateway.kit.feed``); while the
-feed is down the cache serves nothing (``suspend``), and when it is back the cache starts empty
-(``resume``), so no change made in between is missed. The TTL is the backstop for a connection that
-died without anyone noticing.
+put that would go over the bound sheds the least recently used entries first, so a process's memory
+follows the bound and not the number of users it serves. "Recently used" is kept cheaply: entries
+are held in the order they were put, and a read moves its entry to the newest end only when the
+entry is in the older half (at least half the entries were put after it), so most reads of a busy
+entry move nothing, yet a busy entry is never the oldest when the cache sheds (under a skewed mix of
+users, shedding the oldest put would shed the busiest users too and read them again). Every replica
+drops an entry within moments of the row behind it changing, because PostgreSQL tells it (the
+process's ``gateway.kit.feed``); while the feed is down the cache serves nothing (``suspend``), and
+when it is back the cache starts empty (``resume``), so no change made in between is missed. The TTL
+is the backstop for a connection that died without anyone noticing.
 
 A reader that missed must not put back a value read before an invalidation it raced with: it takes
 ``epoch`` before reading the database and ``put`` refuses the value if any invalidation came since.
@@ -52,8 +56,11 @@ class LocalCache(Generic[K, V]):
         self.max_bytes = max_bytes
         self._weigh = weigh
         self._clock = clock
-        # key -> (expires at, renew from, value, weight)
-        self._entries: dict[K, tuple[float, float, V, int]] = {}
+        # key -> (expires at, renew from, value, weight, stamp): the stamp counts the entries put
+        # (or moved to the newest end), so the entries are in the order of their stamps.
+        self._entries: dict[K, tuple[float, float, V, int, int]] = {}
+        self._stamp = 0  # the last stamp given
+        self._older = 0  # an entry stamped below this is in the older half: a read moves it
         self.bytes = 0  # the weights of the entries held
         self.epoch = 0
         self.live = False
@@ -74,6 +81,8 @@ class LocalCache(Generic[K, V]):
             del self._entries[key]
             self.bytes -= found[3]
             return None
+        if found[4] < self._older:
+            self._move_to_newest(key, found)
         return found[2]
 
     def lookup(self, key: K) -> tuple[V | None, bool]:
@@ -82,16 +91,24 @@ class LocalCache(Generic[K, V]):
         found = self._entries.get(key) if self.live else None
         if found is None:
             return None, False
-        expires, renew_from, value, weight = found
+        expires, renew_from, value, weight, stamp = found
         now = self._clock()
         if expires <= now:
             del self._entries[key]
             self.bytes -= weight
             return None, False
         if renew_from <= now:
-            self._entries[key] = (expires, math.inf, value, weight)
+            self._entries[key] = (expires, math.inf, value, weight, stamp)
             return value, True
+        if stamp < self._older:
+            self._move_to_newest(key, found)
         return value, False
+
+    def _move_to_newest(self, key: K, found: tuple[float, float, V, int, int]) -> None:
+        """Move a read entry from the older half to the newest end (it keeps its expiry)."""
+        del self._entries[key]
+        self._stamp += 1
+        self._entries[key] = (found[0], found[1], found[2], found[3], self._stamp)
 
     def put(self, key: K, value: V, epoch: int) -> None:
         """Keep ``value``, read when the cache was at ``epoch``, unless anything changed since."""
@@ -104,7 +121,7 @@ class LocalCache(Generic[K, V]):
         if replaced is not None:
             self.bytes -= replaced[3]
         while self.bytes + weight > self.max_bytes:
-            # Oldest first (dicts keep insertion order): a full cache sheds what it read longest ago.
+            # Oldest first (dicts keep insertion order): what was put, or last moved, longest ago.
             oldest = next(iter(self._entries))
             self.bytes -= self._entries.pop(oldest)[3]
         now = self._clock()
@@ -113,8 +130,10 @@ class LocalCache(Generic[K, V]):
             if self._renews
             else math.inf
         )
-        self._entries[key] = (now + self.ttl, renew_from, value, weight)
+        self._stamp += 1
+        self._entries[key] = (now + self.ttl, renew_from, value, weight, self._stamp)
         self.bytes += weight
+        self._older = self._stamp - len(self._entries) // 2 + 1
 
     def invalidate(self, key: K) -> None:
         found = self._entries.pop(key, None)
@@ -123,7 +142,7 @@ class LocalCache(Generic[K, V]):
         self.epoch += 1
 
     def invalidate_where(self, stale: Callable[[V], bool]) -> None:
-        for key in [key for key, (_, _, value, _) in self._entries.items() if stale(value)]:
+        for key in [key for key, (_, _, value, _, _) in self._entries.items() if stale(value)]:
             self.bytes -= self._entries.pop(key)[3]
         self.epoch += 1
 

@@ -181,7 +181,7 @@ def _retrieve(future: asyncio.Future[Connection | None]) -> None:
         future.exception()
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, slots=True, repr=False)
 class UserToken:
     connection_id: uuid.UUID
     key: Key

@@ -43,10 +43,15 @@ def test_entries_weigh_at_most_the_bound_together_and_the_oldest_go_first() -> N
     for name in "abcde":
         cache.put(name, name * 30, cache.epoch)
     assert cache.bytes == 90
-    assert [cache.get(name) for name in "abcde"] == [None, None, "c" * 30, "d" * 30, "e" * 30]
+    assert [cache.get(name) for name in "ab"] == [None, None]
     cache.put("f", "f" * 70, cache.epoch)  # needs two entries' room
     assert cache.bytes == 100
-    assert (cache.get("d"), cache.get("e"), cache.get("f")) == (None, "e" * 30, "f" * 70)
+    assert (cache.get("c"), cache.get("d"), cache.get("e"), cache.get("f")) == (
+        None,
+        None,
+        "e" * 30,
+        "f" * 70,
+    )
 
 
 def test_a_replaced_entry_counts_once_and_becomes_the_newest() -> None:
@@ -198,3 +203,27 @@ async def test_a_gateway_with_more_users_than_its_caches_hold_serves_each_its_ow
             other = shared.key if key == confined.key else confined.key
             response = await gw.get(f"/proxy/users/{user_id}/echo/auth", headers=bearer(other))
             assert response.status_code == 404
+
+
+def test_an_entry_read_in_the_older_half_is_shed_after_the_unread_ones() -> None:
+    cache = weighed_cache(100)
+    for name in "abcd":
+        cache.put(name, name * 25, cache.epoch)
+    # "a" and "b" are the older half: reading them moves them to the newest end, in that order.
+    assert cache.get("a") == "a" * 25
+    assert cache.lookup("b") == ("b" * 25, False)
+    cache.put("e", "e" * 25, cache.epoch)
+    cache.put("f", "f" * 25, cache.epoch)
+    assert [cache.get(name) for name in "cd"] == [None, None]
+    assert [cache.get(name) for name in "abef"] == ["a" * 25, "b" * 25, "e" * 25, "f" * 25]
+
+
+def test_a_read_in_the_newer_half_moves_nothing() -> None:
+    cache = weighed_cache(100)
+    for name in "abcd":
+        cache.put(name, name * 25, cache.epoch)
+    assert cache.get("c") == "c" * 25  # the newer half: it stays where it was put
+    cache.put("e", "e" * 25, cache.epoch)
+    cache.put("f", "f" * 25, cache.epoch)
+    cache.put("g", "g" * 25, cache.epoch)
+    assert [cache.get(name) for name in "abc"] == [None, None, None]
