@@ -25,6 +25,7 @@ out, never all missed at once.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import time
@@ -37,6 +38,8 @@ V = TypeVar("V")
 MAX_BYTES = 64 * 2**20
 # What an entry of unknown shape is taken to weigh: the dict slot, the entry's tuple and a small value.
 ENTRY_BYTES = 512
+# A full cache sheds this share of its entries at once (``_shed``).
+SHED_SHARE = 1 / 64
 RENEW_FROM = 0.6
 RENEW_TO = 0.9
 
@@ -121,9 +124,7 @@ class LocalCache(Generic[K, V]):
         if replaced is not None:
             self.bytes -= replaced[3]
         while self.bytes + weight > self.max_bytes:
-            # Oldest first (dicts keep insertion order): what was put, or last moved, longest ago.
-            oldest = next(iter(self._entries))
-            self.bytes -= self._entries.pop(oldest)[3]
+            self._shed()
         now = self._clock()
         renew_from = (
             now + self.ttl * random.uniform(RENEW_FROM, RENEW_TO)  # noqa: S311 (spread)
@@ -134,6 +135,15 @@ class LocalCache(Generic[K, V]):
         self._entries[key] = (now + self.ttl, renew_from, value, weight, self._stamp)
         self.bytes += weight
         self._older = self._stamp - len(self._entries) // 2 + 1
+
+    def _shed(self) -> None:
+        """Drop the oldest entries (dicts keep insertion order: what was put, or last moved,
+        longest ago): a ``SHED_SHARE`` of them, at least one, in one pass. Finding a dict's first
+        entry skips every slot deleted before it (until the dict is next resized), so shedding one
+        entry per put would cost a scan of thousands of slots each time a full cache is put to."""
+        count = max(1, int(len(self._entries) * SHED_SHARE))
+        for key in list(itertools.islice(self._entries, count)):
+            self.bytes -= self._entries.pop(key)[3]
 
     def invalidate(self, key: K) -> None:
         found = self._entries.pop(key, None)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 from gateway.kit.db import Database
 from gateway.proxy.admission import Admission, Call
 from gateway.proxy.assembly import admission_weight, token_weight
-from gateway.proxy.cache import LocalCache
+from gateway.proxy.cache import SHED_SHARE, LocalCache
 from gateway.proxy.injection import Injection
 from gateway.proxy.paths import split_target
 from gateway.proxy.token_cache import Key, UserToken
@@ -227,3 +227,14 @@ def test_a_read_in_the_newer_half_moves_nothing() -> None:
     cache.put("f", "f" * 25, cache.epoch)
     cache.put("g", "g" * 25, cache.epoch)
     assert [cache.get(name) for name in "abc"] == [None, None, None]
+
+
+def test_a_full_cache_sheds_a_share_of_its_oldest_entries_at_once() -> None:
+    # One pass over the oldest entries per SHED_SHARE of them, not one per put (``_shed``).
+    cache: LocalCache[int, str] = LocalCache(10.0, max_bytes=256, weigh=lambda _key, _value: 1)
+    cache.resume()
+    for number in range(256):
+        cache.put(number, "x", cache.epoch)
+    cache.put(256, "x", cache.epoch)
+    assert len(cache) == 256 - int(256 * SHED_SHARE) + 1
+    assert [cache.get(number) for number in (0, 3, 4, 256)] == [None, None, "x", "x"]
