@@ -4,14 +4,15 @@
 entry's weight (``weigh``, an estimate of the memory it holds) is worked out once, at ``put``, and a
 put that would go over the bound sheds the least recently used entries first, so a process's memory
 follows the bound and not the number of users it serves. "Recently used" is kept cheaply: entries
-are held in the order they were put, and a read moves its entry to the newest end only when the
-entry is in the older half (at least half the entries were put after it), so most reads of a busy
-entry move nothing, yet a busy entry is never the oldest when the cache sheds (under a skewed mix of
-users, shedding the oldest put would shed the busiest users too and read them again). Every replica
-drops an entry within moments of the row behind it changing, because PostgreSQL tells it (the
-process's ``gateway.kit.feed``); while the feed is down the cache serves nothing (``suspend``), and
-when it is back the cache starts empty (``resume``), so no change made in between is missed. The TTL
-is the backstop for a connection that died without anyone noticing.
+are held in the order they were put, and a read moves its entry to the newest end only once the
+entry has stayed where it is for half the time the cache takes to shed as many entries as it holds
+(by then it is in the older half), found by the comparison that finds its expiry. Most reads of a
+busy entry thus move nothing, yet a busy entry is never the oldest when the cache sheds (under a
+skewed mix of users, shedding the oldest put would shed the busiest users too, and read them again).
+Every replica drops an entry within moments of the row behind it changing, because PostgreSQL tells
+it (the process's ``gateway.kit.feed``); while the feed is down the cache serves nothing
+(``suspend``), and when it is back the cache starts empty (``resume``), so no change made in between
+is missed. The TTL is the backstop for a connection that died without anyone noticing.
 
 A reader that missed must not put back a value read before an invalidation it raced with: it takes
 ``epoch`` before reading the database and ``put`` refuses the value if any invalidation came since.
@@ -59,11 +60,14 @@ class LocalCache(Generic[K, V]):
         self.max_bytes = max_bytes
         self._weigh = weigh
         self._clock = clock
-        # key -> (expires at, renew from, value, weight, stamp): the stamp counts the entries put
-        # (or moved to the newest end), so the entries are in the order of their stamps.
-        self._entries: dict[K, tuple[float, float, V, int, int]] = {}
-        self._stamp = 0  # the last stamp given
-        self._older = 0  # an entry stamped below this is in the older half: a read moves it
+        # key -> (due, renew from, value, weight, expires at). A read looks closer only once its
+        # entry is due (one comparison, as for an expiry alone): at its expiry, or before, once it
+        # has been where it is for ``_move_after`` seconds (``_due``).
+        self._entries: dict[K, tuple[float, float, V, int, float]] = {}
+        # Half the time a full cache takes to shed as many entries as it holds (measured at each
+        # shedding); the TTL until it first sheds (nothing is shed, so nothing needs moving).
+        self._move_after = ttl
+        self._shed_at: float | None = None
         self.bytes = 0  # the weights of the entries held
         self.epoch = 0
         self.live = False
@@ -71,8 +75,8 @@ class LocalCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    # ``get`` and ``lookup`` are each written out in full, sharing no helper: both are on every
-    # proxied call's path (``docs/performance.md``).
+    # ``get`` and ``lookup`` are each written out in full, sharing no helper on a hit: both are on
+    # every proxied call's path (``docs/performance.md``).
 
     def get(self, key: K) -> V | None:
         """The value while the cache serves and the entry has not expired (an expired one goes),
@@ -81,11 +85,7 @@ class LocalCache(Generic[K, V]):
         if found is None:
             return None
         if found[0] <= self._clock():
-            del self._entries[key]
-            self.bytes -= found[3]
-            return None
-        if found[4] < self._older:
-            self._move_to_newest(key, found)
+            return self._due(key, found)
         return found[2]
 
     def lookup(self, key: K) -> tuple[V | None, bool]:
@@ -94,24 +94,29 @@ class LocalCache(Generic[K, V]):
         found = self._entries.get(key) if self.live else None
         if found is None:
             return None, False
-        expires, renew_from, value, weight, stamp = found
+        due, renew_from, value, weight, expires = found
         now = self._clock()
-        if expires <= now:
-            del self._entries[key]
-            self.bytes -= weight
-            return None, False
+        if due <= now:
+            if self._due(key, found) is None:
+                return None, False
+            due = self._entries[key][0]
         if renew_from <= now:
-            self._entries[key] = (expires, math.inf, value, weight, stamp)
+            self._entries[key] = (due, math.inf, value, weight, expires)
             return value, True
-        if stamp < self._older:
-            self._move_to_newest(key, found)
         return value, False
 
-    def _move_to_newest(self, key: K, found: tuple[float, float, V, int, int]) -> None:
-        """Move a read entry from the older half to the newest end (it keeps its expiry)."""
+    def _due(self, key: K, found: tuple[float, float, V, int, float]) -> V | None:
+        """An entry read once due: gone if it has expired, else moved to the newest end (keeping
+        its expiry), so that a full cache sheds the entries read least recently first."""
         del self._entries[key]
-        self._stamp += 1
-        self._entries[key] = (found[0], found[1], found[2], found[3], self._stamp)
+        _, renew_from, value, weight, expires = found
+        now = self._clock()
+        if expires <= now:
+            self.bytes -= weight
+            return None
+        due = min(expires, now + self._move_after)
+        self._entries[key] = (due, renew_from, value, weight, expires)
+        return value
 
     def put(self, key: K, value: V, epoch: int) -> None:
         """Keep ``value``, read when the cache was at ``epoch``, unless anything changed since."""
@@ -131,19 +136,26 @@ class LocalCache(Generic[K, V]):
             if self._renews
             else math.inf
         )
-        self._stamp += 1
-        self._entries[key] = (now + self.ttl, renew_from, value, weight, self._stamp)
+        expires = now + self.ttl
+        due = min(expires, now + self._move_after)
+        self._entries[key] = (due, renew_from, value, weight, expires)
         self.bytes += weight
-        self._older = self._stamp - len(self._entries) // 2 + 1
 
     def _shed(self) -> None:
         """Drop the oldest entries (dicts keep insertion order: what was put, or last moved,
         longest ago): a ``SHED_SHARE`` of them, at least one, in one pass. Finding a dict's first
         entry skips every slot deleted before it (until the dict is next resized), so shedding one
         entry per put would cost a scan of thousands of slots each time a full cache is put to."""
-        count = max(1, int(len(self._entries) * SHED_SHARE))
+        held = len(self._entries)
+        count = max(1, int(held * SHED_SHARE))
         for key in list(itertools.islice(self._entries, count)):
             self.bytes -= self._entries.pop(key)[3]
+        now = self._clock()
+        if self._shed_at is not None:
+            # An entry left unread while the cache sheds half as many entries as it holds is in
+            # the older half by then: a read of it moves it.
+            self._move_after = min(self.ttl, (now - self._shed_at) * held / 2 / count)
+        self._shed_at = now
 
     def invalidate(self, key: K) -> None:
         found = self._entries.pop(key, None)

@@ -205,28 +205,45 @@ async def test_a_gateway_with_more_users_than_its_caches_hold_serves_each_its_ow
             assert response.status_code == 404
 
 
-def test_an_entry_read_in_the_older_half_is_shed_after_the_unread_ones() -> None:
-    cache = weighed_cache(100)
-    for name in "abcd":
-        cache.put(name, name * 25, cache.epoch)
-    # "a" and "b" are the older half: reading them moves them to the newest end, in that order.
-    assert cache.get("a") == "a" * 25
-    assert cache.lookup("b") == ("b" * 25, False)
-    cache.put("e", "e" * 25, cache.epoch)
-    cache.put("f", "f" * 25, cache.epoch)
-    assert [cache.get(name) for name in "cd"] == [None, None]
-    assert [cache.get(name) for name in "abef"] == ["a" * 25, "b" * 25, "e" * 25, "f" * 25]
+def clocked_cache(clock: list[float]) -> LocalCache[str, str]:
+    """Four entries of 25 bytes fit; each put after that sheds the oldest one."""
+    cache: LocalCache[str, str] = LocalCache(
+        100.0, max_bytes=100, weigh=lambda _key, value: len(value), clock=lambda: clock[0]
+    )
+    cache.resume()
+    return cache
 
 
-def test_a_read_in_the_newer_half_moves_nothing() -> None:
-    cache = weighed_cache(100)
-    for name in "abcd":
+def fill_and_shed(cache: LocalCache[str, str], clock: list[float]) -> None:
+    """Entries "a" to "g" put a second apart from 0 s: "a", "b" and "c" shed, one a second, so
+    the cache turns over in 4 s and an entry left unread for 2 s is in its older half."""
+    for name in "abcdefg":
         cache.put(name, name * 25, cache.epoch)
-    assert cache.get("c") == "c" * 25  # the newer half: it stays where it was put
-    cache.put("e", "e" * 25, cache.epoch)
-    cache.put("f", "f" * 25, cache.epoch)
-    cache.put("g", "g" * 25, cache.epoch)
+        clock[0] += 1.0
     assert [cache.get(name) for name in "abc"] == [None, None, None]
+
+
+def test_an_entry_read_in_the_older_half_is_shed_after_the_unread_ones() -> None:
+    clock = [0.0]
+    cache = clocked_cache(clock)
+    fill_and_shed(cache, clock)  # at 7 s: "d" put at 3 s, then "e", "f" (5 s) and "g" (6 s)
+    clock[0] = 7.5
+    assert cache.get("f") == "f" * 25  # unread for 2.5 s: moved to the newest end
+    for name in "hij":
+        cache.put(name, name * 25, cache.epoch)
+    assert [cache.get(name) for name in "degij"] == [None, None, None, "i" * 25, "j" * 25]
+    assert cache.lookup("f") == ("f" * 25, False)
+
+
+def test_a_read_soon_after_a_put_moves_nothing() -> None:
+    clock = [0.0]
+    cache = clocked_cache(clock)
+    fill_and_shed(cache, clock)
+    clock[0] = 7.5
+    assert cache.get("g") == "g" * 25  # put 1.5 s ago: it stays where it was put
+    for name in "hijk":
+        cache.put(name, name * 25, cache.epoch)
+    assert [cache.get(name) for name in "fg"] == [None, None]
 
 
 def test_a_full_cache_sheds_a_share_of_its_oldest_entries_at_once() -> None:
