@@ -162,3 +162,29 @@ async def test_database_statements_get_client_spans_under_the_current_one(
     assert statement.attributes is not None
     assert statement.attributes["db.system.name"] == "postgresql"
     assert "s3cret" not in repr(dict(statement.attributes))
+
+
+async def test_quick_reads_get_client_spans_under_the_current_one(
+    database_url: URL, spans: InMemorySpanExporter
+) -> None:
+    # The proxy's cache misses read through the driver alone (``Database.quick_fetch``), and are
+    # traced as the engine's statements are.
+    database = Database(database_url, pool_size=1)
+    spans.clear()
+    try:
+        with trace.get_tracer("test").start_as_current_span("parent") as parent:
+            await database.quick_fetch("SELECT $1::text", "s3cret")
+    finally:
+        await database.dispose()
+
+    trace.get_tracer_provider().force_flush()  # type: ignore[attr-defined]
+    [statement] = [
+        span
+        for span in spans.get_finished_spans()
+        if span.kind == SpanKind.CLIENT and span.name == f"SELECT {database_url.database}"
+    ]
+    assert statement.parent is not None
+    assert statement.parent.span_id == parent.get_span_context().span_id
+    assert statement.attributes is not None
+    assert statement.attributes["db.operation.name"] == "SELECT"
+    assert "s3cret" not in repr(dict(statement.attributes))

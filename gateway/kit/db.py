@@ -10,10 +10,11 @@ A connection is lost when its server process ends (terminated by an operator, a 
 restart, an idle timeout) or its socket breaks. The driver reports that in several shapes, only some
 of which SQLAlchemy recognises as a disconnect; ``lost_connection`` recognises them all, and the
 engine invalidates such a connection (and the rest of its pool) instead of handing it out again.
-``quick_read`` is for the hot path's reads of a single moment (the proxy's cache misses): no
-transaction and no ping before it, on a small pool of its own in autocommit, so a read is one round
-trip where ``read`` makes six (the pre-ping's BEGIN, ping and ROLLBACK, then BEGIN, the query and
-COMMIT); on a loopback database the gateway's processor time per miss is mostly those sends.
+``quick_fetch`` is for the hot path's reads of a single moment (the proxy's cache misses): one
+statement's rows, read straight through the driver on a small pool of its own, no transaction and no
+ping before it, so a read is one round trip where ``read`` makes six (the pre-ping's BEGIN, ping and
+ROLLBACK, then BEGIN, the query and COMMIT), and it pays for no session, ORM or execution context
+(about a fifth of the processor time of the same read through SQLAlchemy, ``docs/performance.md``).
 ``unavailable`` is the one answer to "is this error the database being unreachable, full or gone?"
 that every boundary asks: the app's error handlers, the proxy's front door, the background jobs.
 """
@@ -21,15 +22,16 @@ that every boundary asks: the app's error handlers, the proxy's front door, the 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Generic, TypeVar
 
 import asyncpg
 import sqlalchemy.exc
-from sqlalchemy import event
-from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import URL, Dialect, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -37,12 +39,13 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import configure_mappers
 
 from gateway.kit.backoff import backoff_seconds
-from gateway.kit.tracing import trace_database
+from gateway.kit.tracing import trace_database, traced_statement
 
 ASYNC_DRIVER = "postgresql+asyncpg"
-# ``quick_read``'s connections, taken from the process's budget of 2 x ``pool_size`` (the main
+# ``quick_fetch``'s connections, taken from the process's budget of 2 x ``pool_size`` (the main
 # pool's overflow is that much smaller): its reads are batched by their callers, so few run at once.
 QUICK_POOL_SIZE = 2
 # ``persist``: the pause before writing again after an outage, backing off up to the most.
@@ -50,6 +53,7 @@ PERSIST_FIRST_PAUSE_SECONDS = 0.05
 PERSIST_MAX_PAUSE_SECONDS = 1.0
 
 T = TypeVar("T")
+M = TypeVar("M")
 
 # The driver's errors that mean the connection is gone or cannot be trusted: the server ended the
 # session (class 57 shutdowns, idle timeouts), the link broke (class 08 and the client-side
@@ -124,25 +128,56 @@ def _invalidate_lost_connections(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
-def _forward_events(source: Engine, target: Engine) -> None:
-    """``source``'s statements and errors seen by ``target``'s listeners, as if they were its own:
-    the lost-connection check, tracing, and whoever else counts statements on the database."""
-    dispatch = target.dispatch
-    # ``handle_error`` is a dialect's event: listened for on an engine, it is kept by its dialect.
-    dialect_dispatch: Any = target.dialect.dispatch
+async def _json_codecs(connection: asyncpg.Connection) -> None:
+    """JSON and JSONB read as Python values, as the engine's connections read them."""
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
 
-    def before(*args: Any) -> None:
-        dispatch.before_cursor_execute(*args)
 
-    def after(*args: Any) -> None:
-        dispatch.after_cursor_execute(*args)
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    """``quick_fetch`` runs single statements outside a transaction and changes nothing in the
+    session (no locks, cursors, listens or settings), so a connection goes back to the pool as it
+    is: the driver's default reset would cost a round trip per read."""
 
-    def failed(context: ExceptionContext) -> None:
-        dialect_dispatch.handle_error(context)
 
-    event.listen(source, "before_cursor_execute", before)
-    event.listen(source, "after_cursor_execute", after)
-    event.listen(source, "handle_error", failed)
+class ModelRows(Generic[M]):
+    """A mapped class's table as ``quick_fetch`` reads it: a statement selecting every column
+    (``select``), and each of its rows made into a detached instance (``of``) whose values are what
+    the engine would have loaded: each column's type processes the driver's value as the dialect's
+    would."""
+
+    def __init__(self, model: type[M], dialect: Dialect) -> None:
+        configure_mappers()  # instances made without the ORM's loading need their attributes ready
+        mapper = inspect(model)
+        table = mapper.local_table
+        quote = dialect.identifier_preparer.quote
+        self._columns = ", ".join(quote(column.name) for column in table.columns)
+        self._table = quote(table.name)
+        self._new = mapper.class_manager.new_instance
+        self._fields = [
+            (
+                mapper.get_property_by_column(column).key,
+                column.type.dialect_impl(dialect).result_processor(dialect, None),
+            )
+            for column in table.columns
+        ]
+
+    def select(self, where: str) -> str:
+        """``SELECT`` every column ``WHERE`` the condition, whose values must be parameters
+        (``$1``...): the identifiers are the model's own, quoted."""
+        return f"SELECT {self._columns} FROM {self._table} WHERE {where}"  # noqa: S608
+
+    def of(self, row: asyncpg.Record) -> M:
+        """The row's instance, its values set as the ORM's loading sets them (straight into the
+        instance's state, no change events): detached, and never added to a session."""
+        instance: M = self._new()
+        instance.__dict__.update(
+            (key, value if process is None else process(value))
+            for (key, process), value in zip(self._fields, row, strict=True)
+        )
+        return instance
 
 
 class DatabaseUrlError(ValueError):
@@ -175,7 +210,7 @@ class Database:
     """An engine and its session factory; created in the lifespan, disposed on shutdown."""
 
     def __init__(self, url: URL, *, pool_size: int = 10) -> None:
-        """At most 2 x ``pool_size`` connections in all, ``quick_read``'s included."""
+        """At most 2 x ``pool_size`` connections in all, ``quick_fetch``'s included."""
         self.url = url
         quick = min(QUICK_POOL_SIZE, pool_size)
         self.engine: AsyncEngine = create_async_engine(
@@ -184,16 +219,11 @@ class Database:
         event.listen(self.engine.sync_engine, "handle_error", _invalidate_lost_connections)
         trace_database(self.engine.sync_engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Connections are opened on first use only: a process that never calls ``quick_read``
-        # holds none.
-        self._quick_engine: AsyncEngine = create_async_engine(
-            url,
-            pool_size=quick,
-            max_overflow=0,
-            isolation_level="AUTOCOMMIT",
-        )
-        _forward_events(self._quick_engine.sync_engine, self.engine.sync_engine)
-        self._quick_sessions = async_sessionmaker(self._quick_engine, expire_on_commit=False)
+        # Opened on first use only: a process that never calls ``quick_fetch`` holds none. The
+        # driver connects as the engine does (the same arguments, from the same URL).
+        self._quick_size = min(QUICK_POOL_SIZE, pool_size)
+        self._quick_pool: asyncpg.Pool | None = None
+        self._quick_opening = asyncio.Lock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -213,19 +243,40 @@ class Database:
         async with self.transaction() as session:
             return await work(session)
 
-    async def quick_read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """``work``'s result, read without a transaction: each statement sees what is committed
-        when it runs, so ``work`` should be one statement (or not mind the moments between them).
-        Nothing checks the connection before: when it turns out lost, ``work`` runs once more on a
-        fresh one (its pool invalidated with it), as in ``read``."""
+    async def quick_fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        """The rows of ``query`` (PostgreSQL's ``$1`` parameters, ``args``), read by the driver
+        alone, without a transaction: one statement, which sees what is committed when it runs.
+        Its values are the driver's (``rows.values`` turns them into a model's). Nothing checks
+        the connection before: when it turns out lost, every connection of the pool is replaced
+        and the statement runs once more on a fresh one, as in ``read``; the driver's errors are
+        raised as they are (``unavailable`` knows them). Traced as a client span like the engine's
+        statements."""
+        pool = self._quick_pool or await self._open_quick_pool()
+        rows: list[asyncpg.Record]
         try:
-            async with self._quick_sessions() as session:
-                return await work(session)
-        except sqlalchemy.exc.DBAPIError as exc:
-            if not exc.connection_invalidated:
+            with traced_statement(self.url.database, query):
+                rows = await pool.fetch(query, *args)
+            return rows
+        except Exception as exc:
+            if not lost_connection(exc):
                 raise
-        async with self._quick_sessions() as session:
-            return await work(session)
+            await pool.expire_connections()
+        with traced_statement(self.url.database, query):
+            rows = await pool.fetch(query, *args)
+        return rows
+
+    async def _open_quick_pool(self) -> asyncpg.Pool:
+        async with self._quick_opening:
+            if self._quick_pool is None:
+                _, options = self.engine.dialect.create_connect_args(self.engine.url)
+                self._quick_pool = await asyncpg.create_pool(
+                    min_size=0,
+                    max_size=self._quick_size,
+                    init=_json_codecs,
+                    reset=_nothing_to_reset,
+                    **options,
+                )
+            return self._quick_pool
 
     async def persist(self, work: Callable[[AsyncSession], Awaitable[T]], *, within: float) -> T:
         """``work``'s result, written in a transaction of its own. While the database is unavailable
@@ -250,4 +301,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        await self._quick_engine.dispose()
+        if self._quick_pool is not None:
+            await self._quick_pool.close()

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -151,6 +152,22 @@ class TracedTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+@contextmanager
+def traced_statement(database: str | None, statement: str) -> Iterator[None]:
+    """A client span around a statement sent by the driver itself (``Database.quick_fetch``),
+    named and marked as ``trace_database`` names the engine's; nothing while tracing is off."""
+    if not tracing_on():
+        yield
+        return
+    operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+    name = database or "postgres"
+    with tracer.start_as_current_span(f"{operation} {name}", kind=SpanKind.CLIENT) as span:
+        span.set_attribute("db.system.name", "postgresql")
+        span.set_attribute("db.namespace", name)
+        span.set_attribute("db.operation.name", operation)
+        yield
 
 
 def trace_database(engine: Engine) -> None:

@@ -53,8 +53,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import NoReturn
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope
 
 from gateway.audit import store as audit
@@ -66,7 +64,6 @@ from gateway.clients.store import Principal, authenticate_proxy
 from gateway.connections import queries
 from gateway.exceptions import DelegatedKeyNotAllowed
 from gateway.kit.db import Database
-from gateway.models import Connection
 from gateway.providers.client import OAuthClient
 from gateway.providers.profile import ApiBase
 from gateway.providers.registry import ProviderRegistry
@@ -160,7 +157,7 @@ class RateLimiter:
 # The client's policy.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Call:
     """A proxied call as the policy sees it; ``connection_id`` is the connection it addresses by
     id (None on ``/proxy/users/...``), ``user_id`` that connection's user then."""
@@ -245,15 +242,13 @@ class Addressed:
     space: uuid.UUID | None
 
 
-async def addressed(session: AsyncSession, connection_id: uuid.UUID) -> Addressed | None:
-    row = (
-        await session.execute(
-            select(Connection.user_id, Connection.provider, Connection.confined_to_client_id).where(
-                Connection.id == connection_id
-            )
-        )
-    ).first()
-    return None if row is None else Addressed(row[0], row[1], row[2])
+# Read by the driver (``Database.quick_fetch``), like the token cache's misses.
+ADDRESSED = "SELECT user_id, provider, confined_to_client_id FROM connections WHERE id = $1"
+
+
+async def addressed(db: Database, connection_id: uuid.UUID) -> Addressed | None:
+    rows = await db.quick_fetch(ADDRESSED, connection_id)
+    return Addressed(rows[0][0], rows[0][1], rows[0][2]) if rows else None
 
 
 # The decision, cached.
@@ -361,7 +356,7 @@ class Admissions:
         if principal.delegated_key_id is not None:
             # The connection is not read: its user is not known to the refusal's audit entry.
             await check_delegated(self._db, Call(principal, method, path, ""), connection_id)
-        found = await self._db.quick_read(lambda session: addressed(session, connection_id))
+        found = await addressed(self._db, connection_id)
         if found is None or found.space != principal.space:
             raise queries.not_found(connection_id)
         if sdk and found.provider != SDK_PROVIDER:

@@ -33,9 +33,10 @@ from gateway.proxy.upstream import AiohttpUpstream, Upstream, Watchdog
 from gateway.settings import Settings
 from gateway.tokens.refresher import Refresher
 
-TOKEN_ENTRY_BYTES = 896
-ADMISSION_ENTRY_BYTES = 768
-PATH_SEGMENT_BYTES = 96
+TOKEN_ENTRY_BYTES = 800
+ADMISSION_ENTRY_BYTES = 672
+ADMISSION_TARGET_CHAR_BYTES = 6
+PATH_SEGMENT_BYTES = 48
 PRINCIPAL_ENTRY_BYTES = 2048
 KEY_CACHE_SHARE = 512 * PRINCIPAL_ENTRY_BYTES
 
@@ -54,10 +55,14 @@ def token_weight(key: Key, token: UserToken) -> int:
 
 
 def admission_weight(key: AdmissionKey, _admission: Admission) -> int:
-    # The raw target is held in the key, and again as the path's segments (an object each), the
-    # normalised path and the upstream URL.
+    # The raw target is held in the key, and again as the user id, the path's segments (an object
+    # each), the normalised path and the upstream URL.
     target = key[2]
-    return ADMISSION_ENTRY_BYTES + 4 * len(target) + PATH_SEGMENT_BYTES * target.count("/")
+    return (
+        ADMISSION_ENTRY_BYTES
+        + ADMISSION_TARGET_CHAR_BYTES * len(target)
+        + PATH_SEGMENT_BYTES * target.count("/")
+    )
 
 
 def principal_weight(_digest: str, _principal: Principal) -> int:

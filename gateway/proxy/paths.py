@@ -52,7 +52,7 @@ _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DOTS_ONLY = re.compile(r"^\.+(;.*)?$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProxyPath:
     segments: tuple[str, ...]
 

@@ -43,14 +43,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from gateway.connections import queries
 from gateway.exceptions import CredentialsUnreadable, GatewayError, NotFound
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
-from gateway.kit.db import Database
+from gateway.kit.db import Database, ModelRows
 from gateway.models import Connection
 from gateway.models.connection import STORED_CREDENTIAL_MODES
 from gateway.providers.client import OAuthClient
@@ -97,18 +94,16 @@ def serves(key: Key, connection: Connection) -> bool:
     return addressed_key(connection) == key
 
 
-# Built once: a miss pays for running a statement, not for making it.
-DEFAULTS_OF_USERS = select(Connection).where(
-    Connection.provider == bindparam("provider"),
-    Connection.user_id.in_(bindparam("user_ids", expanding=True)),
-    Connection.is_default,
-)
-BY_IDS = select(Connection).where(Connection.id.in_(bindparam("ids", expanding=True)))
-
-
 class ConnectionLoader:
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Read by the driver (``Database.quick_fetch``): a miss pays for one round trip, not for a
+        # session, the ORM's loading or an execution context; built once.
+        self._rows = ModelRows(Connection, db.engine.dialect)
+        self._defaults_of_users = self._rows.select(
+            "provider = $1 AND user_id = ANY($2::text[]) AND is_default"
+        )
+        self._by_ids = self._rows.select("id = ANY($1::uuid[])")
         self._pending: dict[Key, asyncio.Future[Connection | None]] = {}
         self._reads: set[asyncio.Task[None]] = set()
 
@@ -138,24 +133,23 @@ class ConnectionLoader:
             else:
                 addressed.add(connection_id)
 
-        async def read(session: AsyncSession) -> dict[Key, Connection]:
+        async def read() -> dict[Key, Connection]:
             found: dict[Key, Connection] = {}
             for provider, wanted in users.items():
                 user_ids = sorted(wanted)
                 for start in range(0, len(user_ids), MAX_BATCH):
-                    rows = await session.scalars(
-                        DEFAULTS_OF_USERS,
-                        {"provider": provider, "user_ids": user_ids[start : start + MAX_BATCH]},
+                    rows = await self._db.quick_fetch(
+                        self._defaults_of_users, provider, user_ids[start : start + MAX_BATCH]
                     )
-                    found.update((default_key(row), row) for row in rows)
+                    found.update((default_key(row), row) for row in map(self._rows.of, rows))
             ids = sorted(addressed)
             for start in range(0, len(ids), MAX_BATCH):
-                rows = await session.scalars(BY_IDS, {"ids": ids[start : start + MAX_BATCH]})
-                found.update((addressed_key(row), row) for row in rows)
+                rows = await self._db.quick_fetch(self._by_ids, ids[start : start + MAX_BATCH])
+                found.update((addressed_key(row), row) for row in map(self._rows.of, rows))
             return found
 
         try:
-            found = await self._db.quick_read(read)
+            found = await read()
         except Exception as exc:
             for future in batch.values():
                 if not future.done():
@@ -181,7 +175,7 @@ def _retrieve(future: asyncio.Future[Connection | None]) -> None:
         future.exception()
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, slots=True, repr=False)
 class UserToken:
     connection_id: uuid.UUID
     key: Key

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 from gateway.kit.db import Database
 from gateway.proxy.admission import Admission, Call
 from gateway.proxy.assembly import admission_weight, token_weight
-from gateway.proxy.cache import LocalCache
+from gateway.proxy.cache import SHED_SHARE, LocalCache
 from gateway.proxy.injection import Injection
 from gateway.proxy.paths import split_target
 from gateway.proxy.token_cache import Key, UserToken
@@ -43,10 +43,15 @@ def test_entries_weigh_at_most_the_bound_together_and_the_oldest_go_first() -> N
     for name in "abcde":
         cache.put(name, name * 30, cache.epoch)
     assert cache.bytes == 90
-    assert [cache.get(name) for name in "abcde"] == [None, None, "c" * 30, "d" * 30, "e" * 30]
+    assert [cache.get(name) for name in "ab"] == [None, None]
     cache.put("f", "f" * 70, cache.epoch)  # needs two entries' room
     assert cache.bytes == 100
-    assert (cache.get("d"), cache.get("e"), cache.get("f")) == (None, "e" * 30, "f" * 70)
+    assert (cache.get("c"), cache.get("d"), cache.get("e"), cache.get("f")) == (
+        None,
+        None,
+        "e" * 30,
+        "f" * 70,
+    )
 
 
 def test_a_replaced_entry_counts_once_and_becomes_the_newest() -> None:
@@ -198,3 +203,55 @@ async def test_a_gateway_with_more_users_than_its_caches_hold_serves_each_its_ow
             other = shared.key if key == confined.key else confined.key
             response = await gw.get(f"/proxy/users/{user_id}/echo/auth", headers=bearer(other))
             assert response.status_code == 404
+
+
+def clocked_cache(clock: list[float]) -> LocalCache[str, str]:
+    """Four entries of 25 bytes fit; each put after that sheds the oldest one."""
+    cache: LocalCache[str, str] = LocalCache(
+        100.0, max_bytes=100, weigh=lambda _key, value: len(value), clock=lambda: clock[0]
+    )
+    cache.resume()
+    return cache
+
+
+def fill_and_shed(cache: LocalCache[str, str], clock: list[float]) -> None:
+    """Entries "a" to "g" put a second apart from 0 s: "a", "b" and "c" shed, one a second, so
+    the cache turns over in 4 s and an entry left unread for 2 s is in its older half."""
+    for name in "abcdefg":
+        cache.put(name, name * 25, cache.epoch)
+        clock[0] += 1.0
+    assert [cache.get(name) for name in "abc"] == [None, None, None]
+
+
+def test_an_entry_read_in_the_older_half_is_shed_after_the_unread_ones() -> None:
+    clock = [0.0]
+    cache = clocked_cache(clock)
+    fill_and_shed(cache, clock)  # at 7 s: "d" put at 3 s, then "e", "f" (5 s) and "g" (6 s)
+    clock[0] = 7.5
+    assert cache.get("f") == "f" * 25  # unread for 2.5 s: moved to the newest end
+    for name in "hij":
+        cache.put(name, name * 25, cache.epoch)
+    assert [cache.get(name) for name in "degij"] == [None, None, None, "i" * 25, "j" * 25]
+    assert cache.lookup("f") == ("f" * 25, False)
+
+
+def test_a_read_soon_after_a_put_moves_nothing() -> None:
+    clock = [0.0]
+    cache = clocked_cache(clock)
+    fill_and_shed(cache, clock)
+    clock[0] = 7.5
+    assert cache.get("g") == "g" * 25  # put 1.5 s ago: it stays where it was put
+    for name in "hijk":
+        cache.put(name, name * 25, cache.epoch)
+    assert [cache.get(name) for name in "fg"] == [None, None]
+
+
+def test_a_full_cache_sheds_a_share_of_its_oldest_entries_at_once() -> None:
+    # One pass over the oldest entries per SHED_SHARE of them, not one per put (``_shed``).
+    cache: LocalCache[int, str] = LocalCache(10.0, max_bytes=256, weigh=lambda _key, _value: 1)
+    cache.resume()
+    for number in range(256):
+        cache.put(number, "x", cache.epoch)
+    cache.put(256, "x", cache.epoch)
+    assert len(cache) == 256 - int(256 * SHED_SHARE) + 1
+    assert [cache.get(number) for number in (0, 3, 4, 256)] == [None, None, "x", "x"]
