@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import deque
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.kit.clock import utcnow
@@ -27,6 +29,8 @@ from gateway.tokens.errors import ensure_usable
 log = logging.getLogger(__name__)
 
 LEASE_POLL_SECONDS = 0.05
+# A cycle's first claim reads the due set whole when it is smaller than this (``Leases.claim``).
+DUE_SET_READ = 4096
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,9 @@ class Leases:
         self._db = db
         self._settings = settings
         self.owner = f"{uuid.uuid4().hex[:16]}"
+        # The due set a cycle's first claim read, nearest expiry first, not yet claimed from; None
+        # when it was too large to read whole.
+        self._due: deque[uuid.UUID] | None = None
 
     async def take(self, connection_id: uuid.UUID) -> Connection | None:
         """The connection as it stands, its lease now ours; None while another process holds it.
@@ -76,26 +83,78 @@ class Leases:
         return taken
 
     async def claim(self, limit: int, passed: Collection[uuid.UUID] = ()) -> list[Connection]:
-        """Up to ``limit`` due connections, nearest expiry first, their leases now ours: one
-        statement. Rows another transaction has locked are skipped, so replicas claiming at the
-        same moment share the due set instead of queueing on it; so are the ``passed`` ones (a
-        cycle's own, which it has taken already: one it could not refresh, its lease given back,
-        is still due and nearest expiry, and must not take the cycle's every claim). When most
-        connections are due the planner walks ``ix_connections_expiry`` and stops after ``limit``
-        rows, rather than sorting the due set at every claim (``docs/performance.md``)."""
+        """Up to ``limit`` due connections, nearest expiry first, their leases now ours. Rows
+        another transaction has locked are skipped, so replicas claiming at the same moment share
+        the due set instead of queueing on it; so are the ``passed`` ones (a cycle's own, which it
+        has taken already: one it could not refresh, its lease given back, is still due and
+        nearest expiry, and must not take the cycle's every claim).
+
+        How the due set is found depends on its size, read by a cycle's first claim (nothing
+        ``passed`` yet) through ``ix_connections_due``, at most ``DUE_SET_READ`` rows: a due set
+        smaller than that is kept, in expiry order, and claimed from by id, whatever the table's
+        size; a larger one is claimed by walking ``ix_connections_expiry`` in expiry order, which
+        stops after ``limit`` due rows, rather than sorting the whole due set at every claim.
+        The walk alone would read the whole index when few or none are due among many
+        (``docs/performance.md``)."""
         now = utcnow()
+        if not passed:
+            self._due = await self._due_set(now)
+        if self._due is None:
+            return await self._claim_walking(limit, passed, now)
+        claimed: list[Connection] = []
+        while len(claimed) < limit and self._due:
+            wanted = limit - len(claimed)
+            chosen = [self._due.popleft() for _ in range(min(wanted, len(self._due)))]
+            claimed += await self._claim_among([i for i in chosen if i not in passed], wanted, now)
+        return claimed
+
+    async def _due_set(self, now: datetime) -> deque[uuid.UUID] | None:
+        """The due connections' ids, nearest expiry first; None when there are ``DUE_SET_READ`` or
+        more (only that many are read: the due index, in its own order)."""
+        async with self._db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(Connection.id, Connection.expires_at)
+                    .where(_due(now))
+                    .order_by(Connection.next_refresh_at)
+                    .limit(DUE_SET_READ)
+                )
+            ).all()
+        if len(rows) >= DUE_SET_READ:
+            return None
+        return deque(row.id for row in sorted(rows, key=lambda row: _expiry_order(row, now)))
+
+    async def _claim_among(
+        self, ids: list[uuid.UUID], limit: int, now: datetime
+    ) -> list[Connection]:
+        """Those of ``ids`` still due and free, at most ``limit``, nearest expiry first."""
+        if not ids:
+            return []
         due = (
             select(Connection.id)
-            .where(
-                Connection.status == ConnectionStatus.ACTIVE,
-                Connection.next_refresh_at <= now,
-                or_(Connection.lease_owner.is_(None), Connection.lease_expires_at < now),
-                Connection.id.not_in(passed),
-            )
+            .where(Connection.id.in_(ids), _due(now))
             .order_by(Connection.expires_at.asc().nulls_first())
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        return await self._lease_rows(due, now)
+
+    async def _claim_walking(
+        self, limit: int, passed: Collection[uuid.UUID], now: datetime
+    ) -> list[Connection]:
+        """The ``limit`` due connections nearest expiry, found by walking ``ix_connections_expiry``
+        (many are due)."""
+        due = (
+            select(Connection.id)
+            .where(_due(now), Connection.id.not_in(passed))
+            .order_by(Connection.expires_at.asc().nulls_first())
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._lease_rows(due, now)
+
+    async def _lease_rows(self, due: Select[Any], now: datetime) -> list[Connection]:
+        """The rows ``due`` selects, their leases now ours, nearest expiry first: one statement."""
         async with self._db.transaction() as session:
             claimed = await session.scalars(
                 update(Connection)
@@ -106,7 +165,7 @@ class Leases:
             )
             rows = list(claimed)
         # RETURNING keeps no order: put it back.
-        return sorted(rows, key=lambda row: (row.expires_at is not None, row.expires_at or now))
+        return sorted(rows, key=lambda row: _expiry_order(row, now))
 
     def expiry(self, now: datetime) -> datetime:
         """When a lease taken at ``now`` runs out."""
@@ -155,3 +214,17 @@ class Leases:
             if current.lease_expires_at is not None and current.lease_expires_at < utcnow():
                 return Fresh(current, refreshed=False, holder_gone=True)
             await asyncio.sleep(LEASE_POLL_SECONDS)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Active, due, and no lease held (or it ran out)."""
+    return and_(
+        Connection.status == ConnectionStatus.ACTIVE,
+        Connection.next_refresh_at <= now,
+        or_(Connection.lease_owner.is_(None), Connection.lease_expires_at < now),
+    )
+
+
+def _expiry_order(row: Any, now: datetime) -> tuple[bool, datetime]:
+    """Nearest expiry first, an unknown expiry before all (as ``NULLS FIRST``)."""
+    return (row.expires_at is not None, row.expires_at or now)
