@@ -222,6 +222,7 @@ def proxy_cases(
                 target.url,
                 upstream,
                 target.encryption_key,
+                (),
                 **cache_env(bench),
             )
             stack.callback(gateway.stop)
