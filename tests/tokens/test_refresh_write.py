@@ -10,6 +10,7 @@ then lets it go; the next refresh, with the rotated refresh token, must succeed.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,9 +19,12 @@ import asyncpg
 import httpx
 import pytest
 import sqlalchemy.exc
+from sqlalchemy import event
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
 from gateway.kit.db import Database, sync_url, unavailable
+from gateway.models import TimelineRecord
 from gateway.providers.spender import OPERATOR
 from tests.e2e.flows import load_connection as load
 from tests.fixtures.stack import Stack
@@ -128,3 +132,55 @@ async def test_the_tokens_are_written_through_an_outage_as_long_as_the_lease_hol
     assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
     again = await refresher.refresh(connection.id, spender=OPERATOR)
     assert again.refreshed and again.connection.token_version == connection.token_version + 2
+
+
+class AnswerLostOnce(Session):
+    """A session whose first COMMIT is applied, then reported as lost with its connection, as when
+    the connection drops between the server's commit and its answer."""
+
+    lost = 0
+
+
+@event.listens_for(AnswerLostOnce, "before_flush")
+def _note_the_write(session: Session, *_: object) -> None:
+    if any(isinstance(row, TimelineRecord) for row in session.new):
+        session.info["writes_tokens"] = True
+
+
+@event.listens_for(AnswerLostOnce, "after_commit")
+def _lose_the_answer(session: Session) -> None:
+    if session.info.pop("writes_tokens", False) and AnswerLostOnce.lost == 0:
+        AnswerLostOnce.lost += 1
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+
+async def test_a_commit_whose_answer_was_lost_is_read_back_as_ours(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+    database_url: URL,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    AnswerLostOnce.lost = 0
+    connection = await connected(http, service_key, db)
+    own = Database(database_url, pool_size=2)
+    try:
+        own.sessions.configure(sync_session_class=AnswerLostOnce)
+        refresher = make_refresher(own, stack.settings, provider_http)
+        with caplog.at_level(logging.INFO, logger="gateway.tokens.outcomes"):
+            # The caller is answered the outage (a 503), and the write goes on.
+            with pytest.raises(ConnectionResetError):
+                await refresher.refresh(connection.id, spender=OPERATOR)
+            await refresher.release_all()  # once the refreshes under way are done
+        assert AnswerLostOnce.lost == 1
+        stored = await load(db, connection.user_id)
+        assert stored.token_version == connection.token_version + 1
+        messages = [record.getMessage() for record in caplog.records]
+        assert any("whose answer was lost had landed" in message for message in messages)
+        assert not any("lost its compare-and-swap" in message for message in messages)
+        again = await refresher.refresh(connection.id, spender=OPERATOR)
+        assert again.refreshed and again.connection.token_version == connection.token_version + 2
+    finally:
+        await own.dispose()
