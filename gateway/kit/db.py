@@ -278,11 +278,19 @@ class Database:
                 )
             return self._quick_pool
 
-    async def persist(self, work: Callable[[AsyncSession], Awaitable[T]], *, within: float) -> T:
+    async def persist(
+        self,
+        work: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        within: float,
+        retrying: Callable[[Exception], object] | None = None,
+    ) -> T:
         """``work``'s result, written in a transaction of its own. While the database is unavailable
         it runs again on a fresh connection, after a short pause, for at most ``within`` seconds;
-        then the outage is raised. ``work`` must be safe to run twice (a compare-and-swap, say): a
-        commit whose answer was lost may have been applied already."""
+        then the outage is raised. ``retrying`` is told of each failure after which ``work`` runs
+        again (to answer a caller that should not wait for the outage to end). ``work`` must be
+        safe to run twice (a compare-and-swap, say): a commit whose answer was lost (the connection
+        dropped during COMMIT) may have been applied already."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + within
         failures = 0
@@ -297,6 +305,8 @@ class Database:
                 )
                 if not unavailable(exc) or loop.time() + pause > give_up:
                     raise
+                if retrying is not None:
+                    retrying(exc)
             await asyncio.sleep(pause)
 
     async def dispose(self) -> None:

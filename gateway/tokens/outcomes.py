@@ -8,7 +8,7 @@ transaction (rejected grants and unreadable tokens are in the audit trail alread
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -31,6 +31,8 @@ from gateway.tokens.errors import ReauthRequired, ensure_usable
 log = logging.getLogger(__name__)
 
 ACTOR = "gateway:refresher"
+# The part of a refresh lease a write of new tokens leaves unused (``write_within``).
+LEASE_MARGIN = 0.1
 
 
 class Outcomes:
@@ -49,14 +51,18 @@ class Outcomes:
         rejected: bool,
         spender: Spender,
         provider_settings: Mapping[str, str],
+        retrying: Callable[[Exception], object] | None = None,
     ) -> Connection:
         """Write the provider's new tokens (compare-and-swap on the version read with the lease),
         and the ``provider_settings`` its token response gave (checked by the caller), each over
         the setting of its name; the timeline record names the settings that changed.
 
         A rotated refresh token exists nowhere else, so a database outage does not lose it at once:
-        the write is tried again for a third of the lease (it is a compare-and-swap, so a commit
-        whose answer was lost reads as a lost race that kept our tokens)."""
+        the write is tried again for as long as the lease taken for this refresh holds
+        (``write_within``): no other refresher can redeem the spent refresh token meanwhile. It is a
+        compare-and-swap, so a commit whose answer was lost is read back (``lost_race``) and found
+        to hold our tokens, rather than applied twice. ``retrying`` is told of each failed attempt
+        (``Database.persist``)."""
         now = utcnow()
 
         async def write(session: AsyncSession) -> tuple[Connection | None, Connection | None]:
@@ -95,7 +101,7 @@ class Outcomes:
             return current, None
 
         current, winner = await self._db.persist(
-            write, within=self._settings.refresh_lease_seconds / 3
+            write, within=write_within(connection, self._settings, now), retrying=retrying
         )
         if winner is not None:
             ensure_usable(winner)  # a revoked one raises, its tokens' queue entry committed
@@ -112,10 +118,14 @@ class Outcomes:
     async def lost_race(
         self, session: AsyncSession, connection: Connection, tokens: TokenSet, now: datetime
     ) -> Connection:
-        """Someone wrote the token columns while the provider answered us: their write wins."""
+        """The token columns moved past the version our refresh read: their write wins. It may be
+        our own, from an attempt whose COMMIT was applied but whose answer was lost (the
+        connection dropped during it): then the row holds our access token and nothing is lost."""
         winner = await session.get(Connection, connection.id, populate_existing=True)
         assert winner is not None
-        if winner.status is ConnectionStatus.REVOKED:
+        if _holds(self._keys, winner, tokens):
+            log.info("refresh of %s: a write whose answer was lost had landed", connection.id)
+        elif winner.status is ConnectionStatus.REVOKED:
             # Revoked meanwhile: the tokens we were just given must not outlive the connection.
             pending_revocations.add(
                 session,
@@ -229,6 +239,28 @@ class Outcomes:
             event_type,
             await connection_data(session, connection, reason),
         )
+
+
+def write_within(connection: Connection, settings: Settings, now: datetime) -> float:
+    """Seconds a refresh's write may keep being tried: until ``LEASE_MARGIN`` of a lease before
+    the lease taken for it (``connection.lease_expires_at``) runs out, after which another
+    refresher may take the connection and redeem the refresh token ours spent. The margin covers
+    the clocks of replicas that disagree a little."""
+    if connection.lease_expires_at is None:  # not leased: the least a lease leaves
+        return settings.refresh_lease_seconds * LEASE_MARGIN
+    left = (connection.lease_expires_at - now).total_seconds()
+    return max(0.0, left - settings.refresh_lease_seconds * LEASE_MARGIN)
+
+
+def _holds(keys: KeyRing, connection: Connection, tokens: TokenSet) -> bool:
+    """Whether ``connection`` stores ``tokens``' access token (a new one at every refresh)."""
+    if connection.access_token is None:
+        return False
+    try:
+        stored = grant.access_token(keys, connection)
+    except CredentialsUnreadable:
+        return False
+    return stored == tokens.access_token.get_secret_value()
 
 
 def _record(

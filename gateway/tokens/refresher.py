@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 
 from gateway.exceptions import CredentialsUnreadable
@@ -83,6 +84,7 @@ class Refresher:
         self._leases = Leases(db, settings)
         self._outcomes = Outcomes(db, keys, settings)
         self._in_flight: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
+        self._running: set[asyncio.Task[None]] = set()  # on-demand refreshes under way
         self._batches = Batches(
             db,
             keys,
@@ -112,7 +114,11 @@ class Refresher:
         return self._batches.more_due
 
     async def release_all(self) -> int:
-        """Give up every lease this process holds (on shutdown), so no refresh waits for them."""
+        """Give up every lease this process holds (on shutdown), so no refresh waits for them;
+        first the on-demand refreshes under way finish, so that tokens the provider has issued
+        are written (or given up once their lease runs low: ``Outcomes.refreshed``)."""
+        if self._running:
+            await asyncio.wait(set(self._running))
         return await self._leases.release_all()
 
     async def refresh(
@@ -148,19 +154,56 @@ class Refresher:
             )
         future: asyncio.Future[Fresh] = asyncio.get_running_loop().create_future()
         self._in_flight[connection_id] = future
-        try:
-            result = await self._refresh_leased(
-                connection_id, spender, seen_version, due_only, rejected
+        # The refresh is the process's, not the caller's: a caller cancelled (a client gone, a
+        # deadline) stops waiting, while the refresh goes on to write what the provider issued
+        # and to give up its lease only then.
+        running = asyncio.create_task(
+            self._share(
+                future,
+                connection_id,
+                self._refresh_leased(connection_id, spender, seen_version, due_only, rejected),
             )
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
+        )
+        self._running.add(running)
+        running.add_done_callback(self._running.discard)
+        return await asyncio.shield(future)
+
+    async def _share(
+        self,
+        future: asyncio.Future[Fresh],
+        connection_id: uuid.UUID,
+        refreshing: Coroutine[object, object, Fresh],
+    ) -> None:
+        """Hand ``refreshing``'s result to everyone waiting on ``future``."""
+        try:
+            result = await refreshing
+        except asyncio.CancelledError:
+            future.cancel()  # the process is shutting its loop down
             raise
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # mark retrieved: waiters re-raise it themselves
+            if not isinstance(exc, Exception):
+                raise
         else:
-            future.set_result(result)
-            return result
+            if not future.done():
+                future.set_result(result)
         finally:
             del self._in_flight[connection_id]
+
+    def _answer(self, connection_id: uuid.UUID) -> Callable[[Exception], None]:
+        """What answers the callers of a refresh whose write meets a database outage: with that
+        outage (a 503 for them to retry), at once. The write goes on (``Outcomes.refreshed``), and
+        until it ends a caller that comes again shares its refresh, so gets the same answer."""
+
+        def answer(outage: Exception) -> None:
+            waiting = self._in_flight.get(connection_id)
+            if waiting is not None and not waiting.done():
+                waiting.set_exception(outage)
+                waiting.exception()  # mark retrieved: waiters re-raise it themselves
+
+        return answer
 
     async def _refresh_leased(
         self,
@@ -260,7 +303,7 @@ class Refresher:
         lifetime = await obtain.lifetime(provider, tokens, spender, self._settings)
         kept = obtain.allowed_settings(provider, connection, tokens)
         stored = await self._outcomes.refreshed(
-            connection, tokens, lifetime, rejected, spender, kept
+            connection, tokens, lifetime, rejected, spender, kept, self._answer(connection.id)
         )
         return Fresh(stored, refreshed=True)
 

@@ -13,7 +13,7 @@ once. Only the rare cases add statements to that transaction: a lost race (handl
 refresh handles it: the newer tokens stay, ours are queued for revocation when the connection was
 revoked meanwhile), a connection that recovers from failures (its ``connection.recovered``
 event), a breaker probe that succeeded (the breaker closes). While the database is unavailable
-the group is tried again for a third of the lease, as a single refresh's write is.
+the group is tried again while the leases of its rows hold, as a single refresh's write is.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from gateway.settings import Settings
 from gateway.tokens import breaker, grant
 from gateway.tokens.errors import ensure_usable
 from gateway.tokens.lease import Leases
-from gateway.tokens.outcomes import ACTOR, Outcomes
+from gateway.tokens.outcomes import ACTOR, Outcomes, write_within
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,8 @@ class GroupWriter:
             return winners
 
         try:
-            winners = await self._db.persist(work, within=self._settings.refresh_lease_seconds / 3)
+            within = min(write_within(item.connection, self._settings, now) for item, _ in group)
+            winners = await self._db.persist(work, within=within)
         except Exception as exc:
             log.exception("could not write %d refreshed connection(s)", len(group))
             for _, future in group:

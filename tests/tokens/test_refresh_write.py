@@ -1,0 +1,186 @@
+"""The write of the tokens a refresh obtained outlives what happens to it meanwhile: the provider has
+already rotated the refresh token, so a write given up loses the grant (the next refresh presents
+the spent token, the provider detects its reuse, and the user must connect again).
+
+Each test holds the refresh's write back at its INSERT of the timeline record (a lock on the table
+taken by another connection, so the provider has answered by then), does something to it there,
+then lets it go; the next refresh, with the rotated refresh token, must succeed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import httpx
+import pytest
+import sqlalchemy.exc
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
+
+from gateway.kit.db import Database, sync_url, unavailable
+from gateway.models import TimelineRecord
+from gateway.providers.spender import OPERATOR
+from tests.e2e.flows import load_connection as load
+from tests.fixtures.stack import Stack
+from tests.tokens.test_refresh import connected, make_refresher, provider_http
+
+__all__ = ["provider_http"]  # a fixture, used by name
+
+WAIT_SECONDS = 30.0
+# How long the database keeps failing the write in the outage test: past a third of the lease
+# (as long as the write used to be tried), well within the lease itself.
+OUTAGE_LEASE_SECONDS = 12
+OUTAGE_SECONDS = 6.0
+
+BLOCKED_WRITES = """
+    SELECT pid FROM pg_stat_activity
+    WHERE datname = current_database() AND $1 = ANY(pg_blocking_pids(pid))
+      AND query ILIKE 'INSERT INTO timeline_records%'
+"""
+
+
+@asynccontextmanager
+async def timeline_held(database_url: URL) -> AsyncIterator[asyncpg.Connection]:
+    """Inserts into ``timeline_records`` wait until the block ends."""
+    holder = await asyncpg.connect(sync_url(database_url))
+    try:
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE timeline_records IN SHARE MODE")
+            yield holder
+    finally:
+        await holder.close()
+
+
+async def blocked_writes(admin: asyncpg.Connection, holder: asyncpg.Connection) -> list[int]:
+    rows = await admin.fetch(BLOCKED_WRITES, holder.get_server_pid())
+    return [row["pid"] for row in rows]
+
+
+async def until_blocked(database_url: URL, holder: asyncpg.Connection) -> None:
+    """Until a write waits for ``holder`` (the refresh has its tokens and is writing them)."""
+    admin = await asyncpg.connect(sync_url(database_url))
+    try:
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not await blocked_writes(admin, holder):
+            assert time.monotonic() < deadline, "the refresh never got to writing its tokens"
+            await asyncio.sleep(0.01)
+    finally:
+        await admin.close()
+
+
+async def test_a_caller_cancelled_while_the_tokens_are_written_does_not_lose_them(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+    database_url: URL,
+) -> None:
+    connection = await connected(http, service_key, db)
+    refresher = make_refresher(db, stack.settings, provider_http)
+    async with timeline_held(database_url) as holder:
+        caller = asyncio.create_task(refresher.refresh(connection.id, spender=OPERATOR))
+        await until_blocked(database_url, holder)
+        caller.cancel()  # a client gone, a deadline
+        with pytest.raises(asyncio.CancelledError):
+            await caller
+    await refresher.release_all()  # as on shutdown: once the refreshes under way are done
+    stored = await load(db, connection.user_id)
+    assert stored.token_version == connection.token_version + 1
+    again = await refresher.refresh(connection.id, spender=OPERATOR)
+    assert again.refreshed and again.connection.token_version == connection.token_version + 2
+
+
+async def test_the_tokens_are_written_through_an_outage_as_long_as_the_lease_holds(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+    database_url: URL,
+) -> None:
+    connection = await connected(http, service_key, db)
+    settings = stack.settings.model_copy(update={"refresh_lease_seconds": OUTAGE_LEASE_SECONDS})
+    refresher = make_refresher(db, settings, provider_http)
+    terminated: list[int] = []
+    async with timeline_held(database_url) as holder:
+        refreshing = asyncio.create_task(refresher.refresh(connection.id, spender=OPERATOR))
+        await until_blocked(database_url, holder)
+        # Every attempt at the write loses its connection, for longer than a third of the lease.
+        admin = await asyncpg.connect(sync_url(database_url))
+        try:
+            ends = time.monotonic() + OUTAGE_SECONDS
+            while time.monotonic() < ends:
+                for pid in await blocked_writes(admin, holder):
+                    if await admin.fetchval("SELECT pg_terminate_backend($1)", pid):
+                        terminated.append(pid)
+                await asyncio.sleep(0.01)
+        finally:
+            await admin.close()
+        # The caller was answered the outage at its first lost attempt (a 503 for it to retry).
+        with pytest.raises(sqlalchemy.exc.DBAPIError) as raised:
+            await refreshing
+        assert unavailable(raised.value)
+    await refresher.release_all()  # as on shutdown: once the refreshes under way are done
+    assert len(terminated) > 1, terminated
+    assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
+    again = await refresher.refresh(connection.id, spender=OPERATOR)
+    assert again.refreshed and again.connection.token_version == connection.token_version + 2
+
+
+class AnswerLostOnce(Session):
+    """A session whose first COMMIT is applied, then reported as lost with its connection, as when
+    the connection drops between the server's commit and its answer."""
+
+    lost = 0
+
+
+@event.listens_for(AnswerLostOnce, "before_flush")
+def _note_the_write(session: Session, *_: object) -> None:
+    if any(isinstance(row, TimelineRecord) for row in session.new):
+        session.info["writes_tokens"] = True
+
+
+@event.listens_for(AnswerLostOnce, "after_commit")
+def _lose_the_answer(session: Session) -> None:
+    if session.info.pop("writes_tokens", False) and AnswerLostOnce.lost == 0:
+        AnswerLostOnce.lost += 1
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+
+async def test_a_commit_whose_answer_was_lost_is_read_back_as_ours(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+    database_url: URL,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    AnswerLostOnce.lost = 0
+    connection = await connected(http, service_key, db)
+    own = Database(database_url, pool_size=2)
+    try:
+        own.sessions.configure(sync_session_class=AnswerLostOnce)
+        refresher = make_refresher(own, stack.settings, provider_http)
+        with caplog.at_level(logging.INFO, logger="gateway.tokens.outcomes"):
+            # The caller is answered the outage (a 503), and the write goes on.
+            with pytest.raises(ConnectionResetError):
+                await refresher.refresh(connection.id, spender=OPERATOR)
+            await refresher.release_all()  # once the refreshes under way are done
+        assert AnswerLostOnce.lost == 1
+        stored = await load(db, connection.user_id)
+        assert stored.token_version == connection.token_version + 1
+        messages = [record.getMessage() for record in caplog.records]
+        assert any("whose answer was lost had landed" in message for message in messages)
+        assert not any("lost its compare-and-swap" in message for message in messages)
+        again = await refresher.refresh(connection.id, spender=OPERATOR)
+        assert again.refreshed and again.connection.token_version == connection.token_version + 2
+    finally:
+        await own.dispose()
