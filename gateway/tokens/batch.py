@@ -102,6 +102,7 @@ class Batches:
         self.held_back = False
         self.recovered = False
         self._full = False
+        self._halting = False  # the cycle failed or was cancelled: calls not yet sent are put off
         # This process's batches' refreshes not settled yet (claims never overlap: a lease
         # this process holds is not claimed again).
         self._mine: dict[uuid.UUID, asyncio.Future[Fresh]] = {}
@@ -116,7 +117,7 @@ class Batches:
         """One cycle: up to ``limit`` due connections, claimed a round at a time (two rounds of
         calls at first, then one more whenever a round has been answered); returns how many were
         claimed."""
-        self.held_back = self.recovered = False
+        self.held_back = self.recovered = self._halting = False
         slots = CallSlots(self._settings.refresher_concurrency)
         writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)
         stopped: set[str] = set()  # providers that refused the gateway's client in this cycle
@@ -151,8 +152,11 @@ class Batches:
                 if self.recovered:
                     break  # the backlog is due again, the next cycle takes it in order
         except BaseException:
-            for going in running:
-                going.cancel()
+            # The cycle fails (a claim met an outage) or is cancelled (shutdown): calls still
+            # waiting for a slot are put off, but none already sent is cancelled, nor its write.
+            # The provider may have rotated the refresh token already; only the tokens it sent
+            # back can be used now (``docs/failures.md``).
+            self._halting = True
             raise
         finally:
             # Every call is waited for, whatever happens to the others: a connection is handed
@@ -243,6 +247,9 @@ class Batches:
     ) -> None:
         try:
             async with slot:
+                if self._halting:
+                    await self._defer([row])
+                    return
                 if row.provider in stopped:
                     await self._defer([row], held_back=True)
                     return

@@ -14,18 +14,20 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
 import pytest
 import sqlalchemy.exc
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session
 
 from gateway.kit.db import Database, sync_url, unavailable
-from gateway.models import TimelineRecord
+from gateway.models import Connection, TimelineRecord
 from gateway.providers.spender import OPERATOR
+from gateway.tokens.loop import refresh_due
 from tests.e2e.flows import load_connection as load
 from tests.fixtures.stack import Stack
 from tests.tokens.test_refresh import connected, make_refresher, provider_http
@@ -33,6 +35,9 @@ from tests.tokens.test_refresh import connected, make_refresher, provider_http
 __all__ = ["provider_http"]  # a fixture, used by name
 
 WAIT_SECONDS = 30.0
+# The token endpoint's slowness in the cancelled-cycle test: ample time to cancel a cycle
+# waiting for a call.
+SLOW_TOKEN_MS = 1500
 # How long the database keeps failing the write in the outage test: past a third of the lease
 # (as long as the write used to be tried), well within the lease itself.
 OUTAGE_LEASE_SECONDS = 12
@@ -43,6 +48,9 @@ BLOCKED_WRITES = """
     WHERE datname = current_database() AND $1 = ANY(pg_blocking_pids(pid))
       AND query ILIKE 'INSERT INTO timeline_records%'
 """
+# A batch's group: one statement, its timeline records inserted by a CTE (its text is longer than
+# what pg_stat_activity keeps).
+BLOCKED_GROUP_WRITES = BLOCKED_WRITES.replace("'INSERT INTO timeline_records%'", "'WITH won AS%'")
 
 
 @asynccontextmanager
@@ -57,17 +65,21 @@ async def timeline_held(database_url: URL) -> AsyncIterator[asyncpg.Connection]:
         await holder.close()
 
 
-async def blocked_writes(admin: asyncpg.Connection, holder: asyncpg.Connection) -> list[int]:
-    rows = await admin.fetch(BLOCKED_WRITES, holder.get_server_pid())
+async def blocked_writes(
+    admin: asyncpg.Connection, holder: asyncpg.Connection, query: str = BLOCKED_WRITES
+) -> list[int]:
+    rows = await admin.fetch(query, holder.get_server_pid())
     return [row["pid"] for row in rows]
 
 
-async def until_blocked(database_url: URL, holder: asyncpg.Connection) -> None:
+async def until_blocked(
+    database_url: URL, holder: asyncpg.Connection, query: str = BLOCKED_WRITES
+) -> None:
     """Until a write waits for ``holder`` (the refresh has its tokens and is writing them)."""
     admin = await asyncpg.connect(sync_url(database_url))
     try:
         deadline = time.monotonic() + WAIT_SECONDS
-        while not await blocked_writes(admin, holder):
+        while not await blocked_writes(admin, holder, query):
             assert time.monotonic() < deadline, "the refresh never got to writing its tokens"
             await asyncio.sleep(0.01)
     finally:
@@ -184,3 +196,44 @@ async def test_a_commit_whose_answer_was_lost_is_read_back_as_ours(
         assert again.refreshed and again.connection.token_version == connection.token_version + 2
     finally:
         await own.dispose()
+
+
+async def test_a_cycle_cancelled_while_its_tokens_are_written_does_not_lose_them(
+    http: httpx.AsyncClient,
+    service_key: str,
+    db: Database,
+    stack: Stack,
+    provider_http: httpx.AsyncClient,
+    database_url: URL,
+) -> None:
+    first, second, third = [await connected(http, service_key, db) for _ in range(3)]
+    async with db.transaction() as session:
+        await session.execute(
+            update(Connection)
+            .where(Connection.id.in_([first.id, second.id, third.id]))
+            .values(next_refresh_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    # One call at a time, each taking the provider SLOW_TOKEN_SECONDS: when the first
+    # connection's tokens are being written, the second's call has just been sent and the cycle
+    # waits for it (in its body, where a cancellation used to cancel every call and write).
+    settings = stack.settings.model_copy(update={"refresher_concurrency": 1})
+    refresher = make_refresher(db, settings, provider_http)
+    await http.post(f"{stack.sandbox.url}/_sandbox/faults", json={"latency_ms": SLOW_TOKEN_MS})
+    try:
+        async with timeline_held(database_url) as holder:
+            cycle = asyncio.create_task(refresh_due(refresher, 10))
+            await until_blocked(database_url, holder, BLOCKED_GROUP_WRITES)
+            cycle.cancel()  # shutdown, while the provider has sent tokens not yet written
+        with pytest.raises(asyncio.CancelledError):
+            await cycle  # once the calls sent and their writes are done
+    finally:
+        await http.delete(f"{stack.sandbox.url}/_sandbox/faults")
+    by_user = {row.user_id: row for row in (first, second, third)}
+    stored = {user: await load(db, user) for user in by_user}
+    moved = {user: stored[user].token_version - by_user[user].token_version for user in by_user}
+    # The two calls sent were written; the third, never sent, was put off (its lease given back).
+    assert sorted(moved.values()) == [0, 1, 1]
+    assert all(row.lease_owner is None for row in stored.values())
+    for row in (first, second, third):
+        again = await refresher.refresh(row.id, spender=OPERATOR)
+        assert again.refreshed
