@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Integer, Update, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.kit.clock import utcnow
@@ -84,27 +84,15 @@ class Leases:
         connections are due the planner walks ``ix_connections_expiry`` and stops after ``limit``
         rows, rather than sorting the due set at every claim (``docs/performance.md``)."""
         now = utcnow()
-        due = (
-            select(Connection.id)
-            .where(
-                Connection.status == ConnectionStatus.ACTIVE,
-                Connection.next_refresh_at <= now,
-                or_(Connection.lease_owner.is_(None), Connection.lease_expires_at < now),
-                Connection.id.not_in(passed),
-            )
-            .order_by(Connection.expires_at.asc().nulls_first())
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+        parameters = {
+            "now": now,
+            "passed": list(passed),
+            "limit": limit,
+            "owner": self.owner,
+            "expiry": self.expiry(now),
+        }
         async with self._db.transaction() as session:
-            claimed = await session.scalars(
-                update(Connection)
-                .where(Connection.id.in_(due))
-                .values(lease_owner=self.owner, lease_expires_at=self.expiry(now))
-                .returning(Connection)
-                .execution_options(populate_existing=True, synchronize_session=False)
-            )
-            rows = list(claimed)
+            rows = list(await session.scalars(CLAIM, parameters))
         # RETURNING keeps no order: put it back.
         return sorted(rows, key=lambda row: (row.expires_at is not None, row.expires_at or now))
 
@@ -155,3 +143,31 @@ class Leases:
             if current.lease_expires_at is not None and current.lease_expires_at < utcnow():
                 return Fresh(current, refreshed=False, holder_gone=True)
             await asyncio.sleep(LEASE_POLL_SECONDS)
+
+
+def _claim() -> Update:
+    """``Leases.claim``'s one statement, built (and so compiled) once: its values are parameters
+    (``:now``, ``:passed``, ``:limit``, ``:owner``, ``:expiry``)."""
+    now = bindparam("now", type_=Connection.__table__.c.lease_expires_at.type)
+    due = (
+        select(Connection.id)
+        .where(
+            Connection.status == ConnectionStatus.ACTIVE,
+            Connection.next_refresh_at <= now,
+            or_(Connection.lease_owner.is_(None), Connection.lease_expires_at < now),
+            Connection.id.not_in(bindparam("passed", expanding=True)),
+        )
+        .order_by(Connection.expires_at.asc().nulls_first())
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(Connection)
+        .where(Connection.id.in_(due))
+        .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expiry"))
+        .returning(Connection)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+
+
+CLAIM = _claim()
