@@ -35,7 +35,7 @@ from bench.targets import BIN, clean_env
 from gateway import composition
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database, sync_url
-from gateway.kit.logs import JsonFormatter
+from gateway.kit.logs import JsonFormatter, quiet_libraries
 from gateway.providers.registry import build_registry
 from gateway.providers.spender import REFRESHER
 from gateway.settings import CONTIO_DEFAULT_SCOPES, Settings, load_settings
@@ -157,11 +157,13 @@ class StatementCount:
 
 @contextlib.contextmanager
 def logging_to(path: Path) -> Iterator[None]:
-    """The gateway's shipped logging (JSON lines, INFO), written to ``path``."""
+    """The gateway's shipped logging (JSON lines, INFO, the libraries ``logs.configure`` quiets
+    quieted), written to ``path``."""
     with path.open("w") as stream:
         handler = logging.StreamHandler(stream)
         handler.setFormatter(JsonFormatter())
         logging.basicConfig(level="INFO", handlers=[handler], force=True)
+        quiet_libraries()
         try:
             yield
         finally:

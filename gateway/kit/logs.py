@@ -147,6 +147,11 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(TextFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    quiet_libraries()
+
+
+def quiet_libraries() -> None:
+    """What ``configure`` keeps out of the gateway's log, whatever its handler."""
     # The gateway writes its own access log (``gateway.kit.access_log``), with secrets redacted.
     logging.getLogger("uvicorn.access").disabled = True
     # httpx logs each request's whole URL at INFO, and a provider may take a credential in the

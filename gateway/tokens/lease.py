@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Update,
+    and_,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.kit.clock import utcnow
@@ -130,40 +140,28 @@ class Leases:
         """Those of ``ids`` still due and free, at most ``limit``, nearest expiry first."""
         if not ids:
             return []
-        due = (
-            select(Connection.id)
-            .where(Connection.id.in_(ids), _due(now))
-            .order_by(Connection.expires_at.asc().nulls_first())
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return await self._lease_rows(due, now)
+        return await self._lease_rows(CLAIM_AMONG, {"ids": ids}, limit, now)
 
     async def _claim_walking(
         self, limit: int, passed: Collection[uuid.UUID], now: datetime
     ) -> list[Connection]:
         """The ``limit`` due connections nearest expiry, found by walking ``ix_connections_expiry``
         (many are due)."""
-        due = (
-            select(Connection.id)
-            .where(_due(now), Connection.id.not_in(passed))
-            .order_by(Connection.expires_at.asc().nulls_first())
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return await self._lease_rows(due, now)
+        return await self._lease_rows(CLAIM_WALKING, {"passed": list(passed)}, limit, now)
 
-    async def _lease_rows(self, due: Select[Any], now: datetime) -> list[Connection]:
-        """The rows ``due`` selects, their leases now ours, nearest expiry first: one statement."""
+    async def _lease_rows(
+        self, statement: Update, chosen: dict[str, list[uuid.UUID]], limit: int, now: datetime
+    ) -> list[Connection]:
+        """The rows a claim ``statement`` chooses, their leases now ours, nearest expiry first."""
+        parameters = {
+            **chosen,
+            "now": now,
+            "limit": limit,
+            "owner": self.owner,
+            "expiry": self.expiry(now),
+        }
         async with self._db.transaction() as session:
-            claimed = await session.scalars(
-                update(Connection)
-                .where(Connection.id.in_(due))
-                .values(lease_owner=self.owner, lease_expires_at=self.expiry(now))
-                .returning(Connection)
-                .execution_options(populate_existing=True, synchronize_session=False)
-            )
-            rows = list(claimed)
+            rows = list(await session.scalars(statement, parameters))
         # RETURNING keeps no order: put it back.
         return sorted(rows, key=lambda row: _expiry_order(row, now))
 
@@ -216,13 +214,40 @@ class Leases:
             await asyncio.sleep(LEASE_POLL_SECONDS)
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def _due(now: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     """Active, due, and no lease held (or it ran out)."""
     return and_(
         Connection.status == ConnectionStatus.ACTIVE,
         Connection.next_refresh_at <= now,
         or_(Connection.lease_owner.is_(None), Connection.lease_expires_at < now),
     )
+
+
+def _claim(chosen: ColumnElement[bool]) -> Update:
+    """A claim's one statement, built (and so compiled) once: the due connections ``chosen``
+    allows, nearest expiry first, at most ``:limit``, rows another transaction has locked skipped,
+    their leases taken (``:owner``, ``:expiry``; ``:now`` the moment they are due by)."""
+    now = bindparam("now", type_=Connection.__table__.c.lease_expires_at.type)
+    due = (
+        select(Connection.id)
+        .where(_due(now), chosen)
+        .order_by(Connection.expires_at.asc().nulls_first())
+        .limit(bindparam("limit", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(Connection)
+        .where(Connection.id.in_(due))
+        .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expiry"))
+        .returning(Connection)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+
+
+# Among the due set a cycle read (``:ids``), and walking the expiry index past a cycle's own
+# (``:passed``).
+CLAIM_AMONG = _claim(Connection.id.in_(bindparam("ids", expanding=True)))
+CLAIM_WALKING = _claim(Connection.id.not_in(bindparam("passed", expanding=True)))
 
 
 def _expiry_order(row: Any, now: datetime) -> tuple[bool, datetime]:
