@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     default_token_lifetime_seconds: int = Field(default=3600, ge=1)
     refresh_lease_seconds: int = Field(default=90, ge=1)
     refresher_interval_seconds: float = Field(default=5.0, gt=0)
-    refresher_batch_size: int = Field(default=50, ge=1)
+    refresher_batch_size: int = Field(default=500, ge=1)
     # Token requests a refresher batch has in flight at once.
     refresher_concurrency: int = Field(default=8, ge=1)
     breaker_open_seconds: float = Field(default=60.0, gt=0)
