@@ -91,6 +91,22 @@ async def test_revoking_by_selector_is_an_operators(
         assert response.status_code == 403, response.text
 
 
+async def test_a_confined_service_client_can_neither_count_nor_revoke_anothers_users(
+    http: httpx.AsyncClient, db: Database, service_key: str
+) -> None:
+    batch = uuid.uuid4().hex[:8]
+    users = await labelled_users(http, service_key, batch, 2)
+    confined = await make_client(db, ["connect", "proxy"], own_users_only=True)
+    selector = {"label": [f"batch={batch}"]}
+    for body in (selector, {**selector, "confirm": 2}, {"user_id": users[0], "confirm": 1}):
+        refused = await http.post("/v1/connections/revocations", json=body, headers=confined.auth)
+        assert refused.status_code == 403, refused.text
+        assert error_code(refused) in {"insufficient_scope", "role_required"}
+        assert "affected" not in refused.json()["error"]["details"]  # not even the count
+    for user_id in users:
+        assert (await load_connection(db, user_id)).status.value == "active"
+
+
 async def test_a_selector_is_required(http: httpx.AsyncClient, db: Database) -> None:
     operator = await make_client(db, ["operator"])
     response = await http.post("/v1/connections/revocations", json={}, headers=operator.auth)
