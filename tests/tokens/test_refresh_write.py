@@ -28,6 +28,7 @@ from gateway.kit.db import Database, sync_url, unavailable
 from gateway.models import Connection, TimelineRecord
 from gateway.providers.spender import OPERATOR
 from gateway.tokens.loop import refresh_due
+from gateway.tokens.refresher import Refresher
 from tests.e2e.flows import load_connection as load
 from tests.fixtures.stack import Stack
 from tests.tokens.test_refresh import connected, make_refresher, provider_http
@@ -86,6 +87,14 @@ async def until_blocked(
         await admin.close()
 
 
+async def assert_kept(db: Database, refresher: Refresher, connection: Connection) -> None:
+    """The refresh's tokens were stored (one version on), and its rotated refresh token works."""
+    stored = await load(db, connection.user_id)
+    assert stored.token_version == connection.token_version + 1
+    again = await refresher.refresh(connection.id, spender=OPERATOR)
+    assert again.refreshed and again.connection.token_version == connection.token_version + 2
+
+
 async def test_a_caller_cancelled_while_the_tokens_are_written_does_not_lose_them(
     http: httpx.AsyncClient,
     service_key: str,
@@ -103,10 +112,7 @@ async def test_a_caller_cancelled_while_the_tokens_are_written_does_not_lose_the
         with pytest.raises(asyncio.CancelledError):
             await caller
     await refresher.release_all()  # as on shutdown: once the refreshes under way are done
-    stored = await load(db, connection.user_id)
-    assert stored.token_version == connection.token_version + 1
-    again = await refresher.refresh(connection.id, spender=OPERATOR)
-    assert again.refreshed and again.connection.token_version == connection.token_version + 2
+    await assert_kept(db, refresher, connection)
 
 
 async def test_the_tokens_are_written_through_an_outage_as_long_as_the_lease_holds(
@@ -141,9 +147,7 @@ async def test_the_tokens_are_written_through_an_outage_as_long_as_the_lease_hol
         assert unavailable(raised.value)
     await refresher.release_all()  # as on shutdown: once the refreshes under way are done
     assert len(terminated) > 1, terminated
-    assert (await load(db, connection.user_id)).token_version == connection.token_version + 1
-    again = await refresher.refresh(connection.id, spender=OPERATOR)
-    assert again.refreshed and again.connection.token_version == connection.token_version + 2
+    await assert_kept(db, refresher, connection)
 
 
 class AnswerLostOnce(Session):
