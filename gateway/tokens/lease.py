@@ -29,6 +29,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql import Executable
 
 from gateway.kit.clock import utcnow
 from gateway.kit.db import Database
@@ -59,9 +60,9 @@ class Leases:
         self._db = db
         self._settings = settings
         self.owner = f"{uuid.uuid4().hex[:16]}"
-        # The due set a cycle's first claim read, nearest expiry first, not yet claimed from; None
-        # when it was too large to read whole.
-        self._due: deque[uuid.UUID] | None = None
+        # The due set a cycle's first claim read (or its part nearest expiry), nearest expiry
+        # first, not yet claimed from.
+        self._due: deque[uuid.UUID] = deque()
 
     async def take(self, connection_id: uuid.UUID) -> Connection | None:
         """The connection as it stands, its lease now ours; None while another process holds it.
@@ -99,18 +100,17 @@ class Leases:
         has taken already: one it could not refresh, its lease given back, is still due and
         nearest expiry, and must not take the cycle's every claim).
 
-        How the due set is found depends on its size, read by a cycle's first claim (nothing
-        ``passed`` yet) through ``ix_connections_due``, at most ``DUE_SET_READ`` rows: a due set
-        smaller than that is kept, in expiry order, and claimed from by id, whatever the table's
-        size; a larger one is claimed by walking ``ix_connections_expiry`` in expiry order, which
-        stops after ``limit`` due rows, rather than sorting the whole due set at every claim.
-        The walk alone would read the whole index when few or none are due among many
+        The due set is read by a cycle's first claim (nothing ``passed`` yet), at most
+        ``DUE_SET_READ`` rows, and claimed from by id, nearest expiry first. A due set smaller than
+        that is read whole through ``ix_connections_due`` and put in expiry order here; a larger one
+        is read again, its ``DUE_SET_READ`` nearest expiry (the whole due set sorted by the
+        database, but only once a cycle). Neither walks the connections in expiry order, which
+        reads every active connection expiring before the due ones: the whole table when few or
+        none are due among many, and every connection refreshed since when the due set is large
         (``docs/performance.md``)."""
         now = utcnow()
         if not passed:
             self._due = await self._due_set(now)
-        if self._due is None:
-            return await self._claim_walking(limit, passed, now)
         claimed: list[Connection] = []
         while len(claimed) < limit and self._due:
             wanted = limit - len(claimed)
@@ -118,20 +118,13 @@ class Leases:
             claimed += await self._claim_among([i for i in chosen if i not in passed], wanted, now)
         return claimed
 
-    async def _due_set(self, now: datetime) -> deque[uuid.UUID] | None:
-        """The due connections' ids, nearest expiry first; None when there are ``DUE_SET_READ`` or
-        more (only that many are read: the due index, in its own order)."""
+    async def _due_set(self, now: datetime) -> deque[uuid.UUID]:
+        """The due connections' ids, nearest expiry first: all of them, or the ``DUE_SET_READ``
+        nearest expiry when there are that many or more."""
         async with self._db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(Connection.id, Connection.expires_at)
-                    .where(_due(now))
-                    .order_by(Connection.next_refresh_at)
-                    .limit(DUE_SET_READ)
-                )
-            ).all()
-        if len(rows) >= DUE_SET_READ:
-            return None
+            rows = (await session.execute(DUE_SET, {"now": now, "cap": DUE_SET_READ})).all()
+            if len(rows) >= DUE_SET_READ:
+                rows = (await session.execute(NEAREST_DUE, {"now": now, "cap": DUE_SET_READ})).all()
         return deque(row.id for row in sorted(rows, key=lambda row: _expiry_order(row, now)))
 
     async def _claim_among(
@@ -141,13 +134,6 @@ class Leases:
         if not ids:
             return []
         return await self._lease_rows(CLAIM_AMONG, {"ids": ids}, limit, now)
-
-    async def _claim_walking(
-        self, limit: int, passed: Collection[uuid.UUID], now: datetime
-    ) -> list[Connection]:
-        """The ``limit`` due connections nearest expiry, found by walking ``ix_connections_expiry``
-        (many are due)."""
-        return await self._lease_rows(CLAIM_WALKING, {"passed": list(passed)}, limit, now)
 
     async def _lease_rows(
         self, statement: Update, chosen: dict[str, list[uuid.UUID]], limit: int, now: datetime
@@ -244,10 +230,27 @@ def _claim(chosen: ColumnElement[bool]) -> Update:
     )
 
 
-# Among the due set a cycle read (``:ids``), and walking the expiry index past a cycle's own
-# (``:passed``).
+# Among the due set a cycle read (``:ids``).
 CLAIM_AMONG = _claim(Connection.id.in_(bindparam("ids", expanding=True)))
-CLAIM_WALKING = _claim(Connection.id.not_in(bindparam("passed", expanding=True)))
+
+
+def _due_reads() -> tuple[Executable, Executable]:
+    """The due set's reads (``:now``, at most ``:cap`` rows): in the due index's order, which
+    reads nothing but the due set's entries whatever the planner's statistics say, and the
+    ``:cap`` nearest expiry, for a due set known to be larger than that. The second sorts the due
+    set itself (a materialised CTE), so that the planner cannot walk ``ix_connections_expiry``."""
+    now = bindparam("now", type_=Connection.__table__.c.lease_expires_at.type)
+    cap = bindparam("cap", type_=Integer)
+    columns = (Connection.id, Connection.expires_at)
+    in_due_order = select(*columns).where(_due(now)).order_by(Connection.next_refresh_at).limit(cap)
+    due = select(*columns).where(_due(now)).cte("due").prefix_with("MATERIALIZED")
+    nearest = (
+        select(due.c.id, due.c.expires_at).order_by(due.c.expires_at.asc().nulls_first()).limit(cap)
+    )
+    return in_due_order, nearest
+
+
+DUE_SET, NEAREST_DUE = _due_reads()
 
 
 def _expiry_order(row: Any, now: datetime) -> tuple[bool, datetime]:
