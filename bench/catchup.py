@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import URL
 
 from bench import seed
-from bench.machine import CpuPlan, pinned_to
+from bench.machine import CpuPlan, collector_as_served, pinned_to
 from bench.refresher import Worker, issue_grants, logging_to, sandbox_for, vacuum
 from bench.settings import BenchSettings
 from gateway.kit.crypto import KeyRing
@@ -267,6 +267,7 @@ def run(plan: CpuPlan, bench: BenchSettings, database: URL, work: Path) -> dict[
     with (
         sandbox_for(plan) as (sandbox, settings),
         pinned_to(plan.load),
+        collector_as_served(),
         logging_to(work / "catchup.log"),
     ):
         return asyncio.run(_bench(settings, database, sandbox.url, bench))

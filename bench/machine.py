@@ -4,6 +4,7 @@ load generator and the servers are pinned apart."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import platform
 import re
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from gateway.kit.collector import tune_collector
 
 # Debian's packages: nginx-light is nginx without the modules a static answer and a proxy do not use.
 TOOLS = {"wrk": "wrk", "nginx": "nginx-light"}
@@ -82,6 +85,20 @@ def pinned_to(cpus: str | None) -> Iterator[None]:
         yield
     finally:
         os.sched_setaffinity(0, before)
+
+
+@contextlib.contextmanager
+def collector_as_served() -> Iterator[None]:
+    """This process's garbage collector tuned as a gateway process tunes its own
+    (``kit.collector``) for a while: while it plays the refresher, and while it measures the token
+    endpoint with the refresher's client."""
+    threshold = gc.get_threshold()
+    tune_collector()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
 
 
 def cpu_plan() -> CpuPlan:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import seed
-from bench.machine import CpuPlan, pinned_to
+from bench.machine import CpuPlan, collector_as_served, pinned_to
 from bench.processes import Service, free_port, start
 from bench.settings import BenchSettings
 from bench.targets import BIN, clean_env
@@ -129,7 +129,7 @@ def token_endpoint_capacity(
         sandbox.url, int(CAPACITY_TOKENS_PER_SECOND * seconds), "capacity@bench"
     )
     refresh_tokens = [refresh for _, refresh in pairs]
-    with pinned_to(plan.load):
+    with pinned_to(plan.load), collector_as_served():
         return asyncio.run(_capacity(settings, refresh_tokens, bench.warmup, bench.duration))
 
 
@@ -357,7 +357,7 @@ def run(
         count = settings.refresh_connections
         print(f"  issuing {count:,} grants and seeding them all due ...", flush=True)
         subject, pairs = issue_grants(sandbox.url, count, "refresher@bench")
-        with pinned_to(plan.load):
+        with pinned_to(plan.load), collector_as_served():
             found = asyncio.run(
                 _benchmark(gateway_settings, database, subject, pairs, work / "refresher.log")
             )

@@ -27,7 +27,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from bench import bulk, database, nginx, seed
-from bench.machine import CpuPlan, pinned_to
+from bench.machine import CpuPlan, collector_as_served, pinned_to
 from bench.processes import Service, free_port, start
 from bench.refresher import CLIENT_ID, CLIENT_SECRET, TOKEN_LIFETIME, Worker, issue_grants, vacuum
 from bench.scale_proxy import Target, proxy_cases
@@ -237,7 +237,7 @@ def run(
         stack.callback(upstream.stop)
         seeds = [seed_size(stack, plan, url, size) for size in sizes(bench.scale_connections)]
         print(f"  {bench.scale_due:,} due at each size, refreshed, in turns ...", flush=True)
-        with pinned_to(plan.load):
+        with pinned_to(plan.load), collector_as_served():
             refreshed = asyncio.run(refresher_rounds(seeds, bench.scale_due))
         for seeded in seeds:
             seeded.figures["sandbox"]["rss_mib"] = round(seeded.sandbox.rss_mib())

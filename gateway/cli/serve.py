@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL
 from gateway.app import create_app
 from gateway.cli.context import check_startable, head_limits, run_command, settings
 from gateway.composition import database_url
+from gateway.kit.collector import tune_collector
 from gateway.kit.logs import configure
 from gateway.kit.migrations import upgrade
 from gateway.kit.prefork import Slot, Supervisor
@@ -28,8 +29,6 @@ from gateway.settings import Settings
 from gateway.worker import run_worker
 
 log = logging.getLogger(__name__)
-
-YOUNG_GENERATION_THRESHOLD = 50_000
 
 
 @click.command()
@@ -93,17 +92,8 @@ def serve(
     )
     server = uvicorn.Server(server_config(app, head_limits(config), lifespan="on"))
     sockets = [_listen(address) for address in listeners]
-    _tune_collector()
+    tune_collector()
     server.run(sockets=sockets)
-
-
-def _tune_collector() -> None:
-    # What is imported and built by now lives as long as the process: keep it out of the cyclic
-    # collector's full passes, which stall every request in flight while they run.
-    gc.freeze()
-    # And collect the youngest generation rarely: a call's short-lived objects are then gone by the
-    # time it runs, instead of being promoted and swept by full passes (docs/performance.md).
-    gc.set_threshold(YOUNG_GENERATION_THRESHOLD)
 
 
 def _serve_processes(
@@ -128,7 +118,7 @@ def _serve_processes(
             siblings=Siblings(directory, slot),
         )
         server = AnnouncingServer(server_config(app, head_limits(config), lifespan="on"), ready)
-        _tune_collector()
+        tune_collector()
         server.run(sockets=sockets)
         return 0 if server.started else 1
 
@@ -181,4 +171,5 @@ def worker() -> None:
     configure_tracing("gateway-worker")
     check_startable(config)
     url = run_command(lambda: database_url(config, migrate_embedded=True))
+    tune_collector()
     run_command(lambda: asyncio.run(run_worker(config, url)))
