@@ -21,6 +21,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database, async_url
 from gateway.kit.embedded import EmbeddedPostgres
 from gateway.kit.feed import ChangeFeed
+from gateway.kit.http_transport import AiohttpTransport
 from gateway.kit.migrations import upgrade
 from gateway.kit.tracing import TracedTransport
 from gateway.metrics import Metrics
@@ -54,7 +55,8 @@ def key_ring(settings: Settings) -> KeyRing:
 
 
 def provider_http(settings: Settings) -> httpx.AsyncClient:
-    """The process's client for providers' OAuth endpoints: explicit timeouts, no redirects."""
+    """The process's client for providers' OAuth endpoints: explicit timeouts, no redirects, sent
+    over aiohttp (``kit.http_transport``)."""
     timeout = httpx.Timeout(
         settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
     )
@@ -62,7 +64,7 @@ def provider_http(settings: Settings) -> httpx.AsyncClient:
         timeout=timeout,
         trust_env=False,
         follow_redirects=False,
-        transport=TracedTransport(httpx.AsyncHTTPTransport()),
+        transport=TracedTransport(AiohttpTransport()),
     )
 
 

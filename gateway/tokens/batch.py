@@ -11,13 +11,14 @@ expiry first (``within_budget``). What is left out is deferred: its lease is giv
 recorded, a later cycle takes it.
 
 The provider calls are made concurrently, at most ``refresher_concurrency`` at a time (a round),
-over the process's pooled client, and a cycle claims a round ahead of what it sends: two rounds at
-first, then another whenever a round's calls have been answered (``CallSlots``), until it has
-claimed its batch or nothing more is due (a slot is held by the call alone, not by the writing of
-its outcome). So a claim serves a round of connections, and a claimed connection waits for its
-slot behind at most the round in flight: it starts within one token call's time (the token
-endpoint's timeout at worst, a few milliseconds when the provider answers), while its lease lasts
-longer than that (an on-demand refresh in another replica waits for that lease). A call starts
+over the process's pooled client, and a cycle claims ahead of what it sends: ``QUEUED_ROUNDS``
+rounds at first, then another whenever a round's calls have been answered (``CallSlots``), until
+it has claimed its batch or nothing more is due (a slot is held by the call alone, not by the
+writing of its outcome). So a claim serves a round of connections and has a round's calls' time
+to come back, and a claimed connection waits for its slot behind at most the rounds claimed before
+it: it starts within two token calls' time (the token endpoint's timeout at worst, a few
+milliseconds when the provider answers), while its lease lasts longer than that (an on-demand
+refresh in another replica waits for that lease). A call starts
 only while its lease leaves about what a lease just taken would (the token endpoint's timeout and
 most of the spare time after it), so that a lease still admits one refresher per connection: a
 lease that ran lower is taken again first, and the connection deferred if another process has it
@@ -114,9 +115,9 @@ class Batches:
         return (self._full and not self.held_back) or self.recovered
 
     async def refresh_due(self, limit: int) -> int:
-        """One cycle: up to ``limit`` due connections, claimed a round at a time (two rounds of
-        calls at first, then one more whenever a round has been answered); returns how many were
-        claimed."""
+        """One cycle: up to ``limit`` due connections, claimed a round at a time (``QUEUED_ROUNDS``
+        rounds of calls at first, then one more whenever a round has been answered); returns how
+        many were claimed."""
         self.held_back = self.recovered = self._halting = False
         slots = CallSlots(self._settings.refresher_concurrency)
         writer = GroupWriter(self._db, self._keys, self._settings, self._leases, self._outcomes)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 
+# Rounds of calls a cycle has pending at most: the round in flight and those claimed behind it.
+QUEUED_ROUNDS = 3
+
 
 class CallSlots:
-    """A cycle's provider calls: at most ``size`` in flight, the others claimed for the next round
+    """A cycle's provider calls: at most ``size`` in flight, the others claimed for the next rounds
     waiting their turn in the order they were queued (first come, first served). A slot is held from
     the call's start until its answer (or failure) is in, not while the outcome is written.
 
     A cycle queues at most ``room`` at a time: ``pending`` (queued, not yet answered) never exceeds
-    two rounds, ``2 * size``, so no call waits behind more than the ``size`` in flight before it:
-    a queued call starts within one call's time (the longest a token request may take, far under
-    the lease)."""
+    ``QUEUED_ROUNDS * size``, so a queued call waits behind at most the rounds before it: it starts
+    within two calls' time (the longest a token request may take, twice, far under the lease),
+    and a claim made once a round has been answered has a round's calls' time to come back before
+    a slot would wait for it."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -24,7 +28,7 @@ class CallSlots:
     @property
     def room(self) -> int:
         """How many more calls may be queued now."""
-        return 2 * self.size - self.pending
+        return QUEUED_ROUNDS * self.size - self.pending
 
     def queue(self) -> Slot:
         """A place in line for one call; ``async with`` it around the call."""
@@ -32,8 +36,8 @@ class CallSlots:
         return Slot(self)
 
     async def round_ended(self) -> None:
-        """Return once no more than a round (``size``) is pending: the next round may be queued."""
-        while self.pending > self.size:
+        """Return once a round has room among the pending: the next round may be queued."""
+        while self.pending > (QUEUED_ROUNDS - 1) * self.size:
             self._ended.clear()
             await self._ended.wait()
 

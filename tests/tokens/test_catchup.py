@@ -17,6 +17,7 @@ from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.models import Connection
 from gateway.settings import CONTIO_DEFAULT_SCOPES
+from gateway.tokens.slots import QUEUED_ROUNDS
 from gateway_sandbox import SandboxOptions, create_sandbox_app
 from tests.fixtures.database import fresh_database
 from tests.fixtures.servers import ServerThread, free_port
@@ -96,8 +97,9 @@ async def test_after_an_outage_the_backlog_is_refreshed_nearest_expiry_first_wit
 
     assert figures["refreshed"] == CONNECTIONS, figures
     # Nearest expiry first, once the calls in flight when it came back are done; within a claim
-    # (two rounds of calls at most) answers arrive in any order.
-    assert figures["overtaken_max"] <= 3 * settings.refresher_concurrency, figures
+    # (``QUEUED_ROUNDS`` rounds of calls at most) answers arrive in any order.
+    bound = (QUEUED_ROUNDS + 1) * settings.refresher_concurrency
+    assert figures["overtaken_max"] <= bound, figures
     assert figures["expired_before_turn"] == 0, figures
     # One attempt per backoff while it was down, not one per cycle.
     assert figures["calls_during_outage"] <= 2 * CONNECTIONS, figures
