@@ -116,7 +116,7 @@ async def _capacity(
         "p99_ms": round(waits[int(len(waits) * 0.99)] * 1000, 3) if waits else 0.0,
         "concurrency": concurrency,
         "requests": len(waits),
-        "client": "the gateway's provider client (httpx, composition.provider_http)",
+        "client": "the gateway's provider client (httpx over aiohttp, composition.provider_http)",
     }
 
 

@@ -12,6 +12,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 from sqlalchemy.engine import URL
@@ -56,7 +57,8 @@ def key_ring(settings: Settings) -> KeyRing:
 
 def provider_http(settings: Settings) -> httpx.AsyncClient:
     """The process's client for providers' OAuth endpoints: explicit timeouts, no redirects, sent
-    over aiohttp (``kit.http_transport``)."""
+    over aiohttp (``kit.http_transport``). It keeps no cookie: it calls on behalf of every user,
+    and a cookie one user's call was given must not go with another's."""
     timeout = httpx.Timeout(
         settings.http_read_timeout_seconds, connect=settings.http_connect_timeout_seconds
     )
@@ -64,6 +66,7 @@ def provider_http(settings: Settings) -> httpx.AsyncClient:
         timeout=timeout,
         trust_env=False,
         follow_redirects=False,
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         transport=TracedTransport(AiohttpTransport()),
     )
 

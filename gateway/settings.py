@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     refresher_interval_seconds: float = Field(default=5.0, gt=0)
     refresher_batch_size: int = Field(default=500, ge=1)
     # Token requests a refresher batch has in flight at once.
-    refresher_concurrency: int = Field(default=8, ge=1)
+    refresher_concurrency: int = Field(default=16, ge=1)
     breaker_open_seconds: float = Field(default=60.0, gt=0)
     # Upstream revocation retries (capped exponential backoff) before giving up: 48 is about 11 h.
     revocation_max_attempts: int = Field(default=48, ge=1)

@@ -1,6 +1,6 @@
 """The provider client's transport (httpx over aiohttp) against real servers on loopback: a request
 goes as httpx built it, the response comes back as httpx's own transport would hand it over, and
-each failure is httpx's error for it."""
+each failure is httpx's error for it; the provider client built on it keeps no cookie."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from gateway import composition
 from gateway.kit.http_transport import AiohttpTransport
+from gateway.settings import Settings
 from tests.fixtures.servers import ServerThread, free_port, serving
 
 
@@ -169,3 +171,14 @@ async def test_a_connection_closed_before_the_answer_is_a_read_error(
 ) -> None:
     with pytest.raises(httpx.ReadError):
         await client.post(f"{hangs_up}/token", data={"grant_type": "refresh_token"})
+
+
+async def test_the_provider_client_keeps_no_cookie_between_users_calls(
+    server: ServerThread,
+) -> None:
+    async with composition.provider_http(Settings()) as http:
+        first = await http.get(f"{server.url}/echo", headers={"Authorization": "Bearer user-a"})
+        second = await http.get(f"{server.url}/echo", headers={"Authorization": "Bearer user-b"})
+
+    assert first.headers["set-cookie"].startswith("session=")
+    assert second.json()["cookie"] is None
