@@ -266,6 +266,7 @@ class Batches:
                 if self._outages.is_down(row.provider):
                     # Before the slot is given back: the next claim already sees the backlog.
                     await self._outages.recovered(row.provider, utcnow())
+                    self._leases.forget_due()
                     self.recovered = True
                 provider = self._providers.get(row.provider)
                 lifetime = await obtain.lifetime(provider, tokens, REFRESHER, self._settings)

@@ -61,8 +61,9 @@ class Leases:
         self._settings = settings
         self.owner = f"{uuid.uuid4().hex[:16]}"
         # The due set a cycle's first claim read (or its part nearest expiry), nearest expiry
-        # first, not yet claimed from.
+        # first, not yet claimed from; and whether it is such a part, kept for the next cycles.
         self._due: deque[uuid.UUID] = deque()
+        self._kept = False
 
     async def take(self, connection_id: uuid.UUID) -> Connection | None:
         """The connection as it stands, its lease now ours; None while another process holds it.
@@ -102,15 +103,16 @@ class Leases:
 
         The due set is read by a cycle's first claim (nothing ``passed`` yet), at most
         ``DUE_SET_READ`` rows, and claimed from by id, nearest expiry first. A due set smaller than
-        that is read whole through ``ix_connections_due`` and put in expiry order here; a larger one
-        is read again, its ``DUE_SET_READ`` nearest expiry (the whole due set sorted by the
-        database, but only once a cycle). Neither walks the connections in expiry order, which
-        reads every active connection expiring before the due ones: the whole table when few or
-        none are due among many, and every connection refreshed since when the due set is large
+        that is read whole through ``ix_connections_due`` and put in expiry order here, every
+        cycle. Of a larger one its ``DUE_SET_READ`` nearest expiry are read (the whole due set
+        sorted by the database), and kept for the cycles after until they are claimed, or until
+        ``forget_due``. Neither walks the connections in expiry order, which reads every active
+        connection expiring before the due ones: the whole table when few or none are due among
+        many, and every connection refreshed since when the due set is large
         (``docs/performance.md``)."""
         now = utcnow()
-        if not passed:
-            self._due = await self._due_set(now)
+        if not passed and not (self._kept and self._due):
+            self._due, self._kept = await self._due_set(now)
         claimed: list[Connection] = []
         while len(claimed) < limit and self._due:
             wanted = limit - len(claimed)
@@ -118,14 +120,21 @@ class Leases:
             claimed += await self._claim_among([i for i in chosen if i not in passed], wanted, now)
         return claimed
 
-    async def _due_set(self, now: datetime) -> deque[uuid.UUID]:
+    def forget_due(self) -> None:
+        """Read the due set afresh at the next cycle's first claim: many connections were made due
+        at once (a backlog, after an outage), and they expire before what was kept."""
+        self._kept = False
+
+    async def _due_set(self, now: datetime) -> tuple[deque[uuid.UUID], bool]:
         """The due connections' ids, nearest expiry first: all of them, or the ``DUE_SET_READ``
-        nearest expiry when there are that many or more."""
+        nearest expiry when there are that many or more (then True)."""
         async with self._db.transaction() as session:
             rows = (await session.execute(DUE_SET, {"now": now, "cap": DUE_SET_READ})).all()
-            if len(rows) >= DUE_SET_READ:
+            part = len(rows) >= DUE_SET_READ
+            if part:
                 rows = (await session.execute(NEAREST_DUE, {"now": now, "cap": DUE_SET_READ})).all()
-        return deque(row.id for row in sorted(rows, key=lambda row: _expiry_order(row, now)))
+        ids = deque(row.id for row in sorted(rows, key=lambda row: _expiry_order(row, now)))
+        return ids, part
 
     async def _claim_among(
         self, ids: list[uuid.UUID], limit: int, now: datetime

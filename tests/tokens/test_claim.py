@@ -131,3 +131,36 @@ async def test_a_large_due_set_is_claimed_nearest_expiry_first(
     assert all(row.lease_owner == leases.owner for row in first + second)
     # The 1,800 not due expire before every due one: a walk in expiry order would read them all.
     assert index_after == index_before
+
+
+async def make_due_soonest(db: Database) -> uuid.UUID:
+    """One more due connection, expiring before every other."""
+    async with db.transaction() as session:
+        return (
+            await session.execute(
+                text(
+                    "INSERT INTO connections (id, user_id, provider, subject, status, "
+                    "token_version, connected_at, access_token, refresh_token, expires_at, "
+                    "next_refresh_at) VALUES (gen_random_uuid(), 'user-soonest', 'contio', "
+                    "'subject-soonest', 'active', 1, now(), 'sealed', 'sealed', "
+                    "now() + interval '1 minute', now() - interval '1 minute') RETURNING id"
+                )
+            )
+        ).scalar_one()
+
+
+async def test_a_large_due_sets_nearest_part_serves_the_next_cycles_until_forgotten(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lease, "DUE_SET_READ", 50)  # 200 due is "large"
+    due = await seed(db, 200)
+    leases = Leases(db, Settings())
+
+    first_cycle = await leases.claim(16)
+    soonest = await make_due_soonest(db)
+    second_cycle = await leases.claim(16)  # a new cycle: nothing passed
+    leases.forget_due()
+    third_cycle = await leases.claim(16)
+
+    assert [row.id for row in first_cycle + second_cycle] == due[:32]
+    assert [row.id for row in third_cycle] == [soonest, *due[32:47]]
