@@ -136,7 +136,7 @@ async def test_a_large_due_set_is_claimed_nearest_expiry_first(
 async def make_due_soonest(db: Database) -> uuid.UUID:
     """One more due connection, expiring before every other."""
     async with db.transaction() as session:
-        return (
+        found: uuid.UUID = (
             await session.execute(
                 text(
                     "INSERT INTO connections (id, user_id, provider, subject, status, "
@@ -147,6 +147,7 @@ async def make_due_soonest(db: Database) -> uuid.UUID:
                 )
             )
         ).scalar_one()
+    return found
 
 
 async def test_a_large_due_sets_nearest_part_serves_the_next_cycles_until_forgotten(
