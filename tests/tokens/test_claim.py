@@ -114,13 +114,18 @@ async def test_nothing_due_reads_nothing_but_the_due_index(db: Database) -> None
     assert await rows_read(db) == (index_before, scanned_before)
 
 
-async def test_a_large_due_set_is_claimed_nearest_expiry_first(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(lease, "DUE_SET_READ", 50)  # 200 due is "large"
-    due = await seed(db, 200)
-    leases = Leases(db, Settings())
+@pytest.fixture
+async def large_due_set(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[uuid.UUID]:
+    """200 due, more than the due set read (50); their ids, nearest expiry first."""
+    monkeypatch.setattr(lease, "DUE_SET_READ", 50)
+    return await seed(db, 200)
 
+
+async def test_a_large_due_set_is_claimed_nearest_expiry_first(
+    db: Database, large_due_set: list[uuid.UUID]
+) -> None:
+    due = large_due_set
+    leases = Leases(db, Settings())
     index_before, _ = await rows_read(db)
 
     first = await leases.claim(16)
@@ -151,10 +156,9 @@ async def make_due_soonest(db: Database) -> uuid.UUID:
 
 
 async def test_a_large_due_sets_nearest_part_serves_the_next_cycles_until_forgotten(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Database, large_due_set: list[uuid.UUID]
 ) -> None:
-    monkeypatch.setattr(lease, "DUE_SET_READ", 50)  # 200 due is "large"
-    due = await seed(db, 200)
+    due = large_due_set
     leases = Leases(db, Settings())
 
     first_cycle = await leases.claim(16)
