@@ -60,8 +60,9 @@ class Connection(IdMixin, TimestampMixin, Base):
             postgresql_where="is_default",
         ),
         Index("ix_connections_due", "next_refresh_at", postgresql_where="status = 'active'"),
-        # The refresher's claim walks the due set nearest expiry first and stops after a batch,
-        # instead of sorting every active connection (most are due after an outage).
+        # Not read by the refresher's claim, which sorts the due set itself (``tokens.lease``):
+        # a walk in expiry order reads every connection expiring before the due ones. Kept until
+        # a contract migration drops it, since replicas of the previous version walk it.
         Index(
             "ix_connections_expiry",
             text("expires_at NULLS FIRST"),

@@ -18,14 +18,14 @@ writing of its outcome). So a claim serves a round of connections and has a roun
 to come back, and a claimed connection waits for its slot behind at most the rounds claimed before
 it: it starts within two token calls' time (the token endpoint's timeout at worst, a few
 milliseconds when the provider answers), while its lease lasts longer than that (an on-demand
-refresh in another replica waits for that lease). A call starts
-only while its lease leaves about what a lease just taken would (the token endpoint's timeout and
-most of the spare time after it), so that a lease still admits one refresher per connection: a
-lease that ran lower is taken again first, and the connection deferred if another process has it
-or refreshed it meanwhile. Successes are written in groups as they arrive (``writeback``);
-failures are written one connection at a time, as a single refresh writes them (``outcomes``), and
-their leases given up. When a provider that could not be reached answers again, its connections
-waiting out a backoff are made due at once (``outage``).
+refresh in another replica waits for that lease). A call starts only while its lease leaves about
+what a lease just taken would (the token endpoint's timeout and most of the spare time after it),
+so that a lease still admits one refresher per connection: a lease that ran lower is taken again
+first, and the connection deferred if another process has it or refreshed it meanwhile.
+Successes are written in groups as they arrive (``writeback``); failures are written one
+connection at a time, as a single refresh writes them (``outcomes``), and their leases given up.
+When a provider that could not be reached answers again, its connections waiting out a backoff
+are made due at once (``outage``), and the due set is read afresh (``Leases.forget_due``).
 
 Within the process, each claimed connection is an in-flight refresh like any other: an on-demand
 refresh of it (the proxy, a 401, an operator) waits for the batch's result instead of calling
