@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 from gateway.kit.db import Database, sync_url, unavailable
 from gateway.models import Connection, TimelineRecord
 from gateway.providers.spender import OPERATOR
+from gateway.settings import Settings
 from gateway.tokens.loop import refresh_due
 from gateway.tokens.refresher import Refresher
 from tests.e2e.flows import load_connection as load
@@ -95,43 +97,65 @@ async def assert_kept(db: Database, refresher: Refresher, connection: Connection
     assert again.refreshed and again.connection.token_version == connection.token_version + 2
 
 
-async def test_a_caller_cancelled_while_the_tokens_are_written_does_not_lose_them(
+@dataclass(frozen=True)
+class Parts:
+    """What each test here works with: the gateway's API and database, and the sandbox."""
+
+    http: httpx.AsyncClient
+    service_key: str
+    db: Database
+    stack: Stack
+    provider_http: httpx.AsyncClient
+    database_url: URL
+
+    async def connection(self) -> Connection:
+        """A new connection, made through the API."""
+        return await connected(self.http, self.service_key, self.db)
+
+    def refresher(self, settings: Settings | None = None, db: Database | None = None) -> Refresher:
+        """A refresher on ``db`` (the test's own by default) with ``settings`` (the stack's)."""
+        return make_refresher(db or self.db, settings or self.stack.settings, self.provider_http)
+
+
+@pytest.fixture
+def parts(
     http: httpx.AsyncClient,
     service_key: str,
     db: Database,
     stack: Stack,
     provider_http: httpx.AsyncClient,
     database_url: URL,
+) -> Parts:
+    return Parts(http, service_key, db, stack, provider_http, database_url)
+
+
+async def test_a_caller_cancelled_while_the_tokens_are_written_does_not_lose_them(
+    parts: Parts,
 ) -> None:
-    connection = await connected(http, service_key, db)
-    refresher = make_refresher(db, stack.settings, provider_http)
-    async with timeline_held(database_url) as holder:
+    connection = await parts.connection()
+    refresher = parts.refresher()
+    async with timeline_held(parts.database_url) as holder:
         caller = asyncio.create_task(refresher.refresh(connection.id, spender=OPERATOR))
-        await until_blocked(database_url, holder)
+        await until_blocked(parts.database_url, holder)
         caller.cancel()  # a client gone, a deadline
         with pytest.raises(asyncio.CancelledError):
             await caller
     await refresher.release_all()  # as on shutdown: once the refreshes under way are done
-    await assert_kept(db, refresher, connection)
+    await assert_kept(parts.db, refresher, connection)
 
 
 async def test_the_tokens_are_written_through_an_outage_as_long_as_the_lease_holds(
-    http: httpx.AsyncClient,
-    service_key: str,
-    db: Database,
-    stack: Stack,
-    provider_http: httpx.AsyncClient,
-    database_url: URL,
+    parts: Parts,
 ) -> None:
-    connection = await connected(http, service_key, db)
-    settings = stack.settings.model_copy(update={"refresh_lease_seconds": OUTAGE_LEASE_SECONDS})
-    refresher = make_refresher(db, settings, provider_http)
+    connection = await parts.connection()
+    lease = {"refresh_lease_seconds": OUTAGE_LEASE_SECONDS}
+    refresher = parts.refresher(parts.stack.settings.model_copy(update=lease))
     terminated: list[int] = []
-    async with timeline_held(database_url) as holder:
+    async with timeline_held(parts.database_url) as holder:
         refreshing = asyncio.create_task(refresher.refresh(connection.id, spender=OPERATOR))
-        await until_blocked(database_url, holder)
+        await until_blocked(parts.database_url, holder)
         # Every attempt at the write loses its connection, for longer than a third of the lease.
-        admin = await asyncpg.connect(sync_url(database_url))
+        admin = await asyncpg.connect(sync_url(parts.database_url))
         try:
             ends = time.monotonic() + OUTAGE_SECONDS
             while time.monotonic() < ends:
@@ -147,7 +171,7 @@ async def test_the_tokens_are_written_through_an_outage_as_long_as_the_lease_hol
         assert unavailable(raised.value)
     await refresher.release_all()  # as on shutdown: once the refreshes under way are done
     assert len(terminated) > 1, terminated
-    await assert_kept(db, refresher, connection)
+    await assert_kept(parts.db, refresher, connection)
 
 
 class AnswerLostOnce(Session):
@@ -171,33 +195,24 @@ def _lose_the_answer(session: Session) -> None:
 
 
 async def test_a_commit_whose_answer_was_lost_is_read_back_as_ours(
-    http: httpx.AsyncClient,
-    service_key: str,
-    db: Database,
-    stack: Stack,
-    provider_http: httpx.AsyncClient,
-    database_url: URL,
-    caplog: pytest.LogCaptureFixture,
+    parts: Parts, caplog: pytest.LogCaptureFixture
 ) -> None:
     AnswerLostOnce.lost = 0
-    connection = await connected(http, service_key, db)
-    own = Database(database_url, pool_size=2)
+    connection = await parts.connection()
+    own = Database(parts.database_url, pool_size=2)
     try:
         own.sessions.configure(sync_session_class=AnswerLostOnce)
-        refresher = make_refresher(own, stack.settings, provider_http)
+        refresher = parts.refresher(db=own)
         with caplog.at_level(logging.INFO, logger="gateway.tokens.outcomes"):
             # The caller is answered the outage (a 503), and the write goes on.
             with pytest.raises(ConnectionResetError):
                 await refresher.refresh(connection.id, spender=OPERATOR)
             await refresher.release_all()  # once the refreshes under way are done
         assert AnswerLostOnce.lost == 1
-        stored = await load(db, connection.user_id)
-        assert stored.token_version == connection.token_version + 1
         messages = [record.getMessage() for record in caplog.records]
         assert any("whose answer was lost had landed" in message for message in messages)
         assert not any("lost its compare-and-swap" in message for message in messages)
-        again = await refresher.refresh(connection.id, spender=OPERATOR)
-        assert again.refreshed and again.connection.token_version == connection.token_version + 2
+        await assert_kept(parts.db, refresher, connection)
     finally:
         await own.dispose()
 
@@ -210,14 +225,10 @@ async def sandbox_stats(http: httpx.AsyncClient, stack: Stack) -> dict[str, int]
 
 
 async def test_a_cycle_cancelled_while_its_tokens_are_written_does_not_lose_them(
-    http: httpx.AsyncClient,
-    service_key: str,
-    db: Database,
-    stack: Stack,
-    provider_http: httpx.AsyncClient,
-    database_url: URL,
+    parts: Parts,
 ) -> None:
-    first, second, third = [await connected(http, service_key, db) for _ in range(3)]
+    first, second, third = [await parts.connection() for _ in range(3)]
+    http, stack, db = parts.http, parts.stack, parts.db
     async with db.transaction() as session:
         await session.execute(
             update(Connection)
@@ -227,14 +238,13 @@ async def test_a_cycle_cancelled_while_its_tokens_are_written_does_not_lose_them
     # One call at a time, each taking the provider SLOW_TOKEN_MS: when the first connection's
     # tokens are being written, the cycle waits in its body for the next call (where a
     # cancellation used to cancel every call and write).
-    settings = stack.settings.model_copy(update={"refresher_concurrency": 1})
-    refresher = make_refresher(db, settings, provider_http)
+    refresher = parts.refresher(stack.settings.model_copy(update={"refresher_concurrency": 1}))
     before = await sandbox_stats(http, stack)
     await http.post(f"{stack.sandbox.url}/_sandbox/faults", json={"latency_ms": SLOW_TOKEN_MS})
     try:
-        async with timeline_held(database_url) as holder:
+        async with timeline_held(parts.database_url) as holder:
             cycle = asyncio.create_task(refresh_due(refresher, 10))
-            await until_blocked(database_url, holder, BLOCKED_GROUP_WRITES)
+            await until_blocked(parts.database_url, holder, BLOCKED_GROUP_WRITES)
             cycle.cancel()  # shutdown, while the provider has sent tokens not yet written
         with pytest.raises(asyncio.CancelledError):
             await cycle  # once the calls sent and their writes are done
