@@ -62,7 +62,7 @@ from gateway.settings import Settings
 from gateway.tokens import breaker, obtain
 from gateway.tokens.budget import BudgetExhausted, TokenBudget
 from gateway.tokens.errors import ReauthRequired
-from gateway.tokens.lease import Fresh, Leases
+from gateway.tokens.lease import Fresh, Leases, fail
 from gateway.tokens.outage import Outages
 from gateway.tokens.outcomes import Outcomes
 from gateway.tokens.slots import CallSlots, Slot
@@ -349,8 +349,7 @@ class Batches:
         if isinstance(result, Fresh):
             future.set_result(result)
         else:
-            future.set_exception(result)
-            future.exception()  # retrieved: waiters re-raise it themselves
+            fail(future, result)
 
     def _count(self, provider: str, outcome: str) -> None:
         if self._metrics is not None:

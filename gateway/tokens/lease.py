@@ -53,6 +53,15 @@ class Fresh:
     holder_gone: bool = False  # another process held the lease and let it run out
 
 
+def fail(refresh: asyncio.Future[Fresh], error: BaseException) -> None:
+    """End a refresh that callers share with ``error``, unless it has ended already. Each caller
+    re-raises it from its own wait, so it is marked retrieved here: nobody left waiting is no
+    error."""
+    if not refresh.done():
+        refresh.set_exception(error)
+        refresh.exception()
+
+
 class Leases:
     """This process's refresh leases, under one owner id."""
 

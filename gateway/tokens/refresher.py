@@ -55,7 +55,7 @@ from gateway.settings import Settings
 from gateway.tokens import breaker, obtain, schedule
 from gateway.tokens.batch import Batches, Deferred
 from gateway.tokens.budget import BudgetExhausted, ShareExhausted, TokenBudget
-from gateway.tokens.lease import Fresh, Leases
+from gateway.tokens.lease import Fresh, Leases, fail
 from gateway.tokens.outcomes import Outcomes
 
 log = logging.getLogger(__name__)
@@ -181,9 +181,7 @@ class Refresher:
             future.cancel()  # the process is shutting its loop down
             raise
         except BaseException as exc:
-            if not future.done():
-                future.set_exception(exc)
-                future.exception()  # mark retrieved: waiters re-raise it themselves
+            fail(future, exc)
             if not isinstance(exc, Exception):
                 raise
         else:
@@ -199,9 +197,8 @@ class Refresher:
 
         def answer(outage: Exception) -> None:
             waiting = self._in_flight.get(connection_id)
-            if waiting is not None and not waiting.done():
-                waiting.set_exception(outage)
-                waiting.exception()  # mark retrieved: waiters re-raise it themselves
+            if waiting is not None:
+                fail(waiting, outage)
 
         return answer
 
