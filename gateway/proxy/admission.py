@@ -1,4 +1,5 @@
-"""Whether a proxied call may go ahead: decided once per caller, method and path, then cached.
+"""Whether a proxied call may go ahead: decided once per caller, method and path (on a route by
+user, once for every user), then cached.
 
 Admitting a call means, in order:
 
@@ -31,11 +32,15 @@ its own space only (``Admission.token_key``), so another client's are not found.
 None of that depends on anything but the key, the method, the raw path and the ``Gateway-Provider``
 header (and, by id, the connection's user, provider and space, which the token's key holds as well),
 so an admitted call is cached under them (the key only as its BLAKE2s digest) and dropped on every
-replica when any service client changes, like the key cache (``kit.feed.ChangeFeed``). Refusals are
-never cached. Every call still spends its client's rate limit, and what depends on the connection
-(its token) is looked up per call, under the admission's ``token_key``: the user, the provider, the
-client's space and, by id, the connection's id, so a confined client finds only its own connections,
-no one else finds them, and a connection moved to another space is no longer found by id.
+replica when any service client changes, like the key cache (``kit.feed.ChangeFeed``). On a route by
+user the raw path is cached without its user segment (``paths.split_user``): one admission serves
+every user of a client at that method and path, and each call's user id is checked on its own, for
+its form and against the client's namespace (``Admission.token_key``; a user that fails is decided
+again in full, which refuses it). Refusals are never cached. Every call still spends its client's
+rate limit, and what depends on the connection (its token) is looked up per call, under the key
+``token_key`` gives: the user, the provider, the client's space and, by id, the connection's id, so a
+confined client finds only its own connections, no one else finds them, and a connection moved to
+another space is no longer found by id.
 
 Rate limits are per replica by design: a bucket costs no round trip and no shared state, and the
 operator sets each client's limit as its share per replica (N replicas admit up to N times it).
@@ -80,6 +85,8 @@ from gateway.proxy.paths import (
     sdk_target,
     split_connection_target,
     split_target,
+    split_user,
+    user_id_of,
 )
 from gateway.proxy.token_cache import Key
 
@@ -88,7 +95,8 @@ log = logging.getLogger(__name__)
 SCOPE = "proxy"
 FORBIDDEN_ACTION = "proxy.forbidden"
 
-# The key's digest, the method, the raw path and the Gateway-Provider header.
+# The key's digest, the method, the raw path (on a route by user, without the user: ``split_user``)
+# and the Gateway-Provider header.
 AdmissionKey = tuple[bytes, str, str, bytes | None]
 
 
@@ -256,15 +264,21 @@ async def addressed(db: Database, connection_id: uuid.UUID) -> Addressed | None:
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    call: Call
+    """What ``principal`` may do at ``method`` and the path: on a route by user, for any user its
+    namespace admits (``token_key``); by id, for the one connection."""
+
+    principal: Principal
+    method: str
     provider: OAuthClient
     # The provider's API base and the normalised path, without the query; the path alone when
     # the API base is a template (``api_base``), which each connection's settings resolve.
     url: str
     provider_name: str  # ``provider.name``, kept: read on every call, and a property
-    # The connection: (user id, provider, the client's space, the connection's id or None for
-    # the user's default one).
-    token_key: Key
+    space: uuid.UUID | None  # ``principal.space``, kept likewise
+    patterned: bool  # whether the client's namespace has a user pattern to check each user against
+    # By id, the connection: (its user id, its provider, the client's space, its id). None on a
+    # route by user, where each call's user names the user's default connection.
+    by_id: Key | None
     api_base: ApiBase | None
     # The query parameter the credential goes in (lower case), for a provider that wants it there.
     credential_param: bytes | None
@@ -277,18 +291,46 @@ class Admission:
         profile = provider.profile
         api_base = profile.api_base
         param = profile.auth_header.query_param
+        principal = call.principal
         return cls(
-            call,
+            principal,
+            call.method,
             provider,
             call.path.encoded
             if api_base is not None
             else provider.api_base_url + call.path.encoded,
             provider.name,
-            (call.user_id, provider.name, call.principal.space, call.connection_id),
+            principal.space,
+            principal.namespace.user_pattern is not None,
+            (call.user_id, provider.name, principal.space, call.connection_id)
+            if call.connection_id is not None
+            else None,
             api_base,
             param.lower().encode() if param is not None else None,
             api_base is None and param is None,
         )
+
+    def token_key(self, user: str) -> Key | None:
+        """The token cache's key for a call whose raw user segment is ``user`` (by id, the
+        connection's, whatever ``user``); None when that user id is malformed or outside the
+        client's namespace: such a call is decided again in full (``Admissions.admit``), which
+        refuses it."""
+        if self.by_id is not None:
+            return self.by_id
+        user_id = user_id_of(user)
+        if user_id is None:
+            return None
+        if self.patterned and not self.principal.namespace.admits_user_id(user_id):
+            return None
+        return (user_id, self.provider_name, self.space, None)
+
+    def user_key(self, user_id: str) -> Key:
+        """The key of ``user_id``'s default connection in the client's space."""
+        return (user_id, self.provider_name, self.space, None)
+
+
+# An admitted call: its admission, and the key its connection's token is cached under.
+Admitted = tuple[Admission, Key]
 
 
 class Admissions:
@@ -308,29 +350,36 @@ class Admissions:
         self._rate_limits = rate_limits
         self.cache = cache
 
-    def admitted(self, key: AdmissionKey) -> Admission | None:
-        """The call's admission if it is cached (its rate limit then spent), else None."""
+    def admitted(self, key: AdmissionKey, user: str) -> Admitted | None:
+        """The call's cached admission and its token's key (its rate limit then spent), else None;
+        ``user`` is the call's raw user segment (``admission_key``)."""
         admission = self.cache.get(key)
-        if admission is not None:
-            self._spend(admission.call.principal)
-        return admission
+        if admission is None:
+            return None
+        token_key = admission.token_key(user)
+        if token_key is None:
+            return None
+        self._spend(admission.principal)
+        return admission, token_key
 
-    async def admit(self, key: AdmissionKey, scope: Scope, caller: CallerHeaders) -> Admission:
-        """Decide a call ``admitted`` does not know; each refusal raised in the gateway's error
-        shape."""
+    async def admit(
+        self, key: AdmissionKey, user: str, scope: Scope, caller: CallerHeaders
+    ) -> Admitted:
+        """Decide a call ``admitted`` does not know, or whose user it does not admit; each
+        refusal raised in the gateway's error shape."""
         epoch = self.cache.epoch
         credentials = bearer_credentials((caller.authorization or b"").decode("latin-1"))
         if credentials is None:
             raise missing_key()
         principal = require_scope(await self._client_keys.authenticate(credentials), SCOPE)
         self._spend(principal)
-        target = key[2]
+        target = raw_target(scope)
         # The SDK's base paths stand for the proxy's, for the SDK's provider alone.
         sdk = target.startswith(SDK_PREFIX)
         if sdk:
             target = sdk_target(target)
         if target.startswith(CONNECTIONS_PREFIX):
-            admission = await self._admit_by_id(principal, scope["method"], target, sdk)
+            call, provider = await self._admit_by_id(principal, scope["method"], target, sdk)
         else:
             user_id, path = split_target(target)
             call = Call(principal, scope["method"], path, user_id)
@@ -339,19 +388,19 @@ class Admissions:
             await check_call(self._db, call)
             requested = SDK_PROVIDER.encode() if sdk else caller.provider
             provider = self._providers.get(requested.decode("latin-1") if requested else None)
-            admission = Admission.of(call, provider)
+        admission = Admission.of(call, provider)
         if principal.delegated_key_id is None:
             self.cache.put(key, admission, epoch)
         else:
-            call = admission.call
-            await delegation.record_use(self._db, call.principal, call.method, call.path.encoded)
-        return admission
+            await delegation.record_use(self._db, principal, call.method, call.path.encoded)
+        return admission, admission.by_id or admission.user_key(call.user_id)
 
     async def _admit_by_id(
         self, principal: Principal, method: str, target: str, sdk: bool
-    ) -> Admission:
-        """``sdk``: the call came by the SDK's base path, which addresses its provider's
-        connections alone (another provider's is not found)."""
+    ) -> tuple[Call, OAuthClient]:
+        """The call by id and its connection's provider. ``sdk``: the call came by the SDK's base
+        path, which addresses its provider's connections alone (another provider's is not
+        found)."""
         connection_id, path = split_connection_target(target)
         if principal.delegated_key_id is not None:
             # The connection is not read: its user is not known to the refusal's audit entry.
@@ -366,7 +415,7 @@ class Admissions:
             await audit_refusal(self._db, call, "user_pattern")
             raise queries.not_found(connection_id)
         await check_rules(self._db, call)
-        return Admission.of(call, self._providers.get(found.provider))
+        return call, self._providers.get(found.provider)
 
     def _spend(self, principal: Principal) -> None:
         if principal.rate_limit is None:
@@ -380,14 +429,11 @@ class Admissions:
         self.cache.clear()
 
 
-def admission_key(scope: Scope, caller: CallerHeaders) -> AdmissionKey:
-    """What an admission depends on: the key (as its digest), the method, the raw path and the
-    provider asked for. The digest is BLAKE2s, as collision-resistant as SHA-256 for a cache key
-    (``docs/performance.md``)."""
+def admission_key(scope: Scope, caller: CallerHeaders) -> tuple[AdmissionKey, str]:
+    """What an admission depends on: the key (as its digest), the method, the raw path (on a route
+    by user, without the user: ``paths.split_user``) and the provider asked for; and the raw user
+    segment (``""`` by id), which ``Admissions.admitted`` checks per call. The digest is BLAKE2s,
+    as collision-resistant as SHA-256 for a cache key (``docs/performance.md``)."""
     authorization = caller.authorization or b""
-    return (
-        hashlib.blake2s(authorization).digest(),
-        scope["method"],
-        raw_target(scope),
-        caller.provider,
-    )
+    shape, user = split_user(raw_target(scope))
+    return (hashlib.blake2s(authorization).digest(), scope["method"], shape, caller.provider), user

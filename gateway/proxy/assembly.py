@@ -5,8 +5,9 @@ wants the running loop), which also runs ``Proxy.run`` and the feed, and closes 
 
 The three caches share ``proxy_cache_max_bytes`` by need (``shares``): the key cache holds one entry
 per service key, so it gets a small fixed share (``KEY_CACHE_SHARE``: 512 keys, or a sixteenth of a
-bound smaller than 16 MiB), and tokens and admissions, an entry or more per user each, split the rest
-evenly. An entry's weight is an estimate: what a typical entry of its kind
+bound smaller than 16 MiB); tokens, an entry or more per user, get three quarters of the rest, and
+admissions the last quarter: one per client, method and path below the user on a route by user,
+but one per connection (and path) for the calls by id. An entry's weight is an estimate: what a typical entry of its kind
 holds, measured with ``tracemalloc`` (``tests/proxy/test_cache_bytes.py`` checks the estimates hold),
 plus its strings whose length varies from one entry to the next."""
 
@@ -34,9 +35,9 @@ from gateway.settings import Settings
 from gateway.tokens.refresher import Refresher
 
 TOKEN_ENTRY_BYTES = 800
-ADMISSION_ENTRY_BYTES = 672
-ADMISSION_TARGET_CHAR_BYTES = 6
-PATH_SEGMENT_BYTES = 48
+ADMISSION_ENTRY_BYTES = 560
+ADMISSION_TARGET_CHAR_BYTES = 2
+ADMISSION_BY_ID_BYTES = 200
 PRINCIPAL_ENTRY_BYTES = 2048
 KEY_CACHE_SHARE = 512 * PRINCIPAL_ENTRY_BYTES
 
@@ -44,7 +45,7 @@ KEY_CACHE_SHARE = 512 * PRINCIPAL_ENTRY_BYTES
 def shares(max_bytes: int) -> tuple[int, int, int]:
     """``max_bytes`` split between the (token, key, admission) caches."""
     keys = min(KEY_CACHE_SHARE, max_bytes // 16)
-    tokens = (max_bytes - keys) // 2
+    tokens = (max_bytes - keys) * 3 // 4
     return tokens, keys, max_bytes - keys - tokens
 
 
@@ -54,14 +55,13 @@ def token_weight(key: Key, token: UserToken) -> int:
     return TOKEN_ENTRY_BYTES + len(key[0]) + len(credential or "") + len(injection.base_url or "")
 
 
-def admission_weight(key: AdmissionKey, _admission: Admission) -> int:
-    # The raw target is held in the key, and again as the user id, the path's segments (an object
-    # each), the normalised path and the upstream URL.
-    target = key[2]
+def admission_weight(key: AdmissionKey, admission: Admission) -> int:
+    # The raw target (by user, without the user) is held in the key, and about again as the
+    # upstream URL; by id, the connection's key too.
     return (
         ADMISSION_ENTRY_BYTES
-        + ADMISSION_TARGET_CHAR_BYTES * len(target)
-        + PATH_SEGMENT_BYTES * target.count("/")
+        + ADMISSION_TARGET_CHAR_BYTES * len(key[2])
+        + (ADMISSION_BY_ID_BYTES if admission.by_id is not None else 0)
     )
 
 

@@ -94,17 +94,14 @@ async def serve(
     try:
         length = announced_length(caller, proxy.max_body) if caller.sends_body else None
         # The cached answers first, without a coroutine each.
-        key = admission_key(scope, caller)
-        admission = proxy.admissions.admitted(key) or await proxy.admissions.admit(
-            key, scope, caller
+        key, user = admission_key(scope, caller)
+        admission, token_key = proxy.admissions.admitted(key, user) or await proxy.admissions.admit(
+            key, user, scope, caller
         )
-        call = admission.call
-        token = proxy.tokens.cached(admission.token_key) or await proxy.tokens.load(
-            admission.token_key
-        )
+        token = proxy.tokens.cached(token_key) or await proxy.tokens.load(token_key)
         if time.time() >= token.refresh_from:
             token = await proxy.tokens.refresh_before_use(
-                token, Spender.client(call.principal.client_id)
+                token, Spender.client(admission.principal.client_id)
             )
         if caller.sends_body:
             body = await read_body(length, receive, proxy.replay_buffer, proxy.max_body)
@@ -114,17 +111,17 @@ async def serve(
         else:
             url = target(admission, token.injection, query)
         request = UpstreamRequest(
-            method=call.method,
+            method=admission.method,
             url=url,
             caller=caller,
             request_id=record.request_id,
             body=body,
-            repeatable=repeatable(call.method, caller.idempotency_key),
+            repeatable=repeatable(admission.method, caller.idempotency_key),
         )
         deadline = proxy.forwarder.deadline()
         response = await proxy.forwarder.exchange(request, token.injection, deadline)
         if response.status == 401:
-            spender = Spender.client(call.principal.client_id)
+            spender = Spender.client(admission.principal.client_id)
             response = await _after_401(
                 proxy, response, request, token, spender, deadline, admission, scope
             )

@@ -50,6 +50,7 @@ SEGMENT_SAFE = "!$&'()*+,=:@-._~"
 _PRINTABLE_ASCII = re.compile(r"^[\x21-\x7e]*$")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _DOTS_ONLY = re.compile(r"^\.+(;.*)?$")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +89,41 @@ def sdk_target(target: str) -> str:
     return f"{prefix}{owner}/{below[len(api) :]}"
 
 
+def user_id_of(raw: str) -> str | None:
+    """The user id a path's raw (percent-encoded) user segment names; None when it is empty, too
+    long or holds a control character."""
+    user_id = unquote(raw) if "%" in raw else raw
+    if not user_id or len(user_id) > MAX_USER_ID_LENGTH:
+        return None
+    # ``isprintable`` first: true for nearly every id, and false for every control character.
+    if not user_id.isprintable() and _CONTROL.search(user_id):
+        return None
+    return user_id
+
+
 def split_target(target: str) -> tuple[str, ProxyPath]:
     """The user id and the normalised path from ``/proxy/users/{user_id}/{path}`` (raw)."""
     user_part, slash, rest = target[len(USERS_PREFIX) :].partition("/")
-    user_id = unquote(user_part)
     if not slash:
         raise InvalidPath("the proxied path must name a path below the user id")
-    if not user_id or len(user_id) > MAX_USER_ID_LENGTH or any(ord(c) < 0x20 for c in user_id):
+    user_id = user_id_of(user_part)
+    if user_id is None:
         raise InvalidPath("the user id in the proxied path is empty, too long or malformed")
     return user_id, normalise("/" + rest)
+
+
+def split_user(target: str) -> tuple[str, str]:
+    """A raw target on a route by user (the proxy's or the SDK's) as its shape, the same for every
+    user (``/proxy/users//{path}``: the user segment left empty), and its raw user segment;
+    any other target as it is, and ``""``."""
+    if target.startswith(USERS_PREFIX):
+        prefix = USERS_PREFIX
+    elif target.startswith(SDK_USERS_PREFIX):
+        prefix = SDK_USERS_PREFIX
+    else:
+        return target, ""
+    user, slash, rest = target[len(prefix) :].partition("/")
+    return prefix + slash + rest, user
 
 
 def split_connection_target(target: str) -> tuple[uuid.UUID, ProxyPath]:
