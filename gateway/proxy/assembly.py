@@ -20,13 +20,14 @@ from gateway.clients.store import Principal
 from gateway.kit.crypto import KeyRing
 from gateway.kit.db import Database
 from gateway.kit.feed import ChangeFeed
-from gateway.proxy.admission import Admission, AdmissionKey, Admissions, ClientKeys, RateLimiter
+from gateway.proxy.admission import Admission, AdmissionKey, Admissions
 from gateway.proxy.cache import (
     CLIENT_CHANNEL,
     CONNECTION_CHANNEL,
     DELEGATED_KEY_CHANNEL,
     LocalCache,
 )
+from gateway.proxy.callers import ClientKeys, RateLimiter
 from gateway.proxy.forward import Forwarder, RetryPolicy
 from gateway.proxy.headers import DEFAULT_UPSTREAM_HEADERS
 from gateway.proxy.token_cache import Key, TokenSource, UserToken

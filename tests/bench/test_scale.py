@@ -173,3 +173,12 @@ def test_the_scale_part_runs_when_named_with_a_million_connections_by_default() 
     assert BenchSettings.from_env({"BENCH_SCALE_CONNECTIONS": "100000"}).scale_connections == (
         100_000
     )
+
+
+def test_the_due_query_is_the_median_of_the_rounds_and_the_drain_the_fastest() -> None:
+    def case(drain: float, query: float) -> dict[str, Any]:
+        return {"drain_s": drain, "cycle_ms_median": drain * 100, "due_query_ms": query}
+
+    found = scale.fastest([case(2.0, 0.4), case(1.5, 2.0), case(1.8, 0.5)])
+    assert (found["drain_s"], found["due_query_ms"]) == (1.5, 0.5)
+    assert [r["due_query_ms"] for r in found["repeats"]] == [0.4, 2.0, 0.5]

@@ -3,7 +3,7 @@ import uuid
 import pytest
 
 from gateway.clients.limits import RateLimit
-from gateway.proxy.admission import RateLimiter
+from gateway.proxy.callers import RateLimiter
 
 
 class Clock:
