@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
@@ -39,7 +39,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import configure_mappers
 
 from gateway.kit.backoff import backoff_seconds
 from gateway.kit.tracing import trace_database, traced_statement
@@ -142,42 +141,38 @@ async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
     is: the driver's default reset would cost a round trip per read."""
 
 
-class ModelRows(Generic[M]):
-    """A mapped class's table as ``quick_fetch`` reads it: a statement selecting every column
-    (``select``), and each of its rows made into a detached instance (``of``) whose values are what
-    the engine would have loaded: each column's type processes the driver's value as the dialect's
-    would."""
+class ColumnRows(Generic[M]):
+    """Some of a mapped class's columns as ``quick_fetch`` reads them: a statement selecting them
+    (``select``), and each row's values, processed as the engine would have loaded them (each
+    column's type processes the driver's value as the dialect's would), given in order to ``make``
+    (``of``): a record of what the reader needs, not an ORM instance."""
 
-    def __init__(self, model: type[M], dialect: Dialect) -> None:
-        configure_mappers()  # instances made without the ORM's loading need their attributes ready
+    def __init__(
+        self, model: type[object], keys: Sequence[str], make: Callable[..., M], dialect: Dialect
+    ) -> None:
+        """``keys``: the mapped attributes' names, in ``make``'s order."""
         mapper = inspect(model)
-        table = mapper.local_table
+        columns = [mapper.columns[key] for key in keys]
         quote = dialect.identifier_preparer.quote
-        self._columns = ", ".join(quote(column.name) for column in table.columns)
-        self._table = quote(table.name)
-        self._new = mapper.class_manager.new_instance
-        self._fields = [
-            (
-                mapper.get_property_by_column(column).key,
-                column.type.dialect_impl(dialect).result_processor(dialect, None),
-            )
-            for column in table.columns
+        self._columns = ", ".join(quote(column.name) for column in columns)
+        self._table = quote(mapper.local_table.name)
+        self._make = make
+        self._processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         ]
 
     def select(self, where: str) -> str:
-        """``SELECT`` every column ``WHERE`` the condition, whose values must be parameters
+        """``SELECT`` the columns ``WHERE`` the condition, whose values must be parameters
         (``$1``...): the identifiers are the model's own, quoted."""
         return f"SELECT {self._columns} FROM {self._table} WHERE {where}"  # noqa: S608
 
     def of(self, row: asyncpg.Record) -> M:
-        """The row's instance, its values set as the ORM's loading sets them (straight into the
-        instance's state, no change events): detached, and never added to a session."""
-        instance: M = self._new()
-        instance.__dict__.update(
-            (key, value if process is None else process(value))
-            for (key, process), value in zip(self._fields, row, strict=True)
+        return self._make(
+            *[
+                value if process is None else process(value)
+                for process, value in zip(self._processors, row, strict=True)
+            ]
         )
-        return instance
 
 
 class DatabaseUrlError(ValueError):
@@ -246,7 +241,7 @@ class Database:
     async def quick_fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
         """The rows of ``query`` (PostgreSQL's ``$1`` parameters, ``args``), read by the driver
         alone, without a transaction: one statement, which sees what is committed when it runs.
-        Its values are the driver's (``rows.values`` turns them into a model's). Nothing checks
+        Its values are the driver's (``ColumnRows.of`` turns them into the ORM's). Nothing checks
         the connection before: when it turns out lost, every connection of the pool is replaced
         and the statement runs once more on a fresh one, as in ``read``; the driver's errors are
         raised as they are (``unavailable`` knows them). Traced as a client span like the engine's

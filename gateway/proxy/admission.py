@@ -70,6 +70,7 @@ from gateway.proxy.cache import LocalCache
 from gateway.proxy.callers import ClientKeys, RateLimiter
 from gateway.proxy.errors import ProxyForbidden, RateLimited
 from gateway.proxy.headers import CallerHeaders
+from gateway.proxy.loader import Key
 from gateway.proxy.paths import (
     CONNECTIONS_PREFIX,
     SDK_PREFIX,
@@ -82,7 +83,6 @@ from gateway.proxy.paths import (
     split_user,
     user_id_of,
 )
-from gateway.proxy.token_cache import Key
 
 log = logging.getLogger(__name__)
 

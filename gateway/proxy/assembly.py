@@ -30,7 +30,8 @@ from gateway.proxy.cache import (
 from gateway.proxy.callers import ClientKeys, RateLimiter
 from gateway.proxy.forward import Forwarder, RetryPolicy
 from gateway.proxy.headers import DEFAULT_UPSTREAM_HEADERS
-from gateway.proxy.token_cache import Key, TokenSource, UserToken
+from gateway.proxy.loader import Key
+from gateway.proxy.token_cache import TokenSource, UserToken
 from gateway.proxy.upstream import AiohttpUpstream, Upstream, Watchdog
 from gateway.settings import Settings
 from gateway.tokens.refresher import Refresher

@@ -23,13 +23,7 @@ parameter it is sent in (an access token, or a stored credential such as an API 
 base URL the connection's settings make for a provider whose ``api_base_url`` is a template. A
 stored credential is never refreshed, and a 401 on it stands.
 
-Misses are read in batches (``ConnectionLoader``): a replica that starts, or a burst of users not
-seen for a while, misses the cache for many users at once, and a query each would queue them all
-behind the database pool. A miss waits for the end of the loop's current turn, and then everything
-missed in that turn is read with one query per provider (and per ``MAX_BATCH`` users) and one for the
-connections addressed by id; each caller gets the connection its key names, or None. Callers asking
-for the same key share one read, and a caller that gives up (its request cancelled) leaves the read
-to the others.
+Misses are read in batches (``loader.ConnectionLoader``), 16 columns each.
 """
 
 from __future__ import annotations
@@ -39,7 +33,6 @@ import json
 import logging
 import math
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,8 +40,7 @@ from gateway.connections import queries
 from gateway.exceptions import CredentialsUnreadable, GatewayError, NotFound
 from gateway.kit.clock import utcnow
 from gateway.kit.crypto import KeyRing
-from gateway.kit.db import Database, ModelRows
-from gateway.models import Connection
+from gateway.kit.db import Database
 from gateway.models.connection import STORED_CREDENTIAL_MODES
 from gateway.providers.client import OAuthClient
 from gateway.providers.errors import ProviderError
@@ -57,6 +49,7 @@ from gateway.providers.spender import REFRESHER, Spender
 from gateway.proxy.cache import LocalCache
 from gateway.proxy.errors import ConnectionDisabled
 from gateway.proxy.injection import Injection
+from gateway.proxy.loader import ConnectionLoader, Key, Proxied, serves
 from gateway.settings import Settings
 from gateway.tokens import grant, schedule
 from gateway.tokens.errors import ensure_usable
@@ -66,113 +59,6 @@ from gateway.tokens.schedule import refresh_margin
 log = logging.getLogger(__name__)
 
 RENEW_EVERY_SECONDS = 1.0
-MAX_BATCH = 500
-# (user_id, provider, space, connection_id): the space is a confined client's id, or None for the
-# shared one; the connection id is None for the user's default connection there.
-Key = tuple[str, str, uuid.UUID | None, uuid.UUID | None]
-
-
-def default_key(connection: Connection) -> Key:
-    """The key a default connection is found under by its user."""
-    return (connection.user_id, connection.provider, connection.confined_to_client_id, None)
-
-
-def addressed_key(connection: Connection) -> Key:
-    """The key a connection is found under by its id."""
-    return (
-        connection.user_id,
-        connection.provider,
-        connection.confined_to_client_id,
-        connection.id,
-    )
-
-
-def serves(key: Key, connection: Connection) -> bool:
-    """Whether ``connection`` is still the one ``key`` names (its default, or by its id)."""
-    if key[3] is None:
-        return connection.is_default and default_key(connection) == key
-    return addressed_key(connection) == key
-
-
-class ConnectionLoader:
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        # Read by the driver (``Database.quick_fetch``): a miss pays for one round trip, not for a
-        # session, the ORM's loading or an execution context; built once.
-        self._rows = ModelRows(Connection, db.engine.dialect)
-        self._defaults_of_users = self._rows.select(
-            "provider = $1 AND user_id = ANY($2::text[]) AND is_default"
-        )
-        self._by_ids = self._rows.select("id = ANY($1::uuid[])")
-        self._pending: dict[Key, asyncio.Future[Connection | None]] = {}
-        self._reads: set[asyncio.Task[None]] = set()
-
-    async def load(self, key: Key) -> Connection | None:
-        future = self._pending.get(key)
-        if future is None:
-            loop = asyncio.get_running_loop()
-            if not self._pending:
-                loop.call_soon(self._dispatch)
-            future = loop.create_future()
-            future.add_done_callback(_retrieve)
-            self._pending[key] = future
-        return await asyncio.shield(future)
-
-    def _dispatch(self) -> None:
-        batch, self._pending = self._pending, {}
-        read = asyncio.create_task(self._read(batch))
-        self._reads.add(read)
-        read.add_done_callback(self._reads.discard)
-
-    async def _read(self, batch: dict[Key, asyncio.Future[Connection | None]]) -> None:
-        users: dict[str, set[str]] = defaultdict(set)
-        addressed: set[uuid.UUID] = set()
-        for user_id, provider, _space, connection_id in batch:
-            if connection_id is None:
-                users[provider].add(user_id)
-            else:
-                addressed.add(connection_id)
-
-        async def read() -> dict[Key, Connection]:
-            found: dict[Key, Connection] = {}
-            for provider, wanted in users.items():
-                user_ids = sorted(wanted)
-                for start in range(0, len(user_ids), MAX_BATCH):
-                    rows = await self._db.quick_fetch(
-                        self._defaults_of_users, provider, user_ids[start : start + MAX_BATCH]
-                    )
-                    found.update((default_key(row), row) for row in map(self._rows.of, rows))
-            ids = sorted(addressed)
-            for start in range(0, len(ids), MAX_BATCH):
-                rows = await self._db.quick_fetch(self._by_ids, ids[start : start + MAX_BATCH])
-                found.update((addressed_key(row), row) for row in map(self._rows.of, rows))
-            return found
-
-        try:
-            found = await read()
-        except Exception as exc:
-            for future in batch.values():
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        except BaseException:  # cancelled (shutting down): so are its callers' reads
-            for future in batch.values():
-                future.cancel()
-            raise
-        for key, future in batch.items():
-            if not future.done():
-                future.set_result(found.get(key))
-
-    async def aclose(self) -> None:
-        for read in list(self._reads):
-            read.cancel()
-        await asyncio.gather(*self._reads, return_exceptions=True)
-
-
-def _retrieve(future: asyncio.Future[Connection | None]) -> None:
-    """Mark a failed read's error as seen: its callers may all have gone (each got it, if not)."""
-    if not future.cancelled():
-        future.exception()
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -195,7 +81,7 @@ class UserToken:
     @classmethod
     def of(
         cls,
-        connection: Connection,
+        connection: Proxied,
         keys: KeyRing,
         settings: Settings,
         key: Key,
@@ -302,7 +188,7 @@ class TokenSource:
         self.cache.put(key, token, epoch)
         return token
 
-    def _token(self, connection: Connection, key: Key) -> UserToken:
+    def _token(self, connection: Proxied, key: Key) -> UserToken:
         provider = self._providers.get(connection.provider)
         return UserToken.of(connection, self._keys, self._settings, key, provider)
 

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any, Protocol
+
 from gateway.exceptions import Conflict, CredentialsUnreadable, Gone
-from gateway.models import Connection, ConnectionStatus
+from gateway.models import ConnectionStatus
+
+
+class Standing(Protocol):
+    """What ``ensure_usable`` reads of a connection: the ORM's ``Connection``, or a reader's record
+    of the same columns (the proxy's, ``proxy.loader.ProxiedConnection``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def status(self) -> ConnectionStatus: ...
+
+    @property
+    def last_refresh_error(self) -> dict[str, Any] | None: ...
 
 
 class ReauthRequired(Conflict):
@@ -18,7 +35,7 @@ class ConnectionRevoked(Gone):
     code = "connection_revoked"
 
 
-def ensure_usable(connection: Connection) -> None:
+def ensure_usable(connection: Standing) -> None:
     """Raise unless the connection is active."""
     details = {"connection_id": str(connection.id)}
     if connection.status is ConnectionStatus.NEEDS_REAUTH:
@@ -30,13 +47,13 @@ def ensure_usable(connection: Connection) -> None:
     if connection.status is ConnectionStatus.CREDENTIALS_UNREADABLE:
         marked = connection.last_refresh_error or {}
         key_id = marked.get("key_id")
-        raise credentials_unreadable(connection, key_id if isinstance(key_id, str) else None)
+        raise credentials_unreadable(connection.id, key_id if isinstance(key_id, str) else None)
 
 
 def credentials_unreadable(
-    connection: Connection, key_id: str | None = None
+    connection_id: uuid.UUID, key_id: str | None = None
 ) -> CredentialsUnreadable:
-    details = {"connection_id": str(connection.id)}
+    details = {"connection_id": str(connection_id)}
     if key_id is not None:
         details["key_id"] = key_id
     return CredentialsUnreadable(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Protocol, cast
 
 from gateway.kit.crypto import Binding, DecryptionError, KeyRing
 from gateway.models import Connection
@@ -55,6 +55,23 @@ def write(
         connection.scopes = list(tokens.scopes)
 
 
+class Sealed(Protocol):
+    """What opening a connection's credential reads of it: the ORM's ``Connection``, or a reader's
+    record of the same columns (the proxy's, ``proxy.loader.ProxiedConnection``)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def auth_mode(self) -> str: ...
+
+    @property
+    def access_token(self) -> str | None: ...
+
+    @property
+    def credential(self) -> str | None: ...
+
+
 def _binding(connection_id: uuid.UUID, column: str) -> Binding:
     return Binding(TABLE, column, str(connection_id))
 
@@ -70,7 +87,7 @@ def seal_tokens(keys: KeyRing, connection: Connection, tokens: TokenSet) -> None
         )
 
 
-def access_token(keys: KeyRing, connection: Connection) -> str:
+def access_token(keys: KeyRing, connection: Sealed) -> str:
     if connection.access_token is None:
         # Only revocation erases the ciphertexts (a caller may hold a row read before it).
         raise ConnectionRevoked(
@@ -96,7 +113,7 @@ def write_credential(keys: KeyRing, connection: Connection, credential: StoredCr
     connection.token_version += 1
 
 
-def stored_credential(keys: KeyRing, connection: Connection) -> StoredCredential:
+def stored_credential(keys: KeyRing, connection: Sealed) -> StoredCredential:
     """The connection's stored credential, opened; ConnectionRevoked once it was erased."""
     if connection.credential is None:
         raise ConnectionRevoked(
@@ -125,13 +142,13 @@ def refresh_token(keys: KeyRing, connection: Connection) -> str | None:
     return _open(keys, connection, connection.refresh_token, "refresh_token")
 
 
-def _open(keys: KeyRing, connection: Connection, sealed: str, column: str) -> str:
+def _open(keys: KeyRing, connection: Sealed, sealed: str, column: str) -> str:
     """The plaintext, or CredentialsUnreadable: a value sealed for another row, under a key the ring
     no longer has, or tampered with. Which of these it was is not said beyond the key id."""
     try:
         return keys.open(sealed, _binding(connection.id, column))
     except DecryptionError as exc:
-        raise credentials_unreadable(connection, sealed_key_id(sealed)) from exc
+        raise credentials_unreadable(connection.id, sealed_key_id(sealed)) from exc
 
 
 def sealed_key_id(sealed: str) -> str | None:

@@ -22,8 +22,9 @@ from gateway.proxy.admission import Admission, Call
 from gateway.proxy.assembly import admission_weight, token_weight
 from gateway.proxy.cache import SHED_SHARE, LocalCache
 from gateway.proxy.injection import Injection
+from gateway.proxy.loader import Key
 from gateway.proxy.paths import split_connection_target
-from gateway.proxy.token_cache import Key, UserToken
+from gateway.proxy.token_cache import UserToken
 from tests.fixtures.servers import ServerThread, free_port
 from tests.fixtures.stack import Stack, beside_the_stack
 from tests.providers.factories import make_config

@@ -14,7 +14,7 @@ from sqlalchemy import make_url
 from bench import seed
 from gateway.kit.crypto import KeyRing, generate_key_entry
 from gateway.kit.db import Database
-from gateway.proxy.token_cache import ConnectionLoader
+from gateway.proxy.loader import ConnectionLoader
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from gateway.models import Connection
 from gateway.providers.registry import ProviderRegistry, build_registry
 from gateway.providers.token_response import TokenSet
 from gateway.proxy.cache import LocalCache
-from gateway.proxy.token_cache import Key, TokenSource, UserToken
+from gateway.proxy.loader import Key
+from gateway.proxy.token_cache import TokenSource, UserToken
 from gateway.settings import Settings
 from gateway.tokens import grant
 from gateway.tokens.refresher import Refresher
