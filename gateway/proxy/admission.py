@@ -254,7 +254,7 @@ class Admission:
             return None
         if self.patterned and not self.principal.namespace.admits_user_id(user_id):
             return None
-        return (user_id, self.provider_name, self.space, None)
+        return (user_id, self.provider_name, self.space, None)  # ``user_key``, on every call's path
 
     def user_key(self, user_id: str) -> Key:
         """The key of ``user_id``'s default connection in the client's space."""
